@@ -1,0 +1,59 @@
+# softmatrix — build, set-up, tests, benchmarks.
+# `make run` and `make test` install missing Debian packages first (make deps).
+
+CC      ?= gcc
+PYTHON  ?= /usr/bin/python3
+CFLAGS  ?= -O3 -march=x86-64-v2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -fopenmp -Iinclude -I/usr/include/hdf5/serial
+LDLIBS  += -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5 -lcjson -lm
+BUILD   ?= build
+
+DEB_PACKAGES := gcc make libhdf5-dev hdf5-tools libcjson-dev librandom123-dev \
+                python3-h5py python3-numpy python3-matplotlib python3-pytest
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c))
+LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+HEADERS  := $(wildcard include/*.h)
+
+.PHONY: all deps run test unit bench clean
+
+all: $(BUILD)/softmatrix
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+$(BUILD)/obj/%.o: src/%.c $(HEADERS) | $(BUILD)/obj
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libsoftmatrix.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/softmatrix: $(BUILD)/obj/main.o $(BUILD)/libsoftmatrix.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/libsoftmatrix.a $(HEADERS) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libsoftmatrix.a -o $@ $(LDLIBS)
+
+$(BUILD)/obj $(BUILD)/tests:
+	mkdir -p $@
+
+run: deps all
+	$(BUILD)/softmatrix run configs/default.json --overwrite
+
+unit: all $(UNIT_BIN)
+	@fail=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t || fail=1; done; exit $$fail
+
+test: deps unit
+	$(PYTHON) -m pytest -q tests
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,60 @@
+/* Run configuration: the JSON schema, its validation and the resolved values.
+ * Every key has a path ("model.g"), a type, an allowed range and a default;
+ * errors name the file, the key path and what is allowed. */
+#ifndef SM_CONFIG_H
+#define SM_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "model.h"
+#include "sm_error.h"
+
+typedef enum { DYN_LEVEL = 0, DYN_CAGE = 1 } dynamics_kind;
+typedef enum { INIT_SIGMA_RANDOM = 0, INIT_SIGMA_UP, INIT_SIGMA_DOWN, INIT_SIGMA_NEEL } init_sigma_kind;
+enum { SNAP_LEVEL = 1, SNAP_SIGMA = 2, SNAP_PHASE = 4, SNAP_Z = 8 };
+enum { CONFIG_MAX_SEGMENTS = 1024, CONFIG_PATH_MAX = 4096 };
+
+/* A schedule segment: T goes linearly from T_from (first sweep) to T_to (last
+ * sweep); T_from == T_to is a hold. */
+typedef struct {
+    double T_from, T_to;
+    int64_t sweeps;
+} schedule_segment;
+
+typedef struct {
+    char source[CONFIG_PATH_MAX];  /* file name used in error messages */
+    int Lx, Ly;
+    int boundary;                  /* boundary_kind */
+    model_params model;
+    int dynamics;                  /* dynamics_kind */
+    int nseg;                      /* >= 1; "temperature" mode is one hold */
+    schedule_segment seg[CONFIG_MAX_SEGMENTS];
+    int has_schedule;              /* 1: "schedule" given, 0: "temperature" */
+    int64_t seed, equilibration_sweeps, sweeps, measure_every, snapshot_every;
+    int threads;                   /* 0: OpenMP default */
+    int init_level;                /* -1..8, ignored when init_level_random */
+    int init_level_random;         /* levels uniform in {-1, 0} (RSOS-valid) */
+    int init_sigma;                /* init_sigma_kind */
+    char output_path[CONFIG_PATH_MAX];
+    unsigned snapshot_fields;      /* SNAP_* bits */
+    int compression;               /* gzip level 0..9 */
+} sm_config;
+
+/* Loads path (or "-" for stdin... not supported: a file), applies the
+ * "key.path=value" overrides in order, validates. */
+int config_load(sm_config *c, const char *path, char *const *sets, int nsets, sm_error *err);
+/* Same from JSON text; source names it in messages. */
+int config_parse(sm_config *c, const char *json_text, const char *source, char *const *sets,
+                 int nsets, sm_error *err);
+/* The fully resolved configuration as pretty JSON (malloc'd; caller frees). */
+char *config_to_json(const sm_config *c);
+/* Human-readable key reference (for --help and the README). */
+void config_print_reference(FILE *out);
+
+/* Total sweeps of the schedule (equilibration excluded). */
+int64_t config_total_sweeps(const sm_config *c);
+/* Temperature of schedule sweep k (0-based, after equilibration); *segment
+ * receives the segment index. */
+double config_temperature(const sm_config *c, int64_t k, int *segment);
+
+#endif

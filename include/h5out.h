@@ -1,0 +1,59 @@
+/* HDF5 output, H5MD-style. The file is written as <path>.partial, flushed as
+ * it goes, and renamed to <path> only by h5out_close(..., complete = 1), so a
+ * finished result is never half-written and never silently replaced.
+ *
+ * Layout:
+ *   /h5md                        attrs creator, creator_version, version
+ *   /parameters                  attrs config_json, seed, version
+ *   /observables/<name>/{step,time,value}   value [n] or [n][width]
+ *   /snapshots/<field>/{step,time,value}    value [n][Ly][Lx]
+ *   /summary/...                 written by h5out_write_summary */
+#ifndef SM_H5OUT_H
+#define SM_H5OUT_H
+
+#include <stdint.h>
+#include "config.h"
+#include "model.h"
+#include "observables.h"
+#include "sm_error.h"
+
+typedef struct h5out h5out;
+
+/* Fails (exit-code class SM_EXIT_USAGE via *usage = 1) when path exists and
+ * overwrite is 0. Creates missing parent directories. */
+int h5out_open(h5out **h, const char *path, int overwrite, const sm_config *cfg,
+               const char *config_json, int *usage, sm_error *err);
+
+/* Appends nrows rows to the extendible series group at `path` (created on
+ * first use): step[n], time[n], value[n] or value[n][width], doubles.
+ * columns (width names, may be NULL) becomes an attribute of value. */
+int h5out_series_append(h5out *h, const char *path, int width, const char *const *columns,
+                        const char *desc, const int64_t *step, const double *time,
+                        const double *values, int64_t nrows, sm_error *err);
+
+/* Appends the rows of an observable layout: one series per field. */
+int h5out_observables_append(h5out *h, const obs_layout *L, const int64_t *step,
+                             const double *rows, int64_t nrows, sm_error *err);
+
+/* Appends one snapshot of the fields selected by SNAP_* bits. */
+int h5out_snapshot(h5out *h, unsigned fields, int Lx, int Ly, const model_state *s,
+                   int64_t step, int compression, sm_error *err);
+
+/* Writes a dataset of doubles with shape dims[0..rank-1] at path (parents
+ * created), replacing nothing: each summary path is written once. */
+int h5out_write_array(h5out *h, const char *path, int rank, const uint64_t *dims,
+                      const double *data, sm_error *err);
+/* Writes a string attribute on the object at path. */
+int h5out_write_string_attr(h5out *h, const char *path, const char *name, const char *value,
+                            sm_error *err);
+
+int h5out_flush(h5out *h, sm_error *err);
+
+/* Closes the file. complete = 1 renames <path>.partial to <path>; otherwise
+ * the partial file is left for inspection. Frees h. */
+int h5out_close(h5out *h, int complete, sm_error *err);
+
+/* The final and partial names (valid until close). */
+const char *h5out_path(const h5out *h);
+
+#endif

@@ -1,0 +1,31 @@
+/* Level dynamics (MODEL.md 4.1): checkerboard Metropolis sweep of the level
+ * field (l -> l +- 1 under RSOS) and of the MIEV spins (s -> -s). */
+#ifndef SM_LEVEL_SWEEP_H
+#define SM_LEVEL_SWEEP_H
+
+#include "lattice.h"
+#include "model.h"
+#include "moves.h"
+
+enum { LEVEL_MOVE_LEVEL = 0, LEVEL_MOVE_SIGMA = 1, LEVEL_NMOVES = 2 };
+extern const char *const LEVEL_MOVE_NAMES[LEVEL_NMOVES];
+
+/* Integer Metropolis thresholds for one temperature, so that the sweep does
+ * no exp(). Level move index: [l+1][up][n_same - n_up + 4][s > 0][S + 4]
+ * (S is only looked at when the move creates or removes an HSCL, otherwise
+ * it is 0); sigma move index: [s > 0][S + 4]. */
+typedef struct {
+    double T;
+    uint64_t level[NLEVELS][2][9][2][9];
+    uint64_t sigma[2][9];
+} level_tables;
+
+void level_tables_build(level_tables *t, const model_params *p, double T);
+
+/* One sweep (both colours). Adds the energy change to *de and the move counts
+ * to *ms. Bitwise identical for any number of OpenMP threads. */
+void level_sweep(const lattice *lat, model_state *s, const model_params *p,
+                 const level_tables *t, uint64_t seed, uint64_t sweep,
+                 energy_terms *de, move_stats *ms);
+
+#endif

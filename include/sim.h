@@ -1,0 +1,38 @@
+/* The simulation state (the "app" in SPPARKS terms): lattice, model state,
+ * parameters, incremental energy, move counters and the sweep counter that
+ * indexes the random numbers. The run driver owns one and passes it
+ * explicitly; nothing here is global. */
+#ifndef SM_SIM_H
+#define SM_SIM_H
+
+#include "config.h"
+#include "lattice.h"
+#include "level_sweep.h"
+#include "model.h"
+#include "moves.h"
+
+typedef struct {
+    lattice lat;
+    model_state st;
+    model_params p;
+    dynamics_kind kind;
+    uint64_t seed;
+    int64_t step;           /* sweeps done so far, equilibration included */
+    double T;               /* temperature of the next sweep */
+    energy_terms e;         /* incremental H bookkeeping */
+    move_stats moves;       /* cumulative proposals / acceptances */
+    int nmoves;
+    const char *const *move_names;
+    level_tables ltab;
+} sim_state;
+
+int sim_init(sim_state *s, const sm_config *cfg, sm_error *err);
+void sim_free(sim_state *s);
+/* Sets the temperature; acceptance tables are rebuilt only when T changes. */
+void sim_set_temperature(sim_state *s, double T);
+/* One sweep of the configured dynamics at s->T; advances s->step. */
+void sim_sweep(sim_state *s);
+/* Site-updates per sweep (for rates and ns per site-update). */
+int64_t sim_site_updates_per_sweep(const sim_state *s);
+
+#endif

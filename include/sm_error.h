@@ -1,0 +1,21 @@
+/* Error reporting in the CLASS style: a function that can fail takes an
+ * sm_error*, fills it with a one-line message that says where and why, and
+ * returns non-zero. Callers add nothing but propagate upward until the CLI
+ * prints the message once. */
+#ifndef SM_ERROR_H
+#define SM_ERROR_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+typedef struct {
+    char msg[1024];
+} sm_error;
+
+/* printf-style: set the message, return SM_FAIL (1). */
+int sm_fail(sm_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Exit codes of the CLI (README documents them). */
+enum { SM_EXIT_OK = 0, SM_EXIT_RUNTIME = 1, SM_EXIT_USAGE = 2 };
+
+#endif

@@ -1,0 +1,363 @@
+/* HDF5 writer. Series are extendible chunked datasets grown by hyperslab
+ * writes; the file is renamed into place only when complete. */
+#include <errno.h>
+#include <hdf5.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "h5out.h"
+#include "version.h"
+
+enum { H5OUT_MAX_SERIES = 128 };
+
+typedef struct {
+    char path[256];
+    int width;
+    hid_t step, time, value;
+    hsize_t n;
+} series;
+
+typedef struct {
+    hid_t group, step, time, value;
+    hsize_t n;
+} snap_field;
+
+struct h5out {
+    char path[CONFIG_PATH_MAX];
+    char partial[CONFIG_PATH_MAX + 16];
+    hid_t file;
+    int nseries;
+    series s[H5OUT_MAX_SERIES];
+    snap_field snap[4];
+};
+
+static const char *const SNAP_FIELD_NAMES[4] = {"level", "sigma", "phase", "z"};
+
+const char *h5out_path(const h5out *h) { return h->path; }
+
+static int mkdir_parents(const char *path, sm_error *err)
+{
+    char buf[CONFIG_PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return sm_fail(err, "%s: cannot create directory %s: %s", path, buf, strerror(errno));
+        *p = '/';
+    }
+    return 0;
+}
+
+/* Creates every missing group on the way to (not including) the last
+ * component of path. */
+static int make_groups(hid_t file, const char *path, sm_error *err)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        htri_t ex = H5Lexists(file, buf, H5P_DEFAULT);
+        if (ex < 0) return sm_fail(err, "HDF5: cannot look up %s", buf);
+        if (!ex) {
+            hid_t g = H5Gcreate2(file, buf, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+            if (g < 0) return sm_fail(err, "HDF5: cannot create group %s", buf);
+            H5Gclose(g);
+        }
+        *p = '/';
+    }
+    return 0;
+}
+
+static int attr_string(hid_t obj, const char *name, const char *value)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, strlen(value) + 1);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = a < 0 ? -1 : H5Awrite(a, t, value);
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(sp);
+    H5Tclose(t);
+    return rc < 0;
+}
+
+static int attr_ints(hid_t obj, const char *name, hid_t type, const void *v, hsize_t n)
+{
+    hid_t sp = H5Screate_simple(1, &n, NULL);
+    hid_t a = H5Acreate2(obj, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = a < 0 ? -1 : H5Awrite(a, type, v);
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(sp);
+    return rc < 0;
+}
+
+int h5out_open(h5out **hp, const char *path, int overwrite, const sm_config *cfg,
+               const char *config_json, int *usage, sm_error *err)
+{
+    *hp = NULL;
+    *usage = 0;
+    if (strlen(path) >= CONFIG_PATH_MAX - 16)
+        return sm_fail(err, "%s: output path too long", path);
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (!overwrite) {
+            *usage = 1;
+            return sm_fail(err, "%s: output file exists (use --overwrite to replace it)", path);
+        }
+        if (!S_ISREG(st.st_mode)) {
+            *usage = 1;
+            return sm_fail(err, "%s: output path exists and is not a regular file", path);
+        }
+    }
+    if (mkdir_parents(path, err)) return 1;
+    h5out *h = calloc(1, sizeof *h);
+    if (!h) return sm_fail(err, "%s: out of memory", path);
+    snprintf(h->path, sizeof h->path, "%s", path);
+    snprintf(h->partial, sizeof h->partial, "%s.partial", path);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors are reported through sm_error */
+    h->file = H5Fcreate(h->partial, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (h->file < 0) {
+        int e = errno;
+        free(h);
+        return sm_fail(err, "%s: cannot create output file: %s", path, e ? strerror(e) : "HDF5 error");
+    }
+    hid_t g = H5Gcreate2(h->file, "/h5md", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    const int ver[2] = {1, 1};
+    int bad = g < 0 || attr_ints(g, "version", H5T_NATIVE_INT, ver, 2) ||
+              attr_string(g, "creator", "softmatrix") ||
+              attr_string(g, "creator_version", SOFTMATRIX_VERSION);
+    if (g >= 0) H5Gclose(g);
+    g = H5Gcreate2(h->file, "/parameters", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    const uint64_t seed = (uint64_t)cfg->seed;
+    bad = bad || g < 0 || attr_string(g, "config_json", config_json) ||
+          attr_ints(g, "seed", H5T_NATIVE_UINT64, &seed, 1) ||
+          attr_string(g, "version", SOFTMATRIX_VERSION) ||
+          attr_string(g, "source", cfg->source);
+    if (g >= 0) H5Gclose(g);
+    for (int i = 0; i < 4; i++) h->snap[i].group = -1;
+    *hp = h;
+    if (bad) return sm_fail(err, "%s: cannot write the file header", path);
+    return 0;
+}
+
+static hid_t create_extendible(hid_t file, const char *path, hid_t type, int rank,
+                               const hsize_t *inner, int compression)
+{
+    hsize_t dims[3] = {0, 0, 0}, maxd[3], chunk[3];
+    maxd[0] = H5S_UNLIMITED;
+    /* series chunks hold many rows; snapshot chunks one frame */
+    chunk[0] = rank == 1 ? 1024 : (rank == 2 ? 256 : 1);
+    for (int i = 1; i < rank; i++) {
+        dims[i] = maxd[i] = chunk[i] = inner[i - 1];
+    }
+    hid_t sp = H5Screate_simple(rank, dims, maxd);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, rank, chunk);
+    if (compression > 0) {
+        H5Pset_shuffle(dcpl);
+        H5Pset_deflate(dcpl, (unsigned)compression);
+    }
+    hid_t d = H5Dcreate2(file, path, type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Pclose(dcpl);
+    H5Sclose(sp);
+    return d;
+}
+
+/* Appends n rows (each `inner` elements) to an extendible dataset. */
+static int append_rows(hid_t d, hid_t memtype, int rank, const hsize_t *inner, hsize_t at,
+                       hsize_t n, const void *buf)
+{
+    hsize_t dims[3], start[3] = {at, 0, 0}, count[3];
+    dims[0] = at + n;
+    count[0] = n;
+    for (int i = 1; i < rank; i++) dims[i] = count[i] = inner[i - 1];
+    if (H5Dset_extent(d, dims) < 0) return 1;
+    hid_t fs = H5Dget_space(d);
+    H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+    hid_t ms = H5Screate_simple(rank, count, NULL);
+    herr_t rc = H5Dwrite(d, memtype, ms, fs, H5P_DEFAULT, buf);
+    H5Sclose(ms);
+    H5Sclose(fs);
+    return rc < 0;
+}
+
+static series *find_series(h5out *h, const char *path, int width, const char *const *columns,
+                           const char *desc, sm_error *err)
+{
+    for (int i = 0; i < h->nseries; i++)
+        if (strcmp(h->s[i].path, path) == 0) return &h->s[i];
+    if (h->nseries == H5OUT_MAX_SERIES) {
+        sm_fail(err, "%s: too many series (internal limit %d)", h->path, H5OUT_MAX_SERIES);
+        return NULL;
+    }
+    series *s = &h->s[h->nseries];
+    snprintf(s->path, sizeof s->path, "%s", path);
+    s->width = width;
+    s->n = 0;
+    char p[300];
+    snprintf(p, sizeof p, "%s/step", path);
+    if (make_groups(h->file, p, err)) return NULL;
+    hsize_t inner = (hsize_t)width;
+    s->step = create_extendible(h->file, p, H5T_STD_I64LE, 1, NULL, 0);
+    snprintf(p, sizeof p, "%s/time", path);
+    s->time = create_extendible(h->file, p, H5T_IEEE_F64LE, 1, NULL, 0);
+    snprintf(p, sizeof p, "%s/value", path);
+    s->value = create_extendible(h->file, p, H5T_IEEE_F64LE, width > 1 ? 2 : 1, &inner, 0);
+    if (s->step < 0 || s->time < 0 || s->value < 0) {
+        sm_fail(err, "%s: cannot create datasets under %s", h->path, path);
+        return NULL;
+    }
+    if (desc && attr_string(s->value, "description", desc)) {
+        sm_fail(err, "%s: cannot write attribute of %s", h->path, path);
+        return NULL;
+    }
+    if (width > 1 && columns && columns[0]) {
+        char list[1024] = "";
+        for (int i = 0; i < width && columns[i]; i++) {
+            if (i) strncat(list, ",", sizeof list - strlen(list) - 1);
+            strncat(list, columns[i], sizeof list - strlen(list) - 1);
+        }
+        attr_string(s->value, "columns", list);
+    }
+    h->nseries++;
+    return s;
+}
+
+int h5out_series_append(h5out *h, const char *path, int width, const char *const *columns,
+                        const char *desc, const int64_t *step, const double *time,
+                        const double *values, int64_t nrows, sm_error *err)
+{
+    if (nrows <= 0) return 0;
+    series *s = find_series(h, path, width, columns, desc, err);
+    if (!s) return 1;
+    if (s->width != width) return sm_fail(err, "%s: series %s changed width", h->path, path);
+    hsize_t inner = (hsize_t)width;
+    if (append_rows(s->step, H5T_NATIVE_INT64, 1, NULL, s->n, (hsize_t)nrows, step) ||
+        append_rows(s->time, H5T_NATIVE_DOUBLE, 1, NULL, s->n, (hsize_t)nrows, time) ||
+        append_rows(s->value, H5T_NATIVE_DOUBLE, width > 1 ? 2 : 1, &inner, s->n,
+                    (hsize_t)nrows, values))
+        return sm_fail(err, "%s: write to %s failed (disk full?)", h->path, path);
+    s->n += (hsize_t)nrows;
+    return 0;
+}
+
+int h5out_observables_append(h5out *h, const obs_layout *L, const int64_t *step,
+                             const double *rows, int64_t nrows, sm_error *err)
+{
+    if (nrows <= 0) return 0;
+    double *time = malloc(sizeof *time * (size_t)nrows);
+    double *buf = malloc(sizeof *buf * (size_t)nrows * OBS_MAX_COLUMNS);
+    if (!time || !buf) {
+        free(time);
+        free(buf);
+        return sm_fail(err, "%s: out of memory", h->path);
+    }
+    for (int64_t i = 0; i < nrows; i++) time[i] = (double)step[i]; /* time in sweeps */
+    int rc = 0;
+    for (int f = 0; f < L->n && !rc; f++) {
+        const int w = L->f[f].width;
+        for (int64_t i = 0; i < nrows; i++)
+            memcpy(buf + i * w, rows + i * L->total + L->off[f], sizeof *buf * (size_t)w);
+        char path[300];
+        snprintf(path, sizeof path, "/observables/%s", L->f[f].name);
+        rc = h5out_series_append(h, path, w, L->f[f].columns, L->f[f].desc, step, time, buf,
+                                 nrows, err);
+    }
+    free(time);
+    free(buf);
+    return rc;
+}
+
+int h5out_snapshot(h5out *h, unsigned fields, int Lx, int Ly, const model_state *s,
+                   int64_t step, int compression, sm_error *err)
+{
+    const void *data[4] = {s->level, s->sigma, s->phase, s->z};
+    const hid_t ftype[4] = {H5T_STD_I8LE, H5T_STD_I8LE, H5T_STD_U8LE, H5T_IEEE_F32LE};
+    const hid_t mtype[4] = {H5T_NATIVE_INT8, H5T_NATIVE_INT8, H5T_NATIVE_UINT8, H5T_NATIVE_FLOAT};
+    const hsize_t inner[2] = {(hsize_t)Ly, (hsize_t)Lx};
+    const double time = (double)step;
+    for (int i = 0; i < 4; i++) {
+        if (!(fields & (1u << i))) continue;
+        snap_field *f = &h->snap[i];
+        char p[128];
+        if (f->group < 0) {
+            snprintf(p, sizeof p, "/snapshots/%s/step", SNAP_FIELD_NAMES[i]);
+            if (make_groups(h->file, p, err)) return 1;
+            f->step = create_extendible(h->file, p, H5T_STD_I64LE, 1, NULL, 0);
+            snprintf(p, sizeof p, "/snapshots/%s/time", SNAP_FIELD_NAMES[i]);
+            f->time = create_extendible(h->file, p, H5T_IEEE_F64LE, 1, NULL, 0);
+            snprintf(p, sizeof p, "/snapshots/%s/value", SNAP_FIELD_NAMES[i]);
+            f->value = create_extendible(h->file, p, ftype[i], 3, inner, compression);
+            f->group = 0;
+            if (f->step < 0 || f->time < 0 || f->value < 0)
+                return sm_fail(err, "%s: cannot create snapshot datasets for %s", h->path,
+                               SNAP_FIELD_NAMES[i]);
+        }
+        if (append_rows(f->step, H5T_NATIVE_INT64, 1, NULL, f->n, 1, &step) ||
+            append_rows(f->time, H5T_NATIVE_DOUBLE, 1, NULL, f->n, 1, &time) ||
+            append_rows(f->value, mtype[i], 3, inner, f->n, 1, data[i]))
+            return sm_fail(err, "%s: snapshot write failed (disk full?)", h->path);
+        f->n++;
+    }
+    return 0;
+}
+
+int h5out_write_array(h5out *h, const char *path, int rank, const uint64_t *dims,
+                      const double *data, sm_error *err)
+{
+    if (make_groups(h->file, path, err)) return 1;
+    hsize_t d[4];
+    for (int i = 0; i < rank; i++) d[i] = dims[i];
+    hid_t sp = rank ? H5Screate_simple(rank, d, NULL) : H5Screate(H5S_SCALAR);
+    hid_t ds = H5Dcreate2(h->file, path, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = ds < 0 ? -1 : H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+    if (ds >= 0) H5Dclose(ds);
+    H5Sclose(sp);
+    if (rc < 0) return sm_fail(err, "%s: cannot write %s", h->path, path);
+    return 0;
+}
+
+int h5out_write_string_attr(h5out *h, const char *path, const char *name, const char *value,
+                            sm_error *err)
+{
+    hid_t o = H5Oopen(h->file, path, H5P_DEFAULT);
+    int bad = o < 0 || attr_string(o, name, value);
+    if (o >= 0) H5Oclose(o);
+    if (bad) return sm_fail(err, "%s: cannot write attribute %s of %s", h->path, name, path);
+    return 0;
+}
+
+int h5out_flush(h5out *h, sm_error *err)
+{
+    if (H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0)
+        return sm_fail(err, "%s: flush failed (disk full?)", h->partial);
+    return 0;
+}
+
+int h5out_close(h5out *h, int complete, sm_error *err)
+{
+    if (!h) return 0;
+    int rc = 0;
+    for (int i = 0; i < h->nseries; i++) {
+        H5Dclose(h->s[i].step);
+        H5Dclose(h->s[i].time);
+        H5Dclose(h->s[i].value);
+    }
+    for (int i = 0; i < 4; i++)
+        if (h->snap[i].group >= 0) {
+            H5Dclose(h->snap[i].step);
+            H5Dclose(h->snap[i].time);
+            H5Dclose(h->snap[i].value);
+        }
+    if (H5Fclose(h->file) < 0) rc = sm_fail(err, "%s: closing the file failed (disk full?)", h->partial);
+    if (!rc && complete && rename(h->partial, h->path) != 0)
+        rc = sm_fail(err, "%s: cannot rename %s into place: %s", h->path, h->partial, strerror(errno));
+    free(h);
+    return rc;
+}

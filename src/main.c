@@ -1,0 +1,139 @@
+/* softmatrix command-line interface. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "config.h"
+#include "constants.h"
+#include "run.h"
+#include "table1.h"
+#include "version.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+        "softmatrix %s - lattice Monte Carlo of Wu's cluster model of glass states\n"
+        "\n"
+        "usage:\n"
+        "  softmatrix run CONFIG [--set key.path=value]... [--threads N] [--output PATH]\n"
+        "                        [--overwrite] [--quiet]\n"
+        "  softmatrix validate CONFIG [--set key.path=value]...   print the resolved config\n"
+        "  softmatrix constants [--json]      derived constants beside the paper's values\n"
+        "  softmatrix table1 [--json]         census of ideal V0..V8 clusters against Table 1\n"
+        "  softmatrix --help | --version\n"
+        "\n"
+        "exit status: 0 success, 1 runtime failure, 2 usage or configuration error\n"
+        "\n"
+        "configuration keys (path, default, meaning):\n",
+        SOFTMATRIX_VERSION);
+    config_print_reference(out);
+    fprintf(out,
+        "\n"
+        "A config gives either \"temperature\": T (then run.sweeps measured sweeps) or\n"
+        "\"schedule\": [{\"T\": T, \"sweeps\": n} | {\"T_from\": a, \"T_to\": b, \"sweeps\": n}, ...].\n"
+        "--set temperature=... replaces a schedule and --set schedule=[...] a temperature.\n"
+        "The output is written to PATH.partial and renamed to PATH when complete; an\n"
+        "existing PATH is replaced only with --overwrite.\n");
+}
+
+/* Parses the options shared by run and validate. Returns -1 on success or
+ * an exit code. */
+static int parse_opts(int argc, char **argv, const char **config, char ***sets, int *nsets,
+                      run_options *ro, int allow_run_opts)
+{
+    static const struct option longopts[] = {
+        {"set", required_argument, NULL, 's'},   {"threads", required_argument, NULL, 't'},
+        {"output", required_argument, NULL, 'o'}, {"overwrite", no_argument, NULL, 'w'},
+        {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    *sets = calloc((size_t)argc, sizeof **sets);
+    *nsets = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 's': (*sets)[(*nsets)++] = optarg; break;
+        case 'h': usage(stdout); return 0;
+        case 't': case 'o': case 'w': case 'q':
+            if (!allow_run_opts) {
+                fprintf(stderr, "softmatrix %s: option not allowed here (see --help)\n", argv[0]);
+                return 2;
+            }
+            if (c == 't') {
+                char *end;
+                long n = strtol(optarg, &end, 10);
+                if (*end || n < 1 || n > 4096) {
+                    fprintf(stderr, "softmatrix: --threads: must be an integer in 1..4096 (got %s)\n", optarg);
+                    return 2;
+                }
+                ro->threads = (int)n;
+            } else if (c == 'o') ro->output = optarg;
+            else if (c == 'w') ro->overwrite = 1;
+            else ro->quiet = 1;
+            break;
+        default:
+            fprintf(stderr, "softmatrix %s: see 'softmatrix --help'\n", argv[0]);
+            return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "softmatrix %s: expected exactly one CONFIG file (see --help)\n", argv[0]);
+        return 2;
+    }
+    *config = argv[optind];
+    return -1;
+}
+
+static int cmd_run(int argc, char **argv, int validate_only)
+{
+    const char *path;
+    char **sets;
+    int nsets;
+    run_options ro = {0};
+    int rc = parse_opts(argc, argv, &path, &sets, &nsets, &ro, !validate_only);
+    if (rc >= 0) { free(sets); return rc; }
+    sm_config *cfg = malloc(sizeof *cfg);
+    sm_error err = {{0}};
+    if (!cfg) { fprintf(stderr, "softmatrix: out of memory\n"); free(sets); return 1; }
+    if (config_load(cfg, path, sets, nsets, &err)) {
+        fprintf(stderr, "softmatrix: %s\n", err.msg);
+        free(sets);
+        free(cfg);
+        return 2;
+    }
+    free(sets);
+    if (validate_only) {
+        char *json = config_to_json(cfg);
+        printf("%s\n", json);
+        free(json);
+        free(cfg);
+        return 0;
+    }
+    rc = run_main(cfg, &ro, &err);
+    if (rc != 0) fprintf(stderr, "softmatrix: %s\n", err.msg);
+    free(cfg);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("softmatrix %s\n", SOFTMATRIX_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1, 0);
+    if (!strcmp(cmd, "validate")) return cmd_run(argc - 1, argv + 1, 1);
+    if (!strcmp(cmd, "constants")) return constants_command(argc - 1, argv + 1);
+    if (!strcmp(cmd, "table1")) return table1_command(argc - 1, argv + 1);
+    fprintf(stderr, "softmatrix: unknown command '%s' (see 'softmatrix --help')\n", cmd);
+    return 2;
+}

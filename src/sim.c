@@ -1,0 +1,69 @@
+/* Simulation state set-up and the dispatch to the configured dynamics. */
+#include <string.h>
+#include "rng.h"
+#include "sim.h"
+
+static void init_fields(sim_state *s, const sm_config *cfg)
+{
+    const lattice *lat = &s->lat;
+    for (int64_t a = 0; a < lat->N; a++) {
+        const rng_block r = rng_draw(s->seed, 0, RNG_STREAM_INIT, 0, (uint32_t)a);
+        const int x = lattice_x(lat, a), y = lattice_y(lat, a);
+        s->st.level[a] = (int8_t)(cfg->init_level_random ? -(int)(r.v[0] & 1u) : cfg->init_level);
+        int sg = 1;
+        switch (cfg->init_sigma) {
+        case INIT_SIGMA_RANDOM: sg = (r.v[1] & 1u) ? 1 : -1; break;
+        case INIT_SIGMA_UP: sg = 1; break;
+        case INIT_SIGMA_DOWN: sg = -1; break;
+        case INIT_SIGMA_NEEL: sg = ((x + y) & 1) ? -1 : 1; break;
+        }
+        s->st.sigma[a] = (int8_t)sg;
+        s->st.phase[a] = 0;
+        s->st.z[a] = 0.0f;
+    }
+}
+
+int sim_init(sim_state *s, const sm_config *cfg, sm_error *err)
+{
+    memset(s, 0, sizeof *s);
+    s->p = cfg->model;
+    s->kind = (dynamics_kind)cfg->dynamics;
+    s->seed = (uint64_t)cfg->seed;
+    if (lattice_init(&s->lat, cfg->Lx, cfg->Ly, (boundary_kind)cfg->boundary, err)) return 1;
+    if (model_state_init(&s->st, s->lat.N, err)) {
+        lattice_free(&s->lat);
+        return 1;
+    }
+    init_fields(s, cfg);
+    energy_terms_compute(&s->lat, &s->st, &s->e);
+    s->nmoves = LEVEL_NMOVES;
+    s->move_names = LEVEL_MOVE_NAMES;
+    s->ltab.T = -1.0;
+    return 0;
+}
+
+void sim_free(sim_state *s)
+{
+    model_state_free(&s->st);
+    lattice_free(&s->lat);
+}
+
+void sim_set_temperature(sim_state *s, double T)
+{
+    s->T = T;
+    if (s->ltab.T != T) level_tables_build(&s->ltab, &s->p, T);
+}
+
+void sim_sweep(sim_state *s)
+{
+    switch (s->kind) {
+    case DYN_LEVEL:
+    default:
+        level_sweep(&s->lat, &s->st, &s->p, &s->ltab, s->seed, (uint64_t)s->step, &s->e,
+                    &s->moves);
+        break;
+    }
+    s->step++;
+}
+
+int64_t sim_site_updates_per_sweep(const sim_state *s) { return s->lat.N; }

@@ -1,0 +1,13 @@
+#include <stdio.h>
+#include "sm_error.h"
+
+int sm_fail(sm_error *err, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return 1;
+}
