@@ -14,12 +14,22 @@ typedef enum { INIT_SIGMA_RANDOM = 0, INIT_SIGMA_UP, INIT_SIGMA_DOWN, INIT_SIGMA
 enum { SNAP_LEVEL = 1, SNAP_SIGMA = 2, SNAP_PHASE = 4, SNAP_Z = 8 };
 enum { CONFIG_MAX_SEGMENTS = 1024, CONFIG_PATH_MAX = 4096 };
 
-/* A schedule segment: T goes linearly from T_from (first sweep) to T_to (last
- * sweep); T_from == T_to is a hold. */
+/* A schedule segment: first `equilibration` unmeasured sweeps at T_from, then
+ * `sweeps` measured sweeps in which T goes linearly from T_from (first sweep)
+ * to T_to (last sweep); T_from == T_to is a hold. */
 typedef struct {
     double T_from, T_to;
     int64_t sweeps;
+    int64_t equilibration;
 } schedule_segment;
+
+/* Where schedule sweep k falls. */
+typedef struct {
+    int segment;
+    int measured;     /* 0 during the segment's equilibration */
+    int64_t index;    /* index among the segment's measured sweeps */
+    double T;
+} schedule_point;
 
 typedef struct {
     char source[CONFIG_PATH_MAX];  /* file name used in error messages */
@@ -51,10 +61,10 @@ char *config_to_json(const sm_config *c);
 /* Human-readable key reference (for --help and the README). */
 void config_print_reference(FILE *out);
 
-/* Total sweeps of the schedule (equilibration excluded). */
+/* Total sweeps of the schedule, segment equilibrations included (the run's
+ * initial run.equilibration_sweeps excluded). */
 int64_t config_total_sweeps(const sm_config *c);
-/* Temperature of schedule sweep k (0-based, after equilibration); *segment
- * receives the segment index. */
-double config_temperature(const sm_config *c, int64_t k, int *segment);
+/* Segment, measured flag and temperature of schedule sweep k (0-based). */
+schedule_point config_schedule_point(const sm_config *c, int64_t k);
 
 #endif

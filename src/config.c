@@ -224,24 +224,26 @@ static int parse_segment(sm_config *c, int i, const cJSON *s, const char *src, s
         return sm_fail(err, "%s: %s: must be an object {T, sweeps} or {T_from, T_to, sweeps}", src, where);
     for (const cJSON *m = s->child; m; m = m->next)
         if (strcmp(m->string, "T") && strcmp(m->string, "T_from") && strcmp(m->string, "T_to") &&
-            strcmp(m->string, "sweeps"))
-            return sm_fail(err, "%s: %s.%s: unknown key (allowed: T, T_from, T_to, sweeps)", src,
-                           where, m->string);
+            strcmp(m->string, "sweeps") && strcmp(m->string, "equilibration"))
+            return sm_fail(err, "%s: %s.%s: unknown key (allowed: T, T_from, T_to, sweeps, "
+                           "equilibration)", src, where, m->string);
     const cJSON *T = cJSON_GetObjectItemCaseSensitive(s, "T");
     const cJSON *T0 = cJSON_GetObjectItemCaseSensitive(s, "T_from");
     const cJSON *T1 = cJSON_GetObjectItemCaseSensitive(s, "T_to");
     const cJSON *n = cJSON_GetObjectItemCaseSensitive(s, "sweeps");
+    const cJSON *eq = cJSON_GetObjectItemCaseSensitive(s, "equilibration");
     if (T && (T0 || T1))
         return sm_fail(err, "%s: %s: give either T or T_from and T_to, not both", src, where);
     if (!T && !(T0 && T1))
         return sm_fail(err, "%s: %s: needs T (a hold) or both T_from and T_to (a ramp)", src, where);
     config_key kt = {"", K_NUM, 0, 1e-300, 1e300, NULL, NULL, NULL};
     config_key kn = {"", K_I64, 0, 1, BIG, NULL, NULL, NULL};
-    char p1[80], p2[80], p3[80];
+    char p1[80], p2[80], p3[80], p4[80];
     snprintf(p1, sizeof p1, "%s.%s", where, T ? "T" : "T_from");
     snprintf(p2, sizeof p2, "%s.T_to", where);
     snprintf(p3, sizeof p3, "%s.sweeps", where);
-    double a, b, k;
+    snprintf(p4, sizeof p4, "%s.equilibration", where);
+    double a, b, k, e = 0.0;
     kt.path = p1;
     if (number_in_range(&kt, T ? T : T0, &a, src, err)) return 1;
     kt.path = p2;
@@ -250,6 +252,9 @@ static int parse_segment(sm_config *c, int i, const cJSON *s, const char *src, s
     kn.path = p3;
     if (!n) return sm_fail(err, "%s: %s: missing (an integer >= 1)", src, p3);
     if (number_in_range(&kn, n, &k, src, err)) return 1;
+    config_key ke = {p4, K_I64, 0, 0, BIG, NULL, NULL, NULL};
+    if (eq && number_in_range(&ke, eq, &e, src, err)) return 1;
+    c->seg[i].equilibration = (int64_t)e;
     c->seg[i].T_from = a;
     c->seg[i].T_to = b;
     c->seg[i].sweeps = (int64_t)k;
@@ -509,6 +514,8 @@ char *config_to_json(const sm_config *c)
                 cJSON_AddNumberToObject(s, "T_to", c->seg[i].T_to);
             }
             cJSON_AddNumberToObject(s, "sweeps", (double)c->seg[i].sweeps);
+            if (c->seg[i].equilibration)
+                cJSON_AddNumberToObject(s, "equilibration", (double)c->seg[i].equilibration);
             cJSON_AddItemToArray(arr, s);
         }
     } else {
@@ -530,19 +537,22 @@ void config_print_reference(FILE *out)
 int64_t config_total_sweeps(const sm_config *c)
 {
     int64_t n = 0;
-    for (int i = 0; i < c->nseg; i++) n += c->seg[i].sweeps;
+    for (int i = 0; i < c->nseg; i++) n += c->seg[i].equilibration + c->seg[i].sweeps;
     return n;
 }
 
-double config_temperature(const sm_config *c, int64_t k, int *segment)
+schedule_point config_schedule_point(const sm_config *c, int64_t k)
 {
     int i = 0;
-    while (i < c->nseg - 1 && k >= c->seg[i].sweeps) {
-        k -= c->seg[i].sweeps;
+    while (i < c->nseg - 1 && k >= c->seg[i].equilibration + c->seg[i].sweeps) {
+        k -= c->seg[i].equilibration + c->seg[i].sweeps;
         i++;
     }
-    if (segment) *segment = i;
     const schedule_segment *s = &c->seg[i];
-    if (s->sweeps <= 1 || s->T_from == s->T_to) return s->T_to;
-    return s->T_from + (s->T_to - s->T_from) * (double)k / (double)(s->sweeps - 1);
+    schedule_point p = {i, k >= s->equilibration, k - s->equilibration, s->T_from};
+    if (!p.measured) p.index = -1;
+    else if (s->sweeps > 1 && s->T_from != s->T_to)
+        p.T = s->T_from + (s->T_to - s->T_from) * (double)p.index / (double)(s->sweeps - 1);
+    else p.T = s->T_to;
+    return p;
 }

@@ -169,7 +169,7 @@ int run_main(const sm_config *cfg, const run_options *opt, sm_error *err)
                    sim.lat.N};
     double sweep_time = 0.0, t0 = omp_get_wtime(), last_flush = t0;
 
-    sim_set_temperature(&sim, config_temperature(cfg, 0, NULL));
+    sim_set_temperature(&sim, cfg->seg[0].T_from);
     for (int64_t k = 0; k < cfg->equilibration_sweeps; k++) {
         double ts = omp_get_wtime();
         sim_sweep(&sim);
@@ -178,12 +178,12 @@ int run_main(const sm_config *cfg, const run_options *opt, sm_error *err)
     }
     move_stats mark = sim.moves;
     for (int64_t k = 0; k < total; k++) {
-        int seg;
-        sim_set_temperature(&sim, config_temperature(cfg, k, &seg));
+        const schedule_point sp = config_schedule_point(cfg, k);
+        sim_set_temperature(&sim, sp.T);
         double ts = omp_get_wtime();
         sim_sweep(&sim);
         sweep_time += omp_get_wtime() - ts;
-        if ((k + 1) % cfg->measure_every == 0) {
+        if (sp.measured && (sp.index + 1) % cfg->measure_every == 0) {
             if (buffer_push(&buf, err)) goto fail;
             move_stats since = sim.moves;
             for (int i = 0; i < MOVES_MAX; i++) {
@@ -193,7 +193,7 @@ int run_main(const sm_config *cfg, const run_options *opt, sm_error *err)
             mark = sim.moves;
             const int64_t r = buf.n - 1;
             buf.step[r] = sim.step;
-            buf.segment[r] = seg;
+            buf.segment[r] = sp.segment;
             obs_measure_core(&buf.cc, &sim.lat, &sim.st, &sim.p, &sim.e, sim.T, &since,
                              sim.nmoves, buf.rows + r * buf.L.total);
         }
