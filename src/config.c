@@ -269,9 +269,10 @@ static int parse_special(sm_config *c, cJSON *root, const char *src, sm_error *e
     if (T && S) return sm_fail(err, "%s: temperature: give either temperature or schedule, not both", src);
     if (!T && !S) return sm_fail(err, "%s: temperature: missing (give temperature, a number > 0, or schedule)", src);
     if (T) {
-        const config_key *k = find_key("temperature");
+        config_key k = *find_key("temperature");
+        k.type = K_NUM;
         double t;
-        if (number_in_range(k, T, &t, src, err)) return 1;
+        if (number_in_range(&k, T, &t, src, err)) return 1;
         c->has_schedule = 0;
         c->nseg = 1;
         c->seg[0].T_from = c->seg[0].T_to = t;

@@ -75,12 +75,13 @@ static int make_groups(hid_t file, const char *path, sm_error *err)
 
 static int attr_string(hid_t obj, const char *name, const char *value)
 {
+    /* variable-length UTF-8, so that h5py reads a str rather than bytes */
     hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, strlen(value) + 1);
+    H5Tset_size(t, H5T_VARIABLE);
     H5Tset_cset(t, H5T_CSET_UTF8);
     hid_t sp = H5Screate(H5S_SCALAR);
     hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = a < 0 ? -1 : H5Awrite(a, t, value);
+    herr_t rc = a < 0 ? -1 : H5Awrite(a, t, &value);
     if (a >= 0) H5Aclose(a);
     H5Sclose(sp);
     H5Tclose(t);

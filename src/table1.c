@@ -181,13 +181,15 @@ int table1_command(int argc, char **argv)
             }
         }
     census_work_free(&work);
+    /* every cluster of an ideal configuration, slopes included, is ideal */
+    if (clusters_match != clusters) ok = false;
 
     int n_compared = 0, n_reproduced = 0, n_differs = 0;
     if (json) printf("{\n  \"lattice\": {\"Lx\": %d, \"Ly\": %d, \"boundary\": \"periodic\"},\n  \"entries\": [\n", L, L);
     else {
         printf("Table 1 (paper, cleaned in MODEL.md 5.2) vs census of ideal clusters\n");
         printf("(%d x %d periodic, pyramid levels, Neel mosaic; +z and -z centres, +z/-z read relative to the centre)\n\n", L, L);
-        printf("%-4s %-9s %-14s %-14s %-14s %-8s %s\n", "V_i", "column", "paper", "counted(+z)", "counted(-z)", "mark", "note");
+        printf("%-4s %-9s %-15s %-15s %-15s %-8s %s\n", "V_i", "column", "paper", "counted(+z)", "counted(-z)", "mark", "note");
     }
     bool first = true;
     for (int i = 0; i < TABLE1_NROWS; i++)
@@ -238,10 +240,13 @@ int table1_command(int argc, char **argv)
             } else {
                 char vname[16];
                 snprintf(vname, sizeof vname, "V%d", i);
-                printf("%-4s %-9s %-14s %-14s %-14s %-8s %s%s%s\n", col == 0 ? vname : "", COL_NAME[col],
-                       paper, cp, cm, eq ? "=" : "differs",
-                       compared && !reproduced ? "NOT REPRODUCED; " : "",
-                       e->note ? e->note : "", "");
+                char line[512];
+                snprintf(line, sizeof line, "%-4s %-9s %-15s %-15s %-15s %-8s %s%s",
+                         col == 0 ? vname : "", COL_NAME[col], paper, cp, cm, eq ? "=" : "differs",
+                         compared && !reproduced ? "NOT REPRODUCED; " : "", e->note ? e->note : "");
+                size_t n = strlen(line);
+                while (n > 0 && line[n - 1] == ' ') line[--n] = '\0';  /* no trailing blanks */
+                printf("%s\n", line);
             }
         }
     if (json) {
