@@ -46,13 +46,19 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/libsoftmatrix.a $(H
 $(BUILD)/obj $(BUILD)/tests:
 	mkdir -p $@
 
+# exact enumeration and Ising results, built independently of src/ (MODEL.md section 7)
+include tests/exact/Makefile.inc
+
 run: deps all
 	$(BUILD)/softmatrix run configs/default.json --overwrite
 
-unit: all $(UNIT_BIN)
-	@fail=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t || fail=1; done; exit $$fail
+unit: all $(UNIT_BIN) $(EXACT_TEST_BIN) $(EXACT_BIN)
+	@fail=0; for t in $(UNIT_BIN) $(EXACT_TEST_BIN); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 
-test: deps unit
+# C unit tests first, then the pytest suite (CLI, HDF5, physics); pytest's
+# closing line is the summary of the whole run.
+test: deps
+	$(MAKE) unit
 	$(PYTHON) -m pytest -q tests
 
 clean:

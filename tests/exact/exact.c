@@ -726,8 +726,9 @@ double exact_onsager_specific_heat(double J, double T)
     long double th = s / c, t2m1 = (s * s - 1) / (1 + s * s);
     long double Kk, Ek;
     ellip_KE(kp, &Kk, &Ek);
-    long double pre = (2.0L / (long double)M_PI) * (K * c / s) * (K * c / s);
-    long double cv = pre * (2 * Kk - 2 * Ek - (1 - th * th) * ((long double)M_PI / 2 + t2m1 * Kk));
+    /* c = (4/pi) (K coth 2K)^2 {K1 - E1 - (1 - tanh^2 2K)[pi/2 + (2 tanh^2 2K - 1) K1]} */
+    long double pre = (4.0L / (long double)M_PI) * (K * c / s) * (K * c / s);
+    long double cv = pre * (Kk - Ek - (1 - th * th) * ((long double)M_PI / 2 + t2m1 * Kk));
     return (double)cv;
 }
 
