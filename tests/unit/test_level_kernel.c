@@ -1,0 +1,173 @@
+/* The level-sweep kernel (MODEL.md 4.1) against its own history and against
+ * the model: trajectories pinned as checksums taken from the first, plain
+ * kernel (commit 2399d7a) so that any optimisation must reproduce it bit for
+ * bit; the SIMD Philox against Random123; the incremental energy against a
+ * full recomputation; the RSOS constraint; 1 vs 2 threads.
+ *
+ * `test_level_kernel --print` prints the checksums of the kernel it is linked
+ * with instead of checking them (how the pinned values were made). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <omp.h>
+#include "check.h"
+#include "level_sweep.h"
+#include "rng.h"
+
+typedef struct {
+    const char *name;
+    int Lx, Ly;
+    boundary_kind bc;
+    int freeze;
+    double eps_step, J, h, g;
+    double T0, T1;      /* T goes from T0 to T1 halfway through */
+    int init_level;     /* -2: random in {-1, 0} */
+    int sweeps;
+    uint64_t seed, first_sweep;
+    uint64_t pinned;    /* checksum from the reference kernel */
+} kcase;
+
+/* Pinned with the reference kernel (see the file comment). */
+static const kcase CASES[] = {
+    {"periodic 16x12 default",        16, 12, BOUNDARY_PERIODIC, 0, 0.0, 0.125, 0.0, 4.0, 1.0, 2.0, -2, 40, 1, 0, 0},
+    {"periodic 64x32 step+field",     64, 32, BOUNDARY_PERIODIC, 0, 0.3, 0.125, 0.7, 4.0, 3.0, 0.5, -2, 30, 7, 0, 0},
+    {"periodic 32x32 frozen h",       32, 32, BOUNDARY_PERIODIC, 1, 0.0, 0.25, 1.3, 4.0, 0.8, 1.5, 0, 30, 11, 5, 0},
+    {"periodic 24x8 frozen at -1",    24, 8, BOUNDARY_PERIODIC, 1, 0.0, 0.125, 0.4, 4.0, 1.0, 1.0, -1, 10, 13, 0, 0},
+    {"open 15x9 step+field",          15, 9, BOUNDARY_OPEN, 0, 0.5, -0.2, -0.7, 4.0, 2.0, 4.0, -2, 40, 3, 0, 0},
+    {"open 33x17 hot top levels",     33, 17, BOUNDARY_OPEN, 0, 0.1, 0.125, 0.3, 4.0, 6.0, 9.0, 7, 40, 5, 100, 0},
+    {"open 17x33 frozen field",       17, 33, BOUNDARY_OPEN, 1, 0.0, -0.3, 0.9, 4.0, 0.7, 0.7, 2, 20, 9, 0, 0},
+    {"open 7x1",                      7, 1, BOUNDARY_OPEN, 0, 0.2, 0.125, 0.5, 4.0, 2.0, 2.0, -2, 50, 17, 0, 0},
+    {"open 1x5",                      1, 5, BOUNDARY_OPEN, 0, 0.2, 0.125, 0.5, 4.0, 2.0, 2.0, -2, 50, 19, 0, 0},
+    {"open 1x1",                      1, 1, BOUNDARY_OPEN, 0, 0.0, 0.125, 0.5, 4.0, 2.0, 2.0, -2, 50, 23, 0, 0},
+    {"periodic 2x2",                  2, 2, BOUNDARY_PERIODIC, 0, 0.2, 0.125, 0.5, 4.0, 2.0, 2.0, -2, 50, 29, 0, 0},
+    {"periodic 2x6",                  2, 6, BOUNDARY_PERIODIC, 0, 0.2, 0.3, -0.5, 4.0, 3.0, 3.0, -2, 50, 31, 0, 0},
+    {"periodic 6x2",                  6, 2, BOUNDARY_PERIODIC, 0, 0.2, 0.3, -0.5, 4.0, 3.0, 3.0, -2, 50, 37, 0, 0},
+    {"periodic 130x66 g=2 big seed",  130, 66, BOUNDARY_PERIODIC, 0, 0.05, 0.125, 0.2, 2.0, 4.0, 1.0, -2, 20,
+     0x9e3779b97f4a7c15ull, (1ull << 32) + 3, 0},
+};
+enum { NCASES = sizeof CASES / sizeof CASES[0] };
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) { h ^= b[i]; h *= 0x100000001b3ull; }
+    return h;
+}
+
+typedef struct {
+    lattice lat;
+    model_state st;
+    model_params p;
+    energy_terms e;
+    move_stats ms;
+} world;
+
+static void world_init(world *w, const kcase *k)
+{
+    sm_error err;
+    memset(w, 0, sizeof *w);
+    if (lattice_init(&w->lat, k->Lx, k->Ly, k->bc, &err) ||
+        model_state_init(&w->st, w->lat.N, &err)) {
+        fprintf(stderr, "init failed\n");
+        exit(2);
+    }
+    model_params_default(&w->p);
+    w->p.freeze_levels = k->freeze;
+    w->p.eps_step = k->eps_step;
+    w->p.J = k->J;
+    w->p.h = k->h;
+    w->p.g = k->g;
+    for (int64_t a = 0; a < w->lat.N; a++) {
+        const rng_block r = rng_draw(k->seed, 0, RNG_STREAM_INIT, 0, (uint32_t)a);
+        w->st.level[a] = (int8_t)(k->init_level == -2 ? -(int)(r.v[0] & 1u) : k->init_level);
+        w->st.sigma[a] = (int8_t)((r.v[1] & 1u) ? 1 : -1);
+    }
+    energy_terms_compute(&w->lat, &w->st, &w->e);
+}
+
+static void world_free(world *w)
+{
+    model_state_free(&w->st);
+    lattice_free(&w->lat);
+}
+
+/* Runs the case; checks energy and RSOS after every sweep when asked. */
+static uint64_t run_case(const kcase *k, int threads, int check_model)
+{
+    world w;
+    world_init(&w, k);
+    level_tables *t = malloc(sizeof *t);
+    const int nt_saved = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    for (int i = 0; i < k->sweeps; i++) {
+        const double T = i < k->sweeps / 2 ? k->T0 : k->T1;
+        if (i == 0 || i == k->sweeps / 2) level_tables_build(t, &w.p, T);
+        level_sweep(&w.lat, &w.st, &w.p, t, k->seed, k->first_sweep + (uint64_t)i, &w.e, &w.ms);
+        if (check_model) {
+            energy_terms e;
+            energy_terms_compute(&w.lat, &w.st, &e);
+            CHECK(memcmp(&e, &w.e, sizeof e) == 0,
+                  "%s sweep %d: incremental (%lld %lld %lld %lld) vs full (%lld %lld %lld %lld)",
+                  k->name, i, (long long)w.e.sum_C, (long long)w.e.n_steps,
+                  (long long)w.e.sum_J, (long long)w.e.sum_h, (long long)e.sum_C,
+                  (long long)e.n_steps, (long long)e.sum_J, (long long)e.sum_h);
+            CHECK(model_rsos_violations(&w.lat, &w.st) == 0, "%s sweep %d: RSOS broken", k->name, i);
+            for (int64_t a = 0; a < w.lat.N; a++)
+                if (w.st.level[a] < LEVEL_MIN || w.st.level[a] > LEVEL_MAX ||
+                    (w.st.sigma[a] != 1 && w.st.sigma[a] != -1)) {
+                    CHECK(0, "%s sweep %d: site %lld out of range", k->name, i, (long long)a);
+                    break;
+                }
+        }
+    }
+    omp_set_num_threads(nt_saved);
+    uint64_t h = 0xcbf29ce484222325ull;
+    h = fnv(h, w.st.level, (size_t)w.lat.N);
+    h = fnv(h, w.st.sigma, (size_t)w.lat.N);
+    const int64_t sums[4] = {w.e.sum_C, w.e.n_steps, w.e.sum_J, w.e.sum_h};
+    h = fnv(h, sums, sizeof sums);
+    const int64_t mv[4] = {w.ms.proposed[LEVEL_MOVE_LEVEL], w.ms.accepted[LEVEL_MOVE_LEVEL],
+                           w.ms.proposed[LEVEL_MOVE_SIGMA], w.ms.accepted[LEVEL_MOVE_SIGMA]};
+    h = fnv(h, mv, sizeof mv);
+    free(t);
+    world_free(&w);
+    return h;
+}
+
+static void test_pinned_trajectories(void)
+{
+    for (int i = 0; i < NCASES; i++) {
+        const uint64_t h = run_case(&CASES[i], 1, 0);
+        CHECK(h == CASES[i].pinned, "%s: checksum 0x%016llx, pinned 0x%016llx", CASES[i].name,
+              (unsigned long long)h, (unsigned long long)CASES[i].pinned);
+    }
+}
+
+static void test_energy_and_rsos(void)
+{
+    for (int i = 0; i < NCASES; i++) (void)run_case(&CASES[i], 2, 1);
+}
+
+static void test_threads_identical(void)
+{
+    for (int i = 0; i < NCASES; i++) {
+        const uint64_t h1 = run_case(&CASES[i], 1, 0);
+        const uint64_t h2 = run_case(&CASES[i], 2, 0);
+        const uint64_t h3 = run_case(&CASES[i], 3, 0);
+        CHECK(h1 == h2 && h1 == h3, "%s: 1/2/3 threads differ", CASES[i].name);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--print") == 0) {
+        for (int i = 0; i < NCASES; i++)
+            printf("%-32s 0x%016llxull\n", CASES[i].name,
+                   (unsigned long long)run_case(&CASES[i], 1, 0));
+        return 0;
+    }
+    RUN(test_pinned_trajectories);
+    RUN(test_energy_and_rsos);
+    RUN(test_threads_identical);
+    return CHECK_REPORT();
+}
