@@ -61,5 +61,35 @@ test: deps
 	$(MAKE) unit
 	$(PYTHON) -m pytest -q tests
 
+# Benchmark (issue #8): tests/bench/*.c linked against the library; results
+# in $(BUILD)/bench/bench.json and as a table on stdout.
+BENCH_SRC := $(wildcard tests/bench/*.c)
+$(BUILD)/bench/bench: $(BENCH_SRC) $(wildcard tests/bench/*.h) $(BUILD)/libsoftmatrix.a $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -DBENCH_CFLAGS='"$(CFLAGS)"' -Itests/bench $(BENCH_SRC) $(BUILD)/libsoftmatrix.a -o $@ $(LDLIBS)
+
+bench: $(BUILD)/bench/bench
+	$(BUILD)/bench/bench --out $(BUILD)/bench/bench.json $(BENCH_ARGS)
+
+# Figures of the README gallery (docs/gallery_section.md), made by scripts/*.py.
+# FIG_CONFIG is the run whose constant-T holds also serve as the sweep until
+# `softmatrix sweep` exists.
+FIG_DIR    ?= docs/figures
+FIG_OUT    ?= out/figures
+FIG_CONFIG ?= configs/default.json
+FIG_RAMP   ?= scripts/figure_configs/hysteresis.json
+
+.PHONY: figures
+figures: all
+	mkdir -p $(FIG_DIR) $(FIG_OUT)
+	$(BUILD)/softmatrix run $(FIG_CONFIG) --output $(FIG_OUT)/default.h5 --overwrite --quiet
+	$(BUILD)/softmatrix run $(FIG_RAMP) --output $(FIG_OUT)/hysteresis.h5 --overwrite --quiet
+	$(BUILD)/softmatrix table1 --json > $(FIG_OUT)/table1.json
+	$(PYTHON) scripts/plot_run.py $(FIG_OUT)/default.h5 -o $(FIG_DIR)/run.png
+	$(PYTHON) scripts/plot_snapshot.py $(FIG_OUT)/default.h5 --temperature 3 -o $(FIG_DIR)/snapshot.png
+	$(PYTHON) scripts/plot_sweep.py $(FIG_OUT)/default.h5 -o $(FIG_DIR)/sweep.png
+	$(PYTHON) scripts/table1_report.py $(FIG_OUT)/default.h5 --table1-json $(FIG_OUT)/table1.json -o $(FIG_DIR)/table1.png
+	$(PYTHON) scripts/hysteresis.py $(FIG_OUT)/hysteresis.h5 -o $(FIG_DIR)/hysteresis.png
+
 clean:
 	rm -rf $(BUILD)

@@ -70,6 +70,9 @@ typedef struct {
     boundary_kind boundary;
     const int8_t *level;   /* Lx*Ly values in -1..8 */
     const int8_t *sigma;   /* Lx*Ly values +-1 */
+    /* Leave out the components (their fields stay 0): the union-find is
+     * sequential and costs about as much as all the clusters together. */
+    bool skip_components;
 } census_input;
 
 typedef struct {
@@ -90,14 +93,21 @@ typedef struct {
     int64_t n_span_xy[CENSUS_NV];     /* components spanning both */
 } census_result;
 
+/* One union-find node: parent, component size (at roots), displacement
+ * (ox, oy) from the parent in unwrapped lattice units, wrap/edge flags. */
+typedef struct {
+    int32_t parent, size, ox, oy;
+    int flags;
+} census_node;
+
 /* Work buffers, allocated once for a lattice so that repeated censuses during
  * a run allocate nothing. */
 typedef struct {
     int Lx, Ly;
     int64_t N;
     uint64_t *prefix;      /* row prefix sums of packed per-site counts, Ly*(Lx+1) */
-    int32_t *parent, *size, *ox, *oy;  /* union-find with displacements */
-    uint8_t *flags;
+    census_node *node;     /* union-find */
+    int32_t *order;        /* sites sorted by level */
 } census_work;
 
 int census_work_init(census_work *w, int Lx, int Ly, sm_error *err);

@@ -11,7 +11,8 @@
 
 typedef enum { DYN_LEVEL = 0, DYN_CAGE = 1 } dynamics_kind;
 typedef enum { INIT_SIGMA_RANDOM = 0, INIT_SIGMA_UP, INIT_SIGMA_DOWN, INIT_SIGMA_NEEL } init_sigma_kind;
-enum { SNAP_LEVEL = 1, SNAP_SIGMA = 2, SNAP_PHASE = 4, SNAP_Z = 8 };
+/* SNAP_PCP: the PCP position in its cage, [Ly][Lx][3] floats (MODEL.md 5.3) */
+enum { SNAP_LEVEL = 1, SNAP_SIGMA = 2, SNAP_PHASE = 4, SNAP_Z = 8, SNAP_PCP = 16, SNAP_NFIELDS = 5 };
 enum { CONFIG_MAX_SEGMENTS = 1024, CONFIG_PATH_MAX = 4096 };
 
 /* A schedule segment: first `equilibration` unmeasured sweeps at T_from, then
@@ -40,7 +41,7 @@ typedef struct {
     int nseg;                      /* >= 1; "temperature" mode is one hold */
     schedule_segment seg[CONFIG_MAX_SEGMENTS];
     int has_schedule;              /* 1: "schedule" given, 0: "temperature" */
-    int64_t seed, equilibration_sweeps, sweeps, measure_every, snapshot_every;
+    int64_t seed, equilibration_sweeps, sweeps, measure_every, snapshot_every, census_every;
     int threads;                   /* 0: OpenMP default */
     int init_level;                /* -1..8, ignored when init_level_random */
     int init_level_random;         /* levels uniform in {-1, 0} (RSOS-valid) */
@@ -58,6 +59,13 @@ int config_parse(sm_config *c, const char *json_text, const char *source, char *
                  int nsets, sm_error *err);
 /* The fully resolved configuration as pretty JSON (malloc'd; caller frees). */
 char *config_to_json(const sm_config *c);
+/* Applies one "key.path=value" override to a parsed JSON tree, as --set
+ * does (value is JSON when it parses, else a string; temperature and
+ * schedule replace each other). The sweep uses it for its points. */
+struct cJSON;
+int config_apply_set(struct cJSON *root, const char *set, const char *src, sm_error *err);
+/* 1 when path is a configuration key ("model.g", "temperature", ...). */
+int config_key_known(const char *path);
 /* Human-readable key reference (for --help and the README). */
 void config_print_reference(FILE *out);
 

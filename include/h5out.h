@@ -6,7 +6,7 @@
  *   /h5md                        attrs creator, creator_version, version
  *   /parameters                  attrs config_json, seed, version
  *   /observables/<name>/{step,time,value}   value [n] or [n][width]
- *   /snapshots/<field>/{step,time,value}    value [n][Ly][Lx]
+ *   /snapshots/<field>/{step,time,value}    value [n][Ly][Lx] ([n][Ly][Lx][3] for pcp)
  *   /summary/...                 written by h5out_write_summary */
 #ifndef SM_H5OUT_H
 #define SM_H5OUT_H

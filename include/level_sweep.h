@@ -28,4 +28,12 @@ void level_sweep(const lattice *lat, model_state *s, const model_params *p,
                  const level_tables *t, uint64_t seed, uint64_t sweep,
                  energy_terms *de, move_stats *ms);
 
+/* The kernel's random numbers: words 0..2 of Random123's philox4x32 (10
+ * rounds) with key {k0, k1} for the n counters {c0 + 2i, c1, c2, c3},
+ * i < n, into o0[i], o1[i], o2[i] - what rng_draw gives for the n sites of
+ * one colour in a row. Exposed for the test against Random123. */
+void level_philox_lanes(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0,
+                        uint32_t k1, int n, uint32_t *restrict o0, uint32_t *restrict o1,
+                        uint32_t *restrict o2);
+
 #endif

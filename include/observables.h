@@ -6,6 +6,7 @@
 #ifndef SM_OBSERVABLES_H
 #define SM_OBSERVABLES_H
 
+#include "kinetics.h"
 #include "lattice.h"
 #include "model.h"
 #include "moves.h"
@@ -48,5 +49,18 @@ void obs_layout_core(obs_layout *L, obs_core_columns *c, const char *const *move
 void obs_measure_core(const obs_core_columns *c, const lattice *lat, const model_state *s,
                       const model_params *p, const energy_terms *e, double T,
                       const move_stats *moves, int nmoves, double *row);
+
+/* Cage-dynamics fields (MODEL.md 5.1, 5.4), appended after the core ones
+ * only when dynamics.kind == cage. */
+typedef struct {
+    int trap_occupancy, paired_bonds, loop_completions, loop_undos, soft_matrix_jumps, z_msd;
+} obs_cage_columns;
+
+void obs_layout_cage(obs_layout *L, obs_cage_columns *c);
+
+/* since: kinetic counters accumulated over the `sweeps` sweeps since the
+ * previous measurement. */
+void obs_measure_cage(const obs_cage_columns *c, const lattice *lat, const model_state *s,
+                      const kin_counters *since, int64_t sweeps, double *row);
 
 #endif

@@ -5,7 +5,9 @@
 #ifndef SM_SIM_H
 #define SM_SIM_H
 
+#include "cage_sweep.h"
 #include "config.h"
+#include "kinetics.h"
 #include "lattice.h"
 #include "level_sweep.h"
 #include "model.h"
@@ -24,6 +26,11 @@ typedef struct {
     int nmoves;
     const char *const *move_names;
     level_tables ltab;
+    /* cage dynamics only (kind == DYN_CAGE): thresholds, per-site kinetic
+     * bookkeeping and the PCP move proposals per sweep */
+    cage_tables ctab;
+    kinetics kin;
+    int64_t cage_moves;
 } sim_state;
 
 int sim_init(sim_state *s, const sm_config *cfg, sm_error *err);
@@ -32,7 +39,9 @@ void sim_free(sim_state *s);
 void sim_set_temperature(sim_state *s, double T);
 /* One sweep of the configured dynamics at s->T; advances s->step. */
 void sim_sweep(sim_state *s);
-/* Site-updates per sweep (for rates and ns per site-update). */
+/* Site-updates per sweep (for rates and ns per site-update): N for the
+ * level dynamics, PCP move proposals (N single jumps + one pair check per
+ * bond) for the cage dynamics. */
 int64_t sim_site_updates_per_sweep(const sim_state *s);
 
 #endif

@@ -59,6 +59,8 @@ static const config_key KEYS[] = {
      "sweeps between measurements"},
     {"run.snapshot_every", K_I64, OFF(snapshot_every), 0, BIG, NULL, "0",
      "sweeps between snapshots (0: none)"},
+    {"run.census_every", K_I64, OFF(census_every), 0, BIG, NULL, "0",
+     "measured sweeps between cluster censuses (0: none)"},
     {"run.threads", K_INT, OFF(threads), 0, 4096, NULL, "0", "OpenMP threads (0: default)"},
     {"init.level", K_SPECIAL, 0, -1, 8, NULL, NULL,
      "initial level -1..8 everywhere, or \"random\" (uniform in {-1,0})"},
@@ -67,7 +69,7 @@ static const config_key KEYS[] = {
     {"output.path", K_STR, OFF(output_path), 0, 0, NULL, "\"softmatrix.h5\"",
      "HDF5 output file"},
     {"output.snapshot_fields", K_SPECIAL, 0, 0, 0, NULL, NULL,
-     "list from level, sigma, phase, z (default [\"level\", \"sigma\"])"},
+     "list from level, sigma, phase, z, pcp (default [\"level\", \"sigma\"])"},
     {"output.compression", K_INT, OFF(compression), 0, 9, NULL, "4",
      "gzip level of snapshot datasets"},
 };
@@ -75,7 +77,7 @@ static const config_key KEYS[] = {
 
 static const char *const SECTIONS[] = {"lattice", "model", "dynamics", "run", "init", "output"};
 #define NSECTIONS (sizeof SECTIONS / sizeof SECTIONS[0])
-static const char *const SNAP_NAMES[] = {"level", "sigma", "phase", "z"};
+static const char *const SNAP_NAMES[SNAP_NFIELDS] = {"level", "sigma", "phase", "z", "pcp"};
 
 /* Looks a dotted path up in the JSON tree; NULL when absent. */
 static cJSON *lookup(cJSON *root, const char *path)
@@ -183,6 +185,8 @@ static const config_key *find_key(const char *path)
     return NULL;
 }
 
+int config_key_known(const char *path) { return find_key(path) != NULL; }
+
 /* Every key in the file must be known: a typo is an error, never ignored. */
 static int check_unknown(cJSON *root, const char *src, sm_error *err)
 {
@@ -191,6 +195,11 @@ static int check_unknown(cJSON *root, const char *src, sm_error *err)
         if (strcmp(name, "temperature") == 0 || strcmp(name, "schedule") == 0 ||
             strcmp(name, "description") == 0)
             continue;
+        /* sweep.c strips the block before it parses a point; reaching here
+         * means a sweep config was given to run or validate */
+        if (strcmp(name, "sweep") == 0)
+            return sm_fail(err, "%s: sweep: a sweep config runs with 'softmatrix sweep CONFIG' "
+                           "(run and validate take one point)", src);
         size_t s;
         for (s = 0; s < NSECTIONS; s++)
             if (strcmp(name, SECTIONS[s]) == 0) break;
@@ -309,14 +318,14 @@ static int parse_special(sm_config *c, cJSON *root, const char *src, sm_error *e
     c->snapshot_fields = SNAP_LEVEL | SNAP_SIGMA;
     if (sf) {
         if (!cJSON_IsArray(sf))
-            return sm_fail(err, "%s: output.snapshot_fields: must be a list from level, sigma, phase, z", src);
+            return sm_fail(err, "%s: output.snapshot_fields: must be a list from level, sigma, phase, z, pcp", src);
         c->snapshot_fields = 0;
         for (cJSON *f = sf->child; f; f = f->next) {
-            int i = cJSON_IsString(f) ? enum_index("level|sigma|phase|z", f->valuestring) : -1;
+            int i = cJSON_IsString(f) ? enum_index("level|sigma|phase|z|pcp", f->valuestring) : -1;
             if (i < 0) {
                 char got[80];
                 describe(f, got, sizeof got);
-                return sm_fail(err, "%s: output.snapshot_fields: entries must be level, sigma, phase or z (got %s)", src, got);
+                return sm_fail(err, "%s: output.snapshot_fields: entries must be level, sigma, phase, z or pcp (got %s)", src, got);
             }
             c->snapshot_fields |= 1u << i;
         }
@@ -342,7 +351,7 @@ static int check_consistency(const sm_config *c, const char *src, sm_error *err)
 /* Applies "a.b.c=value": value is JSON when it parses, otherwise a string.
  * Setting temperature removes schedule and the other way round, so one
  * override switches a config between the two modes. */
-static int apply_set(cJSON *root, const char *set, const char *src, sm_error *err)
+int config_apply_set(cJSON *root, const char *set, const char *src, sm_error *err)
 {
     const char *eq = strchr(set, '=');
     if (!eq || eq == set) return sm_fail(err, "--set %s: expected key.path=value", set);
@@ -406,7 +415,7 @@ int config_parse(sm_config *c, const char *text, const char *source, char *const
         goto done;
     }
     for (int i = 0; i < nsets; i++)
-        if (apply_set(root, sets[i], source, err)) goto done;
+        if (config_apply_set(root, sets[i], source, err)) goto done;
     if (check_unknown(root, source, err)) goto done;
     for (size_t i = 0; i < NKEYS; i++) {
         const config_key *k = &KEYS[i];
@@ -502,7 +511,7 @@ char *config_to_json(const sm_config *c)
     else cJSON_AddNumberToObject(init, "level", c->init_level);
     cJSON *out = cJSON_GetObjectItemCaseSensitive(root, "output");
     cJSON *sf = cJSON_AddArrayToObject(out, "snapshot_fields");
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < SNAP_NFIELDS; i++)
         if (c->snapshot_fields & (1u << i)) cJSON_AddItemToArray(sf, cJSON_CreateString(SNAP_NAMES[i]));
     if (c->has_schedule) {
         cJSON *arr = cJSON_AddArrayToObject(root, "schedule");

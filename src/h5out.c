@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "h5out.h"
+#include "pcp.h"
 #include "version.h"
 
 enum { H5OUT_MAX_SERIES = 128 };
@@ -31,10 +32,10 @@ struct h5out {
     hid_t file;
     int nseries;
     series s[H5OUT_MAX_SERIES];
-    snap_field snap[4];
+    snap_field snap[SNAP_NFIELDS];
 };
 
-static const char *const SNAP_FIELD_NAMES[4] = {"level", "sigma", "phase", "z"};
+static const char *const SNAP_FIELD_NAMES[SNAP_NFIELDS] = {"level", "sigma", "phase", "z", "pcp"};
 
 const char *h5out_path(const h5out *h) { return h->path; }
 
@@ -141,7 +142,7 @@ int h5out_open(h5out **hp, const char *path, int overwrite, const sm_config *cfg
           attr_string(g, "version", SOFTMATRIX_VERSION) ||
           attr_string(g, "source", cfg->source);
     if (g >= 0) H5Gclose(g);
-    for (int i = 0; i < 4; i++) h->snap[i].group = -1;
+    for (int i = 0; i < SNAP_NFIELDS; i++) h->snap[i].group = -1;
     *hp = h;
     if (bad) return sm_fail(err, "%s: cannot write the file header", path);
     return 0;
@@ -150,7 +151,7 @@ int h5out_open(h5out **hp, const char *path, int overwrite, const sm_config *cfg
 static hid_t create_extendible(hid_t file, const char *path, hid_t type, int rank,
                                const hsize_t *inner, int compression)
 {
-    hsize_t dims[3] = {0, 0, 0}, maxd[3], chunk[3];
+    hsize_t dims[4] = {0, 0, 0, 0}, maxd[4], chunk[4];
     maxd[0] = H5S_UNLIMITED;
     /* series chunks hold many rows; snapshot chunks one frame */
     chunk[0] = rank == 1 ? 1024 : (rank == 2 ? 256 : 1);
@@ -174,7 +175,7 @@ static hid_t create_extendible(hid_t file, const char *path, hid_t type, int ran
 static int append_rows(hid_t d, hid_t memtype, int rank, const hsize_t *inner, hsize_t at,
                        hsize_t n, const void *buf)
 {
-    hsize_t dims[3], start[3] = {at, 0, 0}, count[3];
+    hsize_t dims[4], start[4] = {at, 0, 0, 0}, count[4];
     dims[0] = at + n;
     count[0] = n;
     for (int i = 1; i < rank; i++) dims[i] = count[i] = inner[i - 1];
@@ -278,35 +279,52 @@ int h5out_observables_append(h5out *h, const obs_layout *L, const int64_t *step,
 int h5out_snapshot(h5out *h, unsigned fields, int Lx, int Ly, const model_state *s,
                    int64_t step, int compression, sm_error *err)
 {
-    const void *data[4] = {s->level, s->sigma, s->phase, s->z};
-    const hid_t ftype[4] = {H5T_STD_I8LE, H5T_STD_I8LE, H5T_STD_U8LE, H5T_IEEE_F32LE};
-    const hid_t mtype[4] = {H5T_NATIVE_INT8, H5T_NATIVE_INT8, H5T_NATIVE_UINT8, H5T_NATIVE_FLOAT};
-    const hsize_t inner[2] = {(hsize_t)Ly, (hsize_t)Lx};
+    /* the PCP position is derived from (phase, sigma) only when asked for;
+     * a snapshot is I/O, so the buffer is allocated here, not in a sweep */
+    float *pcp = NULL;
+    if (fields & SNAP_PCP) {
+        pcp = malloc(sizeof *pcp * 3 * (size_t)Lx * (size_t)Ly);
+        if (!pcp) return sm_fail(err, "%s: out of memory for the pcp snapshot", h->path);
+        pcp_positions(s, pcp);
+    }
+    const void *data[SNAP_NFIELDS] = {s->level, s->sigma, s->phase, s->z, pcp};
+    const hid_t ftype[SNAP_NFIELDS] = {H5T_STD_I8LE, H5T_STD_I8LE, H5T_STD_U8LE, H5T_IEEE_F32LE,
+                                       H5T_IEEE_F32LE};
+    const hid_t mtype[SNAP_NFIELDS] = {H5T_NATIVE_INT8, H5T_NATIVE_INT8, H5T_NATIVE_UINT8,
+                                       H5T_NATIVE_FLOAT, H5T_NATIVE_FLOAT};
+    const hsize_t inner[3] = {(hsize_t)Ly, (hsize_t)Lx, 3};
     const double time = (double)step;
-    for (int i = 0; i < 4; i++) {
+    int rc = 0;
+    for (int i = 0; i < SNAP_NFIELDS && !rc; i++) {
         if (!(fields & (1u << i))) continue;
         snap_field *f = &h->snap[i];
+        const int rank = i == 4 ? 4 : 3; /* pcp carries an (x, y, z) axis */
         char p[128];
         if (f->group < 0) {
             snprintf(p, sizeof p, "/snapshots/%s/step", SNAP_FIELD_NAMES[i]);
-            if (make_groups(h->file, p, err)) return 1;
+            if (make_groups(h->file, p, err)) { rc = 1; break; }
             f->step = create_extendible(h->file, p, H5T_STD_I64LE, 1, NULL, 0);
             snprintf(p, sizeof p, "/snapshots/%s/time", SNAP_FIELD_NAMES[i]);
             f->time = create_extendible(h->file, p, H5T_IEEE_F64LE, 1, NULL, 0);
             snprintf(p, sizeof p, "/snapshots/%s/value", SNAP_FIELD_NAMES[i]);
-            f->value = create_extendible(h->file, p, ftype[i], 3, inner, compression);
+            f->value = create_extendible(h->file, p, ftype[i], rank, inner, compression);
             f->group = 0;
-            if (f->step < 0 || f->time < 0 || f->value < 0)
-                return sm_fail(err, "%s: cannot create snapshot datasets for %s", h->path,
-                               SNAP_FIELD_NAMES[i]);
+            if (f->step < 0 || f->time < 0 || f->value < 0) {
+                rc = sm_fail(err, "%s: cannot create snapshot datasets for %s", h->path,
+                             SNAP_FIELD_NAMES[i]);
+                break;
+            }
         }
         if (append_rows(f->step, H5T_NATIVE_INT64, 1, NULL, f->n, 1, &step) ||
             append_rows(f->time, H5T_NATIVE_DOUBLE, 1, NULL, f->n, 1, &time) ||
-            append_rows(f->value, mtype[i], 3, inner, f->n, 1, data[i]))
-            return sm_fail(err, "%s: snapshot write failed (disk full?)", h->path);
+            append_rows(f->value, mtype[i], rank, inner, f->n, 1, data[i])) {
+            rc = sm_fail(err, "%s: snapshot write failed (disk full?)", h->path);
+            break;
+        }
         f->n++;
     }
-    return 0;
+    free(pcp);
+    return rc;
 }
 
 int h5out_write_array(h5out *h, const char *path, int rank, const uint64_t *dims,
@@ -350,7 +368,7 @@ int h5out_close(h5out *h, int complete, sm_error *err)
         H5Dclose(h->s[i].time);
         H5Dclose(h->s[i].value);
     }
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < SNAP_NFIELDS; i++)
         if (h->snap[i].group >= 0) {
             H5Dclose(h->snap[i].step);
             H5Dclose(h->snap[i].time);

@@ -1,11 +1,34 @@
 /* Level dynamics kernel. Sites of one checkerboard colour have no neighbours
  * of that colour, so a colour is updated in parallel with no races; every
  * random number is addressed by (seed, sweep, colour, site) so the result does
- * not depend on which thread visits which site. */
+ * not depend on which thread visits which site.
+ *
+ * Why it is written this way (issue #8; tests/unit/test_level_kernel.c pins
+ * the trajectories of the first, plain kernel and this one reproduces them
+ * bit for bit):
+ *  - A row's sites of one colour draw their Philox blocks in one pass into a
+ *    small stack buffer. The counters of those blocks differ only in the
+ *    site index, so the pass is a plain loop over independent lanes that the
+ *    compiler vectorises (one clone per ISA level, picked at load time);
+ *    per-site scalar Philox was most of the old kernel's time.
+ *  - Interior sites read their neighbours through row pointers (periodic
+ *    wrap in y is a choice of row), not through the 16-byte-per-site
+ *    neighbour table. Sites next to an edge - the x wrap, open edges, tiny
+ *    lattices - take the general path through the neighbour table, with the
+ *    same random numbers and the same arithmetic.
+ *  - Accept/reject is computed, not branched on: the outcomes are random, so
+ *    branches on them mispredict about half the time. */
 #include "level_sweep.h"
 #include "rng.h"
 
 const char *const LEVEL_MOVE_NAMES[LEVEL_NMOVES] = {"level", "sigma"};
+
+/* Sites per Philox pass: 3 x 1 KiB of stack, small against L1. */
+enum { CHUNK = 256 };
+
+/* C(l) padded by one zero on each side so that C(l2) can be read for the
+ * out-of-range proposals l2 = -2 and 9 (they are never accepted). */
+static const int CB_PAD[NLEVELS + 2] = {0, 0, 4, 16, 36, 64, 100, 144, 196, 256, 320, 0};
 
 void level_tables_build(level_tables *t, const model_params *p, double T)
 {
@@ -27,6 +50,252 @@ void level_tables_build(level_tables *t, const model_params *p, double T)
             t->sigma[sp][j] = model_threshold(model_sigma_ratio(p, T, sp ? 1 : -1, j - 4));
 }
 
+/* Philox4x32-10 exactly as Random123's philox4x32 (checked against it in
+ * test_level_kernel), for the n counters {c0 + 2i, c1, c2, c3}, i < n. Only
+ * the three words the kernel uses are stored. Written as a loop over
+ * independent lanes of 32-bit words with 32x32->64 products so that it
+ * vectorises; the clones let AVX2 / AVX-512 machines use their width while
+ * the default clone keeps the x86-64-v2 baseline. */
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+void level_philox_lanes(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0,
+                        uint32_t k1, int n, uint32_t *restrict o0, uint32_t *restrict o1,
+                        uint32_t *restrict o2)
+{
+    for (int i = 0; i < n; i++) {
+        uint32_t x0 = c0 + 2u * (uint32_t)i, x1 = c1, x2 = c2, x3 = c3;
+        uint32_t q0 = k0, q1 = k1;
+#pragma GCC unroll 10
+        for (int r = 0; r < 10; r++) {
+            const uint64_t p0 = (uint64_t)0xD2511F53u * x0;
+            const uint64_t p1 = (uint64_t)0xCD9E8D57u * x2;
+            x0 = (uint32_t)(p1 >> 32) ^ x1 ^ q0;
+            x1 = (uint32_t)p1;
+            x2 = (uint32_t)(p0 >> 32) ^ x3 ^ q1;
+            x3 = (uint32_t)p0;
+            q0 += 0x9E3779B9u;
+            q1 += 0xBB67AE85u;
+        }
+        o0[i] = x0;
+        o1[i] = x1;
+        o2[i] = x2;
+    }
+}
+
+typedef struct {
+    int64_t dC, dSt, dJ, dh, lacc, sacc;
+} sweep_acc;
+
+/* The move at one site with neighbour levels b[4] (absent neighbours: the
+ * caller passes lmin/lmax/S without them and b = -100) - the definition of
+ * the kernel, shared by both paths. */
+static inline void site_update(int8_t *restrict lv, int8_t *restrict sg, int64_t a, int b0,
+                               int b1, int b2, int b3, int lmin, int lmax, int S, uint32_t r0,
+                               uint32_t r1, uint32_t r2, const level_tables *t, int move_levels,
+                               sweep_acc *A)
+{
+    const int l = lv[a], sa = sg[a];
+    const int up = (int)(r0 & 1u);
+    const int l2 = l - 1 + 2 * up;
+    /* RSOS: every neighbour within 1 of l2 (bounds are in the table as 0) */
+    const int rsos = (l2 - lmin <= 1) & (lmax - l2 <= 1) & move_levels;
+    const int dns = (b0 == l) + (b1 == l) + (b2 == l) + (b3 == l)
+                  - (b0 == l2) - (b1 == l2) - (b2 == l2) - (b3 == l2);
+    const int dn = (l2 >= 0) - (l >= 0);
+    const uint64_t thr = t->level[l + 1][up][dns + 4][sa > 0][(dn != 0 ? S : 0) + 4];
+    const int acc = rsos & ((uint64_t)r1 < thr);
+    const int ln = acc ? l2 : l;
+    lv[a] = (int8_t)ln;
+    /* sigma flip: free on a plain HSM, Metropolis on an HSCL (S is unchanged:
+     * the neighbours are of the other colour) */
+    const int hscl = ln >= 0;
+    const int flip = !hscl | ((uint64_t)r2 < t->sigma[sa > 0][S + 4]);
+    sg[a] = (int8_t)(flip ? -sa : sa);
+    const int dnh = acc * dn - 2 * (flip & hscl);
+    A->lacc += acc;
+    A->sacc += flip;
+    A->dC += acc ? CB_PAD[l2 + 2] - CB_PAD[l + 2] : 0;
+    A->dSt += acc ? dns : 0;
+    A->dJ += dnh * sa * S;
+    A->dh += dnh * sa;
+}
+
+/* A site through the neighbour table: edges, wraps, open boundaries. */
+static inline void site_general(int8_t *restrict lv, int8_t *restrict sg,
+                                const int32_t *restrict nbr, int64_t a, uint32_t r0,
+                                uint32_t r1, uint32_t r2, const level_tables *t, int move_levels,
+                                sweep_acc *A)
+{
+    const int32_t *nb = nbr + 4 * a;
+    int S = 0, lmin = 99, lmax = -99, b[4];
+    for (int d = 0; d < 4; d++) {
+        if (nb[d] < 0) { b[d] = -100; continue; }
+        const int lb = lv[nb[d]];
+        b[d] = lb;
+        S += (lb >= 0) * sg[nb[d]];
+        lmin = lb < lmin ? lb : lmin;
+        lmax = lb > lmax ? lb : lmax;
+    }
+    site_update(lv, sg, a, b[0], b[1], b[2], b[3], lmin, lmax, S, r0, r1, r2, t, move_levels, A);
+}
+
+static inline int imin(int a, int b) { return a < b ? a : b; }
+static inline int imax(int a, int b) { return a > b ? a : b; }
+
+/* An interior site x of row y (1 <= x <= Lx - 2) whose rows y +- 1 exist. */
+static inline void site_interior(int8_t *restrict lv, int8_t *restrict sg, int64_t a,
+                                 int64_t up, int64_t dn, uint32_t r0, uint32_t r1, uint32_t r2,
+                                 const level_tables *t, int move_levels, sweep_acc *A)
+{
+    const int b0 = lv[a + 1], b1 = lv[up], b2 = lv[a - 1], b3 = lv[dn];
+    const int S = (-(b0 >= 0) & sg[a + 1]) + (-(b1 >= 0) & sg[up]) + (-(b2 >= 0) & sg[a - 1]) +
+                  (-(b3 >= 0) & sg[dn]);
+    const int lmin = imin(imin(b0, b1), imin(b2, b3));
+    const int lmax = imax(imax(b0, b1), imax(b2, b3));
+    site_update(lv, sg, a, b0, b1, b2, b3, lmin, lmax, S, r0, r1, r2, t, move_levels, A);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define LEVEL_HAVE_AVX512 1
+#define AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+
+/* 16 Philox4x32-10 blocks for counters {x0 lanes, c1, c2, c3}: the same
+ * arithmetic as level_philox_lanes, 32x32->64 products taken on the even and
+ * the odd lanes separately. */
+AVX512_TARGET static inline void philox16(__m512i x0, uint32_t c1, uint32_t c2, uint32_t c3,
+                                          uint32_t k0, uint32_t k1, __m512i *o0, __m512i *o1,
+                                          __m512i *o2)
+{
+    const __m512i M0 = _mm512_set1_epi64(0xD2511F53u), M1 = _mm512_set1_epi64(0xCD9E8D57u);
+    __m512i x1 = _mm512_set1_epi32((int)c1), x2 = _mm512_set1_epi32((int)c2),
+            x3 = _mm512_set1_epi32((int)c3);
+    uint32_t q0 = k0, q1 = k1;
+    for (int r = 0; r < 10; r++) {
+        const __m512i pe0 = _mm512_mul_epu32(x0, M0);
+        const __m512i po0 = _mm512_mul_epu32(_mm512_srli_epi64(x0, 32), M0);
+        const __m512i pe1 = _mm512_mul_epu32(x2, M1);
+        const __m512i po1 = _mm512_mul_epu32(_mm512_srli_epi64(x2, 32), M1);
+        const __m512i lo0 = _mm512_mask_blend_epi32(0xAAAA, pe0, _mm512_slli_epi64(po0, 32));
+        const __m512i hi0 = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe0, 32), po0);
+        const __m512i lo1 = _mm512_mask_blend_epi32(0xAAAA, pe1, _mm512_slli_epi64(po1, 32));
+        const __m512i hi1 = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe1, 32), po1);
+        x0 = _mm512_ternarylogic_epi32(hi1, x1, _mm512_set1_epi32((int)q0), 0x96);
+        x2 = _mm512_ternarylogic_epi32(hi0, x3, _mm512_set1_epi32((int)q1), 0x96);
+        x1 = lo1;
+        x3 = lo0;
+        q0 += 0x9E3779B9u;
+        q1 += 0xBB67AE85u;
+    }
+    *o0 = x0; *o1 = x1; *o2 = x2;
+}
+
+/* 16 bytes at p, p + 2, ..., p + 30 as int32 lanes; *odd gets p + 1, ..., p + 31. */
+AVX512_TARGET static inline __m512i even_bytes(const int8_t *p, __m512i *odd)
+{
+    const __m512i w = _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)p));
+    if (odd) *odd = _mm512_srai_epi32(w, 8);
+    return _mm512_srai_epi32(_mm512_slli_epi32(w, 24), 24);
+}
+
+/* The site update of site_update for the n16 * 16 interior sites
+ * a0, a0 + 2, ... of one row, 16 at a time; same random numbers, same
+ * thresholds, same sums. */
+AVX512_TARGET static void interior_avx512(int8_t *restrict lv, int8_t *restrict sg, int64_t a0,
+                                          int n16, int64_t dup, int64_t ddn, uint32_t c1,
+                                          uint32_t c2, uint32_t c3, uint32_t k0, uint32_t k1,
+                                          const level_tables *t, int move_levels, sweep_acc *A)
+{
+    const __m512i one = _mm512_set1_epi32(1), four = _mm512_set1_epi32(4), zero = _mm512_setzero_si512();
+    const __m512i iota2 = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i cb = _mm512_setr_epi32(0, 0, 4, 16, 36, 64, 100, 144, 196, 256, 320, 0, 0, 0, 0, 0);
+    const long long *tl = (const long long *)&t->level[0][0][0][0][0];
+    const long long *ts = (const long long *)&t->sigma[0][0];
+    const __mmask16 mv = move_levels ? 0xFFFF : 0;
+    __m512i vC = zero, vSt = zero, vJ = zero, vh = zero;
+    int64_t lacc = 0, sacc = 0;
+    for (int v = 0; v < n16; v++) {
+        const int64_t a = a0 + 32 * (int64_t)v;
+        __m512i R0, R1, R2;
+        philox16(_mm512_add_epi32(_mm512_set1_epi32((int)(uint32_t)a), iota2), c1, c2, c3, k0, k1,
+                 &R0, &R1, &R2);
+        __m512i b0, s0;
+        const __m512i l = even_bytes(lv + a, &b0), sa = even_bytes(sg + a, &s0);
+        const __m512i b2 = even_bytes(lv + a - 1, NULL), s2 = even_bytes(sg + a - 1, NULL);
+        const __m512i b1 = even_bytes(lv + a + dup, NULL), s1 = even_bytes(sg + a + dup, NULL);
+        const __m512i b3 = even_bytes(lv + a + ddn, NULL), s3 = even_bytes(sg + a + ddn, NULL);
+        __m512i S = _mm512_maskz_mov_epi32(_mm512_cmpge_epi32_mask(b0, zero), s0);
+        S = _mm512_mask_add_epi32(S, _mm512_cmpge_epi32_mask(b1, zero), S, s1);
+        S = _mm512_mask_add_epi32(S, _mm512_cmpge_epi32_mask(b2, zero), S, s2);
+        S = _mm512_mask_add_epi32(S, _mm512_cmpge_epi32_mask(b3, zero), S, s3);
+        const __m512i lmin = _mm512_min_epi32(_mm512_min_epi32(b0, b1), _mm512_min_epi32(b2, b3));
+        const __m512i lmax = _mm512_max_epi32(_mm512_max_epi32(b0, b1), _mm512_max_epi32(b2, b3));
+        const __m512i up = _mm512_and_si512(R0, one);
+        const __m512i l2 = _mm512_add_epi32(l, _mm512_sub_epi32(_mm512_add_epi32(up, up), one));
+        const __mmask16 rsos = mv & _mm512_cmple_epi32_mask(_mm512_sub_epi32(l2, lmin), one) &
+                               _mm512_cmple_epi32_mask(_mm512_sub_epi32(lmax, l2), one);
+        __m512i dns = four; /* n_same - n_up + 4 */
+        dns = _mm512_mask_add_epi32(dns, _mm512_cmpeq_epi32_mask(b0, l), dns, one);
+        dns = _mm512_mask_add_epi32(dns, _mm512_cmpeq_epi32_mask(b1, l), dns, one);
+        dns = _mm512_mask_add_epi32(dns, _mm512_cmpeq_epi32_mask(b2, l), dns, one);
+        dns = _mm512_mask_add_epi32(dns, _mm512_cmpeq_epi32_mask(b3, l), dns, one);
+        dns = _mm512_mask_sub_epi32(dns, _mm512_cmpeq_epi32_mask(b0, l2), dns, one);
+        dns = _mm512_mask_sub_epi32(dns, _mm512_cmpeq_epi32_mask(b1, l2), dns, one);
+        dns = _mm512_mask_sub_epi32(dns, _mm512_cmpeq_epi32_mask(b2, l2), dns, one);
+        dns = _mm512_mask_sub_epi32(dns, _mm512_cmpeq_epi32_mask(b3, l2), dns, one);
+        const __mmask16 n_old = _mm512_cmpge_epi32_mask(l, zero);
+        const __mmask16 n_new = _mm512_cmpge_epi32_mask(l2, zero);
+        const __mmask16 sp = _mm512_cmpgt_epi32_mask(sa, zero);
+        const __m512i Sl = _mm512_maskz_mov_epi32(n_old ^ n_new, S);
+        /* [l+1][up][dns][sp][Sl+4], each x9 as (x << 3) + x */
+        __m512i idx = _mm512_add_epi32(_mm512_add_epi32(l, l), _mm512_add_epi32(up, _mm512_set1_epi32(2)));
+        idx = _mm512_add_epi32(_mm512_add_epi32(_mm512_slli_epi32(idx, 3), idx), dns);
+        idx = _mm512_mask_add_epi32(_mm512_add_epi32(idx, idx), sp, _mm512_add_epi32(idx, idx), one);
+        idx = _mm512_add_epi32(_mm512_add_epi32(_mm512_slli_epi32(idx, 3), idx),
+                               _mm512_add_epi32(Sl, four));
+        const __m512i thl = _mm512_i32gather_epi64(_mm512_castsi512_si256(idx), tl, 8);
+        const __m512i thh = _mm512_i32gather_epi64(_mm512_extracti64x4_epi64(idx, 1), tl, 8);
+        const __m512i r1l = _mm512_cvtepu32_epi64(_mm512_castsi512_si256(R1));
+        const __m512i r1h = _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(R1, 1));
+        const __mmask16 acc = rsos & (__mmask16)(_mm512_cmplt_epu64_mask(r1l, thl) |
+                                                 ((unsigned)_mm512_cmplt_epu64_mask(r1h, thh) << 8));
+        const __m512i ln = _mm512_mask_mov_epi32(l, acc, l2);
+        const __mmask16 hscl = _mm512_cmpge_epi32_mask(ln, zero);
+        /* sigma threshold [sp][S+4] */
+        const __m512i sidx = _mm512_mask_add_epi32(_mm512_add_epi32(S, four), sp,
+                                                   _mm512_add_epi32(S, four), _mm512_set1_epi32(9));
+        const __m512i tsl = _mm512_i32gather_epi64(_mm512_castsi512_si256(sidx), ts, 8);
+        const __m512i tsh = _mm512_i32gather_epi64(_mm512_extracti64x4_epi64(sidx, 1), ts, 8);
+        const __m512i r2l = _mm512_cvtepu32_epi64(_mm512_castsi512_si256(R2));
+        const __m512i r2h = _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(R2, 1));
+        const __mmask16 flip = (__mmask16)~hscl | (__mmask16)(_mm512_cmplt_epu64_mask(r2l, tsl) |
+                                                   ((unsigned)_mm512_cmplt_epu64_mask(r2h, tsh) << 8));
+        const __m512i sn = _mm512_mask_sub_epi32(sa, flip, zero, sa);
+        _mm256_mask_storeu_epi8(lv + a, 0x55555555u, _mm512_cvtepi32_epi16(ln));
+        _mm256_mask_storeu_epi8(sg + a, 0x55555555u, _mm512_cvtepi32_epi16(sn));
+        lacc += __builtin_popcount(acc);
+        sacc += __builtin_popcount(flip);
+        const __m512i two = _mm512_add_epi32(one, one);
+        vC = _mm512_mask_add_epi32(vC, acc, vC,
+                                   _mm512_sub_epi32(_mm512_permutexvar_epi32(_mm512_add_epi32(l2, two), cb),
+                                                    _mm512_permutexvar_epi32(_mm512_add_epi32(l, two), cb)));
+        vSt = _mm512_mask_add_epi32(vSt, acc, vSt, _mm512_sub_epi32(dns, four));
+        /* dnh = acc * dn - 2 * (flip & hscl), then times sa = +-1 */
+        __m512i dnh = _mm512_maskz_mov_epi32(acc & n_new & ~n_old, one);
+        dnh = _mm512_mask_sub_epi32(dnh, acc & n_old & ~n_new, dnh, one);
+        dnh = _mm512_mask_sub_epi32(dnh, flip & hscl, dnh, two);
+        dnh = _mm512_mask_sub_epi32(dnh, (__mmask16)~sp, zero, dnh);
+        vh = _mm512_add_epi32(vh, dnh);
+        vJ = _mm512_add_epi32(vJ, _mm512_mullo_epi32(dnh, S));
+    }
+    A->dC += _mm512_reduce_add_epi32(vC);
+    A->dSt += _mm512_reduce_add_epi32(vSt);
+    A->dJ += _mm512_reduce_add_epi32(vJ);
+    A->dh += _mm512_reduce_add_epi32(vh);
+    A->lacc += lacc;
+    A->sacc += sacc;
+}
+#endif
+
 void level_sweep(const lattice *lat, model_state *s, const model_params *p,
                  const level_tables *t, uint64_t seed, uint64_t sweep,
                  energy_terms *de, move_stats *ms)
@@ -35,69 +304,52 @@ void level_sweep(const lattice *lat, model_state *s, const model_params *p,
     int8_t *restrict sigma = s->sigma;
     const int32_t *restrict nbr = lat->nbr;
     const int Lx = lat->Lx, Ly = lat->Ly;
+    const int periodic = lat->boundary == BOUNDARY_PERIODIC;
     const int move_levels = !p->freeze_levels;
-    int64_t dC = 0, dSt = 0, dJ = 0, dh = 0;
-    int64_t lprop = 0, lacc = 0, sacc = 0;
+    const uint32_t c1 = (uint32_t)sweep, c2 = (uint32_t)(sweep >> 32);
+    const uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+    int64_t dC = 0, dSt = 0, dJ = 0, dh = 0, lacc = 0, sacc = 0;
 
     for (int colour = 0; colour < 2; colour++) {
-#pragma omp parallel for schedule(static) reduction(+ : dC, dSt, dJ, dh, lprop, lacc, sacc)
+        /* the counter word rng_draw builds from (stream, substep) */
+        const uint32_t c3 = ((uint32_t)RNG_STREAM_LEVEL << 16) | (uint32_t)colour;
+#pragma omp parallel for schedule(static) reduction(+ : dC, dSt, dJ, dh, lacc, sacc)
         for (int y = 0; y < Ly; y++) {
-            for (int x = (y + colour) & 1; x < Lx; x += 2) {
-                const int64_t a = (int64_t)y * Lx + x;
-                const rng_block r = rng_draw(seed, sweep, RNG_STREAM_LEVEL, (uint32_t)colour,
-                                             (uint32_t)a);
-                const int32_t *nb = nbr + 4 * a;
-                int l = level[a];
-                const int sa = sigma[a];
-                int S = 0, lmin = 99, lmax = -99, nb_l[4];
-                for (int d = 0; d < 4; d++) {
-                    const int32_t b = nb[d];
-                    if (b < 0) { nb_l[d] = -100; continue; }
-                    const int lb = level[b];
-                    nb_l[d] = lb;
-                    S += (lb >= 0) * sigma[b];
-                    lmin = lb < lmin ? lb : lmin;
-                    lmax = lb > lmax ? lb : lmax;
+            uint32_t r0[CHUNK], r1[CHUNK], r2[CHUNK];
+            sweep_acc A = {0, 0, 0, 0, 0, 0};
+            const int x0 = (y + colour) & 1;
+            const int n = (Lx - x0 + 1) / 2; /* sites of this colour in the row */
+            const int64_t row = (int64_t)y * Lx;
+            /* row offsets of the +y / -y neighbours for the interior path */
+            const int rows_ok = periodic ? Ly >= 2 : (y > 0 && y < Ly - 1);
+            const int64_t dup = (int64_t)(y + 1 < Ly ? Lx : Lx - (int64_t)Ly * Lx);
+            const int64_t ddn = (int64_t)(y > 0 ? -Lx : (int64_t)Ly * Lx - Lx);
+            /* i in [ilo, ihi) are interior in x: 1 <= x0 + 2i <= Lx - 2 */
+            int ilo = x0 == 0 ? 1 : 0, ihi = (Lx - 2 - x0) / 2 + 1;
+            if (Lx < 3 || !rows_ok) ilo = ihi = 0;
+            if (ihi < ilo) ihi = ilo;
+            for (int c = 0; c < n; c += CHUNK) {
+                const int m = n - c < CHUNK ? n - c : CHUNK;
+                level_philox_lanes((uint32_t)(row + x0 + 2 * c), c1, c2, c3, k0, k1, m, r0, r1,
+                                   r2);
+                const int jlo = imin(imax(ilo - c, 0), m), jhi = imax(imin(ihi - c, m), jlo);
+                for (int j = 0; j < jlo; j++)
+                    site_general(level, sigma, nbr, row + x0 + 2 * (c + j), r0[j], r1[j], r2[j],
+                                 t, move_levels, &A);
+                for (int j = jlo; j < jhi; j++) {
+                    const int64_t a = row + x0 + 2 * (c + j);
+                    site_interior(level, sigma, a, a + dup, a + ddn, r0[j], r1[j], r2[j], t,
+                                  move_levels, &A);
                 }
-                if (move_levels) {
-                    const int up = (int)(r.v[0] & 1u);
-                    const int l2 = up ? l + 1 : l - 1;
-                    lprop++;
-                    /* RSOS: every neighbour within 1 of l2 (bounds are in the table as 0) */
-                    if (l2 - lmin <= 1 && lmax - l2 <= 1) {
-                        int n_same = 0, n_up = 0;
-                        for (int d = 0; d < 4; d++) {
-                            n_same += nb_l[d] == l;
-                            n_up += nb_l[d] == l2;
-                        }
-                        const int dn = (l2 >= 0) - (l >= 0);
-                        if ((uint64_t)r.v[1] <
-                            t->level[l + 1][up][n_same - n_up + 4][sa > 0][S * (dn != 0) + 4]) {
-                            level[a] = (int8_t)l2;
-                            lacc++;
-                            dC += MODEL_CBOSONS[l2 + 1] - MODEL_CBOSONS[l + 1];
-                            dSt += n_same - n_up;
-                            dJ += dn * sa * S;
-                            dh += dn * sa;
-                            l = l2;
-                        }
-                    }
-                }
-                /* sigma flip: free on a plain HSM, Metropolis on an HSCL */
-                if (l < 0) {
-                    sigma[a] = (int8_t)-sa;
-                    sacc++;
-                } else if ((uint64_t)r.v[2] < t->sigma[sa > 0][S + 4]) {
-                    sigma[a] = (int8_t)-sa;
-                    sacc++;
-                    dJ -= 2 * sa * S;
-                    dh -= 2 * sa;
-                }
+                for (int j = jhi; j < m; j++)
+                    site_general(level, sigma, nbr, row + x0 + 2 * (c + j), r0[j], r1[j], r2[j],
+                                 t, move_levels, &A);
             }
+            dC += A.dC; dSt += A.dSt; dJ += A.dJ; dh += A.dh; lacc += A.lacc; sacc += A.sacc;
         }
     }
     de->sum_C += dC; de->n_steps += dSt; de->sum_J += dJ; de->sum_h += dh;
-    ms->proposed[LEVEL_MOVE_LEVEL] += lprop;
+    ms->proposed[LEVEL_MOVE_LEVEL] += move_levels ? lat->N : 0;
     ms->accepted[LEVEL_MOVE_LEVEL] += lacc;
     ms->proposed[LEVEL_MOVE_SIGMA] += lat->N;
     ms->accepted[LEVEL_MOVE_SIGMA] += sacc;

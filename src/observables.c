@@ -1,6 +1,7 @@
 /* Core observables of MODEL.md 5.1 computed from the configuration. */
 #include <stdio.h>
 #include <string.h>
+#include "cage_sweep.h"
 #include "observables.h"
 
 int obs_layout_add(obs_layout *L, const char *name, int width, const char *desc)
@@ -91,4 +92,47 @@ void obs_measure_core(const obs_core_columns *c, const lattice *lat, const model
     for (int i = 0; i < nmoves; i++)
         row[c->acceptance + i] =
             moves->proposed[i] ? (double)moves->accepted[i] / (double)moves->proposed[i] : 0.0;
+}
+
+static const char *const LOOP_NAMES[KIN_NLOOPS] = {"0", "1", "2", "3", "4", "5", "6", "7", "8"};
+
+void obs_layout_cage(obs_layout *L, obs_cage_columns *c)
+{
+    c->trap_occupancy = obs_layout_add(L, "trap_occupancy", 1,
+                                       "fraction of PCPs on the trap line (lambda = 15)");
+    c->paired_bonds = obs_layout_add(L, "paired_bonds", 1, "fraction of bonds that are SASC-paired");
+    c->loop_completions = obs_layout_add(L, "loop_completions", KIN_NLOOPS,
+                                         "loop completions (phi 63->0) per site per sweep since "
+                                         "the last measurement, by the level reached 0..8");
+    for (int i = 0; i < KIN_NLOOPS; i++) L->f[L->n - 1].columns[i] = LOOP_NAMES[i];
+    c->loop_undos = obs_layout_add(L, "loop_undos", KIN_NLOOPS,
+                                   "undone loops (phi 0->63) per site per sweep since the last "
+                                   "measurement, by the level left 0..8");
+    for (int i = 0; i < KIN_NLOOPS; i++) L->f[L->n - 1].columns[i] = LOOP_NAMES[i];
+    c->soft_matrix_jumps = obs_layout_add(L, "soft_matrix_jumps", 1,
+                                          "soft-matrix jumps (arrivals at level 8) per sweep since "
+                                          "the last measurement");
+    c->z_msd = obs_layout_add(L, "z_msd", 1, "mean-square z displacement <z^2> from soft-matrix jumps");
+}
+
+void obs_measure_cage(const obs_cage_columns *c, const lattice *lat, const model_state *s,
+                      const kin_counters *since, int64_t sweeps, double *row)
+{
+    const double N = (double)lat->N;
+    int64_t trap = 0, bonds = 0;
+    double z2 = 0.0;
+    for (int64_t a = 0; a < lat->N; a++) {
+        trap += (s->phase[a] & 15) == CAGE_TRAP_LINE;
+        z2 += (double)s->z[a] * (double)s->z[a];
+        bonds += (lat->nbr[4 * a + DIR_PX] >= 0) + (lat->nbr[4 * a + DIR_PY] >= 0);
+    }
+    const double per = sweeps > 0 ? 1.0 / ((double)sweeps * N) : 0.0;
+    row[c->trap_occupancy] = trap / N;
+    row[c->paired_bonds] = bonds ? (double)cage_count_paired(lat, s) / (double)bonds : 0.0;
+    for (int i = 0; i < KIN_NLOOPS; i++) {
+        row[c->loop_completions + i] = (double)since->completions[i] * per;
+        row[c->loop_undos + i] = (double)since->undos[i] * per;
+    }
+    row[c->soft_matrix_jumps] = sweeps > 0 ? (double)since->sm_jumps / (double)sweeps : 0.0;
+    row[c->z_msd] = z2 / N;
 }

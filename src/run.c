@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "census_diag.h"
 #include "h5out.h"
+#include "kinetics.h"
 #include "observables.h"
 #include "run.h"
 #include "sim.h"
@@ -15,6 +17,8 @@
 typedef struct {
     obs_layout L;
     obs_core_columns cc;
+    obs_cage_columns kc;   /* used when cage */
+    int cage;
     int64_t n, cap, written;
     int64_t *step;
     int *segment;
@@ -120,7 +124,9 @@ static int write_summary(h5out *h, const run_summary *S, const sm_config *cfg, d
 static int check_memory(const sm_config *cfg, sm_error *err)
 {
     const double N = (double)cfg->Lx * (double)cfg->Ly;
-    const double need = N * (1 + 1 + 1 + 4 + 16) * 1.1;
+    /* cage: last completion sweep and level, soft-matrix event buffer */
+    const double cage = cfg->dynamics == DYN_CAGE ? 8 + 1 + 4 : 0;
+    const double need = N * (1 + 1 + 1 + 4 + 16 + cage) * 1.1;
     const double have = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
     if (have > 0 && need > 0.8 * have)
         return sm_fail(err, "%s: lattice: %d x %d needs about %.1f GiB, more than 80%% of this machine's %.1f GiB",
@@ -150,11 +156,24 @@ int run_main(const sm_config *cfg, const run_options *opt, sm_error *err)
     series_buffer buf = {0};
     run_summary S = {0};
     int code = SM_EXIT_RUNTIME;
+    /* per-segment kinetic counters over each segment's measured sweeps */
+    kin_counters *kseg = calloc((size_t)cfg->nseg, sizeof *kseg);
+    if (!kseg) {
+        sm_fail(err, "out of memory");
+        h5out_close(h, 0, NULL);
+        return SM_EXIT_RUNTIME;
+    }
     if (sim_init(&sim, cfg, err)) {
+        free(kseg);
         h5out_close(h, 0, NULL);
         return SM_EXIT_RUNTIME;
     }
     obs_layout_core(&buf.L, &buf.cc, sim.move_names, sim.nmoves);
+    buf.cage = sim.kind == DYN_CAGE;
+    if (buf.cage) obs_layout_cage(&buf.L, &buf.kc);
+    census_diag census = {0};
+    const int do_census = cfg->census_every > 0;
+    if (do_census && census_diag_init(&census, &sim.lat, &sim.st, err)) goto fail;
 
     const int quiet = opt->quiet;
     const char *bnd = cfg->boundary == BOUNDARY_PERIODIC ? "periodic" : "open";
@@ -177,12 +196,17 @@ int run_main(const sm_config *cfg, const run_options *opt, sm_error *err)
         progress_show(&pr, sim.step, sim.T, 0);
     }
     move_stats mark = sim.moves;
+    kin_counters kmark = sim.kin.c, kstart = sim.kin.c;
+    int64_t kmark_step = sim.step;
     for (int64_t k = 0; k < total; k++) {
         const schedule_point sp = config_schedule_point(cfg, k);
         sim_set_temperature(&sim, sp.T);
+        if (sp.measured && sp.index == 0) kstart = sim.kin.c;
         double ts = omp_get_wtime();
         sim_sweep(&sim);
         sweep_time += omp_get_wtime() - ts;
+        if (sp.measured && sp.index == cfg->seg[sp.segment].sweeps - 1)
+            kseg[sp.segment] = kinetics_diff(&sim.kin.c, &kstart);
         if (sp.measured && (sp.index + 1) % cfg->measure_every == 0) {
             if (buffer_push(&buf, err)) goto fail;
             move_stats since = sim.moves;
@@ -196,7 +220,17 @@ int run_main(const sm_config *cfg, const run_options *opt, sm_error *err)
             buf.segment[r] = sp.segment;
             obs_measure_core(&buf.cc, &sim.lat, &sim.st, &sim.p, &sim.e, sim.T, &since,
                              sim.nmoves, buf.rows + r * buf.L.total);
+            if (buf.cage) {
+                const kin_counters ks = kinetics_diff(&sim.kin.c, &kmark);
+                obs_measure_cage(&buf.kc, &sim.lat, &sim.st, &ks, sim.step - kmark_step,
+                                 buf.rows + r * buf.L.total);
+                kmark = sim.kin.c;
+                kmark_step = sim.step;
+            }
         }
+        if (do_census && sp.measured && (sp.index + 1) % cfg->census_every == 0 &&
+            census_diag_measure(&census, h, sim.step, err))
+            goto fail;
         if (cfg->snapshot_every > 0 && (k + 1) % cfg->snapshot_every == 0)
             if (h5out_snapshot(h, cfg->snapshot_fields, cfg->Lx, cfg->Ly, &sim.st, sim.step,
                                cfg->compression, err))
@@ -227,8 +261,11 @@ int run_main(const sm_config *cfg, const run_options *opt, sm_error *err)
         goto fail;
     }
     if (write_summary(h, &S, cfg, ns, threads, wall, err)) goto fail;
+    if (buf.cage && kinetics_write(h, kseg, cfg->nseg, err)) goto fail;
     if (!quiet) {
         summary_print(stdout, &S, cfg);
+        census_diag_print(stdout, &census);
+        if (buf.cage) kinetics_print(stdout, kseg, cfg);
         printf("timing: %.3f ns per site-update (%d thread%s), %.2f s wall, %lld sweeps of %lld sites\n",
                ns, threads, threads > 1 ? "s" : "", wall, (long long)sim.step, (long long)sim.lat.N);
     }
@@ -243,6 +280,8 @@ fail:
     if (h) h5out_close(h, 0, NULL);
     summary_free(&S);
     buffer_free(&buf);
+    free(kseg);
+    if (do_census) census_diag_free(&census);
     sim_free(&sim);
     return code;
 }

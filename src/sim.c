@@ -39,11 +39,22 @@ int sim_init(sim_state *s, const sm_config *cfg, sm_error *err)
     s->nmoves = LEVEL_NMOVES;
     s->move_names = LEVEL_MOVE_NAMES;
     s->ltab.T = -1.0;
+    s->ctab.T = -1.0;
+    if (s->kind == DYN_CAGE) {
+        if (kinetics_init(&s->kin, &s->lat, &s->p, err)) {
+            sim_free(s);
+            return 1;
+        }
+        s->nmoves = CAGE_NMOVES;
+        s->move_names = CAGE_MOVE_NAMES;
+        s->cage_moves = cage_moves_per_sweep(&s->lat);
+    }
     return 0;
 }
 
 void sim_free(sim_state *s)
 {
+    kinetics_free(&s->kin);
     model_state_free(&s->st);
     lattice_free(&s->lat);
 }
@@ -51,12 +62,20 @@ void sim_free(sim_state *s)
 void sim_set_temperature(sim_state *s, double T)
 {
     s->T = T;
-    if (s->ltab.T != T) level_tables_build(&s->ltab, &s->p, T);
+    if (s->kind == DYN_CAGE) {
+        if (s->ctab.T != T) cage_tables_build(&s->ctab, &s->p, T);
+    } else if (s->ltab.T != T) {
+        level_tables_build(&s->ltab, &s->p, T);
+    }
 }
 
 void sim_sweep(sim_state *s)
 {
     switch (s->kind) {
+    case DYN_CAGE:
+        cage_sweep(&s->lat, &s->st, &s->p, &s->ctab, &s->kin, s->seed, (uint64_t)s->step, &s->e,
+                   &s->moves);
+        break;
     case DYN_LEVEL:
     default:
         level_sweep(&s->lat, &s->st, &s->p, &s->ltab, s->seed, (uint64_t)s->step, &s->e,
@@ -66,4 +85,7 @@ void sim_sweep(sim_state *s)
     s->step++;
 }
 
-int64_t sim_site_updates_per_sweep(const sim_state *s) { return s->lat.N; }
+int64_t sim_site_updates_per_sweep(const sim_state *s)
+{
+    return s->kind == DYN_CAGE ? s->cage_moves : s->lat.N;
+}

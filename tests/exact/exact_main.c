@@ -8,6 +8,9 @@
  *   exact --onsager --T 0.2 [--J .125]                 infinite lattice, h = 0
  *
  * Exit status: 0 ok, 1 computation failed, 2 usage error. */
+#ifndef _GNU_SOURCE
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#endif
 #include "exact.h"
 
 #include <errno.h>
@@ -57,6 +60,8 @@ static int parse_int(const char *s, int *out)
 /* JSON has no inf/nan: print null for them. */
 static void num(const char *key, double v, int last)
 {
+    if (v == 0)
+        v = 0.0; /* print -0 as 0 */
     if (isfinite(v))
         printf("  \"%s\": %.17g%s\n", key, v, last ? "" : ",");
     else

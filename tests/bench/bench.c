@@ -1,0 +1,343 @@
+/* `make bench`: ns per site-update of the level sweep, the cage sweep (when
+ * src/cage_sweep.c is built in), the census and a snapshot write, next to a
+ * plain Ising checkerboard kernel on the same lattice, at several L and
+ * thread counts. Each measurement is `reps` timed repetitions after one
+ * untimed warm-up; a repetition runs enough units (sweeps, censuses, ...) to
+ * last a few milliseconds. Reported: median, min, max and the interquartile
+ * range over repetitions, as a table on stdout and as JSON.
+ *
+ *   bench [--sizes 256,1024,4096] [--threads 1,2] [--reps N] [--out FILE]
+ *         [--only level,ising,cage,census,snapshot]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <omp.h>
+
+#include "census.h"
+#include "config.h"
+#include "h5out.h"
+#include "sim.h"
+#include "ising.h"
+
+#if defined(__has_include)
+#if __has_include("cage_sweep.h")
+#define BENCH_HAVE_CAGE 1
+#endif
+#endif
+#ifndef BENCH_HAVE_CAGE
+#define BENCH_HAVE_CAGE 0
+#endif
+
+enum { MAX_LIST = 8, MAX_REPS = 64, MAX_RESULTS = 128 };
+
+typedef struct {
+    const char *op;
+    int L, threads, reps;
+    int64_t units, sites_per_unit;
+    double med, min, max, iqr;   /* ns per site-update */
+    double ref;                  /* Ising median at the same L and threads, 0 if none */
+} result;
+
+typedef struct {
+    int sizes[MAX_LIST], nsizes;
+    int threads[MAX_LIST], nthreads;
+    int reps;                    /* 0: by size */
+    const char *out;
+    const char *only;
+    result res[MAX_RESULTS];
+    int nres;
+} bench;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Quantile by linear interpolation on sorted v. */
+static double quantile(const double *v, int n, double q)
+{
+    const double p = q * (n - 1);
+    const int i = (int)p;
+    return i + 1 < n ? v[i] + (p - i) * (v[i + 1] - v[i]) : v[n - 1];
+}
+
+typedef void (*unit_fn)(void *ctx);
+
+/* Times reps repetitions of `units` calls of fn; records ns per site. */
+static result *measure(bench *b, const char *op, int L, int threads, int reps, int64_t units,
+                       int64_t sites_per_unit, unit_fn fn, void *ctx)
+{
+    double t[MAX_REPS];
+    if (reps > MAX_REPS) reps = MAX_REPS;
+    for (int64_t u = 0; u < units; u++) fn(ctx); /* warm-up: caches, pages, branch history */
+    for (int r = 0; r < reps; r++) {
+        const double t0 = now();
+        for (int64_t u = 0; u < units; u++) fn(ctx);
+        t[r] = (now() - t0) * 1e9 / ((double)units * (double)sites_per_unit);
+    }
+    qsort(t, (size_t)reps, sizeof t[0], cmp_double);
+    result *res = &b->res[b->nres++];
+    *res = (result){op, L, threads, reps, units, sites_per_unit, quantile(t, reps, 0.5), t[0],
+                    t[reps - 1], quantile(t, reps, 0.75) - quantile(t, reps, 0.25), 0.0};
+    printf("%-10s L=%-5d threads=%d  %8.3f ns/site  (min %.3f max %.3f, %d reps x %lld)\n", op,
+           L, threads, res->med, res->min, res->max, reps, (long long)units);
+    fflush(stdout);
+    return res;
+}
+
+static int want(const bench *b, const char *op)
+{
+    if (!b->only) return 1;
+    const size_t n = strlen(op);
+    for (const char *p = b->only; (p = strstr(p, op)); p += n)
+        if ((p == b->only || p[-1] == ',') && (p[n] == ',' || p[n] == 0)) return 1;
+    return 0;
+}
+
+/* Units per repetition: about 4M site-updates, at least one. */
+static int64_t units_for(int64_t sites) { return sites >= (1 << 22) ? 1 : (1 << 22) / sites; }
+static int reps_for(const bench *b, int L) { return b->reps ? b->reps : L >= 4096 ? 5 : 11; }
+
+static void unit_sim(void *ctx) { sim_sweep(ctx); }
+
+typedef struct { ising m; uint64_t sweep; } ising_ctx;
+static void unit_ising(void *ctx)
+{
+    ising_ctx *c = ctx;
+    ising_sweep(&c->m, 12345, c->sweep++);
+}
+
+typedef struct { census_input in; census_work w; census_result *r; } census_ctx;
+static void unit_census(void *ctx)
+{
+    census_ctx *c = ctx;
+    sm_error err;
+    if (census_compute(&c->in, &c->w, c->r, &err)) {
+        fprintf(stderr, "bench: census: %s\n", err.msg);
+        exit(1);
+    }
+}
+
+typedef struct { h5out *h; const sm_config *cfg; const model_state *st; int64_t step; } snap_ctx;
+static void unit_snapshot(void *ctx)
+{
+    snap_ctx *c = ctx;
+    sm_error err;
+    if (h5out_snapshot(c->h, c->cfg->snapshot_fields, c->cfg->Lx, c->cfg->Ly, c->st, c->step++,
+                       c->cfg->compression, &err) ||
+        h5out_flush(c->h, &err)) {
+        fprintf(stderr, "bench: snapshot: %s\n", err.msg);
+        exit(1);
+    }
+}
+
+static int make_sim(sim_state *s, sm_config *cfg, int L, dynamics_kind kind)
+{
+    sm_error err;
+    char *sets[] = {"temperature=1.0"};
+    if (config_parse(cfg, "{}", "bench", sets, 1, &err)) {
+        fprintf(stderr, "bench: config: %s\n", err.msg);
+        return 1;
+    }
+    cfg->Lx = cfg->Ly = L;
+    cfg->dynamics = kind;
+    cfg->init_level_random = 1;
+    if (sim_init(s, cfg, &err)) {
+        fprintf(stderr, "bench: sim_init: %s\n", err.msg);
+        return 1;
+    }
+    sim_set_temperature(s, 1.0);
+    return 0;
+}
+
+static void run_size(bench *b, int L, const char *outdir)
+{
+    const int64_t N = (int64_t)L * L;
+    const int reps = reps_for(b, L);
+    sm_config *cfg = malloc(sizeof *cfg);
+    sim_state sim;
+    if (!cfg || make_sim(&sim, cfg, L, DYN_LEVEL)) exit(1);
+    /* a few sweeps so that the level field is not the initial {-1, 0} one */
+    for (int i = 0; i < 20; i++) sim_sweep(&sim);
+
+    for (int ti = 0; ti < b->nthreads; ti++) {
+        const int nt = b->threads[ti];
+        omp_set_num_threads(nt);
+        result *ref = NULL;
+        if (want(b, "ising")) {
+            ising_ctx ic = {.sweep = 0};
+            if (ising_init(&ic.m, L, 2.5, 99)) exit(1);
+            ref = measure(b, "ising", L, nt, reps, units_for(N), N, unit_ising, &ic);
+            ising_free(&ic.m);
+        }
+        if (want(b, "level")) {
+            result *r = measure(b, "level", L, nt, reps, units_for(N),
+                                sim_site_updates_per_sweep(&sim), unit_sim, &sim);
+            if (ref) r->ref = ref->med;
+        }
+        if (want(b, "cage") && BENCH_HAVE_CAGE) {
+            sim_state cs;
+            sm_config *ccfg = malloc(sizeof *ccfg);
+            if (!ccfg || make_sim(&cs, ccfg, L, DYN_CAGE)) exit(1);
+            result *r = measure(b, "cage", L, nt, reps, units_for(N),
+                                sim_site_updates_per_sweep(&cs), unit_sim, &cs);
+            if (ref) r->ref = ref->med;
+            sim_free(&cs);
+            free(ccfg);
+        }
+        if (want(b, "census")) {
+            census_ctx cc = {{L, L, BOUNDARY_PERIODIC, sim.st.level, sim.st.sigma}, {0}, NULL};
+            sm_error err;
+            cc.r = malloc(sizeof *cc.r);
+            if (!cc.r || census_work_init(&cc.w, L, L, &err)) exit(1);
+            measure(b, "census", L, nt, L >= 4096 ? 3 : reps, 1, N, unit_census, &cc);
+            census_work_free(&cc.w);
+            free(cc.r);
+        }
+        /* HDF5 writes are serial: measured once, at the first thread count */
+        if (want(b, "snapshot") && ti == 0) {
+            char path[1024];
+            snprintf(path, sizeof path, "%s/snapshot_%d.h5", outdir, L);
+            snap_ctx sc = {NULL, cfg, &sim.st, 0};
+            int usage = 0;
+            sm_error err;
+            if (h5out_open(&sc.h, path, 1, cfg, "{}", &usage, &err)) {
+                fprintf(stderr, "bench: %s\n", err.msg);
+                exit(1);
+            }
+            measure(b, "snapshot", L, nt, L >= 4096 ? 3 : 5, 1, N, unit_snapshot, &sc);
+            h5out_close(sc.h, 0, &err);
+            remove(path);
+            snprintf(path, sizeof path, "%s/snapshot_%d.h5.partial", outdir, L);
+            remove(path);
+        }
+    }
+    sim_free(&sim);
+    free(cfg);
+}
+
+static int parse_list(const char *s, int *v, int max)
+{
+    int n = 0;
+    for (char *e; *s && n < max; s = *e ? e + 1 : e) {
+        v[n++] = (int)strtol(s, &e, 10);
+        if (e == s) return -1;
+    }
+    return n;
+}
+
+static void cpu_model(char *buf, size_t n)
+{
+    snprintf(buf, n, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return;
+    char line[512];
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "model name", 10) == 0) {
+            char *p = strchr(line, ':');
+            if (p) {
+                p += 2;
+                p[strcspn(p, "\n")] = 0;
+                snprintf(buf, n, "%s", p);
+            }
+            break;
+        }
+    fclose(f);
+}
+
+static const result *find(const bench *b, const char *op, int L, int nt)
+{
+    for (int i = 0; i < b->nres; i++)
+        if (!strcmp(b->res[i].op, op) && b->res[i].L == L && b->res[i].threads == nt)
+            return &b->res[i];
+    return NULL;
+}
+
+static void write_outputs(const bench *b)
+{
+    char cpu[256];
+    cpu_model(cpu, sizeof cpu);
+    const int ncpu = omp_get_num_procs();
+
+    printf("\n%s, %d logical CPUs; ns per site-update, median [min, max] of reps\n", cpu, ncpu);
+    printf("| op | L | threads | ns/site (median) | min | max | IQR | vs Ising | speed-up vs 1 thread |\n");
+    printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (int i = 0; i < b->nres; i++) {
+        const result *r = &b->res[i];
+        const result *one = find(b, r->op, r->L, b->threads[0]);
+        char ratio[32] = "", speed[32] = "";
+        if (r->ref > 0) snprintf(ratio, sizeof ratio, "%.2f", r->med / r->ref);
+        if (one && one != r) snprintf(speed, sizeof speed, "%.2fx", one->med / r->med);
+        printf("| %s | %d | %d | %.3f | %.3f | %.3f | %.3f | %s | %s |\n", r->op, r->L, r->threads,
+               r->med, r->min, r->max, r->iqr, ratio, speed);
+    }
+    if (!BENCH_HAVE_CAGE) printf("(cage sweep: not available - src/cage_sweep.c not built)\n");
+
+    FILE *f = fopen(b->out, "w");
+    if (!f) {
+        fprintf(stderr, "bench: cannot write %s\n", b->out);
+        exit(1);
+    }
+    fprintf(f, "{\n  \"machine\": {\"cpu\": \"%s\", \"logical_cpus\": %d},\n", cpu, ncpu);
+    fprintf(f, "  \"compiler\": \"%s\",\n", __VERSION__);
+#ifdef BENCH_CFLAGS
+    fprintf(f, "  \"cflags\": \"%s\",\n", BENCH_CFLAGS);
+#endif
+    fprintf(f, "  \"unit\": \"ns per site-update\",\n");
+    fprintf(f, "  \"cage_available\": %s,\n", BENCH_HAVE_CAGE ? "true" : "false");
+    fprintf(f, "  \"results\": [\n");
+    for (int i = 0; i < b->nres; i++) {
+        const result *r = &b->res[i];
+        fprintf(f,
+                "    {\"op\": \"%s\", \"L\": %d, \"threads\": %d, \"reps\": %d, "
+                "\"units_per_rep\": %lld, \"sites_per_unit\": %lld, \"median\": %.4f, "
+                "\"min\": %.4f, \"max\": %.4f, \"iqr\": %.4f",
+                r->op, r->L, r->threads, r->reps, (long long)r->units,
+                (long long)r->sites_per_unit, r->med, r->min, r->max, r->iqr);
+        if (r->ref > 0) fprintf(f, ", \"ising_median\": %.4f, \"ratio_to_ising\": %.4f", r->ref,
+                                r->med / r->ref);
+        fprintf(f, "}%s\n", i + 1 < b->nres ? "," : "");
+    }
+    fprintf(f, "  ]\n}\n");
+    fclose(f);
+    printf("\nwritten %s\n", b->out);
+}
+
+int main(int argc, char **argv)
+{
+    static bench b;
+    b.nsizes = parse_list("256,1024,4096", b.sizes, MAX_LIST);
+    b.nthreads = parse_list("1,2", b.threads, MAX_LIST);
+    b.out = "build/bench/bench.json";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) { fprintf(stderr, "bench: %s needs a value\n", a); return 2; }
+        if (!strcmp(a, "--sizes")) b.nsizes = parse_list(v, b.sizes, MAX_LIST);
+        else if (!strcmp(a, "--threads")) b.nthreads = parse_list(v, b.threads, MAX_LIST);
+        else if (!strcmp(a, "--reps")) b.reps = atoi(v);
+        else if (!strcmp(a, "--out")) b.out = v;
+        else if (!strcmp(a, "--only")) b.only = v;
+        else { fprintf(stderr, "bench: unknown option %s\n", a); return 2; }
+        i++;
+    }
+    if (b.nsizes <= 0 || b.nthreads <= 0) { fprintf(stderr, "bench: bad list\n"); return 2; }
+    for (int i = 0; i < b.nsizes; i++)
+        if (b.sizes[i] < 4 || b.sizes[i] % 2) { fprintf(stderr, "bench: L must be even >= 4\n"); return 2; }
+    char outdir[1024];
+    snprintf(outdir, sizeof outdir, "%s", b.out);
+    char *slash = strrchr(outdir, '/');
+    if (slash) *slash = 0; else snprintf(outdir, sizeof outdir, ".");
+    for (int i = 0; i < b.nsizes; i++) run_size(&b, b.sizes[i], outdir);
+    write_outputs(&b);
+    return 0;
+}
