@@ -59,6 +59,7 @@ unit: all $(UNIT_BIN) $(EXACT_TEST_BIN) $(EXACT_BIN)
 # closing line is the summary of the whole run.
 test: deps
 	$(MAKE) unit
+	$(MAKE) sanitize-smoke
 	$(PYTHON) -m pytest -q tests
 
 # Benchmark (issue #8): tests/bench/*.c linked against the library; results
@@ -88,8 +89,77 @@ figures: all
 	$(PYTHON) scripts/plot_run.py $(FIG_OUT)/default.h5 -o $(FIG_DIR)/run.png
 	$(PYTHON) scripts/plot_snapshot.py $(FIG_OUT)/default.h5 --temperature 3 -o $(FIG_DIR)/snapshot.png
 	$(PYTHON) scripts/plot_sweep.py $(FIG_OUT)/default.h5 -o $(FIG_DIR)/sweep.png
+	$(PYTHON) scripts/table1_report.py --table1-json $(FIG_OUT)/table1.json -o $(FIG_DIR)/table1_ideal.png
 	$(PYTHON) scripts/table1_report.py $(FIG_OUT)/default.h5 --table1-json $(FIG_OUT)/table1.json -o $(FIG_DIR)/table1.png
 	$(PYTHON) scripts/hysteresis.py $(FIG_OUT)/hysteresis.h5 -o $(FIG_DIR)/hysteresis.png
 
+# --- Robustness (issue #9): sanitizers and fuzzing ---------------------------
+# The sanitized build lives in its own tree, made by a recursive make with
+# CFLAGS passed through the environment (a command-line CFLAGS would replace
+# the `+=` flags above instead of being extended by them).
+SAN_BUILD  ?= build-san
+SAN_CFLAGS ?= -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+# leaks are checked; a sanitizer report fails the process (exit 1 at least)
+SAN_ENV    := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
+              UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+SAN_MAKE    = CFLAGS='$(SAN_CFLAGS)' EXACT_CFLAGS='-O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -fopenmp $(SAN_CFLAGS)' \
+              $(MAKE) --no-print-directory BUILD=$(SAN_BUILD)
+SAN_UNIT    = $(UNIT_SRC:tests/unit/%.c=$(SAN_BUILD)/tests/%)
+FUZZ_SRC   := tests/fuzz/fuzz_config.c src/config.c src/model.c src/sm_error.c
+
+.PHONY: sanitize-build sanitize-smoke test-sanitize fuzz fuzz-deps
+
+# the fuzz harness with a replay main(), built by gcc with the same sanitizers
+$(BUILD)/fuzz_replay: $(FUZZ_SRC) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -DFUZZ_REPLAY $(FUZZ_SRC) -o $@ -lcjson -lm
+
+sanitize-build:
+	$(SAN_MAKE) all $(SAN_UNIT) $(SAN_BUILD)/fuzz_replay
+
+# The short sanitized part of `make test` (under a minute): unit tests, the
+# fuzz regressions and configs/quick.json under ASan + UBSan.
+sanitize-smoke: sanitize-build
+	@fail=0; for t in $(SAN_UNIT); do echo "== [asan] $$t"; $(SAN_ENV) $$t >/dev/null || fail=1; done; \
+	echo "== [asan] fuzz regressions"; $(SAN_ENV) $(SAN_BUILD)/fuzz_replay tests/fuzz/regressions/* >/dev/null || fail=1; \
+	echo "== [asan] configs/quick.json"; \
+	$(SAN_ENV) $(SAN_BUILD)/softmatrix run configs/quick.json --threads 2 --quiet --overwrite \
+	  --output $(SAN_BUILD)/quick.h5 || fail=1; \
+	exit $$fail
+
+# Everything under the sanitizers: unit and exact tests, then the whole
+# pytest suite against build-san/softmatrix.
+test-sanitize: deps
+	$(SAN_ENV) $(SAN_MAKE) unit $(SAN_BUILD)/fuzz_replay
+	$(SAN_ENV) $(SAN_BUILD)/fuzz_replay tests/fuzz/regressions/* >/dev/null
+	$(SAN_ENV) SOFTMATRIX_BIN=$(SAN_BUILD)/softmatrix $(PYTHON) -m pytest -q tests
+
+# libFuzzer on the config parser and validator for FUZZ_TIME seconds, seeded
+# with configs/*.json and the regressions; a crash leaves
+# $(BUILD)/fuzz/crash-* (copy it to tests/fuzz/regressions/ once fixed).
+FUZZ_CC   ?= clang-14
+FUZZ_TIME ?= 60
+FUZZ_RT   := $(wildcard /usr/lib/llvm-14/lib/clang/14*/lib/linux/libclang_rt.fuzzer-x86_64.a)
+
+fuzz-deps:
+	@if ! command -v $(FUZZ_CC) >/dev/null || [ -z "$(FUZZ_RT)" ]; then \
+	  echo "make fuzz-deps: installing clang-14 libclang-rt-14-dev"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    $(SUDO) apt-get install -y -qq clang-14 libclang-rt-14-dev; \
+	fi
+
+$(BUILD)/fuzz/fuzz_config: $(FUZZ_SRC) $(HEADERS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Iinclude \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(FUZZ_SRC) -o $@ -lcjson -lm
+
+fuzz: deps fuzz-deps
+	$(MAKE) --no-print-directory $(BUILD)/fuzz/fuzz_config
+	mkdir -p $(BUILD)/fuzz/corpus
+	cp configs/*.json tests/fuzz/regressions/* $(BUILD)/fuzz/corpus/
+	$(BUILD)/fuzz/fuzz_config -max_total_time=$(FUZZ_TIME) -dict=tests/fuzz/config.dict \
+	  -max_len=4096 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	  -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus
+
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(SAN_BUILD)

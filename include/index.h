@@ -39,7 +39,7 @@ typedef struct {
 typedef struct {
     int64_t n;        /* rows */
     int ncol, capcol;
-    ix_column *col;
+    ix_column **col;  /* pointers stay valid as columns are added */
     int64_t npoints;  /* points of the whole sweep */
     char shard[32];   /* "K/N" for a shard's index, else "" */
     char *sweep_json, *config_json, *source;

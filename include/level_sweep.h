@@ -28,6 +28,16 @@ void level_sweep(const lattice *lat, model_state *s, const model_params *p,
                  const level_tables *t, uint64_t seed, uint64_t sweep,
                  energy_terms *de, move_stats *ms);
 
+/* The same sweep with a choice of implementation: AUTO uses the AVX-512
+ * interior path when the CPU has it, SCALAR never does (tests run both; the
+ * results are bitwise identical). */
+typedef enum { LEVEL_KERNEL_AUTO = 0, LEVEL_KERNEL_SCALAR = 1 } level_kernel_kind;
+void level_sweep_kernel(const lattice *lat, model_state *s, const model_params *p,
+                        const level_tables *t, uint64_t seed, uint64_t sweep, energy_terms *de,
+                        move_stats *ms, level_kernel_kind kind);
+/* 1 when this build and CPU have the AVX-512 path. */
+int level_kernel_simd_available(void);
+
 /* The kernel's random numbers: words 0..2 of Random123's philox4x32 (10
  * rounds) with key {k0, k1} for the n counters {c0 + 2i, c1, c2, c3},
  * i < n, into o0[i], o1[i], o2[i] - what rng_draw gives for the n sites of

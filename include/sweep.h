@@ -53,6 +53,9 @@ typedef struct {
     char *json;     /* the expanded block as compact JSON (index attribute) */
 } sweep_spec;
 
+/* Compact JSON whose numbers read back as the same doubles (malloc'd). */
+char *sweep_json_print(const cJSON *v);
+
 /* Validates and expands the sweep block; src names the file in messages,
  * which name the key path ("sweep.keys.temperature.num: ..."). */
 int sweep_parse(sweep_spec *s, const cJSON *block, const char *src, sm_error *err);

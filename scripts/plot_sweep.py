@@ -29,9 +29,18 @@ def main(argv=None):
     p.add_argument("sweep", metavar="INDEX.h5", help="sweep index or run file with holds")
     p.add_argument("--threshold", type=float, default=1e-3,
                    help="onset threshold on f_i (default %(default)g)")
+    p.add_argument("--where", action="append", default=[], metavar="KEY=VALUE",
+                   help="index only: keep points whose sweep parameter KEY equals VALUE "
+                        "(repeatable); points with equal T are averaged")
     p.add_argument("--logy", action="store_true", help="level fractions on a log axis")
     args = p.parse_args(argv)
-    sw = open_sweep(args.sweep)
+    where = {}
+    for w in args.where:
+        if "=" not in w:
+            p.error(f"--where needs KEY=VALUE, got '{w}'")
+        k, v = w.split("=", 1)
+        where[k] = v
+    sw = open_sweep(args.sweep, where)
     for need in ("level_histogram", "n_soft_matrix", "energy"):
         if need not in sw.mean:
             raise SoftmatrixFileError(f"{sw.path}: sweep has no '{need}' summary")
@@ -106,6 +115,11 @@ def main(argv=None):
     save(fig, args, args.sweep)
 
     print(f"sweep {sw.path}: {len(T)} points ({src}), T = " + " ".join(f"{x:.6g}" for x in T))
+    if "count" in sw.parameters:
+        print("points per T " + " ".join(str(int(c)) for c in sw.parameters["count"]))
+        if len(sw.parameters.get("varying", [])):
+            print("note: parameters other than T vary and were averaged over: "
+                  + ", ".join(sw.parameters["varying"]) + " (select with --where KEY=VALUE)")
     print("n_soft_matrix " + " ".join(f"{x:.10g}" for x in nsm))
     print("energy " + " ".join(f"{x:.10g}" for x in sw.mean["energy"]))
     print(f"T_g {fmt(gt['T_g'], '.10g')}")

@@ -43,37 +43,45 @@ def ideal_from_json(data):
 
 
 def census_from_group(census):
-    """Interpret a /census group written by the simulator (layout read defensively):
-    datasets named n_centres, n_match, n_truncated ([9] or [nsnap, 9], last row used)
-    and per-column mean counts under mean/<column> or <column>_mean."""
-    def last(a):
-        a = np.asarray(a)
-        return a[-1] if a.ndim > 1 else a
-    by_base = {}
+    """The run's /census (README "Cluster census"): /census/<name>/{step,time,value},
+    value [n][9] per level, names n_centres, n_truncated, match_fraction, mean_N,
+    mean_arrows, mean_cbosons, mean_hscl, mean_cavity, mean_jamming, mean_co,
+    mean_counter, mean_density, ... The last census (row -1) is used.
+    Returns None when the group does not have that shape."""
+    vals = {}
     for k, v in census.items():
-        by_base.setdefault(k.split("/")[-1], (k, v))
-    if "n_centres" not in by_base:
+        parts = k.split("/")
+        if len(parts) == 2 and parts[1] == "value":
+            vals[parts[0]] = np.asarray(v)
+        elif len(parts) == 1:
+            vals[parts[0]] = np.asarray(v)
+    steps = census.get("n_centres/step")
+
+    def last(name):
+        a = vals.get(name)
+        if a is None or a.size == 0:
+            return None
+        a = a[-1] if a.ndim > 1 else a
+        return a.astype(float) if a.shape == (9,) else None
+    nc = last("n_centres")
+    if nc is None:
         return None
-    res = {"n_centres": last(by_base["n_centres"][1]).astype(int), "mean": {},
-           "source": "/census"}
-    nt = last(by_base["n_truncated"][1]).astype(int) if "n_truncated" in by_base else 0
-    res["n_fitting"] = res["n_centres"] - nt
-    res["n_match"] = last(by_base["n_match"][1]).astype(int) if "n_match" in by_base else np.zeros(9, int)
-    aliases = {"N_i": ["n", "N", "N_i"], "arrows": ["arrows"], "C-bosons": ["cbosons", "C-bosons"],
-               "HSCLs": ["hscl", "HSCLs"], "jamming": ["jamming"], "+z": ["co", "plus_z"],
-               "-z": ["counter", "minus_z"], "density": ["density"]}
-    for col, names in aliases.items():
-        for nm in names:
-            for key in (f"mean/{nm}", f"{nm}_mean", f"mean_{nm}"):
-                hit = [v for k, v in census.items() if k.endswith(key)]
-                if hit:
-                    res["mean"][col] = last(hit[0]).astype(float)
-                    break
-            if col in res["mean"]:
-                break
-    with np.errstate(invalid="ignore", divide="ignore"):
-        res["match_fraction"] = np.where(res["n_fitting"] > 0,
-                                         res["n_match"] / np.maximum(res["n_fitting"], 1), np.nan)
+    nt = last("n_truncated")
+    nt = np.zeros(9) if nt is None else nt
+    res = {"n_centres": nc.astype(int), "n_fitting": (nc - nt).astype(int), "mean": {},
+           "source": "/census" + (f" step {int(steps[-1])}" if steps is not None and len(steps) else "")}
+    mf = last("match_fraction")
+    res["match_fraction"] = np.where(res["n_fitting"] > 0, mf, np.nan) if mf is not None else np.full(9, np.nan)
+    res["n_match"] = np.rint(np.nan_to_num(res["match_fraction"]) * res["n_fitting"]).astype(int)
+    names = {"N_i": "mean_N", "arrows": "mean_arrows", "C-bosons": "mean_cbosons",
+             "jamming": "mean_jamming", "+z": "mean_co", "-z": "mean_counter", "density": "mean_density"}
+    for col, nm in names.items():
+        v = last(nm)
+        if v is not None:
+            res["mean"][col] = v
+    h, cav = last("mean_hscl"), last("mean_cavity")
+    if h is not None:
+        res["mean"]["HSCLs"] = h + (cav if cav is not None else 0.0)
     return res
 
 
@@ -112,7 +120,8 @@ def main(argv=None):
         run = open_run(args.run)
         if run.census:
             run_res = census_from_group(run.census)
-            run_label = f"{run.path} /census"
+            if run_res is not None:
+                run_label = f"{os.path.basename(run.path)} {run_res['source']} (simulator census)"
         if run_res is None:
             if "level" not in run.snapshots:
                 raise SoftmatrixFileError(f"{run.path}: neither /census nor level snapshots to count")

@@ -1,6 +1,7 @@
 /* JSON configuration: schema, overrides, validation, resolved output. */
 #include <errno.h>
 #include <math.h>
+#include <sys/stat.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,7 +86,8 @@ static cJSON *lookup(cJSON *root, const char *path)
     char buf[256];
     snprintf(buf, sizeof buf, "%s", path);
     cJSON *node = root;
-    for (char *tok = strtok(buf, "."); tok && node; tok = strtok(NULL, "."))
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ".", &save); tok && node; tok = strtok_r(NULL, ".", &save))
         node = cJSON_IsObject(node) ? cJSON_GetObjectItemCaseSensitive(node, tok) : NULL;
     return node;
 }
@@ -108,6 +110,12 @@ static int enum_index(const char *choices, const char *s)
 
 static void describe(const cJSON *v, char *out, size_t n)
 {
+    /* cJSON parses 1e999 to inf and prints it as null, which would make the
+     * message claim the file said null */
+    if (cJSON_IsNumber(v) && !isfinite(v->valuedouble)) {
+        snprintf(out, n, "a number beyond the double range");
+        return;
+    }
     char *s = cJSON_PrintUnformatted(v);
     snprintf(out, n, "%s", s ? s : "?");
     if (strlen(out) > 60) strcpy(out + 57, "...");
@@ -120,7 +128,7 @@ static void allowed(const config_key *k, char *out, size_t n)
     const char *what = k->type == K_NUM ? "a number" : "an integer";
     if (k->min <= -1e6 && k->max >= 1e6) snprintf(out, n, "a finite number");
     else if (k->type == K_NUM && k->min == 1e-300) snprintf(out, n, "a number > 0");
-    else snprintf(out, n, "%s in %.15g..%.15g", what, k->min, k->max);
+    else snprintf(out, n, "%s in %.16g..%.16g", what, k->min, k->max); /* 2^53 exactly */
 }
 
 static int number_in_range(const config_key *k, const cJSON *v, double *out, const char *src,
@@ -187,9 +195,22 @@ static const config_key *find_key(const char *path)
 
 int config_key_known(const char *path) { return find_key(path) != NULL; }
 
+/* A key given twice: cJSON keeps both and lookups see the first, so the
+ * second would be silently ignored. where is "" at the top level. */
+static int check_duplicates(const cJSON *obj, const char *where, const char *src, sm_error *err)
+{
+    for (const cJSON *a = obj->child; a; a = a->next)
+        for (const cJSON *b = a->next; b; b = b->next)
+            if (strcmp(a->string, b->string) == 0)
+                return sm_fail(err, "%s: %s%s%s: key given twice", src, where, where[0] ? "." : "",
+                               a->string);
+    return 0;
+}
+
 /* Every key in the file must be known: a typo is an error, never ignored. */
 static int check_unknown(cJSON *root, const char *src, sm_error *err)
 {
+    if (check_duplicates(root, "", src, err)) return 1;
     for (cJSON *it = root->child; it; it = it->next) {
         const char *name = it->string;
         if (strcmp(name, "temperature") == 0 || strcmp(name, "schedule") == 0 ||
@@ -208,6 +229,7 @@ static int check_unknown(cJSON *root, const char *src, sm_error *err)
                            "init, output, temperature, schedule, description)", src, name);
         if (!cJSON_IsObject(it))
             return sm_fail(err, "%s: %s: must be an object", src, name);
+        if (check_duplicates(it, name, src, err)) return 1;
         for (cJSON *m = it->child; m; m = m->next) {
             char path[256];
             snprintf(path, sizeof path, "%s.%s", name, m->string);
@@ -231,6 +253,7 @@ static int parse_segment(sm_config *c, int i, const cJSON *s, const char *src, s
     snprintf(where, sizeof where, "schedule[%d]", i);
     if (!cJSON_IsObject(s))
         return sm_fail(err, "%s: %s: must be an object {T, sweeps} or {T_from, T_to, sweeps}", src, where);
+    if (check_duplicates(s, where, src, err)) return 1;
     for (const cJSON *m = s->child; m; m = m->next)
         if (strcmp(m->string, "T") && strcmp(m->string, "T_from") && strcmp(m->string, "T_to") &&
             strcmp(m->string, "sweeps") && strcmp(m->string, "equilibration"))
@@ -343,6 +366,15 @@ static int check_consistency(const sm_config *c, const char *src, sm_error *err)
     if ((int64_t)c->Lx * c->Ly >= ((int64_t)1 << 31))
         return sm_fail(err, "%s: lattice: Lx * Ly must be below 2^31 sites (got %lld)", src,
                        (long long)c->Lx * c->Ly);
+    /* each count is <= 2^53, but 1024 segments of them overflow int64 in
+     * config_total_sweeps and in the run's step counter: bound the sum (in
+     * double, which cannot overflow here) */
+    double total = (double)c->equilibration_sweeps;
+    for (int i = 0; i < c->nseg; i++)
+        total += (double)c->seg[i].equilibration + (double)c->seg[i].sweeps;
+    if (total > BIG)
+        return sm_fail(err, "%s: schedule: the sweeps of all segments and equilibrations must add "
+                       "up to at most 2^53 (got %.6g)", src, total);
     if (c->model.freeze_levels && c->init_level_random)
         return sm_fail(err, "%s: init.level: must be a fixed level with model.freeze_levels (got \"random\")", src);
     return 0;
@@ -351,13 +383,15 @@ static int check_consistency(const sm_config *c, const char *src, sm_error *err)
 /* Applies "a.b.c=value": value is JSON when it parses, otherwise a string.
  * Setting temperature removes schedule and the other way round, so one
  * override switches a config between the two modes. */
-int config_apply_set(cJSON *root, const char *set, const char *src, sm_error *err)
+static void one_line(sm_error *err);
+
+static int apply_set(cJSON *root, const char *set, const char *src, sm_error *err)
 {
     const char *eq = strchr(set, '=');
-    if (!eq || eq == set) return sm_fail(err, "--set %s: expected key.path=value", set);
+    if (!eq || eq == set) return sm_fail(err, "%s: --set %s: expected key.path=value", src, set);
     char path[256];
     size_t plen = (size_t)(eq - set);
-    if (plen >= sizeof path) return sm_fail(err, "--set %s: key path too long", set);
+    if (plen >= sizeof path) return sm_fail(err, "%s: --set %.60s...: key path too long", src, set);
     memcpy(path, set, plen);
     path[plen] = 0;
     cJSON *val = cJSON_Parse(eq + 1);
@@ -391,7 +425,22 @@ int config_apply_set(cJSON *root, const char *set, const char *src, sm_error *er
         tok = next;
     }
     cJSON_Delete(val);
-    return sm_fail(err, "--set %s: empty key path", set);
+    return sm_fail(err, "%s: --set %s: empty key path", src, set);
+}
+
+int config_apply_set(cJSON *root, const char *set, const char *src, sm_error *err)
+{
+    if (!apply_set(root, set, src, err)) return 0;
+    one_line(err);
+    return 1;
+}
+
+/* Messages quote key names and --set text from the user; a key such as
+ * "a\nb" would otherwise split the one-line error over several lines. */
+static void one_line(sm_error *err)
+{
+    for (char *p = err->msg; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
 }
 
 int config_parse(sm_config *c, const char *text, const char *source, char *const *sets,
@@ -436,6 +485,7 @@ int config_parse(sm_config *c, const char *text, const char *source, char *const
     if (check_consistency(c, source, err)) goto done;
     rc = 0;
 done:
+    if (rc) one_line(err);
     cJSON_Delete(root);
     return rc;
 }
@@ -444,8 +494,16 @@ int config_load(sm_config *c, const char *path, char *const *sets, int nsets, sm
 {
     FILE *f = fopen(path, "rb");
     if (!f) return sm_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    /* fopen succeeds on a directory and fread then fails with EISDIR; pipes
+     * and /dev/stdin stay allowed (softmatrix run <(...)) */
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        return sm_fail(err, "%s: is a directory, not a configuration file", path);
+    }
     char *buf = NULL;
     size_t len = 0, cap = 0;
+    int ioerr_errno = 0;
     for (;;) {
         if (len + 4096 + 1 > cap) {
             cap = cap ? 2 * cap : 16384;
@@ -458,13 +516,15 @@ int config_load(sm_config *c, const char *path, char *const *sets, int nsets, sm
             if (!nb) { free(buf); fclose(f); return sm_fail(err, "%s: out of memory", path); }
             buf = nb;
         }
+        errno = 0;
         size_t r = fread(buf + len, 1, 4096, f);
+        ioerr_errno = errno;
         len += r;
         if (r < 4096) break;
     }
     int ioerr = ferror(f);
     fclose(f);
-    if (ioerr) { free(buf); return sm_fail(err, "%s: read error", path); }
+    if (ioerr) { free(buf); return sm_fail(err, "%s: read error: %s", path, ioerr_errno ? strerror(ioerr_errno) : "I/O error"); }
     buf[len] = 0;
     if (strlen(buf) != len) { free(buf); return sm_fail(err, "%s: contains a NUL byte, not JSON text", path); }
     int rc = config_parse(c, buf, path, sets, nsets, err);

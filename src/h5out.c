@@ -1,6 +1,7 @@
 /* HDF5 writer. Series are extendible chunked datasets grown by hyperslab
  * writes; the file is renamed into place only when complete. */
 #include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <limits.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@ struct h5out {
     char path[CONFIG_PATH_MAX];
     char partial[CONFIG_PATH_MAX + 16];
     hid_t file;
+    int overwrite;
     int nseries;
     series s[H5OUT_MAX_SERIES];
     snap_field snap[SNAP_NFIELDS];
@@ -38,6 +40,13 @@ struct h5out {
 static const char *const SNAP_FIELD_NAMES[SNAP_NFIELDS] = {"level", "sigma", "phase", "z", "pcp"};
 
 const char *h5out_path(const h5out *h) { return h->path; }
+
+/* HDF5 reports a failed write(2) only as an error stack; errno still holds
+ * the cause (ENOSPC, EFBIG, EIO), which is what the user needs to see. */
+static const char *io_cause(int e)
+{
+    return e ? strerror(e) : "HDF5 error (disk full?)";
+}
 
 static int mkdir_parents(const char *path, sm_error *err)
 {
@@ -55,7 +64,7 @@ static int mkdir_parents(const char *path, sm_error *err)
 
 /* Creates every missing group on the way to (not including) the last
  * component of path. */
-static int make_groups(hid_t file, const char *path, sm_error *err)
+static int make_groups(hid_t file, const char *fname, const char *path, sm_error *err)
 {
     char buf[512];
     snprintf(buf, sizeof buf, "%s", path);
@@ -63,10 +72,11 @@ static int make_groups(hid_t file, const char *path, sm_error *err)
         if (*p != '/') continue;
         *p = 0;
         htri_t ex = H5Lexists(file, buf, H5P_DEFAULT);
-        if (ex < 0) return sm_fail(err, "HDF5: cannot look up %s", buf);
+        if (ex < 0) return sm_fail(err, "%s: cannot look up %s", fname, buf);
         if (!ex) {
+            errno = 0;
             hid_t g = H5Gcreate2(file, buf, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-            if (g < 0) return sm_fail(err, "HDF5: cannot create group %s", buf);
+            if (g < 0) return sm_fail(err, "%s: cannot create group %s: %s", fname, buf, io_cause(errno));
             H5Gclose(g);
         }
         *p = '/';
@@ -104,17 +114,27 @@ int h5out_open(h5out **hp, const char *path, int overwrite, const sm_config *cfg
 {
     *hp = NULL;
     *usage = 0;
-    if (strlen(path) >= CONFIG_PATH_MAX - 16)
+    if (strlen(path) >= CONFIG_PATH_MAX - 16) {
+        *usage = 1;
         return sm_fail(err, "%s: output path too long", path);
+    }
+    /* "", "dir/" or "dir/." would run the whole simulation into "dir/.partial"
+     * and fail only at the final rename */
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (!base[0] || !strcmp(base, ".") || !strcmp(base, "..")) {
+        *usage = 1;
+        return sm_fail(err, "%s: output path must name a file, not a directory", path[0] ? path : "\"\"");
+    }
     struct stat st;
     if (stat(path, &st) == 0) {
-        if (!overwrite) {
-            *usage = 1;
-            return sm_fail(err, "%s: output file exists (use --overwrite to replace it)", path);
-        }
         if (!S_ISREG(st.st_mode)) {
             *usage = 1;
             return sm_fail(err, "%s: output path exists and is not a regular file", path);
+        }
+        if (!overwrite) {
+            *usage = 1;
+            return sm_fail(err, "%s: output file exists (use --overwrite to replace it)", path);
         }
     }
     if (mkdir_parents(path, err)) return 1;
@@ -122,7 +142,9 @@ int h5out_open(h5out **hp, const char *path, int overwrite, const sm_config *cfg
     if (!h) return sm_fail(err, "%s: out of memory", path);
     snprintf(h->path, sizeof h->path, "%s", path);
     snprintf(h->partial, sizeof h->partial, "%s.partial", path);
+    h->overwrite = overwrite;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors are reported through sm_error */
+    errno = 0;
     h->file = H5Fcreate(h->partial, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (h->file < 0) {
         int e = errno;
@@ -143,8 +165,16 @@ int h5out_open(h5out **hp, const char *path, int overwrite, const sm_config *cfg
           attr_string(g, "source", cfg->source);
     if (g >= 0) H5Gclose(g);
     for (int i = 0; i < SNAP_NFIELDS; i++) h->snap[i].group = -1;
+    if (bad || H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0) {
+        /* nothing worth keeping yet (typically a full disk): leave no file */
+        int e = errno;
+        H5Fclose(h->file);
+        unlink(h->partial);
+        free(h);
+        return sm_fail(err, "%s: cannot write the file header: %s", path,
+                       e ? strerror(e) : "HDF5 error");
+    }
     *hp = h;
-    if (bad) return sm_fail(err, "%s: cannot write the file header", path);
     return 0;
 }
 
@@ -204,7 +234,7 @@ static series *find_series(h5out *h, const char *path, int width, const char *co
     s->n = 0;
     char p[300];
     snprintf(p, sizeof p, "%s/step", path);
-    if (make_groups(h->file, p, err)) return NULL;
+    if (make_groups(h->file, h->path, p, err)) return NULL;
     hsize_t inner = (hsize_t)width;
     s->step = create_extendible(h->file, p, H5T_STD_I64LE, 1, NULL, 0);
     snprintf(p, sizeof p, "%s/time", path);
@@ -240,11 +270,12 @@ int h5out_series_append(h5out *h, const char *path, int width, const char *const
     if (!s) return 1;
     if (s->width != width) return sm_fail(err, "%s: series %s changed width", h->path, path);
     hsize_t inner = (hsize_t)width;
+    errno = 0;
     if (append_rows(s->step, H5T_NATIVE_INT64, 1, NULL, s->n, (hsize_t)nrows, step) ||
         append_rows(s->time, H5T_NATIVE_DOUBLE, 1, NULL, s->n, (hsize_t)nrows, time) ||
         append_rows(s->value, H5T_NATIVE_DOUBLE, width > 1 ? 2 : 1, &inner, s->n,
                     (hsize_t)nrows, values))
-        return sm_fail(err, "%s: write to %s failed (disk full?)", h->path, path);
+        return sm_fail(err, "%s: write to %s failed: %s", h->path, path, io_cause(errno));
     s->n += (hsize_t)nrows;
     return 0;
 }
@@ -302,7 +333,7 @@ int h5out_snapshot(h5out *h, unsigned fields, int Lx, int Ly, const model_state 
         char p[128];
         if (f->group < 0) {
             snprintf(p, sizeof p, "/snapshots/%s/step", SNAP_FIELD_NAMES[i]);
-            if (make_groups(h->file, p, err)) { rc = 1; break; }
+            if (make_groups(h->file, h->path, p, err)) { rc = 1; break; }
             f->step = create_extendible(h->file, p, H5T_STD_I64LE, 1, NULL, 0);
             snprintf(p, sizeof p, "/snapshots/%s/time", SNAP_FIELD_NAMES[i]);
             f->time = create_extendible(h->file, p, H5T_IEEE_F64LE, 1, NULL, 0);
@@ -315,10 +346,11 @@ int h5out_snapshot(h5out *h, unsigned fields, int Lx, int Ly, const model_state 
                 break;
             }
         }
+        errno = 0;
         if (append_rows(f->step, H5T_NATIVE_INT64, 1, NULL, f->n, 1, &step) ||
             append_rows(f->time, H5T_NATIVE_DOUBLE, 1, NULL, f->n, 1, &time) ||
             append_rows(f->value, mtype[i], rank, inner, f->n, 1, data[i])) {
-            rc = sm_fail(err, "%s: snapshot write failed (disk full?)", h->path);
+            rc = sm_fail(err, "%s: snapshot write failed: %s", h->path, io_cause(errno));
             break;
         }
         f->n++;
@@ -330,15 +362,16 @@ int h5out_snapshot(h5out *h, unsigned fields, int Lx, int Ly, const model_state 
 int h5out_write_array(h5out *h, const char *path, int rank, const uint64_t *dims,
                       const double *data, sm_error *err)
 {
-    if (make_groups(h->file, path, err)) return 1;
+    if (make_groups(h->file, h->path, path, err)) return 1;
     hsize_t d[4];
     for (int i = 0; i < rank; i++) d[i] = dims[i];
     hid_t sp = rank ? H5Screate_simple(rank, d, NULL) : H5Screate(H5S_SCALAR);
+    errno = 0;
     hid_t ds = H5Dcreate2(h->file, path, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     herr_t rc = ds < 0 ? -1 : H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
     if (ds >= 0) H5Dclose(ds);
     H5Sclose(sp);
-    if (rc < 0) return sm_fail(err, "%s: cannot write %s", h->path, path);
+    if (rc < 0) return sm_fail(err, "%s: cannot write %s: %s", h->path, path, io_cause(errno));
     return 0;
 }
 
@@ -354,8 +387,34 @@ int h5out_write_string_attr(h5out *h, const char *path, const char *name, const 
 
 int h5out_flush(h5out *h, sm_error *err)
 {
+    errno = 0;
     if (H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0)
-        return sm_fail(err, "%s: flush failed (disk full?)", h->partial);
+        return sm_fail(err, "%s: flush failed: %s", h->partial, io_cause(errno));
+    return 0;
+}
+
+/* Moves the finished file into place. Without --overwrite the existence
+ * check of h5out_open is repeated atomically (RENAME_NOREPLACE), so a file
+ * that appeared at <path> during the run is not replaced either. */
+static int publish(const h5out *h, sm_error *err)
+{
+    if (!h->overwrite) {
+        if (renameat2(AT_FDCWD, h->partial, AT_FDCWD, h->path, RENAME_NOREPLACE) == 0) return 0;
+        if (errno == EEXIST)
+            return sm_fail(err, "%s: output file appeared during the run; the result stays in %s",
+                           h->path, h->partial);
+        if (errno != EINVAL && errno != ENOSYS)
+            return sm_fail(err, "%s: cannot rename %s into place: %s", h->path, h->partial,
+                           strerror(errno));
+        /* file system without RENAME_NOREPLACE: check, then rename */
+        struct stat st;
+        if (stat(h->path, &st) == 0)
+            return sm_fail(err, "%s: output file appeared during the run; the result stays in %s",
+                           h->path, h->partial);
+    }
+    if (rename(h->partial, h->path) != 0)
+        return sm_fail(err, "%s: cannot rename %s into place: %s", h->path, h->partial,
+                       strerror(errno));
     return 0;
 }
 
@@ -374,9 +433,10 @@ int h5out_close(h5out *h, int complete, sm_error *err)
             H5Dclose(h->snap[i].time);
             H5Dclose(h->snap[i].value);
         }
-    if (H5Fclose(h->file) < 0) rc = sm_fail(err, "%s: closing the file failed (disk full?)", h->partial);
-    if (!rc && complete && rename(h->partial, h->path) != 0)
-        rc = sm_fail(err, "%s: cannot rename %s into place: %s", h->path, h->partial, strerror(errno));
+    errno = 0;
+    if (H5Fclose(h->file) < 0)
+        rc = sm_fail(err, "%s: closing the file failed: %s", h->partial, io_cause(errno));
+    if (!rc && complete) rc = publish(h, err);
     free(h);
     return rc;
 }

@@ -42,7 +42,10 @@ static void column_free(ix_column *c, int64_t n)
 
 void index_free(sweep_index *ix)
 {
-    for (int k = 0; k < ix->ncol; k++) column_free(&ix->col[k], ix->n);
+    for (int k = 0; k < ix->ncol; k++) {
+        column_free(ix->col[k], ix->n);
+        free(ix->col[k]);
+    }
     free(ix->col);
     free(ix->sweep_json);
     free(ix->config_json);
@@ -53,7 +56,7 @@ void index_free(sweep_index *ix)
 static ix_column *find_column(sweep_index *ix, const char *name)
 {
     for (int k = 0; k < ix->ncol; k++)
-        if (strcmp(ix->col[k].name, name) == 0) return &ix->col[k];
+        if (strcmp(ix->col[k]->name, name) == 0) return ix->col[k];
     return NULL;
 }
 
@@ -72,13 +75,14 @@ ix_column *index_column(sweep_index *ix, const char *name, ix_type type, int wid
     }
     if (ix->ncol == ix->capcol) {
         int cap = ix->capcol ? 2 * ix->capcol : 64;
-        ix_column *nc = realloc(ix->col, sizeof *nc * (size_t)cap);
+        ix_column **nc = realloc(ix->col, sizeof *nc * (size_t)cap);
         if (!nc) { sm_fail(err, "index: out of memory"); return NULL; }
         ix->col = nc;
         ix->capcol = cap;
     }
-    c = &ix->col[ix->ncol];
-    memset(c, 0, sizeof *c);
+    c = calloc(1, sizeof *c);
+    if (!c) { sm_fail(err, "index: out of memory"); return NULL; }
+    ix->col[ix->ncol] = c;
     snprintf(c->name, sizeof c->name, "%s", name);
     c->type = type;
     c->width = width;
@@ -93,7 +97,11 @@ ix_column *index_column(sweep_index *ix, const char *name, ix_type type, int wid
     } else {
         c->s = calloc(alloc, sizeof *c->s);
     }
-    if (!c->f && !c->i && !c->s) { sm_fail(err, "index: out of memory"); return NULL; }
+    if (!c->f && !c->i && !c->s) {
+        free(c);
+        sm_fail(err, "index: out of memory");
+        return NULL;
+    }
     ix->ncol++;
     return c;
 }
@@ -350,7 +358,7 @@ int index_write(const sweep_index *ix, const char *path, sm_error *err)
         H5Sclose(sp);
     }
     for (int k = 0; k < ix->ncol && !bad; k++)
-        if (!ix->col[k].conflict) bad = write_column(f, lcpl, &ix->col[k], ix->n);
+        if (!ix->col[k]->conflict) bad = write_column(f, lcpl, ix->col[k], ix->n);
     H5Pclose(lcpl);
     if (H5Fclose(f) < 0) bad = 1;
     if (bad) return sm_fail(err, "%s: cannot write the index (disk full?)", partial);
@@ -552,7 +560,7 @@ static int merge(const char *out, char **shards, int nshards, sm_error *err)
     if (index_init(&ix, rows, np, "", in[0].sweep_json, in[0].config_json, in[0].source, err)) goto done;
     for (int s = 0; s < nshards; s++)
         for (int k = 0; k < in[s].ncol; k++) {
-            const ix_column *c = &in[s].col[k];
+            const ix_column *c = in[s].col[k];
             ix_column *d = index_column(&ix, c->name, c->type, c->width, err);
             if (!d) { code = SM_EXIT_USAGE; goto done; }
             if (!d->columns && c->columns) d->columns = strdup(c->columns);
@@ -562,8 +570,8 @@ static int merge(const char *out, char **shards, int nshards, sm_error *err)
         const sweep_index *src = &in[from[p] >> 32];
         const int64_t r = from[p] & 0xffffffff;
         for (int k = 0; k < ix.ncol; k++) {
-            const ix_column *c = find_column((sweep_index *)src, ix.col[k].name);
-            if (c) copy_cell(&ix.col[k], p, c, r);
+            const ix_column *c = find_column((sweep_index *)src, ix.col[k]->name);
+            if (c) copy_cell(ix.col[k], p, c, r);
         }
     }
     if (index_write(&ix, out, err)) goto done;

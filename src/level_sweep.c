@@ -189,19 +189,21 @@ AVX512_TARGET static inline void philox16(__m512i x0, uint32_t c1, uint32_t c2, 
     *o0 = x0; *o1 = x1; *o2 = x2;
 }
 
-/* 16 bytes at p, p + 2, ..., p + 30 as int32 lanes; *odd gets p + 1, ..., p + 31. */
-AVX512_TARGET static inline __m512i even_bytes(const int8_t *p, __m512i *odd)
+/* The bytes p[0], p[2], ..., p[30] as int32 lanes; *odd gets p[1], ..., p[31].
+ * Bytes outside bmask are not read (they come back as 0), so a last, partial
+ * vector never reads past the row's interior sites and their neighbours. */
+AVX512_TARGET static inline __m512i even_bytes(const int8_t *p, __mmask32 bmask, __m512i *odd)
 {
-    const __m512i w = _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)p));
+    const __m512i w = _mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi8(bmask, p));
     if (odd) *odd = _mm512_srai_epi32(w, 8);
     return _mm512_srai_epi32(_mm512_slli_epi32(w, 24), 24);
 }
 
-/* The site update of site_update for the n16 * 16 interior sites
- * a0, a0 + 2, ... of one row, 16 at a time; same random numbers, same
- * thresholds, same sums. */
+/* The site update of site_update for the n interior sites a0, a0 + 2, ...,
+ * a0 + 2(n - 1) of one row, 16 at a time, the last vector masked; same
+ * random numbers, same thresholds, same sums. */
 AVX512_TARGET static void interior_avx512(int8_t *restrict lv, int8_t *restrict sg, int64_t a0,
-                                          int n16, int64_t dup, int64_t ddn, uint32_t c1,
+                                          int n, int64_t dup, int64_t ddn, uint32_t c1,
                                           uint32_t c2, uint32_t c3, uint32_t k0, uint32_t k1,
                                           const level_tables *t, int move_levels, sweep_acc *A)
 {
@@ -213,16 +215,21 @@ AVX512_TARGET static void interior_avx512(int8_t *restrict lv, int8_t *restrict 
     const __mmask16 mv = move_levels ? 0xFFFF : 0;
     __m512i vC = zero, vSt = zero, vJ = zero, vh = zero;
     int64_t lacc = 0, sacc = 0;
-    for (int v = 0; v < n16; v++) {
-        const int64_t a = a0 + 32 * (int64_t)v;
+    for (int i = 0; i < n; i += 16) {
+        const int64_t a = a0 + 2 * (int64_t)i;
+        const int left = n - i;
+        const __mmask16 live = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+        const __mmask32 bmask = left >= 16 ? 0xFFFFFFFFu : (1u << (2 * left)) - 1;
+        /* byte k = 2 * lane: the even bits of bmask where the lane is live */
+        const __mmask32 smask = bmask & 0x55555555u;
         __m512i R0, R1, R2;
         philox16(_mm512_add_epi32(_mm512_set1_epi32((int)(uint32_t)a), iota2), c1, c2, c3, k0, k1,
                  &R0, &R1, &R2);
         __m512i b0, s0;
-        const __m512i l = even_bytes(lv + a, &b0), sa = even_bytes(sg + a, &s0);
-        const __m512i b2 = even_bytes(lv + a - 1, NULL), s2 = even_bytes(sg + a - 1, NULL);
-        const __m512i b1 = even_bytes(lv + a + dup, NULL), s1 = even_bytes(sg + a + dup, NULL);
-        const __m512i b3 = even_bytes(lv + a + ddn, NULL), s3 = even_bytes(sg + a + ddn, NULL);
+        const __m512i l = even_bytes(lv + a, bmask, &b0), sa = even_bytes(sg + a, bmask, &s0);
+        const __m512i b2 = even_bytes(lv + a - 1, bmask, NULL), s2 = even_bytes(sg + a - 1, bmask, NULL);
+        const __m512i b1 = even_bytes(lv + a + dup, bmask, NULL), s1 = even_bytes(sg + a + dup, bmask, NULL);
+        const __m512i b3 = even_bytes(lv + a + ddn, bmask, NULL), s3 = even_bytes(sg + a + ddn, bmask, NULL);
         __m512i S = _mm512_maskz_mov_epi32(_mm512_cmpge_epi32_mask(b0, zero), s0);
         S = _mm512_mask_add_epi32(S, _mm512_cmpge_epi32_mask(b1, zero), S, s1);
         S = _mm512_mask_add_epi32(S, _mm512_cmpge_epi32_mask(b2, zero), S, s2);
@@ -231,7 +238,7 @@ AVX512_TARGET static void interior_avx512(int8_t *restrict lv, int8_t *restrict 
         const __m512i lmax = _mm512_max_epi32(_mm512_max_epi32(b0, b1), _mm512_max_epi32(b2, b3));
         const __m512i up = _mm512_and_si512(R0, one);
         const __m512i l2 = _mm512_add_epi32(l, _mm512_sub_epi32(_mm512_add_epi32(up, up), one));
-        const __mmask16 rsos = mv & _mm512_cmple_epi32_mask(_mm512_sub_epi32(l2, lmin), one) &
+        const __mmask16 rsos = live & mv & _mm512_cmple_epi32_mask(_mm512_sub_epi32(l2, lmin), one) &
                                _mm512_cmple_epi32_mask(_mm512_sub_epi32(lmax, l2), one);
         __m512i dns = four; /* n_same - n_up + 4 */
         dns = _mm512_mask_add_epi32(dns, _mm512_cmpeq_epi32_mask(b0, l), dns, one);
@@ -267,11 +274,11 @@ AVX512_TARGET static void interior_avx512(int8_t *restrict lv, int8_t *restrict 
         const __m512i tsh = _mm512_i32gather_epi64(_mm512_extracti64x4_epi64(sidx, 1), ts, 8);
         const __m512i r2l = _mm512_cvtepu32_epi64(_mm512_castsi512_si256(R2));
         const __m512i r2h = _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(R2, 1));
-        const __mmask16 flip = (__mmask16)~hscl | (__mmask16)(_mm512_cmplt_epu64_mask(r2l, tsl) |
-                                                   ((unsigned)_mm512_cmplt_epu64_mask(r2h, tsh) << 8));
+        const __mmask16 flip = live & ((__mmask16)~hscl | (__mmask16)(_mm512_cmplt_epu64_mask(r2l, tsl) |
+                                                   ((unsigned)_mm512_cmplt_epu64_mask(r2h, tsh) << 8)));
         const __m512i sn = _mm512_mask_sub_epi32(sa, flip, zero, sa);
-        _mm256_mask_storeu_epi8(lv + a, 0x55555555u, _mm512_cvtepi32_epi16(ln));
-        _mm256_mask_storeu_epi8(sg + a, 0x55555555u, _mm512_cvtepi32_epi16(sn));
+        _mm256_mask_storeu_epi8(lv + a, smask, _mm512_cvtepi32_epi16(ln));
+        _mm256_mask_storeu_epi8(sg + a, smask, _mm512_cvtepi32_epi16(sn));
         lacc += __builtin_popcount(acc);
         sacc += __builtin_popcount(flip);
         const __m512i two = _mm512_add_epi32(one, one);
@@ -296,60 +303,100 @@ AVX512_TARGET static void interior_avx512(int8_t *restrict lv, int8_t *restrict 
 }
 #endif
 
+/* What a row needs besides its sites. */
+typedef struct {
+    int8_t *restrict lv, *restrict sg;
+    const int32_t *restrict nbr;
+    const level_tables *t;
+    uint32_t c1, c2, c3, k0, k1;
+    int move_levels;
+} row_ctx;
+
+/* Sites i in [ifrom, ito) of a row (site i at x0 + 2i, index row + x0 + 2i);
+ * [ilo, ihi) are the interior ones. Random numbers in chunks of CHUNK. */
+static void row_scalar(const row_ctx *k, int64_t row, int x0, int ifrom, int ito, int ilo,
+                       int ihi, int64_t dup, int64_t ddn, sweep_acc *A)
+{
+    uint32_t r0[CHUNK], r1[CHUNK], r2[CHUNK];
+    for (int c = ifrom; c < ito; c += CHUNK) {
+        const int m = ito - c < CHUNK ? ito - c : CHUNK;
+        level_philox_lanes((uint32_t)(row + x0 + 2 * c), k->c1, k->c2, k->c3, k->k0, k->k1, m, r0,
+                           r1, r2);
+        const int jlo = imin(imax(ilo - c, 0), m), jhi = imax(imin(ihi - c, m), jlo);
+        for (int j = 0; j < jlo; j++)
+            site_general(k->lv, k->sg, k->nbr, row + x0 + 2 * (c + j), r0[j], r1[j], r2[j], k->t,
+                         k->move_levels, A);
+        for (int j = jlo; j < jhi; j++) {
+            const int64_t a = row + x0 + 2 * (c + j);
+            site_interior(k->lv, k->sg, a, a + dup, a + ddn, r0[j], r1[j], r2[j], k->t,
+                          k->move_levels, A);
+        }
+        for (int j = jhi; j < m; j++)
+            site_general(k->lv, k->sg, k->nbr, row + x0 + 2 * (c + j), r0[j], r1[j], r2[j], k->t,
+                         k->move_levels, A);
+    }
+}
+
+int level_kernel_simd_available(void)
+{
+#ifdef LEVEL_HAVE_AVX512
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+#else
+    return 0;
+#endif
+}
+
 void level_sweep(const lattice *lat, model_state *s, const model_params *p,
                  const level_tables *t, uint64_t seed, uint64_t sweep,
                  energy_terms *de, move_stats *ms)
 {
-    int8_t *restrict level = s->level;
-    int8_t *restrict sigma = s->sigma;
-    const int32_t *restrict nbr = lat->nbr;
+    level_sweep_kernel(lat, s, p, t, seed, sweep, de, ms, LEVEL_KERNEL_AUTO);
+}
+
+void level_sweep_kernel(const lattice *lat, model_state *s, const model_params *p,
+                        const level_tables *t, uint64_t seed, uint64_t sweep, energy_terms *de,
+                        move_stats *ms, level_kernel_kind kind)
+{
     const int Lx = lat->Lx, Ly = lat->Ly;
     const int periodic = lat->boundary == BOUNDARY_PERIODIC;
-    const int move_levels = !p->freeze_levels;
-    const uint32_t c1 = (uint32_t)sweep, c2 = (uint32_t)(sweep >> 32);
-    const uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+    const int simd = kind == LEVEL_KERNEL_AUTO && level_kernel_simd_available();
+    row_ctx k = {s->level, s->sigma, lat->nbr, t, (uint32_t)sweep, (uint32_t)(sweep >> 32), 0,
+                 (uint32_t)seed, (uint32_t)(seed >> 32), !p->freeze_levels};
     int64_t dC = 0, dSt = 0, dJ = 0, dh = 0, lacc = 0, sacc = 0;
 
     for (int colour = 0; colour < 2; colour++) {
         /* the counter word rng_draw builds from (stream, substep) */
-        const uint32_t c3 = ((uint32_t)RNG_STREAM_LEVEL << 16) | (uint32_t)colour;
+        k.c3 = ((uint32_t)RNG_STREAM_LEVEL << 16) | (uint32_t)colour;
 #pragma omp parallel for schedule(static) reduction(+ : dC, dSt, dJ, dh, lacc, sacc)
         for (int y = 0; y < Ly; y++) {
-            uint32_t r0[CHUNK], r1[CHUNK], r2[CHUNK];
             sweep_acc A = {0, 0, 0, 0, 0, 0};
             const int x0 = (y + colour) & 1;
             const int n = (Lx - x0 + 1) / 2; /* sites of this colour in the row */
             const int64_t row = (int64_t)y * Lx;
-            /* row offsets of the +y / -y neighbours for the interior path */
+            /* offsets of the +y / -y neighbours for the interior path */
             const int rows_ok = periodic ? Ly >= 2 : (y > 0 && y < Ly - 1);
-            const int64_t dup = (int64_t)(y + 1 < Ly ? Lx : Lx - (int64_t)Ly * Lx);
-            const int64_t ddn = (int64_t)(y > 0 ? -Lx : (int64_t)Ly * Lx - Lx);
+            const int64_t dup = y + 1 < Ly ? Lx : Lx - (int64_t)Ly * Lx;
+            const int64_t ddn = y > 0 ? -(int64_t)Lx : (int64_t)Ly * Lx - Lx;
             /* i in [ilo, ihi) are interior in x: 1 <= x0 + 2i <= Lx - 2 */
-            int ilo = x0 == 0 ? 1 : 0, ihi = (Lx - 2 - x0) / 2 + 1;
-            if (Lx < 3 || !rows_ok) ilo = ihi = 0;
-            if (ihi < ilo) ihi = ilo;
-            for (int c = 0; c < n; c += CHUNK) {
-                const int m = n - c < CHUNK ? n - c : CHUNK;
-                level_philox_lanes((uint32_t)(row + x0 + 2 * c), c1, c2, c3, k0, k1, m, r0, r1,
-                                   r2);
-                const int jlo = imin(imax(ilo - c, 0), m), jhi = imax(imin(ihi - c, m), jlo);
-                for (int j = 0; j < jlo; j++)
-                    site_general(level, sigma, nbr, row + x0 + 2 * (c + j), r0[j], r1[j], r2[j],
-                                 t, move_levels, &A);
-                for (int j = jlo; j < jhi; j++) {
-                    const int64_t a = row + x0 + 2 * (c + j);
-                    site_interior(level, sigma, a, a + dup, a + ddn, r0[j], r1[j], r2[j], t,
-                                  move_levels, &A);
-                }
-                for (int j = jhi; j < m; j++)
-                    site_general(level, sigma, nbr, row + x0 + 2 * (c + j), r0[j], r1[j], r2[j],
-                                 t, move_levels, &A);
+            int ilo = x0 == 0 ? 1 : 0, ihi = Lx >= 3 ? (Lx - 2 - x0) / 2 + 1 : 0;
+            if (!rows_ok || ihi < ilo) ilo = ihi = 0;
+            int done = 0;
+#ifdef LEVEL_HAVE_AVX512
+            if (simd && ihi > ilo) {
+                row_scalar(&k, row, x0, 0, ilo, ilo, ihi, dup, ddn, &A);
+                interior_avx512(k.lv, k.sg, row + x0 + 2 * ilo, ihi - ilo, dup, ddn, k.c1, k.c2,
+                                k.c3, k.k0, k.k1, t, k.move_levels, &A);
+                done = ihi;
             }
+#endif
+            row_scalar(&k, row, x0, done, n, ilo, ihi, dup, ddn, &A);
             dC += A.dC; dSt += A.dSt; dJ += A.dJ; dh += A.dh; lacc += A.lacc; sacc += A.sacc;
         }
     }
     de->sum_C += dC; de->n_steps += dSt; de->sum_J += dJ; de->sum_h += dh;
-    ms->proposed[LEVEL_MOVE_LEVEL] += move_levels ? lat->N : 0;
+    ms->proposed[LEVEL_MOVE_LEVEL] += k.move_levels ? lat->N : 0;
     ms->accepted[LEVEL_MOVE_LEVEL] += lacc;
     ms->proposed[LEVEL_MOVE_SIGMA] += lat->N;
     ms->accepted[LEVEL_MOVE_SIGMA] += sacc;

@@ -1,11 +1,14 @@
 /* softmatrix command-line interface. */
 #include <getopt.h>
+#include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "config.h"
 #include "constants.h"
+#include "index.h"
 #include "run.h"
+#include "sweep_run.h"
 #include "table1.h"
 #include "version.h"
 
@@ -18,6 +21,10 @@ static void usage(FILE *out)
         "  softmatrix run CONFIG [--set key.path=value]... [--threads N] [--output PATH]\n"
         "                        [--overwrite] [--quiet]\n"
         "  softmatrix validate CONFIG [--set key.path=value]...   print the resolved config\n"
+        "  softmatrix sweep CONFIG [--output-dir DIR] [--jobs N] [--threads-per-point M]\n"
+        "                   [--threads B] [--shard K/N] [--set key.path=value]... [--overwrite]\n"
+        "                   [--list] [--quiet]   run every point of the config's sweep block\n"
+        "  softmatrix merge OUT.h5 SHARD.h5... [--overwrite]   combine the index files of shards\n"
         "  softmatrix constants [--json]      derived constants beside the paper's values\n"
         "  softmatrix table1 [--json]         census of ideal V0..V8 clusters against Table 1\n"
         "  softmatrix --help | --version\n"
@@ -33,7 +40,12 @@ static void usage(FILE *out)
         "\"schedule\": [{\"T\": T, \"sweeps\": n} | {\"T_from\": a, \"T_to\": b, \"sweeps\": n}, ...].\n"
         "--set temperature=... replaces a schedule and --set schedule=[...] a temperature.\n"
         "The output is written to PATH.partial and renamed to PATH when complete; an\n"
-        "existing PATH is replaced only with --overwrite.\n");
+        "existing PATH is replaced only with --overwrite.\n"
+        "\n"
+        "A sweep config adds \"sweep\": {\"mode\": \"product\"|\"zip\", \"keys\": {KEY: VALUES}}\n"
+        "where KEY is any key path above and VALUES a list [v, ...], a range\n"
+        "{\"start\": a, \"stop\": b, \"num\": n, \"scale\": \"lin\"|\"log\"} or\n"
+        "{\"values\": [...], \"labels\": [...]}; see 'softmatrix sweep --help'.\n");
 }
 
 /* Parses the options shared by run and validate. Returns -1 on success or
@@ -117,6 +129,12 @@ static int cmd_run(int argc, char **argv, int validate_only)
 
 int main(int argc, char **argv)
 {
+    /* HDF5 1.10 closes files still open at exit from an atexit handler; after
+     * an H5Fclose that failed (disk full) that retry dereferences freed state
+     * and the run died with SIGSEGV instead of exit 1 (issue #9). Every file
+     * is closed explicitly before exit, so the handler is not needed. Must
+     * precede any other HDF5 call; forked sweep children inherit it. */
+    H5dont_atexit();
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -132,6 +150,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1, 0);
     if (!strcmp(cmd, "validate")) return cmd_run(argc - 1, argv + 1, 1);
+    if (!strcmp(cmd, "sweep")) return sweep_command(argc - 1, argv + 1);
+    if (!strcmp(cmd, "merge")) return merge_command(argc - 1, argv + 1);
     if (!strcmp(cmd, "constants")) return constants_command(argc - 1, argv + 1);
     if (!strcmp(cmd, "table1")) return table1_command(argc - 1, argv + 1);
     fprintf(stderr, "softmatrix: unknown command '%s' (see 'softmatrix --help')\n", cmd);

@@ -1,7 +1,8 @@
 /* The sweep block: validation and expansion into points. Values are kept as
  * compact JSON text because a point is applied through the same override
- * path as --set; cJSON prints numbers with enough digits to read back the
- * same double, so a point's parameters reach the config bit for bit. */
+ * path as --set; sweep_json_print writes numbers with enough digits to read
+ * back the same double, so a point's parameters reach the config bit for
+ * bit. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,69 @@ static void describe(const cJSON *v, char *out, size_t n)
     free(s);
 }
 
+typedef struct { char *p; size_t n, cap; int bad; } strbuf;
+
+static void put(strbuf *b, const char *s, size_t n)
+{
+    if (b->bad) return;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (b->n + n + 1 > cap) cap *= 2;
+        char *np = realloc(b->p, cap);
+        if (!np) { b->bad = 1; return; }
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = 0;
+}
+
+static void print_value(strbuf *b, const cJSON *v)
+{
+    if (cJSON_IsNumber(v)) {
+        /* the shortest text that reads back as the same double: cJSON's
+         * own printer accepts 15 digits within an epsilon, which would
+         * move a swept value by one unit in the last place */
+        char t[40];
+        for (int prec = 15; prec <= 17; prec++) {
+            snprintf(t, sizeof t, "%.*g", prec, v->valuedouble);
+            if (strtod(t, NULL) == v->valuedouble) break;
+        }
+        put(b, t, strlen(t));
+    } else if (cJSON_IsArray(v) || cJSON_IsObject(v)) {
+        const int obj = cJSON_IsObject(v);
+        put(b, obj ? "{" : "[", 1);
+        for (const cJSON *c = v->child; c; c = c->next) {
+            if (c != v->child) put(b, ",", 1);
+            if (obj) {
+                cJSON *key = cJSON_CreateString(c->string);
+                char *k = cJSON_PrintUnformatted(key);
+                cJSON_Delete(key);
+                if (!k) { b->bad = 1; return; }
+                put(b, k, strlen(k));
+                put(b, ":", 1);
+                free(k);
+            }
+            print_value(b, c);
+        }
+        put(b, obj ? "}" : "]", 1);
+    } else {
+        char *t = cJSON_PrintUnformatted(v); /* strings, booleans, null */
+        if (!t) { b->bad = 1; return; }
+        put(b, t, strlen(t));
+        free(t);
+    }
+}
+
+char *sweep_json_print(const cJSON *v)
+{
+    strbuf b = {0};
+    print_value(&b, v);
+    if (b.bad) { free(b.p); return NULL; }
+    return b.p;
+}
+
 /* Adds value v (taken over) to key k. */
 static int key_push(sweep_key *k, cJSON *v, int cap)
 {
@@ -27,7 +91,7 @@ static int key_push(sweep_key *k, cJSON *v, int cap)
         k->num = calloc((size_t)cap, sizeof *k->num);
         if (!k->json || !k->num) return 1;
     }
-    char *txt = cJSON_PrintUnformatted(v);
+    char *txt = sweep_json_print(v);
     if (!txt) return 1;
     k->json[k->nvalues] = txt;
     k->num[k->nvalues] = cJSON_IsNumber(v) ? v->valuedouble : cJSON_IsBool(v) ? (double)cJSON_IsTrue(v) : NAN;
@@ -185,7 +249,7 @@ static char *expanded_json(const sweep_spec *s)
             for (int i = 0; i < K->nvalues; i++) cJSON_AddItemToArray(lab, cJSON_CreateString(K->label[i]));
         }
     }
-    char *txt = cJSON_PrintUnformatted(root);
+    char *txt = sweep_json_print(root);
     cJSON_Delete(root);
     return txt;
 }

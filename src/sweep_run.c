@@ -40,9 +40,8 @@ typedef struct {
 typedef struct {
     const char *src;
     sweep_spec spec;
-    char *base;              /* the config without its sweep block */
-    char *base_canon;        /* the same, compact, for the index */
-    char dir[CONFIG_PATH_MAX];
+    char *base;              /* the config without its sweep block, compact */
+    char dir[CONFIG_PATH_MAX - 128]; /* room for /point_NNNN.h5.partial */
     int digits;
 } sweep_ctx;
 
@@ -339,7 +338,7 @@ static int write_index(const sweep_ctx *x, const int64_t *pts, int64_t n, const 
                        const char *path, sm_error *err)
 {
     sweep_index ix;
-    if (index_init(&ix, n, x->spec.npoints, shard, x->spec.json, x->base_canon, x->src, err)) {
+    if (index_init(&ix, n, x->spec.npoints, shard, x->spec.json, x->base, x->src, err)) {
         index_free(&ix);
         return 1;
     }
@@ -391,13 +390,35 @@ static int write_index(const sweep_ctx *x, const int64_t *pts, int64_t n, const 
         if (index_add_point_summary(&ix, r, full, err)) goto done;
     }
     for (int k = 0; k < ix.ncol; k++)
-        if (ix.col[k].conflict)
+        if (ix.col[k]->conflict)
             fprintf(stderr, "softmatrix: sweep: index: %s left out (its width differs between points)\n",
-                    ix.col[k].name);
+                    ix.col[k]->name);
     rc = index_write(&ix, path, err);
 done:
     index_free(&ix);
     return rc;
+}
+
+/* --set sweep.keys.run.seed=[1,2]: the rest of the path after sweep.keys is
+ * one key path, dots and all, which the generic override would split.
+ * Returns -1 when set is not of that form. */
+static int set_sweep_key(cJSON *root, const char *set)
+{
+    static const char prefix[] = "sweep.keys.";
+    const char *eq = strchr(set, '=');
+    if (strncmp(set, prefix, sizeof prefix - 1) != 0 || !eq || eq == set + sizeof prefix - 1) return -1;
+    char key[SWEEP_KEY_MAX];
+    snprintf(key, sizeof key, "%.*s", (int)(eq - set - (sizeof prefix - 1)), set + sizeof prefix - 1);
+    cJSON *val = cJSON_Parse(eq + 1);
+    if (!val) val = cJSON_CreateString(eq + 1);
+    cJSON *sw = cJSON_GetObjectItemCaseSensitive(root, "sweep");
+    if (!sw) sw = cJSON_AddObjectToObject(root, "sweep");
+    cJSON *keys = cJSON_IsObject(sw) ? cJSON_GetObjectItemCaseSensitive(sw, "keys") : NULL;
+    if (cJSON_IsObject(sw) && !keys) keys = cJSON_AddObjectToObject(sw, "keys");
+    if (!cJSON_IsObject(keys)) { cJSON_Delete(val); return -1; } /* let the parser complain */
+    if (cJSON_GetObjectItemCaseSensitive(keys, key)) cJSON_ReplaceItemInObjectCaseSensitive(keys, key, val);
+    else cJSON_AddItemToObject(keys, key, val);
+    return 0;
 }
 
 /* Reads the config, applies --set, splits off and expands the sweep block. */
@@ -419,7 +440,9 @@ static int load_sweep(sweep_ctx *x, const sweep_opts *o, sm_error *err)
     free(text);
     int rc = 1;
     for (int i = 0; i < o->nsets; i++)
-        if (config_apply_set(root, o->sets[i], o->config, err)) goto done;
+        if (set_sweep_key(root, o->sets[i]) < 0 &&
+            config_apply_set(root, o->sets[i], o->config, err))
+            goto done;
     cJSON *block = cJSON_DetachItemFromObjectCaseSensitive(root, "sweep");
     if (!block) {
         sm_fail(err, "%s: sweep: missing (softmatrix sweep needs a \"sweep\" block; see 'softmatrix "
@@ -429,9 +452,8 @@ static int load_sweep(sweep_ctx *x, const sweep_opts *o, sm_error *err)
     int bad = sweep_parse(&x->spec, block, o->config, err);
     cJSON_Delete(block);
     if (bad) goto done;
-    x->base = cJSON_Print(root);
-    x->base_canon = cJSON_PrintUnformatted(root);
-    if (!x->base || !x->base_canon) { sm_fail(err, "out of memory"); goto done; }
+    x->base = sweep_json_print(root);
+    if (!x->base) { sm_fail(err, "out of memory"); goto done; }
     if (o->outdir) {
         snprintf(x->dir, sizeof x->dir, "%s", o->outdir);
     } else {
@@ -442,6 +464,7 @@ static int load_sweep(sweep_ctx *x, const sweep_opts *o, sm_error *err)
         if (n > 3 && strcmp(x->dir + n - 3, ".h5") == 0) x->dir[n - 3] = 0;
     }
     size_t n = strlen(x->dir);
+    if (n >= sizeof x->dir - 1) { sm_fail(err, "%s: output directory: longer than %d characters", o->config, (int)sizeof x->dir - 2); goto done; }
     while (n > 1 && x->dir[n - 1] == '/') x->dir[--n] = 0;
     if (!n) { sm_fail(err, "%s: --output-dir: must not be empty", o->config); goto done; }
     x->digits = 4;
@@ -477,11 +500,16 @@ int sweep_command(int argc, char **argv)
     for (int64_t p = 0; p < np; p++)
         if (!o.shard_n || p % o.shard_n == o.shard_k - 1) pts[npts++] = p;
     if (o.list) {
+        /* tab-separated, values as exact JSON, for scripts */
         for (int64_t r = 0; r < npts; r++) {
-            char file[CONFIG_PATH_MAX], desc[1024];
+            char file[CONFIG_PATH_MAX];
+            int vi[SWEEP_MAX_KEYS];
             point_file(&x, pts[r], file, sizeof file, 1);
-            sweep_point_describe(&x.spec, pts[r], desc, sizeof desc);
-            printf("%lld %s %s\n", (long long)pts[r], file, desc);
+            sweep_point_values(&x.spec, pts[r], vi);
+            printf("%lld\t%s", (long long)pts[r], file);
+            for (int k = 0; k < x.spec.nkeys; k++)
+                printf("\t%s=%s", x.spec.key[k].path, x.spec.key[k].json[vi[k]]);
+            printf("\n");
         }
         code = SM_EXIT_OK;
         goto fail;
@@ -565,7 +593,6 @@ out:
     free(todo);
     free(cfg);
     free(x.base);
-    free(x.base_canon);
     sweep_free(&x.spec);
     free(o.sets);
     return code;

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = ROOT / "build" / "softmatrix"
+# SOFTMATRIX_BIN runs the suite against another build, e.g. the sanitized
+# build-san/softmatrix of `make test-sanitize`.
+BIN = Path(os.environ.get("SOFTMATRIX_BIN") or ROOT / "build" / "softmatrix").resolve()
 
 
 def run_sm(*args, cwd=None, timeout=600, env=None):
@@ -39,5 +41,5 @@ def small_config(out, **over):
 
 @pytest.fixture(scope="session")
 def sm_bin():
-    assert BIN.exists(), "build/softmatrix missing: run `make` first"
+    assert BIN.exists(), f"{BIN} missing: run `make` first"
     return BIN

@@ -303,3 +303,56 @@ def test_bad_file_exit_status_and_help(bad_files, files):
     p = subprocess.run([sys.executable, str(SCRIPTS / "table1_report.py"), "--table1-json", str(bad)],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 1 and "not valid JSON" in p.stderr
+
+
+# ------------------------------------------- simulator census and sweep index
+
+def test_census_group_matches_numpy_census(sm_bin, tmp_path, capsys):
+    """/census written during a run equals the numpy census of the snapshot at
+    the same step, and table1_report reads it."""
+    out = tmp_path / "c.h5"
+    cfg = small_config(out, lattice={"Lx": 18, "Ly": 18, "boundary": "periodic"},
+                       temperature=2.5,
+                       run={"seed": 9, "equilibration_sweeps": 20, "sweeps": 200,
+                            "measure_every": 2, "census_every": 50, "snapshot_every": 100})
+    rc, _, err = run_sm("run", write_config(tmp_path / "c.json", cfg), "--quiet")
+    if rc != 0 and "census_every" in err:
+        pytest.skip("this build has no run.census_every")
+    assert rc == 0, err
+    run = st.open_run(out)
+    assert "n_centres/value" in run.census
+    step, lev = run.snapshots["level"].at()
+    k = list(run.census["n_centres/step"]).index(step)
+    res = st.census_snapshot(lev, run.snapshots["sigma"].at(step)[1])
+    assert np.array_equal(res["n_centres"], run.census["n_centres/value"][k])
+    assert np.allclose(res["match_fraction"], run.census["match_fraction/value"][k], equal_nan=True)
+    rc, text, err = call("table1_report", out, "-o", tmp_path / "c.png", "--dpi", DPI, capsys=capsys)
+    assert rc == 0, err and "simulator census" in text
+    last = run.census["n_centres/value"][-1]
+    for i in range(9):
+        line = [l for l in text.splitlines() if l.startswith(f"V{i} ")][-1].split()
+        assert int(line[1]) == int(last[i])
+
+
+def test_plot_sweep_on_softmatrix_sweep_index(sm_bin, tmp_path, capsys):
+    cfg = small_config(tmp_path / "sw.h5", run={"seed": 1, "equilibration_sweeps": 20,
+                                                "sweeps": 60, "measure_every": 2})
+    cfg["sweep"] = {"keys": {"temperature": [4.0, 1.0, 6.5], "run.seed": [1, 2]}}
+    rc, _, err = run_sm("sweep", write_config(tmp_path / "sw.json", cfg), "--output-dir",
+                        tmp_path / "sw", "--quiet")
+    assert rc == 0, err
+    idx = tmp_path / "sw" / "index.h5"
+    rc, out, err = call("plot_sweep", idx, "--where", "run.seed=2", "-o", tmp_path / "sw.png",
+                        "--dpi", DPI, capsys=capsys)
+    assert rc == 0, err
+    assert png_size(tmp_path / "sw.png") == (int(11.0 * DPI), int(7.0 * DPI))
+    with h5py.File(idx) as f:
+        T = f["segment/T_to"][()]
+        seed = f["parameters/run.seed"][()]
+        e = f["mean/energy"][()]
+    sel = seed == 2
+    order = np.argsort(T[sel])
+    assert np.allclose(values(out, "energy"), e[sel][order], rtol=1e-9)
+    sw = st.open_sweep(idx)  # both seeds, averaged per T
+    assert list(sw.T) == [1.0, 4.0, 6.5] and list(sw.parameters["count"]) == [2, 2, 2]
+    assert np.allclose(sw.mean["energy"], [e[T == t].mean() for t in (1.0, 4.0, 6.5)])

@@ -17,10 +17,12 @@ Run-file layout (written by ``softmatrix run``, H5MD-flavoured)::
 The file is written as ``<path>.partial`` and renamed when complete, and
 /summary is written last: a file without /summary is an incomplete run.
 
-Sweep index (``softmatrix sweep``; the format did not exist when this reader
-was written).  ASSUMPTION, documented in docs/gallery_section.md: an index is
-an HDF5 file with /h5md creator "softmatrix" and one entry per sweep point in
-a group ``/sweep`` (or, failing that, ``/summary``) holding
+Sweep index written by ``softmatrix sweep`` (src/index.c, read by
+:func:`_sweep_from_index`): root attrs creator = "softmatrix", ...;
+/mean/<obs>, /error/<obs>, /segment/{T_from,T_to,...}, /parameters/<key>.
+Also accepted (the layout assumed before that format existed): /h5md
+creator "softmatrix" and one entry per sweep point in a group ``/sweep``
+(or ``/summary``) holding
 
     T or temperature         [npts] temperature of each point
     <name>/{mean,error}      [npts] or [npts, k] per summary observable
@@ -85,6 +87,8 @@ def _open_checked(path) -> "h5py.File":
         raise SoftmatrixFileError(f"{path}: not a readable HDF5 file (truncated or corrupt?): {msg}") from None
     try:
         creator = _s(f["h5md"].attrs.get("creator")) if "h5md" in f else None
+        if creator is None:  # sweep index: creator is a root attribute
+            creator = _s(f.attrs.get("creator"))
     except Exception:  # noqa: BLE001 - any damage here means foreign/corrupt
         creator = None
     if creator != CREATOR:
@@ -298,8 +302,11 @@ def _sweep_from_group(path, g, T, parameters) -> Sweep:
                  parameters={k: v[order] for k, v in parameters.items()})
 
 
-def open_sweep(path) -> Sweep:
-    """A sweep index (see module doc) or a run file with constant-T holds."""
+def open_sweep(path, where: Optional[Dict[str, str]] = None) -> Sweep:
+    """A sweep index (see module doc) or a run file with constant-T holds.
+
+    where: {parameter key: value as text} keeps only the index points whose
+    parameter equals it (e.g. {"model.g": "4"})."""
     path = os.fspath(path)
     f = _open_checked(path)
     try:
@@ -310,6 +317,8 @@ def open_sweep(path) -> Sweep:
         return sweep_from_run(open_run(path))
     f = _open_checked(path)
     try:
+        if "mean" in f and "segment" in f:
+            return _sweep_from_index(path, f, where)
         for gname in ("sweep", "summary"):
             if gname not in f:
                 continue
@@ -339,6 +348,59 @@ def open_sweep(path) -> Sweep:
         raise SoftmatrixFileError(f"{path}: damaged sweep index: {exc}") from None
     finally:
         f.close()
+
+
+def _sweep_from_index(path, f, where) -> Sweep:
+    """The index written by `softmatrix sweep` (src/index.c): root attrs creator...,
+    /mean/<obs>, /error/<obs> [n] or [n, w], /segment/{T_from,T_to,...} [n] (the
+    point's last schedule segment), /parameters/<key path> [n].
+
+    A point's temperature is its last segment's T_to. Points with the same T
+    (e.g. replicas over run.seed) are averaged: mean of the means, error
+    sqrt(sum error^2) / count."""
+    T_all = np.asarray(f["segment/T_to"][()], dtype=float)
+    n = len(T_all)
+    params = {}
+    if "parameters" in f:
+        for k, d in f["parameters"].items():
+            if isinstance(d, h5py.Dataset) and d.shape[:1] == (n,):
+                v = d[()]
+                params[k] = np.array([_s(x) for x in v]) if v.dtype.kind in "OS" else v
+    keep = np.ones(n, bool)
+    for k, want in (where or {}).items():
+        if k not in params:
+            raise SoftmatrixFileError(f"{path}: no sweep parameter '{k}' (have: {', '.join(params)})")
+        vals = params[k]
+        if vals.dtype.kind in "fiu":
+            keep &= np.isclose(vals.astype(float), float(want))
+        else:
+            keep &= vals.astype(str) == str(want)
+    if not keep.any():
+        raise SoftmatrixFileError(f"{path}: no sweep point matches {where}")
+    mean_all = {k: d[()] for k, d in f["mean"].items() if isinstance(d, h5py.Dataset) and d.shape[:1] == (n,)}
+    err_all = {k: (f["error"][k][()] if "error" in f and k in f["error"] else np.zeros_like(v))
+               for k, v in mean_all.items()}
+    Tu = np.unique(T_all[keep])
+    mean, err = {}, {}
+    for k, v in mean_all.items():
+        v = np.asarray(v, dtype=float)
+        e = np.asarray(err_all[k], dtype=float)
+        ms, es = [], []
+        for t in Tu:
+            sel = keep & (T_all == t)
+            c = sel.sum()
+            ms.append(v[sel].mean(axis=0))
+            es.append(np.sqrt((e[sel] ** 2).sum(axis=0)) / c)
+        mean[k], err[k] = np.array(ms), np.array(es)
+    count = np.array([(keep & (T_all == t)).sum() for t in Tu])
+    varying = [k for k, v in params.items() if k != "temperature" and len(np.unique(v[keep].astype(str))) > 1]
+    try:
+        config = json.loads(_s(f.attrs.get("config_json", "{}")) or "{}")
+    except json.JSONDecodeError:
+        config = {}
+    return Sweep(path=path, source="index", T=Tu, mean=mean, error=err,
+                 parameters={"count": count, "varying": np.array(varying, dtype=object)},
+                 config=config)
 
 
 def sweep_from_run(run: Run) -> Sweep:

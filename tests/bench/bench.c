@@ -4,7 +4,9 @@
  * thread counts. Each measurement is `reps` timed repetitions after one
  * untimed warm-up; a repetition runs enough units (sweeps, censuses, ...) to
  * last a few milliseconds. Reported: median, min, max and the interquartile
- * range over repetitions, as a table on stdout and as JSON.
+ * range over repetitions, as a table on stdout and as JSON, with the CPU
+ * time per site (all threads) so that a run on a busy machine shows itself:
+ * wall > CPU / threads means the threads were not running.
  *
  *   bench [--sizes 256,1024,4096] [--threads 1,2] [--reps N] [--out FILE]
  *         [--only level,ising,cage,census,snapshot]
@@ -36,7 +38,9 @@ typedef struct {
     const char *op;
     int L, threads, reps;
     int64_t units, sites_per_unit;
-    double med, min, max, iqr;   /* ns per site-update */
+    double med, min, max, iqr;   /* ns per site-update, wall clock */
+    double cpu;                  /* median CPU ns per site-update, all threads summed: on a
+                                  * shared machine, compare with med to see contention */
     double ref;                  /* Ising median at the same L and threads, 0 if none */
 } result;
 
@@ -50,12 +54,13 @@ typedef struct {
     int nres;
 } bench;
 
-static double now(void)
+static double clock_s(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
+static double now(void) { return clock_s(CLOCK_MONOTONIC); }
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -77,20 +82,24 @@ typedef void (*unit_fn)(void *ctx);
 static result *measure(bench *b, const char *op, int L, int threads, int reps, int64_t units,
                        int64_t sites_per_unit, unit_fn fn, void *ctx)
 {
-    double t[MAX_REPS];
+    double t[MAX_REPS], c[MAX_REPS];
     if (reps > MAX_REPS) reps = MAX_REPS;
     for (int64_t u = 0; u < units; u++) fn(ctx); /* warm-up: caches, pages, branch history */
+    const double per = 1e9 / ((double)units * (double)sites_per_unit);
     for (int r = 0; r < reps; r++) {
-        const double t0 = now();
+        const double c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID), t0 = now();
         for (int64_t u = 0; u < units; u++) fn(ctx);
-        t[r] = (now() - t0) * 1e9 / ((double)units * (double)sites_per_unit);
+        t[r] = (now() - t0) * per;
+        c[r] = (clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0) * per;
     }
     qsort(t, (size_t)reps, sizeof t[0], cmp_double);
+    qsort(c, (size_t)reps, sizeof c[0], cmp_double);
     result *res = &b->res[b->nres++];
     *res = (result){op, L, threads, reps, units, sites_per_unit, quantile(t, reps, 0.5), t[0],
-                    t[reps - 1], quantile(t, reps, 0.75) - quantile(t, reps, 0.25), 0.0};
-    printf("%-10s L=%-5d threads=%d  %8.3f ns/site  (min %.3f max %.3f, %d reps x %lld)\n", op,
-           L, threads, res->med, res->min, res->max, reps, (long long)units);
+                    t[reps - 1], quantile(t, reps, 0.75) - quantile(t, reps, 0.25),
+                    quantile(c, reps, 0.5), 0.0};
+    printf("%-10s L=%-5d threads=%d  %8.3f ns/site  (min %.3f max %.3f, cpu %.3f, %d reps x %lld)\n",
+           op, L, threads, res->med, res->min, res->max, res->cpu, reps, (long long)units);
     fflush(stdout);
     return res;
 }
@@ -196,7 +205,8 @@ static void run_size(bench *b, int L, const char *outdir)
             free(ccfg);
         }
         if (want(b, "census")) {
-            census_ctx cc = {{L, L, BOUNDARY_PERIODIC, sim.st.level, sim.st.sigma}, {0}, NULL};
+            census_ctx cc = {.in = {.Lx = L, .Ly = L, .boundary = BOUNDARY_PERIODIC,
+                                     .level = sim.st.level, .sigma = sim.st.sigma}};
             sm_error err;
             cc.r = malloc(sizeof *cc.r);
             if (!cc.r || census_work_init(&cc.w, L, L, &err)) exit(1);
@@ -270,16 +280,16 @@ static void write_outputs(const bench *b)
     const int ncpu = omp_get_num_procs();
 
     printf("\n%s, %d logical CPUs; ns per site-update, median [min, max] of reps\n", cpu, ncpu);
-    printf("| op | L | threads | ns/site (median) | min | max | IQR | vs Ising | speed-up vs 1 thread |\n");
-    printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    printf("| op | L | threads | ns/site (median) | min | max | IQR | CPU ns/site | vs Ising | speed-up vs 1 thread |\n");
+    printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int i = 0; i < b->nres; i++) {
         const result *r = &b->res[i];
         const result *one = find(b, r->op, r->L, b->threads[0]);
         char ratio[32] = "", speed[32] = "";
         if (r->ref > 0) snprintf(ratio, sizeof ratio, "%.2f", r->med / r->ref);
         if (one && one != r) snprintf(speed, sizeof speed, "%.2fx", one->med / r->med);
-        printf("| %s | %d | %d | %.3f | %.3f | %.3f | %.3f | %s | %s |\n", r->op, r->L, r->threads,
-               r->med, r->min, r->max, r->iqr, ratio, speed);
+        printf("| %s | %d | %d | %.3f | %.3f | %.3f | %.3f | %.3f | %s | %s |\n", r->op, r->L,
+               r->threads, r->med, r->min, r->max, r->iqr, r->cpu, ratio, speed);
     }
     if (!BENCH_HAVE_CAGE) printf("(cage sweep: not available - src/cage_sweep.c not built)\n");
 
@@ -301,9 +311,9 @@ static void write_outputs(const bench *b)
         fprintf(f,
                 "    {\"op\": \"%s\", \"L\": %d, \"threads\": %d, \"reps\": %d, "
                 "\"units_per_rep\": %lld, \"sites_per_unit\": %lld, \"median\": %.4f, "
-                "\"min\": %.4f, \"max\": %.4f, \"iqr\": %.4f",
+                "\"min\": %.4f, \"max\": %.4f, \"iqr\": %.4f, \"cpu_median\": %.4f",
                 r->op, r->L, r->threads, r->reps, (long long)r->units,
-                (long long)r->sites_per_unit, r->med, r->min, r->max, r->iqr);
+                (long long)r->sites_per_unit, r->med, r->min, r->max, r->iqr, r->cpu);
         if (r->ref > 0) fprintf(f, ", \"ising_median\": %.4f, \"ratio_to_ising\": %.4f", r->ref,
                                 r->med / r->ref);
         fprintf(f, "}%s\n", i + 1 < b->nres ? "," : "");

@@ -1,7 +1,8 @@
 /* The level-sweep kernel (MODEL.md 4.1) against its own history and against
  * the model: trajectories pinned as checksums taken from the first, plain
  * kernel (commit 2399d7a) so that any optimisation must reproduce it bit for
- * bit; the SIMD Philox against Random123; the incremental energy against a
+ * bit (both the scalar and the AVX-512 path); the SIMD Philox against
+ * Random123; the incremental energy against a
  * full recomputation; the RSOS constraint; 1 vs 2 threads.
  *
  * `test_level_kernel --print` prints the checksums of the kernel it is linked
@@ -42,6 +43,9 @@ static const kcase CASES[] = {
     {"periodic 2x2",                  2, 2, BOUNDARY_PERIODIC, 0, 0.2, 0.125, 0.5, 4.0, 2.0, 2.0, -2, 50, 29, 0, 0xc4b66d5ef0d8fb15ull},
     {"periodic 2x6",                  2, 6, BOUNDARY_PERIODIC, 0, 0.2, 0.3, -0.5, 4.0, 3.0, 3.0, -2, 50, 31, 0, 0x8b39dd2f08c19205ull},
     {"periodic 6x2",                  6, 2, BOUNDARY_PERIODIC, 0, 0.2, 0.3, -0.5, 4.0, 3.0, 3.0, -2, 50, 37, 0, 0x45c5584b0decd76aull},
+    {"periodic 66x34 frozen field",   66, 34, BOUNDARY_PERIODIC, 1, 0.0, -0.2, 0.8, 4.0, 1.1, 0.6, 0, 20, 41, 7, 0x158a65b93be7aa93ull},
+    {"open 49x35 step+field",         49, 35, BOUNDARY_OPEN, 0, 0.4, 0.3, -1.1, 3.0, 2.5, 1.2, -2, 25, 43, 0, 0xc24d4a74b276c275ull},
+    {"open 70x20 cold",               70, 20, BOUNDARY_OPEN, 0, 0.0, 0.125, 0.0, 4.0, 0.02, 0.3, 1, 20, 47, 0, 0xc0bec00da47ecc71ull},
     {"periodic 130x66 g=2 big seed",  130, 66, BOUNDARY_PERIODIC, 0, 0.05, 0.125, 0.2, 2.0, 4.0, 1.0, -2, 20,
      0x9e3779b97f4a7c15ull, (1ull << 32) + 3, 0xd0d81924d346526aull},
 };
@@ -92,7 +96,8 @@ static void world_free(world *w)
 }
 
 /* Runs the case; checks energy and RSOS after every sweep when asked. */
-static uint64_t run_case(const kcase *k, int threads, int check_model)
+static uint64_t run_case_kind(const kcase *k, int threads, int check_model,
+                              level_kernel_kind kind)
 {
     world w;
     world_init(&w, k);
@@ -102,7 +107,8 @@ static uint64_t run_case(const kcase *k, int threads, int check_model)
     for (int i = 0; i < k->sweeps; i++) {
         const double T = i < k->sweeps / 2 ? k->T0 : k->T1;
         if (i == 0 || i == k->sweeps / 2) level_tables_build(t, &w.p, T);
-        level_sweep(&w.lat, &w.st, &w.p, t, k->seed, k->first_sweep + (uint64_t)i, &w.e, &w.ms);
+        level_sweep_kernel(&w.lat, &w.st, &w.p, t, k->seed, k->first_sweep + (uint64_t)i, &w.e, &w.ms,
+                           kind);
         if (check_model) {
             energy_terms e;
             energy_terms_compute(&w.lat, &w.st, &e);
@@ -132,6 +138,53 @@ static uint64_t run_case(const kcase *k, int threads, int check_model)
     free(t);
     world_free(&w);
     return h;
+}
+
+static uint64_t run_case(const kcase *k, int threads, int check_model)
+{
+    return run_case_kind(k, threads, check_model, LEVEL_KERNEL_AUTO);
+}
+
+/* The SIMD Philox against Random123 (rng_draw) on counters near the 32-bit
+ * wraps and on random keys. */
+static void test_philox_lanes(void)
+{
+    enum { N = 77 };
+    uint32_t o0[N], o1[N], o2[N];
+    const uint64_t seeds[] = {0, 1, 0x9e3779b97f4a7c15ull, 0xffffffffffffffffull};
+    const uint64_t sweeps[] = {0, 5, (1ull << 32) - 1, 0x123456789abcull};
+    const uint32_t starts[] = {0, 1, 4000000000u, 0xffffffffu - 60};
+    int bad = 0;
+    for (int a = 0; a < 4; a++)
+        for (int b = 0; b < 4; b++)
+            for (int c = 0; c < 4; c++)
+                for (uint32_t colour = 0; colour < 2; colour++) {
+                    const uint32_t c3 = ((uint32_t)RNG_STREAM_LEVEL << 16) | colour;
+                    level_philox_lanes(starts[c], (uint32_t)sweeps[b], (uint32_t)(sweeps[b] >> 32),
+                                       c3, (uint32_t)seeds[a], (uint32_t)(seeds[a] >> 32), N, o0,
+                                       o1, o2);
+                    for (int i = 0; i < N; i++) {
+                        const rng_block r = rng_draw(seeds[a], sweeps[b], RNG_STREAM_LEVEL, colour,
+                                                     starts[c] + 2u * (uint32_t)i);
+                        bad += r.v[0] != o0[i] || r.v[1] != o1[i] || r.v[2] != o2[i];
+                    }
+                }
+    CHECK(bad == 0, "%d blocks differ from Random123", bad);
+}
+
+/* The AVX-512 interior path (when this CPU has it) against the scalar one,
+ * on lattices wide enough to use it. */
+static void test_simd_equals_scalar(void)
+{
+    if (!level_kernel_simd_available()) {
+        printf("  (no AVX-512 on this CPU: SIMD path not exercised)\n");
+        return;
+    }
+    for (int i = 0; i < NCASES; i++) {
+        const uint64_t hs = run_case_kind(&CASES[i], 2, 0, LEVEL_KERNEL_SCALAR);
+        const uint64_t hv = run_case_kind(&CASES[i], 2, 0, LEVEL_KERNEL_AUTO);
+        CHECK(hs == hv, "%s: scalar and SIMD paths differ", CASES[i].name);
+    }
 }
 
 static void test_pinned_trajectories(void)
@@ -166,7 +219,9 @@ int main(int argc, char **argv)
                    (unsigned long long)run_case(&CASES[i], 1, 0));
         return 0;
     }
+    RUN(test_philox_lanes);
     RUN(test_pinned_trajectories);
+    RUN(test_simd_equals_scalar);
     RUN(test_energy_and_rsos);
     RUN(test_threads_identical);
     return CHECK_REPORT();

@@ -1,0 +1,324 @@
+/* The cage dynamics (MODEL.md 4.2): pairing and RSOS invariants, phase
+ * bounds, incremental energy against recomputation, the Metropolis
+ * thresholds and their detailed-balance ratios, soft-matrix footprints, the
+ * PCP geometry, and bitwise reproducibility for 1 and 2 threads. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <omp.h>
+#include "cage_sweep.h"
+#include "check.h"
+#include "config.h"
+#include "pcp.h"
+#include "sim.h"
+
+/* sm_config holds the whole schedule table: too big for the stack */
+static sm_config CFG;
+
+static int make_sim(sim_state *s, const char *json)
+{
+    sm_error err;
+    if (config_parse(&CFG, json, "test", NULL, 0, &err)) {
+        fprintf(stderr, "  config: %s\n", err.msg);
+        return 1;
+    }
+    if (sim_init(s, &CFG, &err)) {
+        fprintf(stderr, "  sim_init: %s\n", err.msg);
+        return 1;
+    }
+    return 0;
+}
+
+static int energy_matches(const sim_state *s)
+{
+    energy_terms e;
+    energy_terms_compute(&s->lat, &s->st, &e);
+    return e.sum_C == s->e.sum_C && e.n_steps == s->e.n_steps && e.sum_J == s->e.sum_J &&
+           e.sum_h == s->e.sum_h;
+}
+
+/* A pair jump keeps the pairing, the diagonals and the angle-line equality
+ * for every paired state and both directions. */
+static void test_pairing_rule_is_closed(void)
+{
+    int paired = 0;
+    for (int pa = 0; pa < NPHASE; pa++)
+        for (int pb = 0; pb < NPHASE; pb++)
+            for (int sa = -1; sa <= 1; sa += 2)
+                for (int sb = -1; sb <= 1; sb += 2)
+                    for (int d = 0; d < 4; d++) {
+                        if (!cage_paired(pa, sa, pb, sb, d)) continue;
+                        paired++;
+                        /* the same bond seen from b */
+                        CHECK(cage_paired(pb, sb, pa, sa, (d + 2) & 3), "pairing not symmetric");
+                        for (int step = -1; step <= 1; step += 2) {
+                            const int lam = (pa & 15) + step;
+                            if (lam < 0 || lam > 15) continue;
+                            CHECK(cage_paired(pa + step, sa, pb + step, sb, d),
+                                  "pair jump broke pairing %d %d", pa, pb);
+                            CHECK((pa + step) >> 4 == pa >> 4, "pair jump left the diagonal");
+                        }
+                    }
+    /* each (q_a, s_a) faces one direction; b's diagonal is then fixed up to
+     * its sigma: 64 * 2 (a) x 2 (s_b) x one q_b, one lambda */
+    CHECK(paired == 64 * 2 * 2, "paired states %d", paired);
+    CHECK(cage_facing(0, 1) == DIR_PX && cage_facing(0, -1) == DIR_PX, "phi = 0 faces +x");
+    CHECK(cage_facing(16, 1) == DIR_PY && cage_facing(16, -1) == DIR_MY, "q = 1");
+}
+
+/* Only pair jumps enabled: every phase change is a +-1 step of both ends of
+ * a paired bond, inside the diagonal; levels, sigma and H are untouched. */
+static void test_pair_jumps_only(void)
+{
+    sim_state s;
+    if (make_sim(&s, "{\"lattice\": {\"Lx\": 16, \"Ly\": 16}, \"dynamics\": {\"kind\": \"cage\"},"
+                     " \"temperature\": 2, \"init\": {\"level\": 2}, \"run\": {\"seed\": 4}}")) {
+        CHECK(0, "set-up");
+        return;
+    }
+    const int64_t N = s.lat.N;
+    /* many paired bonds: neighbours along x on facing diagonals, same line */
+    for (int64_t a = 0; a < N; a++) {
+        const int x = lattice_x(&s.lat, a), y = lattice_y(&s.lat, a);
+        s.st.sigma[a] = 1;
+        s.st.phase[a] = (uint8_t)((x & 1 ? 32 : 0) + ((x / 2 + y) % 16));
+    }
+    cage_tables t;
+    cage_tables_build(&t, &s.p, 2.0);
+    t.async = t.trap = 0;
+    memset(t.loop, 0, sizeof t.loop);
+    memset(t.sigma, 0, sizeof t.sigma);
+    uint8_t *prev = malloc((size_t)N);
+    int64_t moved = 0;
+    for (int sw = 0; sw < 50; sw++) {
+        memcpy(prev, s.st.phase, (size_t)N);
+        energy_terms de = {0};
+        move_stats ms = {0};
+        cage_sweep(&s.lat, &s.st, &s.p, &t, &s.kin, s.seed, (uint64_t)sw, &de, &ms);
+        CHECK(de.sum_C == 0 && de.n_steps == 0 && de.sum_J == 0 && de.sum_h == 0, "energy moved");
+        CHECK(ms.accepted[CAGE_MOVE_SINGLE] + ms.accepted[CAGE_MOVE_TRAP] +
+                  ms.accepted[CAGE_MOVE_LOOP] + ms.accepted[CAGE_MOVE_SIGMA] == 0,
+              "a disabled move was accepted");
+        for (int64_t a = 0; a < N; a++) {
+            const int dp = s.st.phase[a] - prev[a];
+            if (!dp) continue;
+            moved++;
+            CHECK(dp == 1 || dp == -1, "phase jumped by %d", dp);
+            CHECK(s.st.phase[a] >> 4 == prev[a] >> 4, "left the diagonal");
+            const int d = cage_facing(s.st.phase[a], s.st.sigma[a]);
+            const int32_t b = s.lat.nbr[4 * a + d];
+            CHECK(s.st.phase[b] - prev[b] == dp, "partner did not move with it");
+            CHECK(cage_paired(s.st.phase[a], s.st.sigma[a], s.st.phase[b], s.st.sigma[b], d),
+                  "pair broken");
+        }
+    }
+    CHECK(moved > 1000, "only %lld pair moves", (long long)moved);
+    free(prev);
+    sim_free(&s);
+}
+
+/* Full dynamics in several regimes: phases stay in 0..63, levels in range,
+ * RSOS holds, the incremental energy equals a recomputation. */
+static void test_invariants_and_energy(void)
+{
+    const char *cases[] = {
+        "{\"lattice\": {\"Lx\": 12, \"Ly\": 10}, \"dynamics\": {\"kind\": \"cage\", \"trap_barrier\": 0,"
+        " \"async_barrier\": 0}, \"temperature\": 3, \"init\": {\"level\": \"random\"},"
+        " \"run\": {\"seed\": 1}}",
+        "{\"lattice\": {\"Lx\": 9, \"Ly\": 7, \"boundary\": \"open\"}, \"model\": {\"eps_step\": 0.3,"
+        " \"h\": 0.9, \"J\": -0.2}, \"dynamics\": {\"kind\": \"cage\", \"trap_barrier\": 0.1,"
+        " \"async_barrier\": -0.5}, \"temperature\": 2, \"init\": {\"level\": 0}, \"run\": {\"seed\": 2}}",
+        "{\"lattice\": {\"Lx\": 8, \"Ly\": 8}, \"dynamics\": {\"kind\": \"cage\", \"trap_barrier\": 0,"
+        " \"async_barrier\": 0}, \"temperature\": 9, \"init\": {\"level\": 7}, \"run\": {\"seed\": 3}}",
+        "{\"lattice\": {\"Lx\": 4, \"Ly\": 2}, \"dynamics\": {\"kind\": \"cage\", \"trap_barrier\": 0},"
+        " \"temperature\": 0.7, \"init\": {\"level\": -1}, \"run\": {\"seed\": 5}}",
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        sim_state s;
+        if (make_sim(&s, cases[c])) {
+            CHECK(0, "set-up %zu", c);
+            continue;
+        }
+        sim_set_temperature(&s, CFG.seg[0].T_from);
+        int bad_phase = 0, bad_level = 0;
+        int64_t rsos = 0;
+        for (int sw = 0; sw < 4000; sw++) {
+            sim_sweep(&s);
+            if (sw % 100) continue;
+            rsos += model_rsos_violations(&s.lat, &s.st);
+            for (int64_t a = 0; a < s.lat.N; a++) {
+                bad_phase += s.st.phase[a] >= NPHASE;
+                bad_level += s.st.level[a] < LEVEL_MIN || s.st.level[a] > LEVEL_MAX;
+            }
+        }
+        CHECK(rsos == 0 && bad_phase == 0 && bad_level == 0, "case %zu: rsos %lld phase %d level %d",
+              c, (long long)rsos, bad_phase, bad_level);
+        CHECK(energy_matches(&s), "case %zu: incremental energy differs from recomputation", c);
+        CHECK(s.moves.accepted[CAGE_MOVE_LOOP] > 0, "case %zu: no loop completed", c);
+        const kin_counters *k = &s.kin.c;
+        int64_t comp = 0, undo = 0;
+        for (int i = 0; i < KIN_NLOOPS; i++) comp += k->completions[i], undo += k->undos[i];
+        CHECK(comp + undo == s.moves.accepted[CAGE_MOVE_LOOP], "case %zu: loop counts", c);
+        for (int i = 0; i < KIN_NTAU; i++)
+            CHECK(k->tau_count[i] <= k->completions[i + 1], "case %zu: tau count %d", c, i);
+        sim_free(&s);
+    }
+}
+
+/* Thresholds: barrier factors, and W(x) P(x->y) = W(y) P(y->x) for every
+ * loop crossing, i.e. thr(l -> l+1) / thr(l+1 -> l) = W'/W. */
+static void test_thresholds(void)
+{
+    model_params p;
+    model_params_default(&p);
+    p.eps_step = 0.2;
+    p.h = 0.5;
+    const double T = 1.3;
+    cage_tables t;
+    cage_tables_build(&t, &p, T);
+    CHECK(t.trap == model_threshold(exp(-1.0 / T)), "trap threshold");
+    CHECK(t.async == model_threshold(exp(-0.125 / T)), "async threshold");
+    const double two32 = 4294967296.0, c = exp(-1.0 / T);
+    for (int l = LEVEL_MIN; l < LEVEL_MAX; l++)
+        for (int k = 0; k < 9; k++)
+            for (int sp = 0; sp < 2; sp++)
+                for (int j = 0; j < 9; j++) {
+                    /* reverse move: neighbours at l and l+1 swap roles */
+                    const double up = (double)t.loop[l + 1][1][k][sp][j] / two32;
+                    const double dn = (double)t.loop[l + 2][0][8 - k][sp][j] / two32;
+                    const double r = model_level_ratio(&p, T, l, l + 1, sp ? 1 : -1, k - 4, 0, j - 4);
+                    CHECK(fabs(up / dn - r) <= 1e-6 * r, "l %d k %d: %g vs %g", l, k, up / dn, r);
+                    CHECK(fabs(fmax(up, dn) - c) < 1e-9, "l %d: the larger side is the trap factor", l);
+                }
+    for (int k = 0; k < 9; k++)
+        for (int sp = 0; sp < 2; sp++)
+            for (int j = 0; j < 9; j++) {
+                CHECK(t.loop[LEVEL_MAX + 1][1][k][sp][j] == 0, "no loop past level 8");
+                CHECK(t.loop[0][0][k][sp][j] == 0, "no loop below level -1");
+            }
+    /* negative barriers act as 0: both directions accept with the same factor */
+    p.trap_barrier = -2.0;
+    p.async_barrier = -1.0;
+    cage_tables_build(&t, &p, T);
+    CHECK(t.trap == (uint64_t)1 << 32 && t.async == (uint64_t)1 << 32, "negative barrier capped");
+}
+
+/* Soft-matrix footprint: 141 sites (diamond of radius 8 without its tips),
+ * each moved once by sigma n_z; overlaps on a small periodic lattice count a
+ * site once; open boundaries cut the footprint. */
+static void test_soft_matrix_footprint(void)
+{
+    const struct { int L; boundary_kind bc; int expect; } cases[] = {
+        {32, BOUNDARY_PERIODIC, 141}, {8, BOUNDARY_PERIODIC, 64}, {32, BOUNDARY_OPEN, 0}};
+    for (int c = 0; c < 3; c++) {
+        lattice lat;
+        model_state st;
+        model_params p;
+        kinetics k;
+        sm_error err;
+        model_params_default(&p);
+        if (lattice_init(&lat, cases[c].L, cases[c].L, cases[c].bc, &err) ||
+            model_state_init(&st, lat.N, &err) || kinetics_init(&k, &lat, &p, &err)) {
+            CHECK(0, "set-up");
+            return;
+        }
+        const int64_t a = cases[c].bc == BOUNDARY_OPEN ? 0 : 5 * lat.Lx + 3; /* corner when open */
+        k.events[(int64_t)lattice_y(&lat, a) * k.row_cap] = (a << 1) | 0; /* sigma = -1 */
+        k.nevents[lattice_y(&lat, a)] = 1;
+        kinetics_apply_jumps(&k, &lat, &st);
+        int hit = 0, wrong = 0;
+        for (int64_t b = 0; b < lat.N; b++) {
+            if (st.z[b] == 0.0f) continue;
+            hit++;
+            wrong += st.z[b] != -k.n_z;
+        }
+        /* open corner: the quarter diamond x, y >= 0, x + y <= 8, minus 2 tips */
+        const int expect = cases[c].expect ? cases[c].expect : 45 - 2;
+        CHECK(hit == expect, "case %d: %d sites moved, expected %d", c, hit, expect);
+        CHECK(wrong == 0, "case %d: %d sites moved by the wrong amount", c, wrong);
+        CHECK(fabs(k.n_z - pow(200.0, -0.625)) < 1e-7, "n_z %g", k.n_z);
+        CHECK(k.nevents[lattice_y(&lat, a)] == 0, "events not cleared");
+        kinetics_free(&k);
+        model_state_free(&st);
+        lattice_free(&lat);
+    }
+}
+
+/* Geometry: every diagonal's midpoint faces dir(q, sigma); the PCP stays on
+ * the cage cube; phi = 0 is on the +x diagonal for both orientations. */
+static void test_pcp_geometry(void)
+{
+    const double dd = 1.177592 - 1.122462; /* q_R - q_0 */
+    const int ex[4] = {1, 0, -1, 0}, ey[4] = {0, 1, 0, -1};
+    for (int sg = -1; sg <= 1; sg += 2)
+        for (int q = 0; q < 4; q++) {
+            float a[3], b[3];
+            pcp_position(16 * q, sg, a);
+            pcp_position(16 * ((q + 1) & 3), sg, b); /* the end vertex is the next start */
+            const double mx = 0.5 * (a[0] + b[0]), my = 0.5 * (a[1] + b[1]), mz = 0.5 * (a[2] + b[2]);
+            const int d = cage_facing(16 * q, sg);
+            CHECK(fabs(mx - dd * ex[d]) < 1e-5 && fabs(my - dd * ey[d]) < 1e-5 && fabs(mz) < 1e-5,
+                  "sigma %d q %d: midpoint (%g %g %g) does not face %d", sg, q, mx, my, mz, d);
+            for (int lam = 0; lam < 16; lam++) {
+                float v[3];
+                pcp_position(16 * q + lam, sg, v);
+                for (int i = 0; i < 3; i++) CHECK(fabs(v[i]) <= dd + 1e-5, "outside the cage");
+            }
+            /* the last line stops short of the vertex by the trap angle */
+            float e[3];
+            pcp_position(16 * q + 15, sg, e);
+            const double gap = sqrt((e[0] - b[0]) * (e[0] - b[0]) + (e[1] - b[1]) * (e[1] - b[1]) +
+                                    (e[2] - b[2]) * (e[2] - b[2]));
+            CHECK(gap > 0 && gap < 0.01 * 2 * sqrt(2.0) * dd, "trap gap %g", gap);
+        }
+}
+
+/* Same seed, 1 and 2 threads: identical fields, energies, counters. The
+ * lattice is big enough for the passes to run in parallel, hot enough for
+ * loops and soft-matrix jumps. */
+static void run_threads(int threads, sim_state *s)
+{
+    omp_set_num_threads(threads);
+    if (make_sim(s, "{\"lattice\": {\"Lx\": 96, \"Ly\": 64}, \"dynamics\": {\"kind\": \"cage\","
+                    " \"trap_barrier\": 0, \"async_barrier\": 0}, \"temperature\": 9,"
+                    " \"init\": {\"level\": 7}, \"run\": {\"seed\": 77}}")) {
+        CHECK(0, "set-up");
+        return;
+    }
+    /* PCPs near the end of their loop, so that level 8 is reached at once */
+    for (int64_t a = 0; a < s->lat.N; a++) s->st.phase[a] = (uint8_t)(56 + a % 8);
+    sim_set_temperature(s, 9.0);
+    for (int sw = 0; sw < 300; sw++) sim_sweep(s);
+}
+
+static void test_threads_bitwise(void)
+{
+    sim_state a, b;
+    run_threads(1, &a);
+    run_threads(2, &b);
+    const size_t N = (size_t)a.lat.N;
+    CHECK(memcmp(a.st.level, b.st.level, N) == 0, "level differs");
+    CHECK(memcmp(a.st.sigma, b.st.sigma, N) == 0, "sigma differs");
+    CHECK(memcmp(a.st.phase, b.st.phase, N) == 0, "phase differs");
+    CHECK(memcmp(a.st.z, b.st.z, N * sizeof *a.st.z) == 0, "z differs");
+    CHECK(memcmp(&a.e, &b.e, sizeof a.e) == 0, "energy differs");
+    CHECK(memcmp(&a.moves, &b.moves, sizeof a.moves) == 0, "move counts differ");
+    CHECK(memcmp(&a.kin.c, &b.kin.c, sizeof a.kin.c) == 0, "kinetic counters differ");
+    CHECK(a.kin.c.sm_jumps > 0, "no soft-matrix jump happened");
+    CHECK(energy_matches(&a), "energy bookkeeping");
+    sim_free(&a);
+    sim_free(&b);
+}
+
+int main(void)
+{
+    RUN(test_pairing_rule_is_closed);
+    RUN(test_pair_jumps_only);
+    RUN(test_invariants_and_energy);
+    RUN(test_thresholds);
+    RUN(test_soft_matrix_footprint);
+    RUN(test_pcp_geometry);
+    RUN(test_threads_bitwise);
+    return CHECK_REPORT();
+}
