@@ -87,7 +87,7 @@ figures: all
 	$(BUILD)/softmatrix run $(FIG_RAMP) --output $(FIG_OUT)/hysteresis.h5 --overwrite --quiet
 	$(BUILD)/softmatrix table1 --json > $(FIG_OUT)/table1.json
 	$(PYTHON) scripts/plot_run.py $(FIG_OUT)/default.h5 -o $(FIG_DIR)/run.png
-	$(PYTHON) scripts/plot_snapshot.py $(FIG_OUT)/default.h5 --temperature 3 -o $(FIG_DIR)/snapshot.png
+	$(PYTHON) scripts/plot_snapshot.py $(FIG_OUT)/default.h5 --temperature 3 --crop 64 -o $(FIG_DIR)/snapshot.png
 	$(PYTHON) scripts/plot_sweep.py $(FIG_OUT)/default.h5 -o $(FIG_DIR)/sweep.png
 	$(PYTHON) scripts/table1_report.py --table1-json $(FIG_OUT)/table1.json -o $(FIG_DIR)/table1_ideal.png
 	$(PYTHON) scripts/table1_report.py $(FIG_OUT)/default.h5 --table1-json $(FIG_OUT)/table1.json -o $(FIG_DIR)/table1.png

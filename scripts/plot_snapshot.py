@@ -22,6 +22,8 @@ def main(argv=None):
     p.add_argument("--step", type=int, help="snapshot step (default: the last snapshot)")
     p.add_argument("--temperature", type=float, metavar="T",
                    help="the snapshot whose temperature is nearest to T (instead of --step)")
+    p.add_argument("--crop", type=int, metavar="N",
+                   help="show only the N x N corner window (details of large lattices)")
     p.add_argument("--list", action="store_true", help="list the snapshot steps and exit")
     args = p.parse_args(argv)
     run = open_run(args.run)
@@ -42,6 +44,8 @@ def main(argv=None):
     for name in ("sigma", "z"):
         if name in run.snapshots and step in run.snapshots[name].step:
             fields.append((name, run.snapshots[name].at(step)[1]))
+    if args.crop:
+        fields = [(name, v[: args.crop, : args.crop]) for name, v in fields]
     style()
     n = len(fields)
     fig, axes = plt.subplots(1, n, figsize=(PANEL * n + 0.6, PANEL + 0.5), squeeze=False)
@@ -72,7 +76,8 @@ def main(argv=None):
             a.set_title("z displacement")
         a.set_xlabel("x")
         a.set_ylabel("y")
-    ttl = f"{run.path}: step {step}" + (f", T = {T:.4g}" if T is not None else "") + f", {Lx}x{Ly}"
+    ttl = f"{run.path}: step {step}" + (f", T = {T:.4g}" if T is not None else "") + f", {Lx}x{Ly}" + (
+        f" (window {min(args.crop, Lx)}x{min(args.crop, Ly)})" if args.crop else "")
     fig.suptitle(args.title or ttl, fontsize=10)
     fig.subplots_adjust(left=0.06, right=0.95, top=0.88, bottom=0.1, wspace=0.35)
     save(fig, args, args.run)

@@ -116,7 +116,8 @@ int h5out_open(h5out **hp, const char *path, int overwrite, const sm_config *cfg
     *usage = 0;
     if (strlen(path) >= CONFIG_PATH_MAX - 16) {
         *usage = 1;
-        return sm_fail(err, "%s: output path too long", path);
+        return sm_fail(err, "%.60s...: output path too long (%zu bytes, at most %d)", path,
+                       strlen(path), CONFIG_PATH_MAX - 17);
     }
     /* "", "dir/" or "dir/." would run the whole simulation into "dir/.partial"
      * and fail only at the final rename */

@@ -326,10 +326,12 @@ static int run_points(const sweep_ctx *x, const int64_t *todo, int64_t ntodo, in
         }
     }
     free(run);
-    if (code != SM_EXIT_OK)
-        fprintf(stderr, "softmatrix: sweep: point %lld failed; %lld of %lld points are finished "
-                "and kept, rerun the same command to resume\n", (long long)failed_point,
-                (long long)(nkept + done), (long long)nshard);
+    if (code != SM_EXIT_OK) {
+        char what[64] = "stopped";
+        if (failed_point >= 0) snprintf(what, sizeof what, "point %lld failed", (long long)failed_point);
+        fprintf(stderr, "softmatrix: sweep: %s; %lld of %lld points are finished and kept, rerun "
+                "the same command to resume\n", what, (long long)(nkept + done), (long long)nshard);
+    }
     return code;
 }
 
