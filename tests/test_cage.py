@@ -91,7 +91,8 @@ def test_level_and_cage_agree(equilibrium_runs, case):
     for k in ql:
         (ml, el), (mc, ec) = ql[k], qc[k]
         sigma = np.hypot(el, ec)
-        if ml == mc == 0.0:
+        # bins both dynamics almost never visit carry no error estimate worth testing
+        if k.startswith("f_") and max(ml, mc) < 1e-3:
             continue
         if abs(ml - mc) > TOL * sigma + 1e-12:
             bad.append(f"{k}: level {ml:.5f}({el:.5f}) cage {mc:.5f}({ec:.5f})")
