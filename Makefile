@@ -72,10 +72,19 @@ $(BUILD)/bench/bench: $(BENCH_SRC) $(wildcard tests/bench/*.h) $(BUILD)/libsoftm
 bench: $(BUILD)/bench/bench
 	$(BUILD)/bench/bench --out $(BUILD)/bench/bench.json $(BENCH_ARGS)
 
-# Figures of the README gallery (docs/gallery_section.md), made by scripts/*.py.
-# FIG_CONFIG is the run whose constant-T holds also serve as the sweep until
-# `softmatrix sweep` exists.
-FIG_DIR    ?= docs/figures
+# Validation against exact results (issue #5, MODEL.md section 7): Ising limit,
+# Onsager, exact enumeration with level and cage dynamics, planted-bug controls.
+# Prints the table of every comparison and writes it to $(BUILD)/validation.md.
+# VALIDATE_JOBS simulations run at a time.
+VALIDATE_JOBS ?= 2
+.PHONY: validate
+validate: deps all $(EXACT_BIN)
+	$(PYTHON) tests/validation/validate.py --jobs $(VALIDATE_JOBS) --markdown $(BUILD)/validation.md
+
+# Figures of the README gallery (README "Figures"), made by scripts/*.py.
+# The sweep figure comes from configs/sweep_T.json, the time series and the
+# snapshot from FIG_CONFIG.
+FIG_DIR    ?= data/figures
 FIG_OUT    ?= out/figures
 FIG_CONFIG ?= configs/default.json
 FIG_RAMP   ?= scripts/figure_configs/hysteresis.json
@@ -88,7 +97,8 @@ figures: all
 	$(BUILD)/softmatrix table1 --json > $(FIG_OUT)/table1.json
 	$(PYTHON) scripts/plot_run.py $(FIG_OUT)/default.h5 -o $(FIG_DIR)/run.png
 	$(PYTHON) scripts/plot_snapshot.py $(FIG_OUT)/default.h5 --temperature 3 --crop 64 -o $(FIG_DIR)/snapshot.png
-	$(PYTHON) scripts/plot_sweep.py $(FIG_OUT)/default.h5 -o $(FIG_DIR)/sweep.png
+	$(BUILD)/softmatrix sweep configs/sweep_T.json --output-dir $(FIG_OUT)/sweep_T --overwrite --quiet
+	$(PYTHON) scripts/plot_sweep.py $(FIG_OUT)/sweep_T/index.h5 -o $(FIG_DIR)/sweep.png
 	$(PYTHON) scripts/table1_report.py --table1-json $(FIG_OUT)/table1.json -o $(FIG_DIR)/table1_ideal.png
 	$(PYTHON) scripts/table1_report.py $(FIG_OUT)/default.h5 --table1-json $(FIG_OUT)/table1.json -o $(FIG_DIR)/table1.png
 	$(PYTHON) scripts/hysteresis.py $(FIG_OUT)/hysteresis.h5 -o $(FIG_DIR)/hysteresis.png
@@ -101,6 +111,7 @@ SAN_BUILD  ?= build-san
 SAN_CFLAGS ?= -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 # leaks are checked; a sanitizer report fails the process (exit 1 at least)
 SAN_ENV    := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
+              LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp:print_suppressions=0 \
               UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 SAN_MAKE    = CFLAGS='$(SAN_CFLAGS)' EXACT_CFLAGS='-O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -fopenmp $(SAN_CFLAGS)' \
               $(MAKE) --no-print-directory BUILD=$(SAN_BUILD)

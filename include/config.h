@@ -43,6 +43,8 @@ typedef struct {
     int has_schedule;              /* 1: "schedule" given, 0: "temperature" */
     int64_t seed, equilibration_sweeps, sweeps, measure_every, snapshot_every, census_every;
     int threads;                   /* 0: OpenMP default */
+    int64_t checkpoint_every;      /* sweeps between checkpoints, 0: none by count */
+    double checkpoint_seconds;     /* wall seconds between checkpoints, 0: none by time */
     int init_level;                /* -1..8, ignored when init_level_random */
     int init_level_random;         /* levels uniform in {-1, 0} (RSOS-valid) */
     int init_sigma;                /* init_sigma_kind */

@@ -56,4 +56,25 @@ int h5out_close(h5out *h, int complete, sm_error *err);
 /* The final and partial names (valid until close). */
 const char *h5out_path(const h5out *h);
 
+/* Rows of every extendible series in the file (observables, census,
+ * snapshots): a checkpoint records them so that a resumed run can cut the
+ * partial file back to the state it had when the checkpoint was written. */
+typedef struct {
+    char path[256];   /* "/observables/energy", "/snapshots/level", ... */
+    int64_t rows;
+} h5out_count;
+enum { H5OUT_MAX_SERIES = 128, H5OUT_MAX_COUNTS = H5OUT_MAX_SERIES + SNAP_NFIELDS };
+/* Fills out[0..H5OUT_MAX_COUNTS) and returns the number of series. */
+int h5out_counts(const h5out *h, h5out_count *out);
+
+/* Reopens <path>.partial of an interrupted run for appending, as the run
+ * left it at its checkpoint: /parameters/config_json must equal config_json
+ * (else the file belongs to another run and *usage is set); each series in
+ * keep[] is cut back to its row count (it must have at least that many);
+ * every other object except the file header (series begun after the
+ * checkpoint, a half-written /summary) is removed. overwrite as for
+ * h5out_open: it governs only the final rename. */
+int h5out_reopen(h5out **h, const char *path, int overwrite, const char *config_json,
+                 const h5out_count *keep, int nkeep, int *usage, sm_error *err);
+
 #endif

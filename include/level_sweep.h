@@ -18,7 +18,19 @@ typedef struct {
     double T;
     uint64_t level[NLEVELS][2][9][2][9];
     uint64_t sigma[2][9];
+    /* The same thresholds in 32 bits, for the SIMD path (half the bytes to
+     * gather; the sigma table fits two vector registers): level_thr32(thr).
+     * sigma32 is sigma flattened as [s > 0] * 9 + S + 4, zero-padded. */
+    uint32_t level32[NLEVELS][2][9][2][9];
+    uint32_t sigma32[32];
 } level_tables;
+
+/* A threshold thr in [0, 2^32] (accept iff (uint64_t)r < thr, r a 32-bit
+ * random word) as a 32-bit one: thr - 1, and 0 for thr = 0. For every r != 0,
+ * r < thr iff r <= level_thr32(thr); at r = 0 the two differ for thr = 0
+ * (which does occur: out-of-range proposals, and exp() underflow at small T),
+ * so the SIMD path hands any vector holding a zero word to the 64-bit path. */
+static inline uint32_t level_thr32(uint64_t thr) { return thr ? (uint32_t)(thr - 1) : 0u; }
 
 void level_tables_build(level_tables *t, const model_params *p, double T);
 

@@ -6,6 +6,7 @@
 #define SM_SIM_H
 
 #include "cage_sweep.h"
+#include "checkpoint.h"
 #include "config.h"
 #include "kinetics.h"
 #include "lattice.h"
@@ -43,5 +44,16 @@ void sim_sweep(sim_state *s);
  * level dynamics, PCP move proposals (N single jumps + one pair check per
  * bond) for the cage dynamics. */
 int64_t sim_site_updates_per_sweep(const sim_state *s);
+
+/* Checkpoint records of everything a sweep reads or accumulates: the four
+ * fields, the step (which also fixes the random numbers and, through the
+ * schedule, the temperature), the energy sums, the move counters and the
+ * cage dynamics' per-site kinetic bookkeeping. Acceptance tables are not
+ * stored: they are rebuilt from T. */
+void sim_save(const sim_state *s, ckpt_writer *w);
+/* Restores them into s, set up by sim_init from the same configuration.
+ * The fields are range-checked and the energy sums recomputed and compared,
+ * so a checkpoint that does not belong to this state is refused. */
+int sim_restore(sim_state *s, const ckpt_reader *r, sm_error *err);
 
 #endif

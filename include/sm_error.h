@@ -17,5 +17,8 @@ int sm_fail(sm_error *err, const char *fmt, ...) __attribute__((format(printf, 2
 
 /* Exit codes of the CLI (README documents them). */
 enum { SM_EXIT_OK = 0, SM_EXIT_RUNTIME = 1, SM_EXIT_USAGE = 2 };
+/* A run stopped by SIGINT/SIGTERM after writing its checkpoint exits with
+ * 128 + the signal number (130, 143), as a shell reports a killed command. */
+enum { SM_EXIT_SIGNAL_BASE = 128 };
 
 #endif

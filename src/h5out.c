@@ -13,8 +13,6 @@
 #include "pcp.h"
 #include "version.h"
 
-enum { H5OUT_MAX_SERIES = 128 };
-
 typedef struct {
     char path[256];
     int width;
@@ -38,6 +36,9 @@ struct h5out {
 };
 
 static const char *const SNAP_FIELD_NAMES[SNAP_NFIELDS] = {"level", "sigma", "phase", "z", "pcp"};
+/* The objects h5out_open writes; everything else is series or end-of-run
+ * output (h5out_reopen relies on this list). */
+static const char *const HEADER_OBJECTS[] = {"/h5md", "/parameters"};
 
 const char *h5out_path(const h5out *h) { return h->path; }
 
@@ -440,4 +441,211 @@ int h5out_close(h5out *h, int complete, sm_error *err)
     if (!rc && complete) rc = publish(h, err);
     free(h);
     return rc;
+}
+
+/* --- resuming an interrupted run ----------------------------------------- */
+
+int h5out_counts(const h5out *h, h5out_count *out)
+{
+    int n = 0;
+    for (int i = 0; i < h->nseries; i++) {
+        snprintf(out[n].path, sizeof out[n].path, "%s", h->s[i].path);
+        out[n++].rows = (int64_t)h->s[i].n;
+    }
+    for (int i = 0; i < SNAP_NFIELDS; i++)
+        if (h->snap[i].group >= 0) {
+            snprintf(out[n].path, sizeof out[n].path, "/snapshots/%s", SNAP_FIELD_NAMES[i]);
+            out[n++].rows = (int64_t)h->snap[i].n;
+        }
+    return n;
+}
+
+/* Opens dataset path/leaf and cuts it to rows (it must have at least that
+ * many); *width gets the product of the inner dimensions. */
+static hid_t open_cut(h5out *h, const char *path, const char *leaf, hsize_t rows, int *width,
+                      sm_error *err)
+{
+    char p[300];
+    snprintf(p, sizeof p, "%s/%s", path, leaf);
+    hid_t d = H5Dopen2(h->file, p, H5P_DEFAULT);
+    if (d < 0) {
+        sm_fail(err, "%s: %s is missing; the partial file does not match the checkpoint", h->partial, p);
+        return -1;
+    }
+    hsize_t dims[4] = {0, 0, 0, 0};
+    hid_t sp = H5Dget_space(d);
+    const int rank = sp < 0 ? -1 : H5Sget_simple_extent_ndims(sp);
+    if (rank >= 1 && rank <= 4) H5Sget_simple_extent_dims(sp, dims, NULL);
+    if (sp >= 0) H5Sclose(sp);
+    if (rank < 1 || rank > 4 || dims[0] < rows) {
+        H5Dclose(d);
+        sm_fail(err, "%s: %s has %llu rows, the checkpoint needs %llu; the partial file does not match the checkpoint",
+                h->partial, p, (unsigned long long)dims[0], (unsigned long long)rows);
+        return -1;
+    }
+    *width = 1;
+    for (int i = 1; i < rank; i++) *width *= (int)dims[i];
+    dims[0] = rows;
+    errno = 0;
+    if (H5Dset_extent(d, dims) < 0) {
+        H5Dclose(d);
+        sm_fail(err, "%s: cannot cut %s back to the checkpoint: %s", h->partial, p, io_cause(errno));
+        return -1;
+    }
+    return d;
+}
+
+static int reopen_series(h5out *h, const h5out_count *k, sm_error *err)
+{
+    const hsize_t rows = (hsize_t)k->rows;
+    int w = 0, wv = 0;
+    if (k->rows < 0) return sm_fail(err, "%s: bad row count for %s", h->partial, k->path);
+    if (strncmp(k->path, "/snapshots/", 11) == 0) {
+        int i = 0;
+        while (i < SNAP_NFIELDS && strcmp(k->path + 11, SNAP_FIELD_NAMES[i]) != 0) i++;
+        if (i == SNAP_NFIELDS) return sm_fail(err, "%s: unknown snapshot field %s", h->partial, k->path);
+        snap_field *f = &h->snap[i];
+        f->step = open_cut(h, k->path, "step", rows, &w, err);
+        f->time = f->step < 0 ? -1 : open_cut(h, k->path, "time", rows, &w, err);
+        f->value = f->time < 0 ? -1 : open_cut(h, k->path, "value", rows, &wv, err);
+        f->group = 0; /* opened: closed by h5out_close from here on */
+        f->n = rows;
+        return f->value < 0;
+    }
+    if (h->nseries == H5OUT_MAX_SERIES)
+        return sm_fail(err, "%s: too many series (internal limit %d)", h->path, H5OUT_MAX_SERIES);
+    series *s = &h->s[h->nseries++];
+    snprintf(s->path, sizeof s->path, "%s", k->path);
+    s->step = open_cut(h, k->path, "step", rows, &w, err);
+    s->time = s->step < 0 ? -1 : open_cut(h, k->path, "time", rows, &w, err);
+    s->value = s->time < 0 ? -1 : open_cut(h, k->path, "value", rows, &wv, err);
+    s->width = wv;
+    s->n = rows;
+    return s->value < 0;
+}
+
+typedef struct {
+    int n, cap;
+    char (*name)[256];
+} name_list;
+
+static herr_t collect_name(hid_t g, const char *name, const H5L_info_t *info, void *op)
+{
+    (void)g;
+    (void)info;
+    name_list *l = op;
+    if (l->n == l->cap) {
+        const int cap = l->cap ? 2 * l->cap : 16;
+        void *p = realloc(l->name, sizeof *l->name * (size_t)cap);
+        if (!p) return -1;
+        l->name = p;
+        l->cap = cap;
+    }
+    snprintf(l->name[l->n++], sizeof l->name[0], "%s", name);
+    return 0;
+}
+
+/* Removes below group `path` every object that is neither kept, nor on the
+ * way to a kept one, nor part of the header. */
+static int prune(h5out *h, const char *path, const h5out_count *keep, int nkeep, sm_error *err)
+{
+    name_list l = {0, 0, NULL};
+    hid_t g = H5Gopen2(h->file, path, H5P_DEFAULT);
+    herr_t rc = g < 0 ? -1 : H5Literate(g, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, collect_name, &l);
+    if (g >= 0) H5Gclose(g);
+    if (rc < 0) {
+        free(l.name);
+        return sm_fail(err, "%s: cannot list group %s", h->partial, path);
+    }
+    int bad = 0;
+    for (int i = 0; i < l.n && !bad; i++) {
+        char child[600];
+        snprintf(child, sizeof child, "%s/%s", strcmp(path, "/") ? path : "", l.name[i]);
+        const size_t len = strlen(child);
+        int keep_it = 0, descend = 0;
+        for (size_t j = 0; j < sizeof HEADER_OBJECTS / sizeof HEADER_OBJECTS[0]; j++)
+            keep_it |= strcmp(child, HEADER_OBJECTS[j]) == 0;
+        for (int j = 0; j < nkeep; j++) {
+            keep_it |= strcmp(child, keep[j].path) == 0;
+            descend |= strncmp(keep[j].path, child, len) == 0 && keep[j].path[len] == '/';
+        }
+        if (keep_it) continue;
+        if (descend) bad = prune(h, child, keep, nkeep, err);
+        else if (H5Ldelete(h->file, child, H5P_DEFAULT) < 0)
+            bad = sm_fail(err, "%s: cannot remove %s written after the checkpoint", h->partial, child);
+    }
+    free(l.name);
+    return bad;
+}
+
+/* Does /parameters/config_json equal json? */
+static int same_config(hid_t file, const char *json)
+{
+    hid_t a = H5Aopen_by_name(file, "/parameters", "config_json", H5P_DEFAULT, H5P_DEFAULT);
+    if (a < 0) return 0;
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    char *v = NULL;
+    const int same = H5Aread(a, t, &v) >= 0 && v && strcmp(v, json) == 0;
+    if (v) H5free_memory(v);
+    H5Tclose(t);
+    H5Aclose(a);
+    return same;
+}
+
+int h5out_reopen(h5out **hp, const char *path, int overwrite, const char *config_json,
+                 const h5out_count *keep, int nkeep, int *usage, sm_error *err)
+{
+    *hp = NULL;
+    *usage = 0;
+    h5out *h = calloc(1, sizeof *h);
+    if (!h) return sm_fail(err, "%s: out of memory", path);
+    snprintf(h->path, sizeof h->path, "%s", path);
+    snprintf(h->partial, sizeof h->partial, "%s.partial", path);
+    h->overwrite = overwrite;
+    for (int i = 0; i < SNAP_NFIELDS; i++) h->snap[i].group = -1;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    struct stat st;
+    if (stat(h->partial, &st) != 0) {
+        *usage = 1;
+        sm_fail(err, "%s: no partial output to resume (%s)", h->partial, strerror(errno));
+        free(h);
+        return 1;
+    }
+    errno = 0;
+    h->file = H5Fopen(h->partial, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (h->file < 0) {
+        const int e = errno;
+        sm_fail(err, "%s: cannot reopen the partial output (damaged by the interruption?): %s",
+                h->partial, e ? strerror(e) : "not a readable HDF5 file");
+        free(h);
+        return 1;
+    }
+    *hp = h; /* from here the caller closes it, whatever happens */
+    if (!same_config(h->file, config_json)) {
+        *usage = 1;
+        return sm_fail(err, "%s: the partial output was written with another configuration",
+                       h->partial);
+    }
+    /* check every kept series before changing anything */
+    for (int i = 0; i < nkeep; i++) {
+        char p[300];
+        snprintf(p, sizeof p, "%s/value", keep[i].path);
+        hid_t d = H5Dopen2(h->file, p, H5P_DEFAULT);
+        hsize_t dims[4] = {0, 0, 0, 0};
+        if (d >= 0) {
+            hid_t sp = H5Dget_space(d);
+            if (sp >= 0 && H5Sget_simple_extent_ndims(sp) <= 4) H5Sget_simple_extent_dims(sp, dims, NULL);
+            if (sp >= 0) H5Sclose(sp);
+            H5Dclose(d);
+        }
+        if (d < 0 || dims[0] < (hsize_t)keep[i].rows)
+            return sm_fail(err, "%s: %s has %llu rows, the checkpoint needs %lld; the partial output does not match the checkpoint",
+                           h->partial, p, (unsigned long long)dims[0], (long long)keep[i].rows);
+    }
+    for (int i = 0; i < nkeep; i++)
+        if (reopen_series(h, &keep[i], err)) return 1;
+    if (prune(h, "/", keep, nkeep, err)) return 1;
+    return h5out_flush(h, err);
 }

@@ -48,6 +48,10 @@ void level_tables_build(level_tables *t, const model_params *p, double T)
     for (int sp = 0; sp < 2; sp++)
         for (int j = 0; j < 9; j++)
             t->sigma[sp][j] = model_threshold(model_sigma_ratio(p, T, sp ? 1 : -1, j - 4));
+    const uint64_t *l64 = &t->level[0][0][0][0][0];
+    uint32_t *l32 = &t->level32[0][0][0][0][0];
+    for (size_t i = 0; i < sizeof t->level32 / sizeof *l32; i++) l32[i] = level_thr32(l64[i]);
+    for (int i = 0; i < 32; i++) t->sigma32[i] = i < 18 ? level_thr32(t->sigma[i / 9][i % 9]) : 0;
 }
 
 /* Philox4x32-10 exactly as Random123's philox4x32 (checked against it in
@@ -159,140 +163,198 @@ static inline void site_interior(int8_t *restrict lv, int8_t *restrict sg, int64
 #define LEVEL_HAVE_AVX512 1
 #define AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
 
-/* 16 Philox4x32-10 blocks for counters {x0 lanes, c1, c2, c3}: the same
- * arithmetic as level_philox_lanes, 32x32->64 products taken on the even and
- * the odd lanes separately. */
-AVX512_TARGET static inline void philox16(__m512i x0, uint32_t c1, uint32_t c2, uint32_t c3,
+/* 16 Philox4x32-10 blocks for the counters {c0 + 2i, c1, c2, c3}, i < 16:
+ * the arithmetic of level_philox_lanes, arranged for speed.
+ *  - Each word lives in two vectors of 8 64-bit lanes (sites 0-7 and 8-15),
+ *    the word in the low half of its lane: vpmuludq reads only the low
+ *    halves, so the 64-bit product is at once the next "lo" word and, shifted,
+ *    the "hi" word, and the junk left in the high halves is never read. The
+ *    16-lane form (products of even and odd lanes blended back) took 16
+ *    instructions a round for 16 sites; this one takes 12.
+ *  - Only c0 differs between lanes, so round 1's product of x2 = c2 and
+ *    round 2's product of x0 (then hi(c2 M1) ^ c1 ^ k0) are the same for all
+ *    lanes: computed once in scalar code, as are x0, x1 after round 1 and x3
+ *    after round 2.
+ * The three words come back as 16 32-bit lanes in site order. */
+AVX512_TARGET static inline void philox16(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3,
                                           uint32_t k0, uint32_t k1, __m512i *o0, __m512i *o1,
                                           __m512i *o2)
 {
+    const uint32_t W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
     const __m512i M0 = _mm512_set1_epi64(0xD2511F53u), M1 = _mm512_set1_epi64(0xCD9E8D57u);
-    __m512i x1 = _mm512_set1_epi32((int)c1), x2 = _mm512_set1_epi32((int)c2),
-            x3 = _mm512_set1_epi32((int)c3);
-    uint32_t q0 = k0, q1 = k1;
-    for (int r = 0; r < 10; r++) {
-        const __m512i pe0 = _mm512_mul_epu32(x0, M0);
-        const __m512i po0 = _mm512_mul_epu32(_mm512_srli_epi64(x0, 32), M0);
-        const __m512i pe1 = _mm512_mul_epu32(x2, M1);
-        const __m512i po1 = _mm512_mul_epu32(_mm512_srli_epi64(x2, 32), M1);
-        const __m512i lo0 = _mm512_mask_blend_epi32(0xAAAA, pe0, _mm512_slli_epi64(po0, 32));
-        const __m512i hi0 = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe0, 32), po0);
-        const __m512i lo1 = _mm512_mask_blend_epi32(0xAAAA, pe1, _mm512_slli_epi64(po1, 32));
-        const __m512i hi1 = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe1, 32), po1);
-        x0 = _mm512_ternarylogic_epi32(hi1, x1, _mm512_set1_epi32((int)q0), 0x96);
-        x2 = _mm512_ternarylogic_epi32(hi0, x3, _mm512_set1_epi32((int)q1), 0x96);
-        x1 = lo1;
-        x3 = lo0;
-        q0 += 0x9E3779B9u;
-        q1 += 0xBB67AE85u;
+    const __m512i iota = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+    __m512i x0[2], x1[2], x2[2], x3[2];
+    x0[0] = _mm512_add_epi64(_mm512_set1_epi64(c0), iota);
+    x0[1] = _mm512_add_epi64(x0[0], _mm512_set1_epi64(16));
+    /* round 1 (key k0, k1): p1 = M1 c2 is the same in every lane */
+    const uint64_t p1c = (uint64_t)0xCD9E8D57u * c2;
+    const uint32_t a0 = (uint32_t)(p1c >> 32) ^ c1 ^ k0, a1 = (uint32_t)p1c;
+    for (int h = 0; h < 2; h++) {
+        const __m512i p0 = _mm512_mul_epu32(x0[h], M0);
+        x2[h] = _mm512_xor_si512(_mm512_srli_epi64(p0, 32), _mm512_set1_epi64(c3 ^ k1));
+        x3[h] = p0;
     }
-    *o0 = x0; *o1 = x1; *o2 = x2;
-}
-
-/* The bytes p[0], p[2], ..., p[30] as int32 lanes; *odd gets p[1], ..., p[31].
- * Bytes outside bmask are not read (they come back as 0), so a last, partial
- * vector never reads past the row's interior sites and their neighbours. */
-AVX512_TARGET static inline __m512i even_bytes(const int8_t *p, __mmask32 bmask, __m512i *odd)
-{
-    const __m512i w = _mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi8(bmask, p));
-    if (odd) *odd = _mm512_srai_epi32(w, 8);
-    return _mm512_srai_epi32(_mm512_slli_epi32(w, 24), 24);
+    /* round 2 (key k0 + W0, k1 + W1): p0 = M0 a0 is the same in every lane */
+    const uint64_t p0c = (uint64_t)0xD2511F53u * a0;
+    for (int h = 0; h < 2; h++) {
+        const __m512i p1 = _mm512_mul_epu32(x2[h], M1);
+        x0[h] = _mm512_xor_si512(_mm512_srli_epi64(p1, 32), _mm512_set1_epi64(a1 ^ (k0 + W0)));
+        x1[h] = p1;
+        x2[h] = _mm512_xor_si512(x3[h], _mm512_set1_epi64((uint32_t)(p0c >> 32) ^ (k1 + W1)));
+        x3[h] = _mm512_set1_epi64((uint32_t)p0c);
+    }
+    /* rounds 3 to 10 */
+    uint32_t q0 = k0 + 2 * W0, q1 = k1 + 2 * W1;
+    for (int r = 2; r < 10; r++) {
+        const __m512i Q0 = _mm512_set1_epi64(q0), Q1 = _mm512_set1_epi64(q1);
+        for (int h = 0; h < 2; h++) {
+            const __m512i p0 = _mm512_mul_epu32(x0[h], M0);
+            const __m512i p1 = _mm512_mul_epu32(x2[h], M1);
+            x0[h] = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p1, 32), x1[h], Q0, 0x96);
+            x2[h] = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p0, 32), x3[h], Q1, 0x96);
+            x1[h] = p1;
+            x3[h] = p0;
+        }
+        q0 += W0;
+        q1 += W1;
+    }
+    /* the low halves of the 8 + 8 lanes as 16 32-bit lanes */
+    const __m512i lows = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    *o0 = _mm512_permutex2var_epi32(x0[0], lows, x0[1]);
+    *o1 = _mm512_permutex2var_epi32(x1[0], lows, x1[1]);
+    *o2 = _mm512_permutex2var_epi32(x2[0], lows, x2[1]);
 }
 
 /* The site update of site_update for the n interior sites a0, a0 + 2, ...,
- * a0 + 2(n - 1) of one row, 16 at a time, the last vector masked; same
- * random numbers, same thresholds, same sums. */
+ * a0 + 2(n - 1) of one row, 32 at a time, the last block masked; same
+ * random numbers, same thresholds, same sums.
+ *
+ * The per-site logic runs on 32 sites per vector in 16-bit lanes (levels,
+ * spins, sums and the table index all fit), which halves its instruction
+ * count against 32-bit lanes. The byte layout makes that cheap: a 64-byte
+ * load from lv + a puts site a + 2k in the low byte of 16-bit lane k and its
+ * +x neighbour in the high byte, and a load from one byte lower puts any
+ * other neighbour in the high byte. Loads and stores are masked to the bytes
+ * they need, so nothing outside the row's interior sites and their
+ * neighbours is touched. Only Philox, the threshold look-ups and their
+ * compares are 32-bit (two vectors of 16). */
 AVX512_TARGET static void interior_avx512(int8_t *restrict lv, int8_t *restrict sg, int64_t a0,
                                           int n, int64_t dup, int64_t ddn, uint32_t c1,
                                           uint32_t c2, uint32_t c3, uint32_t k0, uint32_t k1,
                                           const level_tables *t, int move_levels, sweep_acc *A)
 {
-    const __m512i one = _mm512_set1_epi32(1), four = _mm512_set1_epi32(4), zero = _mm512_setzero_si512();
-    const __m512i iota2 = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i cb = _mm512_setr_epi32(0, 0, 4, 16, 36, 64, 100, 144, 196, 256, 320, 0, 0, 0, 0, 0);
-    const long long *tl = (const long long *)&t->level[0][0][0][0][0];
-    const long long *ts = (const long long *)&t->sigma[0][0];
-    const __mmask16 mv = move_levels ? 0xFFFF : 0;
-    __m512i vC = zero, vSt = zero, vJ = zero, vh = zero;
+    const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi16(1),
+                  two = _mm512_set1_epi16(2), four = _mm512_set1_epi16(4),
+                  nine = _mm512_set1_epi16(9), one32 = _mm512_set1_epi32(1);
+    /* CB_PAD as 16-bit lanes, indexed by l + 2 */
+    static const int16_t CB16[32] = {0, 0, 4, 16, 36, 64, 100, 144, 196, 256, 320, 0};
+    const __m512i cb = _mm512_loadu_si512(CB16);
+    const int *tl = (const int *)&t->level32[0][0][0][0][0];
+    const __m512i ts0 = _mm512_loadu_si512(t->sigma32), ts1 = _mm512_loadu_si512(t->sigma32 + 16);
+    const __mmask32 mv = move_levels ? 0xFFFFFFFFu : 0;
+    __m512i vC = zero, vSt = zero, vJ = zero, vh = zero; /* 32-bit lanes */
     int64_t lacc = 0, sacc = 0;
-    for (int i = 0; i < n; i += 16) {
+    for (int i = 0; i < n; i += 32) {
         const int64_t a = a0 + 2 * (int64_t)i;
         const int left = n - i;
-        const __mmask16 live = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
-        const __mmask32 bmask = left >= 16 ? 0xFFFFFFFFu : (1u << (2 * left)) - 1;
-        /* byte k = 2 * lane: the even bits of bmask where the lane is live */
-        const __mmask32 smask = bmask & 0x55555555u;
-        __m512i R0, R1, R2;
-        philox16(_mm512_add_epi32(_mm512_set1_epi32((int)(uint32_t)a), iota2), c1, c2, c3, k0, k1,
-                 &R0, &R1, &R2);
-        __m512i b0, s0;
-        const __m512i l = even_bytes(lv + a, bmask, &b0), sa = even_bytes(sg + a, bmask, &s0);
-        const __m512i b2 = even_bytes(lv + a - 1, bmask, NULL), s2 = even_bytes(sg + a - 1, bmask, NULL);
-        const __m512i b1 = even_bytes(lv + a + dup, bmask, NULL), s1 = even_bytes(sg + a + dup, bmask, NULL);
-        const __m512i b3 = even_bytes(lv + a + ddn, bmask, NULL), s3 = even_bytes(sg + a + ddn, bmask, NULL);
-        __m512i S = _mm512_maskz_mov_epi32(_mm512_cmpge_epi32_mask(b0, zero), s0);
-        S = _mm512_mask_add_epi32(S, _mm512_cmpge_epi32_mask(b1, zero), S, s1);
-        S = _mm512_mask_add_epi32(S, _mm512_cmpge_epi32_mask(b2, zero), S, s2);
-        S = _mm512_mask_add_epi32(S, _mm512_cmpge_epi32_mask(b3, zero), S, s3);
-        const __m512i lmin = _mm512_min_epi32(_mm512_min_epi32(b0, b1), _mm512_min_epi32(b2, b3));
-        const __m512i lmax = _mm512_max_epi32(_mm512_max_epi32(b0, b1), _mm512_max_epi32(b2, b3));
-        const __m512i up = _mm512_and_si512(R0, one);
-        const __m512i l2 = _mm512_add_epi32(l, _mm512_sub_epi32(_mm512_add_epi32(up, up), one));
-        const __mmask16 rsos = live & mv & _mm512_cmple_epi32_mask(_mm512_sub_epi32(l2, lmin), one) &
-                               _mm512_cmple_epi32_mask(_mm512_sub_epi32(lmax, l2), one);
+        const __mmask32 live = left >= 32 ? 0xFFFFFFFFu : (1u << left) - 1;
+        /* bytes of the live 16-bit lanes; their low and their high bytes */
+        const __mmask64 wb = left >= 32 ? ~0ull : (1ull << (2 * left)) - 1;
+        const __mmask64 lob = wb & 0x5555555555555555ull, hib = wb & 0xAAAAAAAAAAAAAAAAull;
+        __m512i R0a, R1a, R2a, R0b, R1b, R2b;
+        philox16((uint32_t)a, c1, c2, c3, k0, k1, &R0a, &R1a, &R2a);
+        philox16((uint32_t)a + 32u, c1, c2, c3, k0, k1, &R0b, &R1b, &R2b);
+        /* A zero word is where the 32-bit thresholds are not exact (see
+         * level_thr32): such a block (about one in 2^26) takes the scalar
+         * path, which uses the 64-bit tables. */
+        const __mmask16 la = (__mmask16)live, lb = (__mmask16)(live >> 16);
+        if (__builtin_expect((_mm512_mask_cmpeq_epi32_mask(la, R1a, zero) |
+                              _mm512_mask_cmpeq_epi32_mask(la, R2a, zero) |
+                              _mm512_mask_cmpeq_epi32_mask(lb, R1b, zero) |
+                              _mm512_mask_cmpeq_epi32_mask(lb, R2b, zero)) != 0, 0)) {
+            uint32_t r0[32], r1[32], r2[32];
+            _mm512_storeu_si512(r0, R0a); _mm512_storeu_si512(r0 + 16, R0b);
+            _mm512_storeu_si512(r1, R1a); _mm512_storeu_si512(r1 + 16, R1b);
+            _mm512_storeu_si512(r2, R2a); _mm512_storeu_si512(r2 + 16, R2b);
+            for (int j = 0; j < 32 && j < left; j++)
+                site_interior(lv, sg, a + 2 * j, a + 2 * j + dup, a + 2 * j + ddn, r0[j], r1[j],
+                              r2[j], t, move_levels, A);
+            continue;
+        }
+        const __mmask32 upm = (__mmask32)_mm512_test_epi32_mask(R0a, one32) |
+                              (__mmask32)_mm512_test_epi32_mask(R0b, one32) << 16;
+        /* site in the low byte, +x neighbour in the high byte */
+        const __m512i wl = _mm512_maskz_loadu_epi8(wb, lv + a), ws = _mm512_maskz_loadu_epi8(wb, sg + a);
+        const __m512i l = _mm512_srai_epi16(_mm512_slli_epi16(wl, 8), 8);
+        const __m512i sa = _mm512_srai_epi16(_mm512_slli_epi16(ws, 8), 8);
+        const __m512i b0 = _mm512_srai_epi16(wl, 8), s0 = _mm512_srai_epi16(ws, 8);
+        /* -x, +y, -y neighbours: high bytes of loads one byte below */
+        const __m512i b2 = _mm512_srai_epi16(_mm512_maskz_loadu_epi8(hib, lv + a - 2), 8);
+        const __m512i s2 = _mm512_srai_epi16(_mm512_maskz_loadu_epi8(hib, sg + a - 2), 8);
+        const __m512i b1 = _mm512_srai_epi16(_mm512_maskz_loadu_epi8(hib, lv + a + dup - 1), 8);
+        const __m512i s1 = _mm512_srai_epi16(_mm512_maskz_loadu_epi8(hib, sg + a + dup - 1), 8);
+        const __m512i b3 = _mm512_srai_epi16(_mm512_maskz_loadu_epi8(hib, lv + a + ddn - 1), 8);
+        const __m512i s3 = _mm512_srai_epi16(_mm512_maskz_loadu_epi8(hib, sg + a + ddn - 1), 8);
+        __m512i S = _mm512_maskz_mov_epi16(_mm512_cmpge_epi16_mask(b0, zero), s0);
+        S = _mm512_mask_add_epi16(S, _mm512_cmpge_epi16_mask(b1, zero), S, s1);
+        S = _mm512_mask_add_epi16(S, _mm512_cmpge_epi16_mask(b2, zero), S, s2);
+        S = _mm512_mask_add_epi16(S, _mm512_cmpge_epi16_mask(b3, zero), S, s3);
+        const __m512i lmin = _mm512_min_epi16(_mm512_min_epi16(b0, b1), _mm512_min_epi16(b2, b3));
+        const __m512i lmax = _mm512_max_epi16(_mm512_max_epi16(b0, b1), _mm512_max_epi16(b2, b3));
+        const __m512i lm1 = _mm512_sub_epi16(l, one);
+        const __m512i l2 = _mm512_mask_add_epi16(lm1, upm, lm1, two); /* l - 1 + 2 up */
+        const __mmask32 rsos = live & mv & _mm512_cmple_epi16_mask(_mm512_sub_epi16(l2, lmin), one) &
+                               _mm512_cmple_epi16_mask(_mm512_sub_epi16(lmax, l2), one);
         __m512i dns = four; /* n_same - n_up + 4 */
-        dns = _mm512_mask_add_epi32(dns, _mm512_cmpeq_epi32_mask(b0, l), dns, one);
-        dns = _mm512_mask_add_epi32(dns, _mm512_cmpeq_epi32_mask(b1, l), dns, one);
-        dns = _mm512_mask_add_epi32(dns, _mm512_cmpeq_epi32_mask(b2, l), dns, one);
-        dns = _mm512_mask_add_epi32(dns, _mm512_cmpeq_epi32_mask(b3, l), dns, one);
-        dns = _mm512_mask_sub_epi32(dns, _mm512_cmpeq_epi32_mask(b0, l2), dns, one);
-        dns = _mm512_mask_sub_epi32(dns, _mm512_cmpeq_epi32_mask(b1, l2), dns, one);
-        dns = _mm512_mask_sub_epi32(dns, _mm512_cmpeq_epi32_mask(b2, l2), dns, one);
-        dns = _mm512_mask_sub_epi32(dns, _mm512_cmpeq_epi32_mask(b3, l2), dns, one);
-        const __mmask16 n_old = _mm512_cmpge_epi32_mask(l, zero);
-        const __mmask16 n_new = _mm512_cmpge_epi32_mask(l2, zero);
-        const __mmask16 sp = _mm512_cmpgt_epi32_mask(sa, zero);
-        const __m512i Sl = _mm512_maskz_mov_epi32(n_old ^ n_new, S);
-        /* [l+1][up][dns][sp][Sl+4], each x9 as (x << 3) + x */
-        __m512i idx = _mm512_add_epi32(_mm512_add_epi32(l, l), _mm512_add_epi32(up, _mm512_set1_epi32(2)));
-        idx = _mm512_add_epi32(_mm512_add_epi32(_mm512_slli_epi32(idx, 3), idx), dns);
-        idx = _mm512_mask_add_epi32(_mm512_add_epi32(idx, idx), sp, _mm512_add_epi32(idx, idx), one);
-        idx = _mm512_add_epi32(_mm512_add_epi32(_mm512_slli_epi32(idx, 3), idx),
-                               _mm512_add_epi32(Sl, four));
-        const __m512i thl = _mm512_i32gather_epi64(_mm512_castsi512_si256(idx), tl, 8);
-        const __m512i thh = _mm512_i32gather_epi64(_mm512_extracti64x4_epi64(idx, 1), tl, 8);
-        const __m512i r1l = _mm512_cvtepu32_epi64(_mm512_castsi512_si256(R1));
-        const __m512i r1h = _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(R1, 1));
-        const __mmask16 acc = rsos & (__mmask16)(_mm512_cmplt_epu64_mask(r1l, thl) |
-                                                 ((unsigned)_mm512_cmplt_epu64_mask(r1h, thh) << 8));
-        const __m512i ln = _mm512_mask_mov_epi32(l, acc, l2);
-        const __mmask16 hscl = _mm512_cmpge_epi32_mask(ln, zero);
-        /* sigma threshold [sp][S+4] */
-        const __m512i sidx = _mm512_mask_add_epi32(_mm512_add_epi32(S, four), sp,
-                                                   _mm512_add_epi32(S, four), _mm512_set1_epi32(9));
-        const __m512i tsl = _mm512_i32gather_epi64(_mm512_castsi512_si256(sidx), ts, 8);
-        const __m512i tsh = _mm512_i32gather_epi64(_mm512_extracti64x4_epi64(sidx, 1), ts, 8);
-        const __m512i r2l = _mm512_cvtepu32_epi64(_mm512_castsi512_si256(R2));
-        const __m512i r2h = _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(R2, 1));
-        const __mmask16 flip = live & ((__mmask16)~hscl | (__mmask16)(_mm512_cmplt_epu64_mask(r2l, tsl) |
-                                                   ((unsigned)_mm512_cmplt_epu64_mask(r2h, tsh) << 8)));
-        const __m512i sn = _mm512_mask_sub_epi32(sa, flip, zero, sa);
-        _mm256_mask_storeu_epi8(lv + a, smask, _mm512_cvtepi32_epi16(ln));
-        _mm256_mask_storeu_epi8(sg + a, smask, _mm512_cvtepi32_epi16(sn));
+        dns = _mm512_mask_add_epi16(dns, _mm512_cmpeq_epi16_mask(b0, l), dns, one);
+        dns = _mm512_mask_add_epi16(dns, _mm512_cmpeq_epi16_mask(b1, l), dns, one);
+        dns = _mm512_mask_add_epi16(dns, _mm512_cmpeq_epi16_mask(b2, l), dns, one);
+        dns = _mm512_mask_add_epi16(dns, _mm512_cmpeq_epi16_mask(b3, l), dns, one);
+        dns = _mm512_mask_sub_epi16(dns, _mm512_cmpeq_epi16_mask(b0, l2), dns, one);
+        dns = _mm512_mask_sub_epi16(dns, _mm512_cmpeq_epi16_mask(b1, l2), dns, one);
+        dns = _mm512_mask_sub_epi16(dns, _mm512_cmpeq_epi16_mask(b2, l2), dns, one);
+        dns = _mm512_mask_sub_epi16(dns, _mm512_cmpeq_epi16_mask(b3, l2), dns, one);
+        const __mmask32 n_old = _mm512_cmpge_epi16_mask(l, zero);
+        const __mmask32 n_new = _mm512_cmpge_epi16_mask(l2, zero);
+        const __mmask32 sp = _mm512_cmpgt_epi16_mask(sa, zero);
+        const __m512i S4 = _mm512_add_epi16(S, four);
+        const __m512i Sl4 = _mm512_mask_mov_epi16(four, n_old ^ n_new, S4);
+        /* [l+1][up][dns][sp][Sl+4]: ((((l + 1) 2 + up) 9 + dns) 2 + sp) 9 + Sl + 4 */
+        __m512i idx = _mm512_mask_add_epi16(_mm512_add_epi16(l, l), upm, _mm512_add_epi16(l, l), one);
+        idx = _mm512_add_epi16(idx, two);
+        idx = _mm512_add_epi16(_mm512_add_epi16(_mm512_slli_epi16(idx, 3), idx), dns);
+        idx = _mm512_mask_add_epi16(_mm512_add_epi16(idx, idx), sp, _mm512_add_epi16(idx, idx), one);
+        idx = _mm512_add_epi16(_mm512_add_epi16(_mm512_slli_epi16(idx, 3), idx), Sl4);
+        const __m512i tha = _mm512_i32gather_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(idx)), tl, 4);
+        const __m512i thb = _mm512_i32gather_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(idx, 1)), tl, 4);
+        const __mmask32 acc = rsos & ((__mmask32)_mm512_cmple_epu32_mask(R1a, tha) |
+                                      (__mmask32)_mm512_cmple_epu32_mask(R1b, thb) << 16);
+        const __m512i ln = _mm512_mask_mov_epi16(l, acc, l2);
+        const __mmask32 hscl = _mm512_cmpge_epi16_mask(ln, zero);
+        /* sigma threshold [sp][S+4], from two registers */
+        const __m512i sidx = _mm512_mask_add_epi16(S4, sp, S4, nine);
+        const __m512i tsa = _mm512_permutex2var_epi32(ts0, _mm512_cvtepu16_epi32(_mm512_castsi512_si256(sidx)), ts1);
+        const __m512i tsb = _mm512_permutex2var_epi32(ts0, _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(sidx, 1)), ts1);
+        const __mmask32 flip = live & (~hscl | (__mmask32)_mm512_cmple_epu32_mask(R2a, tsa) |
+                                       (__mmask32)_mm512_cmple_epu32_mask(R2b, tsb) << 16);
+        const __m512i sn = _mm512_mask_sub_epi16(sa, flip, zero, sa);
+        /* the low bytes of the lanes are the sites */
+        _mm512_mask_storeu_epi8(lv + a, lob, ln);
+        _mm512_mask_storeu_epi8(sg + a, lob, sn);
         lacc += __builtin_popcount(acc);
         sacc += __builtin_popcount(flip);
-        const __m512i two = _mm512_add_epi32(one, one);
-        vC = _mm512_mask_add_epi32(vC, acc, vC,
-                                   _mm512_sub_epi32(_mm512_permutexvar_epi32(_mm512_add_epi32(l2, two), cb),
-                                                    _mm512_permutexvar_epi32(_mm512_add_epi32(l, two), cb)));
-        vSt = _mm512_mask_add_epi32(vSt, acc, vSt, _mm512_sub_epi32(dns, four));
+        /* sums: 16-bit terms, added in pairs into 32-bit lanes by vpmaddwd */
+        const __m512i dC = _mm512_sub_epi16(_mm512_permutexvar_epi16(_mm512_add_epi16(l2, two), cb),
+                                            _mm512_permutexvar_epi16(_mm512_add_epi16(l, two), cb));
+        vC = _mm512_add_epi32(vC, _mm512_madd_epi16(_mm512_maskz_mov_epi16(acc, dC), one));
+        vSt = _mm512_add_epi32(vSt, _mm512_madd_epi16(_mm512_maskz_sub_epi16(acc, dns, four), one));
         /* dnh = acc * dn - 2 * (flip & hscl), then times sa = +-1 */
-        __m512i dnh = _mm512_maskz_mov_epi32(acc & n_new & ~n_old, one);
-        dnh = _mm512_mask_sub_epi32(dnh, acc & n_old & ~n_new, dnh, one);
-        dnh = _mm512_mask_sub_epi32(dnh, flip & hscl, dnh, two);
-        dnh = _mm512_mask_sub_epi32(dnh, (__mmask16)~sp, zero, dnh);
-        vh = _mm512_add_epi32(vh, dnh);
-        vJ = _mm512_add_epi32(vJ, _mm512_mullo_epi32(dnh, S));
+        __m512i dnh = _mm512_maskz_mov_epi16(acc & n_new & ~n_old, one);
+        dnh = _mm512_mask_sub_epi16(dnh, acc & n_old & ~n_new, dnh, one);
+        dnh = _mm512_mask_sub_epi16(dnh, flip & hscl, dnh, two);
+        dnh = _mm512_mask_sub_epi16(dnh, ~sp, zero, dnh);
+        vh = _mm512_add_epi32(vh, _mm512_madd_epi16(dnh, one));
+        vJ = _mm512_add_epi32(vJ, _mm512_madd_epi16(dnh, S));
     }
     A->dC += _mm512_reduce_add_epi32(vC);
     A->dSt += _mm512_reduce_add_epi32(vSt);

@@ -1,6 +1,7 @@
 /* softmatrix command-line interface. */
 #include <getopt.h>
 #include <hdf5.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,51 @@
 #include "table1.h"
 #include "version.h"
 
+/* The signal that asked a run to stop, 0 while none did. The one piece of
+ * global mutable state: a handler can reach nothing else. run_main reads it
+ * once per sweep through run_options.stop. */
+static volatile sig_atomic_t stop_signal = 0;
+
+static void on_stop_signal(int sig) { stop_signal = sig; }
+
+/* SIGINT and SIGTERM make a run checkpoint and stop after the current sweep.
+ * SA_RESETHAND restores the default action, so a second Ctrl-C kills a run
+ * that is slow to reach the end of its sweep (the last checkpoint stays
+ * valid: checkpoints are replaced atomically). */
+static void install_stop_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESETHAND | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Prints the command that resumes an interrupted run: this one's arguments
+ * with --resume added, quoted for a POSIX shell where needed. */
+static void print_resume_command(FILE *out, int argc, char **argv)
+{
+    fprintf(out, "softmatrix run");
+    int had_resume = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        had_resume |= strcmp(a, "--resume") == 0;
+        if (a[0] && strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+=.,/:@%") == strlen(a)) {
+            fprintf(out, " %s", a);
+            continue;
+        }
+        fputs(" '", out);
+        for (; *a; a++) {
+            if (*a == '\'') fputs("'\\''", out);
+            else fputc(*a, out);
+        }
+        fputc('\'', out);
+    }
+    if (!had_resume) fprintf(out, " --resume");
+}
+
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -19,7 +65,7 @@ static void usage(FILE *out)
         "\n"
         "usage:\n"
         "  softmatrix run CONFIG [--set key.path=value]... [--threads N] [--output PATH]\n"
-        "                        [--overwrite] [--quiet]\n"
+        "                        [--overwrite] [--quiet] [--resume]\n"
         "  softmatrix validate CONFIG [--set key.path=value]...   print the resolved config\n"
         "  softmatrix sweep CONFIG [--output-dir DIR] [--jobs N] [--threads-per-point M]\n"
         "                   [--threads B] [--shard K/N] [--set key.path=value]... [--overwrite]\n"
@@ -29,7 +75,8 @@ static void usage(FILE *out)
         "  softmatrix table1 [--json]         census of ideal V0..V8 clusters against Table 1\n"
         "  softmatrix --help | --version\n"
         "\n"
-        "exit status: 0 success, 1 runtime failure, 2 usage or configuration error\n"
+        "exit status: 0 success, 1 runtime failure, 2 usage or configuration error,\n"
+        "130 / 143 run stopped by SIGINT / SIGTERM after writing its checkpoint\n"
         "\n"
         "configuration keys (path, default, meaning):\n",
         SOFTMATRIX_VERSION);
@@ -41,6 +88,9 @@ static void usage(FILE *out)
         "--set temperature=... replaces a schedule and --set schedule=[...] a temperature.\n"
         "The output is written to PATH.partial and renamed to PATH when complete; an\n"
         "existing PATH is replaced only with --overwrite.\n"
+        "A run saves its state to PATH.ckpt every run.checkpoint_every sweeps and every\n"
+        "run.checkpoint_seconds of wall time, and on SIGINT/SIGTERM (then it stops);\n"
+        "--resume continues it from there with the same command, bitwise identically.\n"
         "\n"
         "A sweep config adds \"sweep\": {\"mode\": \"product\"|\"zip\", \"keys\": {KEY: VALUES}}\n"
         "where KEY is any key path above and VALUES a list [v, ...], a range\n"
@@ -57,7 +107,7 @@ static int parse_opts(int argc, char **argv, const char **config, char ***sets, 
         {"set", required_argument, NULL, 's'},   {"threads", required_argument, NULL, 't'},
         {"output", required_argument, NULL, 'o'}, {"overwrite", no_argument, NULL, 'w'},
         {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+        {"resume", no_argument, NULL, 'r'},       {NULL, 0, NULL, 0}};
     *sets = calloc((size_t)argc, sizeof **sets);
     *nsets = 0;
     optind = 1;
@@ -66,7 +116,7 @@ static int parse_opts(int argc, char **argv, const char **config, char ***sets, 
         switch (c) {
         case 's': (*sets)[(*nsets)++] = optarg; break;
         case 'h': usage(stdout); return 0;
-        case 't': case 'o': case 'w': case 'q':
+        case 't': case 'o': case 'w': case 'q': case 'r':
             if (!allow_run_opts) {
                 fprintf(stderr, "softmatrix %s: option not allowed here (see --help)\n", argv[0]);
                 return 2;
@@ -81,6 +131,7 @@ static int parse_opts(int argc, char **argv, const char **config, char ***sets, 
                 ro->threads = (int)n;
             } else if (c == 'o') ro->output = optarg;
             else if (c == 'w') ro->overwrite = 1;
+            else if (c == 'r') ro->resume = 1;
             else ro->quiet = 1;
             break;
         default:
@@ -121,8 +172,17 @@ static int cmd_run(int argc, char **argv, int validate_only)
         free(cfg);
         return 0;
     }
+    ro.checkpoints = 1;
+    ro.stop = &stop_signal;
+    install_stop_handlers();
     rc = run_main(cfg, &ro, &err);
-    if (rc != 0) fprintf(stderr, "softmatrix: %s\n", err.msg);
+    if (rc > SM_EXIT_SIGNAL_BASE) {
+        fprintf(stderr, "softmatrix: %s; resume with: ", err.msg);
+        print_resume_command(stderr, argc, argv);
+        fputc('\n', stderr);
+    } else if (rc != 0) {
+        fprintf(stderr, "softmatrix: %s\n", err.msg);
+    }
     free(cfg);
     return rc;
 }

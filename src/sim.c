@@ -89,3 +89,57 @@ int64_t sim_site_updates_per_sweep(const sim_state *s)
 {
     return s->kind == DYN_CAGE ? s->cage_moves : s->lat.N;
 }
+
+void sim_save(const sim_state *s, ckpt_writer *w)
+{
+    const size_t N = (size_t)s->lat.N;
+    const int32_t dims[3] = {s->lat.Lx, s->lat.Ly, (int32_t)s->kind};
+    ckpt_put(w, "sim.dims", dims, sizeof dims);
+    ckpt_put(w, "sim.step", &s->step, sizeof s->step);
+    ckpt_put(w, "sim.energy", &s->e, sizeof s->e);
+    ckpt_put(w, "sim.moves", &s->moves, sizeof s->moves);
+    ckpt_put(w, "sim.level", s->st.level, N);
+    ckpt_put(w, "sim.sigma", s->st.sigma, N);
+    ckpt_put(w, "sim.phase", s->st.phase, N);
+    ckpt_put(w, "sim.z", s->st.z, N * sizeof *s->st.z);
+    if (s->kind == DYN_CAGE) {
+        ckpt_put(w, "kin.last_sweep", s->kin.last_sweep, N * sizeof *s->kin.last_sweep);
+        ckpt_put(w, "kin.last_level", s->kin.last_level, N);
+        ckpt_put(w, "kin.counters", &s->kin.c, sizeof s->kin.c);
+    }
+}
+
+int sim_restore(sim_state *s, const ckpt_reader *r, sm_error *err)
+{
+    const size_t N = (size_t)s->lat.N;
+    int32_t dims[3];
+    if (ckpt_get(r, "sim.dims", dims, sizeof dims, err)) return 1;
+    if (dims[0] != s->lat.Lx || dims[1] != s->lat.Ly || dims[2] != (int32_t)s->kind)
+        return sm_fail(err, "%s: checkpoint is of a %dx%d lattice with dynamics %d, the config has %dx%d and %d",
+                       r->path, dims[0], dims[1], dims[2], s->lat.Lx, s->lat.Ly, (int)s->kind);
+    if (ckpt_get(r, "sim.step", &s->step, sizeof s->step, err) ||
+        ckpt_get(r, "sim.energy", &s->e, sizeof s->e, err) ||
+        ckpt_get(r, "sim.moves", &s->moves, sizeof s->moves, err) ||
+        ckpt_get(r, "sim.level", s->st.level, N, err) ||
+        ckpt_get(r, "sim.sigma", s->st.sigma, N, err) ||
+        ckpt_get(r, "sim.phase", s->st.phase, N, err) ||
+        ckpt_get(r, "sim.z", s->st.z, N * sizeof *s->st.z, err))
+        return 1;
+    if (s->kind == DYN_CAGE &&
+        (ckpt_get(r, "kin.last_sweep", s->kin.last_sweep, N * sizeof *s->kin.last_sweep, err) ||
+         ckpt_get(r, "kin.last_level", s->kin.last_level, N, err) ||
+         ckpt_get(r, "kin.counters", &s->kin.c, sizeof s->kin.c, err)))
+        return 1;
+    if (s->step < 0) return sm_fail(err, "%s: checkpoint has a negative step", r->path);
+    for (size_t a = 0; a < N; a++) {
+        const int l = s->st.level[a], sg = s->st.sigma[a];
+        if (l < LEVEL_MIN || l > LEVEL_MAX || (sg != 1 && sg != -1) || s->st.phase[a] >= NPHASE)
+            return sm_fail(err, "%s: checkpoint has an invalid state at site %zu", r->path, a);
+    }
+    /* the incremental sums must agree with the configuration they describe */
+    energy_terms e;
+    energy_terms_compute(&s->lat, &s->st, &e);
+    if (memcmp(&e, &s->e, sizeof e) != 0)
+        return sm_fail(err, "%s: checkpoint energy sums disagree with its configuration", r->path);
+    return 0;
+}

@@ -242,7 +242,7 @@ static void run_point_child(const sweep_ctx *x, int64_t p, int threads, int over
     if (!cfg) sm_fail(&err, "out of memory");
     else if (point_config(x, p, cfg, &err)) rc = SM_EXIT_USAGE;
     else {
-        run_options ro = {NULL, overwrite, 1, threads};
+        run_options ro = {.output = NULL, .overwrite = overwrite, .quiet = 1, .threads = threads};
         rc = run_main(cfg, &ro, &err);
     }
     if (rc) fprintf(stderr, "softmatrix: sweep point %lld: %s\n", (long long)p, err.msg);

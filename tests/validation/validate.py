@@ -34,6 +34,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -347,7 +348,7 @@ def build_cases(fast=False):
          {"kind": "cage", "trap_barrier": 0.5, "async_barrier": 0}),
     ]
     for (label, (_, Lx, Ly, T, m), dyn) in cage_sets:
-        cases.append(Case("cage", f"cage {Lx}x{Ly} {label}", Lx, Ly, T, m, sweeps=10_000_000,
+        cases.append(Case("cage", f"cage {Lx}x{Ly} {label}", Lx, Ly, T, m, sweeps=20_000_000,
                           equilibration=100_000, measure_every=20, dynamics=dyn,
                           quantities=ENUM_QUANTITIES))
     return cases
@@ -355,6 +356,20 @@ def build_cases(fast=False):
 
 # --------------------------------------------------------------------------
 # running and comparing
+
+def snapshot_binaries(workdir):
+    """Copies build/softmatrix and build/exact/exact into workdir and points SM and
+    EXACT at the copies, so that a rebuild of build/ while the suite runs (others
+    share the tree) neither breaks nor mixes the runs."""
+    global SM, EXACT
+    for name, src in (("softmatrix", SM), ("exact", EXACT)):
+        dst = Path(workdir) / name
+        shutil.copy2(src, dst)
+        if name == "softmatrix":
+            SM = dst
+        else:
+            EXACT = dst
+
 
 def run_case(case, workdir):
     """Runs the simulator for one case; returns the raw series needed by compare()."""
@@ -513,6 +528,9 @@ def run_suite(cases, jobs=2, workdir=None, log=None):
     if workdir is None:
         own = tempfile.TemporaryDirectory(prefix="sm_validate_")
         workdir = own.name
+    global SM, EXACT
+    orig = (SM, EXACT)
+    snapshot_binaries(workdir)
     t0 = time.time()
     results = {}
 
@@ -543,6 +561,7 @@ def run_suite(cases, jobs=2, workdir=None, log=None):
         for c in ch:
             c.k = threshold(p, c.est.dof)
         planted.append((desc, case, ch))
+    SM, EXACT = orig
     if own:
         own.cleanup()
     return checks, planted, time.time() - t0

@@ -1,0 +1,117 @@
+"""Fast subset of the validation suite (issue #5; the full suite is `make validate`).
+
+The statistics machinery is checked on synthetic series with known answers; then a
+short version of tests/validation/validate.py runs the simulator against exact
+results (Ising limit 4x4/6x6, Onsager on 64x64, exact enumeration on 4x4 and the
+doubled-bond 2x2 with level dynamics, 4x4 with cage dynamics) and the planted-bug
+controls, which must fail with the same runs and statistics."""
+import math
+import sys
+
+import numpy as np
+import pytest
+from scipy.signal import lfilter
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "tests" / "validation"))
+import validate as V  # noqa: E402
+
+
+# ---------------------------------------------------------------- statistics
+
+def ar1(rho, n, seed):
+    rng = np.random.default_rng(seed)
+    e = rng.standard_normal(n)
+    e[0] /= math.sqrt(1 - rho * rho)      # start in the stationary distribution
+    return lfilter([1.0], [1.0, -rho], e)  # x[i] = rho x[i-1] + e[i]
+
+
+def test_tau_int_of_ar1_process():
+    # AR(1): rho(t) = rho^t, tau_int = (1 + rho) / (2 (1 - rho)) = 9.5 for rho = 0.9
+    x = ar1(0.9, 200_000, 1)
+    tau, w = V.tau_int_window(x)
+    assert tau == pytest.approx(9.5, rel=0.1)
+    est = V.estimate_mean(x)
+    # true standard error of the mean: sqrt(2 tau var / n), var = 1 / (1 - rho^2)
+    true_err = math.sqrt(2 * 9.5 / (1 - 0.81) / 200_000)
+    assert est.error == pytest.approx(true_err, rel=0.15)
+    # an uncorrelated series has tau = 1/2 and the naive error
+    y = np.random.default_rng(2).standard_normal(100_000)
+    assert V.tau_int_window(y)[0] == pytest.approx(0.5, abs=0.05)
+    assert V.estimate_mean(y).error == pytest.approx(1 / math.sqrt(100_000), rel=0.1)
+
+
+def test_error_bars_cover_the_truth():
+    # 200 independent AR(1) runs of mean 0: |mean| / error must behave like |N(0,1)|
+    ests = [V.estimate_mean(ar1(0.8, 20_000, 100 + s)) for s in range(200)]
+    devs = np.array([e.mean / e.error for e in ests])
+    assert 0.8 < devs.std() < 1.2
+    assert np.abs(devs).max() < 4.5
+
+
+def test_jackknife_specific_heat_of_gaussian_energy():
+    # e ~ N(0, s^2) iid: C = N s^2 / T^2 exactly
+    rng = np.random.default_rng(3)
+    N, T, s = 16, 0.5, 0.1
+    est = V.specific_heat(rng.normal(1.0, s, 200_000), N, T)
+    assert est.dof == V.JACKKNIFE_BLOCKS - 1
+    assert abs(est.mean - N * s * s / T / T) < 4.5 * est.error
+    # relative error of a variance from n iid Gaussians: sqrt(2 / n)
+    assert est.error / est.mean == pytest.approx(math.sqrt(2 / 200_000), rel=0.3)
+
+
+def test_bonferroni_threshold():
+    # family-wise 1e-3 over 300 checks: two-sided p = 3.33e-6 per check
+    assert V.threshold(1e-3 / 300) == pytest.approx(4.65, abs=0.01)
+    assert V.threshold(1e-3 / 300, dof=127) > V.threshold(1e-3 / 300)
+
+
+# ------------------------------------------------------ exact-side consistency
+
+def test_exact_frozen_model_is_ising_plus_constant():
+    """exact_model with levels frozen at 0 and the transfer-matrix Ising result
+    are two independent computations of the same thing (energy offset 4 eps_C)."""
+    for J, h, T in [(0.125, 0.0, 0.25), (-0.2, 1.5, 0.4)]:
+        m = V.exact(V.exact_model_args(4, 4, T, V.model(J=J, h=h), freeze=0))
+        i = V.exact(V.exact_ising_args(4, 4, T, J, h))
+        assert m["energy"] == pytest.approx(i["energy"] + 4 * 0.125, abs=1e-12)
+        for k in ("specific_heat", "m", "m2", "abs_m", "ms2", "abs_ms"):
+            assert m[k] == pytest.approx(i[k], abs=1e-12), k
+
+
+# ------------------------------------------------------- simulator vs exact
+
+@pytest.fixture(scope="module")
+def fast_suite(sm_bin):
+    assert V.EXACT.exists(), "build/exact/exact missing: run `make unit`"
+    cases = V.build_cases(fast=True)
+    checks, planted, elapsed = V.run_suite(cases, jobs=2)
+    return cases, checks, planted
+
+
+def test_fast_suite_covers_every_kind(fast_suite):
+    cases, checks, _ = fast_suite
+    assert {c.group for c in cases} == {"ising", "onsager", "enum", "cage"}
+    assert any(c.Lx == 2 and c.Ly == 2 for c in cases)          # doubled bonds
+    assert any(c.model["J"] < 0 for c in cases) and any(c.model["h"] != 0 for c in cases)
+    assert len(checks) > 80
+
+
+def test_simulator_agrees_with_exact_results(fast_suite):
+    _, checks, planted = fast_suite
+    bad = [c for c in checks if not c.passed]
+    assert not bad, "\n" + V.table(bad)
+    # the error bars are meaningful: not zero where the quantity fluctuates
+    for c in checks:
+        if c.quantity in ("energy", "specific heat", "<m_s^2>", "hscl_fraction"):
+            assert c.est.error > 0, c
+
+
+def test_planted_bugs_fail_decisively(fast_suite):
+    _, checks, planted = fast_suite
+    assert len(planted) == 6
+    for desc, case, ch in planted:
+        worst = max(ch, key=lambda c: abs(c.dev))
+        # decisively: far beyond the pass threshold, not a marginal failure
+        assert abs(worst.dev) > 3 * worst.k, (desc, case.name, worst.quantity, worst.dev)
