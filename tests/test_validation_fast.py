@@ -10,7 +10,6 @@ import sys
 
 import numpy as np
 import pytest
-from scipy.signal import lfilter
 
 from conftest import ROOT
 
@@ -24,7 +23,12 @@ def ar1(rho, n, seed):
     rng = np.random.default_rng(seed)
     e = rng.standard_normal(n)
     e[0] /= math.sqrt(1 - rho * rho)      # start in the stationary distribution
-    return lfilter([1.0], [1.0, -rho], e)  # x[i] = rho x[i-1] + e[i]
+    x = np.empty(n)
+    acc = 0.0
+    for i in range(n):                     # x[i] = rho x[i-1] + e[i]
+        acc = rho * acc + e[i]
+        x[i] = acc
+    return x
 
 
 def test_tau_int_of_ar1_process():

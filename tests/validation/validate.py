@@ -46,7 +46,6 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from scipy import stats as sps
 
 ROOT = Path(__file__).resolve().parents[2]
 SM = ROOT / "build" / "softmatrix"
@@ -155,11 +154,45 @@ def specific_heat(e, N, T):
     return jackknife([d, d * d], lambda m: N * (m[1] - m[0] ** 2) / T ** 2)
 
 
-def threshold(p_two_sided, dof=math.inf):
-    """k such that P(|Z| > k) = p (Gaussian) or P(|t_dof| > k) = p."""
+def two_sided_tail(k, dof=math.inf):
+    """P(|Z| > k) for a standard normal Z, or P(|t| > k) for Student's t with an
+    integer number of degrees of freedom (Abramowitz & Stegun 26.7.3-4, a finite
+    sum, so no special-function library is needed)."""
     if not math.isfinite(dof):
-        return float(sps.norm.isf(p_two_sided / 2.0))
-    return float(sps.t.isf(p_two_sided / 2.0, dof))
+        return math.erfc(k / math.sqrt(2.0))
+    nu = int(dof)
+    th = math.atan(k / math.sqrt(nu))
+    c2, s = math.cos(th) ** 2, math.sin(th)
+    if nu % 2 == 0:
+        term, tot = 1.0, 1.0
+        for j in range(1, nu // 2):
+            term *= c2 * (2 * j - 1) / (2 * j)
+            tot += term
+        a = s * tot
+    else:
+        tot = 0.0
+        if nu > 1:
+            term = math.cos(th)
+            tot = term
+            for j in range(1, (nu - 1) // 2):
+                term *= c2 * (2 * j) / (2 * j + 1)
+                tot += term
+        a = 2.0 / math.pi * (th + s * tot)
+    return 1.0 - a
+
+
+def threshold(p_two_sided, dof=math.inf):
+    """k such that P(|Z| > k) = p (Gaussian) or P(|t_dof| > k) = p, by bisection."""
+    lo, hi = 0.0, 1.0
+    while two_sided_tail(hi, dof) > p_two_sided:
+        hi *= 2.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if two_sided_tail(mid, dof) > p_two_sided:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
 
 
 # --------------------------------------------------------------------------
