@@ -48,6 +48,10 @@ void ckpt_put(ckpt_writer *w, const char *name, const void *data, size_t size);
 int ckpt_writer_commit(ckpt_writer *w, int64_t step, sm_error *err);
 /* Gives up: closes and removes path.tmp. */
 void ckpt_writer_abort(ckpt_writer *w);
+/* Removes checkpoint `path` and a path.tmp left by a process killed while
+ * writing one. Returns 0 when neither is left, else -1 with errno from the
+ * failed unlink. */
+int ckpt_remove(const char *path);
 
 typedef struct {
     const char *name;     /* not NUL-terminated: name_len bytes */

@@ -72,8 +72,9 @@ int h5out_counts(const h5out *h, h5out_count *out);
  * (else the file belongs to another run and *usage is set); each series in
  * keep[] is cut back to its row count (it must have at least that many);
  * every other object except the file header (series begun after the
- * checkpoint, a half-written /summary) is removed. overwrite as for
- * h5out_open: it governs only the final rename. */
+ * checkpoint, a half-written /summary) is removed. All of it is checked on
+ * a read-only handle first: a refused resume leaves the file as it was.
+ * overwrite as for h5out_open: it governs only the final rename. */
 int h5out_reopen(h5out **h, const char *path, int overwrite, const char *config_json,
                  const h5out_count *keep, int nkeep, int *usage, sm_error *err);
 

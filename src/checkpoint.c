@@ -102,6 +102,20 @@ void ckpt_writer_abort(ckpt_writer *w)
     if (w->tmp[0]) unlink(w->tmp);
 }
 
+int ckpt_remove(const char *path)
+{
+    char tmp[4200];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int rc = 0, e = 0;
+    if (unlink(tmp) != 0 && errno != ENOENT) rc = -1, e = errno;
+    if (unlink(path) != 0 && errno != ENOENT) rc = -1, e = errno;
+    errno = e;
+    return rc;
+}
+
 static void header_pack(unsigned char *h, int64_t step, uint64_t bytes, uint64_t hash)
 {
     const uint32_t ver = CKPT_VERSION, endian = CKPT_ENDIAN;

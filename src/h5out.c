@@ -594,56 +594,79 @@ static int same_config(hid_t file, const char *json)
     return same;
 }
 
+/* Is the partial output the one the checkpoint describes: written with this
+ * configuration, and every kept dataset at least as long as recorded? Checked
+ * on a read-only handle, so that a refused resume leaves the file as it was:
+ * HDF5 opening an empty file read-write turns it into a new, empty HDF5 file
+ * (and the refusal then blamed "another configuration"). */
+static int reopen_check(const char *partial, const char *config_json, const h5out_count *keep,
+                        int nkeep, int *usage, sm_error *err)
+{
+    errno = 0;
+    const hid_t f = H5Fopen(partial, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        const int e = errno;
+        return sm_fail(err, "%s: cannot reopen the partial output (damaged by the interruption?): %s",
+                       partial, e ? strerror(e) : "not a readable HDF5 file");
+    }
+    int rc = 0;
+    if (!same_config(f, config_json)) {
+        *usage = 1;
+        rc = sm_fail(err, "%s: the partial output was written with another configuration", partial);
+    }
+    static const char *const leaves[3] = {"step", "time", "value"};
+    for (int i = 0; i < nkeep && !rc; i++)
+        for (int j = 0; j < 3 && !rc; j++) {
+            char p[300];
+            snprintf(p, sizeof p, "%s/%s", keep[i].path, leaves[j]);
+            const hid_t d = H5Dopen2(f, p, H5P_DEFAULT);
+            hsize_t dims[4] = {0, 0, 0, 0};
+            if (d >= 0) {
+                const hid_t sp = H5Dget_space(d);
+                const int rank = sp < 0 ? -1 : H5Sget_simple_extent_ndims(sp);
+                if (rank >= 1 && rank <= 4) H5Sget_simple_extent_dims(sp, dims, NULL);
+                if (sp >= 0) H5Sclose(sp);
+                H5Dclose(d);
+            }
+            if (d < 0 || keep[i].rows < 0 || dims[0] < (hsize_t)keep[i].rows)
+                rc = sm_fail(err, "%s: %s has %llu rows, the checkpoint needs %lld; the partial output does not match the checkpoint",
+                             partial, p, (unsigned long long)dims[0], (long long)keep[i].rows);
+        }
+    if (H5Fclose(f) < 0 && !rc)
+        rc = sm_fail(err, "%s: cannot read the partial output", partial);
+    return rc;
+}
+
 int h5out_reopen(h5out **hp, const char *path, int overwrite, const char *config_json,
                  const h5out_count *keep, int nkeep, int *usage, sm_error *err)
 {
     *hp = NULL;
     *usage = 0;
+    char partial[CONFIG_PATH_MAX + 16];
+    snprintf(partial, sizeof partial, "%s.partial", path);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    struct stat st;
+    if (stat(partial, &st) != 0) {
+        *usage = 1;
+        return sm_fail(err, "%s: no partial output to resume (%s)", partial, strerror(errno));
+    }
+    if (reopen_check(partial, config_json, keep, nkeep, usage, err)) return 1;
     h5out *h = calloc(1, sizeof *h);
     if (!h) return sm_fail(err, "%s: out of memory", path);
     snprintf(h->path, sizeof h->path, "%s", path);
-    snprintf(h->partial, sizeof h->partial, "%s.partial", path);
+    snprintf(h->partial, sizeof h->partial, "%s", partial);
     h->overwrite = overwrite;
     for (int i = 0; i < SNAP_NFIELDS; i++) h->snap[i].group = -1;
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    struct stat st;
-    if (stat(h->partial, &st) != 0) {
-        *usage = 1;
-        sm_fail(err, "%s: no partial output to resume (%s)", h->partial, strerror(errno));
-        free(h);
-        return 1;
-    }
     errno = 0;
     h->file = H5Fopen(h->partial, H5F_ACC_RDWR, H5P_DEFAULT);
     if (h->file < 0) {
         const int e = errno;
-        sm_fail(err, "%s: cannot reopen the partial output (damaged by the interruption?): %s",
-                h->partial, e ? strerror(e) : "not a readable HDF5 file");
+        sm_fail(err, "%s: cannot reopen the partial output for writing: %s", h->partial,
+                e ? strerror(e) : "HDF5 error");
         free(h);
         return 1;
     }
     *hp = h; /* from here the caller closes it, whatever happens */
-    if (!same_config(h->file, config_json)) {
-        *usage = 1;
-        return sm_fail(err, "%s: the partial output was written with another configuration",
-                       h->partial);
-    }
-    /* check every kept series before changing anything */
-    for (int i = 0; i < nkeep; i++) {
-        char p[300];
-        snprintf(p, sizeof p, "%s/value", keep[i].path);
-        hid_t d = H5Dopen2(h->file, p, H5P_DEFAULT);
-        hsize_t dims[4] = {0, 0, 0, 0};
-        if (d >= 0) {
-            hid_t sp = H5Dget_space(d);
-            if (sp >= 0 && H5Sget_simple_extent_ndims(sp) <= 4) H5Sget_simple_extent_dims(sp, dims, NULL);
-            if (sp >= 0) H5Sclose(sp);
-            H5Dclose(d);
-        }
-        if (d < 0 || dims[0] < (hsize_t)keep[i].rows)
-            return sm_fail(err, "%s: %s has %llu rows, the checkpoint needs %lld; the partial output does not match the checkpoint",
-                           h->partial, p, (unsigned long long)dims[0], (long long)keep[i].rows);
-    }
     for (int i = 0; i < nkeep; i++)
         if (reopen_series(h, &keep[i], err)) return 1;
     if (prune(h, "/", keep, nkeep, err)) return 1;

@@ -220,6 +220,18 @@ static int checkpoint_write(run_state *rs, const char *ckpt, double wall_now, sm
     return ckpt_writer_commit(&w, rs->sim.step, err);
 }
 
+/* One line of the resolved config as it reads, for a message: the JSON
+ * printer's tab indentation and the trailing comma dropped, tabs made
+ * spaces, at most 80 characters. */
+static void config_line(char *out, size_t n, const char *s, const char *e)
+{
+    while (s < e && (*s == ' ' || *s == '\t')) s++;
+    if (e > s && e[-1] == ',') e--;
+    size_t k = 0;
+    for (; s < e && k + 1 < n && k < 80; s++) out[k++] = *s == '\t' ? ' ' : *s;
+    out[k] = 0;
+}
+
 /* The first line where the checkpoint's config text a differs from b, as
  * `a line` vs `b line`, so that the refusal says what changed. */
 static void config_difference(char *out, size_t n, const char *a, size_t alen, const char *b)
@@ -232,11 +244,10 @@ static void config_difference(char *out, size_t n, const char *a, size_t alen, c
     size_t ea = s, eb = s;
     while (ea < alen && a[ea] != '\n') ea++;
     while (eb < blen && b[eb] != '\n') eb++;
-    size_t sa = s, sb = s;
-    while (sa < ea && a[sa] == ' ') sa++;
-    while (sb < eb && b[sb] == ' ') sb++;
-    const int la = (int)(ea - sa > 80 ? 80 : ea - sa), lb = (int)(eb - sb > 80 ? 80 : eb - sb);
-    snprintf(out, n, "it has `%.*s` where the config has `%.*s`", la, a + sa, lb, b + sb);
+    char la[96], lb[96];
+    config_line(la, sizeof la, a + s, a + ea);
+    config_line(lb, sizeof lb, b + s, b + eb);
+    snprintf(out, n, "it has `%s` where the config has `%s`", la, lb);
 }
 
 /* Restores rs from the checkpoint and returns the series row counts it
@@ -412,7 +423,7 @@ int run_main(const sm_config *cfg, const run_options *opt, sm_error *err)
             goto fail;
         }
         /* with --overwrite a stale checkpoint is superseded by this run */
-        if (opt->checkpoints && unlink(ckpt) != 0 && errno != ENOENT) {
+        if (opt->checkpoints && ckpt_remove(ckpt) != 0) {
             sm_fail(err, "%s: cannot remove the stale checkpoint: %s", ckpt, strerror(errno));
             goto fail;
         }
@@ -529,7 +540,7 @@ int run_main(const sm_config *cfg, const run_options *opt, sm_error *err)
     rs.h = NULL;
     if (h5out_close(h, 1, err)) goto fail;
     /* the result is in place: the checkpoint has served its purpose */
-    if ((opt->checkpoints || opt->resume) && unlink(ckpt) != 0 && errno != ENOENT)
+    if ((opt->checkpoints || opt->resume) && ckpt_remove(ckpt) != 0)
         fprintf(stderr, "softmatrix: %s: cannot remove the checkpoint of the finished run: %s\n",
                 ckpt, strerror(errno));
     if (!quiet) printf("wrote %s\n", path);
