@@ -174,11 +174,14 @@ FUZZ_CC   ?= clang-14
 FUZZ_TIME ?= 60
 FUZZ_RT   := $(wildcard /usr/lib/llvm-14/lib/clang/14*/lib/linux/libclang_rt.fuzzer-x86_64.a)
 
+# libomp-14-dev (libomp, omp.h and the Archer tool for test-tsan) is not a
+# dependency of clang-14, so it is asked for by name.
 fuzz-deps:
-	@if ! command -v $(FUZZ_CC) >/dev/null || [ -z "$(FUZZ_RT)" ]; then \
-	  echo "make fuzz-deps: installing clang-14 libclang-rt-14-dev"; \
+	@if ! command -v $(FUZZ_CC) >/dev/null || [ -z "$(FUZZ_RT)" ] || \
+	    [ ! -e /usr/lib/llvm-14/lib/libarcher.so ]; then \
+	  echo "make fuzz-deps: installing clang-14 libclang-rt-14-dev libomp-14-dev"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	    $(SUDO) apt-get install -y -qq clang-14 libclang-rt-14-dev; \
+	    $(SUDO) apt-get install -y -qq clang-14 libclang-rt-14-dev libomp-14-dev; \
 	fi
 
 $(BUILD)/fuzz/fuzz_config: $(FUZZ_SRC) $(HEADERS)

@@ -152,6 +152,27 @@ TYPES = [
     # 1024 segments of 2^53 sweeps each would overflow the 64-bit sweep counter
     ('{"schedule": [{"T": 1, "sweeps": 9007199254740992}, {"T": 2, "sweeps": 9007199254740992}]}',
      "schedule: the sweeps of all segments and equilibrations must add up to at most 2^53"),
+    ('{"temperature": -1e400}', "temperature: must be a number > 0 (got a number beyond the double range)"),
+    ('{"temperature": 1, "model": {"g": 1e-400}}', "model.g: must be a number > 0 (got 0)"),
+    # out-of-range values in the file itself (test_cli.py has Lx 0 and 7, level 9, g -1)
+    ('{"temperature": 1, "lattice": {"Lx": -2}}', "lattice.Lx: must be an integer in 1..65536 (got -2)"),
+    ('{"temperature": 1, "lattice": {"Lx": 8, "Ly": 9, "boundary": "periodic"}}',
+     "lattice.Ly: must be even with periodic boundaries (the checkerboard needs it), got 9"),
+    ('{"temperature": 1, "lattice": {"Lx": 1, "Ly": 1}}', "lattice.Lx: must be even with periodic"),
+    ('{"temperature": 1, "model": {"g": 0}}', "model.g: must be a number > 0 (got 0)"),
+    ('{"temperature": 1, "init": {"level": -2}}', "init.level: must be an integer in -1..8 (got -2)"),
+    # T <= 0 in any segment, at either end of a ramp
+    ('{"schedule": [{"T_from": 0, "T_to": 1, "sweeps": 5}]}', "schedule[0].T_from: must be a number > 0 (got 0)"),
+    ('{"schedule": [{"T": 1, "sweeps": 5}, {"T": -0.5, "sweeps": 5}]}',
+     "schedule[1].T: must be a number > 0 (got -0.5)"),
+    ('{"schedule": [{"T": 1, "sweeps": 5}, {"T_from": 1, "T_to": 1e999, "sweeps": 5}]}',
+     "schedule[1].T_to: must be a number > 0 (got a number beyond the double range)"),
+    # cJSON cuts a string at an escaped NUL: "temperature\u0000x" used to be
+    # read as temperature and "cage\u0000x" as cage
+    ('{"temperature\\u0000junk": 1}', "bad.json: line 1, column 14: a string holds \\u0000 (NUL)"),
+    ('{"temperature": 1,\n "dynamics": {"kind": "cage\\u0000x"}}',
+     "bad.json: line 2, column 28: a string holds \\u0000 (NUL)"),
+    ('{"temperature": 1, "output": {"path": "r.h5\\u0000.txt"}}', "a string holds \\u0000 (NUL)"),
 ]
 
 
@@ -200,6 +221,17 @@ SETS = [
     ("temperature", "--set temperature: expected key.path=value"),
     (".=5", "--set .=5: empty key path"),
     ("model." + "x" * 300 + "=1", "key path too long"),
+    ("lattice.Lx=7", "lattice.Lx: must be even with periodic boundaries"),
+    ("init.level=9", "init.level: must be an integer in -1..8 (got 9)"),
+    ("model.g=-Infinity", 'model.g: must be a number > 0 (got "-Infinity")'),
+    ('schedule=[{"T": 1, "sweeps": 5}, {"T_from": 2, "T_to": -1, "sweeps": 5}]',
+     "schedule[1].T_to: must be a number > 0 (got -1)"),
+    # the whole value must be JSON, else it is a string: these used to be
+    # read as their JSON prefix (g = 4, Lx = 8, T = 2) without a word
+    ("model.g=4abc", 'model.g: must be a number > 0 (got "4abc")'),
+    ("lattice.Lx=8 9", 'lattice.Lx: must be an integer in 1..65536 (got "8 9")'),
+    ("temperature=2]", 'temperature: must be a number > 0 (got "2]")'),
+    ('output.path="r\\u0000.h5"', "a string holds \\u0000 (NUL), which is not allowed"),
 ]
 
 
@@ -211,6 +243,86 @@ def test_set_out_of_range(sm_bin, tmp_path, setarg, msg):
     line = one_line(err)
     assert rc == 2 and "c.json" in line and msg in line, line
     assert_no_output(out)
+
+
+USAGE = [
+    (["--threads", "0"], "--threads: must be an integer in 1..4096 (got 0)"),
+    (["--threads", "2x"], "--threads: must be an integer in 1..4096 (got 2x)"),
+    (["--threads", "-1"], "--threads: must be an integer in 1..4096 (got -1)"),
+    (["EXTRA"], "expected exactly one CONFIG file"),
+    (["--set", "--quiet"], "--set --quiet: expected key.path=value"),
+]
+# options getopt refuses: it prints its own line ("run: unrecognized option
+# '--frobnicate'") before softmatrix's ("softmatrix run: see 'softmatrix
+# --help'"), two lines instead of one (src/main.c leaves opterr on)
+GETOPT = [(["--frobnicate"], "unrecognized option '--frobnicate'"),
+          (["--set"], "option '--set' requires an argument"),
+          (["--threads"], "option '--threads' requires an argument")]
+
+
+def run_usage(tmp_path, args):
+    out = tmp_path / "o.h5"
+    cfg = write_config(tmp_path / "c.json", small_config(out))
+    rc, _, err = run_sm("run", cfg, "--quiet", *args)
+    assert_no_output(out)
+    return rc, err
+
+
+@pytest.mark.parametrize("args,msg", USAGE, ids=lambda a: " ".join(a) if isinstance(a, list) else "")
+def test_usage_errors(sm_bin, tmp_path, args, msg):
+    rc, err = run_usage(tmp_path, args)
+    line = one_line(err)
+    assert rc == 2 and msg in line, line
+
+
+@pytest.mark.parametrize("args,msg", GETOPT, ids=lambda a: " ".join(a) if isinstance(a, list) else "")
+def test_getopt_errors(sm_bin, tmp_path, args, msg):
+    rc, err = run_usage(tmp_path, args)
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert rc == 2 and msg in err and "see 'softmatrix --help'" in lines[-1], err
+    if len(lines) != 1:
+        pytest.xfail("getopt's message and softmatrix's are two lines (src/main.c: opterr)")
+
+
+def test_set_value_that_is_not_json_is_a_string(sm_bin, tmp_path):
+    # "1.h5" used to be taken as the number 1 and refused as a path
+    cfg = write_config(tmp_path / "c.json", {"temperature": 1})
+    rc, out, err = run_sm("validate", cfg, "--set", "output.path=1.h5", "--set", "model.g= 2 ",
+                          "--set", 'description="a\\\\u0000b"')
+    assert rc == 0, err
+    r = json.loads(out)
+    assert r["output"]["path"] == "1.h5" and r["model"]["g"] == 2
+
+
+def test_escaped_backslash_before_u0000_is_not_a_nul(sm_bin, tmp_path):
+    # "\\u0000" in JSON is a backslash followed by the text u0000
+    cfg = tmp_path / "c.json"
+    cfg.write_text('{"temperature": 1, "description": "C:\\\\u0000 \\" \\\\"}')
+    rc, out, err = run_sm("validate", cfg)
+    assert rc == 0, err
+
+
+@pytest.mark.parametrize("where", ["top", "section", "segment"])
+def test_many_keys_are_refused_quickly(sm_bin, tmp_path, where):
+    """The duplicate-key check compared every pair of keys: 100000 distinct
+    unknown keys took 15 s of CPU, a 64 MiB config hours. Unknown keys are
+    now refused first, and the pairwise check only sees known ones."""
+    keys = ", ".join(f'"k{i}": 1' for i in range(200000))
+    text = {"top": "{" + keys + "}",
+            "section": '{"temperature": 1, "model": {' + keys + "}}",
+            "segment": '{"schedule": [{"T": 1, "sweeps": 2, ' + keys + "}]}"}[where]
+    t0 = time.monotonic()
+    rc, line = run_bad(tmp_path, text)
+    assert rc == 2 and "k0: unknown key" in line, line
+    assert time.monotonic() - t0 < 20
+
+
+def test_many_duplicates_of_a_known_key_are_refused_quickly(sm_bin, tmp_path):
+    text = '{"temperature": 1, "model": {"eps_C": 1, ' + ", ".join(['"g": 1'] * 200000) + "}}"
+    t0 = time.monotonic()
+    rc, line = run_bad(tmp_path, text)
+    assert rc == 2 and "model.g: key given twice" in line, line
+    assert time.monotonic() - t0 < 20
 
 
 def test_odd_sizes_are_fine_with_open_boundaries(sm_bin, tmp_path):
@@ -231,6 +343,51 @@ def test_resolved_config_round_trips(sm_bin, tmp_path):
     (tmp_path / "r.json").write_text(first)
     rc, second, err = run_sm("validate", tmp_path / "r.json")
     assert rc == 0 and second == first, err
+
+
+def test_ramp_over_many_decades_stays_positive(sm_bin, tmp_path):
+    """Found by the fuzzer (regressions/ramp-cancellation-T-zero): T_from +
+    (T_to - T_from) * i / (n - 1) cancels to 0 on the last sweep of a ramp from
+    3e85 down to 0.5, and the run then simulated and recorded T = 0."""
+    out = tmp_path / "r.h5"
+    c = small_config(out, schedule=[{"T_from": 3e85, "T_to": 0.5, "sweeps": 3},
+                                    {"T_from": 1e-300, "T_to": 1e300, "sweeps": 4}],
+                     run={"seed": 1, "equilibration_sweeps": 2})
+    del c["temperature"]
+    rc, _, err = run_sm("run", write_config(tmp_path / "c.json", c), "--quiet")
+    assert rc == 0, err
+    with h5py.File(out, "r") as f:
+        T = f["observables/temperature/value"][()]
+        e = f["observables/energy/value"][()]
+    assert T[2] == 0.5 and T[3] == 1e-300 and T[6] == 1e300, T
+    assert np.all(T > 0) and np.all(np.isfinite(e)), (T, e)
+
+
+EXTREMES = ["temperature=1e-300", "temperature=1e300", "model.g=1e300", "model.g=1e-300",
+            "model.J=1e6", "model.J=-1e6", "model.h=-1e6", "model.eps_C=-1e6", "model.eps_step=1e6",
+            "dynamics.trap_barrier=-1e6", "dynamics.async_barrier=1e6", "model.N_c=1e12",
+            "model.Tg_over_Tm=0"]
+
+
+@pytest.mark.parametrize("kind", ["level", "cage"])
+def test_extreme_valid_values_run_cleanly(sm_bin, tmp_path, kind):
+    """Every end of every allowed range runs to a finite result; under
+    make test-sanitize UBSan also checks the probability tables and float to
+    integer conversions on the way (an overflow would fail the run)."""
+    shapes = [(8, 6, "periodic"), (1, 1, "open"), (2, 2, "periodic"), (1, 7, "open")]
+    for i, setarg in enumerate(EXTREMES):
+        Lx, Ly, bc = shapes[i % len(shapes)]
+        out = tmp_path / f"x{i}.h5"
+        cfg = write_config(tmp_path / "c.json", small_config(
+            out, lattice={"Lx": Lx, "Ly": Ly, "boundary": bc}, dynamics={"kind": kind},
+            run={"seed": i, "equilibration_sweeps": 5, "sweeps": 20, "snapshot_every": 10,
+                 "census_every": 5}))
+        rc, _, err = run_sm("run", cfg, "--set", setarg, "--quiet", "--threads", "2")
+        assert rc == 0 and not err.strip(), (setarg, err)
+        with h5py.File(out, "r") as f:
+            for name in ("energy", "mean_level", "hscl_fraction", "temperature"):
+                v = f[f"observables/{name}/value"][()]
+                assert np.all(np.isfinite(v)), (setarg, name, v)
 
 
 # --- the lattice too large for memory -----------------------------------------
@@ -285,6 +442,50 @@ def test_output_under_proc_is_refused(sm_bin, tmp_path):
     assert rc == 1 and "/proc/softmatrix-test.h5: cannot create output file" in line, line
     rc, err = run_to(tmp_path, "/proc/no/such/dir/r.h5")
     assert rc == 1 and "cannot create directory /proc/no" in one_line(err)
+
+
+@pytest.fixture
+def unprivileged(tmp_path):
+    """(run, dir): run(args, cwd) runs softmatrix as nobody when we are root,
+    so that a mode-0555 directory is really unwritable (root ignores modes);
+    dir is a world-readable scratch directory outside pytest's 0700 tmp."""
+    import shutil
+    import tempfile
+    if os.geteuid() == 0:
+        for parent in BIN.parents:
+            if not os.stat(parent).st_mode & 0o001:
+                pytest.skip(f"{parent} is not searchable by nobody")
+        kw = {"user": 65534, "group": 65534, "extra_groups": []}
+    else:
+        kw = {}
+    d = Path(tempfile.mkdtemp(prefix="sm-unpriv-"))
+    d.chmod(0o755)
+
+    def run(args, cwd):
+        p = subprocess.run([str(BIN), *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                           timeout=600, **kw)
+        return p.returncode, p.stderr
+
+    yield run, d
+    for sub in d.rglob("*"):
+        if sub.is_dir():
+            sub.chmod(0o755)
+    shutil.rmtree(d)
+
+
+@pytest.mark.parametrize("target", ["ro/r.h5", "ro/sub/dir/r.h5"])
+def test_unwritable_output_directory(sm_bin, unprivileged, target):
+    run, d = unprivileged
+    (d / "ro").mkdir()
+    (d / "ro").chmod(0o555)
+    cfg = write_config(d / "c.json", small_config("unused.h5"))
+    cfg.chmod(0o644)
+    rc, err = run(["run", "c.json", "--output", target, "--quiet"], d)
+    line = one_line(err)
+    assert rc == 1 and target in line and "Permission denied" in line, line
+    what = "cannot create output file" if target == "ro/r.h5" else "cannot create directory ro/sub"
+    assert what in line, line
+    assert list((d / "ro").iterdir()) == []
 
 
 @pytest.mark.parametrize("name", ["", "newdir/", "newdir/.", "newdir/.."])
@@ -467,6 +668,43 @@ def test_output_appearing_during_the_run_is_not_replaced(sm_bin, tmp_path):
     assert out.read_bytes() == b"someone else's result"
     with h5py.File(partial, "r") as f:  # the finished result is kept beside it
         assert f["observables/energy/value"].shape[0] == 2000
+
+
+# --- the Python tools on empty and truncated HDF5 files ----------------------------
+# tests/test_python_tools.py checks the messages of the readers and of every
+# script called in-process (test_reader_errors, test_scripts_reject_bad_files)
+# for missing, empty, truncated, foreign, .partial and summary-less files; here
+# each script runs as a real process, and no figure may appear.
+
+SCRIPTS = ["plot_run", "plot_snapshot", "plot_sweep", "hysteresis", "table1_report"]
+
+
+@pytest.fixture(scope="module")
+def damaged_h5(sm_bin, tmp_path_factory):
+    d = tmp_path_factory.mktemp("damaged")
+    good = d / "good.h5"
+    cfg = write_config(d / "c.json", small_config(good, run={"seed": 1, "equilibration_sweeps": 2,
+                                                             "sweeps": 20, "snapshot_every": 10}))
+    rc, _, err = run_sm("run", cfg, "--quiet")
+    assert rc == 0, err
+    raw = good.read_bytes()
+    (d / "empty.h5").write_bytes(b"")
+    (d / "truncated.h5").write_bytes(raw[: len(raw) // 2])
+    (d / "header_only.h5").write_bytes(raw[:512])
+    return d
+
+
+@pytest.mark.parametrize("kind,msg", [("empty", "empty file"), ("truncated", "not a readable HDF5 file"),
+                                      ("header_only", "not a readable HDF5 file")])
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_python_tools_on_damaged_hdf5(damaged_h5, script, kind, msg):
+    src = damaged_h5 / f"{kind}.h5"
+    png = damaged_h5 / f"{script}-{kind}.png"
+    p = subprocess.run(["/usr/bin/python3", str(ROOT / "scripts" / f"{script}.py"), str(src),
+                        "-o", str(png), "--pdf"], capture_output=True, text=True, timeout=300)
+    line = one_line(p.stderr)
+    assert p.returncode == 1 and str(src) in line and msg in line and "Traceback" not in p.stderr, line
+    assert not png.exists() and not png.with_suffix(".pdf").exists()
 
 
 # --- fuzz regressions, replayed through the CLI ----------------------------------

@@ -9,12 +9,15 @@
  * trip: the resolved JSON printed by config_to_json must parse again, to the
  * same resolved JSON. A config that validates but cannot be reproduced from
  * the file a run stores in /parameters would break reruns, so that is
- * treated as a crash too.
+ * treated as a crash too. So is a schedule temperature that is not finite
+ * and > 0, or that leaves its segment's end points (regressions/
+ * ramp-cancellation-T-zero: T = 0 on the last sweep of a steep ramp).
  *
  * Built by `make fuzz` with clang-14 -fsanitize=fuzzer,address,undefined;
  * the same file compiled with -DFUZZ_REPLAY gets a main() that replays files
  * given on the command line, which is how tests/fuzz/regressions/ is checked
  * under gcc's sanitizers without libFuzzer. */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +51,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (int i = 0; i < 4; i++) {
             schedule_point sp = config_schedule_point(&cfg_a, probe[i]);
             if (sp.segment < 0 || sp.segment >= cfg_a.nseg || !(sp.T > 0)) abort();
+            /* the temperature stays between the segment's end points */
+            const schedule_segment *g = &cfg_a.seg[sp.segment];
+            if (!(sp.T >= fmin(g->T_from, g->T_to) && sp.T <= fmax(g->T_from, g->T_to))) abort();
+        }
+        /* every sweep of a short schedule, the last of each ramp included */
+        for (int64_t k = 0; k < total && k < 4096; k++) {
+            schedule_point sp = config_schedule_point(&cfg_a, k);
+            if (!(sp.T > 0) || !isfinite(sp.T)) abort();
         }
         char *j1 = config_to_json(&cfg_a);
         if (!j1) abort();
