@@ -66,6 +66,13 @@ char *config_to_json(const sm_config *c);
  * schedule replace each other). The sweep uses it for its points. */
 struct cJSON;
 int config_apply_set(struct cJSON *root, const char *set, const char *src, sm_error *err);
+/* A whole configuration text as a JSON object, strictly: nothing but
+ * whitespace after it and no \u0000 in a string (cJSON would cut the string
+ * there). NULL with err = "source: what, line and column" otherwise. */
+struct cJSON *config_parse_json(const char *text, const char *source, sm_error *err);
+/* The value of a --set "key.path=value": the whole value as JSON when it
+ * parses, else the string; NULL (err set) for a \u0000 in a string. */
+struct cJSON *config_set_value(const char *set, const char *src, sm_error *err);
 /* 1 when path is a configuration key ("model.g", "temperature", ...). */
 int config_key_known(const char *path);
 /* Human-readable key reference (for --help and the README). */

@@ -15,6 +15,12 @@ typedef struct {
 /* printf-style: set the message, return SM_FAIL (1). */
 int sm_fail(sm_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* One line for an option getopt_long refused (called with opterr = 0 and an
+ * optstring starting with ':'): c is what it returned, arg the offending
+ * argument (argv[optind - 1]). Prints "softmatrix CMD: unrecognized option
+ * '--x' (see 'HELP')" or "... option '--set' requires an argument ...". */
+void sm_option_error(const char *cmd, int c, const char *arg, const char *help);
+
 /* Exit codes of the CLI (README documents them). */
 enum { SM_EXIT_OK = 0, SM_EXIT_RUNTIME = 1, SM_EXIT_USAGE = 2 };
 /* A run stopped by SIGINT/SIGTERM after writing its checkpoint exits with

@@ -437,14 +437,8 @@ static int apply_set(cJSON *root, const char *set, const char *src, sm_error *er
     if (plen >= sizeof path) return sm_fail(err, "%s: --set %.60s...: key path too long", src, set);
     memcpy(path, set, plen);
     path[plen] = 0;
-    /* the whole value must be JSON: "4abc" is the string "4abc", not 4 */
-    cJSON *val = cJSON_ParseWithOpts(eq + 1, NULL, 1);
-    if (val && escaped_nul(eq + 1)) {
-        cJSON_Delete(val);
-        return sm_fail(err, "%s: --set %s: a string holds \\u0000 (NUL), which is not allowed",
-                       src, set);
-    }
-    if (!val) val = cJSON_CreateString(eq + 1);
+    cJSON *val = config_set_value(set, src, err);
+    if (!val) return 1;
     if (strcmp(path, "temperature") == 0) {
         cJSON_DeleteItemFromObjectCaseSensitive(root, "schedule");
     } else if (strcmp(path, "schedule") == 0) {
@@ -477,6 +471,49 @@ static int apply_set(cJSON *root, const char *set, const char *src, sm_error *er
     return sm_fail(err, "%s: --set %s: empty key path", src, set);
 }
 
+cJSON *config_set_value(const char *set, const char *src, sm_error *err)
+{
+    const char *eq = strchr(set, '=');
+    if (!eq) { sm_fail(err, "%s: --set %s: expected key.path=value", src, set); return NULL; }
+    /* the whole value must be JSON: "4abc" is the string "4abc", not 4 */
+    cJSON *val = cJSON_ParseWithOpts(eq + 1, NULL, 1);
+    if (val && escaped_nul(eq + 1)) {
+        cJSON_Delete(val);
+        sm_fail(err, "%s: --set %s: a string holds \\u0000 (NUL), which is not allowed", src, set);
+        one_line(err);
+        return NULL;
+    }
+    if (!val) val = cJSON_CreateString(eq + 1);
+    if (!val) sm_fail(err, "%s: --set %s: out of memory", src, set);
+    return val;
+}
+
+cJSON *config_parse_json(const char *text, const char *source, sm_error *err)
+{
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
+    int line, col;
+    if (!root) {
+        line_col(text, end, &line, &col);
+        sm_fail(err, "%s: malformed JSON at line %d, column %d", source, line, col);
+        return NULL;
+    }
+    const char *nul = escaped_nul(text);
+    if (nul) {
+        line_col(text, nul, &line, &col);
+        sm_fail(err, "%s: line %d, column %d: a string holds \\u0000 (NUL), which is not allowed",
+                source, line, col);
+        cJSON_Delete(root);
+        return NULL;
+    }
+    if (!cJSON_IsObject(root)) {
+        sm_fail(err, "%s: the configuration must be a JSON object", source);
+        cJSON_Delete(root);
+        return NULL;
+    }
+    return root;
+}
+
 int config_apply_set(cJSON *root, const char *set, const char *src, sm_error *err)
 {
     if (!apply_set(root, set, src, err)) return 0;
@@ -498,25 +535,12 @@ int config_parse(sm_config *c, const char *text, const char *source, char *const
     memset(c, 0, sizeof *c);
     snprintf(c->source, sizeof c->source, "%s", source);
     model_params_default(&c->model);
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
-    int line, col;
+    cJSON *root = config_parse_json(text, source, err);
     if (!root) {
-        line_col(text, end, &line, &col);
-        return sm_fail(err, "%s: malformed JSON at line %d, column %d", source, line, col);
+        one_line(err);
+        return 1;
     }
     int rc = 1;
-    if (!cJSON_IsObject(root)) {
-        sm_fail(err, "%s: the configuration must be a JSON object", source);
-        goto done;
-    }
-    const char *nul = escaped_nul(text);
-    if (nul) {
-        line_col(text, nul, &line, &col);
-        sm_fail(err, "%s: line %d, column %d: a string holds \\u0000 (NUL), which is not allowed",
-                source, line, col);
-        goto done;
-    }
     for (int i = 0; i < nsets; i++)
         if (config_apply_set(root, sets[i], source, err)) goto done;
     if (check_unknown(root, source, err)) goto done;

@@ -111,14 +111,16 @@ static int parse_opts(int argc, char **argv, const char **config, char ***sets, 
     *sets = calloc((size_t)argc, sizeof **sets);
     *nsets = 0;
     optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    opterr = 0;   /* one line per error, from sm_option_error */
+    int c, li = 0;
+    while ((c = getopt_long(argc, argv, ":", longopts, &li)) != -1) {
         switch (c) {
         case 's': (*sets)[(*nsets)++] = optarg; break;
         case 'h': usage(stdout); return 0;
         case 't': case 'o': case 'w': case 'q': case 'r':
             if (!allow_run_opts) {
-                fprintf(stderr, "softmatrix %s: option not allowed here (see --help)\n", argv[0]);
+                fprintf(stderr, "softmatrix %s: option '--%s' is not allowed here (see 'softmatrix --help')\n",
+                        argv[0], longopts[li].name);
                 return 2;
             }
             if (c == 't') {
@@ -135,7 +137,7 @@ static int parse_opts(int argc, char **argv, const char **config, char ***sets, 
             else ro->quiet = 1;
             break;
         default:
-            fprintf(stderr, "softmatrix %s: see 'softmatrix --help'\n", argv[0]);
+            sm_option_error(argv[0], c, argv[optind - 1], "softmatrix --help");
             return 2;
         }
     }

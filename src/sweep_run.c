@@ -83,8 +83,9 @@ static int parse_opts(int argc, char **argv, sweep_opts *o)
     o->sets = calloc((size_t)argc, sizeof *o->sets);
     if (!o->sets) return 1;
     optind = 1;
+    opterr = 0;   /* one line per error, from sm_option_error */
     int c;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
         switch (c) {
         case 'd': o->outdir = optarg; break;
         case 'j': if (parse_int("--jobs", optarg, 1, 4096, &o->jobs)) return SM_EXIT_USAGE; break;
@@ -105,7 +106,7 @@ static int parse_opts(int argc, char **argv, sweep_opts *o)
         case 'q': o->quiet = 1; break;
         case 'h': usage(stdout); return SM_EXIT_OK;
         default:
-            fprintf(stderr, "softmatrix sweep: see 'softmatrix sweep --help'\n");
+            sm_option_error("sweep", c, argv[optind - 1], "softmatrix sweep --help");
             return SM_EXIT_USAGE;
         }
     }
@@ -403,21 +404,21 @@ done:
 
 /* --set sweep.keys.run.seed=[1,2]: the rest of the path after sweep.keys is
  * one key path, dots and all, which the generic override would split.
- * Returns -1 when set is not of that form. */
-static int set_sweep_key(cJSON *root, const char *set)
+ * Returns -1 when set is not of that form, 1 (err set) for a bad value. */
+static int set_sweep_key(cJSON *root, const char *set, const char *src, sm_error *err)
 {
     static const char prefix[] = "sweep.keys.";
     const char *eq = strchr(set, '=');
     if (strncmp(set, prefix, sizeof prefix - 1) != 0 || !eq || eq == set + sizeof prefix - 1) return -1;
     char key[SWEEP_KEY_MAX];
     snprintf(key, sizeof key, "%.*s", (int)(eq - set - (sizeof prefix - 1)), set + sizeof prefix - 1);
-    cJSON *val = cJSON_Parse(eq + 1);
-    if (!val) val = cJSON_CreateString(eq + 1);
     cJSON *sw = cJSON_GetObjectItemCaseSensitive(root, "sweep");
     if (!sw) sw = cJSON_AddObjectToObject(root, "sweep");
     cJSON *keys = cJSON_IsObject(sw) ? cJSON_GetObjectItemCaseSensitive(sw, "keys") : NULL;
     if (cJSON_IsObject(sw) && !keys) keys = cJSON_AddObjectToObject(sw, "keys");
-    if (!cJSON_IsObject(keys)) { cJSON_Delete(val); return -1; } /* let the parser complain */
+    if (!cJSON_IsObject(keys)) return -1; /* let the parser complain */
+    cJSON *val = config_set_value(set, src, err);
+    if (!val) return 1;
     if (cJSON_GetObjectItemCaseSensitive(keys, key)) cJSON_ReplaceItemInObjectCaseSensitive(keys, key, val);
     else cJSON_AddItemToObject(keys, key, val);
     return 0;
@@ -428,23 +429,14 @@ static int load_sweep(sweep_ctx *x, const sweep_opts *o, sm_error *err)
 {
     char *text = read_text(o->config, err);
     if (!text) return 1;
-    cJSON *root = cJSON_Parse(text);
-    if (!cJSON_IsObject(root)) {
-        /* the config parser words JSON errors (line and column) */
-        sm_config *tmp = malloc(sizeof *tmp);
-        if (!tmp || !config_parse(tmp, text, o->config, NULL, 0, err))
-            sm_fail(err, "%s: the configuration must be a JSON object", o->config);
-        free(tmp);
-        free(text);
-        cJSON_Delete(root);
-        return 1;
-    }
+    cJSON *root = config_parse_json(text, o->config, err);
     free(text);
+    if (!root) return 1;
     int rc = 1;
-    for (int i = 0; i < o->nsets; i++)
-        if (set_sweep_key(root, o->sets[i]) < 0 &&
-            config_apply_set(root, o->sets[i], o->config, err))
-            goto done;
+    for (int i = 0; i < o->nsets; i++) {
+        const int k = set_sweep_key(root, o->sets[i], o->config, err);
+        if (k > 0 || (k < 0 && config_apply_set(root, o->sets[i], o->config, err))) goto done;
+    }
     cJSON *block = cJSON_DetachItemFromObjectCaseSensitive(root, "sweep");
     if (!block) {
         sm_fail(err, "%s: sweep: missing (softmatrix sweep needs a \"sweep\" block; see 'softmatrix "
