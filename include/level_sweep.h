@@ -8,6 +8,7 @@
 #include "moves.h"
 
 enum { LEVEL_MOVE_LEVEL = 0, LEVEL_MOVE_SIGMA = 1, LEVEL_NMOVES = 2 };
+enum { LEVEL16_N = 192 };
 extern const char *const LEVEL_MOVE_NAMES[LEVEL_NMOVES];
 
 /* Integer Metropolis thresholds for one temperature, so that the sweep does
@@ -23,6 +24,13 @@ typedef struct {
      * sigma32 is sigma flattened as [s > 0] * 9 + S + 4, zero-padded. */
     uint32_t level32[NLEVELS][2][9][2][9];
     uint32_t sigma32[32];
+    /* The upper 16 bits of the level32 entries that a move allowed by RSOS
+     * and the bounds can meet, at a compact index (level_sweep.c,
+     * compact_index), for the SIMD path: its look-ups are register permutes
+     * instead of gathers. level16_ok is 0 if two such entries that share an
+     * index differ (then the sweep takes the scalar path). */
+    uint16_t level16[LEVEL16_N];
+    int level16_ok;
 } level_tables;
 
 /* A threshold thr in [0, 2^32] (accept iff (uint64_t)r < thr, r a 32-bit

@@ -4,7 +4,9 @@ The statistics machinery is checked on synthetic series with known answers; then
 short version of tests/validation/validate.py runs the simulator against exact
 results (Ising limit 4x4/6x6, Onsager on 64x64, exact enumeration on 4x4 and the
 doubled-bond 2x2 with level dynamics, 4x4 with cage dynamics) and the planted-bug
-controls, which must fail with the same runs and statistics."""
+controls (wrong g, wrong sign of J, doubled bonds counted once, h instead of h/16,
+forgotten 4 eps_C, error bars without the autocorrelation time), which must fail
+decisively with the same runs and statistics."""
 import math
 import sys
 
@@ -71,6 +73,33 @@ def test_bonferroni_threshold():
     assert V.threshold(1e-3 / 300, dof=127) > V.threshold(1e-3 / 300)
 
 
+def test_student_t_tail_closed_forms():
+    # nu = 1 (Cauchy): P(|t| > k) = 1 - 2 atan(k) / pi; nu = 2: 1 - k / sqrt(2 + k^2)
+    for k in (0.3, 1.0, 4.0, 50.0):
+        assert V.two_sided_tail(k, 1) == pytest.approx(1 - 2 * math.atan(k) / math.pi, rel=1e-9)
+        assert V.two_sided_tail(k, 2) == pytest.approx(1 - k / math.sqrt(2 + k * k), rel=1e-9)
+    # large nu: t -> N(0, 1); textbook quantiles t_{0.975}(10) = 2.228, t_{0.9995}(30) = 3.646
+    assert V.two_sided_tail(3.0, 5000) == pytest.approx(math.erfc(3 / math.sqrt(2)), rel=1e-2)
+    assert V.two_sided_tail(3.0, 5000) > V.two_sided_tail(3.0, 20_000)   # Gaussian above 1e4
+    assert V.threshold(0.05, 10) == pytest.approx(2.228, abs=1e-3)
+    assert V.threshold(0.001, 30) == pytest.approx(3.646, abs=1e-3)
+
+
+def test_error_of_the_error_degrees_of_freedom():
+    # nu = n / (2W + 1) with W the Madras-Sokal window (~ c tau = 57 for tau = 9.5),
+    # or nb - 1 (>= 127) when the binning floor gives the larger error
+    x = ar1(0.9, 200_000, 5)
+    tau, w = V.tau_int_window(x)
+    est = V.estimate_mean(x)
+    tau_err = math.sqrt(2 * tau * x.var() / len(x))
+    if est.error == pytest.approx(tau_err, rel=1e-12):
+        assert est.dof == math.floor(200_000 / (2 * w + 1))
+    else:
+        assert est.error > tau_err and 127 <= est.dof < 256
+    # the naive estimator of the planted statistics bug is too small by sqrt(2 tau)
+    assert V.estimate_mean_naive(x).error == pytest.approx(est.error / math.sqrt(2 * tau), rel=0.05)
+
+
 # ------------------------------------------------------ exact-side consistency
 
 def test_exact_frozen_model_is_ising_plus_constant():
@@ -112,9 +141,18 @@ def test_simulator_agrees_with_exact_results(fast_suite):
             assert c.est.error > 0, c
 
 
+def test_error_bars_are_not_inflated(fast_suite):
+    # honest error bars give dev/sigma ~ N(0, 1); inflated ones would pass anything
+    _, checks, _ = fast_suite
+    n, mean_d2, _, _, _ = V.deviation_summary(checks)
+    assert n > 60
+    assert 0.3 < mean_d2 < 2.5, mean_d2
+
+
 def test_planted_bugs_fail_decisively(fast_suite):
     _, checks, planted = fast_suite
-    assert len(planted) == 6
+    assert len(planted) == 7
+    assert any(desc == V.NAIVE_ERRORS for desc, _, _ in planted)
     for desc, case, ch in planted:
         worst = max(ch, key=lambda c: abs(c.dev))
         # decisively: far beyond the pass threshold, not a marginal failure

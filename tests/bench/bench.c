@@ -52,6 +52,7 @@ typedef struct {
     const char *only;
     result res[MAX_RESULTS];
     int nres;
+    double load0[3], load1[3];   /* load averages (1, 5, 15 min) at start and end */
 } bench;
 
 static double clock_s(clockid_t id)
@@ -280,6 +281,8 @@ static void write_outputs(const bench *b)
     const int ncpu = omp_get_num_procs();
 
     printf("\n%s, %d logical CPUs; ns per site-update, median [min, max] of reps\n", cpu, ncpu);
+    printf("load average (1/5/15 min): %.2f %.2f %.2f at start, %.2f %.2f %.2f at end\n",
+           b->load0[0], b->load0[1], b->load0[2], b->load1[0], b->load1[1], b->load1[2]);
     printf("| op | L | threads | ns/site (median) | min | max | IQR | CPU ns/site | vs Ising | speed-up vs 1 thread |\n");
     printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int i = 0; i < b->nres; i++) {
@@ -292,6 +295,8 @@ static void write_outputs(const bench *b)
                r->threads, r->med, r->min, r->max, r->iqr, r->cpu, ratio, speed);
     }
     if (!BENCH_HAVE_CAGE) printf("(cage sweep: not available - src/cage_sweep.c not built)\n");
+    else printf("cage rows: ns per PCP move proposal (N single jumps + one pair check per bond "
+                "per sweep), not per site\n");
 
     FILE *f = fopen(b->out, "w");
     if (!f) {
@@ -303,6 +308,10 @@ static void write_outputs(const bench *b)
 #ifdef BENCH_CFLAGS
     fprintf(f, "  \"cflags\": \"%s\",\n", BENCH_CFLAGS);
 #endif
+    fprintf(f, "  \"load_average_start\": [%.2f, %.2f, %.2f],\n", b->load0[0], b->load0[1],
+            b->load0[2]);
+    fprintf(f, "  \"load_average_end\": [%.2f, %.2f, %.2f],\n", b->load1[0], b->load1[1],
+            b->load1[2]);
     fprintf(f, "  \"unit\": \"ns per site-update\",\n");
     fprintf(f, "  \"cage_available\": %s,\n", BENCH_HAVE_CAGE ? "true" : "false");
     fprintf(f, "  \"results\": [\n");
@@ -311,9 +320,11 @@ static void write_outputs(const bench *b)
         fprintf(f,
                 "    {\"op\": \"%s\", \"L\": %d, \"threads\": %d, \"reps\": %d, "
                 "\"units_per_rep\": %lld, \"sites_per_unit\": %lld, \"median\": %.4f, "
-                "\"min\": %.4f, \"max\": %.4f, \"iqr\": %.4f, \"cpu_median\": %.4f",
+                "\"min\": %.4f, \"max\": %.4f, \"iqr\": %.4f, \"cpu_median\": %.4f, "
+                "\"per\": \"%s\"",
                 r->op, r->L, r->threads, r->reps, (long long)r->units,
-                (long long)r->sites_per_unit, r->med, r->min, r->max, r->iqr, r->cpu);
+                (long long)r->sites_per_unit, r->med, r->min, r->max, r->iqr, r->cpu,
+                strcmp(r->op, "cage") ? "site-update" : "PCP move");
         if (r->ref > 0) fprintf(f, ", \"ising_median\": %.4f, \"ratio_to_ising\": %.4f", r->ref,
                                 r->med / r->ref);
         fprintf(f, "}%s\n", i + 1 < b->nres ? "," : "");
@@ -347,7 +358,9 @@ int main(int argc, char **argv)
     snprintf(outdir, sizeof outdir, "%s", b.out);
     char *slash = strrchr(outdir, '/');
     if (slash) *slash = 0; else snprintf(outdir, sizeof outdir, ".");
+    if (getloadavg(b.load0, 3) != 3) b.load0[0] = b.load0[1] = b.load0[2] = -1;
     for (int i = 0; i < b.nsizes; i++) run_size(&b, b.sizes[i], outdir);
+    if (getloadavg(b.load1, 3) != 3) b.load1[0] = b.load1[1] = b.load1[2] = -1;
     write_outputs(&b);
     return 0;
 }
