@@ -157,3 +157,31 @@ def test_planted_bugs_fail_decisively(fast_suite):
         worst = max(ch, key=lambda c: abs(c.dev))
         # decisively: far beyond the pass threshold, not a marginal failure
         assert abs(worst.dev) > 3 * worst.k, (desc, case.name, worst.quantity, worst.dev)
+
+
+def test_simulator_with_a_planted_bug_is_flagged(tmp_path):
+    """The other direction: the simulator itself runs with a wrong ingredient and
+    is compared with the correct exact values through the suite's own statistics
+    and threshold. A factor 1.1 in g is what a wrong loop-degeneracy factor in the
+    acceptance g^(l'-l) does; -J is a wrong sign of the MIEV coupling."""
+    good = V.model()
+    runs = [
+        # (simulated model, exact model, lattice, T, frozen)
+        (V.model(g=4.4), good, 2, 1.0, False),
+        (V.model(J=-0.125, h=2.0), V.model(J=0.125, h=2.0), 4, 0.3, True),
+    ]
+    k = V.threshold(V.ALPHA_FAMILY / 100)      # the fast suite's k (M ~ 100)
+    for sim_model, exact_model, L, T, frozen in runs:
+        case = V.Case("ising" if frozen else "enum", f"planted sim g={sim_model['g']:g} J={sim_model['J']:+g}", L, L, T, sim_model,
+                      sweeps=100_000, equilibration=2000, frozen=frozen,
+                      init_sigma="up" if frozen else "random",
+                      quantities=V.ISING_QUANTITIES if frozen else V.ENUM_QUANTITIES)
+        data = V.run_case(case, tmp_path)
+        ex = V.exact(case.exact_args(model=exact_model))
+        checks = V.compare(case, data, ex)
+        worst = max(checks, key=lambda c: abs(c.dev))
+        assert abs(worst.dev) > 3 * k, (case.name, worst.quantity, worst.dev)
+        # and the same run passes against the exact values of what it simulated
+        ok = V.compare(case, data, V.exact(case.exact_args()))
+        assert all(abs(c.dev) <= V.threshold(V.ALPHA_FAMILY / 100, c.est.dof) for c in ok), \
+            "\n" + V.table(ok)

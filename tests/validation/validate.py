@@ -479,21 +479,26 @@ class Check:
 
 
 # Level-histogram entries are compared one by one only when they are not rare
-# events: exact probability >= HIST_MIN and >= HIST_MIN_VISITS expected
-# independent visits, f * n / (2 tau_int). With fewer visits the mean of an
-# indicator is Poisson-like rather than Gaussian (and is exactly 0 with a zero
-# error bar when no visit happened), so the Gaussian threshold would not mean
-# what it says. The rare entries are compared as one pooled fraction when the
-# pool passes the same test; otherwise they are left out (the mean level and the
-# C-boson energy still see them).
+# events: exact probability f >= HIST_MIN and at least HIST_MIN_VISITS expected
+# site visits in independent samples, f N n / (2 tau_int) (N sites, n samples;
+# tau_int the larger of the entry's own and the mean level's, so that an entry
+# never visited, whose tau defaults to 1/2, is not mistaken for a fast one).
+# With fewer visits the mean of an indicator is Poisson-like rather than
+# Gaussian, and it is exactly 0 with a zero error bar when no visit happened,
+# so the Gaussian threshold would not mean what it says; 100 site visits leave
+# dozens of independent events even when plain HSMs or high levels come in
+# clusters of a few sites. The rare entries are compared as one pooled fraction
+# when the pool passes the same test; otherwise they are left out (the mean
+# level and the C-boson energy still see them). hscl_fraction = 1 - f(-1)
+# follows the same rule with f = f(-1).
 HIST_MIN = 1e-3
-HIST_MIN_VISITS = 25
+HIST_MIN_VISITS = 100
 
 
-def _enough_visits(f, n, tau):
-    """Whether an indicator-like series of n samples, exact mean f and integrated
-    autocorrelation time tau is compared (see HIST_MIN_VISITS)."""
-    return f >= HIST_MIN and f * n / (2.0 * max(tau, 0.5)) >= HIST_MIN_VISITS
+def _enough_visits(f, N, n, tau):
+    """Whether an indicator-like per-site fraction (exact mean f, n samples of N
+    sites, integrated autocorrelation time tau) is compared (HIST_MIN_VISITS)."""
+    return f >= HIST_MIN and f * N * n / (2.0 * max(tau, 0.5)) >= HIST_MIN_VISITS
 
 
 def compare(case, data, ex, naive=False, cache=None):
@@ -551,7 +556,7 @@ def compare(case, data, ex, naive=False, cache=None):
             for i in range(10):
                 key = f"hist{i}"
                 if f[i] >= HIST_MIN and _enough_visits(
-                        f[i], n, max(tau_ref, proper(key, hist[:, i]).tau)):
+                        f[i], N, n, max(tau_ref, proper(key, hist[:, i]).tau)):
                     checks.append((f"f(level={i - 1})", f[i], est(key, hist[:, i])))
                 else:
                     small.append(i)
@@ -559,14 +564,14 @@ def compare(case, data, ex, naive=False, cache=None):
                 fs = sum(f[i] for i in small)
                 key = "hist" + ",".join(map(str, small))
                 x = hist[:, small].sum(axis=1)
-                if fs >= HIST_MIN and _enough_visits(fs, n, max(tau_ref, proper(key, x).tau)):
+                if fs >= HIST_MIN and _enough_visits(fs, N, n, max(tau_ref, proper(key, x).tau)):
                     lv = ",".join(str(i - 1) for i in small)
                     checks.append((f"f(level in {{{lv}}})", fs, est(key, x)))
         elif (q == "energy_step" and case.model["eps_step"] == 0) or \
                 (q == "energy_h" and case.model["h"] == 0):
             continue   # identically 0 in the program and exactly: nothing to compare
         elif q == "hscl_fraction" and not _enough_visits(
-                1.0 - ex[q], n, max(tau_ref, proper(q, series[q]).tau)):
+                1.0 - ex[q], N, n, max(tau_ref, proper(q, series[q]).tau)):
             # 1 - hscl_fraction is the fraction of plain HSMs, f(level=-1): when
             # they are rare events the same rule as for the histogram applies
             continue
@@ -727,7 +732,7 @@ def table(checks, markdown=False):
     out = ["  ".join(h.ljust(w[i]) for i, h in enumerate(hdr))]
     out.append("  ".join("-" * w[i] for i in range(len(hdr))))
     out += ["  ".join(str(r[i]).ljust(w[i]) for i in range(len(hdr))) for r in rows]
-    return "\n".join(out)
+    return "\n".join(line.rstrip() for line in out)
 
 
 def planted_summary(planted):
@@ -786,8 +791,8 @@ def report(checks, planted, elapsed, markdown=False, header=True):
         lines.append(md_table(hdr, r2))
     else:
         w = [max(len(str(r[i])) for r in r2 + [hdr]) for i in range(len(hdr))]
-        lines.append("  ".join(h.ljust(w[i]) for i, h in enumerate(hdr)))
-        lines += ["  ".join(str(r[i]).ljust(w[i]) for i in range(len(hdr))) for r in r2]
+        lines.append("  ".join(h.ljust(w[i]) for i, h in enumerate(hdr)).rstrip())
+        lines += ["  ".join(str(r[i]).ljust(w[i]) for i in range(len(hdr))).rstrip() for r in r2]
     caught = sum(r[-1] for r in prow)
     lines.append("")
     lines.append(f"{caught}/{len(prow)} planted bugs caught. Wall time {elapsed:.0f} s.")
