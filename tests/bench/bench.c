@@ -1,9 +1,13 @@
 /* `make bench`: ns per site-update of the level sweep, the cage sweep (when
  * src/cage_sweep.c is built in), the census and a snapshot write, next to a
  * plain Ising checkerboard kernel on the same lattice, at several L and
- * thread counts. Each measurement is `reps` timed repetitions after one
- * untimed warm-up; a repetition runs enough units (sweeps, censuses, ...) to
- * last a few milliseconds. Reported: median, min, max and the interquartile
+ * thread counts. Each measurement is `reps` timed repetitions, each after
+ * one untimed unit that warms the caches; a repetition runs enough units
+ * (sweeps, censuses, ...) to last a few milliseconds. At one L the
+ * repetitions of all kernels and thread counts are interleaved (repetition
+ * 1 of each, then repetition 2 of each, ...), so that the ratios "vs Ising"
+ * and "vs 1 thread" compare measurements taken under the same conditions
+ * even when the speed of a shared machine drifts. Reported: median, min, max and the interquartile
  * range over repetitions, as a table on stdout and as JSON, with the CPU
  * time per site (all threads) so that a run on a busy machine shows itself:
  * wall > CPU / threads means the threads were not running.
@@ -79,28 +83,71 @@ static double quantile(const double *v, int n, double q)
 
 typedef void (*unit_fn)(void *ctx);
 
-/* Times reps repetitions of `units` calls of fn; records ns per site. */
-static result *measure(bench *b, const char *op, int L, int threads, int reps, int64_t units,
-                       int64_t sites_per_unit, unit_fn fn, void *ctx)
+/* One kernel at one thread count: `reps` timed repetitions of `units` calls
+ * of fn, each unit `sites_per_unit` site-updates. */
+typedef struct {
+    const char *op;
+    int nt, reps;
+    int64_t units, sites_per_unit;
+    unit_fn fn;
+    void *ctx;
+    double t[MAX_REPS], c[MAX_REPS];   /* wall and CPU ns per site-update */
+} job;
+
+static job mkjob(const char *op, int nt, int reps, int64_t units, int64_t sites_per_unit,
+                 unit_fn fn, void *ctx)
 {
-    double t[MAX_REPS], c[MAX_REPS];
-    if (reps > MAX_REPS) reps = MAX_REPS;
-    for (int64_t u = 0; u < units; u++) fn(ctx); /* warm-up: caches, pages, branch history */
-    const double per = 1e9 / ((double)units * (double)sites_per_unit);
-    for (int r = 0; r < reps; r++) {
-        const double c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID), t0 = now();
-        for (int64_t u = 0; u < units; u++) fn(ctx);
-        t[r] = (now() - t0) * per;
-        c[r] = (clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0) * per;
+    job j;
+    memset(&j, 0, sizeof j);
+    j.op = op;
+    j.nt = nt;
+    j.reps = reps > MAX_REPS ? MAX_REPS : reps;
+    j.units = units;
+    j.sites_per_unit = sites_per_unit;
+    j.fn = fn;
+    j.ctx = ctx;
+    return j;
+}
+
+/* Repetition r of j. It starts with one untimed unit: the job before it
+ * (interleaved) has filled the caches with its own data. */
+static void job_rep(job *j, int r)
+{
+    /* After a parallel region, libgomp's idle threads spin for a while (some
+     * ms with Zen's slow PAUSE) before they sleep: let them settle before
+     * timing fewer threads, or they take the other core and show up in the
+     * CPU time. */
+    static int last_nt = 0;
+    if (last_nt > j->nt) {
+        const struct timespec d = {0, 30000000};
+        nanosleep(&d, NULL);
     }
+    last_nt = j->nt;
+    omp_set_num_threads(j->nt);
+    j->fn(j->ctx);
+    const double per = 1e9 / ((double)j->units * (double)j->sites_per_unit);
+    const double c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID), t0 = now();
+    for (int64_t u = 0; u < j->units; u++) j->fn(j->ctx);
+    j->t[r] = (now() - t0) * per;
+    j->c[r] = (clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0) * per;
+}
+
+static result *job_result(bench *b, job *j, int L)
+{
+    const int reps = j->reps;
+    double *t = j->t, *c = j->c;
     qsort(t, (size_t)reps, sizeof t[0], cmp_double);
     qsort(c, (size_t)reps, sizeof c[0], cmp_double);
+    if (b->nres == MAX_RESULTS) {
+        fprintf(stderr, "bench: more than %d results\n", MAX_RESULTS);
+        exit(2);
+    }
     result *res = &b->res[b->nres++];
-    *res = (result){op, L, threads, reps, units, sites_per_unit, quantile(t, reps, 0.5), t[0],
-                    t[reps - 1], quantile(t, reps, 0.75) - quantile(t, reps, 0.25),
+    *res = (result){j->op, L, j->nt, reps, j->units, j->sites_per_unit, quantile(t, reps, 0.5),
+                    t[0], t[reps - 1], quantile(t, reps, 0.75) - quantile(t, reps, 0.25),
                     quantile(c, reps, 0.5), 0.0};
     printf("%-10s L=%-5d threads=%d  %8.3f ns/site  (min %.3f max %.3f, cpu %.3f, %d reps x %lld)\n",
-           op, L, threads, res->med, res->min, res->max, res->cpu, reps, (long long)units);
+           j->op, L, j->nt, res->med, res->min, res->max, res->cpu, reps, (long long)j->units);
     fflush(stdout);
     return res;
 }
@@ -174,66 +221,77 @@ static void run_size(bench *b, int L, const char *outdir)
 {
     const int64_t N = (int64_t)L * L;
     const int reps = reps_for(b, L);
-    sm_config *cfg = malloc(sizeof *cfg);
-    sim_state sim;
-    if (!cfg || make_sim(&sim, cfg, L, DYN_LEVEL)) exit(1);
+    sm_config *cfg = malloc(sizeof *cfg), *ccfg = malloc(sizeof *ccfg);
+    sim_state sim, cs;
+    if (!cfg || !ccfg || make_sim(&sim, cfg, L, DYN_LEVEL)) exit(1);
     /* a few sweeps so that the level field is not the initial {-1, 0} one */
     for (int i = 0; i < 20; i++) sim_sweep(&sim);
-
-    for (int ti = 0; ti < b->nthreads; ti++) {
-        const int nt = b->threads[ti];
-        omp_set_num_threads(nt);
-        result *ref = NULL;
-        if (want(b, "ising")) {
-            ising_ctx ic = {.sweep = 0};
-            if (ising_init(&ic.m, L, 2.5, 99)) exit(1);
-            ref = measure(b, "ising", L, nt, reps, units_for(N), N, unit_ising, &ic);
-            ising_free(&ic.m);
-        }
-        if (want(b, "level")) {
-            result *r = measure(b, "level", L, nt, reps, units_for(N),
-                                sim_site_updates_per_sweep(&sim), unit_sim, &sim);
-            if (ref) r->ref = ref->med;
-        }
-        if (want(b, "cage") && BENCH_HAVE_CAGE) {
-            sim_state cs;
-            sm_config *ccfg = malloc(sizeof *ccfg);
-            if (!ccfg || make_sim(&cs, ccfg, L, DYN_CAGE)) exit(1);
-            result *r = measure(b, "cage", L, nt, reps, units_for(N),
-                                sim_site_updates_per_sweep(&cs), unit_sim, &cs);
-            if (ref) r->ref = ref->med;
-            sim_free(&cs);
-            free(ccfg);
-        }
-        if (want(b, "census")) {
-            census_ctx cc = {.in = {.Lx = L, .Ly = L, .boundary = BOUNDARY_PERIODIC,
-                                     .level = sim.st.level, .sigma = sim.st.sigma}};
-            sm_error err;
-            cc.r = malloc(sizeof *cc.r);
-            if (!cc.r || census_work_init(&cc.w, L, L, &err)) exit(1);
-            measure(b, "census", L, nt, L >= 4096 ? 3 : reps, 1, N, unit_census, &cc);
-            census_work_free(&cc.w);
-            free(cc.r);
-        }
-        /* HDF5 writes are serial: measured once, at the first thread count */
-        if (want(b, "snapshot") && ti == 0) {
-            char path[1024];
-            snprintf(path, sizeof path, "%s/snapshot_%d.h5", outdir, L);
-            snap_ctx sc = {NULL, cfg, &sim.st, 0};
-            int usage = 0;
-            sm_error err;
-            if (h5out_open(&sc.h, path, 1, cfg, "{}", &usage, &err)) {
-                fprintf(stderr, "bench: %s\n", err.msg);
-                exit(1);
-            }
-            measure(b, "snapshot", L, nt, L >= 4096 ? 3 : 5, 1, N, unit_snapshot, &sc);
-            h5out_close(sc.h, 0, &err);
-            remove(path);
-            snprintf(path, sizeof path, "%s/snapshot_%d.h5.partial", outdir, L);
-            remove(path);
+    const int cage = want(b, "cage") && BENCH_HAVE_CAGE;
+    if (cage && make_sim(&cs, ccfg, L, DYN_CAGE)) exit(1);
+    ising_ctx ic = {.sweep = 0};
+    if (want(b, "ising") && ising_init(&ic.m, L, 2.5, 99)) exit(1);
+    sm_error err;
+    census_ctx cc = {.in = {.Lx = L, .Ly = L, .boundary = BOUNDARY_PERIODIC,
+                            .level = sim.st.level, .sigma = sim.st.sigma}};
+    if (want(b, "census")) {
+        cc.r = malloc(sizeof *cc.r);
+        if (!cc.r || census_work_init(&cc.w, L, L, &err)) exit(1);
+    }
+    char path[1024];
+    snprintf(path, sizeof path, "%s/snapshot_%d.h5", outdir, L);
+    snap_ctx sc = {NULL, cfg, &sim.st, 0};
+    if (want(b, "snapshot")) {
+        int usage = 0;
+        if (h5out_open(&sc.h, path, 1, cfg, "{}", &usage, &err)) {
+            fprintf(stderr, "bench: %s\n", err.msg);
+            exit(1);
         }
     }
+
+    /* the jobs, in table order */
+    static job jobs[5 * MAX_LIST];
+    int nj = 0;
+    for (int ti = 0; ti < b->nthreads; ti++) {
+        const int nt = b->threads[ti];
+        const int64_t u = units_for(N);
+        if (want(b, "ising")) jobs[nj++] = mkjob("ising", nt, reps, u, N, unit_ising, &ic);
+        if (want(b, "level"))
+            jobs[nj++] = mkjob("level", nt, reps, u, sim_site_updates_per_sweep(&sim), unit_sim, &sim);
+        if (cage)
+            jobs[nj++] = mkjob("cage", nt, reps, u, sim_site_updates_per_sweep(&cs), unit_sim, &cs);
+        if (want(b, "census"))
+            jobs[nj++] = mkjob("census", nt, L >= 4096 ? 3 : reps, 1, N, unit_census, &cc);
+        /* HDF5 writes are serial: measured once, at the first thread count */
+        if (want(b, "snapshot") && ti == 0)
+            jobs[nj++] = mkjob("snapshot", nt, L >= 4096 ? 3 : 5, 1, N, unit_snapshot, &sc);
+    }
+    int maxreps = 0;
+    for (int k = 0; k < nj; k++) maxreps = jobs[k].reps > maxreps ? jobs[k].reps : maxreps;
+    for (int r = 0; r < maxreps; r++)
+        for (int k = 0; k < nj; k++)
+            if (r < jobs[k].reps) job_rep(&jobs[k], r);
+
+    result *res[5 * MAX_LIST];
+    for (int k = 0; k < nj; k++) res[k] = job_result(b, &jobs[k], L);
+    for (int k = 0; k < nj; k++)
+        if (!strcmp(jobs[k].op, "level") || !strcmp(jobs[k].op, "cage"))
+            for (int q = 0; q < nj; q++)
+                if (!strcmp(jobs[q].op, "ising") && jobs[q].nt == jobs[k].nt) res[k]->ref = res[q]->med;
+
+    if (want(b, "snapshot")) {
+        h5out_close(sc.h, 0, &err);
+        remove(path);
+        snprintf(path, sizeof path, "%s/snapshot_%d.h5.partial", outdir, L);
+        remove(path);
+    }
+    if (want(b, "census")) {
+        census_work_free(&cc.w);
+        free(cc.r);
+    }
+    if (want(b, "ising")) ising_free(&ic.m);
+    if (cage) sim_free(&cs);
     sim_free(&sim);
+    free(ccfg);
     free(cfg);
 }
 
