@@ -18,7 +18,7 @@ shares no code with src/):
             enumeration, level dynamics.
   cage      the same exact averages with cage dynamics (MODEL.md 4.2), 4x4 and 2x2.
 
-Statistics (see docs/validation_section.md). The mean of each series carries the
+Statistics (see the README section "Validation"). The mean of each series carries the
 standard error sqrt(2 tau_int var / n), tau_int from the Madras-Sokal automatic
 window W (c = 6); the binning error with the largest bins that leave >= 128 bins
 is a floor. The uncertainty of that error bar is carried by Student's t with
