@@ -43,3 +43,17 @@ def small_config(out, **over):
 def sm_bin():
     assert BIN.exists(), f"{BIN} missing: run `make` first"
     return BIN
+
+
+def tmpfs(tmp_path, name, size):
+    """A generator for a fixture: a tmpfs of `size` ("1m", "4m") mounted at
+    tmp_path/name, unmounted afterwards. Needs root and mount permission;
+    the test is skipped otherwise."""
+    d = tmp_path / name
+    d.mkdir()
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", str(d)],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here: " + p.stderr.strip())
+    yield d
+    subprocess.run(["umount", "-l", str(d)], capture_output=True)

@@ -24,7 +24,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import BIN, run_sm as _run_sm, small_config, write_config
+from conftest import BIN, tmpfs, run_sm as _run_sm, small_config, write_config
 
 # idle OpenMP threads sleep: the suite shares a small machine
 ENV = dict(os.environ, OMP_WAIT_POLICY="passive")
@@ -470,14 +470,7 @@ def test_write_failure_while_checkpointing_keeps_previous_checkpoint(big, tmp_pa
 @pytest.fixture
 def small_fs(tmp_path):
     """A 4 MiB tmpfs (needs root and mount permission; skipped otherwise)."""
-    d = tmp_path / "fs"
-    d.mkdir()
-    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(d)],
-                       capture_output=True, text=True)
-    if p.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here: " + p.stderr.strip())
-    yield d
-    subprocess.run(["umount", "-l", str(d)], capture_output=True)
+    yield from tmpfs(tmp_path, "fs", "4m")
 
 
 def test_disk_full_while_checkpointing_keeps_previous_checkpoint(big, small_fs):

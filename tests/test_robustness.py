@@ -19,7 +19,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import BIN, ROOT, run_sm, small_config, write_config
+from conftest import BIN, tmpfs, ROOT, run_sm, small_config, write_config
 
 FUZZ_REGRESSIONS = ROOT / "tests" / "fuzz" / "regressions"
 
@@ -581,14 +581,7 @@ def finished_result(tmp_path, out):
 @pytest.fixture
 def tiny_fs(tmp_path):
     """A 1 MiB tmpfs (needs root and mount permission; skipped otherwise)."""
-    d = tmp_path / "tiny"
-    d.mkdir()
-    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(d)],
-                       capture_output=True, text=True)
-    if p.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here: " + p.stderr.strip())
-    yield d
-    subprocess.run(["umount", "-l", str(d)], capture_output=True)
+    yield from tmpfs(tmp_path, "tiny", "1m")
 
 
 def test_disk_full_on_tmpfs(sm_bin, tmp_path, tiny_fs):
