@@ -71,7 +71,8 @@ typedef struct {
     const int8_t *level;   /* Lx*Ly values in -1..8 */
     const int8_t *sigma;   /* Lx*Ly values +-1 */
     /* Leave out the components (their fields stay 0): the union-find is
-     * sequential and costs about as much as all the clusters together. */
+     * sequential and costs about as much as all the clusters together
+     * (with two or more threads it runs beside the clusters). */
     bool skip_components;
 } census_input;
 
@@ -93,11 +94,12 @@ typedef struct {
     int64_t n_span_xy[CENSUS_NV];     /* components spanning both */
 } census_result;
 
-/* One union-find node: parent, component size (at roots), displacement
- * (ox, oy) from the parent in unwrapped lattice units, wrap/edge flags. */
+/* One union-find node: parent, and the displacement (ox, oy) from the
+ * parent in unwrapped lattice units. A root has no displacement, so there
+ * ox holds the component size and oy its wrap/edge flags (12 bytes a node:
+ * the union-find is limited by memory traffic). */
 typedef struct {
-    int32_t parent, size, ox, oy;
-    int flags;
+    int32_t parent, ox, oy;
 } census_node;
 
 /* Work buffers, allocated once for a lattice so that repeated censuses during
@@ -107,7 +109,8 @@ typedef struct {
     int64_t N;
     uint64_t *prefix;      /* row prefix sums of packed per-site counts, Ly*(Lx+1) */
     census_node *node;     /* union-find */
-    int32_t *order;        /* sites sorted by level */
+    int32_t *order;        /* sites sorted by level (components) */
+    uint16_t *diag_a, *diag_b; /* diagonal prefix sums (cluster rings), N each */
 } census_work;
 
 int census_work_init(census_work *w, int Lx, int Ly, sm_error *err);

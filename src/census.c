@@ -7,13 +7,29 @@
  * pass builds row prefix sums of three per-site 0/1 indicators packed into
  * 21-bit lanes of a uint64_t (HSCL; HSCL with sigma = +1; HSCL with staggered
  * sigma*(-1)^(x+y) = +1), after which a V_i cluster costs 2i+1 pairs of
- * lookups plus its ring sites: O(N) work in all, integer sums only, so the
- * result is the same for any number of threads. The bond counts of a fitting
- * footprint do not depend on where it sits, so they are counted once per
- * level by walking the footprint's bonds (not taken from formulas).
+ * lookups; its outermost ring (jamming) costs 8 lookups in diagonal prefix
+ * sums of the HSCL indicator for i >= DIAG_MIN, or the 2(2i+1) row ends
+ * below. The sites of each level are found with a SWAR byte compare and
+ * handled by code inlined for that level (no branch on every site's level,
+ * unrolled row loops). The Table 1 comparison is a few table lookups giving
+ * the set of equal columns, kept as a histogram per level; the sums are kept
+ * in the few numbers the counts are linear in. O(N) work in all, integer
+ * sums only, so the result is the same for any number of threads. The bond
+ * counts of a fitting footprint do not depend on where it sits, so they are
+ * counted once per level by walking the footprint's bonds (not taken from
+ * formulas).
  *
- * Slow path (truncated clusters, and census_cluster): explicit enumeration
- * of the distinct lattice sites and bonds the footprint covers. */
+ * Slow path (truncated clusters, clusters near the lattice edge, and
+ * census_cluster): explicit enumeration of the distinct lattice sites and
+ * bonds the footprint covers, or the row sums with wrapping.
+ *
+ * Components: one union-find grows through the nested sets {level >= i},
+ * i = 8..0 (see components()); sites in sorted-by-level order, the bonds of
+ * interior sites chosen by a branch-free mask that also drops bonds closing
+ * an elementary plaquette (they cannot change any result).
+ *
+ * tests/unit/test_census.c compares every field of the result with
+ * obvious reference computations on random and near-ideal lattices. */
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
@@ -21,6 +37,14 @@
 #include "model.h"
 
 enum { LANE_BITS = 21 };
+
+/* The per-level cluster code is written once with the level as a parameter;
+ * inlined with a constant level its row loop unrolls into straight code. */
+#if defined(__GNUC__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
 #define LANE_MASK ((UINT64_C(1) << LANE_BITS) - 1)
 #define LANE(v, k) ((int64_t)(((v) >> (LANE_BITS * (k))) & LANE_MASK))
 
@@ -199,8 +223,13 @@ typedef struct {
     int Lx, Ly;
     const int8_t *level, *sigma;
     const uint64_t *prefix;
+    const uint16_t *diag_a, *diag_b;   /* diagonal prefix sums of the HSCL indicator */
     int64_t arrows[CENSUS_NV], cbosons[CENSUS_NV];
 } fast_ctx;
+
+/* Levels from which fast_cluster counts the ring HSCLs with the diagonal
+ * prefix sums (8 lookups) rather than at the 2(2i+1) row ends. */
+enum { DIAG_MIN = 4 };
 
 /* Adds the packed sums of row y (image) over [xl, xr] (unwrapped, width <
  * Lx) to h (HSCLs), p (sigma = +1) and sp (staggered sigma = +1 measured with
@@ -317,6 +346,197 @@ static inline void counts_add(census_counts *s, const census_counts *c)
     s->co += c->co; s->counter += c->counter; s->neel += c->neel;
 }
 
+/* Table 1 comparison by lookup. Every column census_column reports is a
+ * function of one number of the cluster (hscl, hscl + cavity, ring HSCLs,
+ * co or counter) or a constant of the level (arrows and C-bosons of a fitting
+ * footprint), so per level and number a table gives the set of columns
+ * (a bit mask) in which a cluster equals Table 1; the tables are filled by
+ * census_column itself, so the definition stays in one place. A fitting
+ * footprint has at most 145 sites, so every number is below 256. A cluster
+ * then costs five lookups and one histogram increment (per level, over the
+ * masks); n_equal and n_match are read off the histogram at the end. */
+enum { KEY_HSCL, KEY_H, KEY_RING, KEY_CO, KEY_COUNTER, NKEYS, KEY_NONE = NKEYS };
+typedef char census_cols_fit_a_byte[T1_NCOLS <= 8 ? 1 : -1];
+
+typedef struct {
+    uint8_t mask[NKEYS][256];   /* columns equal to Table 1 given that number */
+    uint8_t fixed;              /* columns equal whatever the cluster (constants) */
+    uint8_t on;                 /* columns compared */
+} match_table;
+
+static void match_table_init(match_table *m, int i, int64_t arrows, int64_t cbosons)
+{
+    memset(m, 0, sizeof *m);
+    for (int col = 0; col < T1_NCOLS; col++) {
+        int64_t refv, refd;
+        bool on = table1_reference(i, (table1_col)col, &refv, &refd);
+        int key;
+        switch ((table1_col)col) {
+        case T1_COL_N: case T1_COL_DENSITY: key = KEY_HSCL; break;
+        case T1_COL_HSCL: key = KEY_H; break;
+        case T1_COL_JAMMING: key = KEY_RING; break;
+        case T1_COL_PLUSZ: key = KEY_CO; break;
+        case T1_COL_MINUSZ: key = KEY_COUNTER; break;
+        default: key = KEY_NONE; break;
+        }
+        if (on) m->on |= (uint8_t)(1u << col);
+        for (int v = 0; v < 256; v++) {
+            /* every field as it follows from its own number being v */
+            census_counts c = { .hscl = v, .cavity = 0, .arrows = arrows, .cbosons = cbosons,
+                                .n = v + arrows, .jamming = 2 * v, .co = v, .counter = v,
+                                .neel = v };
+            int64_t den, val = census_column(i, (table1_col)col, &c, &den);
+            bool eq = on && val == refv && den == refd;
+            if (!eq) continue;
+            if (key == KEY_NONE) { m->fixed |= (uint8_t)(1u << col); break; }
+            m->mask[key][v] |= (uint8_t)(1u << col);
+        }
+    }
+}
+
+/* Sums over the fitting clusters of one level; the per-cluster counts are
+ * linear in these (arrows and C-bosons are the same for every fitting
+ * cluster), so the census_counts sums are formed once at the end. */
+typedef struct {
+    int64_t cnt, hscl, cav, co, neel, ring;
+    int64_t hist[256];   /* clusters by mask of columns equal to Table 1 */
+} level_acc;
+
+static inline void record(level_acc *A, const match_table *M, int64_t hscl, int64_t cav,
+                          int64_t co, int64_t neel, int64_t ring)
+{
+    A->cnt++; A->hscl += hscl; A->cav += cav; A->co += co; A->neel += neel; A->ring += ring;
+    unsigned mask = M->fixed | M->mask[KEY_HSCL][hscl] | M->mask[KEY_H][hscl + cav] |
+                    M->mask[KEY_RING][ring] | M->mask[KEY_CO][co] | M->mask[KEY_COUNTER][hscl - co];
+    A->hist[mask]++;
+}
+
+/* A fitting cluster of level i (a constant where this is inlined, so the
+ * row loop unrolls) whose footprint and its outer layer lie inside the
+ * lattice without wrapping (9 <= x <= Lx - 10, same in y): the packed row
+ * sums are added as they are (no lane can carry into the next, a footprint
+ * having fewer than 2^21 sites) and unpacked once; the ring sites are the
+ * row ends. Same numbers as count_interior + finish_counts. */
+static ALWAYS_INLINE void fast_cluster(const fast_ctx *c, level_acc *A, const match_table *M,
+                                int x0, int y0, const int i)
+{
+    const int Lx = c->Lx, X = fp_extent(i);
+    const uint64_t *P = c->prefix + (int64_t)(y0 - X) * (Lx + 1) + x0;
+    const int8_t *lv = c->level + (int64_t)(y0 - X) * Lx + x0;
+    uint64_t v = 0;
+    int64_t ring = 0;
+#if defined(__GNUC__) && !defined(__clang__)
+    #pragma GCC unroll 17
+#endif
+    for (int dy = -X; dy <= X; dy++, P += Lx + 1, lv += Lx) {
+        const int w = fp_halfwidth(i, dy);
+        v += P[w + 1] - P[-w];
+        if (i >= 1 && i < DIAG_MIN && abs(dy) + w == i) ring += (lv[-w] >= 0) + (w > 0 && lv[w] >= 0);
+    }
+    if (i >= DIAG_MIN) {
+        /* The ring as four diagonal segments, each the difference of two
+         * diagonal prefix sums (uint16 arithmetic is exact: a segment holds
+         * at most 8 HSCLs). i <= 7: the segments start at (i, 0), (0, i),
+         * (-i, 0), (0, -i) and stop one short of the next corner; V8: the
+         * tips are not in the footprint, so each segment leaves out both
+         * corners. */
+        const uint16_t *A = c->diag_a + (int64_t)y0 * Lx + x0;   /* along (+1, +1) */
+        const uint16_t *B = c->diag_b + (int64_t)y0 * Lx + x0;   /* along (-1, +1) */
+        const int64_t L = Lx;
+        uint16_t r;
+        if (i < 8) {
+            r = (uint16_t)(B[(i - 1) * L + 1] - B[-L + i + 1]);
+            r = (uint16_t)(r + (uint16_t)(A[i * L] - A[-i]));
+            r = (uint16_t)(r + (uint16_t)(B[-i] - B[-i * L]));
+            r = (uint16_t)(r + (uint16_t)(A[-L + i - 1] - A[-(i + 1) * L - 1]));
+        } else {
+            r = (uint16_t)(B[7 * L + 1] - B[8]);
+            r = (uint16_t)(r + (uint16_t)(A[7 * L - 1] - A[-8]));
+            r = (uint16_t)(r + (uint16_t)(B[-L - 7] - B[-8 * L]));
+            r = (uint16_t)(r + (uint16_t)(A[-L + 7] - A[-8 * L]));
+        }
+        ring = r;
+    }
+    const int64_t h = LANE(v, 0), p = LANE(v, 1), sp = LANE(v, 2);
+    const int8_t *sigma = c->sigma;
+    const int64_t a = (int64_t)y0 * Lx + x0;
+    const int sa = sigma[a];
+    const int ta = ((x0 + y0) & 1) ? -sa : sa;
+    int64_t co = sa > 0 ? p : h - p;
+    int64_t neel = ta > 0 ? sp : h - sp;
+    int64_t cav = 0;
+    if (i == 8) {
+        /* the cavity: the centre (an HSCL, distance 0) and its 4 neighbours */
+        const int64_t nb[4] = { a + 1, a - 1, a + Lx, a - Lx };
+        cav = 1; co -= 1; neel -= 1;
+        for (int d = 0; d < 4; d++) {
+            if (c->level[nb[d]] < 0) continue;
+            cav++;
+            if (sigma[nb[d]] == sa) co--; else neel--;
+        }
+    }
+    record(A, M, h - cav, cav, co, neel, ring);
+}
+
+/* Per-thread accumulators of the cluster part. */
+typedef struct {
+    level_acc fit[CENSUS_NV];
+    int64_t ntrunc[CENSUS_NV];
+    census_counts trunc[CENSUS_NV];
+} cluster_acc;
+
+/* Any cluster outside the fast region: truncated ones by explicit counting,
+ * fitting ones by count_interior / count_fast. */
+static void general_cluster(const census_input *in, const fast_ctx *c, cluster_acc *T,
+                            const match_table *M, int x, int y, int i)
+{
+    census_counts k;
+    if (!census_fits(in->Lx, in->Ly, in->boundary, i, x, y)) {
+        count_explicit(in, x, y, i, &k);
+        T->ntrunc[i]++;
+        counts_add(&T->trunc[i], &k);
+        return;
+    }
+    int X = fp_extent(i);
+    if (x >= X && x + X < in->Lx && y >= X && y + X < in->Ly) count_interior(c, x, y, i, &k);
+    else count_fast(c, x, y, i, &k);
+    record(&T->fit[i], &M[i], k.hscl, k.cavity, k.co, k.neel, k.jamming / 2);
+}
+
+/* The clusters of level i (a constant where this is inlined) in row y. The
+ * sites of that level are found eight at a time by a SWAR byte compare, so
+ * each level gets its own unrolled code without a branch on the level of
+ * every site. fast_y: the row is at least 9 rows from both edges. */
+static ALWAYS_INLINE void row_level(const census_input *in, const fast_ctx *c, cluster_acc *T,
+                             const match_table *M, int y, bool fast_y, const int i)
+{
+    const int Lx = in->Lx;
+    const int8_t *row = in->level + (int64_t)y * Lx;
+    int x0 = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t pat = UINT64_C(0x0101010101010101) * (uint8_t)i;
+    const uint64_t low7 = UINT64_C(0x7f7f7f7f7f7f7f7f);
+    for (; x0 + 8 <= Lx; x0 += 8) {
+        uint64_t v;
+        memcpy(&v, row + x0, 8);
+        v ^= pat;
+        /* high bit of each byte equal to i (exact: no borrow between bytes) */
+        uint64_t m = ~(((v & low7) + low7) | v | low7);
+        while (m) {
+            int x = x0 + (__builtin_ctzll(m) >> 3);
+            m &= m - 1;
+            if (fast_y && x >= 9 && x + 9 < Lx) fast_cluster(c, &T->fit[i], &M[i], x, y, i);
+            else general_cluster(in, c, T, M, x, y, i);
+        }
+    }
+#endif
+    for (int x = x0; x < Lx; x++) {
+        if (row[x] != i) continue;
+        if (fast_y && x >= 9 && x + 9 < Lx) fast_cluster(c, &T->fit[i], &M[i], x, y, i);
+        else general_cluster(in, c, T, M, x, y, i);
+    }
+}
+
 /* ------------------------------------------------------------ components */
 
 enum { FL_WX = 1, FL_WY = 2, FL_L = 4, FL_R = 8, FL_B = 16, FL_T = 32 };
@@ -324,7 +544,8 @@ enum { FL_WX = 1, FL_WY = 2, FL_L = 4, FL_R = 8, FL_B = 16, FL_T = 32 };
 typedef struct {
     census_node *node;
     bool periodic;
-    int64_t ncomp, largest, nsx, nsy, nsxy;
+    bool plaquette;   /* Lx, Ly >= 3: the shortcut in add_site applies */
+    int64_t nsites, ncomp, largest, nsx, nsy, nsxy;
     int64_t hist[CENSUS_NBINS];
 } uf_state;
 
@@ -346,10 +567,16 @@ static inline void span_count(uf_state *u, int f, int sign)
 }
 
 /* Root of a; *dx, *dy get a's position relative to the root (unwrapped
- * along the tree). Full path compression keeps the trees flat. */
+ * along the tree). Most finds end within two steps (the new site's
+ * neighbours were mostly just linked to their root), so those are handled
+ * before the general walk with full path compression. */
 static inline int32_t uf_find(census_node *nd, int32_t a, int32_t *dx, int32_t *dy)
 {
-    int32_t r = a, sx = 0, sy = 0;
+    int32_t p = nd[a].parent;
+    if (p == a) { *dx = 0; *dy = 0; return a; }
+    int32_t sx = nd[a].ox, sy = nd[a].oy;
+    if (nd[p].parent == p) { *dx = sx; *dy = sy; return p; }
+    int32_t r = p;
     while (nd[r].parent != r) { sx += nd[r].ox; sy += nd[r].oy; r = nd[r].parent; }
     int32_t cur = a, rx = sx, ry = sy;
     while (cur != r) {
@@ -365,7 +592,8 @@ static inline int32_t uf_find(census_node *nd, int32_t a, int32_t *dx, int32_t *
 
 /* Joins a and b = a + (ex, ey) (one bond, unwrapped). If they already share
  * a root and the tree puts b elsewhere than a + e, the loop closed by this
- * bond winds around the torus: the component wraps in that direction. */
+ * bond winds around the torus: the component wraps in that direction.
+ * Roots keep their size in ox and their flags in oy (census_node). */
 static inline void uf_bond(uf_state *u, int32_t a, int32_t b, int ex, int ey)
 {
     census_node *nd = u->node;
@@ -373,78 +601,217 @@ static inline void uf_bond(uf_state *u, int32_t a, int32_t b, int ex, int ey)
     int32_t ra = uf_find(nd, a, &ax, &ay), rb = uf_find(nd, b, &bx, &by);
     int32_t dx = ax + ex - bx, dy = ay + ey - by;  /* position of rb relative to ra */
     if (ra == rb) {
-        int f = nd[ra].flags, g = f | (dx ? FL_WX : 0) | (dy ? FL_WY : 0);
-        if (g != f) { span_count(u, f, -1); span_count(u, g, +1); nd[ra].flags = g; }
+        if (dx | dy) {
+            int f = nd[ra].oy, g = f | (dx ? FL_WX : 0) | (dy ? FL_WY : 0);
+            if (g != f) { span_count(u, f, -1); span_count(u, g, +1); nd[ra].oy = g; }
+        }
         return;
     }
-    int64_t sa = nd[ra].size, sb = nd[rb].size;
-    int fa = nd[ra].flags, fb = nd[rb].flags, g = fa | fb;
-    span_count(u, fa, -1); span_count(u, fb, -1); span_count(u, g, +1);
+    int64_t sa = nd[ra].ox, sb = nd[rb].ox;
+    int fa = nd[ra].oy, fb = nd[rb].oy, g = fa | fb;
+    /* flags are rare (wraps, open edges): skip the spanning bookkeeping
+     * when neither component has any */
+    if (g) { span_count(u, fa, -1); span_count(u, fb, -1); span_count(u, g, +1); }
     u->hist[size_bin(sa)]--; u->hist[size_bin(sb)]--; u->hist[size_bin(sa + sb)]++;
     u->ncomp--;
     if (sa < sb) { nd[ra].parent = rb; nd[ra].ox = -dx; nd[ra].oy = -dy; ra = rb; }
     else { nd[rb].parent = ra; nd[rb].ox = dx; nd[rb].oy = dy; }
-    nd[ra].size = (int32_t)(sa + sb);
-    nd[ra].flags = g;
+    nd[ra].ox = (int32_t)(sa + sb);
+    nd[ra].oy = g;
     if (sa + sb > u->largest) u->largest = sa + sb;
+}
+
+/* Adds site a = (x, y) of level i and its bonds to the sites already there:
+ * higher levels, or level i earlier in index order (sites of one level are
+ * added in index order); a self-bond (length-1 periodic direction) once,
+ * through its + direction. */
+static inline void add_site(uf_state *u, const census_input *in, int i, int x, int y)
+{
+    static const int ex[4] = {1, 0, -1, 0}, ey[4] = {0, 1, 0, -1};
+    const int Lx = in->Lx, Ly = in->Ly;
+    const int32_t a = y * Lx + x;
+    const int8_t *level = in->level;
+    census_node *nd = u->node;
+    int f = 0;
+    if (!u->periodic)
+        f = (x == 0 ? FL_L : 0) | (x == Lx - 1 ? FL_R : 0) |
+            (y == 0 ? FL_B : 0) | (y == Ly - 1 ? FL_T : 0);
+    nd[a].parent = a; nd[a].ox = 1; nd[a].oy = f;
+    u->nsites++; u->ncomp++; u->hist[0]++;
+    if (u->largest < 1) u->largest = 1;
+    if (f) span_count(u, f, +1);
+    /* neighbours (+x, +y, -x, -y) and, for the plaquette shortcut below,
+     * the diagonal sites between neighbours d and d + 1 */
+    const int xp = x + 1 < Lx ? x + 1 : (u->periodic ? 0 : -1);
+    const int xm = x > 0 ? x - 1 : (u->periodic ? Lx - 1 : -1);
+    const int yp = y + 1 < Ly ? y + 1 : (u->periodic ? 0 : -1);
+    const int ym = y > 0 ? y - 1 : (u->periodic ? Ly - 1 : -1);
+    const int32_t nb[4] = { xp < 0 ? -1 : y * Lx + xp, yp < 0 ? -1 : yp * Lx + x,
+                            xm < 0 ? -1 : y * Lx + xm, ym < 0 ? -1 : ym * Lx + x };
+    bool here[4];
+    for (int d = 0; d < 4; d++) {
+        int32_t b = nb[d];
+        int lb = b < 0 ? -2 : level[b];
+        here[d] = b >= 0 && (lb > i || (lb == i && (b < a || (b == a && d < 2))));
+    }
+    if (u->plaquette) {
+        /* Lx, Ly >= 3. If neighbours d - 1 and d and the diagonal site c
+         * between them are all present, their bonds are already in the
+         * union-find, so d is in a's component once d - 1 has been joined,
+         * and the bond a-d closes the plaquette a, d - 1, c, d: no union.
+         * Nor a new wrap: a loop through the tree that differs from the
+         * plaquette by a winding exists already, so the component's flags
+         * have it. Skipping the bond leaves every result unchanged and saves
+         * most finds where {level >= i} is dense. */
+        const int32_t dg[4] = { yp < 0 || xp < 0 ? -1 : yp * Lx + xp, yp < 0 || xm < 0 ? -1 : yp * Lx + xm,
+                                ym < 0 || xm < 0 ? -1 : ym * Lx + xm, ym < 0 || xp < 0 ? -1 : ym * Lx + xp };
+        bool diag[4];
+        for (int d = 0; d < 4; d++) {
+            int32_t c = dg[d];
+            int lc = c < 0 ? -2 : level[c];
+            diag[d] = c >= 0 && (lc > i || (lc == i && c < a));
+        }
+        for (int d = 0; d < 4; d++) {
+            if (!here[d]) continue;
+            if (d >= 1 && here[d - 1] && diag[d - 1]) continue;
+            if (d == 3 && here[0] && diag[3]) continue;
+            uf_bond(u, a, nb[d], ex[d], ey[d]);
+        }
+        return;
+    }
+    for (int d = 0; d < 4; d++)
+        if (here[d]) uf_bond(u, a, nb[d], ex[d], ey[d]);
+}
+
+/* Joins the new singleton a (flags f) to b = a + (ex, ey): always a union,
+ * and a can hang directly under b's root, so a needs no find. */
+static inline void join_new(uf_state *u, int32_t a, int f, int32_t b, int ex, int ey)
+{
+    census_node *nd = u->node;
+    int32_t bx, by;
+    int32_t rb = uf_find(nd, b, &bx, &by);
+    int64_t sb = nd[rb].ox;
+    int fb = nd[rb].oy, g = f | fb;
+    nd[a].parent = rb; nd[a].ox = bx - ex; nd[a].oy = by - ey;
+    if (g) { span_count(u, f, -1); span_count(u, fb, -1); span_count(u, g, +1); }
+    u->hist[0]--; u->hist[size_bin(sb)]--; u->hist[size_bin(sb + 1)]++;
+    u->ncomp--;
+    nd[rb].ox = (int32_t)(sb + 1);
+    nd[rb].oy = g;
+    if (sb + 1 > u->largest) u->largest = sb + 1;
+}
+
+/* add_site for 1 <= x <= Lx - 2, 1 <= y <= Ly - 2 on a lattice with
+ * Lx, Ly >= 3 (nearly every site): the eight sites around a exist and are
+ * distinct and nothing wraps, so which bonds to join (the same ones as
+ * add_site with its plaquette shortcut) is a bit mask computed without
+ * branches; the first bond hangs the new site under its neighbour's root. */
+static inline void add_site_interior(uf_state *u, const int8_t *level, int Lx, int i, int32_t a)
+{
+    census_node *nd = u->node;
+    const int8_t *l = level + a;
+    /* present: level > i, or level == i and earlier in index order */
+    const unsigned h0 = l[1] > i, h1 = l[Lx] > i, h2 = l[-1] >= i, h3 = l[-Lx] >= i;
+    const unsigned g0 = l[1 + Lx] > i, g1 = l[-1 + Lx] > i, g2 = l[-1 - Lx] >= i, g3 = l[1 - Lx] >= i;
+    const unsigned todo = h0 | ((h1 & ~(h0 & g0)) << 1) | ((h2 & ~(h1 & g1)) << 2) |
+                          ((h3 & ~((h2 & g2) | (h0 & g3))) << 3);
+    u->nsites++;
+    if (!todo) {
+        nd[a].parent = a; nd[a].ox = 1; nd[a].oy = 0;
+        u->ncomp++; u->hist[0]++;
+        if (u->largest < 1) u->largest = 1;
+        return;
+    }
+    static const int ex[4] = {1, 0, -1, 0}, ey[4] = {0, 1, 0, -1};
+    const int32_t off[4] = {1, Lx, -1, -Lx};
+    int d = __builtin_ctz(todo);
+    /* join_new expects the singleton counted */
+    u->ncomp++; u->hist[0]++;
+    join_new(u, a, 0, a + off[d], ex[d], ey[d]);
+    for (unsigned rest = todo & (todo - 1); rest; rest &= rest - 1) {
+        d = __builtin_ctz(rest);
+        uf_bond(u, a, a + off[d], ex[d], ey[d]);
+    }
+}
+
+/* Counting sort of the sites by level for components (stable: index order
+ * within a level), in parallel over blocks of rows: each block counts its
+ * levels, the blocks' offsets follow in block order, each block scatters.
+ * Sites next to an edge, which need add_site's general neighbour logic,
+ * are stored complemented (~a < 0), so the common case needs no division to
+ * find x and y. start[l + 1] is where level l begins (l = -1..8). */
+enum { SORT_BLOCKS = 64 };
+
+static void sort_by_level(const census_input *in, int32_t *order, int64_t start[NLEVELS + 1])
+{
+    const int Lx = in->Lx, Ly = in->Ly;
+    const bool plaquette = Lx >= 3 && Ly >= 3;
+    const int nb = Ly < SORT_BLOCKS ? Ly : SORT_BLOCKS;
+    int64_t cnt[SORT_BLOCKS][NLEVELS];
+    memset(cnt, 0, sizeof cnt);
+    #pragma omp parallel for schedule(static)
+    for (int b = 0; b < nb; b++) {
+        const int8_t *lv = in->level + (int64_t)(b * (int64_t)Ly / nb) * Lx;
+        const int8_t *end = in->level + (int64_t)((b + 1) * (int64_t)Ly / nb) * Lx;
+        int64_t c[NLEVELS] = {0};
+        for (; lv < end; lv++) c[*lv + 1]++;
+        memcpy(cnt[b], c, sizeof c);
+    }
+    int64_t run = 0;
+    start[0] = 0;
+    for (int l = 0; l < NLEVELS; l++) {
+        for (int b = 0; b < nb; b++) {
+            int64_t k = cnt[b][l];
+            cnt[b][l] = run;   /* now: where block b's sites of level l go */
+            run += k;
+        }
+        start[l + 1] = run;
+    }
+    #pragma omp parallel for schedule(static)
+    for (int b = 0; b < nb; b++) {
+        int64_t fill[NLEVELS];
+        memcpy(fill, cnt[b], sizeof fill);
+        for (int y = (int)(b * (int64_t)Ly / nb); y < (int)((b + 1) * (int64_t)Ly / nb); y++) {
+            const int8_t *row = in->level + (int64_t)y * Lx;
+            const int32_t base = y * Lx;
+            if (!plaquette || y == 0 || y == Ly - 1) {
+                for (int x = 0; x < Lx; x++) order[fill[row[x] + 1]++] = ~(base + x);
+                continue;
+            }
+            order[fill[row[0] + 1]++] = ~base;
+            for (int x = 1; x < Lx - 1; x++) order[fill[row[x] + 1]++] = base + x;
+            order[fill[row[Lx - 1] + 1]++] = ~(base + Lx - 1);
+        }
+    }
 }
 
 /* Components of {level >= i} for i = 8 down to 0: the sets are nested, so
  * one union-find grows through all of them (sites of level i join at step
- * i) and the statistics, kept up to date at every union, are read off after
- * each step. Each site and bond is handled once. A counting sort by level
- * (stable, so index order within a level) replaces nine scans whose
- * unpredictable branches cost more than the unions. */
-static void components(const census_input *in, census_work *w, census_result *r)
+ * i, in index order, from sort_by_level) and the statistics, kept up to date
+ * at every union, are read off after each step. Each site is handled once
+ * and each bond at most once. */
+static void components(const census_input *in, census_work *w, const int64_t start[NLEVELS + 1],
+                       census_result *r)
 {
     const int Lx = in->Lx, Ly = in->Ly;
-    const int64_t N = (int64_t)Lx * Ly;
-    const int8_t *level = in->level;
-    census_node *nd = w->node;
     uf_state u;
     memset(&u, 0, sizeof u);
-    u.node = nd;
+    u.node = w->node;
     u.periodic = in->boundary == BOUNDARY_PERIODIC;
+    u.plaquette = Lx >= 3 && Ly >= 3;
+    const int32_t *order = w->order;
 
-    int64_t start[NLEVELS + 1] = {0};
-    for (int64_t a = 0; a < N; a++) start[level[a] + 2]++;
-    for (int l = 0; l < NLEVELS; l++) start[l + 1] += start[l];
-    int64_t fill[NLEVELS];
-    memcpy(fill, start, sizeof fill);
-    for (int64_t a = 0; a < N; a++) w->order[fill[level[a] + 1]++] = (int32_t)a;
-
-    int64_t nsites = 0;
     for (int i = 8; i >= 0; i--) {
         for (int64_t k = start[i + 1]; k < start[i + 2]; k++) {
-            const int32_t a = w->order[k];
-            const int x = (int)(a % Lx), y = (int)(a / Lx);
-            int f = 0;
-            if (!u.periodic)
-                f = (x == 0 ? FL_L : 0) | (x == Lx - 1 ? FL_R : 0) |
-                    (y == 0 ? FL_B : 0) | (y == Ly - 1 ? FL_T : 0);
-            nd[a].parent = a; nd[a].size = 1; nd[a].ox = 0; nd[a].oy = 0;
-            nd[a].flags = f;
-            nsites++; u.ncomp++; u.hist[0]++;
-            if (u.largest < 1) u.largest = 1;
-            span_count(&u, f, +1);
-            /* bonds to sites already present: higher levels, or level i
-             * earlier in index order; a self-bond (length-1 periodic
-             * direction) once, through its + direction */
-            int32_t nb[4] = {-1, -1, -1, -1};
-            if (x + 1 < Lx) nb[0] = a + 1; else if (u.periodic) nb[0] = a + 1 - Lx;
-            if (y + 1 < Ly) nb[1] = a + Lx; else if (u.periodic) nb[1] = (int32_t)(a + Lx - N);
-            if (x > 0) nb[2] = a - 1; else if (u.periodic) nb[2] = a - 1 + Lx;
-            if (y > 0) nb[3] = a - Lx; else if (u.periodic) nb[3] = (int32_t)(a - Lx + N);
-            static const int ex[4] = {1, 0, -1, 0}, ey[4] = {0, 1, 0, -1};
-            for (int d = 0; d < 4; d++) {
-                int32_t b = nb[d];
-                if (b < 0) continue;
-                int lb = level[b];
-                if (lb > i || (lb == i && (b < a || (b == a && d < 2))))
-                    uf_bond(&u, a, b, ex[d], ey[d]);
+            const int32_t e = order[k];
+            if (e >= 0) {
+                add_site_interior(&u, in->level, Lx, i, e);
+            } else {
+                const int32_t a = ~e;
+                add_site(&u, in, i, a % Lx, a / Lx);
             }
         }
-        r->n_sites_ge[i] = nsites;
+        r->n_sites_ge[i] = u.nsites;
         r->n_components[i] = u.ncomp;
         r->largest[i] = u.largest;
         memcpy(r->size_hist[i], u.hist, sizeof u.hist);
@@ -468,7 +835,9 @@ int census_work_init(census_work *w, int Lx, int Ly, sm_error *err)
     w->prefix = malloc(sizeof *w->prefix * (size_t)(Lx + 1) * (size_t)Ly);
     w->node = malloc(sizeof *w->node * (size_t)N);
     w->order = malloc(sizeof *w->order * (size_t)N);
-    if (!w->prefix || !w->node || !w->order) {
+    w->diag_a = malloc(sizeof *w->diag_a * (size_t)N);
+    w->diag_b = malloc(sizeof *w->diag_b * (size_t)N);
+    if (!w->prefix || !w->node || !w->order || !w->diag_a || !w->diag_b) {
         census_work_free(w);
         return sm_fail(err, "census: out of memory for %d x %d work buffers", Lx, Ly);
     }
@@ -477,7 +846,7 @@ int census_work_init(census_work *w, int Lx, int Ly, sm_error *err)
 
 void census_work_free(census_work *w)
 {
-    free(w->prefix); free(w->node); free(w->order);
+    free(w->prefix); free(w->node); free(w->order); free(w->diag_a); free(w->diag_b);
     memset(w, 0, sizeof *w);
 }
 
@@ -528,62 +897,77 @@ int census_compute(const census_input *in, census_work *work, census_result *out
     }
 
     fast_ctx ctx = { .Lx = Lx, .Ly = Ly, .level = in->level, .sigma = in->sigma,
-                     .prefix = work->prefix };
-    int64_t refv[CENSUS_NV][T1_NCOLS], refd[CENSUS_NV][T1_NCOLS];
-    bool refon[CENSUS_NV][T1_NCOLS];
+                     .prefix = work->prefix, .diag_a = work->diag_a, .diag_b = work->diag_b };
+    /* Diagonal prefix sums of the HSCL indicator, modulo 2^16 (only
+     * differences over at most 8 sites are used):
+     * diag_a(x, y) = H(x, y) + diag_a(x - 1, y - 1), diag_b(x, y) = H(x, y) +
+     * diag_b(x + 1, y - 1), zero off the lattice (no wrapping: they serve
+     * only clusters 9 or more sites from every edge). Sequential in y: each
+     * row needs the previous one; it is a light pass. */
+    if (Lx >= 19 && Ly >= 19) {
+        uint16_t *da = work->diag_a, *db = work->diag_b;
+        for (int y = 0; y < Ly; y++) {
+            const int8_t *lv = in->level + (int64_t)y * Lx;
+            uint16_t *ra = da + (int64_t)y * Lx, *rb = db + (int64_t)y * Lx;
+            if (y == 0) {
+                for (int x = 0; x < Lx; x++) ra[x] = rb[x] = lv[x] >= 0;
+                continue;
+            }
+            const uint16_t *pa = ra - Lx, *pb = rb - Lx;
+            ra[0] = lv[0] >= 0;
+            for (int x = 1; x < Lx; x++) ra[x] = (uint16_t)((lv[x] >= 0) + pa[x - 1]);
+            for (int x = 0; x < Lx - 1; x++) rb[x] = (uint16_t)((lv[x] >= 0) + pb[x + 1]);
+            rb[Lx - 1] = lv[Lx - 1] >= 0;
+        }
+    }
+    match_table M[CENSUS_NV];
     for (int i = 0; i < CENSUS_NV; i++) {
         template_bonds(i, &ctx.arrows[i], &ctx.cbosons[i]);
-        for (int col = 0; col < T1_NCOLS; col++)
-            refon[i][col] = table1_reference(i, (table1_col)col, &refv[i][col], &refd[i][col]);
+        match_table_init(&M[i], i, ctx.arrows[i], ctx.cbosons[i]);
     }
+
+    int64_t start[NLEVELS + 1];
+    if (!in->skip_components) sort_by_level(in, work->order, start);
 
     #pragma omp parallel
     {
         /* the union-find is sequential: one thread runs it while the
          * others start on the clusters */
         #pragma omp single nowait
-        if (!in->skip_components) components(in, work, out);
+        if (!in->skip_components) components(in, work, start, out);
 
-        int64_t nc[CENSUS_NV] = {0}, nt[CENSUS_NV] = {0}, nm[CENSUS_NV] = {0};
-        int64_t ne[CENSUS_NV][T1_NCOLS];
-        census_counts sf[CENSUS_NV], st[CENSUS_NV];
-        memset(ne, 0, sizeof ne); memset(sf, 0, sizeof sf); memset(st, 0, sizeof st);
-
+        cluster_acc T;
+        memset(&T, 0, sizeof T);
         #pragma omp for schedule(dynamic, 8) nowait
         for (int y = 0; y < Ly; y++) {
-            for (int x = 0; x < Lx; x++) {
-                int i = in->level[(int64_t)y * Lx + x];
-                if (i < 0) continue;
-                census_counts c;
-                nc[i]++;
-                if (!census_fits(Lx, Ly, in->boundary, i, x, y)) {
-                    count_explicit(in, x, y, i, &c);
-                    nt[i]++;
-                    counts_add(&st[i], &c);
-                    continue;
-                }
-                int X = fp_extent(i);
-                if (x >= X && x + X < Lx && y >= X && y + X < Ly) count_interior(&ctx, x, y, i, &c);
-                else count_fast(&ctx, x, y, i, &c);
-                counts_add(&sf[i], &c);
-                bool all = true;
-                for (int col = 0; col < T1_NCOLS; col++) {
-                    int64_t den, v = census_column(i, (table1_col)col, &c, &den);
-                    bool eq = refon[i][col] && v == refv[i][col] && den == refd[i][col];
-                    ne[i][col] += eq;
-                    all &= eq || !refon[i][col];
-                }
-                nm[i] += all;
-            }
+            const bool fast_y = y >= 9 && y + 9 < Ly;
+            row_level(in, &ctx, &T, M, y, fast_y, 0);
+            row_level(in, &ctx, &T, M, y, fast_y, 1);
+            row_level(in, &ctx, &T, M, y, fast_y, 2);
+            row_level(in, &ctx, &T, M, y, fast_y, 3);
+            row_level(in, &ctx, &T, M, y, fast_y, 4);
+            row_level(in, &ctx, &T, M, y, fast_y, 5);
+            row_level(in, &ctx, &T, M, y, fast_y, 6);
+            row_level(in, &ctx, &T, M, y, fast_y, 7);
+            row_level(in, &ctx, &T, M, y, fast_y, 8);
         }
         #pragma omp critical(census_merge)
         for (int i = 0; i < CENSUS_NV; i++) {
-            out->n_centres[i] += nc[i];
-            out->n_truncated[i] += nt[i];
-            out->n_match[i] += nm[i];
-            for (int col = 0; col < T1_NCOLS; col++) out->n_equal[i][col] += ne[i][col];
-            counts_add(&out->sum[i], &sf[i]);
-            counts_add(&out->sum_truncated[i], &st[i]);
+            const level_acc *A = &T.fit[i];
+            census_counts f = { .hscl = A->hscl, .cavity = A->cav,
+                                .arrows = A->cnt * ctx.arrows[i], .cbosons = A->cnt * ctx.cbosons[i],
+                                .n = A->hscl + A->cnt * ctx.arrows[i], .jamming = 2 * A->ring,
+                                .co = A->co, .counter = A->hscl - A->co, .neel = A->neel };
+            out->n_centres[i] += A->cnt + T.ntrunc[i];
+            out->n_truncated[i] += T.ntrunc[i];
+            for (int mask = 0; mask < 256; mask++) {
+                if (!A->hist[mask]) continue;
+                if ((mask & M[i].on) == M[i].on) out->n_match[i] += A->hist[mask];
+                for (int col = 0; col < T1_NCOLS; col++)
+                    if (mask & (1 << col)) out->n_equal[i][col] += A->hist[mask];
+            }
+            counts_add(&out->sum[i], &f);
+            counts_add(&out->sum_truncated[i], &T.trunc[i]);
         }
     }
 

@@ -385,6 +385,127 @@ static void test_fast_vs_explicit(void)
         }
 }
 
+/* Every per-level result of the fast census against the obvious reference:
+ * each cluster counted on its own by census_cluster and compared with Table 1
+ * through census_column (so the per-column match counts and the sums over
+ * fitting and truncated clusters must agree exactly), and the components
+ * by a breadth-first search that unwraps coordinates (a site reached again
+ * at another unwrapped position means the component winds round the torus).
+ * Lattices: random fields, near-ideal pyramid landscapes (many Table 1
+ * matches, perturbed here and there) and odd, small and open lattices. */
+static void reference_check(const config *c, const char *what)
+{
+    census_result r = census_of(c);
+    census_input in = cfg_input(c);
+    const int Lx = c->Lx, Ly = c->Ly, N = Lx * Ly;
+    const bool periodic = c->bc == BOUNDARY_PERIODIC;
+    for (int i = 0; i <= 8; i++) {
+        int64_t nc = 0, nt = 0, nm = 0, ne[T1_NCOLS] = {0};
+        census_counts sf, st;
+        memset(&sf, 0, sizeof sf); memset(&st, 0, sizeof st);
+        for (int a = 0; a < N; a++) {
+            if (c->level[a] != i) continue;
+            census_counts k;
+            bool fits, all = true;
+            sm_error err;
+            CHECK(census_cluster(&in, a, &k, &fits, &err) == 0, "%s", err.msg);
+            nc++;
+            census_counts *s = fits ? &sf : &st;
+            s->hscl += k.hscl; s->cavity += k.cavity; s->arrows += k.arrows; s->cbosons += k.cbosons;
+            s->n += k.n; s->jamming += k.jamming; s->co += k.co; s->counter += k.counter; s->neel += k.neel;
+            if (!fits) { nt++; continue; }
+            for (int col = 0; col < T1_NCOLS; col++) {
+                int64_t rv, rd, den, v = census_column(i, (table1_col)col, &k, &den);
+                bool on = table1_reference(i, (table1_col)col, &rv, &rd);
+                bool eq = on && v == rv && den == rd;
+                ne[col] += eq;
+                all = all && (eq || !on);
+            }
+            nm += all;
+        }
+        CHECK(r.n_centres[i] == nc && r.n_truncated[i] == nt && r.n_match[i] == nm,
+              "%s V%d: centres %lld/%lld truncated %lld/%lld match %lld/%lld", what, i,
+              (long long)r.n_centres[i], (long long)nc, (long long)r.n_truncated[i], (long long)nt,
+              (long long)r.n_match[i], (long long)nm);
+        CHECK(memcmp(ne, r.n_equal[i], sizeof ne) == 0, "%s V%d: per-column matches", what, i);
+        CHECK(counts_equal(&sf, &r.sum[i]) && counts_equal(&st, &r.sum_truncated[i]), "%s V%d: sums", what, i);
+    }
+    /* components with spanning */
+    int *seen = malloc(sizeof *seen * N), *ux = malloc(sizeof *ux * N), *uy = malloc(sizeof *uy * N);
+    int *stack = malloc(sizeof *stack * N);
+    for (int i = 0; i <= 8; i++) {
+        int64_t ncomp = 0, largest = 0, nsites = 0, hist[CENSUS_NBINS] = {0}, sx = 0, sy = 0, sxy = 0;
+        for (int a = 0; a < N; a++) seen[a] = 0;
+        for (int a = 0; a < N; a++) {
+            if (c->level[a] < i || seen[a]) continue;
+            int sp = 0, size = 0, wx = 0, wy = 0, l = 0, rr = 0, b0 = 0, t = 0;
+            stack[sp++] = a; seen[a] = 1; ux[a] = a % Lx; uy[a] = a / Lx;
+            while (sp) {
+                int b = stack[--sp], bx = b % Lx, by = b / Lx;
+                size++;
+                l |= bx == 0; rr |= bx == Lx - 1; b0 |= by == 0; t |= by == Ly - 1;
+                static const int ex[4] = {1, 0, -1, 0}, ey[4] = {0, 1, 0, -1};
+                for (int d = 0; d < 4; d++) {
+                    int nx = bx + ex[d], ny = by + ey[d];
+                    if (!periodic && (nx < 0 || nx >= Lx || ny < 0 || ny >= Ly)) continue;
+                    int e = ((ny + Ly) % Ly) * Lx + (nx + Lx) % Lx;
+                    if (c->level[e] < i) continue;
+                    int px = ux[b] + ex[d], py = uy[b] + ey[d];
+                    if (!seen[e]) { seen[e] = 1; ux[e] = px; uy[e] = py; stack[sp++] = e; }
+                    else { wx |= ux[e] != px; wy |= uy[e] != py; }
+                }
+            }
+            ncomp++; nsites += size;
+            if (size > largest) largest = size;
+            hist[63 - __builtin_clzll((unsigned long long)size)]++;
+            int spx = periodic ? wx : (l && rr), spy = periodic ? wy : (b0 && t);
+            sx += spx; sy += spy; sxy += spx && spy;
+        }
+        CHECK(r.n_components[i] == ncomp && r.largest[i] == largest && r.n_sites_ge[i] == nsites,
+              "%s level %d: components %lld/%lld", what, i, (long long)r.n_components[i], (long long)ncomp);
+        CHECK(memcmp(hist, r.size_hist[i], sizeof hist) == 0, "%s level %d histogram", what, i);
+        CHECK(r.n_span_x[i] == sx && r.n_span_y[i] == sy && r.n_span_xy[i] == sxy,
+              "%s level %d: spanning %lld %lld %lld / %lld %lld %lld", what, i, (long long)r.n_span_x[i],
+              (long long)r.n_span_y[i], (long long)r.n_span_xy[i], (long long)sx, (long long)sy, (long long)sxy);
+    }
+    free(seen); free(ux); free(uy); free(stack);
+}
+
+static void test_against_reference(void)
+{
+    static const struct { int Lx, Ly; boundary_kind bc; } lat[] = {
+        {48, 44, BOUNDARY_PERIODIC}, {47, 45, BOUNDARY_OPEN}, {45, 41, BOUNDARY_PERIODIC},
+        {1, 7, BOUNDARY_PERIODIC}, {7, 1, BOUNDARY_OPEN}, {2, 2, BOUNDARY_PERIODIC},
+        {3, 5, BOUNDARY_PERIODIC}, {3, 5, BOUNDARY_OPEN}, {19, 18, BOUNDARY_PERIODIC},
+        {33, 9, BOUNDARY_OPEN},
+    };
+    for (size_t k = 0; k < sizeof lat / sizeof lat[0]; k++)
+        for (int kind = 0; kind < 3; kind++) {
+            config c = cfg_new(lat[k].Lx, lat[k].Ly, lat[k].bc);
+            uint64_t s = 1234 + 17 * k + kind;
+            if (kind < 2) {
+                fill_random(&c, s, kind);
+            } else {
+                /* pyramid landscape with Neel mosaics, then a few defects */
+                memset(c.level, -1, (size_t)c.Lx * c.Ly);
+                for (int a = 0; a < c.Lx * c.Ly; a++) c.sigma[a] = 1;
+                for (int p = 0; p < 6; p++) {
+                    int cx = (int)(rnd(&s) % (uint64_t)c.Lx), cy = (int)(rnd(&s) % (uint64_t)c.Ly);
+                    add_pyramid(&c, cx, cy, (int)(rnd(&s) % 9), (rnd(&s) >> 40) & 1 ? 1 : -1);
+                }
+                for (int d = 0; d < 5; d++) {
+                    int a = (int)(rnd(&s) % (uint64_t)(c.Lx * c.Ly));
+                    c.sigma[a] = (int8_t)-c.sigma[a];
+                }
+            }
+            char what[64];
+            snprintf(what, sizeof what, "%dx%d %s kind %d", c.Lx, c.Ly,
+                     c.bc == BOUNDARY_PERIODIC ? "periodic" : "open", kind);
+            reference_check(&c, what);
+            cfg_free(&c);
+        }
+}
+
 /* ------------------------------------------------------------ components */
 
 static void test_percolation_patterns(void)
@@ -637,6 +758,7 @@ int main(void)
     RUN(test_fast_vs_explicit);
     RUN(test_percolation_patterns);
     RUN(test_components_random);
+    RUN(test_against_reference);
     RUN(test_table1_json_matches_c);
     RUN(test_table1_reference);
     RUN(test_deterministic_threads);
