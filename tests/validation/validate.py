@@ -65,7 +65,8 @@ import h5py
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
-SM = ROOT / "build" / "softmatrix"
+# SOFTMATRIX_BIN: another build of the simulator (make test-sanitize), as in tests/conftest.py
+SM = Path(os.environ.get("SOFTMATRIX_BIN") or ROOT / "build" / "softmatrix").resolve()
 EXACT = ROOT / "build" / "exact" / "exact"
 
 ALPHA_FAMILY = 1e-3          # P(a correct program fails one run of the suite)
