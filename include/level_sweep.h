@@ -19,26 +19,19 @@ typedef struct {
     double T;
     uint64_t level[NLEVELS][2][9][2][9];
     uint64_t sigma[2][9];
-    /* The same thresholds in 32 bits, for the SIMD path (half the bytes to
-     * gather; the sigma table fits two vector registers): level_thr32(thr).
-     * sigma32 is sigma flattened as [s > 0] * 9 + S + 4, zero-padded. */
-    uint32_t level32[NLEVELS][2][9][2][9];
+    /* The sigma thresholds in 32 bits for the SIMD path, where they fit two
+     * vector registers: level_thr32 (level_sweep.c) of sigma flattened as
+     * [s > 0] * 9 + S + 4, zero-padded. */
     uint32_t sigma32[32];
-    /* The upper 16 bits of the level32 entries that a move allowed by RSOS
-     * and the bounds can meet, at a compact index (level_sweep.c,
-     * compact_index), for the SIMD path: its look-ups are register permutes
-     * instead of gathers. level16_ok is 0 if two such entries that share an
-     * index differ (then the sweep takes the scalar path). */
+    /* The upper 16 bits of level_thr32 of the level entries that a move
+     * allowed by RSOS and the bounds can meet, at a compact index
+     * (level_sweep.c, compact_index), for the SIMD path: its look-ups are
+     * register permutes instead of gathers. level16_ok is 0 if two such
+     * entries that share an index differ (then the sweep takes the scalar
+     * path). */
     uint16_t level16[LEVEL16_N];
     int level16_ok;
 } level_tables;
-
-/* A threshold thr in [0, 2^32] (accept iff (uint64_t)r < thr, r a 32-bit
- * random word) as a 32-bit one: thr - 1, and 0 for thr = 0. For every r != 0,
- * r < thr iff r <= level_thr32(thr); at r = 0 the two differ for thr = 0
- * (which does occur: out-of-range proposals, and exp() underflow at small T),
- * so the SIMD path hands any vector holding a zero word to the 64-bit path. */
-static inline uint32_t level_thr32(uint64_t thr) { return thr ? (uint32_t)(thr - 1) : 0u; }
 
 void level_tables_build(level_tables *t, const model_params *p, double T);
 

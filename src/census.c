@@ -263,31 +263,43 @@ static inline void row_sum(const fast_ctx *c, int y, int xl, int xr, int flip,
 
 static inline int wrap(int x, int L) { return x < 0 ? x + L : (x >= L ? x - L : x); }
 
-/* Finishes a cluster's counts from its footprint sums: h HSCLs, p of them
- * with sigma = +1, sp with staggered sigma = +1 (unwrapped parity), ring
- * HSCLs on the outermost ring. */
+/* The centre's mosaic counts from its footprint sums (h HSCLs, p of them
+ * with sigma = +1, sp with staggered sigma = +1, unwrapped parity): *co
+ * HSCLs with the centre's sigma, *neel where the centre's Neel mosaic puts
+ * them; for V8 the cavity - the centre (an HSCL) and its HSCL neighbours
+ * nb[] - is counted in *cav and taken out of both. */
+static inline void mosaic_counts(const fast_ctx *c, int x0, int y0, int i, int64_t h, int64_t p,
+                                 int64_t sp, const int64_t nb[4], int64_t *co, int64_t *neel,
+                                 int64_t *cav)
+{
+    const int sa = c->sigma[(int64_t)y0 * c->Lx + x0];
+    const int ta = ((x0 + y0) & 1) ? -sa : sa;
+    *co = sa > 0 ? p : h - p;
+    *neel = ta > 0 ? sp : h - sp;
+    *cav = 0;
+    if (i != 8) return;
+    *cav = 1; --*co; --*neel;
+    for (int d = 0; d < 4; d++) {
+        if (c->level[nb[d]] < 0) continue;
+        ++*cav;
+        if (c->sigma[nb[d]] == sa) --*co; else --*neel;
+    }
+}
+
+/* Finishes a cluster's counts from its footprint sums (as for
+ * mosaic_counts) and ring, the HSCLs on the outermost ring; the V8 cavity's
+ * neighbours wrap round a periodic lattice. */
 static inline void finish_counts(const fast_ctx *c, int x0, int y0, int i, int64_t h, int64_t p,
                                  int64_t sp, int64_t ring, census_counts *out)
 {
     const int Lx = c->Lx, Ly = c->Ly;
-    const int8_t *level = c->level, *sigma = c->sigma;
-    const int64_t a = (int64_t)y0 * Lx + x0;
-    const int sa = sigma[a];
-    const int ta = ((x0 + y0) & 1) ? -sa : sa;
-    int64_t co = sa > 0 ? p : h - p;
-    int64_t neel = ta > 0 ? sp : h - sp;
-    int64_t cav = 0;
+    int64_t nb[4] = {0, 0, 0, 0}, co, neel, cav;
     if (i == 8) {
-        /* the cavity: the centre (an HSCL, distance 0) and its 4 neighbours */
         static const int ex[4] = {1, 0, -1, 0}, ey[4] = {0, 1, 0, -1};
-        cav = 1; co -= 1; neel -= 1;
-        for (int d = 0; d < 4; d++) {
-            int64_t b = (int64_t)wrap(y0 + ey[d], Ly) * Lx + wrap(x0 + ex[d], Lx);
-            if (level[b] < 0) continue;
-            cav++;
-            if (sigma[b] == sa) co--; else neel--;
-        }
+        for (int d = 0; d < 4; d++)
+            nb[d] = (int64_t)wrap(y0 + ey[d], Ly) * Lx + wrap(x0 + ex[d], Lx);
     }
+    mosaic_counts(c, x0, y0, i, h, p, sp, nb, &co, &neel, &cav);
     out->hscl = h - cav;
     out->cavity = cav;
     out->arrows = c->arrows[i];
@@ -457,24 +469,10 @@ static ALWAYS_INLINE void fast_cluster(const fast_ctx *c, level_acc *A, const ma
         }
         ring = r;
     }
-    const int64_t h = LANE(v, 0), p = LANE(v, 1), sp = LANE(v, 2);
-    const int8_t *sigma = c->sigma;
-    const int64_t a = (int64_t)y0 * Lx + x0;
-    const int sa = sigma[a];
-    const int ta = ((x0 + y0) & 1) ? -sa : sa;
-    int64_t co = sa > 0 ? p : h - p;
-    int64_t neel = ta > 0 ? sp : h - sp;
-    int64_t cav = 0;
-    if (i == 8) {
-        /* the cavity: the centre (an HSCL, distance 0) and its 4 neighbours */
-        const int64_t nb[4] = { a + 1, a - 1, a + Lx, a - Lx };
-        cav = 1; co -= 1; neel -= 1;
-        for (int d = 0; d < 4; d++) {
-            if (c->level[nb[d]] < 0) continue;
-            cav++;
-            if (sigma[nb[d]] == sa) co--; else neel--;
-        }
-    }
+    const int64_t h = LANE(v, 0), a = (int64_t)y0 * Lx + x0;
+    const int64_t nb[4] = {a + 1, a - 1, a + Lx, a - Lx};   /* no wrap in the fast region */
+    int64_t co, neel, cav;
+    mosaic_counts(c, x0, y0, i, h, LANE(v, 1), LANE(v, 2), nb, &co, &neel, &cav);
     record(A, M, h - cav, cav, co, neel, ring);
 }
 

@@ -460,6 +460,17 @@ int h5out_counts(const h5out *h, h5out_count *out)
     return n;
 }
 
+/* Rank of dataset d (1..4, else -1), its extent in dims. */
+static int dataset_dims(hid_t d, hsize_t dims[4])
+{
+    const hid_t sp = H5Dget_space(d);
+    const int rank = sp < 0 ? -1 : H5Sget_simple_extent_ndims(sp);
+    const int ok = rank >= 1 && rank <= 4;
+    if (ok) H5Sget_simple_extent_dims(sp, dims, NULL);
+    if (sp >= 0) H5Sclose(sp);
+    return ok ? rank : -1;
+}
+
 /* Opens dataset path/leaf and cuts it to rows (it must have at least that
  * many); *width gets the product of the inner dimensions. */
 static hid_t open_cut(h5out *h, const char *path, const char *leaf, hsize_t rows, int *width,
@@ -473,11 +484,8 @@ static hid_t open_cut(h5out *h, const char *path, const char *leaf, hsize_t rows
         return -1;
     }
     hsize_t dims[4] = {0, 0, 0, 0};
-    hid_t sp = H5Dget_space(d);
-    const int rank = sp < 0 ? -1 : H5Sget_simple_extent_ndims(sp);
-    if (rank >= 1 && rank <= 4) H5Sget_simple_extent_dims(sp, dims, NULL);
-    if (sp >= 0) H5Sclose(sp);
-    if (rank < 1 || rank > 4 || dims[0] < rows) {
+    const int rank = dataset_dims(d, dims);
+    if (rank < 0 || dims[0] < rows) {
         H5Dclose(d);
         sm_fail(err, "%s: %s has %llu rows, the checkpoint needs %llu; the partial file does not match the checkpoint",
                 h->partial, p, (unsigned long long)dims[0], (unsigned long long)rows);
@@ -622,10 +630,7 @@ static int reopen_check(const char *partial, const char *config_json, const h5ou
             const hid_t d = H5Dopen2(f, p, H5P_DEFAULT);
             hsize_t dims[4] = {0, 0, 0, 0};
             if (d >= 0) {
-                const hid_t sp = H5Dget_space(d);
-                const int rank = sp < 0 ? -1 : H5Sget_simple_extent_ndims(sp);
-                if (rank >= 1 && rank <= 4) H5Sget_simple_extent_dims(sp, dims, NULL);
-                if (sp >= 0) H5Sclose(sp);
+                dataset_dims(d, dims);
                 H5Dclose(d);
             }
             if (d < 0 || keep[i].rows < 0 || dims[0] < (hsize_t)keep[i].rows)

@@ -35,10 +35,17 @@ enum { CHUNK = 256 };
  * out-of-range proposals l2 = -2 and 9 (they are never accepted). */
 static const int CB_PAD[NLEVELS + 2] = {0, 0, 4, 16, 36, 64, 100, 144, 196, 256, 320, 0};
 
+/* A threshold thr in [0, 2^32] (accept iff (uint64_t)r < thr, r a 32-bit
+ * random word) as a 32-bit one: thr - 1, and 0 for thr = 0. For every r != 0,
+ * r < thr iff r <= level_thr32(thr); at r = 0 the two differ for thr = 0
+ * (which does occur: out-of-range proposals, and exp() underflow at small T),
+ * so the SIMD path hands any vector holding a zero word to the 64-bit path. */
+static inline uint32_t level_thr32(uint64_t thr) { return thr ? (uint32_t)(thr - 1) : 0u; }
+
 /* The compact index of level16 (level_tables). It covers the moves that
  * can be accepted at an interior site: l2 = l +- 1 within the bounds, every
  * neighbour at l or at l2 (RSOS, given that the configuration obeys it),
- * n_same of them at l, so that the level32 index dns is 2 n_same.
+ * n_same of them at l, so that the level table index dns is 2 n_same.
  *  - n unchanged (l and l2 both >= 0): the entry does not look at S;
  *    index 5 p + n_same, p = l (up) or l + LEVEL_MAX - 1 (down), below
  *    10 LEVEL_MAX;
@@ -72,7 +79,7 @@ static void level16_build(level_tables *t)
                     const int m = up ? 4 - ns : ns;
                     for (int S = dn ? -m : 0; S <= (dn ? m : 0); S += 2) {
                         const int c = compact_index(l, up, ns, sp, S);
-                        const uint16_t v = (uint16_t)(t->level32[l + 1][up][2 * ns][sp][S + 4] >> 16);
+                        const uint16_t v = (uint16_t)(level_thr32(t->level[l + 1][up][2 * ns][sp][S + 4]) >> 16);
                         if (set[c] && t->level16[c] != v) t->level16_ok = 0;
                         t->level16[c] = v;
                         set[c] = 1;
@@ -99,9 +106,6 @@ void level_tables_build(level_tables *t, const model_params *p, double T)
     for (int sp = 0; sp < 2; sp++)
         for (int j = 0; j < 9; j++)
             t->sigma[sp][j] = model_threshold(model_sigma_ratio(p, T, sp ? 1 : -1, j - 4));
-    const uint64_t *l64 = &t->level[0][0][0][0][0];
-    uint32_t *l32 = &t->level32[0][0][0][0][0];
-    for (size_t i = 0; i < sizeof t->level32 / sizeof *l32; i++) l32[i] = level_thr32(l64[i]);
     for (int i = 0; i < 32; i++) t->sigma32[i] = i < 18 ? level_thr32(t->sigma[i / 9][i % 9]) : 0;
     level16_build(t);
 }
@@ -315,7 +319,7 @@ AVX512_TARGET static void block_scalar(int8_t *restrict lv, int8_t *restrict sg,
  * 32-bit (two vectors of 16).
  *
  * The level move's threshold comes from level16 (level_tables) by register
- * permutes, not from level32 by two gathers a block: the gathers were a
+ * permutes, not from 32-bit tables by two gathers a block: the gathers were a
  * quarter of the sweep's time. level16 holds only the upper 16 bits of the
  * thresholds, which decide r1 <= thr unless the upper halves are equal; a
  * block where that happens in a lane that could be accepted (at most one

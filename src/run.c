@@ -45,6 +45,16 @@ static int buffer_reserve(series_buffer *b, int64_t cap, sm_error *err)
     return 0;
 }
 
+/* Appends the rows measured since the last write to the output. */
+static int buffer_write(series_buffer *b, h5out *h, sm_error *err)
+{
+    if (h5out_observables_append(h, &b->L, b->step + b->written, b->rows + b->written * b->L.total,
+                                 b->n - b->written, err))
+        return 1;
+    b->written = b->n;
+    return 0;
+}
+
 static int buffer_push(series_buffer *b, sm_error *err)
 {
     if (b->n == b->cap) {
@@ -184,11 +194,7 @@ void run_checkpoint_path(char *buf, size_t n, const char *output)
 static int checkpoint_write(run_state *rs, const char *ckpt, double wall_now, sm_error *err)
 {
     series_buffer *b = &rs->buf;
-    if (h5out_observables_append(rs->h, &b->L, b->step + b->written,
-                                 b->rows + b->written * b->L.total, b->n - b->written, err) ||
-        h5out_flush(rs->h, err))
-        return 1;
-    b->written = b->n;
+    if (buffer_write(b, rs->h, err) || h5out_flush(rs->h, err)) return 1;
     h5out_count *counts = malloc(sizeof *counts * H5OUT_MAX_COUNTS);
     if (!counts) return sm_fail(err, "out of memory");
     const int ncounts = h5out_counts(rs->h, counts);
@@ -502,22 +508,14 @@ int run_main(const sm_config *cfg, const run_options *opt, sm_error *err)
                 goto fail;
         const double now = omp_get_wtime();
         if (now - last_flush > 2.0 || buf->n - buf->written >= 65536) {
-            if (h5out_observables_append(h, &buf->L, buf->step + buf->written,
-                                         buf->rows + buf->written * buf->L.total,
-                                         buf->n - buf->written, err) ||
-                h5out_flush(h, err))
-                goto fail;
-            buf->written = buf->n;
+            if (buffer_write(buf, h, err) || h5out_flush(h, err)) goto fail;
             last_flush = now;
         }
         progress_show(&pr, sim->step, sim->T, 0);
         if ((code = between_sweeps(&rs, opt, ckpt, t0, &last_ckpt, err))) goto stopped;
     }
     progress_show(&pr, sim->step, sim->T, 1);
-    if (h5out_observables_append(h, &buf->L, buf->step + buf->written,
-                                 buf->rows + buf->written * buf->L.total, buf->n - buf->written, err))
-        goto fail;
-    buf->written = buf->n;
+    if (buffer_write(buf, h, err)) goto fail;
 
     const double sweeps_done = (double)sim->step;
     const double ns = sweeps_done > 0 ? 1e9 * rs.sweep_time / (sweeps_done * (double)sim_site_updates_per_sweep(sim)) : NAN;
