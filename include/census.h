@@ -54,6 +54,7 @@
 #include "lattice.h"
 #include "sm_error.h"
 #include "table1.h"
+#include "census_components.h"
 
 enum {
     CENSUS_NV = 9,      /* cluster levels 0..8 */
@@ -65,18 +66,16 @@ typedef struct {
     int64_t hscl, cavity, arrows, cbosons, n, jamming, co, counter, neel;
 } census_counts;
 
-typedef struct {
+typedef struct census_input {
     int Lx, Ly;
     boundary_kind boundary;
     const int8_t *level;   /* Lx*Ly values in -1..8 */
     const int8_t *sigma;   /* Lx*Ly values +-1 */
-    /* Leave out the components (their fields stay 0): the union-find is
-     * sequential and costs about as much as all the clusters together
-     * (with two or more threads it runs beside the clusters). */
+    /* Leave out the components (their fields stay 0). */
     bool skip_components;
 } census_input;
 
-typedef struct {
+typedef struct census_result {
     /* clusters, per level i = 0..8 */
     int64_t n_centres[CENSUS_NV];     /* sites with level == i */
     int64_t n_truncated[CENSUS_NV];   /* of these, footprint does not fit */
@@ -94,22 +93,13 @@ typedef struct {
     int64_t n_span_xy[CENSUS_NV];     /* components spanning both */
 } census_result;
 
-/* One union-find node: parent, and the displacement (ox, oy) from the
- * parent in unwrapped lattice units. A root has no displacement, so there
- * ox holds the component size and oy its wrap/edge flags (12 bytes a node:
- * the union-find is limited by memory traffic). */
-typedef struct {
-    int32_t parent, ox, oy;
-} census_node;
-
 /* Work buffers, allocated once for a lattice so that repeated censuses during
  * a run allocate nothing. */
 typedef struct {
     int Lx, Ly;
     int64_t N;
     uint64_t *prefix;      /* row prefix sums of packed per-site counts, Ly*(Lx+1) */
-    census_node *node;     /* union-find */
-    int32_t *order;        /* sites sorted by level (components) */
+    census_comp_work comp; /* components */
     uint16_t *diag_a, *diag_b; /* diagonal prefix sums (cluster rings), N each */
 } census_work;
 
