@@ -98,9 +98,11 @@ typedef struct census_result {
 typedef struct {
     int Lx, Ly;
     int64_t N;
-    uint64_t *prefix;      /* row prefix sums of packed per-site counts, Ly*(Lx+1) */
+    int pw;                /* plane row width, Lx + 2 * margin */
+    uint8_t *ih, *ip;      /* planes: HSCL, HSCL with sigma = +1 (rows of pw) */
+    uint8_t *qh, *qp, *qs; /* their row prefix sums mod 256, and the staggered one's (rows of pw + 1) */
+    int32_t *rowcnt;       /* sites of level i in row y, Ly x 9 */
     census_comp_work comp; /* components */
-    uint16_t *diag_a, *diag_b; /* diagonal prefix sums (cluster rings), N each */
 } census_work;
 
 int census_work_init(census_work *w, int Lx, int Ly, sm_error *err);

@@ -1,32 +1,33 @@
-/* Cluster census against Table 1 and components of {level >= i}
- * (MODEL.md section 5.2). The definitions are in include/census.h; this file
- * is about doing the counting fast enough to run during a simulation.
+/* Cluster census against Table 1 (MODEL.md section 5.2). The definitions
+ * are in include/census.h; this file is about doing the counting fast
+ * enough to run during a simulation. The components of {level >= i} are in
+ * census_components.c.
  *
- * Fast path (fitting clusters). A footprint is a stack of row segments
- * |dx| <= w(dy), so every count over it is a sum of row-segment sums. One
- * pass builds row prefix sums of three per-site 0/1 indicators packed into
- * 21-bit lanes of a uint64_t (HSCL; HSCL with sigma = +1; HSCL with staggered
- * sigma*(-1)^(x+y) = +1), after which a V_i cluster costs 2i+1 pairs of
- * lookups; its outermost ring (jamming) costs 8 lookups in diagonal prefix
- * sums of the HSCL indicator for i >= DIAG_MIN, or the 2(2i+1) row ends
- * below. The sites of each level are found with a SWAR byte compare and
- * handled by code inlined for that level (no branch on every site's level,
- * unrolled row loops). The Table 1 comparison is a few table lookups giving
- * the set of equal columns, kept as a histogram per level; the sums are kept
- * in the few numbers the counts are linear in. O(N) work in all, integer
- * sums only, so the result is the same for any number of threads. The bond
- * counts of a fitting footprint do not depend on where it sits, so they are
- * counted once per level by walking the footprint's bonds (not taken from
- * formulas).
+ * Fitting clusters. A footprint is a stack of row segments |dx| <= w(dy),
+ * so every count over it is a sum of row-segment sums, and a row-segment sum
+ * is the difference of two row prefix sums. One pass builds "planes": the
+ * lattice with a margin of PAD sites all round (filled by wrapping round a
+ * periodic lattice, with zeros for an open one, so that no fitting footprint
+ * needs a wrap test) holding per-site 0/1 indicators - HSCL; HSCL with
+ * sigma = +1 - and row prefix sums, modulo 256, of those two and of the
+ * staggered HSCL with sigma * (-1)^(X+Y) = +1 (X, Y: plane coordinates, which
+ * are unwrapped, so the staggered sign has the right parity across the seam
+ * of an odd lattice). Modulo 256 is exact: a footprint has at most 145
+ * sites, so no difference of prefix sums reaches 256. Then, for each level i
+ * present in a row, one loop over the row computes for every site at once,
+ * as if it were a V_i centre, the footprint sums (2 (2i+1) byte loads each),
+ * the ring as footprint minus the next smaller diamond, the mosaic and the
+ * Table 1 comparison, and adds up those of the sites that are V_i centres.
+ * That loop is straight-line byte arithmetic with no per-site branch, which
+ * the compiler vectorises (64 sites to an AVX-512 register); where a level
+ * has only a few sites in a row they are done one by one with the same code.
+ * Integer sums only, so the result is the same for any number of threads.
+ * The bond counts of a fitting footprint do not depend on where it sits, so
+ * they are counted once per level by walking the footprint's bonds (not
+ * taken from formulas).
  *
- * Slow path (truncated clusters, clusters near the lattice edge, and
- * census_cluster): explicit enumeration of the distinct lattice sites and
- * bonds the footprint covers, or the row sums with wrapping.
- *
- * Components: one union-find grows through the nested sets {level >= i},
- * i = 8..0 (see components()); sites in sorted-by-level order, the bonds of
- * interior sites chosen by a branch-free mask that also drops bonds closing
- * an elementary plaquette (they cannot change any result).
+ * Truncated clusters (and census_cluster): explicit enumeration of the
+ * distinct lattice sites and bonds the footprint covers.
  *
  * tests/unit/test_census.c compares every field of the result with
  * obvious reference computations on random and near-ideal lattices. */
@@ -36,8 +37,6 @@
 #include "census.h"
 #include "model.h"
 
-enum { LANE_BITS = 21 };
-
 /* The per-level cluster code is written once with the level as a parameter;
  * inlined with a constant level its row loop unrolls into straight code. */
 #if defined(__GNUC__)
@@ -45,8 +44,11 @@ enum { LANE_BITS = 21 };
 #else
 #define ALWAYS_INLINE inline
 #endif
-#define LANE_MASK ((UINT64_C(1) << LANE_BITS) - 1)
-#define LANE(v, k) ((int64_t)(((v) >> (LANE_BITS * (k))) & LANE_MASK))
+
+/* Margin of the planes: a fitting footprint reaches 7 sites from its centre
+ * (the V8 tips are not in it), and the prefix sums one more column. Even, so
+ * that plane and lattice coordinates have the same parity. */
+enum { PAD = 8 };
 
 /* ---------------------------------------------------------------- shapes */
 
@@ -217,140 +219,6 @@ int census_cluster(const census_input *in, int64_t a, census_counts *c, bool *fi
     return 0;
 }
 
-/* ------------------------------------------------------------ fast path */
-
-typedef struct {
-    int Lx, Ly;
-    const int8_t *level, *sigma;
-    const uint64_t *prefix;
-    const uint16_t *diag_a, *diag_b;   /* diagonal prefix sums of the HSCL indicator */
-    int64_t arrows[CENSUS_NV], cbosons[CENSUS_NV];
-} fast_ctx;
-
-/* Levels from which fast_cluster counts the ring HSCLs with the diagonal
- * prefix sums (8 lookups) rather than at the 2(2i+1) row ends. */
-enum { DIAG_MIN = 4 };
-
-/* Adds the packed sums of row y (image) over [xl, xr] (unwrapped, width <
- * Lx) to h (HSCLs), p (sigma = +1) and sp (staggered sigma = +1 measured with
- * the unwrapped parity). Going once round an odd periodic direction flips
- * the parity of x + y, which `flip` accounts for. */
-static inline void row_sum(const fast_ctx *c, int y, int xl, int xr, int flip,
-                           int64_t *h, int64_t *p, int64_t *sp)
-{
-    const uint64_t *P = c->prefix + (int64_t)y * (c->Lx + 1);
-    const int Lx = c->Lx, oddx = Lx & 1;
-    uint64_t v[2];
-    int f[2], nparts = 1;
-    if (xl < 0) {
-        v[0] = P[Lx] - P[xl + Lx]; f[0] = flip ^ oddx;
-        v[1] = P[xr + 1] - P[0];   f[1] = flip;
-        nparts = 2;
-    } else if (xr >= Lx) {
-        v[0] = P[Lx] - P[xl];          f[0] = flip;
-        v[1] = P[xr - Lx + 1] - P[0];  f[1] = flip ^ oddx;
-        nparts = 2;
-    } else {
-        v[0] = P[xr + 1] - P[xl]; f[0] = flip;
-    }
-    for (int k = 0; k < nparts; k++) {
-        int64_t n0 = LANE(v[k], 0), n2 = LANE(v[k], 2);
-        *h += n0;
-        *p += LANE(v[k], 1);
-        *sp += f[k] ? n0 - n2 : n2;
-    }
-}
-
-static inline int wrap(int x, int L) { return x < 0 ? x + L : (x >= L ? x - L : x); }
-
-/* The centre's mosaic counts from its footprint sums (h HSCLs, p of them
- * with sigma = +1, sp with staggered sigma = +1, unwrapped parity): *co
- * HSCLs with the centre's sigma, *neel where the centre's Neel mosaic puts
- * them; for V8 the cavity - the centre (an HSCL) and its HSCL neighbours
- * nb[] - is counted in *cav and taken out of both. */
-static inline void mosaic_counts(const fast_ctx *c, int x0, int y0, int i, int64_t h, int64_t p,
-                                 int64_t sp, const int64_t nb[4], int64_t *co, int64_t *neel,
-                                 int64_t *cav)
-{
-    const int sa = c->sigma[(int64_t)y0 * c->Lx + x0];
-    const int ta = ((x0 + y0) & 1) ? -sa : sa;
-    *co = sa > 0 ? p : h - p;
-    *neel = ta > 0 ? sp : h - sp;
-    *cav = 0;
-    if (i != 8) return;
-    *cav = 1; --*co; --*neel;
-    for (int d = 0; d < 4; d++) {
-        if (c->level[nb[d]] < 0) continue;
-        ++*cav;
-        if (c->sigma[nb[d]] == sa) --*co; else --*neel;
-    }
-}
-
-/* Finishes a cluster's counts from its footprint sums (as for
- * mosaic_counts) and ring, the HSCLs on the outermost ring; the V8 cavity's
- * neighbours wrap round a periodic lattice. */
-static inline void finish_counts(const fast_ctx *c, int x0, int y0, int i, int64_t h, int64_t p,
-                                 int64_t sp, int64_t ring, census_counts *out)
-{
-    const int Lx = c->Lx, Ly = c->Ly;
-    int64_t nb[4] = {0, 0, 0, 0}, co, neel, cav;
-    if (i == 8) {
-        static const int ex[4] = {1, 0, -1, 0}, ey[4] = {0, 1, 0, -1};
-        for (int d = 0; d < 4; d++)
-            nb[d] = (int64_t)wrap(y0 + ey[d], Ly) * Lx + wrap(x0 + ex[d], Lx);
-    }
-    mosaic_counts(c, x0, y0, i, h, p, sp, nb, &co, &neel, &cav);
-    out->hscl = h - cav;
-    out->cavity = cav;
-    out->arrows = c->arrows[i];
-    out->cbosons = c->cbosons[i];
-    out->n = out->hscl + out->arrows;
-    out->jamming = 2 * ring;
-    out->co = co;
-    out->counter = out->hscl - co;
-    out->neel = neel;
-}
-
-/* Clusters whose rows neither wrap nor leave the lattice (nearly all of them
- * on a large lattice): the packed row sums are added as they are - no lane
- * can carry into the next, since a footprint has fewer than 2^21 sites - and
- * unpacked once. */
-static void count_interior(const fast_ctx *c, int x0, int y0, int i, census_counts *out)
-{
-    const int Lx = c->Lx, X = fp_extent(i);
-    const uint64_t *P = c->prefix + (int64_t)(y0 - X) * (Lx + 1) + x0;
-    const int8_t *lv = c->level + (int64_t)(y0 - X) * Lx + x0;
-    uint64_t v = 0;
-    int64_t ring = 0;
-    for (int dy = -X; dy <= X; dy++, P += Lx + 1, lv += Lx) {
-        int w = fp_halfwidth(i, dy);
-        v += P[w + 1] - P[-w];
-        if (abs(dy) + w == i && i >= 1) ring += (lv[-w] >= 0) + (w > 0 && lv[w] >= 0);
-    }
-    finish_counts(c, x0, y0, i, LANE(v, 0), LANE(v, 1), LANE(v, 2), ring, out);
-}
-
-/* Any fitting cluster, its rows possibly wrapping round a periodic lattice. */
-static void count_fast(const fast_ctx *c, int x0, int y0, int i, census_counts *out)
-{
-    const int Lx = c->Lx, Ly = c->Ly, X = fp_extent(i);
-    const int8_t *level = c->level;
-    int64_t h = 0, p = 0, sp = 0, ring = 0;
-    for (int dy = -X; dy <= X; dy++) {
-        int yy = y0 + dy, flip = 0;
-        if (yy < 0) { yy += Ly; flip = Ly & 1; }
-        else if (yy >= Ly) { yy -= Ly; flip = Ly & 1; }
-        int w = fp_halfwidth(i, dy);
-        row_sum(c, yy, x0 - w, x0 + w, flip, &h, &p, &sp);
-        if (i >= 1 && abs(dy) + w == i) {
-            const int8_t *row = level + (int64_t)yy * Lx;
-            ring += row[wrap(x0 - w, Lx)] >= 0;
-            if (w > 0) ring += row[wrap(x0 + w, Lx)] >= 0;
-        }
-    }
-    finish_counts(c, x0, y0, i, h, p, sp, ring, out);
-}
-
 static inline void counts_add(census_counts *s, const census_counts *c)
 {
     s->hscl += c->hscl; s->cavity += c->cavity; s->arrows += c->arrows;
@@ -358,181 +226,450 @@ static inline void counts_add(census_counts *s, const census_counts *c)
     s->co += c->co; s->counter += c->counter; s->neel += c->neel;
 }
 
-/* Table 1 comparison by lookup. Every column census_column reports is a
- * function of one number of the cluster (hscl, hscl + cavity, ring HSCLs,
- * co or counter) or a constant of the level (arrows and C-bosons of a fitting
- * footprint), so per level and number a table gives the set of columns
- * (a bit mask) in which a cluster equals Table 1; the tables are filled by
- * census_column itself, so the definition stays in one place. A fitting
- * footprint has at most 145 sites, so every number is below 256. A cluster
- * then costs five lookups and one histogram increment (per level, over the
- * masks); n_equal and n_match are read off the histogram at the end. */
+/* ---------------------------------------------------- Table 1 comparison */
+
+/* Every column census_column reports is a function of one number of the
+ * cluster - its key: hscl, hscl + cavity, ring HSCLs, co or counter - or a
+ * constant of the level (arrows and C-bosons of a fitting footprint). Each
+ * of these functions is one-to-one, so a column equals Table 1 at exactly
+ * one value of its key, or at none; match_spec holds that value, found by
+ * asking census_column about every possible value (a fitting footprint has
+ * at most 145 sites, so every key is below 255), so the definition stays in
+ * one place. A cluster matches when every compared column is equal. */
 enum { KEY_HSCL, KEY_H, KEY_RING, KEY_CO, KEY_COUNTER, NKEYS, KEY_NONE = NKEYS };
-typedef char census_cols_fit_a_byte[T1_NCOLS <= 8 ? 1 : -1];
+enum { NEVER = 255 };   /* no key reaches this */
 
 typedef struct {
-    uint8_t mask[NKEYS][256];   /* columns equal to Table 1 given that number */
-    uint8_t fixed;              /* columns equal whatever the cluster (constants) */
-    uint8_t on;                 /* columns compared */
-} match_table;
+    uint8_t tgt[T1_NCOLS];   /* key value at which the column equals Table 1; NEVER if none or not compared */
+    uint8_t req[NKEYS];      /* a match needs key k == req[k] ... */
+    uint8_t any[NKEYS];      /* ... unless any[k] (no compared column on that key) */
+    bool can_match;          /* false when some compared column can never be equal */
+    uint8_t fixed;           /* compared constant columns that are equal (bit mask) */
+} match_spec;
 
-static void match_table_init(match_table *m, int i, int64_t arrows, int64_t cbosons)
+static int column_key(table1_col col)
 {
-    memset(m, 0, sizeof *m);
+    switch (col) {
+    case T1_COL_N: case T1_COL_DENSITY: return KEY_HSCL;
+    case T1_COL_HSCL: return KEY_H;
+    case T1_COL_JAMMING: return KEY_RING;
+    case T1_COL_PLUSZ: return KEY_CO;
+    case T1_COL_MINUSZ: return KEY_COUNTER;
+    default: return KEY_NONE;
+    }
+}
+
+static int match_spec_init(match_spec *m, int i, int64_t arrows, int64_t cbosons, sm_error *err)
+{
+    memset(m->tgt, NEVER, sizeof m->tgt);
+    memset(m->req, 0, sizeof m->req);
+    memset(m->any, 1, sizeof m->any);
+    m->can_match = true;
+    m->fixed = 0;
     for (int col = 0; col < T1_NCOLS; col++) {
         int64_t refv, refd;
-        bool on = table1_reference(i, (table1_col)col, &refv, &refd);
-        int key;
-        switch ((table1_col)col) {
-        case T1_COL_N: case T1_COL_DENSITY: key = KEY_HSCL; break;
-        case T1_COL_HSCL: key = KEY_H; break;
-        case T1_COL_JAMMING: key = KEY_RING; break;
-        case T1_COL_PLUSZ: key = KEY_CO; break;
-        case T1_COL_MINUSZ: key = KEY_COUNTER; break;
-        default: key = KEY_NONE; break;
-        }
-        if (on) m->on |= (uint8_t)(1u << col);
-        for (int v = 0; v < 256; v++) {
-            /* every field as it follows from its own number being v */
+        if (!table1_reference(i, (table1_col)col, &refv, &refd)) continue;
+        const int key = column_key((table1_col)col);
+        int nv = 0, at = NEVER;
+        for (int v = 0; v < NEVER; v++) {
+            /* every field as it follows from its own key being v */
             census_counts c = { .hscl = v, .cavity = 0, .arrows = arrows, .cbosons = cbosons,
                                 .n = v + arrows, .jamming = 2 * v, .co = v, .counter = v,
                                 .neel = v };
             int64_t den, val = census_column(i, (table1_col)col, &c, &den);
-            bool eq = on && val == refv && den == refd;
-            if (!eq) continue;
-            if (key == KEY_NONE) { m->fixed |= (uint8_t)(1u << col); break; }
-            m->mask[key][v] |= (uint8_t)(1u << col);
+            if (val == refv && den == refd) { nv++; at = v; }
         }
+        if (key == KEY_NONE) {
+            if (nv) m->fixed |= (uint8_t)(1u << col);
+            else m->can_match = false;
+            continue;
+        }
+        if (nv > 1)
+            return sm_fail(err, "census: V%d column %d equals Table 1 at %d values of its key (expected one)",
+                           i, col, nv);
+        if (!nv) { m->can_match = false; continue; }
+        m->tgt[col] = (uint8_t)at;
+        if (m->any[key]) { m->any[key] = 0; m->req[key] = (uint8_t)at; }
+        else if (m->req[key] != at) m->can_match = false;
     }
+    return 0;
 }
+
+/* -------------------------------------------------------- fitting clusters */
 
 /* Sums over the fitting clusters of one level; the per-cluster counts are
  * linear in these (arrows and C-bosons are the same for every fitting
- * cluster), so the census_counts sums are formed once at the end. */
+ * cluster), so the census_counts sums are formed once at the end. eq[col]
+ * counts the clusters equal to Table 1 in a key column. */
 typedef struct {
-    int64_t cnt, hscl, cav, co, neel, ring;
-    int64_t hist[256];   /* clusters by mask of columns equal to Table 1 */
+    int64_t cnt, hscl, cav, co, neel, ring, match;
+    int64_t eq[T1_NCOLS];
 } level_acc;
 
-static inline void record(level_acc *A, const match_table *M, int64_t hscl, int64_t cav,
-                          int64_t co, int64_t neel, int64_t ring)
+/* What one row of one level needs: the plane rows of the footprint, offset
+ * so that index x is the column of lattice site x. */
+typedef struct {
+    const int8_t *level;                 /* lattice row y */
+    const uint8_t *qh[15], *qp[15], *qs[15]; /* prefix rows y - X .. y + X */
+    const uint8_t *ih_c, *ip_c, *ih_u, *ih_d, *ip_u, *ip_d; /* indicator rows y, y - 1, y + 1 */
+    int ypar;                            /* y & 1 */
+} fp_rows;
+
+/* The numbers of a V_i cluster centred at x (i a constant where this is
+ * inlined), for any site, V_i centre or not. All arithmetic modulo 256. */
+typedef struct {
+    uint8_t h, hscl, cav, co, neel, ring;
+} fp_vals;
+
+/* The numbers from the footprint sums h (HSCLs), p (sigma = +1), s
+ * (staggered sigma = +1) and inner (HSCLs within distance i - 1). */
+static ALWAYS_INLINE fp_vals fp_finish(const fp_rows *R, int x, const int i, uint8_t h, uint8_t p,
+                                       uint8_t s, uint8_t inner)
 {
-    A->cnt++; A->hscl += hscl; A->cav += cav; A->co += co; A->neel += neel; A->ring += ring;
-    unsigned mask = M->fixed | M->mask[KEY_HSCL][hscl] | M->mask[KEY_H][hscl + cav] |
-                    M->mask[KEY_RING][ring] | M->mask[KEY_CO][co] | M->mask[KEY_COUNTER][hscl - co];
-    A->hist[mask]++;
+    fp_vals v;
+    v.h = h;
+    v.ring = i >= 1 ? (uint8_t)(h - inner) : 0;
+    /* the centre is an HSCL: its sigma is +1 where ip is set; its staggered
+     * sigma is +1 where that differs from the parity of x + y */
+    const uint8_t up = R->ip_c[x], stag = (uint8_t)(up ^ ((x + R->ypar) & 1));
+    uint8_t co = up ? p : (uint8_t)(h - p), neel = stag ? s : (uint8_t)(h - s), cav = 0;
+    if (i == 8) {
+        /* the cavity: the centre and its HSCL neighbours, each of which is
+         * either parallel to the centre (co) or not (neel: at distance 1
+         * the Neel mosaic is antiparallel) */
+        const uint8_t nh = (uint8_t)(R->ih_c[x - 1] + R->ih_c[x + 1] + R->ih_u[x] + R->ih_d[x]);
+        const uint8_t np = (uint8_t)(R->ip_c[x - 1] + R->ip_c[x + 1] + R->ip_u[x] + R->ip_d[x]);
+        const uint8_t nco = up ? np : (uint8_t)(nh - np);
+        cav = (uint8_t)(1 + nh);
+        co = (uint8_t)(co - 1 - nco);
+        neel = (uint8_t)(neel - 1 - (nh - nco));
+    }
+    v.cav = cav;
+    v.hscl = (uint8_t)(h - cav);
+    v.co = co;
+    v.neel = neel;
+    return v;
 }
 
-/* A fitting cluster of level i (a constant where this is inlined, so the
- * row loop unrolls) whose footprint and its outer layer lie inside the
- * lattice without wrapping (9 <= x <= Lx - 10, same in y): the packed row
- * sums are added as they are (no lane can carry into the next, a footprint
- * having fewer than 2^21 sites) and unpacked once; the ring sites are the
- * row ends. Same numbers as count_interior + finish_counts. */
-static ALWAYS_INLINE void fast_cluster(const fast_ctx *c, level_acc *A, const match_table *M,
-                                int x0, int y0, const int i)
+/* fp_finish for the cluster at x alone. */
+static ALWAYS_INLINE fp_vals fp_at(const fp_rows *R, int x, const int i)
 {
-    const int Lx = c->Lx, X = fp_extent(i);
-    const uint64_t *P = c->prefix + (int64_t)(y0 - X) * (Lx + 1) + x0;
-    const int8_t *lv = c->level + (int64_t)(y0 - X) * Lx + x0;
-    uint64_t v = 0;
-    int64_t ring = 0;
-#if defined(__GNUC__) && !defined(__clang__)
-    #pragma GCC unroll 17
-#endif
-    for (int dy = -X; dy <= X; dy++, P += Lx + 1, lv += Lx) {
-        const int w = fp_halfwidth(i, dy);
-        v += P[w + 1] - P[-w];
-        if (i >= 1 && i < DIAG_MIN && abs(dy) + w == i) ring += (lv[-w] >= 0) + (w > 0 && lv[w] >= 0);
+    const int X = fp_extent(i);
+    uint8_t h = 0, p = 0, s = 0, inner = 0;
+    for (int k = 0; k <= 2 * X; k++) {
+        const int dy = k - X, w = fp_halfwidth(i, dy), w1 = i - 1 - abs(dy);
+        h = (uint8_t)(h + (uint8_t)(R->qh[k][x + w + 1] - R->qh[k][x - w]));
+        p = (uint8_t)(p + (uint8_t)(R->qp[k][x + w + 1] - R->qp[k][x - w]));
+        s = (uint8_t)(s + (uint8_t)(R->qs[k][x + w + 1] - R->qs[k][x - w]));
+        /* the diamond of radius i - 1, to leave the outermost ring */
+        if (w1 >= 0) inner = (uint8_t)(inner + (uint8_t)(R->qh[k][x + w1 + 1] - R->qh[k][x - w1]));
     }
-    if (i >= DIAG_MIN) {
-        /* The ring as four diagonal segments, each the difference of two
-         * diagonal prefix sums (uint16 arithmetic is exact: a segment holds
-         * at most 8 HSCLs). i <= 7: the segments start at (i, 0), (0, i),
-         * (-i, 0), (0, -i) and stop one short of the next corner; V8: the
-         * tips are not in the footprint, so each segment leaves out both
-         * corners. */
-        const uint16_t *A = c->diag_a + (int64_t)y0 * Lx + x0;   /* along (+1, +1) */
-        const uint16_t *B = c->diag_b + (int64_t)y0 * Lx + x0;   /* along (-1, +1) */
-        const int64_t L = Lx;
-        uint16_t r;
-        if (i < 8) {
-            r = (uint16_t)(B[(i - 1) * L + 1] - B[-L + i + 1]);
-            r = (uint16_t)(r + (uint16_t)(A[i * L] - A[-i]));
-            r = (uint16_t)(r + (uint16_t)(B[-i] - B[-i * L]));
-            r = (uint16_t)(r + (uint16_t)(A[-L + i - 1] - A[-(i + 1) * L - 1]));
-        } else {
-            r = (uint16_t)(B[7 * L + 1] - B[8]);
-            r = (uint16_t)(r + (uint16_t)(A[7 * L - 1] - A[-8]));
-            r = (uint16_t)(r + (uint16_t)(B[-L - 7] - B[-8 * L]));
-            r = (uint16_t)(r + (uint16_t)(A[-L + 7] - A[-8 * L]));
-        }
-        ring = r;
+    return fp_finish(R, x, i, h, p, s, inner);
+}
+
+/* One cluster into the sums, for the few that are done one by one. */
+static ALWAYS_INLINE void fp_add_one(level_acc *A, const match_spec *S, fp_vals v)
+{
+    const uint8_t counter = (uint8_t)(v.hscl - v.co);
+    A->cnt++; A->hscl += v.hscl; A->cav += v.cav; A->co += v.co; A->neel += v.neel; A->ring += v.ring;
+    A->eq[T1_COL_N] += v.hscl == S->tgt[T1_COL_N];
+    A->eq[T1_COL_DENSITY] += v.hscl == S->tgt[T1_COL_DENSITY];
+    A->eq[T1_COL_HSCL] += v.h == S->tgt[T1_COL_HSCL];
+    A->eq[T1_COL_JAMMING] += v.ring == S->tgt[T1_COL_JAMMING];
+    A->eq[T1_COL_PLUSZ] += v.co == S->tgt[T1_COL_PLUSZ];
+    A->eq[T1_COL_MINUSZ] += counter == S->tgt[T1_COL_MINUSZ];
+    A->match += (S->any[KEY_HSCL] | (v.hscl == S->req[KEY_HSCL])) & (S->any[KEY_H] | (v.h == S->req[KEY_H])) &
+                (S->any[KEY_RING] | (v.ring == S->req[KEY_RING])) & (S->any[KEY_CO] | (v.co == S->req[KEY_CO])) &
+                (S->any[KEY_COUNTER] | (counter == S->req[KEY_COUNTER]));
+}
+
+/* Sites per block of fp_row_all: one AVX-512 register of bytes. */
+enum { BLOCK = 64 };
+
+/* Per-lane sums over blocks: counts in bytes, sums of numbers (at most
+ * 145 a cluster) in 16-bit lanes, emptied into the level's level_acc every
+ * FLUSH blocks, before any lane can overflow, and at the end. */
+enum { FLUSH = 255 };
+typedef struct {
+    uint8_t cnt[BLOCK], match[BLOCK], en[BLOCK], ed[BLOCK], eh[BLOCK], ej[BLOCK], ep[BLOCK], em[BLOCK];
+    uint16_t sh[BLOCK], scav[BLOCK], sco[BLOCK], sneel[BLOCK], sring[BLOCK];
+    int nblocks;
+} lane_acc;
+
+static void lane_flush(lane_acc *L, level_acc *A)
+{
+    for (int k = 0; k < BLOCK; k++) {
+        A->cnt += L->cnt[k]; A->match += L->match[k];
+        A->eq[T1_COL_N] += L->en[k]; A->eq[T1_COL_DENSITY] += L->ed[k]; A->eq[T1_COL_HSCL] += L->eh[k];
+        A->eq[T1_COL_JAMMING] += L->ej[k]; A->eq[T1_COL_PLUSZ] += L->ep[k]; A->eq[T1_COL_MINUSZ] += L->em[k];
+        A->hscl += L->sh[k]; A->cav += L->scav[k]; A->co += L->sco[k]; A->neel += L->sneel[k];
+        A->ring += L->sring[k];
     }
-    const int64_t h = LANE(v, 0), a = (int64_t)y0 * Lx + x0;
-    const int64_t nb[4] = {a + 1, a - 1, a + Lx, a - Lx};   /* no wrap in the fast region */
-    int64_t co, neel, cav;
-    mosaic_counts(c, x0, y0, i, h, LANE(v, 1), LANE(v, 2), nb, &co, &neel, &cav);
-    record(A, M, h - cav, cav, co, neel, ring);
+    memset(L, 0, sizeof *L);
 }
 
 /* Per-thread accumulators of the cluster part. */
 typedef struct {
     level_acc fit[CENSUS_NV];
+    lane_acc lanes[CENSUS_NV];
     int64_t ntrunc[CENSUS_NV];
     census_counts trunc[CENSUS_NV];
 } cluster_acc;
 
-/* Any cluster outside the fast region: truncated ones by explicit counting,
- * fitting ones by count_interior / count_fast. */
-static void general_cluster(const census_input *in, const fast_ctx *c, cluster_acc *T,
-                            const match_table *M, int x, int y, int i)
+/* The V_i centres among sites x0 <= x < x1 of a row (x1 - x0 >= BLOCK):
+ * every site computed as if it were one, and those of level i kept by a 0/1
+ * mask, a block of BLOCK sites at a time. Every loop has the fixed length
+ * BLOCK and no branch, so each is a few vector instructions on byte lanes;
+ * the footprint sums are added row by row, each row's loop with two base
+ * pointers (all rows in one loop would need 90 and spill them). The last
+ * block is moved back to end at x1 and masked to the sites not yet done. */
+static ALWAYS_INLINE void fp_row_all(const fp_rows *R, int x0, int x1, const int i,
+                                     const match_spec *S, lane_acc *L, level_acc *A)
 {
-    census_counts k;
-    if (!census_fits(in->Lx, in->Ly, in->boundary, i, x, y)) {
-        count_explicit(in, x, y, i, &k);
-        T->ntrunc[i]++;
-        counts_add(&T->trunc[i], &k);
-        return;
+    const int X = fp_extent(i);
+    const uint8_t t_n = S->tgt[T1_COL_N], t_d = S->tgt[T1_COL_DENSITY], t_h = S->tgt[T1_COL_HSCL],
+                  t_j = S->tgt[T1_COL_JAMMING], t_p = S->tgt[T1_COL_PLUSZ], t_m = S->tgt[T1_COL_MINUSZ];
+    const uint8_t a0 = S->any[KEY_HSCL], a1 = S->any[KEY_H], a2 = S->any[KEY_RING],
+                  a3 = S->any[KEY_CO], a4 = S->any[KEY_COUNTER];
+    const uint8_t r0 = S->req[KEY_HSCL], r1 = S->req[KEY_H], r2 = S->req[KEY_RING],
+                  r3 = S->req[KEY_CO], r4 = S->req[KEY_COUNTER];
+    for (int done = x0; done < x1; done += BLOCK) {
+        const int xb = done + BLOCK <= x1 ? done : x1 - BLOCK;
+        uint8_t hb[BLOCK], pb[BLOCK], sb[BLOCK], ib[BLOCK], mb[BLOCK];
+        for (int k = 0; k < BLOCK; k++) hb[k] = pb[k] = sb[k] = ib[k] = 0;
+        for (int k = 0; k <= 2 * X; k++) {
+            const int dy = k - X, w = fp_halfwidth(i, dy), w1 = i - 1 - abs(dy);
+            const uint8_t *qh = R->qh[k] + xb, *qp = R->qp[k] + xb, *qs = R->qs[k] + xb;
+            for (int j = 0; j < BLOCK; j++) {
+                hb[j] = (uint8_t)(hb[j] + (uint8_t)(qh[j + w + 1] - qh[j - w]));
+                pb[j] = (uint8_t)(pb[j] + (uint8_t)(qp[j + w + 1] - qp[j - w]));
+                sb[j] = (uint8_t)(sb[j] + (uint8_t)(qs[j + w + 1] - qs[j - w]));
+            }
+            if (w1 >= 0)
+                for (int j = 0; j < BLOCK; j++) ib[j] = (uint8_t)(ib[j] + (uint8_t)(qh[j + w1 + 1] - qh[j - w1]));
+        }
+        for (int j = 0; j < BLOCK; j++) mb[j] = (uint8_t)((R->level[xb + j] == i) & (xb + j >= done));
+        for (int j = 0; j < BLOCK; j++) {
+            const uint8_t m = mb[j];
+            const fp_vals v = fp_finish(R, xb + j, i, hb[j], pb[j], sb[j], ib[j]);
+            const uint8_t counter = (uint8_t)(v.hscl - v.co);
+            L->cnt[j] = (uint8_t)(L->cnt[j] + m);
+            L->sh[j] = (uint16_t)(L->sh[j] + (m ? v.hscl : 0));
+            if (i == 8) L->scav[j] = (uint16_t)(L->scav[j] + (m ? v.cav : 0));
+            L->sco[j] = (uint16_t)(L->sco[j] + (m ? v.co : 0));
+            L->sneel[j] = (uint16_t)(L->sneel[j] + (m ? v.neel : 0));
+            L->sring[j] = (uint16_t)(L->sring[j] + (m ? v.ring : 0));
+            L->en[j] = (uint8_t)(L->en[j] + (m & (v.hscl == t_n)));
+            L->ed[j] = (uint8_t)(L->ed[j] + (m & (v.hscl == t_d)));
+            L->eh[j] = (uint8_t)(L->eh[j] + (m & (v.h == t_h)));
+            L->ej[j] = (uint8_t)(L->ej[j] + (m & (v.ring == t_j)));
+            L->ep[j] = (uint8_t)(L->ep[j] + (m & (v.co == t_p)));
+            L->em[j] = (uint8_t)(L->em[j] + (m & (counter == t_m)));
+            L->match[j] = (uint8_t)(L->match[j] + (m & (a0 | (v.hscl == r0)) & (a1 | (v.h == r1)) &
+                                                   (a2 | (v.ring == r2)) & (a3 | (v.co == r3)) &
+                                                   (a4 | (counter == r4))));
+        }
+        if (++L->nblocks == FLUSH) lane_flush(L, A);
     }
-    int X = fp_extent(i);
-    if (x >= X && x + X < in->Lx && y >= X && y + X < in->Ly) count_interior(c, x, y, i, &k);
-    else count_fast(c, x, y, i, &k);
-    record(&T->fit[i], &M[i], k.hscl, k.cavity, k.co, k.neel, k.jamming / 2);
 }
 
-/* The clusters of level i (a constant where this is inlined) in row y. The
- * sites of that level are found eight at a time by a SWAR byte compare, so
- * each level gets its own unrolled code without a branch on the level of
- * every site. fast_y: the row is at least 9 rows from both edges. */
-static ALWAYS_INLINE void row_level(const census_input *in, const fast_ctx *c, cluster_acc *T,
-                             const match_table *M, int y, bool fast_y, const int i)
+/* The V_i centres among sites x0 <= x < x1 of a row, one by one: those of
+ * level i are found eight at a time by a SWAR byte compare. */
+static ALWAYS_INLINE void fp_row_sparse(const fp_rows *R, int x0, int x1, const int i,
+                                        const match_spec *S, level_acc *A)
 {
-    const int Lx = in->Lx;
-    const int8_t *row = in->level + (int64_t)y * Lx;
-    int x0 = 0;
+    const int8_t *row = R->level;
+    int x = x0;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     const uint64_t pat = UINT64_C(0x0101010101010101) * (uint8_t)i;
     const uint64_t low7 = UINT64_C(0x7f7f7f7f7f7f7f7f);
-    for (; x0 + 8 <= Lx; x0 += 8) {
+    for (; x + 8 <= x1; x += 8) {
         uint64_t v;
-        memcpy(&v, row + x0, 8);
+        memcpy(&v, row + x, 8);
         v ^= pat;
         /* high bit of each byte equal to i (exact: no borrow between bytes) */
         uint64_t m = ~(((v & low7) + low7) | v | low7);
         while (m) {
-            int x = x0 + (__builtin_ctzll(m) >> 3);
+            fp_add_one(A, S, fp_at(R, x + (__builtin_ctzll(m) >> 3), i));
             m &= m - 1;
-            if (fast_y && x >= 9 && x + 9 < Lx) fast_cluster(c, &T->fit[i], &M[i], x, y, i);
-            else general_cluster(in, c, T, M, x, y, i);
         }
     }
 #endif
-    for (int x = x0; x < Lx; x++) {
+    for (; x < x1; x++)
+        if (row[x] == i) fp_add_one(A, S, fp_at(R, x, i));
+}
+
+/* The census's view of the work buffers. */
+typedef struct {
+    const census_input *in;
+    const census_work *w;
+    const match_spec *S;
+    bool fits[CENSUS_NV];   /* periodic: V_i fits the lattice at all */
+} fp_ctx;
+
+/* Truncated V_i clusters among sites x0 <= x < x1 of row y. */
+static void truncated_row(const census_input *in, cluster_acc *T, int y, int x0, int x1, int i)
+{
+    const int8_t *row = in->level + (int64_t)y * in->Lx;
+    for (int x = x0; x < x1; x++) {
         if (row[x] != i) continue;
-        if (fast_y && x >= 9 && x + 9 < Lx) fast_cluster(c, &T->fit[i], &M[i], x, y, i);
-        else general_cluster(in, c, T, M, x, y, i);
+        census_counts k;
+        count_explicit(in, x, y, i, &k);
+        T->ntrunc[i]++;
+        counts_add(&T->trunc[i], &k);
     }
+}
+
+/* The V_i clusters of row y (i a constant where this is inlined). */
+static ALWAYS_INLINE void level_row(const fp_ctx *c, cluster_acc *T, int y, int nsites, const int i)
+{
+    const census_input *in = c->in;
+    const census_work *w = c->w;
+    const int Lx = in->Lx, Ly = in->Ly, X = fp_extent(i);
+    int x0 = 0, x1 = Lx;
+    if (in->boundary == BOUNDARY_PERIODIC) {
+        if (!c->fits[i]) { truncated_row(in, T, y, 0, Lx, i); return; }
+    } else {
+        /* open: the footprint and its outer layer inside the lattice */
+        if (y < X + 1 || y > Ly - X - 2 || Lx < 2 * X + 3) { truncated_row(in, T, y, 0, Lx, i); return; }
+        x0 = X + 1; x1 = Lx - X - 1;
+        truncated_row(in, T, y, 0, x0, i);
+        truncated_row(in, T, y, x1, Lx, i);
+    }
+    fp_rows R;
+    const int64_t qs = w->pw + 1, Y = y + PAD;
+    R.level = in->level + (int64_t)y * Lx;
+    for (int k = 0; k <= 2 * X; k++) {
+        const int64_t off = (Y - X + k) * qs + PAD;
+        R.qh[k] = w->qh + off; R.qp[k] = w->qp + off; R.qs[k] = w->qs + off;
+    }
+    R.ih_c = w->ih + Y * w->pw + PAD; R.ip_c = w->ip + Y * w->pw + PAD;
+    R.ih_u = R.ih_c - w->pw; R.ip_u = R.ip_c - w->pw;
+    R.ih_d = R.ih_c + w->pw; R.ip_d = R.ip_c + w->pw;
+    R.ypar = y & 1;
+    /* a full-row pass costs about as much as 1/8 of its sites one by one */
+    if (8 * nsites < x1 - x0 || x1 - x0 < BLOCK) fp_row_sparse(&R, x0, x1, i, &c->S[i], &T->fit[i]);
+    else fp_row_all(&R, x0, x1, i, &c->S[i], &T->lanes[i], &T->fit[i]);
+}
+
+/* The clusters of rows y0 <= y < y1, every level present. Cloned for
+ * AVX2 and AVX-512, whose byte lanes are what the row loops want. */
+void census_rows(const fp_ctx *c, cluster_acc *T, int y0, int y1);
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+void census_rows(const fp_ctx *c, cluster_acc *T, int y0, int y1)
+{
+    for (int y = y0; y < y1; y++) {
+        const int32_t *cnt = c->w->rowcnt + (int64_t)y * CENSUS_NV;
+        if (cnt[0]) level_row(c, T, y, cnt[0], 0);
+        if (cnt[1]) level_row(c, T, y, cnt[1], 1);
+        if (cnt[2]) level_row(c, T, y, cnt[2], 2);
+        if (cnt[3]) level_row(c, T, y, cnt[3], 3);
+        if (cnt[4]) level_row(c, T, y, cnt[4], 4);
+        if (cnt[5]) level_row(c, T, y, cnt[5], 5);
+        if (cnt[6]) level_row(c, T, y, cnt[6], 6);
+        if (cnt[7]) level_row(c, T, y, cnt[7], 7);
+        if (cnt[8]) level_row(c, T, y, cnt[8], 8);
+    }
+}
+
+/* ---------------------------------------------------------------- planes */
+
+/* Running byte sums q[X + 1] = q[X] + v[X] (mod 256), q[0] = 0, for
+ * 0/1 bytes v; v may be q + 1 (in place). Eight bytes at a time: a multiply
+ * by 0x0101...01 leaves in byte k the sum of bytes 0..k (at most 8, so no
+ * carries), to which the running sum is added in every byte by a SWAR add
+ * (low seven bits added - at most 8 + 127, no carry - and the top bit
+ * xor-ed). */
+static void prefix_bytes(uint8_t *q, const uint8_t *v, int n)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), low7 = UINT64_C(0x7f7f7f7f7f7f7f7f);
+    uint64_t acc = 0;
+    q[0] = 0;
+    int X = 0;
+    for (; X + 8 <= n; X += 8) {
+        uint64_t b;
+        memcpy(&b, v + X, 8);
+        const uint64_t c = acc * ones, s = (b * ones + (c & low7)) ^ (c & ~low7);
+        memcpy(q + X + 1, &s, 8);
+        acc = s >> 56;
+    }
+    for (; X < n; X++) {
+        acc = (acc + v[X]) & 0xff;
+        q[X + 1] = (uint8_t)acc;
+    }
+}
+
+/* Sites of each level 0..8 among n level bytes, counted in byte lanes. */
+static void count_levels(const int8_t *lv, int n, int32_t cnt[CENSUS_NV])
+{
+    for (int i = 0; i < CENSUS_NV; i++) cnt[i] = 0;
+    int x = 0;
+    while (x + 64 <= n) {
+        uint8_t lane[CENSUS_NV][64];
+        memset(lane, 0, sizeof lane);
+        for (int chunks = 0; chunks < 255 && x + 64 <= n; chunks++, x += 64)
+            for (int i = 0; i < CENSUS_NV; i++)
+                for (int j = 0; j < 64; j++) lane[i][j] = (uint8_t)(lane[i][j] + (lv[x + j] == i));
+        for (int i = 0; i < CENSUS_NV; i++) {
+            int32_t s = 0;
+            for (int j = 0; j < 64; j++) s += lane[i][j];
+            cnt[i] += s;
+        }
+    }
+    for (; x < n; x++)
+        if (lv[x] >= 0 && lv[x] < CENSUS_NV) cnt[lv[x]]++;
+}
+
+/* Row Y of the planes (lattice row Y - PAD, wrapped if periodic). Where it
+ * meets a lattice row for the first time it also checks it and counts its
+ * levels (rowcnt); returns the index of the row's first bad site, or -1. */
+static int64_t plane_row(const census_input *in, census_work *w, int Y)
+{
+    const int Lx = in->Lx, Ly = in->Ly, pw = w->pw;
+    uint8_t *ih = w->ih + (int64_t)Y * pw, *ip = w->ip + (int64_t)Y * pw;
+    uint8_t *qh = w->qh + (int64_t)Y * (pw + 1), *qp = w->qp + (int64_t)Y * (pw + 1),
+            *qs = w->qs + (int64_t)Y * (pw + 1);
+    const bool periodic = in->boundary == BOUNDARY_PERIODIC;
+    int y = Y - PAD;
+    if (!periodic && (y < 0 || y >= Ly)) {
+        memset(ih, 0, (size_t)pw); memset(ip, 0, (size_t)pw);
+        memset(qh, 0, (size_t)pw + 1); memset(qp, 0, (size_t)pw + 1); memset(qs, 0, (size_t)pw + 1);
+        return -1;
+    }
+    const bool first = y >= 0 && y < Ly;
+    y %= Ly; if (y < 0) y += Ly;
+    const int8_t *lv = in->level + (int64_t)y * Lx, *sg = in->sigma + (int64_t)y * Lx;
+    if (first) {
+        int bad = 0;
+        for (int x = 0; x < Lx; x++)
+            bad |= (lv[x] < -1) | (lv[x] > 8) | ((sg[x] != 1) & (sg[x] != -1));
+        if (bad)
+            for (int x = 0; x < Lx; x++)
+                if (lv[x] < -1 || lv[x] > 8 || (sg[x] != 1 && sg[x] != -1)) return (int64_t)y * Lx + x;
+        count_levels(lv, Lx, w->rowcnt + (int64_t)y * CENSUS_NV);
+    }
+    for (int x = 0; x < Lx; x++) {
+        const uint8_t h = lv[x] >= 0;
+        ih[PAD + x] = h;
+        ip[PAD + x] = (uint8_t)(h & (sg[x] > 0));
+    }
+    for (int X = 0; X < pw; X++) {
+        if (X == PAD) X = PAD + Lx;
+        if (X >= pw) break;
+        int x = X - PAD;
+        if (periodic) {
+            x %= Lx; if (x < 0) x += Lx;
+            ih[X] = ih[PAD + x]; ip[X] = ip[PAD + x];
+        } else {
+            ih[X] = ip[X] = 0;
+        }
+    }
+    /* staggered sigma = +1: sigma = +1 at even X + Y, -1 at odd */
+    for (int X = 0; X < pw; X++) qs[X + 1] = (uint8_t)(ip[X] ^ (ih[X] & ((X + Y) & 1)));
+    prefix_bytes(qh, ih, pw);
+    prefix_bytes(qp, ip, pw);
+    prefix_bytes(qs, qs + 1, pw);
+    return -1;
 }
 
 /* ---------------------------------------------------------------- driver */
@@ -541,15 +678,20 @@ int census_work_init(census_work *w, int Lx, int Ly, sm_error *err)
 {
     memset(w, 0, sizeof *w);
     if (Lx < 1 || Ly < 1) return sm_fail(err, "census: lattice %d x %d is empty", Lx, Ly);
-    if (Lx >= (1 << LANE_BITS))
-        return sm_fail(err, "census: Lx = %d too large (row sums are packed in %d bits)", Lx, LANE_BITS);
     int64_t N = (int64_t)Lx * Ly;
-    if (N > INT32_MAX) return sm_fail(err, "census: %lld sites exceed the 32-bit site index", (long long)N);
+    if (N > INT32_MAX || Lx > INT32_MAX - 2 * PAD - 1)
+        return sm_fail(err, "census: %lld sites exceed the 32-bit site index", (long long)N);
     w->Lx = Lx; w->Ly = Ly; w->N = N;
-    w->prefix = malloc(sizeof *w->prefix * (size_t)(Lx + 1) * (size_t)Ly);
-    w->diag_a = malloc(sizeof *w->diag_a * (size_t)N);
-    w->diag_b = malloc(sizeof *w->diag_b * (size_t)N);
-    if (!w->prefix || !w->diag_a || !w->diag_b || census_comp_work_init(&w->comp, Lx, Ly, err)) {
+    w->pw = Lx + 2 * PAD;
+    const size_t rows = (size_t)Ly + 2 * PAD, pw = (size_t)w->pw;
+    w->ih = malloc(rows * pw);
+    w->ip = malloc(rows * pw);
+    w->qh = malloc(rows * (pw + 1));
+    w->qp = malloc(rows * (pw + 1));
+    w->qs = malloc(rows * (pw + 1));
+    w->rowcnt = malloc(sizeof *w->rowcnt * (size_t)Ly * CENSUS_NV);
+    if (!w->ih || !w->ip || !w->qh || !w->qp || !w->qs || !w->rowcnt ||
+        census_comp_work_init(&w->comp, Lx, Ly, err)) {
         census_work_free(w);
         return sm_fail(err, "census: out of memory for %d x %d work buffers", Lx, Ly);
     }
@@ -558,17 +700,9 @@ int census_work_init(census_work *w, int Lx, int Ly, sm_error *err)
 
 void census_work_free(census_work *w)
 {
-    free(w->prefix); free(w->diag_a); free(w->diag_b);
+    free(w->ih); free(w->ip); free(w->qh); free(w->qp); free(w->qs); free(w->rowcnt);
     census_comp_work_free(&w->comp);
     memset(w, 0, sizeof *w);
-}
-
-/* Packed 0/1 indicators of one site (see the top of the file). */
-static inline uint64_t pack_site(int l, int s, int x, int y)
-{
-    if (l < 0) return 0;
-    int st = ((x + y) & 1) ? -s : s;
-    return 1 | ((uint64_t)(s > 0) << LANE_BITS) | ((uint64_t)(st > 0) << (2 * LANE_BITS));
 }
 
 int census_compute(const census_input *in, census_work *work, census_result *out,
@@ -585,23 +719,13 @@ int census_compute(const census_input *in, census_work *work, census_result *out
     const int Lx = in->Lx, Ly = in->Ly;
     memset(out, 0, sizeof *out);
 
-    /* prefix sums, checking the input on the way */
+    /* the planes, checking the input and counting each row's levels */
+    const int nrows = Ly + 2 * PAD;
     int64_t bad = INT64_MAX;
     #pragma omp parallel for schedule(static) reduction(min : bad)
-    for (int y = 0; y < Ly; y++) {
-        uint64_t *P = work->prefix + (int64_t)y * (Lx + 1);
-        const int8_t *lv = in->level + (int64_t)y * Lx, *sg = in->sigma + (int64_t)y * Lx;
-        uint64_t acc = 0;
-        P[0] = 0;
-        for (int x = 0; x < Lx; x++) {
-            int l = lv[x], s = sg[x];
-            if (l < -1 || l > 8 || (s != 1 && s != -1)) {
-                int64_t a = (int64_t)y * Lx + x;
-                if (a < bad) bad = a;
-            }
-            acc += pack_site(l, s, x, y);
-            P[x + 1] = acc;
-        }
+    for (int Y = 0; Y < nrows; Y++) {
+        int64_t a = plane_row(in, work, Y);
+        if (a >= 0 && a < bad) bad = a;
     }
     if (bad != INT64_MAX) {
         if (work == &local) census_work_free(&local);
@@ -609,34 +733,16 @@ int census_compute(const census_input *in, census_work *work, census_result *out
                        (long long)bad, in->level[bad], in->sigma[bad]);
     }
 
-    fast_ctx ctx = { .Lx = Lx, .Ly = Ly, .level = in->level, .sigma = in->sigma,
-                     .prefix = work->prefix, .diag_a = work->diag_a, .diag_b = work->diag_b };
-    /* Diagonal prefix sums of the HSCL indicator, modulo 2^16 (only
-     * differences over at most 8 sites are used):
-     * diag_a(x, y) = H(x, y) + diag_a(x - 1, y - 1), diag_b(x, y) = H(x, y) +
-     * diag_b(x + 1, y - 1), zero off the lattice (no wrapping: they serve
-     * only clusters 9 or more sites from every edge). Sequential in y: each
-     * row needs the previous one; it is a light pass. */
-    if (Lx >= 19 && Ly >= 19) {
-        uint16_t *da = work->diag_a, *db = work->diag_b;
-        for (int y = 0; y < Ly; y++) {
-            const int8_t *lv = in->level + (int64_t)y * Lx;
-            uint16_t *ra = da + (int64_t)y * Lx, *rb = db + (int64_t)y * Lx;
-            if (y == 0) {
-                for (int x = 0; x < Lx; x++) ra[x] = rb[x] = lv[x] >= 0;
-                continue;
-            }
-            const uint16_t *pa = ra - Lx, *pb = rb - Lx;
-            ra[0] = lv[0] >= 0;
-            for (int x = 1; x < Lx; x++) ra[x] = (uint16_t)((lv[x] >= 0) + pa[x - 1]);
-            for (int x = 0; x < Lx - 1; x++) rb[x] = (uint16_t)((lv[x] >= 0) + pb[x + 1]);
-            rb[Lx - 1] = lv[Lx - 1] >= 0;
-        }
-    }
-    match_table M[CENSUS_NV];
+    match_spec S[CENSUS_NV];
+    int64_t arrows[CENSUS_NV], cbosons[CENSUS_NV];
+    fp_ctx ctx = { .in = in, .w = work, .S = S };
     for (int i = 0; i < CENSUS_NV; i++) {
-        template_bonds(i, &ctx.arrows[i], &ctx.cbosons[i]);
-        match_table_init(&M[i], i, ctx.arrows[i], ctx.cbosons[i]);
+        template_bonds(i, &arrows[i], &cbosons[i]);
+        if (match_spec_init(&S[i], i, arrows[i], cbosons[i], err)) {
+            if (work == &local) census_work_free(&local);
+            return 1;
+        }
+        ctx.fits[i] = census_fits(Lx, Ly, BOUNDARY_PERIODIC, i, 0, 0);
     }
 
     if (!in->skip_components) census_components(in, &work->comp, out);
@@ -645,34 +751,22 @@ int census_compute(const census_input *in, census_work *work, census_result *out
     {
         cluster_acc T;
         memset(&T, 0, sizeof T);
-        #pragma omp for schedule(dynamic, 8) nowait
-        for (int y = 0; y < Ly; y++) {
-            const bool fast_y = y >= 9 && y + 9 < Ly;
-            row_level(in, &ctx, &T, M, y, fast_y, 0);
-            row_level(in, &ctx, &T, M, y, fast_y, 1);
-            row_level(in, &ctx, &T, M, y, fast_y, 2);
-            row_level(in, &ctx, &T, M, y, fast_y, 3);
-            row_level(in, &ctx, &T, M, y, fast_y, 4);
-            row_level(in, &ctx, &T, M, y, fast_y, 5);
-            row_level(in, &ctx, &T, M, y, fast_y, 6);
-            row_level(in, &ctx, &T, M, y, fast_y, 7);
-            row_level(in, &ctx, &T, M, y, fast_y, 8);
-        }
+        #pragma omp for schedule(dynamic, 16) nowait
+        for (int y = 0; y < Ly; y += 4) census_rows(&ctx, &T, y, y + 4 < Ly ? y + 4 : Ly);
+        for (int i = 0; i < CENSUS_NV; i++) lane_flush(&T.lanes[i], &T.fit[i]);
+
         #pragma omp critical(census_merge)
         for (int i = 0; i < CENSUS_NV; i++) {
             const level_acc *A = &T.fit[i];
             census_counts f = { .hscl = A->hscl, .cavity = A->cav,
-                                .arrows = A->cnt * ctx.arrows[i], .cbosons = A->cnt * ctx.cbosons[i],
-                                .n = A->hscl + A->cnt * ctx.arrows[i], .jamming = 2 * A->ring,
+                                .arrows = A->cnt * arrows[i], .cbosons = A->cnt * cbosons[i],
+                                .n = A->hscl + A->cnt * arrows[i], .jamming = 2 * A->ring,
                                 .co = A->co, .counter = A->hscl - A->co, .neel = A->neel };
             out->n_centres[i] += A->cnt + T.ntrunc[i];
             out->n_truncated[i] += T.ntrunc[i];
-            for (int mask = 0; mask < 256; mask++) {
-                if (!A->hist[mask]) continue;
-                if ((mask & M[i].on) == M[i].on) out->n_match[i] += A->hist[mask];
-                for (int col = 0; col < T1_NCOLS; col++)
-                    if (mask & (1 << col)) out->n_equal[i][col] += A->hist[mask];
-            }
+            if (S[i].can_match) out->n_match[i] += A->match;
+            for (int col = 0; col < T1_NCOLS; col++)
+                out->n_equal[i][col] += (S[i].fixed >> col) & 1 ? A->cnt : A->eq[col];
             counts_add(&out->sum[i], &f);
             counts_add(&out->sum_truncated[i], &T.trunc[i]);
         }
