@@ -102,6 +102,8 @@ typedef struct {
     uint8_t *ih, *ip;      /* planes: HSCL, HSCL with sigma = +1 (rows of pw) */
     uint8_t *qh, *qp, *qs; /* their row prefix sums mod 256, and the staggered one's (rows of pw + 1) */
     int32_t *rowcnt;       /* sites of level i in row y, Ly x 9 */
+    uint8_t *dbuf;         /* per thread: rolling diagonal prefix sums */
+    int dbuf_threads;      /* threads dbuf has room for */
     census_comp_work comp; /* components */
 } census_work;
 

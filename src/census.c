@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
+#include <omp.h>
 #include "census.h"
 #include "model.h"
 
@@ -49,6 +50,10 @@
  * (the V8 tips are not in it), and the prefix sums one more column. Even, so
  * that plane and lattice coordinates have the same parity. */
 enum { PAD = 8 };
+
+/* Rows per task of the cluster pass: each task starts its rolling diagonal
+ * sums 15 rows early, so tasks should be long; 1024 rows make 16 tasks. */
+enum { STRIP = 64 };
 
 /* ---------------------------------------------------------------- shapes */
 
@@ -306,13 +311,16 @@ typedef struct {
     int64_t eq[T1_NCOLS];
 } level_acc;
 
-/* What one row of one level needs: the plane rows of the footprint, offset
- * so that index x is the column of lattice site x. */
+/* What the clusters of one row need: the plane rows around it, offset so
+ * that index x is the column of lattice site x. Row prefix sums for rows
+ * y - 7 .. y + 7 (index dy + 7); diagonal prefix sums for rows y - 8 ..
+ * y + 7 (index dy + 8), quantities h, p, s. */
 typedef struct {
-    const int8_t *level;                 /* lattice row y */
-    const uint8_t *qh[15], *qp[15], *qs[15]; /* prefix rows y - X .. y + X */
+    const int8_t *level;                        /* lattice row y */
+    const uint8_t *qh[15], *qp[15], *qs[15];    /* row prefix sums */
+    const uint8_t *da[3][16], *db[3][16];       /* diagonal prefix sums along (1, 1) and (-1, 1) */
     const uint8_t *ih_c, *ip_c, *ih_u, *ih_d, *ip_u, *ip_d; /* indicator rows y, y - 1, y + 1 */
-    int ypar;                            /* y & 1 */
+    int ypar;                                   /* y & 1 */
 } fp_rows;
 
 /* The numbers of a V_i cluster centred at x (i a constant where this is
@@ -322,13 +330,13 @@ typedef struct {
 } fp_vals;
 
 /* The numbers from the footprint sums h (HSCLs), p (sigma = +1), s
- * (staggered sigma = +1) and inner (HSCLs within distance i - 1). */
+ * (staggered sigma = +1) and ring (HSCLs on the outermost ring). */
 static ALWAYS_INLINE fp_vals fp_finish(const fp_rows *R, int x, const int i, uint8_t h, uint8_t p,
-                                       uint8_t s, uint8_t inner)
+                                       uint8_t s, uint8_t ring)
 {
     fp_vals v;
     v.h = h;
-    v.ring = i >= 1 ? (uint8_t)(h - inner) : 0;
+    v.ring = i >= 1 ? ring : 0;
     /* the centre is an HSCL: its sigma is +1 where ip is set; its staggered
      * sigma is +1 where that differs from the parity of x + y */
     const uint8_t up = R->ip_c[x], stag = (uint8_t)(up ^ ((x + R->ypar) & 1));
@@ -351,20 +359,20 @@ static ALWAYS_INLINE fp_vals fp_finish(const fp_rows *R, int x, const int i, uin
     return v;
 }
 
-/* fp_finish for the cluster at x alone. */
+/* fp_finish for the cluster at x alone, from the row prefix sums. */
 static ALWAYS_INLINE fp_vals fp_at(const fp_rows *R, int x, const int i)
 {
     const int X = fp_extent(i);
     uint8_t h = 0, p = 0, s = 0, inner = 0;
-    for (int k = 0; k <= 2 * X; k++) {
-        const int dy = k - X, w = fp_halfwidth(i, dy), w1 = i - 1 - abs(dy);
+    for (int dy = -X; dy <= X; dy++) {
+        const int k = dy + 7, w = fp_halfwidth(i, dy), w1 = i - 1 - abs(dy);
         h = (uint8_t)(h + (uint8_t)(R->qh[k][x + w + 1] - R->qh[k][x - w]));
         p = (uint8_t)(p + (uint8_t)(R->qp[k][x + w + 1] - R->qp[k][x - w]));
         s = (uint8_t)(s + (uint8_t)(R->qs[k][x + w + 1] - R->qs[k][x - w]));
         /* the diamond of radius i - 1, to leave the outermost ring */
         if (w1 >= 0) inner = (uint8_t)(inner + (uint8_t)(R->qh[k][x + w1 + 1] - R->qh[k][x - w1]));
     }
-    return fp_finish(R, x, i, h, p, s, inner);
+    return fp_finish(R, x, i, h, p, s, (uint8_t)(h - inner));
 }
 
 /* One cluster into the sums, for the few that are done one by one. */
@@ -383,16 +391,33 @@ static ALWAYS_INLINE void fp_add_one(level_acc *A, const match_spec *S, fp_vals 
                 (S->any[KEY_COUNTER] | (counter == S->req[KEY_COUNTER]));
 }
 
-/* Sites per block of fp_row_all: one AVX-512 register of bytes. */
+/* Sites per block of the full-row pass: one AVX-512 register of bytes.
+ * The block code is written with GCC vector types, so that it is vector
+ * code whatever the compiler's cost model thinks (each clone of
+ * census_rows splits the vectors to its register width). */
 enum { BLOCK = 64 };
+/* GCC notes that 64-byte vector arguments would be passed differently
+ * with and without AVX-512; these are all inlined, no call passes one. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+typedef uint8_t u8v __attribute__((vector_size(BLOCK)));
+typedef uint16_t u16v __attribute__((vector_size(2 * BLOCK)));
+
+static ALWAYS_INLINE u8v ld(const void *p)
+{
+    u8v v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
 
 /* Per-lane sums over blocks: counts in bytes, sums of numbers (at most
  * 145 a cluster) in 16-bit lanes, emptied into the level's level_acc every
  * FLUSH blocks, before any lane can overflow, and at the end. */
 enum { FLUSH = 255 };
 typedef struct {
-    uint8_t cnt[BLOCK], match[BLOCK], en[BLOCK], ed[BLOCK], eh[BLOCK], ej[BLOCK], ep[BLOCK], em[BLOCK];
-    uint16_t sh[BLOCK], scav[BLOCK], sco[BLOCK], sneel[BLOCK], sring[BLOCK];
+    u8v cnt, match, en, ed, eh, ej, ep, em;
+    u16v sh, scav, sco, sneel, sring;
     int nblocks;
 } lane_acc;
 
@@ -416,61 +441,104 @@ typedef struct {
     census_counts trunc[CENSUS_NV];
 } cluster_acc;
 
-/* The V_i centres among sites x0 <= x < x1 of a row (x1 - x0 >= BLOCK):
- * every site computed as if it were one, and those of level i kept by a 0/1
- * mask, a block of BLOCK sites at a time. Every loop has the fixed length
- * BLOCK and no branch, so each is a few vector instructions on byte lanes;
- * the footprint sums are added row by row, each row's loop with two base
- * pointers (all rows in one loop would need 90 and spill them). The last
- * block is moved back to end at x1 and masked to the sites not yet done. */
-static ALWAYS_INLINE void fp_row_all(const fp_rows *R, int x0, int x1, const int i,
-                                     const match_spec *S, lane_acc *L, level_acc *A)
+/* Footprint sums of one block of sites, kept from one level to the next
+ * (radius = the level they are for; -1: none yet). */
+typedef struct {
+    u8v h, p, s, ring;
+    int radius;
+} fp_block;
+
+/* The ring of radius r (1..7: |dx| + |dy| = r; 8: the same without the
+ * four tips) around the sites from xb, as four diagonal segments, each the
+ * difference of two diagonal prefix sums (exact modulo 256: a segment has
+ * at most 8 sites). The segments start at (r, 0), (0, r), (-r, 0), (0, -r)
+ * and stop one short of the next corner; for V8 each leaves out both
+ * corners. A and B: rows y - 8 .. y + 7. */
+static ALWAYS_INLINE u8v ring_sum(const uint8_t *const *A, const uint8_t *const *B, int xb, int r)
 {
-    const int X = fp_extent(i);
-    const uint8_t t_n = S->tgt[T1_COL_N], t_d = S->tgt[T1_COL_DENSITY], t_h = S->tgt[T1_COL_HSCL],
-                  t_j = S->tgt[T1_COL_JAMMING], t_p = S->tgt[T1_COL_PLUSZ], t_m = S->tgt[T1_COL_MINUSZ];
-    const uint8_t a0 = S->any[KEY_HSCL], a1 = S->any[KEY_H], a2 = S->any[KEY_RING],
-                  a3 = S->any[KEY_CO], a4 = S->any[KEY_COUNTER];
-    const uint8_t r0 = S->req[KEY_HSCL], r1 = S->req[KEY_H], r2 = S->req[KEY_RING],
-                  r3 = S->req[KEY_CO], r4 = S->req[KEY_COUNTER];
-    for (int done = x0; done < x1; done += BLOCK) {
-        const int xb = done + BLOCK <= x1 ? done : x1 - BLOCK;
-        uint8_t hb[BLOCK], pb[BLOCK], sb[BLOCK], ib[BLOCK], mb[BLOCK];
-        for (int k = 0; k < BLOCK; k++) hb[k] = pb[k] = sb[k] = ib[k] = 0;
-        for (int k = 0; k <= 2 * X; k++) {
-            const int dy = k - X, w = fp_halfwidth(i, dy), w1 = i - 1 - abs(dy);
-            const uint8_t *qh = R->qh[k] + xb, *qp = R->qp[k] + xb, *qs = R->qs[k] + xb;
-            for (int j = 0; j < BLOCK; j++) {
-                hb[j] = (uint8_t)(hb[j] + (uint8_t)(qh[j + w + 1] - qh[j - w]));
-                pb[j] = (uint8_t)(pb[j] + (uint8_t)(qp[j + w + 1] - qp[j - w]));
-                sb[j] = (uint8_t)(sb[j] + (uint8_t)(qs[j + w + 1] - qs[j - w]));
-            }
-            if (w1 >= 0)
-                for (int j = 0; j < BLOCK; j++) ib[j] = (uint8_t)(ib[j] + (uint8_t)(qh[j + w1 + 1] - qh[j - w1]));
+    if (r < 8)
+        return (u8v)(ld(B[8 + r - 1] + xb + 1) - ld(B[8 - 1] + xb + r + 1)) +
+               (u8v)(ld(A[8 + r] + xb) - ld(A[8] + xb - r)) +
+               (u8v)(ld(B[8] + xb - r) - ld(B[8 - r] + xb)) +
+               (u8v)(ld(A[8 - 1] + xb + r - 1) - ld(A[8 - r - 1] + xb - 1));
+    return (u8v)(ld(B[8 + 7] + xb + 1) - ld(B[8] + xb + 8)) +
+           (u8v)(ld(A[8 + 7] + xb - 1) - ld(A[8] + xb - 8)) +
+           (u8v)(ld(B[8 - 1] + xb - 7) - ld(B[0] + xb)) +
+           (u8v)(ld(A[8 - 1] + xb + 7) - ld(A[0] + xb));
+}
+
+/* 0xff where a == b, else 0. */
+static ALWAYS_INLINE u8v eqv(u8v a, u8v b) { return (u8v)(a == b); }
+
+/* The V_i centres among the BLOCK sites from xb (i a constant where this
+ * is inlined): every site computed as if it were one (fp_finish, lane by
+ * lane), those of level i with jlo <= x - xb < jhi kept by a mask. The
+ * footprint sums grow from the last level's by rings (8 loads a quantity
+ * and ring) when that is cheaper than summing the 2i + 1 rows afresh (2
+ * loads a row). */
+static ALWAYS_INLINE void block_level(const fp_rows *R, fp_block *F, int xb, int jlo, int jhi,
+                                      const int i, const match_spec *S, lane_acc *L, level_acc *A)
+{
+    const int X = fp_extent(i), j0 = F->radius;
+    if (j0 >= 0 && j0 < i && (i - j0) * 24 <= 6 * (2 * i + 1) + 8) {
+        for (int r = j0 + 1; r <= i; r++) {
+            F->ring = ring_sum(R->da[0], R->db[0], xb, r);
+            F->h += F->ring;
+            F->p += ring_sum(R->da[1], R->db[1], xb, r);
+            F->s += ring_sum(R->da[2], R->db[2], xb, r);
         }
-        for (int j = 0; j < BLOCK; j++) mb[j] = (uint8_t)((R->level[xb + j] == i) & (xb + j >= done));
-        for (int j = 0; j < BLOCK; j++) {
-            const uint8_t m = mb[j];
-            const fp_vals v = fp_finish(R, xb + j, i, hb[j], pb[j], sb[j], ib[j]);
-            const uint8_t counter = (uint8_t)(v.hscl - v.co);
-            L->cnt[j] = (uint8_t)(L->cnt[j] + m);
-            L->sh[j] = (uint16_t)(L->sh[j] + (m ? v.hscl : 0));
-            if (i == 8) L->scav[j] = (uint16_t)(L->scav[j] + (m ? v.cav : 0));
-            L->sco[j] = (uint16_t)(L->sco[j] + (m ? v.co : 0));
-            L->sneel[j] = (uint16_t)(L->sneel[j] + (m ? v.neel : 0));
-            L->sring[j] = (uint16_t)(L->sring[j] + (m ? v.ring : 0));
-            L->en[j] = (uint8_t)(L->en[j] + (m & (v.hscl == t_n)));
-            L->ed[j] = (uint8_t)(L->ed[j] + (m & (v.hscl == t_d)));
-            L->eh[j] = (uint8_t)(L->eh[j] + (m & (v.h == t_h)));
-            L->ej[j] = (uint8_t)(L->ej[j] + (m & (v.ring == t_j)));
-            L->ep[j] = (uint8_t)(L->ep[j] + (m & (v.co == t_p)));
-            L->em[j] = (uint8_t)(L->em[j] + (m & (counter == t_m)));
-            L->match[j] = (uint8_t)(L->match[j] + (m & (a0 | (v.hscl == r0)) & (a1 | (v.h == r1)) &
-                                                   (a2 | (v.ring == r2)) & (a3 | (v.co == r3)) &
-                                                   (a4 | (counter == r4))));
+    } else {
+        u8v h = {0}, p = {0}, s = {0};
+        for (int dy = -X; dy <= X; dy++) {
+            const int w = fp_halfwidth(i, dy);
+            const uint8_t *qh = R->qh[dy + 7] + xb, *qp = R->qp[dy + 7] + xb, *qs = R->qs[dy + 7] + xb;
+            h += ld(qh + w + 1) - ld(qh - w);
+            p += ld(qp + w + 1) - ld(qp - w);
+            s += ld(qs + w + 1) - ld(qs - w);
         }
-        if (++L->nblocks == FLUSH) lane_flush(L, A);
+        F->h = h; F->p = p; F->s = s;
+        F->ring = i >= 1 ? ring_sum(R->da[0], R->db[0], xb, i) : (u8v){0};
     }
+    F->radius = i;
+
+    u8v iota;
+    for (int j = 0; j < BLOCK; j++) iota[j] = (uint8_t)j;
+    const u8v one = iota - iota + 1, ff = one * 255;
+    const u8v m = eqv(ld(R->level + xb), one * (uint8_t)i) & (u8v)(iota >= (uint8_t)jlo) &
+                  (u8v)(iota < (uint8_t)jhi) & one;
+    const u8v h = F->h, up = ld(R->ip_c + xb);
+    const u8v upm = -up, stagm = -(up ^ ((iota + (uint8_t)(xb + R->ypar)) & 1));
+    u8v co = (F->p & upm) | ((h - F->p) & ~upm), neel = (F->s & stagm) | ((h - F->s) & ~stagm);
+    u8v cav = {0};
+    if (i == 8) {
+        /* the cavity, as in fp_finish */
+        const u8v nh = ld(R->ih_c + xb - 1) + ld(R->ih_c + xb + 1) + ld(R->ih_u + xb) + ld(R->ih_d + xb);
+        const u8v np = ld(R->ip_c + xb - 1) + ld(R->ip_c + xb + 1) + ld(R->ip_u + xb) + ld(R->ip_d + xb);
+        const u8v nco = (np & upm) | ((nh - np) & ~upm);
+        cav = one + nh;
+        co -= one + nco;
+        neel -= one + (nh - nco);
+    }
+    const u8v ring = i >= 1 ? F->ring : (u8v){0};
+    const u8v hscl = h - cav, counter = hscl - co, mm = -m;
+    L->cnt += m;
+    L->sh += __builtin_convertvector(hscl & mm, u16v);
+    if (i == 8) L->scav += __builtin_convertvector(cav & mm, u16v);
+    L->sco += __builtin_convertvector(co & mm, u16v);
+    L->sneel += __builtin_convertvector(neel & mm, u16v);
+    L->sring += __builtin_convertvector(ring & mm, u16v);
+    L->en += m & eqv(hscl, one * S->tgt[T1_COL_N]);
+    L->ed += m & eqv(hscl, one * S->tgt[T1_COL_DENSITY]);
+    L->eh += m & eqv(h, one * S->tgt[T1_COL_HSCL]);
+    L->ej += m & eqv(ring, one * S->tgt[T1_COL_JAMMING]);
+    L->ep += m & eqv(co, one * S->tgt[T1_COL_PLUSZ]);
+    L->em += m & eqv(counter, one * S->tgt[T1_COL_MINUSZ]);
+    const u8v any0 = ff * S->any[KEY_HSCL], any1 = ff * S->any[KEY_H], any2 = ff * S->any[KEY_RING],
+              any3 = ff * S->any[KEY_CO], any4 = ff * S->any[KEY_COUNTER];
+    L->match += m & (any0 | eqv(hscl, one * S->req[KEY_HSCL])) & (any1 | eqv(h, one * S->req[KEY_H])) &
+                (any2 | eqv(ring, one * S->req[KEY_RING])) & (any3 | eqv(co, one * S->req[KEY_CO])) &
+                (any4 | eqv(counter, one * S->req[KEY_COUNTER]));
+    if (++L->nblocks == FLUSH) lane_flush(L, A);
 }
 
 /* The V_i centres among sites x0 <= x < x1 of a row, one by one: those of
@@ -520,55 +588,137 @@ static void truncated_row(const census_input *in, cluster_acc *T, int y, int x0,
     }
 }
 
-/* The V_i clusters of row y (i a constant where this is inlined). */
-static ALWAYS_INLINE void level_row(const fp_ctx *c, cluster_acc *T, int y, int nsites, const int i)
+/* Diagonal prefix sums of plane row Y into the thread's rows (DROWS rows,
+ * row Y in slot Y % DROWS): da(X, Y) = I(X, Y) + da(X - 1, Y - 1), db(X, Y)
+ * = I(X, Y) + db(X + 1, Y - 1), for I = HSCL, sigma = +1, staggered sigma =
+ * +1; start: no row before. Only differences along at most 8 rows are
+ * used, so the sums may start anywhere 8 rows above the first centre row. */
+enum { DROWS = 17 };
+
+static void diag_row(const census_work *w, uint8_t *dbuf, int Y, bool start)
+{
+    const int pw = w->pw;
+    const uint8_t *ih = w->ih + (int64_t)Y * pw, *ip = w->ip + (int64_t)Y * pw;
+    uint8_t *cur[6], *prev[6];
+    for (int k = 0; k < 6; k++) {
+        cur[k] = dbuf + ((int64_t)k * DROWS + Y % DROWS) * pw;
+        prev[k] = dbuf + ((int64_t)k * DROWS + (Y + DROWS - 1) % DROWS) * pw;
+    }
+    uint8_t *is = cur[5];   /* the staggered indicator, first as a scratch row */
+    for (int X = 0; X < pw; X++) is[X] = (uint8_t)(ip[X] ^ (ih[X] & ((X + Y) & 1)));
+    const uint8_t *src[3] = {ih, ip, is};
+    for (int q = 2; q >= 0; q--) {   /* s last: its b row is the scratch */
+        uint8_t *a = cur[2 * q], *b = cur[2 * q + 1];
+        const uint8_t *I = src[q], *pa = prev[2 * q], *pb = prev[2 * q + 1];
+        if (start) {
+            memcpy(a, I, (size_t)pw);
+            if (b != I) memcpy(b, I, (size_t)pw);
+            continue;
+        }
+        a[0] = I[0];
+        for (int X = 1; X < pw; X++) a[X] = (uint8_t)(I[X] + pa[X - 1]);
+        if (b == I) {
+            for (int X = 0; X < pw - 1; X++) b[X] = (uint8_t)(b[X] + pb[X + 1]);
+        } else {
+            for (int X = 0; X < pw - 1; X++) b[X] = (uint8_t)(I[X] + pb[X + 1]);
+            b[pw - 1] = I[pw - 1];
+        }
+    }
+}
+
+/* The clusters of the full-pass levels (bit mask full) of one row, block
+ * by block; within a block the levels go up, so that each can grow the
+ * footprint sums of the last. lo[i], hi[i]: the fitting sites' range. */
+static ALWAYS_INLINE void row_full(const fp_ctx *c, const fp_rows *R, cluster_acc *T, unsigned full,
+                                   const int lo[CENSUS_NV], const int hi[CENSUS_NV])
+{
+    const int Lx = c->in->Lx;
+    for (int done = 0; done < Lx; done += BLOCK) {
+        const int xb = done + BLOCK <= Lx ? done : Lx - BLOCK;
+        fp_block F = {.radius = -1};
+        for (unsigned m = full; m; m &= m - 1) {
+            const int i = __builtin_ctz(m);
+            /* the sites of this block to count: from done (the last block
+             * is moved back to end at Lx) and within [lo, hi) */
+            const int jlo = (done > lo[i] ? done : lo[i]) - xb;
+            const int jhi = hi[i] - xb < BLOCK ? (hi[i] - xb > 0 ? hi[i] - xb : 0) : BLOCK;
+#define LEVEL_CASE(k) case k: block_level(R, &F, xb, jlo < 0 ? 0 : jlo, jhi, k, &c->S[k], &T->lanes[k], &T->fit[k]); break;
+            switch (i) {
+            LEVEL_CASE(0) LEVEL_CASE(1) LEVEL_CASE(2) LEVEL_CASE(3) LEVEL_CASE(4)
+            LEVEL_CASE(5) LEVEL_CASE(6) LEVEL_CASE(7) LEVEL_CASE(8)
+            default: break;
+            }
+#undef LEVEL_CASE
+        }
+    }
+}
+
+/* fp_row_sparse for level i (a variable). */
+static void row_sparse(const fp_ctx *c, const fp_rows *R, cluster_acc *T, int i, int x0, int x1)
+{
+    switch (i) {
+#define LEVEL_CASE(k) case k: fp_row_sparse(R, x0, x1, k, &c->S[k], &T->fit[k]); break;
+    LEVEL_CASE(0) LEVEL_CASE(1) LEVEL_CASE(2) LEVEL_CASE(3) LEVEL_CASE(4)
+    LEVEL_CASE(5) LEVEL_CASE(6) LEVEL_CASE(7) LEVEL_CASE(8)
+#undef LEVEL_CASE
+    default: break;
+    }
+}
+
+/* The clusters of rows y0 <= y < y1 (consecutive, so that the thread's
+ * diagonal prefix rows, dbuf, roll along). Cloned for AVX2 and AVX-512,
+ * whose byte lanes are what the block loops want. */
+void census_rows(const fp_ctx *c, cluster_acc *T, uint8_t *dbuf, int y0, int y1);
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+void census_rows(const fp_ctx *c, cluster_acc *T, uint8_t *dbuf, int y0, int y1)
 {
     const census_input *in = c->in;
     const census_work *w = c->w;
-    const int Lx = in->Lx, Ly = in->Ly, X = fp_extent(i);
-    int x0 = 0, x1 = Lx;
-    if (in->boundary == BOUNDARY_PERIODIC) {
-        if (!c->fits[i]) { truncated_row(in, T, y, 0, Lx, i); return; }
-    } else {
-        /* open: the footprint and its outer layer inside the lattice */
-        if (y < X + 1 || y > Ly - X - 2 || Lx < 2 * X + 3) { truncated_row(in, T, y, 0, Lx, i); return; }
-        x0 = X + 1; x1 = Lx - X - 1;
-        truncated_row(in, T, y, 0, x0, i);
-        truncated_row(in, T, y, x1, Lx, i);
-    }
-    fp_rows R;
-    const int64_t qs = w->pw + 1, Y = y + PAD;
-    R.level = in->level + (int64_t)y * Lx;
-    for (int k = 0; k <= 2 * X; k++) {
-        const int64_t off = (Y - X + k) * qs + PAD;
-        R.qh[k] = w->qh + off; R.qp[k] = w->qp + off; R.qs[k] = w->qs + off;
-    }
-    R.ih_c = w->ih + Y * w->pw + PAD; R.ip_c = w->ip + Y * w->pw + PAD;
-    R.ih_u = R.ih_c - w->pw; R.ip_u = R.ip_c - w->pw;
-    R.ih_d = R.ih_c + w->pw; R.ip_d = R.ip_c + w->pw;
-    R.ypar = y & 1;
-    /* a full-row pass costs about as much as 1/8 of its sites one by one */
-    if (8 * nsites < x1 - x0 || x1 - x0 < BLOCK) fp_row_sparse(&R, x0, x1, i, &c->S[i], &T->fit[i]);
-    else fp_row_all(&R, x0, x1, i, &c->S[i], &T->lanes[i], &T->fit[i]);
-}
-
-/* The clusters of rows y0 <= y < y1, every level present. Cloned for
- * AVX2 and AVX-512, whose byte lanes are what the row loops want. */
-void census_rows(const fp_ctx *c, cluster_acc *T, int y0, int y1);
-__attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
-void census_rows(const fp_ctx *c, cluster_acc *T, int y0, int y1)
-{
+    const int Lx = in->Lx, Ly = in->Ly, pw = w->pw;
+    const bool periodic = in->boundary == BOUNDARY_PERIODIC;
+    /* diagonal rows from 8 above the first centre row to 7 below the last */
+    int next = y0 + PAD - 8;
     for (int y = y0; y < y1; y++) {
-        const int32_t *cnt = c->w->rowcnt + (int64_t)y * CENSUS_NV;
-        if (cnt[0]) level_row(c, T, y, cnt[0], 0);
-        if (cnt[1]) level_row(c, T, y, cnt[1], 1);
-        if (cnt[2]) level_row(c, T, y, cnt[2], 2);
-        if (cnt[3]) level_row(c, T, y, cnt[3], 3);
-        if (cnt[4]) level_row(c, T, y, cnt[4], 4);
-        if (cnt[5]) level_row(c, T, y, cnt[5], 5);
-        if (cnt[6]) level_row(c, T, y, cnt[6], 6);
-        if (cnt[7]) level_row(c, T, y, cnt[7], 7);
-        if (cnt[8]) level_row(c, T, y, cnt[8], 8);
+        const int Y = y + PAD;
+        for (; next <= Y + 7; next++) diag_row(w, dbuf, next, next == y0 + PAD - 8);
+        const int32_t *cnt = w->rowcnt + (int64_t)y * CENSUS_NV;
+        fp_rows R;
+        R.level = in->level + (int64_t)y * Lx;
+        for (int dy = -7; dy <= 7; dy++) {
+            const int64_t off = (int64_t)(Y + dy) * (pw + 1) + PAD;
+            R.qh[dy + 7] = w->qh + off; R.qp[dy + 7] = w->qp + off; R.qs[dy + 7] = w->qs + off;
+        }
+        for (int dy = -8; dy <= 7; dy++)
+            for (int q = 0; q < 3; q++) {
+                const int64_t slot = (Y + dy) % DROWS;
+                R.da[q][dy + 8] = dbuf + ((int64_t)(2 * q) * DROWS + slot) * pw + PAD;
+                R.db[q][dy + 8] = dbuf + ((int64_t)(2 * q + 1) * DROWS + slot) * pw + PAD;
+            }
+        R.ih_c = w->ih + (int64_t)Y * pw + PAD; R.ip_c = w->ip + (int64_t)Y * pw + PAD;
+        R.ih_u = R.ih_c - pw; R.ip_u = R.ip_c - pw;
+        R.ih_d = R.ih_c + pw; R.ip_d = R.ip_c + pw;
+        R.ypar = y & 1;
+
+        unsigned full = 0;
+        int lo[CENSUS_NV], hi[CENSUS_NV];
+        for (int i = 0; i < CENSUS_NV; i++) {
+            lo[i] = 0; hi[i] = Lx;
+            if (!cnt[i]) continue;
+            const int X = fp_extent(i);
+            if (periodic) {
+                if (!c->fits[i]) { truncated_row(in, T, y, 0, Lx, i); continue; }
+            } else {
+                /* open: the footprint and its outer layer inside the lattice */
+                if (y < X + 1 || y > Ly - X - 2 || Lx < 2 * X + 3) { truncated_row(in, T, y, 0, Lx, i); continue; }
+                lo[i] = X + 1; hi[i] = Lx - X - 1;
+                truncated_row(in, T, y, 0, lo[i], i);
+                truncated_row(in, T, y, hi[i], Lx, i);
+            }
+            /* a full-row pass costs about as much as 1/64 of its sites one by one */
+            if (64 * cnt[i] < Lx || Lx < BLOCK) row_sparse(c, &R, T, i, lo[i], hi[i]);
+            else full |= 1u << i;
+        }
+        if (full) row_full(c, &R, T, full, lo, hi);
     }
 }
 
@@ -579,8 +729,9 @@ void census_rows(const fp_ctx *c, cluster_acc *T, int y0, int y1)
  * by 0x0101...01 leaves in byte k the sum of bytes 0..k (at most 8, so no
  * carries), to which the running sum is added in every byte by a SWAR add
  * (low seven bits added - at most 8 + 127, no carry - and the top bit
- * xor-ed). */
-static void prefix_bytes(uint8_t *q, const uint8_t *v, int n)
+ * xor-ed). The running sum itself only needs the word's total, so the
+ * chain from one word to the next is two instructions long. */
+static ALWAYS_INLINE void prefix_bytes(uint8_t *q, const uint8_t *v, int n)
 {
     const uint64_t ones = UINT64_C(0x0101010101010101), low7 = UINT64_C(0x7f7f7f7f7f7f7f7f);
     uint64_t acc = 0;
@@ -589,9 +740,9 @@ static void prefix_bytes(uint8_t *q, const uint8_t *v, int n)
     for (; X + 8 <= n; X += 8) {
         uint64_t b;
         memcpy(&b, v + X, 8);
-        const uint64_t c = acc * ones, s = (b * ones + (c & low7)) ^ (c & ~low7);
+        const uint64_t w = b * ones, c = acc * ones, s = (w + (c & low7)) ^ (c & ~low7);
         memcpy(q + X + 1, &s, 8);
-        acc = s >> 56;
+        acc = (acc + (w >> 56)) & 0xff;
     }
     for (; X < n; X++) {
         acc = (acc + v[X]) & 0xff;
@@ -599,76 +750,103 @@ static void prefix_bytes(uint8_t *q, const uint8_t *v, int n)
     }
 }
 
-/* Sites of each level 0..8 among n level bytes, counted in byte lanes. */
-static void count_levels(const int8_t *lv, int n, int32_t cnt[CENSUS_NV])
+/* Lattice row y: checks it (returns the first bad x, or -1), counts its
+ * sites of each level into cnt, and writes its HSCL and sigma = +1
+ * indicators to ih[x], ip[x]. 64 sites at a time with byte counters. */
+static ALWAYS_INLINE int scan_row(const int8_t *lv, const int8_t *sg, int Lx, int32_t cnt[CENSUS_NV],
+                                  uint8_t *ih, uint8_t *ip)
 {
+    u8v iota;
+    for (int j = 0; j < BLOCK; j++) iota[j] = (uint8_t)j;
+    const u8v one = iota - iota + 1;
     for (int i = 0; i < CENSUS_NV; i++) cnt[i] = 0;
     int x = 0;
-    while (x + 64 <= n) {
-        uint8_t lane[CENSUS_NV][64];
-        memset(lane, 0, sizeof lane);
-        for (int chunks = 0; chunks < 255 && x + 64 <= n; chunks++, x += 64)
-            for (int i = 0; i < CENSUS_NV; i++)
-                for (int j = 0; j < 64; j++) lane[i][j] = (uint8_t)(lane[i][j] + (lv[x + j] == i));
-        for (int i = 0; i < CENSUS_NV; i++) {
-            int32_t s = 0;
-            for (int j = 0; j < 64; j++) s += lane[i][j];
-            cnt[i] += s;
+    u8v bad = {0};
+    while (x + BLOCK <= Lx) {
+        u8v lane[CENSUS_NV];
+        for (int i = 0; i < CENSUS_NV; i++) lane[i] = (u8v){0};
+        for (int chunks = 0; chunks < 255 && x + BLOCK <= Lx; chunks++, x += BLOCK) {
+            const u8v l = ld(lv + x), s = ld(sg + x);   /* level -1 reads 255, sigma -1 too */
+            bad |= (u8v)((u8v)(l + one) > 9) | ~((u8v)(s == one) | (u8v)(s == one * 255));
+            const u8v h = (u8v)(l != one * 255) & one;
+            const u8v p = h & (u8v)(s == one);
+            memcpy(ih + x, &h, BLOCK);
+            memcpy(ip + x, &p, BLOCK);
+            for (int i = 0; i < CENSUS_NV; i++) lane[i] += (u8v)(l == one * (uint8_t)i) & one;
         }
+        for (int i = 0; i < CENSUS_NV; i++)
+            for (int j = 0; j < BLOCK; j++) cnt[i] += lane[i][j];
     }
-    for (; x < n; x++)
-        if (lv[x] >= 0 && lv[x] < CENSUS_NV) cnt[lv[x]]++;
+    int first_bad = -1;
+    for (int j = 0; j < BLOCK; j++) if (bad[j]) first_bad = 0;
+    for (; x < Lx; x++) {
+        if (lv[x] < -1 || lv[x] > 8 || (sg[x] != 1 && sg[x] != -1)) first_bad = 0;
+        else if (lv[x] >= 0) cnt[lv[x]]++;
+        ih[x] = lv[x] >= 0;
+        ip[x] = (uint8_t)(ih[x] & (sg[x] > 0));
+    }
+    if (first_bad >= 0)
+        for (x = 0; x < Lx; x++)
+            if (lv[x] < -1 || lv[x] > 8 || (sg[x] != 1 && sg[x] != -1)) return x;
+    return -1;
 }
 
-/* Row Y of the planes (lattice row Y - PAD, wrapped if periodic). Where it
- * meets a lattice row for the first time it also checks it and counts its
- * levels (rowcnt); returns the index of the row's first bad site, or -1. */
-static int64_t plane_row(const census_input *in, census_work *w, int Y)
+/* Rows Y0 <= Y < Y1 of the planes (lattice row Y - PAD, wrapped if
+ * periodic). Where a plane row meets a lattice row for the first time it
+ * also checks it and counts its levels (rowcnt). Returns the index of the
+ * first bad site, or -1. Cloned like census_rows. */
+int64_t census_planes(const census_input *in, census_work *w, int Y0, int Y1);
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+int64_t census_planes(const census_input *in, census_work *w, int Y0, int Y1)
 {
     const int Lx = in->Lx, Ly = in->Ly, pw = w->pw;
-    uint8_t *ih = w->ih + (int64_t)Y * pw, *ip = w->ip + (int64_t)Y * pw;
-    uint8_t *qh = w->qh + (int64_t)Y * (pw + 1), *qp = w->qp + (int64_t)Y * (pw + 1),
-            *qs = w->qs + (int64_t)Y * (pw + 1);
     const bool periodic = in->boundary == BOUNDARY_PERIODIC;
-    int y = Y - PAD;
-    if (!periodic && (y < 0 || y >= Ly)) {
-        memset(ih, 0, (size_t)pw); memset(ip, 0, (size_t)pw);
-        memset(qh, 0, (size_t)pw + 1); memset(qp, 0, (size_t)pw + 1); memset(qs, 0, (size_t)pw + 1);
-        return -1;
-    }
-    const bool first = y >= 0 && y < Ly;
-    y %= Ly; if (y < 0) y += Ly;
-    const int8_t *lv = in->level + (int64_t)y * Lx, *sg = in->sigma + (int64_t)y * Lx;
-    if (first) {
-        int bad = 0;
-        for (int x = 0; x < Lx; x++)
-            bad |= (lv[x] < -1) | (lv[x] > 8) | ((sg[x] != 1) & (sg[x] != -1));
-        if (bad)
-            for (int x = 0; x < Lx; x++)
-                if (lv[x] < -1 || lv[x] > 8 || (sg[x] != 1 && sg[x] != -1)) return (int64_t)y * Lx + x;
-        count_levels(lv, Lx, w->rowcnt + (int64_t)y * CENSUS_NV);
-    }
-    for (int x = 0; x < Lx; x++) {
-        const uint8_t h = lv[x] >= 0;
-        ih[PAD + x] = h;
-        ip[PAD + x] = (uint8_t)(h & (sg[x] > 0));
-    }
-    for (int X = 0; X < pw; X++) {
-        if (X == PAD) X = PAD + Lx;
-        if (X >= pw) break;
-        int x = X - PAD;
-        if (periodic) {
-            x %= Lx; if (x < 0) x += Lx;
-            ih[X] = ih[PAD + x]; ip[X] = ip[PAD + x];
-        } else {
-            ih[X] = ip[X] = 0;
+    for (int Y = Y0; Y < Y1; Y++) {
+        uint8_t *ih = w->ih + (int64_t)Y * pw, *ip = w->ip + (int64_t)Y * pw;
+        uint8_t *qh = w->qh + (int64_t)Y * (pw + 1), *qp = w->qp + (int64_t)Y * (pw + 1),
+                *qs = w->qs + (int64_t)Y * (pw + 1);
+        int y = Y - PAD;
+        if (!periodic && (y < 0 || y >= Ly)) {
+            memset(ih, 0, (size_t)pw); memset(ip, 0, (size_t)pw);
+            memset(qh, 0, (size_t)pw + 1); memset(qp, 0, (size_t)pw + 1); memset(qs, 0, (size_t)pw + 1);
+            continue;
         }
+        const bool first = y >= 0 && y < Ly;
+        y %= Ly; if (y < 0) y += Ly;
+        const int8_t *lv = in->level + (int64_t)y * Lx, *sg = in->sigma + (int64_t)y * Lx;
+        if (first) {
+            int x = scan_row(lv, sg, Lx, w->rowcnt + (int64_t)y * CENSUS_NV, ih + PAD, ip + PAD);
+            if (x >= 0) return (int64_t)y * Lx + x;
+        } else {
+            /* a copy of a row already checked: the planes' first row has it */
+            const int Ys = y + PAD;
+            memcpy(ih + PAD, w->ih + (int64_t)Ys * pw + PAD, (size_t)Lx);
+            memcpy(ip + PAD, w->ip + (int64_t)Ys * pw + PAD, (size_t)Lx);
+        }
+        for (int X = 0; X < pw; X++) {
+            if (X == PAD) X = PAD + Lx;
+            if (X >= pw) break;
+            int x = X - PAD;
+            if (periodic) {
+                x %= Lx; if (x < 0) x += Lx;
+                ih[X] = ih[PAD + x]; ip[X] = ip[PAD + x];
+            } else {
+                ih[X] = ip[X] = 0;
+            }
+        }
+        /* staggered sigma = +1: sigma = +1 at even X + Y, -1 at odd */
+        u8v alt;
+        for (int j = 0; j < BLOCK; j++) alt[j] = (uint8_t)((j + Y) & 1);
+        int X = 0;
+        for (; X + BLOCK <= pw; X += BLOCK) {
+            const u8v s = ld(ip + X) ^ (ld(ih + X) & alt);
+            memcpy(qs + X + 1, &s, BLOCK);
+        }
+        for (; X < pw; X++) qs[X + 1] = (uint8_t)(ip[X] ^ (ih[X] & ((X + Y) & 1)));
+        prefix_bytes(qh, ih, pw);
+        prefix_bytes(qp, ip, pw);
+        prefix_bytes(qs, qs + 1, pw);
     }
-    /* staggered sigma = +1: sigma = +1 at even X + Y, -1 at odd */
-    for (int X = 0; X < pw; X++) qs[X + 1] = (uint8_t)(ip[X] ^ (ih[X] & ((X + Y) & 1)));
-    prefix_bytes(qh, ih, pw);
-    prefix_bytes(qp, ip, pw);
-    prefix_bytes(qs, qs + 1, pw);
     return -1;
 }
 
@@ -700,7 +878,7 @@ int census_work_init(census_work *w, int Lx, int Ly, sm_error *err)
 
 void census_work_free(census_work *w)
 {
-    free(w->ih); free(w->ip); free(w->qh); free(w->qp); free(w->qs); free(w->rowcnt);
+    free(w->ih); free(w->ip); free(w->qh); free(w->qp); free(w->qs); free(w->rowcnt); free(w->dbuf);
     census_comp_work_free(&w->comp);
     memset(w, 0, sizeof *w);
 }
@@ -722,10 +900,16 @@ int census_compute(const census_input *in, census_work *work, census_result *out
     /* the planes, checking the input and counting each row's levels */
     const int nrows = Ly + 2 * PAD;
     int64_t bad = INT64_MAX;
+    /* rows PAD .. PAD + Ly - 1 first: the margin rows copy them */
     #pragma omp parallel for schedule(static) reduction(min : bad)
-    for (int Y = 0; Y < nrows; Y++) {
-        int64_t a = plane_row(in, work, Y);
+    for (int Y = PAD; Y < PAD + Ly; Y += 16) {
+        int64_t a = census_planes(in, work, Y, Y + 16 < PAD + Ly ? Y + 16 : PAD + Ly);
         if (a >= 0 && a < bad) bad = a;
+    }
+    if (bad == INT64_MAX) {
+        #pragma omp parallel for schedule(static)
+        for (int Y = 0; Y < nrows; Y++)
+            if (Y < PAD || Y >= PAD + Ly) census_planes(in, work, Y, Y + 1);
     }
     if (bad != INT64_MAX) {
         if (work == &local) census_work_free(&local);
@@ -747,12 +931,25 @@ int census_compute(const census_input *in, census_work *work, census_result *out
 
     if (!in->skip_components) census_components(in, &work->comp, out);
 
+    /* each thread's rolling diagonal prefix rows */
+    const int nthreads = omp_get_max_threads();
+    if (nthreads > work->dbuf_threads) {
+        uint8_t *d = realloc(work->dbuf, (size_t)nthreads * DROWS * 6 * (size_t)work->pw);
+        if (!d) {
+            if (work == &local) census_work_free(&local);
+            return sm_fail(err, "census: out of memory for %d threads' diagonal sums", nthreads);
+        }
+        work->dbuf = d;
+        work->dbuf_threads = nthreads;
+    }
+
     #pragma omp parallel
     {
         cluster_acc T;
         memset(&T, 0, sizeof T);
-        #pragma omp for schedule(dynamic, 16) nowait
-        for (int y = 0; y < Ly; y += 4) census_rows(&ctx, &T, y, y + 4 < Ly ? y + 4 : Ly);
+        uint8_t *dbuf = work->dbuf + (size_t)omp_get_thread_num() * DROWS * 6 * (size_t)work->pw;
+        #pragma omp for schedule(dynamic, 1) nowait
+        for (int y = 0; y < Ly; y += STRIP) census_rows(&ctx, &T, dbuf, y, y + STRIP < Ly ? y + STRIP : Ly);
         for (int i = 0; i < CENSUS_NV; i++) lane_flush(&T.lanes[i], &T.fit[i]);
 
         #pragma omp critical(census_merge)
