@@ -575,7 +575,9 @@ typedef struct {
     bool fits[CENSUS_NV];   /* periodic: V_i fits the lattice at all */
 } fp_ctx;
 
-/* Truncated V_i clusters among sites x0 <= x < x1 of row y. */
+/* Truncated V_i clusters among sites x0 <= x < x1 of row y of a periodic
+ * lattice too small for V_i: explicit enumeration, which counts a site
+ * reached twice round the torus once. */
 static void truncated_row(const census_input *in, cluster_acc *T, int y, int x0, int x1, int i)
 {
     const int8_t *row = in->level + (int64_t)y * in->Lx;
@@ -585,6 +587,70 @@ static void truncated_row(const census_input *in, cluster_acc *T, int y, int x0,
         count_explicit(in, x, y, i, &k);
         T->ntrunc[i]++;
         counts_add(&T->trunc[i], &k);
+    }
+}
+
+/* Bonds of the V_i footprint at (x, y) cut back to an open lattice (the
+ * same numbers as count_explicit's): a stack of row intervals, whose
+ * bonds are the intervals' own, those between overlapping parts of
+ * neighbouring rows, and the arrows - bonds to a lattice site outside. */
+static void open_bonds(int Lx, int Ly, int x, int y, int i, int64_t *arrows, int64_t *cbosons)
+{
+    const int X = fp_extent(i);
+    int64_t arr = 0, inner = 0;
+    int plo = 0, phi = -1;        /* interval of the row below (empty: hi < lo) */
+    bool pin = false;             /* that row is in the lattice */
+    for (int dy = -X - 1; dy <= X + 1; dy++) {
+        const int yy = y + dy;
+        const bool in = yy >= 0 && yy < Ly;
+        int lo = 0, hi = -1;
+        if (in && dy >= -X && dy <= X) {
+            const int w = fp_halfwidth(i, dy);
+            lo = x - w < 0 ? 0 : x - w;
+            hi = x + w > Lx - 1 ? Lx - 1 : x + w;
+            inner += hi - lo;
+            arr += (x - w - 1 >= 0) + (x + w + 1 <= Lx - 1);
+        }
+        if (in && pin) {
+            const int olo = lo > plo ? lo : plo, ohi = hi < phi ? hi : phi;
+            const int ov = ohi >= olo ? ohi - olo + 1 : 0;
+            inner += ov;
+            arr += (phi - plo + 1 - ov) + (hi - lo + 1 - ov);
+        }
+        plo = lo; phi = hi; pin = in;
+    }
+    *arrows = arr;
+    *cbosons = inner + arr;
+}
+
+/* Truncated V_i clusters among sites x0 <= x < x1 of row y of an open
+ * lattice: the planes are zero outside the lattice, so the footprint sums
+ * are those of the footprint cut back to it; only the bonds depend on
+ * where the edges are. */
+static ALWAYS_INLINE void truncated_open(const census_input *in, const fp_rows *R, cluster_acc *T, int y,
+                                         int x0, int x1, const int i)
+{
+    for (int x = x0; x < x1; x++) {
+        if (R->level[x] != i) continue;
+        const fp_vals v = fp_at(R, x, i);
+        census_counts k;
+        open_bonds(in->Lx, in->Ly, x, y, i, &k.arrows, &k.cbosons);
+        k.hscl = v.hscl; k.cavity = v.cav; k.n = v.hscl + k.arrows; k.jamming = 2 * (int64_t)v.ring;
+        k.co = v.co; k.counter = v.hscl - v.co; k.neel = v.neel;
+        T->ntrunc[i]++;
+        counts_add(&T->trunc[i], &k);
+    }
+}
+
+static void truncated_open_row(const census_input *in, const fp_rows *R, cluster_acc *T, int y,
+                               int x0, int x1, int i)
+{
+    switch (i) {
+#define LEVEL_CASE(k) case k: truncated_open(in, R, T, y, x0, x1, k); break;
+    LEVEL_CASE(0) LEVEL_CASE(1) LEVEL_CASE(2) LEVEL_CASE(3) LEVEL_CASE(4)
+    LEVEL_CASE(5) LEVEL_CASE(6) LEVEL_CASE(7) LEVEL_CASE(8)
+#undef LEVEL_CASE
+    default: break;
     }
 }
 
@@ -709,10 +775,13 @@ void census_rows(const fp_ctx *c, cluster_acc *T, uint8_t *dbuf, int y0, int y1)
                 if (!c->fits[i]) { truncated_row(in, T, y, 0, Lx, i); continue; }
             } else {
                 /* open: the footprint and its outer layer inside the lattice */
-                if (y < X + 1 || y > Ly - X - 2 || Lx < 2 * X + 3) { truncated_row(in, T, y, 0, Lx, i); continue; }
+                if (y < X + 1 || y > Ly - X - 2 || Lx < 2 * X + 3) {
+                    truncated_open_row(in, &R, T, y, 0, Lx, i);
+                    continue;
+                }
                 lo[i] = X + 1; hi[i] = Lx - X - 1;
-                truncated_row(in, T, y, 0, lo[i], i);
-                truncated_row(in, T, y, hi[i], Lx, i);
+                truncated_open_row(in, &R, T, y, 0, lo[i], i);
+                truncated_open_row(in, &R, T, y, hi[i], Lx, i);
             }
             /* a full-row pass costs about as much as 1/64 of its sites one by one */
             if (64 * cnt[i] < Lx || Lx < BLOCK) row_sparse(c, &R, T, i, lo[i], hi[i]);
