@@ -12,8 +12,13 @@
  * time per site (all threads) so that a run on a busy machine shows itself:
  * wall > CPU / threads means the threads were not running.
  *
+ * The census row also gives its cost in level sweeps (census / level sweep
+ * at the same L and threads). The lattice is the level dynamics' state
+ * after --presweeps sweeps from a random start at --temperature.
+ *
  *   bench [--sizes 256,1024,4096] [--threads 1,2] [--reps N] [--out FILE]
- *         [--only level,ising,cage,census,snapshot]
+ *         [--only level,ising,cage,census,snapshot] [--temperature T]
+ *         [--presweeps N]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +51,7 @@ typedef struct {
     double cpu;                  /* median CPU ns per site-update, all threads summed: on a
                                   * shared machine, compare with med to see contention */
     double ref;                  /* Ising median at the same L and threads, 0 if none */
+    double ref_level;            /* census: level-sweep median at the same L and threads, 0 if none */
 } result;
 
 typedef struct {
@@ -54,6 +60,8 @@ typedef struct {
     int reps;                    /* 0: by size */
     const char *out;
     const char *only;
+    double temperature;          /* of the lattice state */
+    int presweeps;               /* sweeps from the random start before measuring */
     result res[MAX_RESULTS];
     int nres;
     double load0[3], load1[3];   /* load averages (1, 5, 15 min) at start and end */
@@ -145,7 +153,7 @@ static result *job_result(bench *b, job *j, int L)
     result *res = &b->res[b->nres++];
     *res = (result){j->op, L, j->nt, reps, j->units, j->sites_per_unit, quantile(t, reps, 0.5),
                     t[0], t[reps - 1], quantile(t, reps, 0.75) - quantile(t, reps, 0.25),
-                    quantile(c, reps, 0.5), 0.0};
+                    quantile(c, reps, 0.5), 0.0, 0.0};
     printf("%-10s L=%-5d threads=%d  %8.3f ns/site  (min %.3f max %.3f, cpu %.3f, %d reps x %lld)\n",
            j->op, L, j->nt, res->med, res->min, res->max, res->cpu, reps, (long long)j->units);
     fflush(stdout);
@@ -198,10 +206,12 @@ static void unit_snapshot(void *ctx)
     }
 }
 
-static int make_sim(sim_state *s, sm_config *cfg, int L, dynamics_kind kind)
+static int make_sim(sim_state *s, sm_config *cfg, int L, dynamics_kind kind, double T)
 {
     sm_error err;
-    char *sets[] = {"temperature=1.0"};
+    char set[64];
+    snprintf(set, sizeof set, "temperature=%.17g", T);
+    char *sets[] = {set};
     if (config_parse(cfg, "{}", "bench", sets, 1, &err)) {
         fprintf(stderr, "bench: config: %s\n", err.msg);
         return 1;
@@ -213,7 +223,7 @@ static int make_sim(sim_state *s, sm_config *cfg, int L, dynamics_kind kind)
         fprintf(stderr, "bench: sim_init: %s\n", err.msg);
         return 1;
     }
-    sim_set_temperature(s, 1.0);
+    sim_set_temperature(s, T);
     return 0;
 }
 
@@ -223,11 +233,11 @@ static void run_size(bench *b, int L, const char *outdir)
     const int reps = reps_for(b, L);
     sm_config *cfg = malloc(sizeof *cfg), *ccfg = malloc(sizeof *ccfg);
     sim_state sim, cs;
-    if (!cfg || !ccfg || make_sim(&sim, cfg, L, DYN_LEVEL)) exit(1);
-    /* a few sweeps so that the level field is not the initial {-1, 0} one */
-    for (int i = 0; i < 20; i++) sim_sweep(&sim);
+    if (!cfg || !ccfg || make_sim(&sim, cfg, L, DYN_LEVEL, b->temperature)) exit(1);
+    /* sweeps so that the level field is not the initial {-1, 0} one */
+    for (int i = 0; i < b->presweeps; i++) sim_sweep(&sim);
     const int cage = want(b, "cage") && BENCH_HAVE_CAGE;
-    if (cage && make_sim(&cs, ccfg, L, DYN_CAGE)) exit(1);
+    if (cage && make_sim(&cs, ccfg, L, DYN_CAGE, b->temperature)) exit(1);
     ising_ctx ic = {.sweep = 0};
     if (want(b, "ising") && ising_init(&ic.m, L, 2.5, 99)) exit(1);
     sm_error err;
@@ -277,6 +287,10 @@ static void run_size(bench *b, int L, const char *outdir)
         if (!strcmp(jobs[k].op, "level") || !strcmp(jobs[k].op, "cage"))
             for (int q = 0; q < nj; q++)
                 if (!strcmp(jobs[q].op, "ising") && jobs[q].nt == jobs[k].nt) res[k]->ref = res[q]->med;
+    for (int k = 0; k < nj; k++)
+        if (!strcmp(jobs[k].op, "census"))
+            for (int q = 0; q < nj; q++)
+                if (!strcmp(jobs[q].op, "level") && jobs[q].nt == jobs[k].nt) res[k]->ref_level = res[q]->med;
 
     if (want(b, "snapshot")) {
         h5out_close(sc.h, 0, &err);
@@ -341,16 +355,19 @@ static void write_outputs(const bench *b)
     printf("\n%s, %d logical CPUs; ns per site-update, median [min, max] of reps\n", cpu, ncpu);
     printf("load average (1/5/15 min): %.2f %.2f %.2f at start, %.2f %.2f %.2f at end\n",
            b->load0[0], b->load0[1], b->load0[2], b->load1[0], b->load1[1], b->load1[2]);
-    printf("| op | L | threads | ns/site (median) | min | max | IQR | CPU ns/site | vs Ising | speed-up vs 1 thread |\n");
-    printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    printf("lattice: level dynamics after %d sweeps at T = %g from a random start\n", b->presweeps,
+           b->temperature);
+    printf("| op | L | threads | ns/site (median) | min | max | IQR | CPU ns/site | vs Ising | speed-up vs 1 thread | level sweeps |\n");
+    printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int i = 0; i < b->nres; i++) {
         const result *r = &b->res[i];
         const result *one = find(b, r->op, r->L, b->threads[0]);
-        char ratio[32] = "", speed[32] = "";
+        char ratio[32] = "", speed[32] = "", sweeps[32] = "";
         if (r->ref > 0) snprintf(ratio, sizeof ratio, "%.2f", r->med / r->ref);
         if (one && one != r) snprintf(speed, sizeof speed, "%.2fx", one->med / r->med);
-        printf("| %s | %d | %d | %.3f | %.3f | %.3f | %.3f | %.3f | %s | %s |\n", r->op, r->L,
-               r->threads, r->med, r->min, r->max, r->iqr, r->cpu, ratio, speed);
+        if (r->ref_level > 0) snprintf(sweeps, sizeof sweeps, "%.2f", r->med / r->ref_level);
+        printf("| %s | %d | %d | %.3f | %.3f | %.3f | %.3f | %.3f | %s | %s | %s |\n", r->op, r->L,
+               r->threads, r->med, r->min, r->max, r->iqr, r->cpu, ratio, speed, sweeps);
     }
     if (!BENCH_HAVE_CAGE) printf("(cage sweep: not available - src/cage_sweep.c not built)\n");
     else printf("cage rows: ns per PCP move proposal (N single jumps + one pair check per bond "
@@ -372,6 +389,7 @@ static void write_outputs(const bench *b)
             b->load1[2]);
     fprintf(f, "  \"unit\": \"ns per site-update\",\n");
     fprintf(f, "  \"cage_available\": %s,\n", BENCH_HAVE_CAGE ? "true" : "false");
+    fprintf(f, "  \"temperature\": %.17g,\n  \"presweeps\": %d,\n", b->temperature, b->presweeps);
     fprintf(f, "  \"results\": [\n");
     for (int i = 0; i < b->nres; i++) {
         const result *r = &b->res[i];
@@ -385,6 +403,8 @@ static void write_outputs(const bench *b)
                 strcmp(r->op, "cage") ? "site-update" : "PCP move");
         if (r->ref > 0) fprintf(f, ", \"ising_median\": %.4f, \"ratio_to_ising\": %.4f", r->ref,
                                 r->med / r->ref);
+        if (r->ref_level > 0) fprintf(f, ", \"level_median\": %.4f, \"level_sweeps\": %.4f", r->ref_level,
+                                      r->med / r->ref_level);
         fprintf(f, "}%s\n", i + 1 < b->nres ? "," : "");
     }
     fprintf(f, "  ]\n}\n");
@@ -398,6 +418,8 @@ int main(int argc, char **argv)
     b.nsizes = parse_list("256,1024,4096", b.sizes, MAX_LIST);
     b.nthreads = parse_list("1,2", b.threads, MAX_LIST);
     b.out = "build/bench/bench.json";
+    b.temperature = 1.0;
+    b.presweeps = 20;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) { fprintf(stderr, "bench: %s needs a value\n", a); return 2; }
@@ -406,10 +428,16 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--reps")) b.reps = atoi(v);
         else if (!strcmp(a, "--out")) b.out = v;
         else if (!strcmp(a, "--only")) b.only = v;
+        else if (!strcmp(a, "--temperature")) b.temperature = atof(v);
+        else if (!strcmp(a, "--presweeps")) b.presweeps = atoi(v);
         else { fprintf(stderr, "bench: unknown option %s\n", a); return 2; }
         i++;
     }
     if (b.nsizes <= 0 || b.nthreads <= 0) { fprintf(stderr, "bench: bad list\n"); return 2; }
+    if (!(b.temperature > 0) || b.presweeps < 0) {
+        fprintf(stderr, "bench: --temperature must be > 0 and --presweeps >= 0\n");
+        return 2;
+    }
     for (int i = 0; i < b.nsizes; i++)
         if (b.sizes[i] < 4 || b.sizes[i] % 2) { fprintf(stderr, "bench: L must be even >= 4\n"); return 2; }
     char outdir[1024];
