@@ -3,34 +3,40 @@
  * enough to run during a simulation. The components of {level >= i} are in
  * census_components.c.
  *
+ * Planes. One pass copies the lattice into "planes" with a margin of PAD
+ * sites all round (filled by wrapping round a periodic lattice, with zeros
+ * for an open one, so that no footprint needs a wrap or edge test): 0/1
+ * bytes for HSCL and HSCL with sigma = +1, and row prefix sums, modulo 256,
+ * of those two and of the staggered HSCL with sigma * (-1)^(X+Y) = +1 (X,
+ * Y: plane coordinates, which are unwrapped, so the staggered sign has the
+ * right parity across the seam of an odd lattice). Modulo 256 is exact: a
+ * footprint has at most 145 sites, so no difference of sums reaches 256.
+ *
  * Fitting clusters. A footprint is a stack of row segments |dx| <= w(dy),
- * so every count over it is a sum of row-segment sums, and a row-segment sum
- * is the difference of two row prefix sums. One pass builds "planes": the
- * lattice with a margin of PAD sites all round (filled by wrapping round a
- * periodic lattice, with zeros for an open one, so that no fitting footprint
- * needs a wrap test) holding per-site 0/1 indicators - HSCL; HSCL with
- * sigma = +1 - and row prefix sums, modulo 256, of those two and of the
- * staggered HSCL with sigma * (-1)^(X+Y) = +1 (X, Y: plane coordinates, which
- * are unwrapped, so the staggered sign has the right parity across the seam
- * of an odd lattice). Modulo 256 is exact: a footprint has at most 145
- * sites, so no difference of prefix sums reaches 256. Then, for each level i
- * present in a row, one loop over the row computes for every site at once,
- * as if it were a V_i centre, the footprint sums (2 (2i+1) byte loads each),
- * the ring as footprint minus the next smaller diamond, the mosaic and the
- * Table 1 comparison, and adds up those of the sites that are V_i centres.
- * That loop is straight-line byte arithmetic with no per-site branch, which
- * the compiler vectorises (64 sites to an AVX-512 register); where a level
- * has only a few sites in a row they are done one by one with the same code.
- * Integer sums only, so the result is the same for any number of threads.
- * The bond counts of a fitting footprint do not depend on where it sits, so
- * they are counted once per level by walking the footprint's bonds (not
- * taken from formulas).
+ * so its sums (HSCLs, sigma = +1, staggered) are 2i+1 differences of row
+ * prefix sums; its outermost ring (jamming) is four diagonal segments,
+ * each a difference of two diagonal prefix sums, which every thread keeps
+ * for the rows around the one it is on; and the footprint of radius i is
+ * that of radius i - 1 plus the ring of radius i. A row is done 64 sites at
+ * a time: for the levels present in it (going up, each growing the last
+ * one's sums by rings where that is cheaper), every site is counted as if
+ * it were a V_i centre - footprint sums, mosaic, Table 1 comparison - in
+ * straight-line byte-vector code, and a mask keeps the sites that are V_i
+ * centres. A level with only a few sites in a row is done site by site
+ * instead. Integer sums only, so the result is the same for any number of
+ * threads. The bond counts of a fitting footprint do not depend on where
+ * it sits, so they are counted once per level by walking the footprint's
+ * bonds (not taken from formulas).
  *
- * Truncated clusters (and census_cluster): explicit enumeration of the
- * distinct lattice sites and bonds the footprint covers.
+ * Truncated clusters. On an open lattice the footprint sums come from the
+ * planes as well (zero outside), and the bonds from the cut-back
+ * footprint's row intervals. On a periodic lattice too small for the
+ * footprint (and in census_cluster, the reference): explicit enumeration
+ * of the distinct lattice sites and bonds it covers.
  *
- * tests/unit/test_census.c compares every field of the result with
- * obvious reference computations on random and near-ideal lattices. */
+ * tests/unit/test_census.c and test_census_rows.c compare every field of
+ * the result with obvious reference computations (census_cluster, a
+ * breadth-first search) on random and near-ideal lattices. */
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
