@@ -624,6 +624,195 @@ static void test_components_random(void)
     }
 }
 
+/* The component fields of two results are equal. */
+static bool components_equal(const census_result *a, const census_result *b)
+{
+    return !memcmp(a->n_sites_ge, b->n_sites_ge, sizeof a->n_sites_ge) &&
+           !memcmp(a->n_components, b->n_components, sizeof a->n_components) &&
+           !memcmp(a->largest, b->largest, sizeof a->largest) &&
+           !memcmp(a->size_hist, b->size_hist, sizeof a->size_hist) &&
+           !memcmp(a->n_span_x, b->n_span_x, sizeof a->n_span_x) &&
+           !memcmp(a->n_span_y, b->n_span_y, sizeof a->n_span_y) &&
+           !memcmp(a->n_span_xy, b->n_span_xy, sizeof a->n_span_xy);
+}
+
+/* census_components run directly, with its work set up for 1 and 2 threads
+ * and run on 1 and 2, and every strip count from the least to the most the
+ * work allows (a few of them where there are many), against ref (from
+ * census_of, itself checked by reference_check). The strips are labelled
+ * separately and joined at their seams, so this exercises the joining. */
+static void check_strip_counts(const config *c, const census_result *ref, const char *what)
+{
+    census_input in = cfg_input(c);
+    const int maxt = omp_get_max_threads();
+    for (int init_threads = 1; init_threads <= 2; init_threads++) {
+        omp_set_num_threads(init_threads);
+        census_comp_work w;
+        sm_error err = {{0}};
+        CHECK(census_comp_work_init(&w, c->Lx, c->Ly, &err) == 0, "%s", err.msg);
+        const int step = (w.max_strips - w.min_strips) / 5 + 1;
+        for (int run_threads = 1; run_threads <= 2; run_threads++) {
+            omp_set_num_threads(run_threads);
+            for (int ns = w.min_strips;; ns = ns + step < w.max_strips ? ns + step : w.max_strips) {
+                w.nstrips = ns;
+                census_result r;
+                memset(&r, 0x5A, sizeof r);
+                census_components(&in, &w, &r);
+                CHECK(components_equal(&r, ref), "%s: %d strips, threads %d (work for %d) differ",
+                      what, ns, run_threads, init_threads);
+                if (ns == w.max_strips) break;
+            }
+        }
+        census_comp_work_free(&w);
+    }
+    omp_set_num_threads(maxt);
+}
+
+/* Sites with level 0 with probability p, else -1: near the site percolation
+ * threshold (0.593) clusters are large and tortuous and wind through the
+ * seams between strips and the wraps. */
+static void fill_percolation(config *c, uint64_t seed, double p)
+{
+    uint64_t s = seed * 0x9E3779B97F4A7C15ULL + 7;
+    for (int a = 0; a < c->Lx * c->Ly; a++) {
+        c->level[a] = (int8_t)((rnd(&s) >> 11) * 0x1.0p-53 < p ? 0 : -1);
+        c->sigma[a] = 1;
+    }
+}
+
+/* Lattices with several strips, a row width that is not a multiple of 64
+ * (the partial last mask word) or is, tiny ones; random, smooth and
+ * near-threshold fields; periodic and open; the BFS reference and every
+ * strip count on 1 and 2 threads. */
+static void test_components_strips(void)
+{
+    static const struct { int Lx, Ly; boundary_kind bc; } lat[] = {
+        {200, 173, BOUNDARY_PERIODIC}, {200, 173, BOUNDARY_OPEN}, {130, 97, BOUNDARY_PERIODIC},
+        {130, 97, BOUNDARY_OPEN}, {64, 40, BOUNDARY_PERIODIC}, {65, 33, BOUNDARY_OPEN},
+        {129, 5, BOUNDARY_PERIODIC}, {1, 40, BOUNDARY_PERIODIC}, {40, 1, BOUNDARY_PERIODIC},
+        {2, 3, BOUNDARY_PERIODIC}, {1, 1, BOUNDARY_PERIODIC}, {1, 1, BOUNDARY_OPEN},
+    };
+    static const double perc[3] = {0.55, 0.593, 0.65};
+    for (size_t k = 0; k < sizeof lat / sizeof lat[0]; k++)
+        for (int kind = 0; kind < 5; kind++) {
+            config c = cfg_new(lat[k].Lx, lat[k].Ly, lat[k].bc);
+            if (kind < 2) fill_random(&c, 300 + 7 * k + kind, kind);
+            else fill_percolation(&c, 500 + 7 * k + kind, perc[kind - 2]);
+            char what[96];
+            snprintf(what, sizeof what, "%dx%d %s kind %d", c.Lx, c.Ly,
+                     c.bc == BOUNDARY_PERIODIC ? "periodic" : "open", kind);
+            reference_check(&c, what);
+            census_result ref = census_of(&c);
+            check_strip_counts(&c, &ref, what);
+            cfg_free(&c);
+        }
+}
+
+/* A serpentine: columns joined alternately at the top and the bottom, so
+ * that it crosses every seam between strips once per column, closed into a
+ * loop through the x wrap. One component that winds in x (periodic) or
+ * touches both x edges (open); cut next to the wrap, it no longer winds.
+ * With full-height columns every column winds in y by itself. */
+static void test_components_serpentine(void)
+{
+    const int Lx = 160, Ly = 120, ncol = Lx / 4;
+    for (int b = 0; b < 2; b++) {
+        const boundary_kind bc = b ? BOUNDARY_OPEN : BOUNDARY_PERIODIC;
+        config c = cfg_new(Lx, Ly, bc);
+        for (int k = 0; k < ncol; k++) {
+            for (int y = 2; y <= Ly - 3; y++) *at(&c, c.level, 4 * k, y) = 1;
+            /* to the next column, at the top for odd k and the bottom for
+             * even k; the last one, odd, runs to x = Lx - 1 next to column 0 */
+            const int y = k & 1 ? 2 : Ly - 3, x1 = k + 1 < ncol ? 4 * k + 4 : Lx - 1;
+            for (int x = 4 * k; x <= x1; x++) *at(&c, c.level, x, y) = 1;
+        }
+        const int64_t size = (int64_t)ncol * (Ly - 4) + (int64_t)(ncol - 1) * 3 + 3;
+        census_result r = census_of(&c);
+        CHECK(r.n_components[1] == 1 && r.largest[1] == size && r.n_sites_ge[1] == size,
+              "serpentine: %lld components, largest %lld of %lld", (long long)r.n_components[1],
+              (long long)r.largest[1], (long long)size);
+        CHECK(r.n_span_x[1] == 1 && r.n_span_y[1] == 0 && r.n_span_xy[1] == 0,
+              "serpentine %s spans x only", b ? "open" : "periodic");
+        reference_check(&c, b ? "serpentine open" : "serpentine periodic");
+        check_strip_counts(&c, &r, "serpentine");
+        /* cut next to the wrap: the end site stays joined to column 0
+         * through the wrap (periodic) or is left alone (open); neither
+         * piece spans */
+        *at(&c, c.level, Lx - 2, 2) = -1;
+        r = census_of(&c);
+        CHECK(r.n_components[1] == (b ? 2 : 1) && r.n_span_x[1] == 0 && r.n_span_y[1] == 0,
+              "cut serpentine %s: %lld components, %lld span x", b ? "open" : "periodic",
+              (long long)r.n_components[1], (long long)r.n_span_x[1]);
+        reference_check(&c, "cut serpentine");
+        check_strip_counts(&c, &r, "cut serpentine");
+        *at(&c, c.level, Lx - 2, 2) = 1;
+        /* full-height columns at level 2 */
+        for (int k = 0; k < ncol; k++)
+            for (int y = 0; y < Ly; y++) *at(&c, c.level, 4 * k, y) = 2;
+        r = census_of(&c);
+        CHECK(r.n_components[2] == ncol && r.n_span_y[2] == ncol && r.n_span_x[2] == 0,
+              "columns: %lld components, %lld span y", (long long)r.n_components[2],
+              (long long)r.n_span_y[2]);
+        CHECK(r.n_components[1] == 1 && r.n_span_x[1] == 1 && r.n_span_y[1] == 1 && r.n_span_xy[1] == 1,
+              "serpentine with full columns spans both ways");
+        reference_check(&c, "serpentine with columns");
+        check_strip_counts(&c, &r, "serpentine with columns");
+        cfg_free(&c);
+    }
+}
+
+/* Components that touch x = 0 and x = Lx - 1 only in different rows, each
+ * of which has the other end empty: two Z shapes. Open, both span x; the
+ * evidence of each edge comes from a different row and, with several
+ * strips, from a different strip. Periodic, no row has both ends, so
+ * there is no x-wrap bond and nothing winds. */
+static void test_components_row_ends(void)
+{
+    const int Lx = 70, Ly = 50;
+    for (int b = 0; b < 2; b++) {
+        config c = cfg_new(Lx, Ly, b ? BOUNDARY_OPEN : BOUNDARY_PERIODIC);
+        for (int x = 0; x <= 10; x++) *at(&c, c.level, x, 3) = 0;     /* A: left end in row 3 */
+        for (int y = 3; y <= 40; y++) *at(&c, c.level, 10, y) = 0;
+        for (int x = 10; x < Lx; x++) *at(&c, c.level, x, 40) = 0;    /* right end in row 40 */
+        for (int x = 0; x <= 40; x++) *at(&c, c.level, x, 44) = 1;    /* B: left end in row 44 */
+        for (int y = 44; y <= 46; y++) *at(&c, c.level, 40, y) = 1;
+        for (int x = 40; x < Lx; x++) *at(&c, c.level, x, 46) = 1;    /* right end in row 46 */
+        census_result r = census_of(&c);
+        CHECK(r.n_components[0] == 2 && r.n_components[1] == 1, "two Z shapes, one at level 1");
+        CHECK(r.n_span_x[0] == (b ? 2 : 0) && r.n_span_y[0] == 0 && r.n_span_x[1] == (b ? 1 : 0),
+              "%s: %lld span x at level 0, %lld at level 1", b ? "open" : "periodic",
+              (long long)r.n_span_x[0], (long long)r.n_span_x[1]);
+        reference_check(&c, b ? "Z shapes open" : "Z shapes periodic");
+        check_strip_counts(&c, &r, "Z shapes");
+        cfg_free(&c);
+    }
+}
+
+/* Combs: full rows between rows of single sites, so that one run has a
+ * bond to every other site of the rows next to it and all but the first of
+ * them join a component to itself: the most unions a row can ask for. Every
+ * site is in one component, which spans both ways. */
+static void test_components_combs(void)
+{
+    static const struct { int Lx, Ly; boundary_kind bc; } lat[] = {
+        {200, 64, BOUNDARY_PERIODIC}, {201, 33, BOUNDARY_OPEN}, {130, 10, BOUNDARY_PERIODIC},
+    };
+    for (size_t k = 0; k < sizeof lat / sizeof lat[0]; k++) {
+        config c = cfg_new(lat[k].Lx, lat[k].Ly, lat[k].bc);
+        int64_t n = 0;
+        for (int y = 0; y < c.Ly; y++)
+            for (int x = 0; x < c.Lx; x++)
+                if (y % 2 == 0 || x % 2 == 0) { *at(&c, c.level, x, y) = 0; n++; }
+        census_result r = census_of(&c);
+        CHECK(r.n_components[0] == 1 && r.largest[0] == n && r.n_span_xy[0] == 1,
+              "comb %dx%d: %lld components, largest %lld of %lld", c.Lx, c.Ly,
+              (long long)r.n_components[0], (long long)r.largest[0], (long long)n);
+        reference_check(&c, "comb");
+        check_strip_counts(&c, &r, "comb");
+        cfg_free(&c);
+    }
+}
+
 /* --------------------------------------------------------------- table 1 */
 
 static void test_table1_json_matches_c(void)
@@ -758,6 +947,10 @@ int main(void)
     RUN(test_fast_vs_explicit);
     RUN(test_percolation_patterns);
     RUN(test_components_random);
+    RUN(test_components_strips);
+    RUN(test_components_serpentine);
+    RUN(test_components_row_ends);
+    RUN(test_components_combs);
     RUN(test_against_reference);
     RUN(test_table1_json_matches_c);
     RUN(test_table1_reference);
