@@ -404,7 +404,7 @@ static ALWAYS_INLINE void fp_add_one(level_acc *A, const match_spec *S, fp_vals 
 enum { BLOCK = 64 };
 /* GCC notes that 64-byte vector arguments would be passed differently
  * with and without AVX-512; these are all inlined, no call passes one. */
-#if defined(__GNUC__) && !defined(__clang__)
+#if defined(__GNUC__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 typedef uint8_t u8v __attribute__((vector_size(BLOCK)));
