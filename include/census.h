@@ -103,7 +103,7 @@ typedef struct {
     uint8_t *qh, *qp, *qs; /* their row prefix sums mod 256, and the staggered one's (rows of pw + 1) */
     int32_t *rowcnt;       /* sites of level i in row y, Ly x 9 */
     uint8_t *dbuf;         /* per thread: rolling diagonal prefix sums */
-    int dbuf_threads;      /* threads dbuf has room for */
+    int dbuf_threads;      /* threads dbuf has room for (max threads at init; no more are used) */
     census_comp_work comp; /* components */
 } census_work;
 

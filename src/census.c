@@ -943,7 +943,9 @@ int census_work_init(census_work *w, int Lx, int Ly, sm_error *err)
     w->qp = malloc(rows * (pw + 1));
     w->qs = malloc(rows * (pw + 1));
     w->rowcnt = malloc(sizeof *w->rowcnt * (size_t)Ly * CENSUS_NV);
-    if (!w->ih || !w->ip || !w->qh || !w->qp || !w->qs || !w->rowcnt ||
+    w->dbuf_threads = omp_get_max_threads();
+    w->dbuf = malloc((size_t)w->dbuf_threads * DROWS * 6 * pw);
+    if (!w->ih || !w->ip || !w->qh || !w->qp || !w->qs || !w->rowcnt || !w->dbuf ||
         census_comp_work_init(&w->comp, Lx, Ly, err)) {
         census_work_free(w);
         return sm_fail(err, "census: out of memory for %d x %d work buffers", Lx, Ly);
@@ -1006,19 +1008,10 @@ int census_compute(const census_input *in, census_work *work, census_result *out
 
     if (!in->skip_components) census_components(in, &work->comp, out);
 
-    /* each thread's rolling diagonal prefix rows */
-    const int nthreads = omp_get_max_threads();
-    if (nthreads > work->dbuf_threads) {
-        uint8_t *d = realloc(work->dbuf, (size_t)nthreads * DROWS * 6 * (size_t)work->pw);
-        if (!d) {
-            if (work == &local) census_work_free(&local);
-            return sm_fail(err, "census: out of memory for %d threads' diagonal sums", nthreads);
-        }
-        work->dbuf = d;
-        work->dbuf_threads = nthreads;
-    }
-
-    #pragma omp parallel
+    /* as many threads as there are rolling diagonal rows for (the most at
+     * census_work_init; the results do not depend on the number) */
+    const int nthreads = omp_get_max_threads() < work->dbuf_threads ? omp_get_max_threads() : work->dbuf_threads;
+    #pragma omp parallel num_threads(nthreads)
     {
         cluster_acc T;
         memset(&T, 0, sizeof T);
