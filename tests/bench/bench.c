@@ -14,11 +14,12 @@
  *
  * The census row also gives its cost in level sweeps (census / level sweep
  * at the same L and threads). The lattice is the level dynamics' state
- * after --presweeps sweeps from a random start at --temperature.
+ * after --presweeps sweeps from a random start at --temperature, on a
+ * periodic lattice or, with --boundary open, an open one.
  *
  *   bench [--sizes 256,1024,4096] [--threads 1,2] [--reps N] [--out FILE]
  *         [--only level,ising,cage,census,snapshot] [--temperature T]
- *         [--presweeps N]
+ *         [--presweeps N] [--boundary periodic|open]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,7 @@ typedef struct {
     const char *only;
     double temperature;          /* of the lattice state */
     int presweeps;               /* sweeps from the random start before measuring */
+    boundary_kind boundary;      /* of the level, cage and census lattices */
     result res[MAX_RESULTS];
     int nres;
     double load0[3], load1[3];   /* load averages (1, 5, 15 min) at start and end */
@@ -206,7 +208,8 @@ static void unit_snapshot(void *ctx)
     }
 }
 
-static int make_sim(sim_state *s, sm_config *cfg, int L, dynamics_kind kind, double T)
+static int make_sim(sim_state *s, sm_config *cfg, int L, dynamics_kind kind, double T,
+                    boundary_kind boundary)
 {
     sm_error err;
     char set[64];
@@ -217,6 +220,7 @@ static int make_sim(sim_state *s, sm_config *cfg, int L, dynamics_kind kind, dou
         return 1;
     }
     cfg->Lx = cfg->Ly = L;
+    cfg->boundary = boundary;
     cfg->dynamics = kind;
     cfg->init_level_random = 1;
     if (sim_init(s, cfg, &err)) {
@@ -233,15 +237,15 @@ static void run_size(bench *b, int L, const char *outdir)
     const int reps = reps_for(b, L);
     sm_config *cfg = malloc(sizeof *cfg), *ccfg = malloc(sizeof *ccfg);
     sim_state sim, cs;
-    if (!cfg || !ccfg || make_sim(&sim, cfg, L, DYN_LEVEL, b->temperature)) exit(1);
+    if (!cfg || !ccfg || make_sim(&sim, cfg, L, DYN_LEVEL, b->temperature, b->boundary)) exit(1);
     /* sweeps so that the level field is not the initial {-1, 0} one */
     for (int i = 0; i < b->presweeps; i++) sim_sweep(&sim);
     const int cage = want(b, "cage") && BENCH_HAVE_CAGE;
-    if (cage && make_sim(&cs, ccfg, L, DYN_CAGE, b->temperature)) exit(1);
+    if (cage && make_sim(&cs, ccfg, L, DYN_CAGE, b->temperature, b->boundary)) exit(1);
     ising_ctx ic = {.sweep = 0};
     if (want(b, "ising") && ising_init(&ic.m, L, 2.5, 99)) exit(1);
     sm_error err;
-    census_ctx cc = {.in = {.Lx = L, .Ly = L, .boundary = BOUNDARY_PERIODIC,
+    census_ctx cc = {.in = {.Lx = L, .Ly = L, .boundary = b->boundary,
                             .level = sim.st.level, .sigma = sim.st.sigma}};
     if (want(b, "census")) {
         cc.r = malloc(sizeof *cc.r);
@@ -355,8 +359,8 @@ static void write_outputs(const bench *b)
     printf("\n%s, %d logical CPUs; ns per site-update, median [min, max] of reps\n", cpu, ncpu);
     printf("load average (1/5/15 min): %.2f %.2f %.2f at start, %.2f %.2f %.2f at end\n",
            b->load0[0], b->load0[1], b->load0[2], b->load1[0], b->load1[1], b->load1[2]);
-    printf("lattice: level dynamics after %d sweeps at T = %g from a random start\n", b->presweeps,
-           b->temperature);
+    printf("lattice: %s, level dynamics after %d sweeps at T = %g from a random start\n",
+           b->boundary == BOUNDARY_OPEN ? "open" : "periodic", b->presweeps, b->temperature);
     printf("| op | L | threads | ns/site (median) | min | max | IQR | CPU ns/site | vs Ising | speed-up vs 1 thread | level sweeps |\n");
     printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int i = 0; i < b->nres; i++) {
@@ -389,7 +393,8 @@ static void write_outputs(const bench *b)
             b->load1[2]);
     fprintf(f, "  \"unit\": \"ns per site-update\",\n");
     fprintf(f, "  \"cage_available\": %s,\n", BENCH_HAVE_CAGE ? "true" : "false");
-    fprintf(f, "  \"temperature\": %.17g,\n  \"presweeps\": %d,\n", b->temperature, b->presweeps);
+    fprintf(f, "  \"temperature\": %.17g,\n  \"presweeps\": %d,\n  \"boundary\": \"%s\",\n", b->temperature,
+            b->presweeps, b->boundary == BOUNDARY_OPEN ? "open" : "periodic");
     fprintf(f, "  \"results\": [\n");
     for (int i = 0; i < b->nres; i++) {
         const result *r = &b->res[i];
@@ -420,6 +425,7 @@ int main(int argc, char **argv)
     b.out = "build/bench/bench.json";
     b.temperature = 1.0;
     b.presweeps = 20;
+    b.boundary = BOUNDARY_PERIODIC;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) { fprintf(stderr, "bench: %s needs a value\n", a); return 2; }
@@ -430,6 +436,11 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--only")) b.only = v;
         else if (!strcmp(a, "--temperature")) b.temperature = atof(v);
         else if (!strcmp(a, "--presweeps")) b.presweeps = atoi(v);
+        else if (!strcmp(a, "--boundary")) {
+            if (!strcmp(v, "open")) b.boundary = BOUNDARY_OPEN;
+            else if (!strcmp(v, "periodic")) b.boundary = BOUNDARY_PERIODIC;
+            else { fprintf(stderr, "bench: --boundary must be periodic or open, not %s\n", v); return 2; }
+        }
         else { fprintf(stderr, "bench: unknown option %s\n", a); return 2; }
         i++;
     }
