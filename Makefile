@@ -40,7 +40,7 @@ $(BUILD)/libsoftmatrix.a: $(LIB_OBJ)
 $(BUILD)/softmatrix: $(BUILD)/obj/main.o $(BUILD)/libsoftmatrix.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/libsoftmatrix.a $(HEADERS) | $(BUILD)/tests
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libsoftmatrix.a $(HEADERS) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libsoftmatrix.a -o $@ $(LDLIBS)
 
 $(BUILD)/obj $(BUILD)/tests:

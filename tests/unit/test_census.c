@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 #include "check.h"
 #include "census.h"
+#include "census_reference.h"
 #include "table1.h"
 
 /* Table 1 as the footprint geometry counts it (MODEL.md 5.2): V7 jamming is
@@ -399,37 +400,7 @@ static void reference_check(const config *c, const char *what)
     census_input in = cfg_input(c);
     const int Lx = c->Lx, Ly = c->Ly, N = Lx * Ly;
     const bool periodic = c->bc == BOUNDARY_PERIODIC;
-    for (int i = 0; i <= 8; i++) {
-        int64_t nc = 0, nt = 0, nm = 0, ne[T1_NCOLS] = {0};
-        census_counts sf, st;
-        memset(&sf, 0, sizeof sf); memset(&st, 0, sizeof st);
-        for (int a = 0; a < N; a++) {
-            if (c->level[a] != i) continue;
-            census_counts k;
-            bool fits, all = true;
-            sm_error err;
-            CHECK(census_cluster(&in, a, &k, &fits, &err) == 0, "%s", err.msg);
-            nc++;
-            census_counts *s = fits ? &sf : &st;
-            s->hscl += k.hscl; s->cavity += k.cavity; s->arrows += k.arrows; s->cbosons += k.cbosons;
-            s->n += k.n; s->jamming += k.jamming; s->co += k.co; s->counter += k.counter; s->neel += k.neel;
-            if (!fits) { nt++; continue; }
-            for (int col = 0; col < T1_NCOLS; col++) {
-                int64_t rv, rd, den, v = census_column(i, (table1_col)col, &k, &den);
-                bool on = table1_reference(i, (table1_col)col, &rv, &rd);
-                bool eq = on && v == rv && den == rd;
-                ne[col] += eq;
-                all = all && (eq || !on);
-            }
-            nm += all;
-        }
-        CHECK(r.n_centres[i] == nc && r.n_truncated[i] == nt && r.n_match[i] == nm,
-              "%s V%d: centres %lld/%lld truncated %lld/%lld match %lld/%lld", what, i,
-              (long long)r.n_centres[i], (long long)nc, (long long)r.n_truncated[i], (long long)nt,
-              (long long)r.n_match[i], (long long)nm);
-        CHECK(memcmp(ne, r.n_equal[i], sizeof ne) == 0, "%s V%d: per-column matches", what, i);
-        CHECK(counts_equal(&sf, &r.sum[i]) && counts_equal(&st, &r.sum_truncated[i]), "%s V%d: sums", what, i);
-    }
+    check_clusters_reference(&in, &r, what);
     /* components with spanning */
     int *seen = malloc(sizeof *seen * N), *ux = malloc(sizeof *ux * N), *uy = malloc(sizeof *uy * N);
     int *stack = malloc(sizeof *stack * N);
