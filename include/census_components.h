@@ -38,9 +38,10 @@ void census_comp_work_free(census_comp_work *w);
 
 /* Fills the component fields of r (n_sites_ge, n_components, largest,
  * size_hist, n_span_x/y/xy) for i = 0..8 and leaves the others alone. The
- * input has been checked (levels -1..8) and w is for in's Lx, Ly. Uses up
- * to w->slots OpenMP threads; the results do not depend on how many. */
-void census_components(const struct census_input *in, census_comp_work *w,
-                       struct census_result *r);
+ * input has been checked (levels -1..8), n_level[i] is its number of sites
+ * of level i, and w is for in's Lx, Ly. Uses up to w->slots OpenMP threads;
+ * the results do not depend on how many. */
+void census_components(const struct census_input *in, const int64_t n_level[9],
+                       census_comp_work *w, struct census_result *r);
 
 #endif

@@ -84,14 +84,26 @@ static inline bool fp_in_cavity(int i, int dx, int dy)
     return i == 8 && abs(dx) + abs(dy) <= 1;
 }
 
+/* Open lattice of length L: the centres lo <= x < hi of V_i clusters whose
+ * footprint and the sites one step outside it (which reach X + 1 along the
+ * axes) lie in the lattice, so that no bond is cut. Empty if hi <= lo. */
+static inline void open_fit_range(int L, int i, int *lo, int *hi)
+{
+    const int X = fp_extent(i);
+    *lo = X + 1;
+    *hi = L - X - 1;
+}
+
 bool census_fits(int Lx, int Ly, boundary_kind boundary, int i, int x, int y)
 {
-    int X = fp_extent(i);
-    if (boundary == BOUNDARY_PERIODIC)
+    if (boundary == BOUNDARY_PERIODIC) {
+        const int X = fp_extent(i);
         return Lx >= 2 * X + 2 && Ly >= 2 * X + 2;
-    /* open: the footprint and the sites one step outside it (which reach
-     * X + 1 along the axes) must lie in the lattice, so no bond is cut */
-    return x - X - 1 >= 0 && x + X + 1 <= Lx - 1 && y - X - 1 >= 0 && y + X + 1 <= Ly - 1;
+    }
+    int xl, xh, yl, yh;
+    open_fit_range(Lx, i, &xl, &xh);
+    open_fit_range(Ly, i, &yl, &yh);
+    return x >= xl && x < xh && y >= yl && y < yh;
 }
 
 /* Bond counts of a footprint in the infinite plane, by walking its sites'
@@ -776,16 +788,16 @@ void census_rows(const fp_ctx *c, cluster_acc *T, uint8_t *dbuf, int y0, int y1)
         for (int i = 0; i < CENSUS_NV; i++) {
             lo[i] = 0; hi[i] = Lx;
             if (!cnt[i]) continue;
-            const int X = fp_extent(i);
             if (periodic) {
                 if (!c->fits[i]) { truncated_row(in, T, y, 0, Lx, i); continue; }
             } else {
-                /* open: the footprint and its outer layer inside the lattice */
-                if (y < X + 1 || y > Ly - X - 2 || Lx < 2 * X + 3) {
+                int ylo, yhi;
+                open_fit_range(Ly, i, &ylo, &yhi);
+                open_fit_range(Lx, i, &lo[i], &hi[i]);
+                if (y < ylo || y >= yhi || lo[i] >= hi[i]) {
                     truncated_open_row(in, &R, T, y, 0, Lx, i);
                     continue;
                 }
-                lo[i] = X + 1; hi[i] = Lx - X - 1;
                 truncated_open_row(in, &R, T, y, 0, lo[i], i);
                 truncated_open_row(in, &R, T, y, hi[i], Lx, i);
             }
@@ -1006,7 +1018,12 @@ int census_compute(const census_input *in, census_work *work, census_result *out
         ctx.fits[i] = census_fits(Lx, Ly, BOUNDARY_PERIODIC, i, 0, 0);
     }
 
-    if (!in->skip_components) census_components(in, &work->comp, out);
+    if (!in->skip_components) {
+        int64_t n_level[CENSUS_NV] = {0};
+        for (int y = 0; y < Ly; y++)
+            for (int i = 0; i < CENSUS_NV; i++) n_level[i] += work->rowcnt[(int64_t)y * CENSUS_NV + i];
+        census_components(in, n_level, &work->comp, out);
+    }
 
     /* as many threads as there are rolling diagonal rows for (the most at
      * census_work_init; the results do not depend on the number) */

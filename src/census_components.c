@@ -1,9 +1,10 @@
 /* Components of {level >= i} for the census (see census_components.h and
  * census.h).
  *
- * Which sets are labelled. One pass counts the sites of each level. A set
- * that is empty or the whole lattice, or the same as the next one up (no
- * site of level exactly i), is settled from the counts; an equilibrated
+ * Which sets are labelled. From the number of sites of each level (which
+ * the census counts while it checks the input), a set that is empty or the
+ * whole lattice, or the same as the next one up (no site of level exactly
+ * i), is settled; an equilibrated
  * field sits on two or three adjacent levels, so only a few sets are left.
  *
  * Labelling one set. Rows become 64-site bit masks and the union-find works
@@ -97,6 +98,8 @@ struct census_comp_level {
 };
 
 static inline int size_bin(int64_t s) { return 63 - __builtin_clzll((unsigned long long)s); }
+
+_Static_assert(CENSUS_NV == 9, "census_components.h declares n_level[9]");
 
 static inline int strip_row(int s, int ns, int Ly) { return (int)((int64_t)s * Ly / ns); }
 
@@ -571,39 +574,6 @@ static void merge_level(const census_input *in, const census_comp_work *w, bool 
     r->n_span_xy[i] = nsxy;
 }
 
-/* ------------------------------------------------------------ level counts */
-
-typedef int8_t v64i8 __attribute__((vector_size(64)));
-typedef uint8_t v64u8 __attribute__((vector_size(64)));
-
-/* Adds to cnt[l + 1] the number of sites of level l = 0..8 in p[0..n).
- * Byte counters (a compare and a subtract per 64 sites), flushed before
- * they can overflow, one level at a time over a block that stays in L1 so
- * that only two vectors are live whatever the vector width. */
-__attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
-static void count_levels(const int8_t *p, int64_t n, int64_t cnt[NLEVELS])
-{
-    int64_t k = 0;
-    while (n - k >= 64) {
-        const int64_t chunks = (n - k) / 64 < 255 ? (n - k) / 64 : 255;
-        for (int l = 0; l < NLEVELS - 1; l++) {
-            const v64i8 lv = (v64i8){0} + (int8_t)l;
-            v64u8 acc = {0};
-            for (int64_t c = 0; c < chunks; c++) {
-                v64i8 v;
-                memcpy(&v, p + k + 64 * c, sizeof v);
-                acc -= (v64u8)(v == lv);   /* true is -1: unsigned, so it wraps to + 1 */
-            }
-            int64_t sum = 0;
-            for (int j = 0; j < 64; j++) sum += acc[j];
-            cnt[l + 1] += sum;
-        }
-        k += 64 * chunks;
-    }
-    for (; k < n; k++)
-        if (p[k] >= 0) cnt[p[k] + 1]++;
-}
-
 /* -------------------------------------------------------------------- API */
 
 static void *alloc_n(size_t n, size_t size, bool *ok)
@@ -697,18 +667,19 @@ void census_comp_work_free(census_comp_work *w)
 /* ge[i]: sites with level >= i (ge[CENSUS_NV] = 0); todo: the sets to
  * label, i.e. neither empty nor full nor equal to the next; returns their
  * number. */
-static int plan_levels(const int64_t cnt[NLEVELS], int64_t N, int64_t ge[CENSUS_NV + 1],
+static int plan_levels(const int64_t n_level[CENSUS_NV], int64_t N, int64_t ge[CENSUS_NV + 1],
                        int todo[CENSUS_NV])
 {
     int n = 0;
     ge[CENSUS_NV] = 0;
-    for (int i = CENSUS_NV - 1; i >= 0; i--) ge[i] = ge[i + 1] + cnt[i + 1];
+    for (int i = CENSUS_NV - 1; i >= 0; i--) ge[i] = ge[i + 1] + n_level[i];
     for (int i = CENSUS_NV - 1; i >= 0; i--)
         if (ge[i] > 0 && ge[i] < N && ge[i] > ge[i + 1]) todo[n++] = i;
     return n;
 }
 
-void census_components(const census_input *in, census_comp_work *w, census_result *r)
+void census_components(const census_input *in, const int64_t n_level[CENSUS_NV], census_comp_work *w,
+                       census_result *r)
 {
     const int Ly = in->Ly;
     const int64_t N = (int64_t)in->Lx * Ly;
@@ -724,18 +695,11 @@ void census_components(const census_input *in, census_comp_work *w, census_resul
     int ns = w->nstrips > w->min_strips ? w->nstrips : w->min_strips;
     if (ns > w->max_strips) ns = w->max_strips;
     const int nt = omp_get_max_threads() < w->slots ? omp_get_max_threads() : w->slots;
-    int64_t cnt[NLEVELS] = {0};
+    int64_t ge[CENSUS_NV + 1];
+    int todo[CENSUS_NV];
+    const int ntodo = plan_levels(n_level, N, ge, todo);
     #pragma omp parallel num_threads(nt)
     {
-        #pragma omp for schedule(static) reduction(+ : cnt[:NLEVELS])
-        for (int s = 0; s < ns; s++) {
-            const int64_t a = (int64_t)strip_row(s, ns, Ly) * in->Lx;
-            const int64_t b = (int64_t)strip_row(s + 1, ns, Ly) * in->Lx;
-            count_levels(in->level + a, b - a, cnt);
-        }
-        int64_t ge[CENSUS_NV + 1];
-        int todo[CENSUS_NV];
-        const int ntodo = plan_levels(cnt, N, ge, todo);
         struct census_comp_slot *S = &w->slot[omp_get_thread_num()];
         #pragma omp for schedule(dynamic, 1)
         for (int task = 0; task < ntodo * ns; task++) {
@@ -746,9 +710,6 @@ void census_components(const census_input *in, census_comp_work *w, census_resul
         for (int t = 0; t < ntodo; t++) merge_level(in, w, simd, S, todo[t], ns, r);
     }
     /* the sets settled by the counts, top down so that i + 1 is done */
-    int64_t ge[CENSUS_NV + 1];
-    int todo[CENSUS_NV];
-    plan_levels(cnt, N, ge, todo);
     for (int i = CENSUS_NV - 1; i >= 0; i--) {
         r->n_sites_ge[i] = ge[i];
         if (ge[i] == N) {

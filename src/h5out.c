@@ -503,33 +503,40 @@ static hid_t open_cut(h5out *h, const char *path, const char *leaf, hsize_t rows
     return d;
 }
 
+/* Opens the step, time and value datasets of group path, each cut to rows
+ * (open_cut); a dataset not opened is -1. *width: the value's row width. */
+static int open_cut3(h5out *h, const char *path, hsize_t rows, hid_t *step, hid_t *time,
+                     hid_t *value, int *width, sm_error *err)
+{
+    int w = 0;
+    *step = open_cut(h, path, "step", rows, &w, err);
+    *time = *step < 0 ? -1 : open_cut(h, path, "time", rows, &w, err);
+    *value = *time < 0 ? -1 : open_cut(h, path, "value", rows, width, err);
+    return *value < 0;
+}
+
 static int reopen_series(h5out *h, const h5out_count *k, sm_error *err)
 {
     const hsize_t rows = (hsize_t)k->rows;
-    int w = 0, wv = 0;
+    int wv = 0;
     if (k->rows < 0) return sm_fail(err, "%s: bad row count for %s", h->partial, k->path);
     if (strncmp(k->path, "/snapshots/", 11) == 0) {
         int i = 0;
         while (i < SNAP_NFIELDS && strcmp(k->path + 11, SNAP_FIELD_NAMES[i]) != 0) i++;
         if (i == SNAP_NFIELDS) return sm_fail(err, "%s: unknown snapshot field %s", h->partial, k->path);
         snap_field *f = &h->snap[i];
-        f->step = open_cut(h, k->path, "step", rows, &w, err);
-        f->time = f->step < 0 ? -1 : open_cut(h, k->path, "time", rows, &w, err);
-        f->value = f->time < 0 ? -1 : open_cut(h, k->path, "value", rows, &wv, err);
         f->group = 0; /* opened: closed by h5out_close from here on */
         f->n = rows;
-        return f->value < 0;
+        return open_cut3(h, k->path, rows, &f->step, &f->time, &f->value, &wv, err);
     }
     if (h->nseries == H5OUT_MAX_SERIES)
         return sm_fail(err, "%s: too many series (internal limit %d)", h->path, H5OUT_MAX_SERIES);
     series *s = &h->s[h->nseries++];
     snprintf(s->path, sizeof s->path, "%s", k->path);
-    s->step = open_cut(h, k->path, "step", rows, &w, err);
-    s->time = s->step < 0 ? -1 : open_cut(h, k->path, "time", rows, &w, err);
-    s->value = s->time < 0 ? -1 : open_cut(h, k->path, "value", rows, &wv, err);
-    s->width = wv;
     s->n = rows;
-    return s->value < 0;
+    const int bad = open_cut3(h, k->path, rows, &s->step, &s->time, &s->value, &wv, err);
+    s->width = wv;
+    return bad;
 }
 
 typedef struct {

@@ -616,6 +616,9 @@ static void check_strip_counts(const config *c, const census_result *ref, const 
 {
     census_input in = cfg_input(c);
     const int maxt = omp_get_max_threads();
+    int64_t n_level[CENSUS_NV] = {0};
+    for (int a = 0; a < c->Lx * c->Ly; a++)
+        if (c->level[a] >= 0) n_level[c->level[a]]++;
     for (int init_threads = 1; init_threads <= 2; init_threads++) {
         omp_set_num_threads(init_threads);
         census_comp_work w;
@@ -628,7 +631,7 @@ static void check_strip_counts(const config *c, const census_result *ref, const 
                 w.nstrips = ns;
                 census_result r;
                 memset(&r, 0x5A, sizeof r);
-                census_components(&in, &w, &r);
+                census_components(&in, n_level, &w, &r);
                 CHECK(components_equal(&r, ref), "%s: %d strips, threads %d (work for %d) differ",
                       what, ns, run_threads, init_threads);
                 if (ns == w.max_strips) break;
