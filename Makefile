@@ -12,13 +12,17 @@ DEB_PACKAGES := gcc make libhdf5-dev hdf5-tools libcjson-dev librandom123-dev \
                 python3-h5py python3-numpy python3-matplotlib python3-pytest
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c))
+# Sources by layer (docs/architecture.md): core, dynamics, io, diag, run,
+# scan, cli; src/main.c only dispatches. -MMD -MP writes a .d file beside
+# each object, so editing a header rebuilds exactly what includes it.
+LIB_SRC  := $(wildcard src/*/*.c)
 LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-HEADERS  := $(wildcard include/*.h)
+HEADERS  := $(wildcard include/*/*.h)
+DEPFLAGS  = -MMD -MP -MF $(@:%=%.d)
 
-.PHONY: all deps run test unit bench clean
+.PHONY: all deps run test unit bench clean help
 
 all: $(BUILD)/softmatrix
 
@@ -31,8 +35,9 @@ deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
-$(BUILD)/obj/%.o: src/%.c $(HEADERS) | $(BUILD)/obj
-	$(CC) $(CFLAGS) -c $< -o $@
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(BUILD)/libsoftmatrix.a: $(LIB_OBJ)
 	ar rcs $@ $^
@@ -40,11 +45,11 @@ $(BUILD)/libsoftmatrix.a: $(LIB_OBJ)
 $(BUILD)/softmatrix: $(BUILD)/obj/main.o $(BUILD)/libsoftmatrix.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libsoftmatrix.a $(HEADERS) | $(BUILD)/tests
-	$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libsoftmatrix.a -o $@ $(LDLIBS)
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsoftmatrix.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -Itests/unit $< $(BUILD)/libsoftmatrix.a -o $@ $(LDLIBS)
 
-$(BUILD)/obj $(BUILD)/tests:
-	mkdir -p $@
+-include $(LIB_OBJ:%=%.d) $(BUILD)/obj/main.o.d $(UNIT_BIN:%=%.d)
 
 # exact enumeration and Ising results, built independently of src/ (MODEL.md section 7)
 include tests/exact/Makefile.inc
@@ -62,7 +67,7 @@ test: deps
 	$(MAKE) sanitize-smoke
 	$(PYTHON) -m pytest -q tests
 
-# Benchmark (issue #8): tests/bench/*.c linked against the library; results
+# Benchmark: tests/bench/*.c linked against the library; results
 # in $(BUILD)/bench/bench.json and as a table on stdout.
 BENCH_SRC := $(wildcard tests/bench/*.c)
 $(BUILD)/bench/bench: $(BENCH_SRC) $(wildcard tests/bench/*.h) $(BUILD)/libsoftmatrix.a $(HEADERS)
@@ -72,7 +77,7 @@ $(BUILD)/bench/bench: $(BENCH_SRC) $(wildcard tests/bench/*.h) $(BUILD)/libsoftm
 bench: $(BUILD)/bench/bench
 	$(BUILD)/bench/bench --out $(BUILD)/bench/bench.json $(BENCH_ARGS)
 
-# Validation against exact results (issue #5, MODEL.md section 7): Ising limit,
+# Validation against exact results (docs/validation.md): Ising limit,
 # Onsager, exact enumeration with level and cage dynamics, planted-bug controls.
 # Prints the table of every comparison and writes it to $(BUILD)/validation.md.
 # VALIDATE_JOBS simulations run at a time.
@@ -103,7 +108,7 @@ figures: all
 	$(PYTHON) scripts/table1_report.py $(FIG_OUT)/default.h5 --table1-json $(FIG_OUT)/table1.json -o $(FIG_DIR)/table1.png
 	$(PYTHON) scripts/hysteresis.py $(FIG_OUT)/hysteresis.h5 -o $(FIG_DIR)/hysteresis.png
 
-# --- Robustness (issue #9): sanitizers and fuzzing ---------------------------
+# --- Robustness: sanitizers and fuzzing ---------------------------
 # The sanitized build lives in its own tree, made by a recursive make with
 # CFLAGS passed through the environment (a command-line CFLAGS would replace
 # the `+=` flags above instead of being extended by them).
@@ -116,7 +121,7 @@ SAN_ENV    := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=
 SAN_MAKE    = CFLAGS='$(SAN_CFLAGS)' EXACT_CFLAGS='-O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -fopenmp $(SAN_CFLAGS)' \
               $(MAKE) --no-print-directory BUILD=$(SAN_BUILD)
 SAN_UNIT    = $(UNIT_SRC:tests/unit/%.c=$(SAN_BUILD)/tests/%)
-FUZZ_SRC   := tests/fuzz/fuzz_config.c src/config.c src/model.c src/sm_error.c
+FUZZ_SRC   := tests/fuzz/fuzz_config.c src/io/config.c src/core/model.c src/core/error.c
 
 .PHONY: sanitize-build sanitize-smoke test-sanitize fuzz fuzz-deps
 

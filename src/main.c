@@ -5,13 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "config.h"
-#include "constants.h"
-#include "index.h"
-#include "run.h"
-#include "sweep_run.h"
-#include "table1.h"
-#include "version.h"
+#include "io/config.h"
+#include "core/constants.h"
+#include "io/index.h"
+#include "run/run.h"
+#include "scan/runner.h"
+#include "diag/table1.h"
+#include "core/version.h"
 
 /* The signal that asked a run to stop, 0 while none did. The one piece of
  * global mutable state: a handler can reach nothing else. run_main reads it

@@ -27,10 +27,10 @@
 #include <time.h>
 #include <omp.h>
 
-#include "census.h"
-#include "config.h"
-#include "h5out.h"
-#include "sim.h"
+#include "diag/census.h"
+#include "io/config.h"
+#include "io/h5out.h"
+#include "core/state.h"
 #include "ising.h"
 
 #if defined(__has_include)

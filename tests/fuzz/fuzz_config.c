@@ -22,7 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "config.h"
+#include "io/config.h"
 
 enum { MAX_SETS = 8 };
 

@@ -8,8 +8,8 @@
 #define SM_CENSUS_REFERENCE_H
 
 #include <string.h>
-#include "census.h"
-#include "table1.h"
+#include "diag/census.h"
+#include "diag/table1.h"
 
 static void check_clusters_reference(const census_input *in, const census_result *r, const char *what)
 {

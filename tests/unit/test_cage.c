@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <omp.h>
-#include "cage_sweep.h"
+#include "dynamics/cage.h"
 #include "check.h"
-#include "config.h"
-#include "pcp.h"
-#include "sim.h"
+#include "io/config.h"
+#include "core/pcp.h"
+#include "core/state.h"
 
 /* sm_config holds the whole schedule table: too big for the stack */
 static sm_config CFG;

@@ -9,9 +9,9 @@
 #include <omp.h>
 #include <cjson/cJSON.h>
 #include "check.h"
-#include "census.h"
+#include "diag/census.h"
 #include "census_reference.h"
-#include "table1.h"
+#include "diag/table1.h"
 
 /* Table 1 as the footprint geometry counts it (MODEL.md 5.2): V7 jamming is
  * 56 (paper 60), V8 jamming 56 (paper: none), V8 N 196 (paper 196 + 4),

@@ -13,7 +13,7 @@
 #include <math.h>
 #include <omp.h>
 #include "check.h"
-#include "census.h"
+#include "diag/census.h"
 #include "census_reference.h"
 
 typedef struct {

@@ -10,8 +10,8 @@
 #include <cjson/cJSON.h>
 
 #include "check.h"
-#include "constants.h"
-#include "sm_error.h"
+#include "core/constants.h"
+#include "core/error.h"
 
 /* x agrees with a value printed with `decimals` decimals: it rounds to it. */
 #define CHECK_PRINTED(x, printed, decimals) \

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <omp.h>
 #include "check.h"
-#include "level_sweep.h"
-#include "rng.h"
+#include "dynamics/level.h"
+#include "core/rng.h"
 
 typedef struct {
     const char *name;

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "check.h"
-#include "config.h"
-#include "level_sweep.h"
-#include "model.h"
+#include "io/config.h"
+#include "dynamics/level.h"
+#include "core/model.h"
 
 typedef struct {
     lattice lat;

@@ -1,0 +1,83 @@
+/* The model of MODEL.md sections 2-3: per-site state, parameters, the
+ * Hamiltonian H and the weight W = prod g^(l+1) exp(-H/T).
+ *
+ * H is kept as four integer sums so that incremental bookkeeping is exact and
+ * independent of the order in which threads add their contributions:
+ *   H = eps_C * sum_C + eps_step * n_steps + J * sum_J - (h/16) * sum_h
+ * with sum_C = sum_a C(l_a), n_steps = sum_<ab> |l_a - l_b| (IE arrows),
+ * sum_J = sum_<ab> n_a n_b s_a s_b, sum_h = sum_a n_a s_a. */
+#ifndef SM_MODEL_H
+#define SM_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "core/lattice.h"
+#include "core/error.h"
+
+enum { LEVEL_MIN = -1, LEVEL_MAX = 8, NLEVELS = 10, NPHASE = 64 };
+
+/* Table 1 "C-bosons in V_i cluster": C(l) for l = -1..8, indexed l + 1. */
+extern const int MODEL_CBOSONS[NLEVELS];
+
+typedef struct {
+    double eps_C;     /* C-boson energy (default 1/8) */
+    double g;         /* closed-loop degeneracy (default 4) */
+    double eps_step;  /* contour tension per IE arrow (default 0) */
+    double J;         /* MIEV coupling between adjacent HSCLs (default 1/8) */
+    double h;         /* external z-field on the +-1/16 potentials (default 0) */
+    bool freeze_levels;
+    /* cage dynamics (MODEL.md 4.2) */
+    double trap_barrier;  /* E_trap, default 1 */
+    double async_barrier; /* E_async, default 1/8 */
+    /* soft-matrix jumps (MODEL.md 5.4): n_z = N_c^(-Tg/Tm) */
+    double N_c;           /* default 200 */
+    double Tg_over_Tm;    /* default 5/8 */
+} model_params;
+
+void model_params_default(model_params *p);
+
+/* Per-site fields. phase and z are carried for the cage dynamics, the
+ * snapshots and soft-matrix jumps; the level dynamics does not move them. */
+typedef struct {
+    int64_t N;
+    int8_t *level;   /* -1..8 */
+    int8_t *sigma;   /* +1 / -1 */
+    uint8_t *phase;  /* 0..63 */
+    float *z;        /* accumulated z displacement */
+} model_state;
+
+int model_state_init(model_state *s, int64_t N, sm_error *err);
+void model_state_free(model_state *s);
+
+typedef struct {
+    int64_t sum_C, n_steps, sum_J, sum_h;
+} energy_terms;
+
+/* Full O(N) recomputation of the four sums from the configuration. */
+void energy_terms_compute(const lattice *lat, const model_state *s, energy_terms *e);
+static inline void energy_terms_add(energy_terms *a, const energy_terms *b)
+{
+    a->sum_C += b->sum_C; a->n_steps += b->n_steps; a->sum_J += b->sum_J; a->sum_h += b->sum_h;
+}
+
+/* Energy parts (units of eps0) from the sums. */
+typedef struct { double total, C, step, J, h; } energy_parts;
+energy_parts energy_from_terms(const model_params *p, const energy_terms *e);
+
+/* Number of bonds that violate the RSOS constraint |l_a - l_b| <= 1. */
+int64_t model_rsos_violations(const lattice *lat, const model_state *s);
+
+/* Weight ratio W'/W for changing l -> l2 at a site whose neighbourhood gives
+ * n_same neighbours with level l, n_up neighbours with level l2 (l2 = l +- 1,
+ * RSOS already checked), and S = sum_b n_b s_b of its neighbours:
+ *   g^(l2-l) exp(-dH/T). */
+double model_level_ratio(const model_params *p, double T, int l, int l2, int s,
+                         int n_same, int n_up, int S);
+/* Weight ratio for flipping s -> -s at an HSCL (n = 1) with neighbour sum S. */
+double model_sigma_ratio(const model_params *p, double T, int s, int S);
+
+/* Metropolis acceptance min(1, ratio) as an integer threshold: a uniform
+ * 32-bit r is accepted iff r < threshold (threshold = 2^32 accepts always). */
+uint64_t model_threshold(double ratio);
+
+#endif

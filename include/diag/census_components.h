@@ -1,0 +1,47 @@
+/* Connected components of the nested sets {level >= i}, i = 0..8 (MODEL.md
+ * section 5.2, SM3): their number, size histogram, largest, and which span
+ * the lattice. Definitions in census.h; this is the part of the census that
+ * reads only the level field. */
+#ifndef SM_CENSUS_COMPONENTS_H
+#define SM_CENSUS_COMPONENTS_H
+
+#include <stdint.h>
+#include "core/error.h"
+
+struct census_input;
+struct census_result;
+struct census_comp_slot;    /* census_components.c */
+struct census_comp_level;
+
+/* Work buffers for one lattice size, allocated once. Each set {level >= i}
+ * is labelled in horizontal strips of rows (see census_components.c): a
+ * thread labels a strip in its slot's scratch and keeps only what the
+ * joining of the strips needs, in the set's level buffers. */
+typedef struct {
+    int Lx, Ly;
+    int64_t N;
+    /* Strips per set: 0 (what init sets) for min_strips; more (up to
+     * max_strips) is allowed, fewer is not. Any number gives the same
+     * results; tests vary it. */
+    int nstrips;
+    int min_strips, max_strips;
+    int strip_rows;             /* rows of the tallest strip, ceil(Ly / min_strips) */
+    int slots;                  /* threads that can work at once (max threads at init) */
+    int words;                  /* 64-site mask words per row */
+    int32_t row_cap;            /* most runs a row can have, (Lx + 1) / 2 */
+    struct census_comp_slot *slot;     /* per thread */
+    struct census_comp_level *level;   /* per set i = 0..8 */
+} census_comp_work;
+
+int census_comp_work_init(census_comp_work *w, int Lx, int Ly, sm_error *err);
+void census_comp_work_free(census_comp_work *w);
+
+/* Fills the component fields of r (n_sites_ge, n_components, largest,
+ * size_hist, n_span_x/y/xy) for i = 0..8 and leaves the others alone. The
+ * input has been checked (levels -1..8), n_level[i] is its number of sites
+ * of level i, and w is for in's Lx, Ly. Uses up to w->slots OpenMP threads;
+ * the results do not depend on how many. */
+void census_components(const struct census_input *in, const int64_t n_level[9],
+                       census_comp_work *w, struct census_result *r);
+
+#endif

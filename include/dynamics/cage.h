@@ -1,0 +1,80 @@
+/* Cage dynamics (MODEL.md 4.2): the PCP of every site walks on its 2-Delta-d
+ * cage, w = 64 (l + 1) + phi in [0, 640), and the level changes only when the
+ * PCP completes (or undoes) a closed loop of 64 jumps.
+ *
+ * One cage sweep = four SASC bond-class passes (horizontal even, horizontal
+ * odd, vertical even, vertical odd; each a set of disjoint bonds) followed by
+ * two checkerboard colour passes of single jumps and sigma flips. Every move
+ * is an exactly reversible proposal accepted with a probability that obeys
+ * detailed balance with respect to W(l, sigma) x uniform(phi), so the
+ * (l, sigma) marginal is the W of the level dynamics:
+ *  - pair jumps and single jumps inside a loop leave (l, sigma) alone, and
+ *    their barrier factors exp(-E/T) are the same in both directions;
+ *  - a loop crossing is accepted with c_trap min(1, W'/W), so
+ *    W P(x -> y) = c_trap min(W, W') is symmetric;
+ *  - a sigma flip happens only at phi = 0 (in both directions) with
+ *    Metropolis min(1, W'/W).
+ * Barrier factors are capped at 1 (a negative barrier counts as 0): a factor
+ * above 1 would be clipped by min(1, .) in one direction only. */
+#ifndef SM_CAGE_SWEEP_H
+#define SM_CAGE_SWEEP_H
+
+#include "dynamics/kinetics.h"
+#include "core/lattice.h"
+#include "core/model.h"
+#include "core/moves.h"
+
+enum {
+    CAGE_MOVE_PAIR = 0,   /* SASC pair jump on a paired bond */
+    CAGE_MOVE_SINGLE = 1, /* single jump inside a diagonal (E_async) */
+    CAGE_MOVE_TRAP = 2,   /* single jump across a diagonal boundary (E_trap) */
+    CAGE_MOVE_LOOP = 3,   /* single jump across phi 63 <-> 0: l -> l +- 1 */
+    CAGE_MOVE_SIGMA = 4,  /* sigma flip at phi = 0 */
+    CAGE_NMOVES = 5
+};
+extern const char *const CAGE_MOVE_NAMES[CAGE_NMOVES];
+
+enum { CAGE_LINES = 16, CAGE_TRAP_LINE = 15 };
+
+/* Integer Metropolis thresholds for one temperature (no exp() in the sweep).
+ * loop[][][][][] is indexed like level_tables.level and already includes
+ * the trap factor. */
+typedef struct {
+    double T;
+    uint64_t loop[NLEVELS][2][9][2][9];
+    uint64_t sigma[2][9];
+    uint64_t async; /* min(1, exp(-E_async/T)) */
+    uint64_t trap;  /* min(1, exp(-E_trap/T)) */
+} cage_tables;
+
+void cage_tables_build(cage_tables *t, const model_params *p, double T);
+
+/* Direction (0..3) the PCP's current diagonal q = phi / 16 faces. */
+static inline int cage_facing(int phase, int sigma)
+{
+    const int q = phase >> 4;
+    return sigma > 0 ? q : (4 - q) & 3;
+}
+
+/* SASC pairing of a and its neighbour b in direction d: a's diagonal faces
+ * b, b's faces a, and both PCPs are on the same angle line. */
+static inline int cage_paired(int phase_a, int sigma_a, int phase_b, int sigma_b, int d)
+{
+    return (phase_a & 15) == (phase_b & 15) && cage_facing(phase_a, sigma_a) == d &&
+           cage_facing(phase_b, sigma_b) == ((d + 2) & 3);
+}
+
+/* One cage sweep at t->T. Adds the energy change to *de, the move counts to
+ * *ms and the kinetic events to k->c; applies soft-matrix jumps to s->z.
+ * Bitwise identical for any number of OpenMP threads. */
+void cage_sweep(const lattice *lat, model_state *s, const model_params *p, const cage_tables *t,
+                kinetics *k, uint64_t seed, uint64_t sweep, energy_terms *de, move_stats *ms);
+
+/* PCP move proposals per sweep (one single jump per site plus one pair
+ * check per bond), the unit of the cage timing. */
+int64_t cage_moves_per_sweep(const lattice *lat);
+
+/* Number of SASC-paired bonds in the configuration. */
+int64_t cage_count_paired(const lattice *lat, const model_state *s);
+
+#endif

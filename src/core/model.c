@@ -1,0 +1,115 @@
+/* Model: state allocation, the Hamiltonian's integer sums, weight ratios. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/model.h"
+
+const int MODEL_CBOSONS[NLEVELS] = {0, 4, 16, 36, 64, 100, 144, 196, 256, 320};
+
+void model_params_default(model_params *p)
+{
+    p->eps_C = 0.125;
+    p->g = 4.0;
+    p->eps_step = 0.0;
+    p->J = 0.125;
+    p->h = 0.0;
+    p->freeze_levels = false;
+    p->trap_barrier = 1.0;
+    p->async_barrier = 0.125;
+    p->N_c = 200.0;
+    p->Tg_over_Tm = 0.625;
+}
+
+int model_state_init(model_state *s, int64_t N, sm_error *err)
+{
+    memset(s, 0, sizeof *s);
+    s->N = N;
+    /* calloc, not malloc+memset: the kernels touch the pages first in their
+     * own threads only if they write before this; zero pages are cheap. */
+    s->level = calloc((size_t)N, 1);
+    s->sigma = calloc((size_t)N, 1);
+    s->phase = calloc((size_t)N, 1);
+    s->z = calloc((size_t)N, sizeof *s->z);
+    if (!s->level || !s->sigma || !s->phase || !s->z) {
+        model_state_free(s);
+        return sm_fail(err, "model: out of memory for %lld sites", (long long)N);
+    }
+    return 0;
+}
+
+void model_state_free(model_state *s)
+{
+    free(s->level);
+    free(s->sigma);
+    free(s->phase);
+    free(s->z);
+    s->level = NULL; s->sigma = NULL; s->phase = NULL; s->z = NULL;
+}
+
+void energy_terms_compute(const lattice *lat, const model_state *s, energy_terms *e)
+{
+    int64_t sc = 0, st = 0, sj = 0, sh = 0;
+    for (int64_t a = 0; a < lat->N; a++) {
+        const int la = s->level[a];
+        const int na = la >= 0;
+        sc += MODEL_CBOSONS[la + 1];
+        sh += na * s->sigma[a];
+        /* each site owns its +x and +y bond */
+        for (int d = DIR_PX; d <= DIR_PY; d++) {
+            int32_t b = lat->nbr[4 * a + d];
+            if (b < 0) continue;
+            const int lb = s->level[b];
+            st += abs(la - lb);
+            sj += na * (lb >= 0) * s->sigma[a] * s->sigma[b];
+        }
+    }
+    e->sum_C = sc; e->n_steps = st; e->sum_J = sj; e->sum_h = sh;
+}
+
+energy_parts energy_from_terms(const model_params *p, const energy_terms *e)
+{
+    energy_parts r;
+    r.C = p->eps_C * (double)e->sum_C;
+    r.step = p->eps_step * (double)e->n_steps;
+    r.J = p->J * (double)e->sum_J;
+    r.h = -(p->h / 16.0) * (double)e->sum_h;
+    r.total = r.C + r.step + r.J + r.h;
+    return r;
+}
+
+int64_t model_rsos_violations(const lattice *lat, const model_state *s)
+{
+    int64_t bad = 0;
+    for (int64_t a = 0; a < lat->N; a++)
+        for (int d = DIR_PX; d <= DIR_PY; d++) {
+            int32_t b = lat->nbr[4 * a + d];
+            if (b >= 0 && abs(s->level[a] - s->level[b]) > 1) bad++;
+        }
+    return bad;
+}
+
+double model_level_ratio(const model_params *p, double T, int l, int l2, int s,
+                         int n_same, int n_up, int S)
+{
+    const int dn = (l2 >= 0) - (l >= 0);
+    /* step term: a neighbour at l gains one arrow, a neighbour at l2 loses one */
+    double dH = p->eps_C * (MODEL_CBOSONS[l2 + 1] - MODEL_CBOSONS[l + 1])
+              + p->eps_step * (n_same - n_up)
+              + dn * s * (p->J * S - p->h / 16.0);
+    return pow(p->g, l2 - l) * exp(-dH / T);
+}
+
+double model_sigma_ratio(const model_params *p, double T, int s, int S)
+{
+    /* s -> -s changes J s S - (h/16) s by -2 s (J S - h/16) */
+    double dH = -2.0 * s * (p->J * S - p->h / 16.0);
+    return exp(-dH / T);
+}
+
+uint64_t model_threshold(double ratio)
+{
+    const double two32 = 4294967296.0;
+    if (!(ratio < 1.0)) return (uint64_t)1 << 32;  /* also catches +inf */
+    if (ratio <= 0.0) return 0;
+    return (uint64_t)ceil(ratio * two32);
+}

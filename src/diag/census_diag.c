@@ -1,0 +1,97 @@
+/* Census during runs: HDF5 series under /census and the summary table. */
+#include <math.h>
+#include <string.h>
+#include "diag/census_diag.h"
+
+static const char *const LEVEL_COLS[CENSUS_NV] = {"0", "1", "2", "3", "4", "5", "6", "7", "8"};
+
+int census_diag_init(census_diag *d, const lattice *lat, const model_state *s, sm_error *err)
+{
+    memset(d, 0, sizeof *d);
+    d->in.Lx = lat->Lx;
+    d->in.Ly = lat->Ly;
+    d->in.boundary = lat->boundary;
+    d->in.level = s->level;
+    d->in.sigma = s->sigma;
+    d->last_step = -1;
+    return census_work_init(&d->work, lat->Lx, lat->Ly, err);
+}
+
+void census_diag_free(census_diag *d) { census_work_free(&d->work); }
+
+/* One [9]-wide series row per quantity; int64 sums stored as doubles (exact
+ * below 2^53). */
+static int put(h5out *h, const char *name, const char *desc, const double *v, int64_t step,
+               sm_error *err)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/census/%s", name);
+    const double t = (double)step;
+    return h5out_series_append(h, path, CENSUS_NV, LEVEL_COLS, desc, &step, &t, v, 1, err);
+}
+
+int census_diag_measure(census_diag *d, h5out *h, int64_t step, sm_error *err)
+{
+    census_result *r = &d->last;
+    if (census_compute(&d->in, &d->work, r, err)) return 1;
+    d->n++;
+    d->last_step = step;
+    double v[CENSUS_NV];
+#define SERIES(name, desc, expr)                                   \
+    do {                                                           \
+        for (int i = 0; i < CENSUS_NV; i++) v[i] = (double)(expr); \
+        if (put(h, name, desc, v, step, err)) return 1;            \
+    } while (0)
+    SERIES("n_centres", "sites with level == i (V_i centres)", r->n_centres[i]);
+    SERIES("n_truncated", "V_i centres whose footprint does not fit the lattice", r->n_truncated[i]);
+    SERIES("n_sites_ge", "sites with level >= i", r->n_sites_ge[i]);
+    SERIES("match_fraction", "fraction of fitting V_i clusters whose counts all equal Table 1",
+           census_match_fraction(r, i));
+    SERIES("mean_N", "mean N_i = HSCLs + IE arrows over fitting V_i clusters", census_mean(r, i, r->sum[i].n));
+    SERIES("mean_arrows", "mean IE arrows (bonds leaving the footprint)", census_mean(r, i, r->sum[i].arrows));
+    SERIES("mean_cbosons", "mean C-bosons (bonds touching the footprint)", census_mean(r, i, r->sum[i].cbosons));
+    SERIES("mean_hscl", "mean HSCLs in the footprint (V8: cavity excluded)", census_mean(r, i, r->sum[i].hscl));
+    SERIES("mean_cavity", "mean HSCLs in the V8 cavity", census_mean(r, i, r->sum[i].cavity));
+    SERIES("mean_jamming", "mean jamming = 2 x HSCLs on the outermost ring", census_mean(r, i, r->sum[i].jamming));
+    SERIES("mean_co", "mean HSCLs with sigma equal to the centre's (+z for a +z centre)", census_mean(r, i, r->sum[i].co));
+    SERIES("mean_counter", "mean HSCLs with sigma opposite to the centre's", census_mean(r, i, r->sum[i].counter));
+    SERIES("mean_neel", "mean HSCLs following the Neel mosaic around the centre", census_mean(r, i, r->sum[i].neel));
+    SERIES("mean_density", "mean relative density HSCLs / N_i (V8: / 200)",
+           i == 8 ? census_mean(r, i, r->sum[i].hscl) / 200.0
+                  : (r->sum[i].n ? (double)r->sum[i].hscl / (double)r->sum[i].n : NAN));
+    SERIES("n_components", "connected components of {level >= i}", r->n_components[i]);
+    SERIES("largest_component", "sites in the largest component of {level >= i}", r->largest[i]);
+    SERIES("n_span_x", "components of {level >= i} spanning (wrapping) x", r->n_span_x[i]);
+    SERIES("n_span_y", "components of {level >= i} spanning (wrapping) y", r->n_span_y[i]);
+#undef SERIES
+    double hist[CENSUS_NV * CENSUS_NBINS];
+    for (int i = 0; i < CENSUS_NV; i++)
+        for (int b = 0; b < CENSUS_NBINS; b++) hist[i * CENSUS_NBINS + b] = (double)r->size_hist[i][b];
+    const double t = (double)step;
+    return h5out_series_append(h, "/census/component_size_histogram", CENSUS_NV * CENSUS_NBINS,
+                               NULL, "components of {level >= i} with size in [2^b, 2^(b+1)): column 32 i + b",
+                               &step, &t, hist, 1, err);
+}
+
+void census_diag_print(FILE *out, const census_diag *d)
+{
+    if (d->n == 0) return;
+    const census_result *r = &d->last;
+    fprintf(out, "\ncluster census at sweep %lld (means over fitting V_i clusters; Table 1 match fraction):\n",
+            (long long)d->last_step);
+    fprintf(out, "%-3s %9s %9s %7s %7s %7s %7s %7s %6s %6s %7s %7s | %7s %9s %5s\n", "V_i", "centres",
+            "sites>=i", "N_i", "arrows", "C-bos", "HSCL", "jam", "+z", "-z", "density", "match",
+            "comps", "largest", "span");
+    for (int i = 0; i < CENSUS_NV; i++) {
+        const census_counts *s = &r->sum[i];
+        const double dens = i == 8 ? census_mean(r, i, s->hscl) / 200.0
+                                   : (s->n ? (double)s->hscl / (double)s->n : NAN);
+        fprintf(out, "V%-2d %9lld %9lld %7.2f %7.2f %7.2f %7.2f %7.2f %6.2f %6.2f %7.3f %7.3f | %7lld %9lld %2s%-3s\n",
+                i, (long long)r->n_centres[i], (long long)r->n_sites_ge[i], census_mean(r, i, s->n),
+                census_mean(r, i, s->arrows), census_mean(r, i, s->cbosons),
+                census_mean(r, i, s->hscl + s->cavity), census_mean(r, i, s->jamming),
+                census_mean(r, i, s->co), census_mean(r, i, s->counter), dens,
+                census_match_fraction(r, i), (long long)r->n_components[i],
+                (long long)r->largest[i], r->n_span_x[i] ? "x" : "", r->n_span_y[i] ? "y" : "");
+    }
+}

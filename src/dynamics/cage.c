@@ -1,0 +1,291 @@
+/* Cage dynamics kernel. Bond classes and checkerboard colours are sets of
+ * moves that touch disjoint sites (bond passes) or only read sites of the
+ * other colour (colour passes), so each pass runs in parallel with no races;
+ * every random number is addressed by (seed, sweep, pass, site) so the
+ * trajectory does not depend on which thread visits which site. */
+#include <math.h>
+#include <omp.h>
+#include "dynamics/cage.h"
+#include "core/rng.h"
+
+const char *const CAGE_MOVE_NAMES[CAGE_NMOVES] = {"pair", "single", "trap", "loop", "sigma"};
+
+/* Below this many sites a pass is cheaper than waking the thread team; the
+ * result is the same either way. */
+enum { CAGE_PARALLEL_MIN_SITES = 4096 };
+
+static double barrier_factor(double E, double T)
+{
+    const double f = exp(-E / T);
+    return f < 1.0 ? f : 1.0;
+}
+
+void cage_tables_build(cage_tables *t, const model_params *p, double T)
+{
+    t->T = T;
+    const double trap = barrier_factor(p->trap_barrier, T);
+    for (int l = LEVEL_MIN; l <= LEVEL_MAX; l++)
+        for (int up = 0; up < 2; up++) {
+            const int l2 = up ? l + 1 : l - 1;
+            for (int k = 0; k < 9; k++)
+                for (int sp = 0; sp < 2; sp++)
+                    for (int j = 0; j < 9; j++) {
+                        double r = 0.0;
+                        if (l2 >= LEVEL_MIN && l2 <= LEVEL_MAX) {
+                            r = model_level_ratio(p, T, l, l2, sp ? 1 : -1, k - 4, 0, j - 4);
+                            r = trap * (r < 1.0 ? r : 1.0);
+                        }
+                        t->loop[l + 1][up][k][sp][j] = model_threshold(r);
+                    }
+        }
+    for (int sp = 0; sp < 2; sp++)
+        for (int j = 0; j < 9; j++)
+            t->sigma[sp][j] = model_threshold(model_sigma_ratio(p, T, sp ? 1 : -1, j - 4));
+    t->async = model_threshold(barrier_factor(p->async_barrier, T));
+    t->trap = model_threshold(trap);
+}
+
+int64_t cage_moves_per_sweep(const lattice *lat)
+{
+    int64_t bonds = 0;
+    for (int64_t a = 0; a < lat->N; a++)
+        bonds += (lat->nbr[4 * a + DIR_PX] >= 0) + (lat->nbr[4 * a + DIR_PY] >= 0);
+    return lat->N + bonds;
+}
+
+int64_t cage_count_paired(const lattice *lat, const model_state *s)
+{
+    int64_t n = 0;
+    for (int64_t a = 0; a < lat->N; a++)
+        for (int d = DIR_PX; d <= DIR_PY; d++) {
+            const int32_t b = lat->nbr[4 * a + d];
+            n += b >= 0 && cage_paired(s->phase[a], s->sigma[a], s->phase[b], s->sigma[b], d);
+        }
+    return n;
+}
+
+/* Everything a pass adds up, so that one user-defined OpenMP reduction
+ * covers it; all integers, so the sum does not depend on the thread count. */
+typedef struct {
+    int64_t dC, dSt, dJ, dh;
+    int64_t prop[CAGE_NMOVES], acc[CAGE_NMOVES];
+    kin_counters k;
+} cage_acc;
+
+static void acc_add(cage_acc *o, const cage_acc *i)
+{
+    o->dC += i->dC; o->dSt += i->dSt; o->dJ += i->dJ; o->dh += i->dh;
+    for (int m = 0; m < CAGE_NMOVES; m++) {
+        o->prop[m] += i->prop[m];
+        o->acc[m] += i->acc[m];
+    }
+    for (int l = 0; l < KIN_NLOOPS; l++) {
+        o->k.completions[l] += i->k.completions[l];
+        o->k.undos[l] += i->k.undos[l];
+    }
+    for (int l = 0; l < KIN_NTAU; l++) {
+        o->k.tau_sum[l] += i->k.tau_sum[l];
+        o->k.tau_sumsq[l] += i->k.tau_sumsq[l];
+        o->k.tau_count[l] += i->k.tau_count[l];
+    }
+    o->k.sm_jumps += i->k.sm_jumps;
+}
+
+#pragma omp declare reduction(cage_sum : cage_acc : acc_add(&omp_out, &omp_in)) \
+    initializer(omp_priv = (cage_acc){0})
+
+/* Small lattices run serially: a parallel region costs more than the pass
+ * (even with one thread), and the result is the same either way. */
+static int run_parallel(const lattice *lat)
+{
+    return lat->N >= CAGE_PARALLEL_MIN_SITES && omp_get_max_threads() > 1;
+}
+
+/* One row of a bond class: bonds from sites with coordinate parity `parity`
+ * along direction d (0: +x, 1: +y) to their neighbour. Within a class no
+ * site belongs to two bonds (L even when periodic), so pairs jump
+ * independently. */
+static inline void bond_row(const lattice *lat, model_state *s, int cls, int r, uint64_t seed,
+                            uint64_t sweep, cage_acc *acc)
+{
+    uint8_t *restrict phase = s->phase;
+    const int8_t *restrict sigma = s->sigma;
+    const int32_t *restrict nbr = lat->nbr;
+    const int Lx = lat->Lx;
+    const int d = cls >> 1, parity = cls & 1;
+    const int y = d == 0 ? r : 2 * r + parity;
+    const int x0 = d == 0 ? parity : 0, dx = d == 0 ? 2 : 1;
+    for (int x = x0; x < Lx; x += dx) {
+        const int64_t a = (int64_t)y * Lx + x;
+        const int32_t b = nbr[4 * a + d];
+        if (b < 0) continue;
+        const int pa = phase[a], pb = phase[b];
+        if (!cage_paired(pa, sigma[a], pb, sigma[b], d)) continue;
+        acc->prop[CAGE_MOVE_PAIR]++;
+        const rng_block rb = rng_draw(seed, sweep, RNG_STREAM_CAGE_BOND, (uint32_t)cls, (uint32_t)a);
+        /* both PCPs move one angle line together, never across a diagonal
+         * boundary, so (l, sigma) and the pairing are kept */
+        const int step = (rb.v[0] & 1u) ? 1 : -1;
+        const int lam = (pa & 15) + step;
+        if (lam < 0 || lam >= CAGE_LINES) continue;
+        phase[a] = (uint8_t)(pa + step);
+        phase[b] = (uint8_t)(pb + step);
+        acc->acc[CAGE_MOVE_PAIR]++;
+    }
+}
+
+static void bond_pass(const lattice *lat, model_state *s, int cls, uint64_t seed, uint64_t sweep,
+                      cage_acc *acc)
+{
+    const int d = cls >> 1, parity = cls & 1;
+    /* along x: every row, every other site; along y: every other row */
+    const int nrows = d == 0 ? lat->Ly : (lat->Ly - parity + 1) / 2;
+    cage_acc sum = {0};
+    if (run_parallel(lat)) {
+#pragma omp parallel for schedule(static) reduction(cage_sum : sum)
+        for (int r = 0; r < nrows; r++) bond_row(lat, s, cls, r, seed, sweep, &sum);
+    } else {
+        for (int r = 0; r < nrows; r++) bond_row(lat, s, cls, r, seed, sweep, &sum);
+    }
+    acc_add(acc, &sum);
+}
+
+/* One row of a colour pass: a single jump w -> w +- 1 of every PCP of that
+ * colour, then a sigma flip where the PCP stands at phi = 0. Soft-matrix
+ * events go to the row's own slice of the event buffer. */
+static inline void site_row(const lattice *lat, model_state *s, const model_params *p,
+                            const cage_tables *t, kinetics *k, int colour, int y, uint64_t seed,
+                            uint64_t sweep, cage_acc *acc)
+{
+    int8_t *restrict level = s->level;
+    int8_t *restrict sigma = s->sigma;
+    uint8_t *restrict phase = s->phase;
+    const int32_t *restrict nbr = lat->nbr;
+    const int Lx = lat->Lx;
+    const int64_t now = (int64_t)sweep;
+    int nev = 0;
+    for (int x = (y + colour) & 1; x < Lx; x += 2) {
+        const int64_t a = (int64_t)y * Lx + x;
+        const rng_block r = rng_draw(seed, sweep, RNG_STREAM_CAGE_SITE, (uint32_t)colour, (uint32_t)a);
+        const int32_t *nb = nbr + 4 * a;
+        const int up = (int)(r.v[0] & 1u);
+        int ph = phase[a];
+        const int sa = sigma[a];
+        int l = level[a];
+        const int lam = ph & 15;
+        if (up ? ph == NPHASE - 1 : ph == 0) {
+            /* loop boundary: the level changes by one */
+            const int l2 = up ? l + 1 : l - 1;
+            acc->prop[CAGE_MOVE_LOOP]++;
+            if (!p->freeze_levels && l2 >= LEVEL_MIN && l2 <= LEVEL_MAX) {
+                int S = 0, lmin = 99, lmax = -99, n_same = 0, n_up = 0;
+                for (int dd = 0; dd < 4; dd++) {
+                    const int32_t b = nb[dd];
+                    if (b < 0) continue;
+                    const int lb = level[b];
+                    S += (lb >= 0) * sigma[b];
+                    lmin = lb < lmin ? lb : lmin;
+                    lmax = lb > lmax ? lb : lmax;
+                    n_same += lb == l;
+                    n_up += lb == l2;
+                }
+                const int dn = (l2 >= 0) - (l >= 0);
+                if (l2 - lmin <= 1 && lmax - l2 <= 1 &&
+                    (uint64_t)r.v[1] <
+                        t->loop[l + 1][up][n_same - n_up + 4][sa > 0][S * (dn != 0) + 4]) {
+                    level[a] = (int8_t)l2;
+                    ph = up ? 0 : NPHASE - 1;
+                    phase[a] = (uint8_t)ph;
+                    acc->acc[CAGE_MOVE_LOOP]++;
+                    acc->dC += MODEL_CBOSONS[l2 + 1] - MODEL_CBOSONS[l + 1];
+                    acc->dSt += n_same - n_up;
+                    acc->dJ += dn * sa * S;
+                    acc->dh += dn * sa;
+                    if (up) {
+                        acc->k.completions[l2]++;
+                        if (l2 >= 1 && k->last_level[a] == l2 - 1) {
+                            const int64_t dt = now - k->last_sweep[a];
+                            acc->k.tau_sum[l2 - 1] += dt;
+                            acc->k.tau_sumsq[l2 - 1] += (uint64_t)(dt * dt);
+                            acc->k.tau_count[l2 - 1]++;
+                        }
+                        k->last_level[a] = (int8_t)l2;
+                        k->last_sweep[a] = now;
+                        if (l2 == LEVEL_MAX) {
+                            /* the sigma of the completed loop, before the
+                             * flip below may choose a new one */
+                            k->events[(int64_t)y * k->row_cap + nev++] = (a << 1) | (sa > 0);
+                            acc->k.sm_jumps++;
+                        }
+                    } else {
+                        acc->k.undos[l]++;
+                    }
+                    l = l2;
+                }
+            }
+        } else {
+            /* inside the loop: the trap line borders the next diagonal */
+            const int m = (up ? lam == CAGE_TRAP_LINE : lam == 0) ? CAGE_MOVE_TRAP : CAGE_MOVE_SINGLE;
+            acc->prop[m]++;
+            if ((uint64_t)r.v[1] < (m == CAGE_MOVE_TRAP ? t->trap : t->async)) {
+                ph += up ? 1 : -1;
+                phase[a] = (uint8_t)ph;
+                acc->acc[m]++;
+            }
+        }
+        if (ph != 0) continue;
+        /* the handedness is chosen at the start of a loop */
+        acc->prop[CAGE_MOVE_SIGMA]++;
+        if (l < 0) {
+            sigma[a] = (int8_t)-sa;
+            acc->acc[CAGE_MOVE_SIGMA]++;
+            continue;
+        }
+        int S = 0;
+        for (int dd = 0; dd < 4; dd++) {
+            const int32_t b = nb[dd];
+            if (b >= 0) S += (level[b] >= 0) * sigma[b];
+        }
+        if ((uint64_t)r.v[2] < t->sigma[sa > 0][S + 4]) {
+            sigma[a] = (int8_t)-sa;
+            acc->acc[CAGE_MOVE_SIGMA]++;
+            acc->dJ -= 2 * sa * S;
+            acc->dh -= 2 * sa;
+        }
+    }
+    k->nevents[y] = nev;
+}
+
+void cage_sweep(const lattice *lat, model_state *s, const model_params *p, const cage_tables *t,
+                kinetics *k, uint64_t seed, uint64_t sweep, energy_terms *de, move_stats *ms)
+{
+    cage_acc tot = {0};
+    for (int cls = 0; cls < 4; cls++) bond_pass(lat, s, cls, seed, sweep, &tot);
+    for (int colour = 0; colour < 2; colour++) {
+        cage_acc sum = {0};
+        if (run_parallel(lat)) {
+#pragma omp parallel for schedule(static) reduction(cage_sum : sum)
+            for (int y = 0; y < lat->Ly; y++) site_row(lat, s, p, t, k, colour, y, seed, sweep, &sum);
+        } else {
+            for (int y = 0; y < lat->Ly; y++) site_row(lat, s, p, t, k, colour, y, seed, sweep, &sum);
+        }
+        if (sum.k.sm_jumps) kinetics_apply_jumps(k, lat, s);
+        acc_add(&tot, &sum);
+    }
+    de->sum_C += tot.dC; de->n_steps += tot.dSt; de->sum_J += tot.dJ; de->sum_h += tot.dh;
+    for (int m = 0; m < CAGE_NMOVES; m++) {
+        ms->proposed[m] += tot.prop[m];
+        ms->accepted[m] += tot.acc[m];
+    }
+    kin_counters *c = &k->c;
+    for (int l = 0; l < KIN_NLOOPS; l++) {
+        c->completions[l] += tot.k.completions[l];
+        c->undos[l] += tot.k.undos[l];
+    }
+    for (int l = 0; l < KIN_NTAU; l++) {
+        c->tau_sum[l] += tot.k.tau_sum[l];
+        c->tau_sumsq[l] += tot.k.tau_sumsq[l];
+        c->tau_count[l] += tot.k.tau_count[l];
+    }
+    c->sm_jumps += tot.k.sm_jumps;
+}
