@@ -16,8 +16,15 @@
 
 enum { LEVEL_MIN = -1, LEVEL_MAX = 8, NLEVELS = 10, NPHASE = 64 };
 
-/* Table 1 "C-bosons in V_i cluster": C(l) for l = -1..8, indexed l + 1. */
-extern const int MODEL_CBOSONS[NLEVELS];
+/* HSMs in one soft matrix (a V8 cluster): n_SM = 200 f_8. */
+enum { MODEL_SOFT_MATRIX_HSMS = 200 };
+
+/* Table 1 "C-bosons in V_i cluster": C(l) for l = -1..8 at MODEL_CBOSONS[l + 1].
+ * The one definition is MODEL_CBOSONS_PAD, which adds a zero on each side so
+ * that kernels can read C(l2) for the out-of-range proposals l2 = -2 and 9
+ * (never accepted) without a branch. */
+extern const int MODEL_CBOSONS_PAD[NLEVELS + 2];
+#define MODEL_CBOSONS (MODEL_CBOSONS_PAD + 1)
 
 typedef struct {
     double eps_C;     /* C-boson energy (default 1/8) */

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "io/config.h"
-#include "diag/observables.h"
+#include "io/layout.h"
 
 enum { SUMMARY_MAX_ITEMS = OBS_MAX_FIELDS + 8 };
 

@@ -11,7 +11,6 @@
 
 #include <stdint.h>
 #include <stdio.h>
-#include "io/config.h"
 #include "core/lattice.h"
 #include "core/model.h"
 #include "core/error.h"
@@ -30,7 +29,7 @@ typedef struct {
     int64_t sm_jumps;                /* soft-matrix jumps (arrivals at level 8) */
 } kin_counters;
 
-typedef struct {
+typedef struct kinetics {
     /* per site: sweep index of its last completion and the level it reached
      * (KIN_NONE before the first one) */
     int64_t *last_sweep;
@@ -64,14 +63,5 @@ kin_counters kinetics_diff(const kin_counters *now, const kin_counters *then);
 /* tau_i statistics from counters: mean interval and its standard error
  * (intervals treated as independent); NaN when there is no event. */
 void kinetics_tau(const kin_counters *c, int i, double *mean, double *error);
-
-/* The per-segment tau table (seg[nseg], counters accumulated over each
- * segment's measured sweeps). */
-void kinetics_print(FILE *out, const kin_counters *seg, const sm_config *cfg);
-
-/* Writes /kinetics/tau/{mean,error,count} ([nseg][KIN_NTAU]) and
- * /kinetics/loop_completions, /kinetics/soft_matrix_jumps per segment. */
-struct h5out;
-int kinetics_write(struct h5out *h, const kin_counters *seg, int nseg, sm_error *err);
 
 #endif

@@ -9,10 +9,11 @@
 #include "core/model.h"
 #include "core/error.h"
 
-typedef enum { DYN_LEVEL = 0, DYN_CAGE = 1 } dynamics_kind;
 typedef enum { INIT_SIGMA_RANDOM = 0, INIT_SIGMA_UP, INIT_SIGMA_DOWN, INIT_SIGMA_NEEL } init_sigma_kind;
 /* SNAP_PCP: the PCP position in its cage, [Ly][Lx][3] floats (MODEL.md 5.3) */
 enum { SNAP_LEVEL = 1, SNAP_SIGMA = 2, SNAP_PHASE = 4, SNAP_Z = 8, SNAP_PCP = 16, SNAP_NFIELDS = 5 };
+/* Their names in output.snapshot_fields and under /snapshots, by bit. */
+extern const char *const SNAP_FIELD_NAMES[SNAP_NFIELDS];
 enum { CONFIG_MAX_SEGMENTS = 1024, CONFIG_PATH_MAX = 4096 };
 
 /* A schedule segment: first `equilibration` unmeasured sweeps at T_from, then
@@ -37,7 +38,7 @@ typedef struct {
     int Lx, Ly;
     int boundary;                  /* boundary_kind */
     model_params model;
-    int dynamics;                  /* dynamics_kind */
+    int dynamics;                  /* index in the dynamics registry */
     int nseg;                      /* >= 1; "temperature" mode is one hold */
     schedule_segment seg[CONFIG_MAX_SEGMENTS];
     int has_schedule;              /* 1: "schedule" given, 0: "temperature" */

@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include "io/config.h"
 #include "core/model.h"
-#include "diag/observables.h"
+#include "io/layout.h"
 #include "core/error.h"
 
 typedef struct h5out h5out;

@@ -4,7 +4,7 @@
 #include <string.h>
 #include "core/model.h"
 
-const int MODEL_CBOSONS[NLEVELS] = {0, 4, 16, 36, 64, 100, 144, 196, 256, 320};
+const int MODEL_CBOSONS_PAD[NLEVELS + 2] = {0, 0, 4, 16, 36, 64, 100, 144, 196, 256, 320, 0};
 
 void model_params_default(model_params *p)
 {

@@ -1,11 +1,23 @@
-/* Census during runs: HDF5 series under /census and the summary table. */
+/* The census diagnostic: a cluster census (census.h) of the state every
+ * run.census_every measured sweeps, appended to /census as one [9]-wide row
+ * per quantity, and the table of the last census in the report. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
-#include "diag/census_diag.h"
+#include "diag/census.h"
+#include "diag/diag.h"
+
+typedef struct {
+    census_input in;
+    census_work work;
+    census_result last;
+    int64_t n;        /* censuses taken */
+    int64_t last_step;
+} census_diag;
 
 static const char *const LEVEL_COLS[CENSUS_NV] = {"0", "1", "2", "3", "4", "5", "6", "7", "8"};
 
-int census_diag_init(census_diag *d, const lattice *lat, const model_state *s, sm_error *err)
+static int census_setup(census_diag *d, const lattice *lat, const model_state *s, sm_error *err)
 {
     memset(d, 0, sizeof *d);
     d->in.Lx = lat->Lx;
@@ -17,7 +29,6 @@ int census_diag_init(census_diag *d, const lattice *lat, const model_state *s, s
     return census_work_init(&d->work, lat->Lx, lat->Ly, err);
 }
 
-void census_diag_free(census_diag *d) { census_work_free(&d->work); }
 
 /* One [9]-wide series row per quantity; int64 sums stored as doubles (exact
  * below 2^53). */
@@ -30,7 +41,7 @@ static int put(h5out *h, const char *name, const char *desc, const double *v, in
     return h5out_series_append(h, path, CENSUS_NV, LEVEL_COLS, desc, &step, &t, v, 1, err);
 }
 
-int census_diag_measure(census_diag *d, h5out *h, int64_t step, sm_error *err)
+static int census_take(census_diag *d, h5out *h, int64_t step, sm_error *err)
 {
     census_result *r = &d->last;
     if (census_compute(&d->in, &d->work, r, err)) return 1;
@@ -57,7 +68,7 @@ int census_diag_measure(census_diag *d, h5out *h, int64_t step, sm_error *err)
     SERIES("mean_counter", "mean HSCLs with sigma opposite to the centre's", census_mean(r, i, r->sum[i].counter));
     SERIES("mean_neel", "mean HSCLs following the Neel mosaic around the centre", census_mean(r, i, r->sum[i].neel));
     SERIES("mean_density", "mean relative density HSCLs / N_i (V8: / 200)",
-           i == 8 ? census_mean(r, i, r->sum[i].hscl) / 200.0
+           i == 8 ? census_mean(r, i, r->sum[i].hscl) / MODEL_SOFT_MATRIX_HSMS
                   : (r->sum[i].n ? (double)r->sum[i].hscl / (double)r->sum[i].n : NAN));
     SERIES("n_components", "connected components of {level >= i}", r->n_components[i]);
     SERIES("largest_component", "sites in the largest component of {level >= i}", r->largest[i]);
@@ -73,7 +84,7 @@ int census_diag_measure(census_diag *d, h5out *h, int64_t step, sm_error *err)
                                &step, &t, hist, 1, err);
 }
 
-void census_diag_print(FILE *out, const census_diag *d)
+static void census_print(FILE *out, const census_diag *d)
 {
     if (d->n == 0) return;
     const census_result *r = &d->last;
@@ -84,7 +95,7 @@ void census_diag_print(FILE *out, const census_diag *d)
             "comps", "largest", "span");
     for (int i = 0; i < CENSUS_NV; i++) {
         const census_counts *s = &r->sum[i];
-        const double dens = i == 8 ? census_mean(r, i, s->hscl) / 200.0
+        const double dens = i == 8 ? census_mean(r, i, s->hscl) / MODEL_SOFT_MATRIX_HSMS
                                    : (s->n ? (double)s->hscl / (double)s->n : NAN);
         fprintf(out, "V%-2d %9lld %9lld %7.2f %7.2f %7.2f %7.2f %7.2f %6.2f %6.2f %7.3f %7.3f | %7lld %9lld %2s%-3s\n",
                 i, (long long)r->n_centres[i], (long long)r->n_sites_ge[i], census_mean(r, i, s->n),
@@ -95,3 +106,65 @@ void census_diag_print(FILE *out, const census_diag *d)
                 (long long)r->largest[i], r->n_span_x[i] ? "x" : "", r->n_span_y[i] ? "y" : "");
     }
 }
+
+static void census_free(diag *d)
+{
+    census_diag *cd = d->data;
+    if (cd) census_work_free(&cd->work);
+    free(cd);
+    d->data = NULL;
+}
+
+static int census_init(diag *d, const diag_ctx *c, sm_error *err)
+{
+    if (c->cfg->census_every <= 0) return DIAG_DECLINED;
+    census_diag *cd = calloc(1, sizeof *cd);
+    if (!cd) return sm_fail(err, "out of memory"), DIAG_FAILED;
+    d->data = cd;
+    d->every = c->cfg->census_every;
+    d->clock = DIAG_MEASURED;
+    if (census_setup(cd, &c->sim->lat, &c->sim->st, err)) {
+        census_free(d);
+        return DIAG_FAILED;
+    }
+    return DIAG_OK;
+}
+
+static int census_measure(diag *d, const diag_ctx *c, const schedule_point *sp, sm_error *err)
+{
+    (void)sp;
+    return census_take(d->data, c->h, c->sim->step, err);
+}
+
+static int census_finish(diag *d, const diag_ctx *c, sm_error *err)
+{
+    (void)err;
+    if (c->report) census_print(c->report, d->data);
+    return 0;
+}
+
+static void census_save(const diag *d, ckpt_writer *w)
+{
+    const census_diag *cd = d->data;
+    ckpt_put(w, "census.n", &cd->n, sizeof cd->n);
+    ckpt_put(w, "census.last_step", &cd->last_step, sizeof cd->last_step);
+    ckpt_put(w, "census.last", &cd->last, sizeof cd->last);
+}
+
+static int census_restore(diag *d, const ckpt_reader *r, sm_error *err)
+{
+    census_diag *cd = d->data;
+    return ckpt_get(r, "census.n", &cd->n, sizeof cd->n, err) ||
+           ckpt_get(r, "census.last_step", &cd->last_step, sizeof cd->last_step, err) ||
+           ckpt_get(r, "census.last", &cd->last, sizeof cd->last, err);
+}
+
+const diag_ops DIAG_CENSUS = {
+    .name = "census",
+    .init = census_init,
+    .measure = census_measure,
+    .finish = census_finish,
+    .save = census_save,
+    .restore = census_restore,
+    .free = census_free,
+};

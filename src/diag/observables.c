@@ -1,138 +1,212 @@
-/* Core observables of MODEL.md 5.1 computed from the configuration. */
-#include <stdio.h>
+/* The observables diagnostic: one row of every registered observable group
+ * per measurement (run.measure_every measured sweeps), streamed to
+ * /observables in batches, and at the end the per-segment summary (means,
+ * errors, autocorrelation times, fluctuation quantities) under /summary.
+ * The rows stay in memory for the summary's error analysis and are saved
+ * in checkpoints. */
+#include <stdlib.h>
 #include <string.h>
-#include "dynamics/cage.h"
-#include "diag/observables.h"
+#include "diag/diag.h"
+#include "diag/obs_group.h"
+#include "diag/summary.h"
 
-int obs_layout_add(obs_layout *L, const char *name, int width, const char *desc)
+enum { OBS_MAX_GROUPS = 16, OBS_WRITE_BATCH = 65536 };
+
+typedef struct {
+    obs_layout L;
+    int ngroups;
+    const obs_group_ops *group[OBS_MAX_GROUPS];
+    void *state[OBS_MAX_GROUPS];
+    int64_t n, cap, written;   /* rows measured, allocated, in the file */
+    int64_t *step;
+    int *segment;
+    double *rows;
+} obs_series;
+
+static int reserve(obs_series *b, int64_t cap, sm_error *err)
 {
-    /* layouts are built from constant tables; overflow is a programming error */
-    if (L->n >= OBS_MAX_FIELDS || width > OBS_MAX_COLUMNS || width < 1) {
-        fprintf(stderr, "softmatrix: internal error: observable layout overflow at '%s'\n", name);
-        return -1;
-    }
-    obs_field *f = &L->f[L->n];
-    memset(f, 0, sizeof *f);
-    f->name = name;
-    f->desc = desc;
-    f->width = width;
-    f->summarise = 1;
-    L->off[L->n] = L->total;
-    L->total += width;
-    L->n++;
-    return L->off[L->n - 1];
+    int64_t *st = realloc(b->step, sizeof *st * (size_t)cap);
+    if (st) b->step = st;
+    int *sg = realloc(b->segment, sizeof *sg * (size_t)cap);
+    if (sg) b->segment = sg;
+    double *r = realloc(b->rows, sizeof *r * (size_t)cap * (size_t)b->L.total);
+    if (r) b->rows = r;
+    if (!st || !sg || !r) return sm_fail(err, "out of memory for %lld measurements", (long long)cap);
+    b->cap = cap;
+    return 0;
 }
 
-int obs_layout_find(const obs_layout *L, const char *name)
+/* Appends the rows measured since the last write to the file. */
+static int write_pending(obs_series *b, h5out *h, sm_error *err)
 {
-    for (int i = 0; i < L->n; i++)
-        if (strcmp(L->f[i].name, name) == 0) return i;
-    return -1;
+    if (h5out_observables_append(h, &b->L, b->step + b->written, b->rows + b->written * b->L.total,
+                                 b->n - b->written, err))
+        return 1;
+    b->written = b->n;
+    return 0;
 }
 
-static const char *const LEVEL_NAMES[NLEVELS] = {"-1", "0", "1", "2", "3", "4", "5", "6", "7", "8"};
-
-void obs_layout_core(obs_layout *L, obs_core_columns *c, const char *const *move_names,
-                     int nmoves)
+static void obs_free(diag *d)
 {
-    memset(L, 0, sizeof *L);
-    c->energy = obs_layout_add(L, "energy", 1, "H/N, energy per site (units of eps0)");
-    c->energy_C = obs_layout_add(L, "energy_C", 1, "eps_C sum_a C(l_a) / N");
-    c->energy_step = obs_layout_add(L, "energy_step", 1, "eps_step sum_<ab>|l_a-l_b| / N");
-    c->energy_J = obs_layout_add(L, "energy_J", 1, "J sum_<ab> n_a n_b s_a s_b / N");
-    c->energy_h = obs_layout_add(L, "energy_h", 1, "-(h/16) sum_a n_a s_a / N");
-    c->temperature = obs_layout_add(L, "temperature", 1, "temperature of the sweep (eps0/k_B)");
-    c->level_histogram = obs_layout_add(L, "level_histogram", NLEVELS,
-                                        "fraction of sites at level l = -1..8");
-    for (int i = 0; i < NLEVELS; i++) L->f[L->n - 1].columns[i] = LEVEL_NAMES[i];
-    c->hscl_fraction = obs_layout_add(L, "hscl_fraction", 1, "fraction of sites with l >= 0");
-    c->mean_level = obs_layout_add(L, "mean_level", 1, "mean of l over all sites");
-    c->cbosons = obs_layout_add(L, "cbosons", 1, "IE arrows (C-bosons) per site, sum_<ab>|l_a-l_b| / N");
-    c->magnetization = obs_layout_add(L, "magnetization", 1, "m = sum_a n_a s_a / N");
-    c->staggered_magnetization = obs_layout_add(L, "staggered_magnetization", 1,
-                                                "m_s = sum_a n_a s_a (-1)^(x+y) / N");
-    c->n_soft_matrix = obs_layout_add(L, "n_soft_matrix", 1,
-                                      "n_SM = 200 f_8, soft matrices per 200-HSM region");
-    c->acceptance = obs_layout_add(L, "acceptance", nmoves,
-                                   "accepted / proposed per move type since the last measurement");
-    for (int i = 0; i < nmoves; i++) L->f[L->n - 1].columns[i] = move_names[i];
+    obs_series *b = d->data;
+    if (!b) return;
+    for (int g = 0; g < b->ngroups; g++) free(b->state[g]);
+    free(b->step);
+    free(b->segment);
+    free(b->rows);
+    free(b);
+    d->data = NULL;
 }
 
-void obs_measure_core(const obs_core_columns *c, const lattice *lat, const model_state *s,
-                      const model_params *p, const energy_terms *e, double T,
-                      const move_stats *moves, int nmoves, double *row)
+static int obs_init(diag *d, const diag_ctx *c, sm_error *err)
 {
-    const double N = (double)lat->N;
-    int64_t hist[NLEVELS] = {0};
-    int64_t lsum = 0, ms = 0;
-    for (int y = 0; y < lat->Ly; y++) {
-        const int64_t base = (int64_t)y * lat->Lx;
-        for (int x = 0; x < lat->Lx; x++) {
-            const int l = s->level[base + x];
-            hist[l + 1]++;
-            lsum += l;
-            const int sign = ((x + y) & 1) ? -1 : 1;
-            ms += (l >= 0) * s->sigma[base + x] * sign;
+    obs_series *b = calloc(1, sizeof *b);
+    if (!b) return sm_fail(err, "out of memory"), DIAG_FAILED;
+    d->data = b;
+    d->every = c->cfg->measure_every;
+    d->clock = DIAG_MEASURED;
+    for (int i = 0; OBS_GROUP_REGISTRY[i]; i++) {
+        const obs_group_ops *g = OBS_GROUP_REGISTRY[i];
+        void *st = calloc(1, g->state_size);
+        if (!st || b->ngroups == OBS_MAX_GROUPS) {
+            free(st);
+            obs_free(d);
+            return sm_fail(err, "out of memory for observable group %s", g->name), DIAG_FAILED;
         }
+        if (g->layout(st, &b->L, c->sim)) {
+            free(st);
+            continue;
+        }
+        b->group[b->ngroups] = g;
+        b->state[b->ngroups++] = st;
     }
-    const energy_parts E = energy_from_terms(p, e);
-    row[c->energy] = E.total / N;
-    row[c->energy_C] = E.C / N;
-    row[c->energy_step] = E.step / N;
-    row[c->energy_J] = E.J / N;
-    row[c->energy_h] = E.h / N;
-    row[c->temperature] = T;
-    for (int i = 0; i < NLEVELS; i++) row[c->level_histogram + i] = hist[i] / N;
-    row[c->hscl_fraction] = (N - hist[0]) / N;
-    row[c->mean_level] = lsum / N;
-    row[c->cbosons] = e->n_steps / N;
-    row[c->magnetization] = e->sum_h / N;
-    row[c->staggered_magnetization] = ms / N;
-    row[c->n_soft_matrix] = 200.0 * hist[NLEVELS - 1] / N;
-    for (int i = 0; i < nmoves; i++)
-        row[c->acceptance + i] =
-            moves->proposed[i] ? (double)moves->accepted[i] / (double)moves->proposed[i] : 0.0;
+    return DIAG_OK;
 }
 
-static const char *const LOOP_NAMES[KIN_NLOOPS] = {"0", "1", "2", "3", "4", "5", "6", "7", "8"};
-
-void obs_layout_cage(obs_layout *L, obs_cage_columns *c)
+static void obs_begin(diag *d, const diag_ctx *c)
 {
-    c->trap_occupancy = obs_layout_add(L, "trap_occupancy", 1,
-                                       "fraction of PCPs on the trap line (lambda = 15)");
-    c->paired_bonds = obs_layout_add(L, "paired_bonds", 1, "fraction of bonds that are SASC-paired");
-    c->loop_completions = obs_layout_add(L, "loop_completions", KIN_NLOOPS,
-                                         "loop completions (phi 63->0) per site per sweep since "
-                                         "the last measurement, by the level reached 0..8");
-    for (int i = 0; i < KIN_NLOOPS; i++) L->f[L->n - 1].columns[i] = LOOP_NAMES[i];
-    c->loop_undos = obs_layout_add(L, "loop_undos", KIN_NLOOPS,
-                                   "undone loops (phi 0->63) per site per sweep since the last "
-                                   "measurement, by the level left 0..8");
-    for (int i = 0; i < KIN_NLOOPS; i++) L->f[L->n - 1].columns[i] = LOOP_NAMES[i];
-    c->soft_matrix_jumps = obs_layout_add(L, "soft_matrix_jumps", 1,
-                                          "soft-matrix jumps (arrivals at level 8) per sweep since "
-                                          "the last measurement");
-    c->z_msd = obs_layout_add(L, "z_msd", 1, "mean-square z displacement <z^2> from soft-matrix jumps");
+    obs_series *b = d->data;
+    for (int g = 0; g < b->ngroups; g++)
+        if (b->group[g]->begin) b->group[g]->begin(b->state[g], c->sim);
 }
 
-void obs_measure_cage(const obs_cage_columns *c, const lattice *lat, const model_state *s,
-                      const kin_counters *since, int64_t sweeps, double *row)
+static int obs_measure(diag *d, const diag_ctx *c, const schedule_point *sp, sm_error *err)
 {
-    const double N = (double)lat->N;
-    int64_t trap = 0, bonds = 0;
-    double z2 = 0.0;
-    for (int64_t a = 0; a < lat->N; a++) {
-        trap += (s->phase[a] & 15) == CAGE_TRAP_LINE;
-        z2 += (double)s->z[a] * (double)s->z[a];
-        bonds += (lat->nbr[4 * a + DIR_PX] >= 0) + (lat->nbr[4 * a + DIR_PY] >= 0);
-    }
-    const double per = sweeps > 0 ? 1.0 / ((double)sweeps * N) : 0.0;
-    row[c->trap_occupancy] = trap / N;
-    row[c->paired_bonds] = bonds ? (double)cage_count_paired(lat, s) / (double)bonds : 0.0;
-    for (int i = 0; i < KIN_NLOOPS; i++) {
-        row[c->loop_completions + i] = (double)since->completions[i] * per;
-        row[c->loop_undos + i] = (double)since->undos[i] * per;
-    }
-    row[c->soft_matrix_jumps] = sweeps > 0 ? (double)since->sm_jumps / (double)sweeps : 0.0;
-    row[c->z_msd] = z2 / N;
+    obs_series *b = d->data;
+    if (b->n == b->cap && reserve(b, b->cap ? 2 * b->cap : 1024, err)) return 1;
+    const int64_t r = b->n++;
+    b->step[r] = c->sim->step;
+    b->segment[r] = sp->segment;
+    for (int g = 0; g < b->ngroups; g++) b->group[g]->measure(b->state[g], c->sim, b->rows + r * b->L.total);
+    return b->n - b->written >= OBS_WRITE_BATCH ? write_pending(b, c->h, err) : 0;
 }
+
+static int obs_flush(diag *d, const diag_ctx *c, sm_error *err) { return write_pending(d->data, c->h, err); }
+
+/* /summary/<item>/{mean,error,tau_int} [nseg] or [nseg][width]. */
+static int write_items(h5out *h, const run_summary *S, sm_error *err)
+{
+    static const char *const names[3] = {"mean", "error", "tau_int"};
+    for (int i = 0; i < S->nitems; i++) {
+        const summary_item *it = &S->item[i];
+        const uint64_t dims[2] = {(uint64_t)S->nseg, (uint64_t)it->width};
+        const double *data[3] = {it->mean, it->error, it->tau};
+        char path[256];
+        for (int k = 0; k < 3; k++) {
+            snprintf(path, sizeof path, "/summary/%s/%s", it->name, names[k]);
+            if (h5out_write_array(h, path, it->width > 1 ? 2 : 1, dims, data[k], err)) return 1;
+        }
+        snprintf(path, sizeof path, "/summary/%s", it->name);
+        if (it->desc && h5out_write_string_attr(h, path, "description", it->desc, err)) return 1;
+    }
+    return 0;
+}
+
+/* /summary/segments/{T_from,T_to,sweeps,samples} [nseg]. */
+static int write_segments(h5out *h, const run_summary *S, const sm_config *cfg, sm_error *err)
+{
+    static const char *const names[4] = {"T_from", "T_to", "sweeps", "samples"};
+    const int n = S->nseg;
+    double *buf = malloc(sizeof *buf * (size_t)n * 4);
+    if (!buf) return sm_fail(err, "out of memory");
+    for (int s = 0; s < n; s++) {
+        buf[s] = cfg->seg[s].T_from;
+        buf[n + s] = cfg->seg[s].T_to;
+        buf[2 * n + s] = (double)cfg->seg[s].sweeps;
+        buf[3 * n + s] = (double)S->samples[s];
+    }
+    const uint64_t dim = (uint64_t)n;
+    int rc = 0;
+    for (int k = 0; k < 4 && !rc; k++) {
+        char path[64];
+        snprintf(path, sizeof path, "/summary/segments/%s", names[k]);
+        rc = h5out_write_array(h, path, 1, &dim, buf + k * n, err);
+    }
+    free(buf);
+    return rc;
+}
+
+static int obs_finish(diag *d, const diag_ctx *c, sm_error *err)
+{
+    obs_series *b = d->data;
+    run_summary S = {0};
+    int rc = write_pending(b, c->h, err);
+    if (!rc && summary_compute(&S, &b->L, b->rows, b->segment, b->n, c->cfg, c->sim->lat.N))
+        rc = sm_fail(err, "out of memory computing the summary");
+    if (!rc) rc = write_items(c->h, &S, err) || write_segments(c->h, &S, c->cfg, err);
+    if (!rc && c->report) summary_print(c->report, &S, c->cfg);
+    summary_free(&S);
+    return rc;
+}
+
+static void obs_save(const diag *d, ckpt_writer *w)
+{
+    const obs_series *b = d->data;
+    const int32_t total = b->L.total;
+    ckpt_put(w, "observables.total", &total, sizeof total);
+    ckpt_put(w, "observables.n", &b->n, sizeof b->n);
+    ckpt_put(w, "observables.step", b->step, sizeof *b->step * (size_t)b->n);
+    ckpt_put(w, "observables.segment", b->segment, sizeof *b->segment * (size_t)b->n);
+    ckpt_put(w, "observables.rows", b->rows, sizeof *b->rows * (size_t)b->n * (size_t)total);
+    for (int g = 0; g < b->ngroups; g++) {
+        char name[64];
+        snprintf(name, sizeof name, "observables.group.%s", b->group[g]->name);
+        ckpt_put(w, name, b->state[g], b->group[g]->state_size);
+    }
+}
+
+static int obs_restore(diag *d, const ckpt_reader *r, sm_error *err)
+{
+    obs_series *b = d->data;
+    int32_t total;
+    int64_t n;
+    if (ckpt_get(r, "observables.total", &total, sizeof total, err) ||
+        ckpt_get(r, "observables.n", &n, sizeof n, err))
+        return 1;
+    if (total != b->L.total || n < 0)
+        return sm_fail(err, "%s: checkpoint rows have %d columns, this run measures %d", r->path, total, b->L.total);
+    if ((n > 0 && reserve(b, n, err)) ||
+        ckpt_get(r, "observables.step", b->step, sizeof *b->step * (size_t)n, err) ||
+        ckpt_get(r, "observables.segment", b->segment, sizeof *b->segment * (size_t)n, err) ||
+        ckpt_get(r, "observables.rows", b->rows, sizeof *b->rows * (size_t)n * (size_t)total, err))
+        return 1;
+    b->n = b->written = n;
+    for (int g = 0; g < b->ngroups; g++) {
+        char name[64];
+        snprintf(name, sizeof name, "observables.group.%s", b->group[g]->name);
+        if (ckpt_get(r, name, b->state[g], b->group[g]->state_size, err)) return 1;
+    }
+    return 0;
+}
+
+const diag_ops DIAG_OBSERVABLES = {
+    .name = "observables",
+    .init = obs_init,
+    .begin = obs_begin,
+    .measure = obs_measure,
+    .flush = obs_flush,
+    .finish = obs_finish,
+    .save = obs_save,
+    .restore = obs_restore,
+    .free = obs_free,
+};

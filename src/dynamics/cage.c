@@ -5,7 +5,9 @@
  * trajectory does not depend on which thread visits which site. */
 #include <math.h>
 #include <omp.h>
+#include <stdlib.h>
 #include "dynamics/cage.h"
+#include "dynamics/dynamics.h"
 #include "core/rng.h"
 
 const char *const CAGE_MOVE_NAMES[CAGE_NMOVES] = {"pair", "single", "trap", "loop", "sigma"};
@@ -289,3 +291,89 @@ void cage_sweep(const lattice *lat, model_state *s, const model_params *p, const
     }
     c->sm_jumps += tot.k.sm_jumps;
 }
+
+/* ----------------------------------------------------- the cage dynamics */
+
+typedef struct {
+    cage_tables t;
+    kinetics kin;
+    int64_t moves_per_sweep;
+} cage_data;
+
+static cage_data *cage_of(const sim_state *s) { return s->dyn_data; }
+
+static void cage_free(sim_state *s)
+{
+    cage_data *d = cage_of(s);
+    if (d) kinetics_free(&d->kin);
+    free(d);
+    s->dyn_data = NULL;
+    s->kin = NULL;
+}
+
+static int cage_init(sim_state *s, const sm_config *cfg, sm_error *err)
+{
+    (void)cfg;
+    cage_data *d = calloc(1, sizeof *d);
+    if (!d) return sm_fail(err, "out of memory for the cage dynamics");
+    s->dyn_data = d;
+    d->t.T = -1.0;
+    if (kinetics_init(&d->kin, &s->lat, &s->p, err)) {
+        cage_free(s);
+        return 1;
+    }
+    d->moves_per_sweep = cage_moves_per_sweep(&s->lat);
+    s->kin = &d->kin;
+    return 0;
+}
+
+static void cage_set_temperature(sim_state *s, double T)
+{
+    cage_data *d = cage_of(s);
+    if (d->t.T != T) cage_tables_build(&d->t, &s->p, T);
+}
+
+static void cage_do_sweep(sim_state *s)
+{
+    cage_data *d = cage_of(s);
+    cage_sweep(&s->lat, &s->st, &s->p, &d->t, &d->kin, s->seed, (uint64_t)s->step, &s->e, &s->moves);
+}
+
+/* A PCP move proposal is the unit: N single jumps plus one pair check per
+ * bond. */
+static int64_t cage_updates(const sim_state *s) { return cage_of(s)->moves_per_sweep; }
+
+static void cage_save(const sim_state *s, ckpt_writer *w)
+{
+    const kinetics *k = &cage_of(s)->kin;
+    const size_t N = (size_t)s->lat.N;
+    ckpt_put(w, "kin.last_sweep", k->last_sweep, N * sizeof *k->last_sweep);
+    ckpt_put(w, "kin.last_level", k->last_level, N);
+    ckpt_put(w, "kin.counters", &k->c, sizeof k->c);
+}
+
+static int cage_restore(sim_state *s, const ckpt_reader *r, sm_error *err)
+{
+    kinetics *k = &cage_of(s)->kin;
+    const size_t N = (size_t)s->lat.N;
+    return ckpt_get(r, "kin.last_sweep", k->last_sweep, N * sizeof *k->last_sweep, err) ||
+           ckpt_get(r, "kin.last_level", k->last_level, N, err) ||
+           ckpt_get(r, "kin.counters", &k->c, sizeof k->c, err);
+}
+
+const dynamics_ops DYNAMICS_CAGE = {
+    .name = "cage",
+    .desc = "PCP jump kinetics",
+    .update_unit = "PCP move",
+    .nmoves = CAGE_NMOVES,
+    .move_names = CAGE_MOVE_NAMES,
+    /* last completion sweep and level per site, soft-matrix event buffer */
+    .bytes_per_site = 8 + 1 + 4,
+    .init = cage_init,
+    .set_temperature = cage_set_temperature,
+    .sweep = cage_do_sweep,
+    .updates_per_sweep = cage_updates,
+    .save = cage_save,
+    .restore = cage_restore,
+    .free = cage_free,
+};

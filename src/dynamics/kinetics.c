@@ -1,9 +1,8 @@
 /* Kinetic bookkeeping of the cage dynamics: allocation, soft-matrix jumps,
- * tau statistics and their output. */
+ * tau statistics. The per-segment output is diag/relaxation.c. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "io/h5out.h"
 #include "dynamics/kinetics.h"
 
 enum { SM_RADIUS = 8 };
@@ -133,70 +132,4 @@ void kinetics_tau(const kin_counters *c, int i, double *mean, double *error)
     }
     const double var = ((double)c->tau_sumsq[i] - n * m * m) / (n - 1.0);
     *error = sqrt((var > 0 ? var : 0.0) / n);
-}
-
-void kinetics_print(FILE *out, const kin_counters *seg, const sm_config *cfg)
-{
-    fprintf(out, "\ncage kinetics: tau_i = mean sweeps from completing loop i (reaching level i)"
-                 " to completing loop i+1, [events]\n%-4s %-9s", "seg", "T");
-    for (int i = 0; i < KIN_NTAU; i++) {
-        char lab[16];
-        snprintf(lab, sizeof lab, "tau_%d", i);
-        fprintf(out, " %-21s", lab);
-    }
-    fprintf(out, " %s\n", "SM jumps");
-    for (int s = 0; s < cfg->nseg; s++) {
-        char T[32];
-        if (cfg->seg[s].T_from == cfg->seg[s].T_to) snprintf(T, sizeof T, "%.4g", cfg->seg[s].T_from);
-        else snprintf(T, sizeof T, "%.3g->%.3g", cfg->seg[s].T_from, cfg->seg[s].T_to);
-        fprintf(out, "%-4d %-9s", s, T);
-        for (int i = 0; i < KIN_NTAU; i++) {
-            double m, e;
-            kinetics_tau(&seg[s], i, &m, &e);
-            char cell[64];
-            if (isnan(m)) snprintf(cell, sizeof cell, "-");
-            else if (isnan(e)) snprintf(cell, sizeof cell, "%.0f [%lld]", m, (long long)seg[s].tau_count[i]);
-            else snprintf(cell, sizeof cell, "%.0f+-%.0f [%lld]", m, e, (long long)seg[s].tau_count[i]);
-            fprintf(out, " %-21s", cell);
-        }
-        fprintf(out, " %lld\n", (long long)seg[s].sm_jumps);
-    }
-}
-
-int kinetics_write(struct h5out *h, const kin_counters *seg, int nseg, sm_error *err)
-{
-    const size_t n = (size_t)nseg * KIN_NTAU;
-    double *buf = malloc(sizeof *buf * (n * 3 + (size_t)nseg * (KIN_NLOOPS * 2 + 1)));
-    if (!buf) return sm_fail(err, "out of memory");
-    double *mean = buf, *error = buf + n, *count = buf + 2 * n;
-    double *comp = buf + 3 * n, *undo = comp + (size_t)nseg * KIN_NLOOPS;
-    double *jumps = undo + (size_t)nseg * KIN_NLOOPS;
-    for (int s = 0; s < nseg; s++) {
-        for (int i = 0; i < KIN_NTAU; i++) {
-            kinetics_tau(&seg[s], i, &mean[s * KIN_NTAU + i], &error[s * KIN_NTAU + i]);
-            count[s * KIN_NTAU + i] = (double)seg[s].tau_count[i];
-        }
-        for (int i = 0; i < KIN_NLOOPS; i++) {
-            comp[s * KIN_NLOOPS + i] = (double)seg[s].completions[i];
-            undo[s * KIN_NLOOPS + i] = (double)seg[s].undos[i];
-        }
-        jumps[s] = (double)seg[s].sm_jumps;
-    }
-    const uint64_t dt[2] = {(uint64_t)nseg, KIN_NTAU}, dl[2] = {(uint64_t)nseg, KIN_NLOOPS};
-    const uint64_t d1 = (uint64_t)nseg;
-    int rc = h5out_write_array(h, "/kinetics/tau/mean", 2, dt, mean, err) ||
-             h5out_write_array(h, "/kinetics/tau/error", 2, dt, error, err) ||
-             h5out_write_array(h, "/kinetics/tau/count", 2, dt, count, err) ||
-             h5out_write_array(h, "/kinetics/loop_completions", 2, dl, comp, err) ||
-             h5out_write_array(h, "/kinetics/loop_undos", 2, dl, undo, err) ||
-             h5out_write_array(h, "/kinetics/soft_matrix_jumps", 1, &d1, jumps, err);
-    free(buf);
-    if (rc) return 1;
-    return h5out_write_string_attr(h, "/kinetics/tau/mean", "description",
-                                   "tau_i, i = 0..7: mean sweeps between a site's completion of loop i "
-                                   "(phi 63->0 reaching level i) and its next completion, of loop i+1; "
-                                   "rows: schedule segments (measured sweeps only)", err) ||
-           h5out_write_string_attr(h, "/kinetics/loop_completions", "description",
-                                   "loop completions (phi 63->0) per segment by the level reached, 0..8",
-                                   err);
 }

@@ -23,6 +23,9 @@
  *    16-bit lanes, the level thresholds from a compact 16-bit table held in
  *    registers (no gathers), the rare undecided block through the scalar
  *    code. */
+#include <stdlib.h>
+#include <string.h>
+#include "dynamics/dynamics.h"
 #include "dynamics/level.h"
 #include "core/rng.h"
 
@@ -31,9 +34,8 @@ const char *const LEVEL_MOVE_NAMES[LEVEL_NMOVES] = {"level", "sigma"};
 /* Sites per Philox pass: 3 x 1 KiB of stack, small against L1. */
 enum { CHUNK = 256 };
 
-/* C(l) padded by one zero on each side so that C(l2) can be read for the
- * out-of-range proposals l2 = -2 and 9 (they are never accepted). */
-static const int CB_PAD[NLEVELS + 2] = {0, 0, 4, 16, 36, 64, 100, 144, 196, 256, 320, 0};
+/* C(l) with a zero on each side (core/model.h). */
+#define CB_PAD MODEL_CBOSONS_PAD
 
 /* A threshold thr in [0, 2^32] (accept iff (uint64_t)r < thr, r a 32-bit
  * random word) as a 32-bit one: thr - 1, and 0 for thr = 0. For every r != 0,
@@ -580,3 +582,64 @@ void level_sweep_kernel(const lattice *lat, model_state *s, const model_params *
     ms->proposed[LEVEL_MOVE_SIGMA] += lat->N;
     ms->accepted[LEVEL_MOVE_SIGMA] += sacc;
 }
+
+/* ---------------------------------------------------- the level dynamics */
+
+static level_tables *level_data(const sim_state *s) { return s->dyn_data; }
+
+static int level_init(sim_state *s, const sm_config *cfg, sm_error *err)
+{
+    (void)cfg;
+    /* 64-byte aligned: the SIMD path loads the compact tables as vectors */
+    const size_t size = (sizeof(level_tables) + 63) / 64 * 64;
+    level_tables *t = aligned_alloc(64, size);
+    if (!t) return sm_fail(err, "out of memory for the level tables");
+    memset(t, 0, sizeof *t);
+    t->T = -1.0;
+    s->dyn_data = t;
+    return 0;
+}
+
+static void level_set_temperature(sim_state *s, double T)
+{
+    level_tables *t = level_data(s);
+    if (t->T != T) level_tables_build(t, &s->p, T);
+}
+
+static void level_do_sweep(sim_state *s)
+{
+    level_sweep(&s->lat, &s->st, &s->p, level_data(s), s->seed, (uint64_t)s->step, &s->e, &s->moves);
+}
+
+static int64_t level_updates(const sim_state *s) { return s->lat.N; }
+
+/* Nothing beyond the shared fields: the tables are rebuilt from T. */
+static void level_save(const sim_state *s, ckpt_writer *w) { (void)s, (void)w; }
+
+static int level_restore(sim_state *s, const ckpt_reader *r, sm_error *err)
+{
+    (void)s, (void)r, (void)err;
+    return 0;
+}
+
+static void level_free(sim_state *s)
+{
+    free(s->dyn_data);
+    s->dyn_data = NULL;
+}
+
+const dynamics_ops DYNAMICS_LEVEL = {
+    .name = "level",
+    .desc = "fast equilibrium sampling",
+    .update_unit = "site-update",
+    .nmoves = LEVEL_NMOVES,
+    .move_names = LEVEL_MOVE_NAMES,
+    .bytes_per_site = 0,
+    .init = level_init,
+    .set_temperature = level_set_temperature,
+    .sweep = level_do_sweep,
+    .updates_per_sweep = level_updates,
+    .save = level_save,
+    .restore = level_restore,
+    .free = level_free,
+};

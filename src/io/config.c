@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
+#include "dynamics/dynamics.h"
 #include "io/config.h"
 
-typedef enum { K_INT, K_I64, K_NUM, K_BOOL, K_ENUM, K_STR, K_SPECIAL } key_type;
+/* K_DYNAMICS: a name from the dynamics registry, stored as its index */
+typedef enum { K_INT, K_I64, K_NUM, K_BOOL, K_ENUM, K_DYNAMICS, K_STR, K_SPECIAL } key_type;
 
 typedef struct {
     const char *path;
@@ -41,8 +43,7 @@ static const config_key KEYS[] = {
      "soft-matrix size N_c in n_z = N_c^(-Tg/Tm)"},
     {"model.Tg_over_Tm", K_NUM, OFF(model.Tg_over_Tm), 0.0, 1.0, NULL, "0.625",
      "Tg/Tm in n_z = N_c^(-Tg/Tm)"},
-    {"dynamics.kind", K_ENUM, OFF(dynamics), 0, 0, "level|cage", "\"level\"",
-     "level: fast equilibrium sampling; cage: PCP jump kinetics"},
+    {"dynamics.kind", K_DYNAMICS, OFF(dynamics), 0, 0, NULL, "\"level\"", "dynamics kind"},
     {"dynamics.trap_barrier", K_NUM, OFF(model.trap_barrier), -1e6, 1e6, NULL, "1",
      "cage: E_trap for jumps into/out of the two-electron trap"},
     {"dynamics.async_barrier", K_NUM, OFF(model.async_barrier), -1e6, 1e6, NULL, "0.125",
@@ -82,7 +83,7 @@ static const config_key KEYS[] = {
 
 static const char *const SECTIONS[] = {"lattice", "model", "dynamics", "run", "init", "output"};
 #define NSECTIONS (sizeof SECTIONS / sizeof SECTIONS[0])
-static const char *const SNAP_NAMES[SNAP_NFIELDS] = {"level", "sigma", "phase", "z", "pcp"};
+const char *const SNAP_FIELD_NAMES[SNAP_NFIELDS] = {"level", "sigma", "phase", "z", "pcp"};
 
 /* Looks a dotted path up in the JSON tree; NULL when absent. */
 static cJSON *lookup(cJSON *root, const char *path)
@@ -176,6 +177,14 @@ static int set_key(sm_config *c, const config_key *k, const cJSON *v, const char
     case K_ENUM: {
         int i = cJSON_IsString(v) ? enum_index(k->choices, v->valuestring) : -1;
         if (i < 0) return sm_fail(err, "%s: %s: must be one of %s (got %s)", src, k->path, k->choices, got);
+        *(int *)base = i;
+        return 0;
+    }
+    case K_DYNAMICS: {
+        int i = cJSON_IsString(v) ? dynamics_index(v->valuestring) : -1;
+        char choices[256];
+        dynamics_choices(choices, sizeof choices);
+        if (i < 0) return sm_fail(err, "%s: %s: must be one of %s (got %s)", src, k->path, choices, got);
         *(int *)base = i;
         return 0;
     }
@@ -641,6 +650,7 @@ char *config_to_json(const sm_config *c)
             cJSON_AddStringToObject(sec[s], name, tok ? tok : "?");
             break;
         }
+        case K_DYNAMICS: cJSON_AddStringToObject(sec[s], name, dynamics_at(*(const int *)base)->name); break;
         case K_SPECIAL: break;
         }
     }
@@ -650,7 +660,7 @@ char *config_to_json(const sm_config *c)
     cJSON *out = cJSON_GetObjectItemCaseSensitive(root, "output");
     cJSON *sf = cJSON_AddArrayToObject(out, "snapshot_fields");
     for (int i = 0; i < SNAP_NFIELDS; i++)
-        if (c->snapshot_fields & (1u << i)) cJSON_AddItemToArray(sf, cJSON_CreateString(SNAP_NAMES[i]));
+        if (c->snapshot_fields & (1u << i)) cJSON_AddItemToArray(sf, cJSON_CreateString(SNAP_FIELD_NAMES[i]));
     if (c->has_schedule) {
         cJSON *arr = cJSON_AddArrayToObject(root, "schedule");
         for (int i = 0; i < c->nseg; i++) {
@@ -674,11 +684,23 @@ char *config_to_json(const sm_config *c)
     return txt;
 }
 
+/* The help text of a key; a registry-backed key lists its entries. */
+static void key_help(const config_key *k, char *out, size_t n)
+{
+    size_t used = (size_t)snprintf(out, n, "%s", k->help);
+    if (k->type != K_DYNAMICS) return;
+    for (int i = 0; dynamics_at(i) && used < n; i++)
+        used += (size_t)snprintf(out + used, n - used, "%s %s: %s", i ? ";" : ":",
+                                 dynamics_at(i)->name, dynamics_at(i)->desc);
+}
+
 void config_print_reference(FILE *out)
 {
     for (size_t i = 0; i < NKEYS; i++) {
         const config_key *k = &KEYS[i];
-        fprintf(out, "  %-26s %-10s %s\n", k->path, k->def ? k->def : "", k->help);
+        char help[512];
+        key_help(k, help, sizeof help);
+        fprintf(out, "  %-26s %-10s %s\n", k->path, k->def ? k->def : "", help);
     }
 }
 

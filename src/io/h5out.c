@@ -35,7 +35,6 @@ struct h5out {
     snap_field snap[SNAP_NFIELDS];
 };
 
-static const char *const SNAP_FIELD_NAMES[SNAP_NFIELDS] = {"level", "sigma", "phase", "z", "pcp"};
 /* The objects h5out_open writes; everything else is series or end-of-run
  * output (h5out_reopen relies on this list). */
 static const char *const HEADER_OBJECTS[] = {"/h5md", "/parameters"};

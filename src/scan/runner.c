@@ -25,6 +25,7 @@
 #include "io/index.h"
 #include "run/run.h"
 #include "scan/points.h"
+#include "run/progress.h"
 #include "scan/runner.h"
 
 typedef struct {
@@ -219,14 +220,6 @@ static int mkdir_p(const char *dir, sm_error *err)
         *p = '/';
     }
     return 0;
-}
-
-static void fmt_duration(char *buf, size_t n, double s)
-{
-    if (!isfinite(s) || s < 0) { snprintf(buf, n, "--:--"); return; }
-    long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
-    else snprintf(buf, n, "%02ld:%02ld", t / 60, t % 60);
 }
 
 /* The child: run one point and leave. _exit keeps the parent's atexit

@@ -1,0 +1,64 @@
+/* Dynamics kinds: each is one file (level.c, cage.c) that fills one ops
+ * table, and one line of the registry (registry.c). The run loop, the
+ * configuration and the checkpoint reach a kind only through its table, so
+ * a new kind touches nothing else.
+ *
+ * The sim_* functions are the whole interface the run, the tests and the
+ * benchmark use: they set up the shared state (core/state.h) and call the
+ * configured kind. */
+#ifndef SM_DYNAMICS_H
+#define SM_DYNAMICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "core/state.h"
+#include "io/checkpoint.h"
+#include "io/config.h"
+
+typedef struct dynamics_ops {
+    const char *name;            /* the value of dynamics.kind */
+    const char *desc;            /* one line for --help and docs/config.md */
+    const char *update_unit;     /* what one site-update of the timing is */
+    int nmoves;                  /* move types counted in sim_state.moves */
+    const char *const *move_names;
+    /* Extra bytes per site the kind allocates (for the memory estimate). */
+    int bytes_per_site;
+    /* Allocates s->dyn_data; may set s->kin. */
+    int (*init)(sim_state *s, const sm_config *cfg, sm_error *err);
+    /* Rebuilds acceptance tables for T (called before every sweep). */
+    void (*set_temperature)(sim_state *s, double T);
+    /* One sweep at the temperature last set; s->step is advanced by sim_sweep. */
+    void (*sweep)(sim_state *s);
+    int64_t (*updates_per_sweep)(const sim_state *s);
+    /* The kind's own checkpoint records, beside the shared fields. */
+    void (*save)(const sim_state *s, ckpt_writer *w);
+    int (*restore)(sim_state *s, const ckpt_reader *r, sm_error *err);
+    void (*free)(sim_state *s);
+} dynamics_ops;
+
+/* The registry, NULL-terminated; index = the stored dynamics.kind value. */
+extern const dynamics_ops *const DYNAMICS_REGISTRY[];
+extern const dynamics_ops DYNAMICS_LEVEL, DYNAMICS_CAGE;
+
+/* Index of the kind called name, or -1. */
+int dynamics_index(const char *name);
+const dynamics_ops *dynamics_at(int index);
+/* "level|cage": the allowed values, for messages and references. */
+void dynamics_choices(char *out, size_t n);
+
+/* Shared state from cfg plus the configured kind's own. */
+int sim_init(sim_state *s, const sm_config *cfg, sm_error *err);
+void sim_free(sim_state *s);
+/* Sets the temperature of the next sweep. */
+void sim_set_temperature(sim_state *s, double T);
+/* One sweep of the configured dynamics at s->T; advances s->step. */
+void sim_sweep(sim_state *s);
+/* Site-updates per sweep (the unit of ns per site-update). */
+int64_t sim_site_updates_per_sweep(const sim_state *s);
+/* Checkpoint records of everything a sweep reads or accumulates. */
+void sim_save(const sim_state *s, ckpt_writer *w);
+/* Restores them into a state set up by sim_init from the same config; a
+ * checkpoint that does not belong to this state is refused. */
+int sim_restore(sim_state *s, const ckpt_reader *r, sm_error *err);
+
+#endif

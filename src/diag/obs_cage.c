@@ -1,0 +1,82 @@
+/* Observables of the cage dynamics: trap occupancy, SASC-paired bonds, loop
+ * completions and undos, soft-matrix jumps and the z displacement. Declines
+ * for a dynamics that keeps no kinetic bookkeeping. */
+#include "diag/obs_group.h"
+#include "dynamics/cage.h"
+
+typedef struct {
+    int trap_occupancy, paired_bonds, loop_completions, loop_undos, soft_matrix_jumps, z_msd;
+    kin_counters mark;   /* kinetic counters at the previous measurement */
+    int64_t mark_step;
+} cage_group;
+
+static const char *const LOOP_NAMES[KIN_NLOOPS] = {"0", "1", "2", "3", "4", "5", "6", "7", "8"};
+
+static int add_loops(obs_layout *L, const char *name, const char *desc)
+{
+    const int col = obs_layout_add(L, name, KIN_NLOOPS, desc);
+    for (int i = 0; col >= 0 && i < KIN_NLOOPS; i++) L->f[L->n - 1].columns[i] = LOOP_NAMES[i];
+    return col;
+}
+
+static int cage_layout(void *st, obs_layout *L, const sim_state *s)
+{
+    if (!s->kin) return 1;
+    cage_group *c = st;
+    c->trap_occupancy = obs_layout_add(L, "trap_occupancy", 1,
+                                       "fraction of PCPs on the trap line (lambda = 15)");
+    c->paired_bonds = obs_layout_add(L, "paired_bonds", 1, "fraction of bonds that are SASC-paired");
+    c->loop_completions = add_loops(L, "loop_completions",
+                                    "loop completions (phi 63->0) per site per sweep since "
+                                    "the last measurement, by the level reached 0..8");
+    c->loop_undos = add_loops(L, "loop_undos",
+                              "undone loops (phi 0->63) per site per sweep since the last "
+                              "measurement, by the level left 0..8");
+    c->soft_matrix_jumps = obs_layout_add(L, "soft_matrix_jumps", 1,
+                                          "soft-matrix jumps (arrivals at level 8) per sweep since "
+                                          "the last measurement");
+    c->z_msd = obs_layout_add(L, "z_msd", 1, "mean-square z displacement <z^2> from soft-matrix jumps");
+    return 0;
+}
+
+static void cage_begin(void *st, const sim_state *s)
+{
+    cage_group *c = st;
+    c->mark = s->kin->c;
+    c->mark_step = s->step;
+}
+
+static void cage_measure(void *st, const sim_state *s, double *row)
+{
+    cage_group *c = st;
+    const lattice *lat = &s->lat;
+    const double N = (double)lat->N;
+    int64_t trap = 0, bonds = 0;
+    double z2 = 0.0;
+    for (int64_t a = 0; a < lat->N; a++) {
+        trap += (s->st.phase[a] & 15) == CAGE_TRAP_LINE;
+        z2 += (double)s->st.z[a] * (double)s->st.z[a];
+        bonds += (lat->nbr[4 * a + DIR_PX] >= 0) + (lat->nbr[4 * a + DIR_PY] >= 0);
+    }
+    const kin_counters since = kinetics_diff(&s->kin->c, &c->mark);
+    const int64_t sweeps = s->step - c->mark_step;
+    const double per = sweeps > 0 ? 1.0 / ((double)sweeps * N) : 0.0;
+    row[c->trap_occupancy] = trap / N;
+    row[c->paired_bonds] = bonds ? (double)cage_count_paired(lat, &s->st) / (double)bonds : 0.0;
+    for (int i = 0; i < KIN_NLOOPS; i++) {
+        row[c->loop_completions + i] = (double)since.completions[i] * per;
+        row[c->loop_undos + i] = (double)since.undos[i] * per;
+    }
+    row[c->soft_matrix_jumps] = sweeps > 0 ? (double)since.sm_jumps / (double)sweeps : 0.0;
+    row[c->z_msd] = z2 / N;
+    c->mark = s->kin->c;
+    c->mark_step = s->step;
+}
+
+const obs_group_ops OBS_GROUP_CAGE = {
+    .name = "cage",
+    .state_size = sizeof(cage_group),
+    .layout = cage_layout,
+    .begin = cage_begin,
+    .measure = cage_measure,
+};

@@ -1,0 +1,148 @@
+/* The relaxation diagnostic of a dynamics with kinetic bookkeeping (the
+ * cage dynamics): loop completions, undos, soft-matrix jumps and the times
+ * tau_i between completions of successive loops, counted over each
+ * segment's measured sweeps, written under /kinetics and reported as a
+ * table. */
+#include <math.h>
+#include <stdlib.h>
+#include "diag/diag.h"
+#include "dynamics/kinetics.h"
+
+typedef struct {
+    kin_counters start;   /* counters before the segment's first measured sweep */
+    kin_counters *seg;    /* [nseg], over each segment's measured sweeps */
+    int nseg;
+} relaxation;
+
+static void print_table(FILE *out, const kin_counters *seg, const sm_config *cfg)
+{
+    fprintf(out, "\ncage kinetics: tau_i = mean sweeps from completing loop i (reaching level i)"
+                 " to completing loop i+1, [events]\n%-4s %-9s", "seg", "T");
+    for (int i = 0; i < KIN_NTAU; i++) {
+        char lab[16];
+        snprintf(lab, sizeof lab, "tau_%d", i);
+        fprintf(out, " %-21s", lab);
+    }
+    fprintf(out, " %s\n", "SM jumps");
+    for (int s = 0; s < cfg->nseg; s++) {
+        char T[32];
+        if (cfg->seg[s].T_from == cfg->seg[s].T_to) snprintf(T, sizeof T, "%.4g", cfg->seg[s].T_from);
+        else snprintf(T, sizeof T, "%.3g->%.3g", cfg->seg[s].T_from, cfg->seg[s].T_to);
+        fprintf(out, "%-4d %-9s", s, T);
+        for (int i = 0; i < KIN_NTAU; i++) {
+            double m, e;
+            kinetics_tau(&seg[s], i, &m, &e);
+            char cell[64];
+            if (isnan(m)) snprintf(cell, sizeof cell, "-");
+            else if (isnan(e)) snprintf(cell, sizeof cell, "%.0f [%lld]", m, (long long)seg[s].tau_count[i]);
+            else snprintf(cell, sizeof cell, "%.0f+-%.0f [%lld]", m, e, (long long)seg[s].tau_count[i]);
+            fprintf(out, " %-21s", cell);
+        }
+        fprintf(out, " %lld\n", (long long)seg[s].sm_jumps);
+    }
+}
+
+static int write_table(h5out *h, const kin_counters *seg, int nseg, sm_error *err)
+{
+    const size_t n = (size_t)nseg * KIN_NTAU;
+    double *buf = malloc(sizeof *buf * (n * 3 + (size_t)nseg * (KIN_NLOOPS * 2 + 1)));
+    if (!buf) return sm_fail(err, "out of memory");
+    double *mean = buf, *error = buf + n, *count = buf + 2 * n;
+    double *comp = buf + 3 * n, *undo = comp + (size_t)nseg * KIN_NLOOPS;
+    double *jumps = undo + (size_t)nseg * KIN_NLOOPS;
+    for (int s = 0; s < nseg; s++) {
+        for (int i = 0; i < KIN_NTAU; i++) {
+            kinetics_tau(&seg[s], i, &mean[s * KIN_NTAU + i], &error[s * KIN_NTAU + i]);
+            count[s * KIN_NTAU + i] = (double)seg[s].tau_count[i];
+        }
+        for (int i = 0; i < KIN_NLOOPS; i++) {
+            comp[s * KIN_NLOOPS + i] = (double)seg[s].completions[i];
+            undo[s * KIN_NLOOPS + i] = (double)seg[s].undos[i];
+        }
+        jumps[s] = (double)seg[s].sm_jumps;
+    }
+    const uint64_t dt[2] = {(uint64_t)nseg, KIN_NTAU}, dl[2] = {(uint64_t)nseg, KIN_NLOOPS};
+    const uint64_t d1 = (uint64_t)nseg;
+    int rc = h5out_write_array(h, "/kinetics/tau/mean", 2, dt, mean, err) ||
+             h5out_write_array(h, "/kinetics/tau/error", 2, dt, error, err) ||
+             h5out_write_array(h, "/kinetics/tau/count", 2, dt, count, err) ||
+             h5out_write_array(h, "/kinetics/loop_completions", 2, dl, comp, err) ||
+             h5out_write_array(h, "/kinetics/loop_undos", 2, dl, undo, err) ||
+             h5out_write_array(h, "/kinetics/soft_matrix_jumps", 1, &d1, jumps, err);
+    free(buf);
+    if (rc) return 1;
+    return h5out_write_string_attr(h, "/kinetics/tau/mean", "description",
+                                   "tau_i, i = 0..7: mean sweeps between a site's completion of loop i "
+                                   "(phi 63->0 reaching level i) and its next completion, of loop i+1; "
+                                   "rows: schedule segments (measured sweeps only)", err) ||
+           h5out_write_string_attr(h, "/kinetics/loop_completions", "description",
+                                   "loop completions (phi 63->0) per segment by the level reached, 0..8",
+                                   err);
+}
+
+static void relax_free(diag *d)
+{
+    relaxation *x = d->data;
+    if (x) free(x->seg);
+    free(x);
+    d->data = NULL;
+}
+
+static int relax_init(diag *d, const diag_ctx *c, sm_error *err)
+{
+    if (!c->sim->kin) return DIAG_DECLINED;
+    relaxation *x = calloc(1, sizeof *x);
+    if (x) x->seg = calloc((size_t)c->cfg->nseg, sizeof *x->seg);
+    d->data = x;
+    if (!x || !x->seg) {
+        relax_free(d);
+        return sm_fail(err, "out of memory"), DIAG_FAILED;
+    }
+    x->nseg = c->cfg->nseg;
+    return DIAG_OK;
+}
+
+static void relax_segment_begin(diag *d, const diag_ctx *c, int segment)
+{
+    (void)segment;
+    ((relaxation *)d->data)->start = c->sim->kin->c;
+}
+
+static void relax_segment_end(diag *d, const diag_ctx *c, int segment)
+{
+    relaxation *x = d->data;
+    x->seg[segment] = kinetics_diff(&c->sim->kin->c, &x->start);
+}
+
+static int relax_finish(diag *d, const diag_ctx *c, sm_error *err)
+{
+    relaxation *x = d->data;
+    if (write_table(c->h, x->seg, x->nseg, err)) return 1;
+    if (c->report) print_table(c->report, x->seg, c->cfg);
+    return 0;
+}
+
+static void relax_save(const diag *d, ckpt_writer *w)
+{
+    const relaxation *x = d->data;
+    ckpt_put(w, "relaxation.start", &x->start, sizeof x->start);
+    ckpt_put(w, "relaxation.segments", x->seg, sizeof *x->seg * (size_t)x->nseg);
+}
+
+static int relax_restore(diag *d, const ckpt_reader *r, sm_error *err)
+{
+    relaxation *x = d->data;
+    return ckpt_get(r, "relaxation.start", &x->start, sizeof x->start, err) ||
+           ckpt_get(r, "relaxation.segments", x->seg, sizeof *x->seg * (size_t)x->nseg, err);
+}
+
+const diag_ops DIAG_RELAXATION = {
+    .name = "relaxation",
+    .init = relax_init,
+    .segment_begin = relax_segment_begin,
+    .segment_end = relax_segment_end,
+    .finish = relax_finish,
+    .save = relax_save,
+    .restore = relax_restore,
+    .free = relax_free,
+};

@@ -1,0 +1,26 @@
+/* The snapshots diagnostic: the fields of output.snapshot_fields every
+ * run.snapshot_every schedule sweeps (measured or not), under /snapshots. */
+#include "diag/diag.h"
+
+static int snap_init(diag *d, const diag_ctx *c, sm_error *err)
+{
+    (void)err;
+    if (c->cfg->snapshot_every <= 0) return DIAG_DECLINED;
+    d->every = c->cfg->snapshot_every;
+    d->clock = DIAG_SCHEDULE;
+    return DIAG_OK;
+}
+
+static int snap_measure(diag *d, const diag_ctx *c, const schedule_point *sp, sm_error *err)
+{
+    (void)d, (void)sp;
+    const sm_config *cfg = c->cfg;
+    return h5out_snapshot(c->h, cfg->snapshot_fields, cfg->Lx, cfg->Ly, &c->sim->st, c->sim->step,
+                          cfg->compression, err);
+}
+
+const diag_ops DIAG_SNAPSHOTS = {
+    .name = "snapshots",
+    .init = snap_init,
+    .measure = snap_measure,
+};

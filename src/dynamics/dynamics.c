@@ -1,0 +1,142 @@
+/* The shared simulation state and the dispatch to the configured kind. */
+#include <string.h>
+#include "core/rng.h"
+#include "dynamics/dynamics.h"
+
+static int8_t initial_sigma(const sm_config *cfg, int x, int y, uint32_t r)
+{
+    switch (cfg->init_sigma) {
+    case INIT_SIGMA_UP: return 1;
+    case INIT_SIGMA_DOWN: return -1;
+    case INIT_SIGMA_NEEL: return ((x + y) & 1) ? -1 : 1;
+    case INIT_SIGMA_RANDOM:
+    default: return (r & 1u) ? 1 : -1;
+    }
+}
+
+static void init_fields(sim_state *s, const sm_config *cfg)
+{
+    const lattice *lat = &s->lat;
+    for (int64_t a = 0; a < lat->N; a++) {
+        const rng_block r = rng_draw(s->seed, 0, RNG_STREAM_INIT, 0, (uint32_t)a);
+        s->st.level[a] = (int8_t)(cfg->init_level_random ? -(int)(r.v[0] & 1u) : cfg->init_level);
+        s->st.sigma[a] = initial_sigma(cfg, lattice_x(lat, a), lattice_y(lat, a), r.v[1]);
+        s->st.phase[a] = 0;
+        s->st.z[a] = 0.0f;
+    }
+}
+
+int sim_init(sim_state *s, const sm_config *cfg, sm_error *err)
+{
+    memset(s, 0, sizeof *s);
+    const dynamics_ops *dyn = dynamics_at(cfg->dynamics);
+    if (!dyn) return sm_fail(err, "%s: dynamics.kind: no dynamics with index %d", cfg->source, cfg->dynamics);
+    s->dyn = dyn;
+    s->p = cfg->model;
+    s->seed = (uint64_t)cfg->seed;
+    if (lattice_init(&s->lat, cfg->Lx, cfg->Ly, (boundary_kind)cfg->boundary, err)) {
+        memset(s, 0, sizeof *s);
+        return 1;
+    }
+    if (model_state_init(&s->st, s->lat.N, err)) {
+        lattice_free(&s->lat);
+        memset(s, 0, sizeof *s);
+        return 1;
+    }
+    init_fields(s, cfg);
+    energy_terms_compute(&s->lat, &s->st, &s->e);
+    if (s->dyn->init(s, cfg, err)) {
+        model_state_free(&s->st);
+        lattice_free(&s->lat);
+        memset(s, 0, sizeof *s);
+        return 1;
+    }
+    return 0;
+}
+
+/* Safe on a state whose sim_init failed (it is left zeroed). */
+void sim_free(sim_state *s)
+{
+    if (!s->dyn) return;
+    s->dyn->free(s);
+    model_state_free(&s->st);
+    lattice_free(&s->lat);
+    memset(s, 0, sizeof *s);
+}
+
+void sim_set_temperature(sim_state *s, double T)
+{
+    s->T = T;
+    s->dyn->set_temperature(s, T);
+}
+
+void sim_sweep(sim_state *s)
+{
+    s->dyn->sweep(s);
+    s->step++;
+}
+
+int64_t sim_site_updates_per_sweep(const sim_state *s) { return s->dyn->updates_per_sweep(s); }
+
+void sim_save(const sim_state *s, ckpt_writer *w)
+{
+    const size_t N = (size_t)s->lat.N;
+    const int32_t dims[2] = {s->lat.Lx, s->lat.Ly};
+    ckpt_put(w, "sim.dims", dims, sizeof dims);
+    ckpt_put(w, "sim.dynamics", s->dyn->name, strlen(s->dyn->name));
+    ckpt_put(w, "sim.step", &s->step, sizeof s->step);
+    ckpt_put(w, "sim.energy", &s->e, sizeof s->e);
+    ckpt_put(w, "sim.moves", &s->moves, sizeof s->moves);
+    ckpt_put(w, "sim.level", s->st.level, N);
+    ckpt_put(w, "sim.sigma", s->st.sigma, N);
+    ckpt_put(w, "sim.phase", s->st.phase, N);
+    ckpt_put(w, "sim.z", s->st.z, N * sizeof *s->st.z);
+    s->dyn->save(s, w);
+}
+
+static int check_shape(const sim_state *s, const ckpt_reader *r, sm_error *err)
+{
+    int32_t dims[2];
+    if (ckpt_get(r, "sim.dims", dims, sizeof dims, err)) return 1;
+    const ckpt_record *kind = ckpt_find(r, "sim.dynamics", err);
+    if (!kind) return 1;
+    const size_t n = strlen(s->dyn->name);
+    if (dims[0] != s->lat.Lx || dims[1] != s->lat.Ly || kind->size != n ||
+        memcmp(kind->data, s->dyn->name, n) != 0)
+        return sm_fail(err, "%s: checkpoint is of a %dx%d lattice with %.*s dynamics, the config has %dx%d and %s",
+                       r->path, dims[0], dims[1], (int)(kind->size > 16 ? 16 : kind->size),
+                       (const char *)kind->data, s->lat.Lx, s->lat.Ly, s->dyn->name);
+    return 0;
+}
+
+/* Every field in range and the incremental sums equal to a recount. */
+static int check_fields(const sim_state *s, const ckpt_reader *r, sm_error *err)
+{
+    if (s->step < 0) return sm_fail(err, "%s: checkpoint has a negative step", r->path);
+    for (int64_t a = 0; a < s->lat.N; a++) {
+        const int l = s->st.level[a], sg = s->st.sigma[a];
+        if (l < LEVEL_MIN || l > LEVEL_MAX || (sg != 1 && sg != -1) || s->st.phase[a] >= NPHASE)
+            return sm_fail(err, "%s: checkpoint has an invalid state at site %lld", r->path, (long long)a);
+    }
+    energy_terms e;
+    energy_terms_compute(&s->lat, &s->st, &e);
+    if (memcmp(&e, &s->e, sizeof e) != 0)
+        return sm_fail(err, "%s: checkpoint energy sums disagree with its configuration", r->path);
+    return 0;
+}
+
+int sim_restore(sim_state *s, const ckpt_reader *r, sm_error *err)
+{
+    const size_t N = (size_t)s->lat.N;
+    if (check_shape(s, r, err) ||
+        ckpt_get(r, "sim.step", &s->step, sizeof s->step, err) ||
+        ckpt_get(r, "sim.energy", &s->e, sizeof s->e, err) ||
+        ckpt_get(r, "sim.moves", &s->moves, sizeof s->moves, err) ||
+        ckpt_get(r, "sim.level", s->st.level, N, err) ||
+        ckpt_get(r, "sim.sigma", s->st.sigma, N, err) ||
+        ckpt_get(r, "sim.phase", s->st.phase, N, err) ||
+        ckpt_get(r, "sim.z", s->st.z, N * sizeof *s->st.z, err) ||
+        s->dyn->restore(s, r, err))
+        return 1;
+    return check_fields(s, r, err);
+}

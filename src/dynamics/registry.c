@@ -1,0 +1,33 @@
+/* The dynamics kinds, in the order of their stored index (checkpoints and
+ * resolved configs name them, the index only lives in memory). */
+#include <stdio.h>
+#include <string.h>
+#include "dynamics/dynamics.h"
+
+const dynamics_ops *const DYNAMICS_REGISTRY[] = {
+    &DYNAMICS_LEVEL,
+    &DYNAMICS_CAGE,
+    NULL,
+};
+
+int dynamics_index(const char *name)
+{
+    for (int i = 0; DYNAMICS_REGISTRY[i]; i++)
+        if (strcmp(DYNAMICS_REGISTRY[i]->name, name) == 0) return i;
+    return -1;
+}
+
+const dynamics_ops *dynamics_at(int index)
+{
+    for (int i = 0; DYNAMICS_REGISTRY[i]; i++)
+        if (i == index) return DYNAMICS_REGISTRY[i];
+    return NULL;
+}
+
+void dynamics_choices(char *out, size_t n)
+{
+    size_t k = 0;
+    out[0] = 0;
+    for (int i = 0; DYNAMICS_REGISTRY[i] && k < n; i++)
+        k += (size_t)snprintf(out + k, n - k, "%s%s", i ? "|" : "", DYNAMICS_REGISTRY[i]->name);
+}
