@@ -31,6 +31,7 @@
 #include "io/config.h"
 #include "io/h5out.h"
 #include "core/state.h"
+#include "dynamics/dynamics.h"
 #include "ising.h"
 
 #if defined(__has_include)
@@ -208,7 +209,7 @@ static void unit_snapshot(void *ctx)
     }
 }
 
-static int make_sim(sim_state *s, sm_config *cfg, int L, dynamics_kind kind, double T,
+static int make_sim(sim_state *s, sm_config *cfg, int L, const char *kind, double T,
                     boundary_kind boundary)
 {
     sm_error err;
@@ -221,7 +222,7 @@ static int make_sim(sim_state *s, sm_config *cfg, int L, dynamics_kind kind, dou
     }
     cfg->Lx = cfg->Ly = L;
     cfg->boundary = boundary;
-    cfg->dynamics = kind;
+    cfg->dynamics = dynamics_index(kind);
     cfg->init_level_random = 1;
     if (sim_init(s, cfg, &err)) {
         fprintf(stderr, "bench: sim_init: %s\n", err.msg);
@@ -237,11 +238,11 @@ static void run_size(bench *b, int L, const char *outdir)
     const int reps = reps_for(b, L);
     sm_config *cfg = malloc(sizeof *cfg), *ccfg = malloc(sizeof *ccfg);
     sim_state sim, cs;
-    if (!cfg || !ccfg || make_sim(&sim, cfg, L, DYN_LEVEL, b->temperature, b->boundary)) exit(1);
+    if (!cfg || !ccfg || make_sim(&sim, cfg, L, "level", b->temperature, b->boundary)) exit(1);
     /* sweeps so that the level field is not the initial {-1, 0} one */
     for (int i = 0; i < b->presweeps; i++) sim_sweep(&sim);
     const int cage = want(b, "cage") && BENCH_HAVE_CAGE;
-    if (cage && make_sim(&cs, ccfg, L, DYN_CAGE, b->temperature, b->boundary)) exit(1);
+    if (cage && make_sim(&cs, ccfg, L, "cage", b->temperature, b->boundary)) exit(1);
     ising_ctx ic = {.sweep = 0};
     if (want(b, "ising") && ising_init(&ic.m, L, 2.5, 99)) exit(1);
     sm_error err;
