@@ -84,12 +84,4 @@ const constant_entry *constants_find(const constant_entry *tab, size_t n, const 
 double constant_abs_diff(const constant_entry *e);
 double constant_rel_diff(const constant_entry *e);
 
-/* Writers used by the command; return 0 or non-zero on an output error. */
-int constants_write_table(FILE *f);
-int constants_write_json(FILE *f);
-
-/* `softmatrix constants [--json] [--help]`; argv[0] = "constants".
- * Returns an SM_EXIT_* code. */
-int constants_command(int argc, char **argv);
-
 #endif

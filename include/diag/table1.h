@@ -55,10 +55,10 @@ const char *table1_col_name(table1_col col);
  * (1 for integer columns). */
 bool table1_reference(int level, table1_col col, int64_t *value, int64_t *den);
 
-/* The `softmatrix table1` command: builds ideal V0..V8 clusters in both MIEV
- * orientations, counts them with the census and prints paper vs counted.
- * argv[0] is "table1"; options --json, --help. Returns 0 when every entry the
- * geometry reproduces is reproduced, 1 otherwise, 2 on a usage error. */
-int table1_command(int argc, char **argv);
+/* An ideal V_i cluster centred on a TABLE1_IDEAL_L^2 periodic lattice: level
+ * i - d at Manhattan distance d from the centre (at least -1), sigma sc on the
+ * centre's sublattice and -sc on the other. */
+enum { TABLE1_IDEAL_L = 24 };  /* fits every footprint (needs 2*8 + 2 = 18) */
+void table1_build_ideal(int i, int sc, int8_t *level, int8_t *sigma);
 
 #endif

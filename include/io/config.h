@@ -76,8 +76,10 @@ struct cJSON *config_parse_json(const char *text, const char *source, sm_error *
 struct cJSON *config_set_value(const char *set, const char *src, sm_error *err);
 /* 1 when path is a configuration key ("model.g", "temperature", ...). */
 int config_key_known(const char *path);
-/* Human-readable key reference (for --help and the README). */
+/* Human-readable key reference (for --help). */
 void config_print_reference(FILE *out);
+/* The key table as Markdown (docs/config.md): key, default, unit, meaning. */
+void config_write_markdown(FILE *md);
 
 /* Total sweeps of the schedule, segment equilibrations included (the run's
  * initial run.equilibration_sweeps excluded). */

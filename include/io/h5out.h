@@ -12,6 +12,7 @@
 #define SM_H5OUT_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include "io/config.h"
 #include "core/model.h"
 #include "io/layout.h"
@@ -77,5 +78,10 @@ int h5out_counts(const h5out *h, h5out_count *out);
  * overwrite as for h5out_open: it governs only the final rename. */
 int h5out_reopen(h5out **h, const char *path, int overwrite, const char *config_json,
                  const h5out_count *keep, int nkeep, int *usage, sm_error *err);
+
+/* The file header's rows of docs/output.md (Markdown table rows with its
+ * header line), and the rows of the snapshot fields. */
+void h5out_write_markdown(FILE *md);
+void h5out_describe_snapshots(FILE *md);
 
 #endif

@@ -73,7 +73,11 @@ int index_read(sweep_index *ix, const char *path, sm_error *err);
  * NULL when the file cannot be read. */
 char *index_point_config(const char *point_file);
 
-/* softmatrix merge OUT.h5 SHARD.h5... [--overwrite] */
-int merge_command(int argc, char **argv);
+/* A column by name, or NULL. */
+ix_column *index_find_column(const sweep_index *ix, const char *name);
+
+/* Writes to out the index of the unsharded sweep from the indexes of all
+ * its N shards (io/merge.c). Returns an SM_EXIT_* code. */
+int index_merge(const char *out, char **shards, int nshards, sm_error *err);
 
 #endif

@@ -1,10 +1,21 @@
-/* softmatrix sweep: runs every point of a config's sweep block (or one
- * shard of them) as child processes, one HDF5 file per point, resuming an
- * interrupted sweep, and writes the sweep index (index.h). */
-#ifndef SM_SWEEP_RUN_H
-#define SM_SWEEP_RUN_H
+/* Parameter scans (the `sweep` subcommand): every point of a config's
+ * sweep block run as its own process, DIR/point_NNNN.h5 per point and an
+ * index with one row per point. Finished points are kept, so an
+ * interrupted scan resumes with the same command. */
+#ifndef SM_SCAN_RUNNER_H
+#define SM_SCAN_RUNNER_H
 
-/* argv[0] is "sweep"; returns an SM_EXIT_* code. */
-int sweep_command(int argc, char **argv);
+typedef struct {
+    const char *config, *outdir;
+    char **sets;
+    int nsets;
+    int jobs, tpp, budget;   /* 0: automatic */
+    int shard_k, shard_n;    /* 0/0: unsharded */
+    int quiet, overwrite, list;
+} sweep_opts;
+
+/* Runs (or, with list, prints) the points; returns an SM_EXIT_* code and
+ * reports its own errors on stderr. */
+int sweep_execute(const sweep_opts *o);
 
 #endif

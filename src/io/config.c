@@ -20,64 +20,65 @@ typedef struct {
     const char *choices; /* K_ENUM: "a|b|c", stored as the index */
     const char *def;     /* default as JSON text; NULL: required or special */
     const char *help;
+    const char *unit;    /* physical unit (units of docs/model.md), NULL: none */
 } config_key;
 
 #define OFF(f) offsetof(sm_config, f)
 #define BIG 9007199254740992.0 /* 2^53: the largest integer JSON doubles keep exactly */
 
 static const config_key KEYS[] = {
-    {"lattice.Lx", K_INT, OFF(Lx), 1, 65536, NULL, "64", "sites in x (even when periodic)"},
-    {"lattice.Ly", K_INT, OFF(Ly), 1, 65536, NULL, "64", "sites in y (even when periodic)"},
+    {"lattice.Lx", K_INT, OFF(Lx), 1, 65536, NULL, "64", "sites in x (even when periodic)", "sites"},
+    {"lattice.Ly", K_INT, OFF(Ly), 1, 65536, NULL, "64", "sites in y (even when periodic)", "sites"},
     {"lattice.boundary", K_ENUM, OFF(boundary), 0, 0, "periodic|open", "\"periodic\"",
-     "boundary conditions"},
-    {"model.eps_C", K_NUM, OFF(model.eps_C), -1e6, 1e6, NULL, "0.125", "C-boson energy eps_C"},
-    {"model.g", K_NUM, OFF(model.g), 1e-300, 1e300, NULL, "4", "closed-loop degeneracy g > 0"},
+     "boundary conditions", NULL},
+    {"model.eps_C", K_NUM, OFF(model.eps_C), -1e6, 1e6, NULL, "0.125", "C-boson energy eps_C", "eps0"},
+    {"model.g", K_NUM, OFF(model.g), 1e-300, 1e300, NULL, "4", "closed-loop degeneracy g > 0", NULL},
     {"model.eps_step", K_NUM, OFF(model.eps_step), -1e6, 1e6, NULL, "0",
-     "contour tension per IE arrow"},
+     "contour tension per IE arrow", "eps0"},
     {"model.J", K_NUM, OFF(model.J), -1e6, 1e6, NULL, "0.125",
-     "MIEV coupling (J > 0 antiparallel)"},
-    {"model.h", K_NUM, OFF(model.h), -1e6, 1e6, NULL, "0", "external z-field (enters as h/16)"},
+     "MIEV coupling (J > 0 antiparallel)", "eps0"},
+    {"model.h", K_NUM, OFF(model.h), -1e6, 1e6, NULL, "0", "external z-field (enters as h/16)", "eps0"},
     {"model.freeze_levels", K_BOOL, OFF(model.freeze_levels), 0, 0, NULL, "false",
-     "keep levels at their initial values (Ising limit)"},
+     "keep levels at their initial values (Ising limit)", NULL},
     {"model.N_c", K_NUM, OFF(model.N_c), 1.0, 1e12, NULL, "200",
-     "soft-matrix size N_c in n_z = N_c^(-Tg/Tm)"},
+     "soft-matrix size N_c in n_z = N_c^(-Tg/Tm)", "HSMs"},
     {"model.Tg_over_Tm", K_NUM, OFF(model.Tg_over_Tm), 0.0, 1.0, NULL, "0.625",
-     "Tg/Tm in n_z = N_c^(-Tg/Tm)"},
-    {"dynamics.kind", K_DYNAMICS, OFF(dynamics), 0, 0, NULL, "\"level\"", "dynamics kind"},
+     "Tg/Tm in n_z = N_c^(-Tg/Tm)", NULL},
+    {"dynamics.kind", K_DYNAMICS, OFF(dynamics), 0, 0, NULL, "\"level\"", "dynamics kind", NULL},
     {"dynamics.trap_barrier", K_NUM, OFF(model.trap_barrier), -1e6, 1e6, NULL, "1",
-     "cage: E_trap for jumps into/out of the two-electron trap"},
+     "cage: E_trap for jumps into/out of the two-electron trap", "eps0"},
     {"dynamics.async_barrier", K_NUM, OFF(model.async_barrier), -1e6, 1e6, NULL, "0.125",
-     "cage: E_async for single jumps within a diagonal"},
+     "cage: E_async for single jumps within a diagonal", "eps0"},
     {"temperature", K_SPECIAL, 0, 1e-300, 1e300, NULL, NULL,
-     "constant temperature T > 0 (or give schedule)"},
+     "constant temperature T > 0 (or give schedule)", "eps0/k_B"},
     {"schedule", K_SPECIAL, 0, 0, 0, NULL, NULL,
-     "list of segments {T, sweeps} or {T_from, T_to, sweeps}"},
-    {"run.seed", K_I64, OFF(seed), 0, BIG, NULL, "1", "random seed (integer 0..2^53)"},
+     "list of segments {T, sweeps} or {T_from, T_to, sweeps}", "eps0/k_B, sweeps"},
+    {"run.seed", K_I64, OFF(seed), 0, BIG, NULL, "1", "random seed (integer 0..2^53)", NULL},
     {"run.equilibration_sweeps", K_I64, OFF(equilibration_sweeps), 0, BIG, NULL, "100",
-     "unmeasured sweeps at the first temperature"},
+     "unmeasured sweeps at the first temperature", "sweeps"},
     {"run.sweeps", K_I64, OFF(sweeps), 1, BIG, NULL, "1000",
-     "measured sweeps (temperature mode only)"},
+     "measured sweeps (temperature mode only)", "sweeps"},
     {"run.measure_every", K_I64, OFF(measure_every), 1, BIG, NULL, "1",
-     "sweeps between measurements"},
+     "sweeps between measurements", "sweeps"},
     {"run.snapshot_every", K_I64, OFF(snapshot_every), 0, BIG, NULL, "0",
-     "sweeps between snapshots (0: none)"},
+     "sweeps between snapshots (0: none)", "sweeps"},
     {"run.census_every", K_I64, OFF(census_every), 0, BIG, NULL, "0",
-     "measured sweeps between cluster censuses (0: none)"},
-    {"run.threads", K_INT, OFF(threads), 0, 4096, NULL, "0", "OpenMP threads (0: default)"},
+     "measured sweeps between cluster censuses (0: none)", "sweeps"},
+    {"run.threads", K_INT, OFF(threads), 0, 4096, NULL, "0", "OpenMP threads (0: default)", NULL},
     {"run.checkpoint_every", K_I64, OFF(checkpoint_every), 0, BIG, NULL, "0",
-     "sweeps between checkpoints <output>.ckpt (0: by wall time only)"},
+     "sweeps between checkpoints <output>.ckpt (0: by wall time only)", "sweeps"},
     {"run.checkpoint_seconds", K_NUM, OFF(checkpoint_seconds), 0, 1e9, NULL, "300",
-     "wall-clock seconds between checkpoints (0: by sweeps only)"},
+     "wall-clock seconds between checkpoints (0: by sweeps only)", "s (wall clock)"},
     {"init.level", K_SPECIAL, 0, -1, 8, NULL, NULL,
-     "initial level -1..8 everywhere, or \"random\" (uniform in {-1,0})"},
+     "initial level -1..8 everywhere, or \"random\" (uniform in {-1,0})", NULL},
     {"init.sigma", K_ENUM, OFF(init_sigma), 0, 0, "random|up|down|neel", "\"random\"",
-     "initial MIEV orientation"},
+     "initial MIEV orientation", NULL},
     {"output.path", K_STR, OFF(output_path), 0, 0, NULL, "\"softmatrix.h5\"",
-     "HDF5 output file"},
+     "HDF5 output file", NULL},
     {"output.snapshot_fields", K_SPECIAL, 0, 0, 0, NULL, NULL,
-     "list from level, sigma, phase, z, pcp (default [\"level\", \"sigma\"])"},
+     "list from level, sigma, phase, z, pcp (default [\"level\", \"sigma\"])", NULL},
     {"output.compression", K_INT, OFF(compression), 0, 9, NULL, "4",
-     "gzip level of snapshot datasets"},
+     "gzip level of snapshot datasets", NULL},
 };
 #define NKEYS (sizeof KEYS / sizeof KEYS[0])
 
@@ -291,8 +292,8 @@ static int parse_segment(sm_config *c, int i, const cJSON *s, const char *src, s
         return sm_fail(err, "%s: %s: give either T or T_from and T_to, not both", src, where);
     if (!T && !(T0 && T1))
         return sm_fail(err, "%s: %s: needs T (a hold) or both T_from and T_to (a ramp)", src, where);
-    config_key kt = {"", K_NUM, 0, 1e-300, 1e300, NULL, NULL, NULL};
-    config_key kn = {"", K_I64, 0, 1, BIG, NULL, NULL, NULL};
+    config_key kt = {"", K_NUM, 0, 1e-300, 1e300, NULL, NULL, NULL, NULL};
+    config_key kn = {"", K_I64, 0, 1, BIG, NULL, NULL, NULL, NULL};
     char p1[80], p2[80], p3[80], p4[80];
     snprintf(p1, sizeof p1, "%s.%s", where, T ? "T" : "T_from");
     snprintf(p2, sizeof p2, "%s.T_to", where);
@@ -307,7 +308,7 @@ static int parse_segment(sm_config *c, int i, const cJSON *s, const char *src, s
     kn.path = p3;
     if (!n) return sm_fail(err, "%s: %s: missing (an integer >= 1)", src, p3);
     if (number_in_range(&kn, n, &k, src, err)) return 1;
-    config_key ke = {p4, K_I64, 0, 0, BIG, NULL, NULL, NULL};
+    config_key ke = {p4, K_I64, 0, 0, BIG, NULL, NULL, NULL, NULL};
     if (eq && number_in_range(&ke, eq, &e, src, err)) return 1;
     c->seg[i].equilibration = (int64_t)e;
     c->seg[i].T_from = a;
@@ -349,7 +350,7 @@ static int parse_special(sm_config *c, cJSON *root, const char *src, sm_error *e
         if (cJSON_IsString(lv) && strcmp(lv->valuestring, "random") == 0) {
             c->init_level_random = 1;
         } else {
-            config_key k = {"init.level", K_INT, 0, -1, 8, NULL, NULL, NULL};
+            config_key k = {"init.level", K_INT, 0, -1, 8, NULL, NULL, NULL, NULL};
             double x;
             if (!cJSON_IsNumber(lv)) {
                 char got[80];
@@ -692,6 +693,18 @@ static void key_help(const config_key *k, char *out, size_t n)
     for (int i = 0; dynamics_at(i) && used < n; i++)
         used += (size_t)snprintf(out + used, n - used, "%s %s: %s", i ? ";" : ":",
                                  dynamics_at(i)->name, dynamics_at(i)->desc);
+}
+
+void config_write_markdown(FILE *md)
+{
+    fprintf(md, "| key | default | unit | meaning |\n|---|---|---|---|\n");
+    for (size_t i = 0; i < NKEYS; i++) {
+        const config_key *k = &KEYS[i];
+        char help[512];
+        key_help(k, help, sizeof help);
+        fprintf(md, "| `%s` | %s%s%s | %s | %s |\n", k->path, k->def ? "`" : "", k->def ? k->def : "required or special",
+                k->def ? "`" : "", k->unit ? k->unit : "", help);
+    }
 }
 
 void config_print_reference(FILE *out)

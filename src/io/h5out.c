@@ -308,6 +308,29 @@ int h5out_observables_append(h5out *h, const obs_layout *L, const int64_t *step,
     return rc;
 }
 
+/* How each snapshot field (SNAP_FIELD_NAMES) is stored. HDF5's type ids are
+ * run-time values, hence functions. */
+static hid_t t_i8le(void) { return H5T_STD_I8LE; }
+static hid_t t_u8le(void) { return H5T_STD_U8LE; }
+static hid_t t_f32le(void) { return H5T_IEEE_F32LE; }
+static hid_t t_i8(void) { return H5T_NATIVE_INT8; }
+static hid_t t_u8(void) { return H5T_NATIVE_UINT8; }
+static hid_t t_f32(void) { return H5T_NATIVE_FLOAT; }
+
+typedef struct {
+    hid_t (*ftype)(void), (*mtype)(void);
+    int rank;              /* 4 for pcp: an (x, y, z) axis */
+    const char *dtype, *unit, *desc;
+} snap_kind;
+
+static const snap_kind SNAP_KINDS[SNAP_NFIELDS] = {
+    {t_i8le, t_i8, 3, "int8", "", "level l = -1..8 of each site"},
+    {t_i8le, t_i8, 3, "int8", "", "MIEV orientation sigma = +1 (+z) or -1 (-z)"},
+    {t_u8le, t_u8, 3, "uint8", "", "PCP phase phi = 0..63 in the 4 x 16 jump state"},
+    {t_f32le, t_f32, 3, "float32", "sigma (HSM diameter)", "accumulated z displacement"},
+    {t_f32le, t_f32, 4, "float32", "sigma (HSM diameter)", "PCP position (x, y, z) in its cage"},
+};
+
 int h5out_snapshot(h5out *h, unsigned fields, int Lx, int Ly, const model_state *s,
                    int64_t step, int compression, sm_error *err)
 {
@@ -320,17 +343,14 @@ int h5out_snapshot(h5out *h, unsigned fields, int Lx, int Ly, const model_state 
         pcp_positions(s, pcp);
     }
     const void *data[SNAP_NFIELDS] = {s->level, s->sigma, s->phase, s->z, pcp};
-    const hid_t ftype[SNAP_NFIELDS] = {H5T_STD_I8LE, H5T_STD_I8LE, H5T_STD_U8LE, H5T_IEEE_F32LE,
-                                       H5T_IEEE_F32LE};
-    const hid_t mtype[SNAP_NFIELDS] = {H5T_NATIVE_INT8, H5T_NATIVE_INT8, H5T_NATIVE_UINT8,
-                                       H5T_NATIVE_FLOAT, H5T_NATIVE_FLOAT};
     const hsize_t inner[3] = {(hsize_t)Ly, (hsize_t)Lx, 3};
     const double time = (double)step;
     int rc = 0;
     for (int i = 0; i < SNAP_NFIELDS && !rc; i++) {
         if (!(fields & (1u << i))) continue;
         snap_field *f = &h->snap[i];
-        const int rank = i == 4 ? 4 : 3; /* pcp carries an (x, y, z) axis */
+        const snap_kind *k = &SNAP_KINDS[i];
+        const int rank = k->rank;
         char p[128];
         if (f->group < 0) {
             snprintf(p, sizeof p, "/snapshots/%s/step", SNAP_FIELD_NAMES[i]);
@@ -339,7 +359,7 @@ int h5out_snapshot(h5out *h, unsigned fields, int Lx, int Ly, const model_state 
             snprintf(p, sizeof p, "/snapshots/%s/time", SNAP_FIELD_NAMES[i]);
             f->time = create_extendible(h->file, p, H5T_IEEE_F64LE, 1, NULL, 0);
             snprintf(p, sizeof p, "/snapshots/%s/value", SNAP_FIELD_NAMES[i]);
-            f->value = create_extendible(h->file, p, ftype[i], rank, inner, compression);
+            f->value = create_extendible(h->file, p, k->ftype(), rank, inner, compression);
             f->group = 0;
             if (f->step < 0 || f->time < 0 || f->value < 0) {
                 rc = sm_fail(err, "%s: cannot create snapshot datasets for %s", h->path,
@@ -350,7 +370,7 @@ int h5out_snapshot(h5out *h, unsigned fields, int Lx, int Ly, const model_state 
         errno = 0;
         if (append_rows(f->step, H5T_NATIVE_INT64, 1, NULL, f->n, 1, &step) ||
             append_rows(f->time, H5T_NATIVE_DOUBLE, 1, NULL, f->n, 1, &time) ||
-            append_rows(f->value, mtype[i], rank, inner, f->n, 1, data[i])) {
+            append_rows(f->value, k->mtype(), rank, inner, f->n, 1, data[i])) {
             rc = sm_fail(err, "%s: snapshot write failed: %s", h->path, io_cause(errno));
             break;
         }
@@ -682,4 +702,22 @@ int h5out_reopen(h5out **hp, const char *path, int overwrite, const char *config
         if (reopen_series(h, &keep[i], err)) return 1;
     if (prune(h, "/", keep, nkeep, err)) return 1;
     return h5out_flush(h, err);
+}
+
+void h5out_write_markdown(FILE *md)
+{
+    fprintf(md,
+            "| path | type and shape | meaning |\n|---|---|---|\n"
+            "| `/h5md` | group, attributes `version` [2] int, `creator`, `creator_version` | file format (H5MD-style) and the program that wrote it |\n"
+            "| `/parameters` | group, attributes `config_json`, `seed` uint64, `version`, `source` | the resolved configuration (as `softmatrix validate` prints it), its seed and file |\n");
+}
+
+void h5out_describe_snapshots(FILE *md)
+{
+    for (int i = 0; i < SNAP_NFIELDS; i++) {
+        const snap_kind *k = &SNAP_KINDS[i];
+        fprintf(md, "| `/snapshots/%s/value` | %s [n][Ly][Lx]%s | %s%s%s%s |\n", SNAP_FIELD_NAMES[i], k->dtype,
+                k->rank == 4 ? "[3]" : "", k->desc, k->unit[0] ? " (" : "", k->unit, k->unit[0] ? ")" : "");
+    }
+    fprintf(md, "| `/snapshots/<field>/step`, `time` | int64 [n], float64 [n] | sweep of each snapshot (time in sweeps) |\n");
 }

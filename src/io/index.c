@@ -53,7 +53,7 @@ void index_free(sweep_index *ix)
     memset(ix, 0, sizeof *ix);
 }
 
-static ix_column *find_column(sweep_index *ix, const char *name)
+ix_column *index_find_column(const sweep_index *ix, const char *name)
 {
     for (int k = 0; k < ix->ncol; k++)
         if (strcmp(ix->col[k]->name, name) == 0) return ix->col[k];
@@ -64,7 +64,7 @@ static const char *type_name(ix_type t) { return t == IX_F64 ? "float64" : t == 
 
 ix_column *index_column(sweep_index *ix, const char *name, ix_type type, int width, sm_error *err)
 {
-    ix_column *c = find_column(ix, name);
+    ix_column *c = index_find_column(ix, name);
     if (c) {
         if (c->type != type || c->width != width) {
             sm_fail(err, "index: %s: is %s of width %d in one file and %s of width %d in another",
@@ -229,7 +229,7 @@ static int add_item(sweep_index *ix, int64_t row, hid_t file, const char *item, 
         double *v = read_doubles(file, path, &rank, dims);
         if (!v) continue;
         const int width = rank == 2 ? (int)dims[1] : 0;
-        ix_column *c = find_column(ix, name);
+        ix_column *c = index_find_column(ix, name);
         if (c && c->width != width) {
             /* e.g. acceptance when the sweep changes dynamics.kind: one
              * dataset cannot hold rows of different widths */
@@ -470,161 +470,5 @@ int index_read(sweep_index *ix, const char *path, sm_error *err)
     free(src);
     free(shard);
     H5Fclose(f);
-    return rc;
-}
-
-/* ---- merge ------------------------------------------------------------ */
-
-static void copy_cell(ix_column *dst, int64_t drow, const ix_column *src, int64_t srow)
-{
-    const int w = dst->width ? dst->width : 1;
-    for (int j = 0; j < w; j++) {
-        const int64_t a = drow * w + j, b = srow * w + j;
-        if (dst->type == IX_F64) dst->f[a] = src->f[b];
-        else if (dst->type == IX_I64) dst->i[a] = src->i[b];
-        else index_set_string(dst, a, src->s[b]);
-    }
-}
-
-/* Combines the shard indexes; returns an SM_EXIT_* code. */
-static int merge(const char *out, char **shards, int nshards, sm_error *err)
-{
-    sweep_index *in = calloc((size_t)nshards, sizeof *in);
-    sweep_index ix = {0};
-    int64_t *from = NULL; /* point -> shard * 2^32 + row, -1 when absent */
-    int code = SM_EXIT_USAGE, N = -1;
-    int *seen = NULL;
-    if (!in) { sm_fail(err, "merge: out of memory"); return SM_EXIT_RUNTIME; }
-    int64_t rows = 0;
-    for (int s = 0; s < nshards; s++) {
-        if (index_read(&in[s], shards[s], err)) goto done;
-        int k = 1, n = 1;
-        if (in[s].shard[0] && (sscanf(in[s].shard, "%d/%d", &k, &n) != 2 || k < 1 || k > n)) {
-            sm_fail(err, "%s: shard attribute \"%s\" is not K/N", shards[s], in[s].shard);
-            goto done;
-        }
-        if (s == 0) {
-            N = n;
-            seen = calloc((size_t)n + 1, sizeof *seen);
-            if (!seen) { sm_fail(err, "merge: out of memory"); code = SM_EXIT_RUNTIME; goto done; }
-        } else if (n != N) {
-            sm_fail(err, "%s: shard %s does not fit shards of %d (from %s)", shards[s], in[s].shard, N, shards[0]);
-            goto done;
-        } else if (strcmp(in[s].sweep_json, in[0].sweep_json) || strcmp(in[s].config_json, in[0].config_json) ||
-                   in[s].npoints != in[0].npoints) {
-            sm_fail(err, "%s: from another sweep than %s (sweep_json or config_json differ)", shards[s], shards[0]);
-            goto done;
-        }
-        if (seen[k]++) {
-            sm_fail(err, "%s: shard %d/%d given twice", shards[s], k, N);
-            goto done;
-        }
-        rows += in[s].n;
-    }
-    for (int k = 1; k <= N; k++)
-        if (!seen[k]) {
-            sm_fail(err, "merge: shard %d/%d missing (give all %d shard indexes)", k, N, N);
-            goto done;
-        }
-    const int64_t np = in[0].npoints;
-    from = malloc(sizeof *from * (size_t)(np ? np : 1));
-    if (!from) { sm_fail(err, "merge: out of memory"); code = SM_EXIT_RUNTIME; goto done; }
-    for (int64_t p = 0; p < np; p++) from[p] = -1;
-    for (int s = 0; s < nshards; s++) {
-        const ix_column *pc = find_column(&in[s], "point");
-        if (!pc || pc->type != IX_I64 || pc->width) {
-            sm_fail(err, "%s: /point: missing or not int64 [n]", shards[s]);
-            goto done;
-        }
-        for (int64_t r = 0; r < in[s].n; r++) {
-            const int64_t p = pc->i[r];
-            if (p < 0 || p >= np) {
-                sm_fail(err, "%s: /point[%lld] = %lld is outside 0..%lld", shards[s], (long long)r,
-                        (long long)p, (long long)np - 1);
-                goto done;
-            }
-            if (from[p] >= 0) {
-                sm_fail(err, "%s: point %lld is also in %s", shards[s], (long long)p,
-                        shards[from[p] >> 32]);
-                goto done;
-            }
-            from[p] = ((int64_t)s << 32) | r;
-        }
-    }
-    for (int64_t p = 0; p < np; p++)
-        if (from[p] < 0) {
-            sm_fail(err, "merge: point %lld is in no shard index (was its shard's sweep finished?)", (long long)p);
-            goto done;
-        }
-    code = SM_EXIT_RUNTIME;
-    if (index_init(&ix, rows, np, "", in[0].sweep_json, in[0].config_json, in[0].source, err)) goto done;
-    for (int s = 0; s < nshards; s++)
-        for (int k = 0; k < in[s].ncol; k++) {
-            const ix_column *c = in[s].col[k];
-            ix_column *d = index_column(&ix, c->name, c->type, c->width, err);
-            if (!d) { code = SM_EXIT_USAGE; goto done; }
-            if (!d->columns && c->columns) d->columns = strdup(c->columns);
-            if (!d->desc && c->desc) d->desc = strdup(c->desc);
-        }
-    for (int64_t p = 0; p < np; p++) {
-        const sweep_index *src = &in[from[p] >> 32];
-        const int64_t r = from[p] & 0xffffffff;
-        for (int k = 0; k < ix.ncol; k++) {
-            const ix_column *c = find_column((sweep_index *)src, ix.col[k]->name);
-            if (c) copy_cell(ix.col[k], p, c, r);
-        }
-    }
-    if (index_write(&ix, out, err)) goto done;
-    code = SM_EXIT_OK;
-done:
-    for (int s = 0; s < nshards; s++) index_free(&in[s]);
-    free(in);
-    free(seen);
-    free(from);
-    index_free(&ix);
-    return code;
-}
-
-int merge_command(int argc, char **argv)
-{
-    /* argv[0] is "merge" */
-    char **files = calloc((size_t)argc, sizeof *files);
-    int nfiles = 0, overwrite = 0;
-    if (!files) { fprintf(stderr, "softmatrix: out of memory\n"); return SM_EXIT_RUNTIME; }
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--overwrite")) overwrite = 1;
-        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: softmatrix merge OUT.h5 SHARD.h5... [--overwrite]\n"
-                   "combines the index_shard_K_of_N.h5 files of all N shards of one sweep into\n"
-                   "one index, equal to the index of the unsharded sweep\n");
-            free(files);
-            return SM_EXIT_OK;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "softmatrix merge: unknown option %s (allowed: --overwrite)\n", argv[i]);
-            free(files);
-            return SM_EXIT_USAGE;
-        } else files[nfiles++] = argv[i];
-    }
-    if (nfiles < 2) {
-        fprintf(stderr, "softmatrix merge: expected OUT.h5 and at least one SHARD.h5 (see 'softmatrix merge --help')\n");
-        free(files);
-        return SM_EXIT_USAGE;
-    }
-    struct stat st;
-    if (!overwrite && stat(files[0], &st) == 0) {
-        fprintf(stderr, "softmatrix: %s: output file exists (use --overwrite to replace it)\n", files[0]);
-        free(files);
-        return SM_EXIT_USAGE;
-    }
-    for (int i = 1; i < nfiles; i++)
-        if (!strcmp(files[i], files[0])) {
-            fprintf(stderr, "softmatrix merge: %s: output is also an input\n", files[0]);
-            free(files);
-            return SM_EXIT_USAGE;
-        }
-    sm_error err = {{0}};
-    int rc = merge(files[0], files + 1, nfiles - 1, &err);
-    if (rc) fprintf(stderr, "softmatrix: %s\n", err.msg);
-    free(files);
     return rc;
 }

@@ -9,7 +9,6 @@
  * sweep resumes with the same command: finished points are kept, a .partial
  * is redone. The index is always rebuilt from the point files. */
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <omp.h>
 #include <signal.h>
@@ -28,15 +27,6 @@
 #include "run/progress.h"
 #include "scan/runner.h"
 
-typedef struct {
-    const char *config, *outdir;
-    char **sets;
-    int nsets;
-    int jobs, tpp, budget;   /* 0: automatic */
-    int shard_k, shard_n;    /* 0/0: unsharded */
-    int quiet, overwrite, list;
-} sweep_opts;
-
 /* Everything a point needs, shared read-only by the children. */
 typedef struct {
     const char *src;
@@ -45,79 +35,6 @@ typedef struct {
     char dir[CONFIG_PATH_MAX - 128]; /* room for /point_NNNN.h5.partial */
     int digits;
 } sweep_ctx;
-
-static int parse_int(const char *opt, const char *s, int lo, int hi, int *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) {
-        fprintf(stderr, "softmatrix sweep: %s: must be an integer in %d..%d (got %s)\n", opt, lo, hi, s);
-        return 1;
-    }
-    *out = (int)v;
-    return 0;
-}
-
-static void usage(FILE *out)
-{
-    fprintf(out,
-        "usage: softmatrix sweep CONFIG [--output-dir DIR] [--jobs N] [--threads-per-point M]\n"
-        "                        [--threads B] [--shard K/N] [--set key.path=value]...\n"
-        "                        [--overwrite] [--list] [--quiet]\n"
-        "runs every point of CONFIG's sweep block: DIR/point_NNNN.h5 per point and\n"
-        "DIR/index.h5 (DIR/index_shard_K_of_N.h5 with --shard) with one row per point.\n"
-        "DIR defaults to output.path without its .h5 suffix. B threads (default: all) are\n"
-        "split into N points in flight x M threads each. Finished points are kept, so an\n"
-        "interrupted sweep resumes with the same command; --overwrite reruns them all.\n"
-        "--list validates every point and prints them without running anything.\n");
-}
-
-static int parse_opts(int argc, char **argv, sweep_opts *o)
-{
-    static const struct option longopts[] = {
-        {"output-dir", required_argument, NULL, 'd'}, {"jobs", required_argument, NULL, 'j'},
-        {"threads-per-point", required_argument, NULL, 'm'}, {"threads", required_argument, NULL, 't'},
-        {"shard", required_argument, NULL, 'k'}, {"set", required_argument, NULL, 's'},
-        {"overwrite", no_argument, NULL, 'w'}, {"list", no_argument, NULL, 'l'},
-        {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    memset(o, 0, sizeof *o);
-    o->sets = calloc((size_t)argc, sizeof *o->sets);
-    if (!o->sets) return 1;
-    optind = 1;
-    opterr = 0;   /* one line per error, from sm_option_error */
-    int c;
-    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'd': o->outdir = optarg; break;
-        case 'j': if (parse_int("--jobs", optarg, 1, 4096, &o->jobs)) return SM_EXIT_USAGE; break;
-        case 'm': if (parse_int("--threads-per-point", optarg, 1, 4096, &o->tpp)) return SM_EXIT_USAGE; break;
-        case 't': if (parse_int("--threads", optarg, 1, 4096, &o->budget)) return SM_EXIT_USAGE; break;
-        case 'k': {
-            char tail;
-            if (sscanf(optarg, "%d/%d%c", &o->shard_k, &o->shard_n, &tail) != 2 || o->shard_n < 1 ||
-                o->shard_k < 1 || o->shard_k > o->shard_n) {
-                fprintf(stderr, "softmatrix sweep: --shard: must be K/N with 1 <= K <= N (got %s)\n", optarg);
-                return SM_EXIT_USAGE;
-            }
-            break;
-        }
-        case 's': o->sets[o->nsets++] = optarg; break;
-        case 'w': o->overwrite = 1; break;
-        case 'l': o->list = 1; break;
-        case 'q': o->quiet = 1; break;
-        case 'h': usage(stdout); return SM_EXIT_OK;
-        default:
-            sm_option_error("sweep", c, argv[optind - 1], "softmatrix sweep --help");
-            return SM_EXIT_USAGE;
-        }
-    }
-    if (optind != argc - 1) {
-        fprintf(stderr, "softmatrix sweep: expected exactly one CONFIG file (see 'softmatrix sweep --help')\n");
-        return SM_EXIT_USAGE;
-    }
-    o->config = argv[optind];
-    return -1;
-}
 
 static char *read_text(const char *path, sm_error *err)
 {
@@ -462,125 +379,156 @@ done:
     return rc;
 }
 
-int sweep_command(int argc, char **argv)
+/* The points of this shard (all of them when unsharded). */
+static int64_t shard_points(const sweep_ctx *x, const sweep_opts *o, int64_t *pts)
 {
-    sweep_opts o;
-    int code = parse_opts(argc, argv, &o);
-    if (code >= 0) { free(o.sets); return code; }
-    sweep_ctx x = {0};
-    x.src = o.config;
-    sm_error err = {{0}};
-    int64_t *pts = NULL, *todo = NULL;
-    sm_config *cfg = malloc(sizeof *cfg);
-    code = SM_EXIT_USAGE;
-    if (!cfg) { sm_fail(&err, "out of memory"); code = SM_EXIT_RUNTIME; goto fail; }
-    if (load_sweep(&x, &o, &err)) goto fail;
-    const int64_t np = x.spec.npoints;
-    /* every point of the whole sweep, not only this shard's, so that a bad
-     * value stops all shards before any of them spends machine time */
-    for (int64_t p = 0; p < np; p++)
-        if (point_config(&x, p, cfg, &err)) goto fail;
-    pts = malloc(sizeof *pts * (size_t)np);
-    todo = malloc(sizeof *todo * (size_t)np);
-    if (!pts || !todo) { sm_fail(&err, "out of memory"); code = SM_EXIT_RUNTIME; goto fail; }
-    int64_t npts = 0, ntodo = 0, npartial = 0;
-    for (int64_t p = 0; p < np; p++)
-        if (!o.shard_n || p % o.shard_n == o.shard_k - 1) pts[npts++] = p;
-    if (o.list) {
-        /* tab-separated, values as exact JSON, for scripts */
-        for (int64_t r = 0; r < npts; r++) {
-            char file[CONFIG_PATH_MAX];
-            int vi[SWEEP_MAX_KEYS];
-            point_file(&x, pts[r], file, sizeof file, 1);
-            sweep_point_values(&x.spec, pts[r], vi);
-            printf("%lld\t%s", (long long)pts[r], file);
-            for (int k = 0; k < x.spec.nkeys; k++)
-                printf("\t%s=%s", x.spec.key[k].path, x.spec.key[k].json[vi[k]]);
-            printf("\n");
-        }
-        code = SM_EXIT_OK;
-        goto fail;
+    int64_t n = 0;
+    for (int64_t p = 0; p < x->spec.npoints; p++)
+        if (!o->shard_n || p % o->shard_n == o->shard_k - 1) pts[n++] = p;
+    return n;
+}
+
+/* Tab-separated, values as exact JSON, for scripts. */
+static void list_points(const sweep_ctx *x, const int64_t *pts, int64_t npts)
+{
+    for (int64_t r = 0; r < npts; r++) {
+        char file[CONFIG_PATH_MAX];
+        int vi[SWEEP_MAX_KEYS];
+        point_file(x, pts[r], file, sizeof file, 1);
+        sweep_point_values(&x->spec, pts[r], vi);
+        printf("%lld\t%s", (long long)pts[r], file);
+        for (int k = 0; k < x->spec.nkeys; k++)
+            printf("\t%s=%s", x->spec.key[k].path, x->spec.key[k].json[vi[k]]);
+        printf("\n");
     }
-    if (mkdir_p(x.dir, &err)) { code = SM_EXIT_RUNTIME; goto fail; }
+}
+
+/* The points still to run: those without a finished file. A finished file
+ * is kept only if it is this point (else the scan is refused). */
+static int points_to_run(const sweep_ctx *x, const sweep_opts *o, const int64_t *pts, int64_t npts,
+                         int64_t *todo, int64_t *ntodo, int64_t *npartial, sm_config *cfg,
+                         sm_error *err)
+{
+    *ntodo = *npartial = 0;
     for (int64_t r = 0; r < npts; r++) {
         char file[CONFIG_PATH_MAX], partial[CONFIG_PATH_MAX + 16];
-        point_file(&x, pts[r], file, sizeof file, 1);
+        point_file(x, pts[r], file, sizeof file, 1);
         snprintf(partial, sizeof partial, "%s.partial", file);
         struct stat st;
-        if (!o.overwrite && stat(file, &st) == 0) {
-            /* finished earlier: keep it, but only if it is this point */
-            char *have = index_point_config(file), *want;
-            if (point_config(&x, pts[r], cfg, &err)) goto fail;
-            want = config_to_json(cfg);
+        if (!o->overwrite && stat(file, &st) == 0) {
+            if (point_config(x, pts[r], cfg, err)) return 1;
+            char *have = index_point_config(file), *want = config_to_json(cfg);
             const int same = have && want && same_run(have, want);
             free(have);
             free(want);
-            if (!same) {
-                sm_fail(&err, "%s: exists but is not point %lld of this sweep (another config wrote "
-                        "it; use another --output-dir, or --overwrite to rerun every point)", file,
-                        (long long)pts[r]);
-                goto fail;
-            }
+            if (!same)
+                return sm_fail(err, "%s: exists but is not point %lld of this sweep (another config wrote "
+                               "it; use another --output-dir, or --overwrite to rerun every point)", file,
+                               (long long)pts[r]);
             continue;
         }
-        if (stat(partial, &st) == 0) npartial++;
-        todo[ntodo++] = pts[r];
+        if (stat(partial, &st) == 0) ++*npartial;
+        todo[(*ntodo)++] = pts[r];
     }
+    return 0;
+}
 
-    int budget = o.budget ? o.budget : omp_get_max_threads();
-    int jobs = o.jobs, tpp = o.tpp;
-    if (!jobs && !tpp) {
-        /* independent points scale perfectly; threads within a point do not */
-        jobs = ntodo < budget ? (int)(ntodo ? ntodo : 1) : budget;
-        tpp = budget / jobs > 0 ? budget / jobs : 1;
-    } else if (!tpp) {
-        tpp = budget / jobs > 0 ? budget / jobs : 1;
-    } else if (!jobs) {
-        jobs = budget / tpp > 0 ? budget / tpp : 1;
-        if (jobs > ntodo && ntodo > 0) jobs = (int)ntodo;
+/* Points in flight x threads each, from the thread budget: independent
+ * points scale perfectly, threads within a point do not. */
+static void plan_threads(const sweep_opts *o, int64_t ntodo, int *jobs, int *tpp)
+{
+    const int budget = o->budget ? o->budget : omp_get_max_threads();
+    *jobs = o->jobs;
+    *tpp = o->tpp;
+    if (!*jobs && !*tpp) {
+        *jobs = ntodo < budget ? (int)(ntodo ? ntodo : 1) : budget;
+        *tpp = budget / *jobs > 0 ? budget / *jobs : 1;
+    } else if (!*tpp) {
+        *tpp = budget / *jobs > 0 ? budget / *jobs : 1;
+    } else if (!*jobs) {
+        *jobs = budget / *tpp > 0 ? budget / *tpp : 1;
+        if (*jobs > ntodo && ntodo > 0) *jobs = (int)ntodo;
     }
+}
+
+static void announce(const sweep_ctx *x, const sweep_opts *o, int64_t npts, int64_t ntodo,
+                     int64_t npartial, int jobs, int tpp)
+{
+    fprintf(stderr, "softmatrix sweep: %s, %lld points (%s of", o->config, (long long)x->spec.npoints,
+            x->spec.mode == SWEEP_ZIP ? "zip" : "product");
+    for (int k = 0; k < x->spec.nkeys; k++)
+        fprintf(stderr, "%s %s[%d]", k ? "," : "", x->spec.key[k].path, x->spec.key[k].nvalues);
+    fprintf(stderr, ")");
+    if (o->shard_n) fprintf(stderr, ", shard %d/%d: %lld points", o->shard_k, o->shard_n, (long long)npts);
+    fprintf(stderr, "; %lld finished earlier and kept, %lld to run", (long long)(npts - ntodo),
+            (long long)ntodo);
+    if (npartial) fprintf(stderr, " (%lld interrupted, redone)", (long long)npartial);
+    fprintf(stderr, "; %d job%s x %d thread%s -> %s/\n", jobs, jobs > 1 ? "s" : "", tpp,
+            tpp > 1 ? "s" : "", x->dir);
+}
+
+/* Runs the points of pts that are not finished, then writes the index. */
+static int run_and_index(const sweep_ctx *x, const sweep_opts *o, const int64_t *pts, int64_t npts,
+                         int64_t *todo, sm_config *cfg, sm_error *err)
+{
+    int64_t ntodo, npartial;
+    if (mkdir_p(x->dir, err)) return SM_EXIT_RUNTIME;
+    if (points_to_run(x, o, pts, npts, todo, &ntodo, &npartial, cfg, err)) return SM_EXIT_USAGE;
+    int jobs, tpp;
+    plan_threads(o, ntodo, &jobs, &tpp);
     char shard[32] = "", index_path[CONFIG_PATH_MAX + 64];
-    if (o.shard_n) {
-        snprintf(shard, sizeof shard, "%d/%d", o.shard_k, o.shard_n);
-        snprintf(index_path, sizeof index_path, "%s/index_shard_%d_of_%d.h5", x.dir, o.shard_k, o.shard_n);
+    if (o->shard_n) {
+        snprintf(shard, sizeof shard, "%d/%d", o->shard_k, o->shard_n);
+        snprintf(index_path, sizeof index_path, "%s/index_shard_%d_of_%d.h5", x->dir, o->shard_k, o->shard_n);
     } else {
-        snprintf(index_path, sizeof index_path, "%s/index.h5", x.dir);
+        snprintf(index_path, sizeof index_path, "%s/index.h5", x->dir);
     }
-    if (!o.quiet) {
-        fprintf(stderr, "softmatrix sweep: %s, %lld points (%s of", o.config, (long long)np,
-                x.spec.mode == SWEEP_ZIP ? "zip" : "product");
-        for (int k = 0; k < x.spec.nkeys; k++)
-            fprintf(stderr, "%s %s[%d]", k ? "," : "", x.spec.key[k].path, x.spec.key[k].nvalues);
-        fprintf(stderr, ")");
-        if (o.shard_n) fprintf(stderr, ", shard %s: %lld points", shard, (long long)npts);
-        fprintf(stderr, "; %lld finished earlier and kept, %lld to run", (long long)(npts - ntodo),
-                (long long)ntodo);
-        if (npartial) fprintf(stderr, " (%lld interrupted, redone)", (long long)npartial);
-        fprintf(stderr, "; %d job%s x %d thread%s -> %s/\n", jobs, jobs > 1 ? "s" : "", tpp,
-                tpp > 1 ? "s" : "", x.dir);
-    }
+    if (!o->quiet) announce(x, o, npts, ntodo, npartial, jobs, tpp);
     const double t0 = omp_get_wtime();
-    code = run_points(&x, todo, ntodo, jobs, tpp, &o, npts, npts - ntodo);
-    if (code != SM_EXIT_OK) goto out;
-    code = SM_EXIT_RUNTIME;
-    if (write_index(&x, pts, npts, shard, index_path, &err)) goto fail;
-    if (!o.quiet) {
+    const int code = run_points(x, todo, ntodo, jobs, tpp, o, npts, npts - ntodo);
+    if (code != SM_EXIT_OK) return -code;   /* reported by run_points */
+    if (write_index(x, pts, npts, shard, index_path, err)) return SM_EXIT_RUNTIME;
+    if (!o->quiet) {
         char el[32];
         fmt_duration(el, sizeof el, omp_get_wtime() - t0);
         fprintf(stderr, "softmatrix sweep: %lld points done (%lld run, %lld kept) in %s\n",
                 (long long)npts, (long long)ntodo, (long long)(npts - ntodo), el);
         printf("wrote %s\n", index_path);
     }
-    code = SM_EXIT_OK;
-    goto out;
-fail:
-    if (code != SM_EXIT_OK) fprintf(stderr, "softmatrix: %s\n", err.msg);
-out:
+    return SM_EXIT_OK;
+}
+
+int sweep_execute(const sweep_opts *o)
+{
+    sweep_ctx x = {0};
+    x.src = o->config;
+    sm_error err = {{0}};
+    int64_t *pts = NULL, *todo = NULL;
+    sm_config *cfg = malloc(sizeof *cfg);
+    int code = SM_EXIT_USAGE;
+    if (!cfg) {
+        sm_fail(&err, "out of memory");
+        code = SM_EXIT_RUNTIME;
+    } else if (!load_sweep(&x, o, &err)) {
+        const int64_t np = x.spec.npoints;
+        /* every point of the whole sweep, not only this shard's, so that a
+         * bad value stops all shards before any of them spends machine time */
+        int64_t p = 0;
+        while (p < np && !point_config(&x, p, cfg, &err)) p++;
+        pts = p == np ? malloc(sizeof *pts * (size_t)np) : NULL;
+        todo = pts ? malloc(sizeof *todo * (size_t)np) : NULL;
+        if (p == np && !todo) code = (sm_fail(&err, "out of memory"), SM_EXIT_RUNTIME);
+        else if (todo) {
+            const int64_t npts = shard_points(&x, o, pts);
+            if (o->list) list_points(&x, pts, npts), code = SM_EXIT_OK;
+            else code = run_and_index(&x, o, pts, npts, todo, cfg, &err);
+        }
+    }
+    if (code > SM_EXIT_OK) fprintf(stderr, "softmatrix: %s\n", err.msg);
     free(pts);
     free(todo);
     free(cfg);
     free(x.base);
     sweep_free(&x.spec);
-    free(o.sets);
-    return code;
+    return code < 0 ? -code : code;
 }

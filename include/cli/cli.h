@@ -1,0 +1,38 @@
+/* Subcommands: one file each under src/cli/, listed in one table
+ * (commands.c) that main dispatches through. Each takes argv with argv[0]
+ * its own name and returns an SM_EXIT_* code. */
+#ifndef SM_CLI_H
+#define SM_CLI_H
+
+#include <signal.h>
+#include <stdio.h>
+#include "run/run.h"
+
+typedef struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *synopsis;   /* arguments, for the usage text */
+    const char *summary;    /* one line, for the usage text and the man page */
+} cli_command;
+
+/* NULL-terminated. */
+extern const cli_command CLI_COMMANDS[];
+
+const cli_command *cli_find(const char *name);
+/* The top-level usage text, with the configuration key reference. */
+void cli_usage(FILE *out);
+
+int cmd_run(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
+int cmd_constants(int argc, char **argv);
+int cmd_table1(int argc, char **argv);
+int cmd_doc(int argc, char **argv);
+
+/* Options shared by run and validate. Returns -1 on success, else an exit
+ * code (0 after --help). *sets is malloc'd. */
+int cli_run_options(int argc, char **argv, const char **config, char ***sets, int *nsets,
+                    run_options *ro, int allow_run_opts);
+
+#endif

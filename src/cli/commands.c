@@ -1,0 +1,63 @@
+/* The subcommand table and the top-level usage text built from it. */
+#include <stdio.h>
+#include <string.h>
+#include "cli/cli.h"
+#include "core/version.h"
+#include "io/config.h"
+
+const cli_command CLI_COMMANDS[] = {
+    {"run", cmd_run,
+     "CONFIG [--set key.path=value]... [--threads N] [--output PATH]\n"
+     "                        [--overwrite] [--quiet] [--resume]",
+     "run one configuration and write its HDF5 file"},
+    {"validate", cmd_validate, "CONFIG [--set key.path=value]...",
+     "check a configuration and print it resolved, every default filled in"},
+    {"sweep", cmd_sweep,
+     "CONFIG [--output-dir DIR] [--jobs N] [--threads-per-point M]\n"
+     "                   [--threads B] [--shard K/N] [--set key.path=value]... [--overwrite]\n"
+     "                   [--list] [--quiet]",
+     "run every point of the config's sweep block (a parameter scan)"},
+    {"merge", cmd_merge, "OUT.h5 SHARD.h5... [--overwrite]", "combine the index files of shards"},
+    {"constants", cmd_constants, "[--json]", "derived constants beside the paper's values"},
+    {"table1", cmd_table1, "[--json]", "census of ideal V0..V8 clusters against Table 1"},
+    {"doc", cmd_doc, "config|output", "print the configuration or output reference as Markdown"},
+    {NULL, NULL, NULL, NULL},
+};
+
+const cli_command *cli_find(const char *name)
+{
+    for (const cli_command *c = CLI_COMMANDS; c->name; c++)
+        if (strcmp(c->name, name) == 0) return c;
+    return NULL;
+}
+
+void cli_usage(FILE *out)
+{
+    fprintf(out, "softmatrix %s - lattice Monte Carlo of Wu's cluster model of glass states\n\nusage:\n",
+            SOFTMATRIX_VERSION);
+    for (const cli_command *c = CLI_COMMANDS; c->name; c++)
+        fprintf(out, "  softmatrix %s %s\n      %s\n", c->name, c->synopsis, c->summary);
+    fprintf(out,
+        "  softmatrix --help | --version\n"
+        "\n"
+        "exit status: 0 success, 1 runtime failure, 2 usage or configuration error,\n"
+        "130 / 143 run stopped by SIGINT / SIGTERM after writing its checkpoint\n"
+        "\n"
+        "configuration keys (path, default, meaning):\n");
+    config_print_reference(out);
+    fprintf(out,
+        "\n"
+        "A config gives either \"temperature\": T (then run.sweeps measured sweeps) or\n"
+        "\"schedule\": [{\"T\": T, \"sweeps\": n} | {\"T_from\": a, \"T_to\": b, \"sweeps\": n}, ...].\n"
+        "--set temperature=... replaces a schedule and --set schedule=[...] a temperature.\n"
+        "The output is written to PATH.partial and renamed to PATH when complete; an\n"
+        "existing PATH is replaced only with --overwrite.\n"
+        "A run saves its state to PATH.ckpt every run.checkpoint_every sweeps and every\n"
+        "run.checkpoint_seconds of wall time, and on SIGINT/SIGTERM (then it stops);\n"
+        "--resume continues it from there with the same command, bitwise identically.\n"
+        "\n"
+        "A sweep config adds \"sweep\": {\"mode\": \"product\"|\"zip\", \"keys\": {KEY: VALUES}}\n"
+        "where KEY is any key path above and VALUES a list [v, ...], a range\n"
+        "{\"start\": a, \"stop\": b, \"num\": n, \"scale\": \"lin\"|\"log\"} or\n"
+        "{\"values\": [...], \"labels\": [...]}; see 'softmatrix sweep --help'.\n");
+}
