@@ -42,6 +42,9 @@ typedef struct diag_ops {
     const char *name;
     /* Sets every, clock and data, or declines. */
     int (*init)(diag *d, const diag_ctx *c, sm_error *err);
+    /* Rows of docs/output.md for what it writes ("| path | type and shape |
+     * meaning |"); ctx holds one 4x4 state of each dynamics kind. */
+    void (*describe)(FILE *md, const diag_ctx *const *ctx, int nctx);
     /* The measured sweeps begin (after the run's equilibration). */
     void (*begin)(diag *d, const diag_ctx *c);
     /* Before the first and after the last measured sweep of a segment. */

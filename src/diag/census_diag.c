@@ -41,6 +41,33 @@ static int put(h5out *h, const char *name, const char *desc, const double *v, in
     return h5out_series_append(h, path, CENSUS_NV, LEVEL_COLS, desc, &step, &t, v, 1, err);
 }
 
+static const char HIST_DESC[] = "components of {level >= i} with size in [2^b, 2^(b+1)): column 32 i + b";
+
+/* Every census series: name, description, value for level i of result r.
+ * The one list behind both the writer and docs/output.md. */
+#define CENSUS_SERIES(X) \
+    X("n_centres", "sites with level == i (V_i centres)", r->n_centres[i]) \
+    X("n_truncated", "V_i centres whose footprint does not fit the lattice", r->n_truncated[i]) \
+    X("n_sites_ge", "sites with level >= i", r->n_sites_ge[i]) \
+    X("match_fraction", "fraction of fitting V_i clusters whose counts all equal Table 1", \
+           census_match_fraction(r, i)) \
+    X("mean_N", "mean N_i = HSCLs + IE arrows over fitting V_i clusters", census_mean(r, i, r->sum[i].n)) \
+    X("mean_arrows", "mean IE arrows (bonds leaving the footprint)", census_mean(r, i, r->sum[i].arrows)) \
+    X("mean_cbosons", "mean C-bosons (bonds touching the footprint)", census_mean(r, i, r->sum[i].cbosons)) \
+    X("mean_hscl", "mean HSCLs in the footprint (V8: cavity excluded)", census_mean(r, i, r->sum[i].hscl)) \
+    X("mean_cavity", "mean HSCLs in the V8 cavity", census_mean(r, i, r->sum[i].cavity)) \
+    X("mean_jamming", "mean jamming = 2 x HSCLs on the outermost ring", census_mean(r, i, r->sum[i].jamming)) \
+    X("mean_co", "mean HSCLs with sigma equal to the centre's (+z for a +z centre)", census_mean(r, i, r->sum[i].co)) \
+    X("mean_counter", "mean HSCLs with sigma opposite to the centre's", census_mean(r, i, r->sum[i].counter)) \
+    X("mean_neel", "mean HSCLs following the Neel mosaic around the centre", census_mean(r, i, r->sum[i].neel)) \
+    X("mean_density", "mean relative density HSCLs / N_i (V8: / 200)", \
+           i == 8 ? census_mean(r, i, r->sum[i].hscl) / MODEL_SOFT_MATRIX_HSMS \
+                  : (r->sum[i].n ? (double)r->sum[i].hscl / (double)r->sum[i].n : NAN)) \
+    X("n_components", "connected components of {level >= i}", r->n_components[i]) \
+    X("largest_component", "sites in the largest component of {level >= i}", r->largest[i]) \
+    X("n_span_x", "components of {level >= i} spanning (wrapping) x", r->n_span_x[i]) \
+    X("n_span_y", "components of {level >= i} spanning (wrapping) y", r->n_span_y[i])
+
 static int census_take(census_diag *d, h5out *h, int64_t step, sm_error *err)
 {
     census_result *r = &d->last;
@@ -48,39 +75,18 @@ static int census_take(census_diag *d, h5out *h, int64_t step, sm_error *err)
     d->n++;
     d->last_step = step;
     double v[CENSUS_NV];
-#define SERIES(name, desc, expr)                                   \
+#define PUT(name, desc, expr)                                      \
     do {                                                           \
         for (int i = 0; i < CENSUS_NV; i++) v[i] = (double)(expr); \
         if (put(h, name, desc, v, step, err)) return 1;            \
-    } while (0)
-    SERIES("n_centres", "sites with level == i (V_i centres)", r->n_centres[i]);
-    SERIES("n_truncated", "V_i centres whose footprint does not fit the lattice", r->n_truncated[i]);
-    SERIES("n_sites_ge", "sites with level >= i", r->n_sites_ge[i]);
-    SERIES("match_fraction", "fraction of fitting V_i clusters whose counts all equal Table 1",
-           census_match_fraction(r, i));
-    SERIES("mean_N", "mean N_i = HSCLs + IE arrows over fitting V_i clusters", census_mean(r, i, r->sum[i].n));
-    SERIES("mean_arrows", "mean IE arrows (bonds leaving the footprint)", census_mean(r, i, r->sum[i].arrows));
-    SERIES("mean_cbosons", "mean C-bosons (bonds touching the footprint)", census_mean(r, i, r->sum[i].cbosons));
-    SERIES("mean_hscl", "mean HSCLs in the footprint (V8: cavity excluded)", census_mean(r, i, r->sum[i].hscl));
-    SERIES("mean_cavity", "mean HSCLs in the V8 cavity", census_mean(r, i, r->sum[i].cavity));
-    SERIES("mean_jamming", "mean jamming = 2 x HSCLs on the outermost ring", census_mean(r, i, r->sum[i].jamming));
-    SERIES("mean_co", "mean HSCLs with sigma equal to the centre's (+z for a +z centre)", census_mean(r, i, r->sum[i].co));
-    SERIES("mean_counter", "mean HSCLs with sigma opposite to the centre's", census_mean(r, i, r->sum[i].counter));
-    SERIES("mean_neel", "mean HSCLs following the Neel mosaic around the centre", census_mean(r, i, r->sum[i].neel));
-    SERIES("mean_density", "mean relative density HSCLs / N_i (V8: / 200)",
-           i == 8 ? census_mean(r, i, r->sum[i].hscl) / MODEL_SOFT_MATRIX_HSMS
-                  : (r->sum[i].n ? (double)r->sum[i].hscl / (double)r->sum[i].n : NAN));
-    SERIES("n_components", "connected components of {level >= i}", r->n_components[i]);
-    SERIES("largest_component", "sites in the largest component of {level >= i}", r->largest[i]);
-    SERIES("n_span_x", "components of {level >= i} spanning (wrapping) x", r->n_span_x[i]);
-    SERIES("n_span_y", "components of {level >= i} spanning (wrapping) y", r->n_span_y[i]);
-#undef SERIES
+    } while (0);
+    CENSUS_SERIES(PUT)
+#undef PUT
     double hist[CENSUS_NV * CENSUS_NBINS];
     for (int i = 0; i < CENSUS_NV; i++)
         for (int b = 0; b < CENSUS_NBINS; b++) hist[i * CENSUS_NBINS + b] = (double)r->size_hist[i][b];
     const double t = (double)step;
-    return h5out_series_append(h, "/census/component_size_histogram", CENSUS_NV * CENSUS_NBINS,
-                               NULL, "components of {level >= i} with size in [2^b, 2^(b+1)): column 32 i + b",
+    return h5out_series_append(h, "/census/component_size_histogram", CENSUS_NV * CENSUS_NBINS, NULL, HIST_DESC,
                                &step, &t, hist, 1, err);
 }
 
@@ -105,6 +111,17 @@ static void census_print(FILE *out, const census_diag *d)
                 census_match_fraction(r, i), (long long)r->n_components[i],
                 (long long)r->largest[i], r->n_span_x[i] ? "x" : "", r->n_span_y[i] ? "y" : "");
     }
+}
+
+static void census_describe(FILE *md, const diag_ctx *const *ctx, int nctx)
+{
+    (void)ctx, (void)nctx;
+#define ROW(name, desc, expr) fprintf(md, "| `/census/%s/value` | float64 [n][9] | %s, for i = 0..8 |\n", name, desc);
+    CENSUS_SERIES(ROW)
+#undef ROW
+    fprintf(md, "| `/census/component_size_histogram/value` | float64 [n][%d] | %s |\n"
+                "| `/census/<name>/step`, `time` | int64 [n], float64 [n] | sweep of each census (run.census_every; time in sweeps) |\n",
+            CENSUS_NV * CENSUS_NBINS, HIST_DESC);
 }
 
 static void census_free(diag *d)
@@ -162,6 +179,7 @@ static int census_restore(diag *d, const ckpt_reader *r, sm_error *err)
 const diag_ops DIAG_CENSUS = {
     .name = "census",
     .init = census_init,
+    .describe = census_describe,
     .measure = census_measure,
     .finish = census_finish,
     .save = census_save,

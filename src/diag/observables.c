@@ -9,6 +9,8 @@
 #include "diag/diag.h"
 #include "diag/obs_group.h"
 #include "diag/summary.h"
+#include "dynamics/dynamics.h"
+#include "io/markdown.h"
 
 enum { OBS_MAX_GROUPS = 16, OBS_WRITE_BATCH = 65536 };
 
@@ -199,9 +201,70 @@ static int obs_restore(diag *d, const ckpt_reader *r, sm_error *err)
     return 0;
 }
 
+/* The layout a run of ctx's dynamics measures. */
+static void layout_of(const diag_ctx *c, obs_layout *L)
+{
+    memset(L, 0, sizeof *L);
+    for (int i = 0; OBS_GROUP_REGISTRY[i]; i++) {
+        void *st = calloc(1, OBS_GROUP_REGISTRY[i]->state_size);
+        if (st) OBS_GROUP_REGISTRY[i]->layout(st, L, c->sim);
+        free(st);
+    }
+}
+
+static void describe_field(FILE *md, const obs_field *f, const char *kinds)
+{
+    fprintf(md, "| `/observables/%s/value` | float64 [n]", f->name);
+    if (f->width > 1) {
+        fprintf(md, "[%d] (columns", f->width);
+        for (int k = 0; k < f->width; k++) fprintf(md, "%s %s", k ? "," : "", f->columns[k]);
+        fprintf(md, ")");
+    }
+    fprintf(md, " | ");
+    md_cell(md, f->desc);
+    fprintf(md, "%s |\n", kinds);
+}
+
+/* Fields in the order the first kind measures them, then those only later
+ * kinds measure; each says which kinds measure it unless all do. */
+static void obs_describe(FILE *md, const diag_ctx *const *ctx, int nctx)
+{
+    obs_layout *L = calloc((size_t)nctx, sizeof *L);
+    if (!L) return;
+    for (int k = 0; k < nctx; k++) layout_of(ctx[k], &L[k]);
+    for (int k = 0; k < nctx; k++)
+        for (int f = 0; f < L[k].n; f++) {
+            int first = 1, all = 1;
+            for (int j = 0; j < nctx; j++) {
+                const int has = obs_layout_find(&L[j], L[k].f[f].name) >= 0;
+                if (has && j < k) first = 0;
+                all &= has;
+            }
+            if (!first) continue;
+            char kinds[128] = "";
+            for (int j = 0; j < nctx && !all; j++)
+                if (obs_layout_find(&L[j], L[k].f[f].name) >= 0)
+                    snprintf(kinds + strlen(kinds), sizeof kinds - strlen(kinds), "%s%s",
+                             kinds[0] ? ", " : " (dynamics: ", ctx[j]->sim->dyn->name);
+            if (!all) strncat(kinds, ")", sizeof kinds - strlen(kinds) - 1);
+            describe_field(md, &L[k].f[f], kinds);
+        }
+    fprintf(md, "| `/observables/<name>/step`, `time` | int64 [n], float64 [n] | sweep of each measurement (run.measure_every measured sweeps; time in sweeps) |\n"
+                "| `/summary/<name>/mean`, `error`, `tau_int` | float64 [nseg] or [nseg][width] | per schedule segment, of every observable above: mean, its standard error, integrated autocorrelation time (measurements) |\n");
+    for (int k = 0; k < SUMMARY_NDERIVED; k++)
+    {
+        fprintf(md, "| `/summary/%s/mean`, `error`, `tau_int` | float64 [nseg] | ", SUMMARY_DERIVED[k].name);
+        md_cell(md, SUMMARY_DERIVED[k].desc);
+        fprintf(md, " per segment (jackknife error) |\n");
+    }
+    fprintf(md, "| `/summary/segments/T_from`, `T_to`, `sweeps`, `samples` | float64 [nseg] | the schedule segments and the measurements in each |\n");
+    free(L);
+}
+
 const diag_ops DIAG_OBSERVABLES = {
     .name = "observables",
     .init = obs_init,
+    .describe = obs_describe,
     .begin = obs_begin,
     .measure = obs_measure,
     .flush = obs_flush,

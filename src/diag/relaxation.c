@@ -14,6 +14,21 @@ typedef struct {
     int nseg;
 } relaxation;
 
+/* What the diagnostic writes, one row per schedule segment: the one list
+ * behind the writer and docs/output.md. width 0: one value per segment. */
+typedef struct { const char *path; int width; const char *desc; } kin_dataset;
+enum { KIN_NDATASETS = 6 };
+static const kin_dataset KIN_DATASETS[KIN_NDATASETS] = {
+    {"/kinetics/tau/mean", KIN_NTAU,
+     "tau_i, i = 0..7: mean sweeps between a site's completion of loop i (phi 63->0 reaching level i) "
+     "and its next completion, of loop i+1; rows: schedule segments (measured sweeps only)"},
+    {"/kinetics/tau/error", KIN_NTAU, "standard error of tau_i (sweeps)"},
+    {"/kinetics/tau/count", KIN_NTAU, "intervals counted for tau_i"},
+    {"/kinetics/loop_completions", KIN_NLOOPS, "loop completions (phi 63->0) per segment by the level reached, 0..8"},
+    {"/kinetics/loop_undos", KIN_NLOOPS, "undone loops (phi 0->63) per segment by the level left, 0..8"},
+    {"/kinetics/soft_matrix_jumps", 0, "soft-matrix jumps (arrivals at level 8) per segment"},
+};
+
 static void print_table(FILE *out, const kin_counters *seg, const sm_config *cfg)
 {
     fprintf(out, "\ncage kinetics: tau_i = mean sweeps from completing loop i (reaching level i)"
@@ -61,23 +76,26 @@ static int write_table(h5out *h, const kin_counters *seg, int nseg, sm_error *er
         }
         jumps[s] = (double)seg[s].sm_jumps;
     }
-    const uint64_t dt[2] = {(uint64_t)nseg, KIN_NTAU}, dl[2] = {(uint64_t)nseg, KIN_NLOOPS};
-    const uint64_t d1 = (uint64_t)nseg;
-    int rc = h5out_write_array(h, "/kinetics/tau/mean", 2, dt, mean, err) ||
-             h5out_write_array(h, "/kinetics/tau/error", 2, dt, error, err) ||
-             h5out_write_array(h, "/kinetics/tau/count", 2, dt, count, err) ||
-             h5out_write_array(h, "/kinetics/loop_completions", 2, dl, comp, err) ||
-             h5out_write_array(h, "/kinetics/loop_undos", 2, dl, undo, err) ||
-             h5out_write_array(h, "/kinetics/soft_matrix_jumps", 1, &d1, jumps, err);
+    const double *data[KIN_NDATASETS] = {mean, error, count, comp, undo, jumps};
+    int rc = 0;
+    for (int k = 0; k < KIN_NDATASETS && !rc; k++) {
+        const kin_dataset *ds = &KIN_DATASETS[k];
+        const uint64_t dims[2] = {(uint64_t)nseg, (uint64_t)ds->width};
+        rc = h5out_write_array(h, ds->path, ds->width ? 2 : 1, dims, data[k], err) ||
+             h5out_write_string_attr(h, ds->path, "description", ds->desc, err);
+    }
     free(buf);
-    if (rc) return 1;
-    return h5out_write_string_attr(h, "/kinetics/tau/mean", "description",
-                                   "tau_i, i = 0..7: mean sweeps between a site's completion of loop i "
-                                   "(phi 63->0 reaching level i) and its next completion, of loop i+1; "
-                                   "rows: schedule segments (measured sweeps only)", err) ||
-           h5out_write_string_attr(h, "/kinetics/loop_completions", "description",
-                                   "loop completions (phi 63->0) per segment by the level reached, 0..8",
-                                   err);
+    return rc;
+}
+
+static void relax_describe(FILE *md, const diag_ctx *const *ctx, int nctx)
+{
+    (void)ctx, (void)nctx;
+    for (int k = 0; k < KIN_NDATASETS; k++) {
+        const kin_dataset *ds = &KIN_DATASETS[k];
+        if (ds->width) fprintf(md, "| `%s` | float64 [nseg][%d] | %s |\n", ds->path, ds->width, ds->desc);
+        else fprintf(md, "| `%s` | float64 [nseg] | %s |\n", ds->path, ds->desc);
+    }
 }
 
 static void relax_free(diag *d)
@@ -139,6 +157,7 @@ static int relax_restore(diag *d, const ckpt_reader *r, sm_error *err)
 const diag_ops DIAG_RELAXATION = {
     .name = "relaxation",
     .init = relax_init,
+    .describe = relax_describe,
     .segment_begin = relax_segment_begin,
     .segment_end = relax_segment_end,
     .finish = relax_finish,

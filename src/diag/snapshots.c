@@ -19,8 +19,15 @@ static int snap_measure(diag *d, const diag_ctx *c, const schedule_point *sp, sm
                           cfg->compression, err);
 }
 
+static void snap_describe(FILE *md, const diag_ctx *const *ctx, int nctx)
+{
+    (void)ctx, (void)nctx;
+    h5out_describe_snapshots(md);
+}
+
 const diag_ops DIAG_SNAPSHOTS = {
     .name = "snapshots",
     .init = snap_init,
+    .describe = snap_describe,
     .measure = snap_measure,
 };

@@ -20,6 +20,14 @@ static summary_item *add_item(run_summary *S, const char *name, const char *desc
     return it;
 }
 
+const summary_derived SUMMARY_DERIVED[SUMMARY_NDERIVED] = {
+    [SUMMARY_CV] = {"specific_heat", "(<H^2> - <H>^2) / (N T^2)"},
+    [SUMMARY_ABS_MS] = {"abs_staggered_magnetization", "<|m_s|>"},
+    [SUMMARY_MS_SQ] = {"staggered_magnetization_sq", "<m_s^2>"},
+    [SUMMARY_CHI_S] = {"staggered_susceptibility", "N (<m_s^2> - <|m_s|>^2) / T"},
+    [SUMMARY_CHI] = {"susceptibility", "N (<m^2> - <m>^2) / T"},
+};
+
 typedef struct { double N, T; } fluct_ctx;
 
 /* N (<x^2> - <x>^2) / T^p with means[0] = <x>, means[1] = <x^2> */
@@ -46,11 +54,11 @@ int summary_compute(run_summary *S, const obs_layout *L, const double *rows,
     const int ie = obs_layout_find(L, "energy"), it = obs_layout_find(L, "temperature");
     const int ims = obs_layout_find(L, "staggered_magnetization");
     const int im = obs_layout_find(L, "magnetization");
-    summary_item *cv = add_item(S, "specific_heat", "(<H^2> - <H>^2) / (N T^2)", 1, NULL);
-    summary_item *ams = add_item(S, "abs_staggered_magnetization", "<|m_s|>", 1, NULL);
-    summary_item *ms2 = add_item(S, "staggered_magnetization_sq", "<m_s^2>", 1, NULL);
-    summary_item *chis = add_item(S, "staggered_susceptibility", "N (<m_s^2> - <|m_s|>^2) / T", 1, NULL);
-    summary_item *chi = add_item(S, "susceptibility", "N (<m^2> - <m>^2) / T", 1, NULL);
+    summary_item *d[SUMMARY_NDERIVED];
+    for (int k = 0; k < SUMMARY_NDERIVED; k++)
+        d[k] = add_item(S, SUMMARY_DERIVED[k].name, SUMMARY_DERIVED[k].desc, 1, NULL);
+    summary_item *cv = d[SUMMARY_CV], *ams = d[SUMMARY_ABS_MS], *ms2 = d[SUMMARY_MS_SQ];
+    summary_item *chis = d[SUMMARY_CHI_S], *chi = d[SUMMARY_CHI];
     for (int i = 0; i < S->nitems; i++)
         if (!S->item[i].mean || !S->item[i].error || !S->item[i].tau) return 1;
 

@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 #include "dynamics/dynamics.h"
 #include "io/config.h"
+#include "io/markdown.h"
 
 /* K_DYNAMICS: a name from the dynamics registry, stored as its index */
 typedef enum { K_INT, K_I64, K_NUM, K_BOOL, K_ENUM, K_DYNAMICS, K_STR, K_SPECIAL } key_type;
@@ -702,8 +703,10 @@ void config_write_markdown(FILE *md)
         const config_key *k = &KEYS[i];
         char help[512];
         key_help(k, help, sizeof help);
-        fprintf(md, "| `%s` | %s%s%s | %s | %s |\n", k->path, k->def ? "`" : "", k->def ? k->def : "required or special",
-                k->def ? "`" : "", k->unit ? k->unit : "", help);
+        fprintf(md, "| `%s` | %s%s%s | %s | ", k->path, k->def ? "`" : "", k->def ? k->def : "required or special",
+                k->def ? "`" : "", k->unit ? k->unit : "");
+        md_cell(md, help);
+        fprintf(md, " |\n");
     }
 }
 
