@@ -8,7 +8,7 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -fopenmp -Iinclude -I/usr/includ
 LDLIBS  += -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5 -lcjson -lm
 BUILD   ?= build
 
-DEB_PACKAGES := gcc make libhdf5-dev hdf5-tools libcjson-dev librandom123-dev \
+DEB_PACKAGES := gcc make libhdf5-dev hdf5-tools libcjson-dev librandom123-dev help2man \
                 python3-h5py python3-numpy python3-matplotlib python3-pytest
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -22,11 +22,11 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HEADERS  := $(wildcard include/*/*.h)
 DEPFLAGS  = -MMD -MP -MF $(@:%=%.d)
 
-.PHONY: all deps run test unit bench clean help
+.PHONY: all deps run test unit bench clean help docs man install
 
-all: $(BUILD)/softmatrix
+all: $(BUILD)/softmatrix ## build build/softmatrix (the default)
 
-deps:
+deps: ## install missing Debian packages (apt-get)
 	@missing=""; for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
@@ -53,18 +53,48 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsoftmatrix.a
 
 -include $(LIB_OBJ:%=%.d) $(BUILD)/obj/main.o.d $(UNIT_BIN:%=%.d)
 
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort | \
+	  awk -F '\t' '{ printf "  make %-16s %s\n", $$1, $$2 }'
+
+# Generated references: written from the program's own tables, so they
+# cannot drift (tests/test_docs.py fails when the committed copies are stale).
+docs: all ## regenerate docs/config.md and docs/output.md from the binary
+	$(BUILD)/softmatrix doc config > docs/config.md.tmp && mv docs/config.md.tmp docs/config.md
+	$(BUILD)/softmatrix doc output > docs/output.md.tmp && mv docs/output.md.tmp docs/output.md
+
+# The man page from --help and --version (help2man).
+$(BUILD)/softmatrix.1: $(BUILD)/softmatrix
+	help2man --no-info --no-discard-stderr --name="lattice Monte Carlo of Wu's cluster model of glass states" \
+	  --output=$@.tmp $(BUILD)/softmatrix && mv $@.tmp $@
+
+man: $(BUILD)/softmatrix.1 ## the man page build/softmatrix.1 (help2man)
+
+# The binary, the man page, the Python package and its plot tools under
+# PREFIX (DESTDIR for staged installs).
+PREFIX  ?= /usr/local
+# Debian's layout: PREFIX=/usr/local lands on the system Python's path
+PYLIB    = $(PREFIX)/lib/$(shell $(PYTHON) -c 'import sys; print("python%d.%d" % sys.version_info[:2])')/dist-packages
+install: all man ## install binary, man page and Python tools under PREFIX (default /usr/local)
+	install -D -m 755 $(BUILD)/softmatrix $(DESTDIR)$(PREFIX)/bin/softmatrix
+	install -D -m 644 $(BUILD)/softmatrix.1 $(DESTDIR)$(PREFIX)/share/man/man1/softmatrix.1
+	install -d $(DESTDIR)$(PYLIB)/softmatrix
+	install -m 644 python/softmatrix/*.py $(DESTDIR)$(PYLIB)/softmatrix/
+	install -D -m 755 scripts/softmatrix-plot $(DESTDIR)$(PREFIX)/bin/softmatrix-plot
+	@echo "installed under $(DESTDIR)$(PREFIX) (Python package in $(DESTDIR)$(PYLIB))"
+
 # exact enumeration and Ising results, built independently of src/ (MODEL.md section 7)
 include tests/exact/Makefile.inc
 
-run: deps all
+run: deps all ## set up, build and run configs/default.json
 	$(BUILD)/softmatrix run configs/default.json --overwrite
 
-unit: all $(UNIT_BIN) $(EXACT_TEST_BIN) $(EXACT_BIN)
+unit: all $(UNIT_BIN) $(EXACT_TEST_BIN) $(EXACT_BIN) ## C unit tests and exact-enumeration tests
 	@fail=0; for t in $(UNIT_BIN) $(EXACT_TEST_BIN); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 
 # C unit tests first, then the pytest suite (CLI, HDF5, physics); pytest's
 # closing line is the summary of the whole run.
-test: deps
+test: deps ## set up, then the whole test suite (what CI runs)
 	$(MAKE) unit
 	$(MAKE) sanitize-smoke
 	$(PYTHON) -m pytest -q tests
@@ -76,7 +106,7 @@ $(BUILD)/bench/bench: $(BENCH_SRC) $(wildcard tests/bench/*.h) $(BUILD)/libsoftm
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -DBENCH_CFLAGS='"$(CFLAGS)"' -Itests/bench $(BENCH_SRC) $(BUILD)/libsoftmatrix.a -o $@ $(LDLIBS)
 
-bench: $(BUILD)/bench/bench
+bench: $(BUILD)/bench/bench ## benchmarks: ns per site-update, ratios to an in-binary Ising baseline
 	$(BUILD)/bench/bench --out $(BUILD)/bench/bench.json $(BENCH_ARGS)
 
 # Validation against exact results (docs/validation.md): Ising limit,
@@ -85,7 +115,7 @@ bench: $(BUILD)/bench/bench
 # VALIDATE_JOBS simulations run at a time.
 VALIDATE_JOBS ?= 2
 .PHONY: validate
-validate: deps all $(EXACT_BIN)
+validate: deps all $(EXACT_BIN) ## the validation suite against exact results (docs/validation.md)
 	$(PYTHON) tests/validation/validate.py --jobs $(VALIDATE_JOBS) --markdown $(BUILD)/validation.md
 
 # Figures of the README gallery (README "Figures"), made by scripts/*.py.
@@ -97,7 +127,7 @@ FIG_CONFIG ?= configs/default.json
 FIG_RAMP   ?= scripts/figure_configs/hysteresis.json
 
 .PHONY: figures
-figures: all
+figures: all ## regenerate data/figures/*.png
 	mkdir -p $(FIG_DIR) $(FIG_OUT)
 	$(BUILD)/softmatrix run $(FIG_CONFIG) --output $(FIG_OUT)/default.h5 --overwrite --quiet
 	$(BUILD)/softmatrix run $(FIG_RAMP) --output $(FIG_OUT)/hysteresis.h5 --overwrite --quiet
@@ -123,21 +153,23 @@ SAN_ENV    := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=
 SAN_MAKE    = CFLAGS='$(SAN_CFLAGS)' EXACT_CFLAGS='-O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -fopenmp $(SAN_CFLAGS)' \
               $(MAKE) --no-print-directory BUILD=$(SAN_BUILD)
 SAN_UNIT    = $(UNIT_SRC:tests/unit/%.c=$(SAN_BUILD)/tests/%)
-FUZZ_SRC   := tests/fuzz/fuzz_config.c src/io/config.c src/core/model.c src/core/error.c
+# the config parser needs the dynamics registry (names) and model defaults:
+# the replay harness links the library, libFuzzer builds every source
+FUZZ_SRC   := tests/fuzz/fuzz_config.c $(LIB_SRC)
 
 .PHONY: sanitize-build sanitize-smoke test-sanitize fuzz fuzz-deps
 
 # the fuzz harness with a replay main(), built by gcc with the same sanitizers
-$(BUILD)/fuzz_replay: $(FUZZ_SRC) $(HEADERS)
+$(BUILD)/fuzz_replay: tests/fuzz/fuzz_config.c $(BUILD)/libsoftmatrix.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -DFUZZ_REPLAY $(FUZZ_SRC) -o $@ -lcjson -lm
+	$(CC) $(CFLAGS) -DFUZZ_REPLAY $< $(BUILD)/libsoftmatrix.a -o $@ $(LDLIBS)
 
-sanitize-build:
+sanitize-build: ## build under ASan/UBSan in build-san/
 	$(SAN_MAKE) all $(SAN_UNIT) $(SAN_BUILD)/fuzz_replay
 
 # The short sanitized part of `make test` (under a minute): unit tests, the
 # fuzz regressions and configs/quick.json under ASan + UBSan.
-sanitize-smoke: sanitize-build
+sanitize-smoke: sanitize-build ## short ASan/UBSan part of make test
 	@fail=0; for t in $(SAN_UNIT); do echo "== [asan] $$t"; $(SAN_ENV) $$t >/dev/null || fail=1; done; \
 	echo "== [asan] fuzz regressions"; $(SAN_ENV) $(SAN_BUILD)/fuzz_replay tests/fuzz/regressions/* >/dev/null || fail=1; \
 	echo "== [asan] configs/quick.json"; \
@@ -147,7 +179,7 @@ sanitize-smoke: sanitize-build
 
 # Everything under the sanitizers: unit and exact tests, then the whole
 # pytest suite against build-san/softmatrix.
-test-sanitize: deps
+test-sanitize: deps ## the whole suite under ASan/UBSan
 	$(SAN_ENV) $(SAN_MAKE) unit $(SAN_BUILD)/fuzz_replay
 	$(SAN_ENV) $(SAN_BUILD)/fuzz_replay tests/fuzz/regressions/* >/dev/null
 	$(SAN_ENV) SOFTMATRIX_BIN=$(SAN_BUILD)/softmatrix $(PYTHON) -m pytest -q tests
@@ -163,7 +195,7 @@ TSAN_ENV   := OMP_TOOL_LIBRARIES=/usr/lib/llvm-14/lib/libarcher.so \
 TSAN_RUN    = $(TSAN_ENV) $(TSAN_BUILD)/softmatrix run tests/fuzz/tsan.json --threads 4 --quiet --overwrite
 
 .PHONY: test-tsan
-test-tsan: deps fuzz-deps
+test-tsan: deps fuzz-deps ## ThreadSanitizer on the OpenMP kernels
 	CC=clang-14 CFLAGS="-O1 -g -fsanitize=thread '-Dtarget_clones(...)='" \
 	  $(MAKE) --no-print-directory BUILD=$(TSAN_BUILD) $(TSAN_BUILD)/softmatrix
 	$(TSAN_RUN) --output $(TSAN_BUILD)/level_open.h5
@@ -183,7 +215,7 @@ FUZZ_RT   := $(wildcard /usr/lib/llvm-14/lib/clang/14*/lib/linux/libclang_rt.fuz
 
 # libomp-14-dev (libomp, omp.h and the Archer tool for test-tsan) is not a
 # dependency of clang-14, so it is asked for by name.
-fuzz-deps:
+fuzz-deps: ## install clang-14 and its fuzzing runtime
 	@if ! command -v $(FUZZ_CC) >/dev/null || [ -z "$(FUZZ_RT)" ] || \
 	    [ ! -e /usr/lib/llvm-14/lib/libarcher.so ]; then \
 	  echo "make fuzz-deps: installing clang-14 libclang-rt-14-dev libomp-14-dev"; \
@@ -193,10 +225,11 @@ fuzz-deps:
 
 $(BUILD)/fuzz/fuzz_config: $(FUZZ_SRC) $(HEADERS)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Iinclude \
-	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(FUZZ_SRC) -o $@ -lcjson -lm
+	$(FUZZ_CC) -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -fopenmp -Iinclude -I/usr/include/hdf5/serial \
+	  '-Dtarget_clones(...)=' -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(FUZZ_SRC) \
+	  -o $@ $(LDLIBS)
 
-fuzz: deps fuzz-deps
+fuzz: deps fuzz-deps ## libFuzzer on the config parser (FUZZ_TIME seconds)
 	$(MAKE) --no-print-directory $(BUILD)/fuzz/fuzz_config
 	mkdir -p $(BUILD)/fuzz/corpus
 	cp configs/*.json tests/fuzz/regressions/* $(BUILD)/fuzz/corpus/
@@ -204,5 +237,5 @@ fuzz: deps fuzz-deps
 	  -max_len=4096 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
 	  -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus
 
-clean:
+clean: ## remove build trees
 	rm -rf $(BUILD) $(SAN_BUILD) $(TSAN_BUILD)
