@@ -41,8 +41,9 @@ $(BUILD)/obj/%.o: src/%.c
 
 # rebuilt whole, so that an object whose source was removed does not linger
 $(BUILD)/libsoftmatrix.a: $(LIB_OBJ)
-	rm -f $@
-	ar rcs $@ $^
+	@rm -f $@
+	@echo "ar rcs $@ ($(words $^) objects)"
+	@ar rcs $@ $^
 
 $(BUILD)/softmatrix: $(BUILD)/obj/main.o $(BUILD)/libsoftmatrix.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
@@ -83,7 +84,7 @@ install: all man ## install binary, man page and Python tools under PREFIX (defa
 	install -D -m 755 scripts/softmatrix-plot $(DESTDIR)$(PREFIX)/bin/softmatrix-plot
 	@echo "installed under $(DESTDIR)$(PREFIX) (Python package in $(DESTDIR)$(PYLIB))"
 
-# exact enumeration and Ising results, built independently of src/ (MODEL.md section 7)
+# exact enumeration and Ising results, built independently of src/ (docs/validation.md)
 include tests/exact/Makefile.inc
 
 run: deps all ## set up, build and run configs/default.json

@@ -30,6 +30,11 @@ int cmd_constants(int argc, char **argv);
 int cmd_table1(int argc, char **argv);
 int cmd_doc(int argc, char **argv);
 
+/* The two forms of `constants` (cli/constants.c); 0, or non-zero on an
+ * output error. */
+int constants_write_table(FILE *f);
+int constants_write_json(FILE *f);
+
 /* Options shared by run and validate. Returns -1 on success, else an exit
  * code (0 after --help). *sets is malloc'd. */
 int cli_run_options(int argc, char **argv, const char **config, char ***sets, int *nsets,

@@ -1,11 +1,11 @@
-/* The constants of MODEL.md section 6, derived from first principles and
+/* The constants of docs/model.md section 13, derived from first principles and
  * listed next to the values the paper prints (`softmatrix constants`).
  *
  * Everything starts from the Lennard-Jones form f(chi) = -4 chi (1 - chi),
  * chi = (sigma/q)^6, and a handful of experimental temperatures quoted by the
  * paper. Nothing is read from files at run time: data/materials.json carries
  * the same material presets for users and Python, and the unit test checks
- * that both agree with MODEL.md. */
+ * that both agree with docs/model.md. */
 #ifndef SM_CONSTANTS_H
 #define SM_CONSTANTS_H
 

@@ -17,7 +17,7 @@ typedef struct {
     boundary_kind boundary;
     /* nbr[4*a + d]: neighbour of a in direction d, or -1 when an open
      * boundary cuts the bond. On a periodic direction of length 2 the +/-
-     * neighbours coincide and both bonds are kept (MODEL.md section 3). */
+     * neighbours coincide and both bonds are kept (docs/model.md section 4). */
     int32_t *nbr;
 } lattice;
 

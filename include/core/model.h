@@ -1,4 +1,4 @@
-/* The model of MODEL.md sections 2-3: per-site state, parameters, the
+/* The model of docs/model.md sections 2-4: per-site state, parameters, the
  * Hamiltonian H and the weight W = prod g^(l+1) exp(-H/T).
  *
  * H is kept as four integer sums so that incremental bookkeeping is exact and
@@ -33,10 +33,10 @@ typedef struct {
     double J;         /* MIEV coupling between adjacent HSCLs (default 1/8) */
     double h;         /* external z-field on the +-1/16 potentials (default 0) */
     bool freeze_levels;
-    /* cage dynamics (MODEL.md 4.2) */
+    /* cage dynamics (docs/model.md section 6) */
     double trap_barrier;  /* E_trap, default 1 */
     double async_barrier; /* E_async, default 1/8 */
-    /* soft-matrix jumps (MODEL.md 5.4): n_z = N_c^(-Tg/Tm) */
+    /* soft-matrix jumps (docs/model.md section 10): n_z = N_c^(-Tg/Tm) */
     double N_c;           /* default 200 */
     double Tg_over_Tm;    /* default 5/8 */
 } model_params;

@@ -1,4 +1,4 @@
-/* Cluster census against Table 1 (MODEL.md section 5.2) and the connected
+/* Cluster census against Table 1 (docs/model.md section 11) and the connected
  * components of {level >= i} (percolation, SM3).
  *
  * The census works on plain arrays (site a = y * Lx + x, level -1..8,
@@ -24,7 +24,7 @@
  *            the centre: sigma_b = sigma_a at even L1 distance, -sigma_a at odd.
  * Why co/counter and not "neel" for the +z/-z columns: Table 1's ideal
  * cluster is the Neel mosaic (V1: +z centre, four -z neighbours, 1/4), so
- * its +z/-z columns count parallel/antiparallel HSCLs; MODEL.md's phrase
+ * its +z/-z columns count parallel/antiparallel HSCLs; the model description's phrase
  * "sigma equal at even distance, opposite at odd" describes where those sit
  * in the ideal mosaic. Read literally it would call all 5 HSCLs of an ideal
  * V1 co-oriented (5/0, not 1/4); that count is reported as `neel`, a measure
@@ -128,7 +128,7 @@ bool census_fits(int Lx, int Ly, boundary_kind boundary, int i, int x, int y);
 
 /* The census value that Table 1's column col compares with, for a cluster of
  * level i: N -> n, HSCL -> hscl + cavity, +z -> co, -z -> counter, density ->
- * hscl / n (V8: hscl / 200, MODEL.md). *den gets the density denominator
+ * hscl / n (V8: hscl / 200, docs/model.md). *den gets the density denominator
  * (1 for the integer columns). */
 static inline int64_t census_column(int i, table1_col col, const census_counts *c, int64_t *den)
 {

@@ -1,4 +1,4 @@
-/* Connected components of the nested sets {level >= i}, i = 0..8 (MODEL.md
+/* Connected components of the nested sets {level >= i}, i = 0..8 (docs/model.md
  * section 5.2, SM3): their number, size histogram, largest, and which span
  * the lattice. Definitions in census.h; this is the part of the census that
  * reads only the level field. */

@@ -1,10 +1,10 @@
-/* Table 1 of the paper (cleaned in MODEL.md section 5.2): the counts of an
+/* Table 1 of the paper (cleaned in docs/model.md section 11): the counts of an
  * ideal V_i cluster, i = 0..8, embedded as C data so that the census and the
  * `table1` command need no file at run time (data/table1.json holds the same
  * values for scripts; a unit test checks that the two agree).
  *
  * Every entry is printed in the paper as "base" or "base + extra" (V8 row).
- * Its status says what the footprint geometry of MODEL.md reproduces:
+ * Its status says what the footprint geometry of docs/model.md reproduces:
  * the whole printed value, only the base (the "+extra" is unexplained), or
  * nothing (the printed value differs from the pattern, or is missing). The
  * census compares a cluster only against entries the geometry reproduces. */

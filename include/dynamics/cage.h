@@ -1,4 +1,4 @@
-/* Cage dynamics (MODEL.md 4.2): the PCP of every site walks on its 2-Delta-d
+/* Cage dynamics (docs/model.md section 6): the PCP of every site walks on its 2-Delta-d
  * cage, w = 64 (l + 1) + phi in [0, 640), and the level changes only when the
  * PCP completes (or undoes) a closed loop of 64 jumps.
  *

@@ -1,4 +1,4 @@
-/* Kinetic bookkeeping of the cage dynamics (MODEL.md 4.2, 5.1, 5.4): loop
+/* Kinetic bookkeeping of the cage dynamics (docs/model.md sections 6, 9, 10): loop
  * completions per level, the relaxation times tau_i between a site's
  * completion of loop i and loop i + 1, and soft-matrix jumps.
  *

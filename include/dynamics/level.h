@@ -1,4 +1,4 @@
-/* Level dynamics (MODEL.md 4.1): checkerboard Metropolis sweep of the level
+/* Level dynamics (docs/model.md section 5): checkerboard Metropolis sweep of the level
  * field (l -> l +- 1 under RSOS) and of the MIEV spins (s -> -s). */
 #ifndef SM_LEVEL_SWEEP_H
 #define SM_LEVEL_SWEEP_H

@@ -10,7 +10,7 @@
 #include "core/error.h"
 
 typedef enum { INIT_SIGMA_RANDOM = 0, INIT_SIGMA_UP, INIT_SIGMA_DOWN, INIT_SIGMA_NEEL } init_sigma_kind;
-/* SNAP_PCP: the PCP position in its cage, [Ly][Lx][3] floats (MODEL.md 5.3) */
+/* SNAP_PCP: the PCP position in its cage, [Ly][Lx][3] floats (docs/model.md section 12) */
 enum { SNAP_LEVEL = 1, SNAP_SIGMA = 2, SNAP_PHASE = 4, SNAP_Z = 8, SNAP_PCP = 16, SNAP_NFIELDS = 5 };
 /* Their names in output.snapshot_fields and under /snapshots, by bit. */
 extern const char *const SNAP_FIELD_NAMES[SNAP_NFIELDS];

@@ -8,7 +8,7 @@
 #include "core/constants.h"
 #include "core/error.h"
 
-static int write_table(FILE *f)
+int constants_write_table(FILE *f)
 {
     constant_entry tab[CONSTANTS_MAX];
     size_t n = constants_table(tab, CONSTANTS_MAX);
@@ -42,7 +42,7 @@ static cJSON *json_number_or_null(double x)
     return cJSON_CreateRaw(buf);
 }
 
-static int write_json(FILE *f)
+int constants_write_json(FILE *f)
 {
     constant_entry tab[CONSTANTS_MAX];
     size_t n = constants_table(tab, CONSTANTS_MAX);
@@ -99,7 +99,7 @@ int cmd_constants(int argc, char **argv)
             return SM_EXIT_USAGE;
         }
     }
-    int rc = json ? write_json(stdout) : write_table(stdout);
+    int rc = json ? constants_write_json(stdout) : constants_write_table(stdout);
     if (rc || fflush(stdout) != 0) {
         fprintf(stderr, "constants: cannot write to standard output\n");
         return SM_EXIT_RUNTIME;

@@ -1,4 +1,4 @@
-/* MODEL.md section 6: the constants the program derives, and the
+/* docs/model.md section 13: the constants the program derives, and the
  * `softmatrix constants` command that prints them beside the paper's values.
  *
  * The derivation follows the paper's chain of reasoning (section III and SM2):
@@ -127,85 +127,101 @@ static void add(table_builder *b, const char *name, const char *symbol, double v
     b->n++;
 }
 
+/* Lennard-Jones fixed points, cage geometry and angles. */
+static void geometry_rows(table_builder *b, const sm_constants *cp)
+{
+    const sm_constants c = *cp;
+    /* Lennard-Jones fixed points. */
+    add(b, "chi_R", "chi_R", c.chi_R, "1", 3.0 / 8.0, "3/8", "f'(chi) = -1, f = -4chi(1-chi)");
+    add(b, "chi_L", "chi_L", c.chi_L, "1", 5.0 / 8.0, "5/8", "f'(chi) = +1");
+    add(b, "chi_0", "chi_0", c.chi_0, "1", 0.5, "1/2", "f'(chi) = 0 (well bottom, f = -1)");
+    add(b, "f_edge_above_bottom", "f(3/8)-f(1/2)", c.f_edge - lj_f(c.chi_0), "eps0",
+        1.0 / 16.0, "1/16", "f(3/8) = f(5/8) = -15/16");
+    add(b, "q_R", "q_R", c.q_R, "sigma", NAN, "", "(8/3)^(1/6) = chi_R^(-1/6)");
+    add(b, "q_L", "q_L", c.q_L, "sigma", NAN, "", "(8/5)^(1/6) = chi_L^(-1/6)");
+    add(b, "q_0", "q_0", c.q_0, "sigma", 1.12246, "1.12246", "2^(1/6)");
+    add(b, "sigma_ratio", "sigma_{i+1}/sigma_i", c.sigma_ratio, "1", NAN, "",
+        "(5/3)^(1/6) = q_R/q_L (q_{i,R} = q_{i+1,L})");
+
+    /* Cage geometry and angles. */
+    add(b, "d_L_star", "d_L*", c.d_L, "sigma", 0.10464895, "0.10464895",
+        "q_R((5/3)^(1/6) - 1)");
+    add(b, "lattice_spacing", "1+d_L*", 1.0 + c.d_L, "sigma", 1.1046, "1.1046", "1 + d_L*");
+    add(b, "delta_d", "Delta_d", c.delta_d, "sigma", 0.05514, "0.05514", "q_R - q_0");
+    add(b, "cage_edge", "2 Delta_d", 2.0 * c.delta_d, "sigma", 0.1103, "0.1103", "2(q_R - q_0)");
+    add(b, "delta_omega", "Delta_Omega", c.delta_omega_deg, "deg", 5.9987, "5.9987",
+        "2 asin(d_L*/2)");
+    add(b, "angle_lines", "k_beta", c.angle_lines, "1", 16.0, "16",
+        "floor(90/Delta_Omega) + 1");
+    add(b, "trap_angle", "Trap", c.trap_deg, "deg", 0.019, "0.019", "90 - 15 Delta_Omega");
+    add(b, "jump_step", "jump step", c.jump_step, "sigma", 0.01, "0.01",
+        "sqrt(2) 2 Delta_d / 15");
+    add(b, "magic_angle", "Tors", c.magic_angle_deg, "deg", 1.155, "1.14~1.17",
+        "60 Trap (paper range; diffs vs midpoint 1.155)");
+}
+
+/* Flexible chains, the soft matrix (N_c = 200) and the C-boson. */
+static void soft_matrix_rows(table_builder *b, const sm_constants *cp)
+{
+    const sm_constants c = *cp;
+    /* Flexible chains and the soft matrix (N_c = 200). */
+    add(b, "kTg_flexible", "k_B T_g", c.kTg, "eps0", 6.67, "6.67", "20/3 (flexible chains)");
+    add(b, "kTm_flexible", "k_B T_m", c.kTm, "eps0", NAN, "", "k_B T_g + 4");
+    add(b, "Tg_over_Tm", "T_g/T_m", c.Tg_over_Tm, "1", 5.0 / 8.0, "5/8", "k_B T_g / k_B T_m");
+    add(b, "n_z", "n_z", c.n_z, "1", 0.036, "<=0.036", "200^(-T_g/T_m)");
+    add(b, "viscosity_exponent", "eta ~ N^x", c.viscosity_exponent, "1", 3.4, "3.4",
+        "9(1 - T_g/T_m)");
+    add(b, "N_z_star", "N_z*", c.N_z_star, "1", 7.2, "7.2", "200 n_z = 200^(1 - T_g/T_m)");
+    add(b, "E_jump", "E_jump", c.E_jump, "eps0", 7.2, "7.2", "N_z* eps0");
+    add(b, "kT_JG", "k_B T_JG", c.kT_JG, "eps0", 8.2, "8.2", "E_jump + 1");
+    add(b, "T_JG_over_Tg", "T_JG/T_g", c.kT_JG / c.kTg, "1", 1.2, "1.2",
+        "(E_jump + 1)/(20/3)");
+
+    /* C-boson. */
+    const material_preset *wlf = material_find("polymer_WLF");
+    add(b, "cboson", "eps_C", c.cboson, "eps0", 0.125, "1/8", "eps0/8");
+    add(b, "cboson_K", "eps_C/k_B (K)", c.cboson * wlf->eps0, "K", 6.5, "6.5",
+        "51.6 K / 8 (WLF eps0)");
+    add(b, "cboson_meV", "eps_C (meV)", c.cboson * wlf->eps0 * KB_MEV_PER_K, "meV", 0.56, "0.56",
+        "k_B 51.6 K / 8");
+}
+
+/* Materials quoted by the paper. */
+static void material_rows(table_builder *b)
+{
+    /* Materials. Eq. (11): k_B T_g cos Omega_z = k_B T_g0. */
+    const material_preset *as = material_find("As2S3");
+    double as_eps0 = (as->T_m - as->T_g) / 4.0;
+    double as_Tg0 = as->T_K + as_eps0;
+    add(b, "As2S3.eps0", "eps0", as_eps0, "K", 34.0, "34", "(T_m - T_g)/4, T_m=583, T_g=448");
+    add(b, "As2S3.Tg0", "T_g0", as_Tg0, "K", 404.0, "404", "T_K + eps0, T_K = 370");
+    add(b, "As2S3.Omega_z", "Omega_z", deg(acos(as_Tg0 / as->T_g)), "deg", 25.6, "25.6",
+        "acos(T_g0/T_g)");
+    /* The paper rounds eps0 to 34 K before taking the arccosine; this row
+     * shows that its 25.6 deg comes from that rounding. */
+    add(b, "As2S3.Omega_z_eps0_34", "Omega_z", deg(acos((as->T_K + 34.0) / as->T_g)), "deg",
+        25.6, "25.6", "acos((T_K + 34)/T_g), eps0 rounded as printed");
+    add(b, "As2S3.Tg_over_Tm", "T_g/T_m", as->T_g / as->T_m, "1", NAN, "", "448/583");
+    /* Eq. (12): T_g0/T_m0 = T_g/T_m. */
+    add(b, "As2S3.Tm0", "T_m0", as_Tg0 * as->T_m / as->T_g, "K", NAN, "",
+        "T_g0 T_m/T_g (Eq. 12)");
+    const material_preset *pe = material_find("polyethylene");
+    const material_preset *pp = material_find("polypropylene");
+    add(b, "polypropylene.Omega_z", "Omega_z", deg(acos(pe->T_g / pp->T_g)), "deg", 42.0, "42",
+        "acos(T_g(PE)/T_g(PP)) = acos(195/263)");
+    const material_preset *pet = material_find("PET");
+    add(b, "PET.Tg", "T_g", pet->T_g, "K", 339.0, "339", "Delta E_co/6 = 2035/6");
+}
+
 size_t constants_table(constant_entry *out, size_t cap)
 {
     sm_constants c;
     constants_derive(&c);
     if (cap > CONSTANTS_MAX) cap = CONSTANTS_MAX;
     table_builder b = {out, out ? cap : 0, 0};
-
-    /* Lennard-Jones fixed points. */
-    add(&b, "chi_R", "chi_R", c.chi_R, "1", 3.0 / 8.0, "3/8", "f'(chi) = -1, f = -4chi(1-chi)");
-    add(&b, "chi_L", "chi_L", c.chi_L, "1", 5.0 / 8.0, "5/8", "f'(chi) = +1");
-    add(&b, "chi_0", "chi_0", c.chi_0, "1", 0.5, "1/2", "f'(chi) = 0 (well bottom, f = -1)");
-    add(&b, "f_edge_above_bottom", "f(3/8)-f(1/2)", c.f_edge - lj_f(c.chi_0), "eps0",
-        1.0 / 16.0, "1/16", "f(3/8) = f(5/8) = -15/16");
-    add(&b, "q_R", "q_R", c.q_R, "sigma", NAN, "", "(8/3)^(1/6) = chi_R^(-1/6)");
-    add(&b, "q_L", "q_L", c.q_L, "sigma", NAN, "", "(8/5)^(1/6) = chi_L^(-1/6)");
-    add(&b, "q_0", "q_0", c.q_0, "sigma", 1.12246, "1.12246", "2^(1/6)");
-    add(&b, "sigma_ratio", "sigma_{i+1}/sigma_i", c.sigma_ratio, "1", NAN, "",
-        "(5/3)^(1/6) = q_R/q_L (q_{i,R} = q_{i+1,L})");
-
-    /* Cage geometry and angles. */
-    add(&b, "d_L_star", "d_L*", c.d_L, "sigma", 0.10464895, "0.10464895",
-        "q_R((5/3)^(1/6) - 1)");
-    add(&b, "lattice_spacing", "1+d_L*", 1.0 + c.d_L, "sigma", 1.1046, "1.1046", "1 + d_L*");
-    add(&b, "delta_d", "Delta_d", c.delta_d, "sigma", 0.05514, "0.05514", "q_R - q_0");
-    add(&b, "cage_edge", "2 Delta_d", 2.0 * c.delta_d, "sigma", 0.1103, "0.1103", "2(q_R - q_0)");
-    add(&b, "delta_omega", "Delta_Omega", c.delta_omega_deg, "deg", 5.9987, "5.9987",
-        "2 asin(d_L*/2)");
-    add(&b, "angle_lines", "k_beta", c.angle_lines, "1", 16.0, "16",
-        "floor(90/Delta_Omega) + 1");
-    add(&b, "trap_angle", "Trap", c.trap_deg, "deg", 0.019, "0.019", "90 - 15 Delta_Omega");
-    add(&b, "jump_step", "jump step", c.jump_step, "sigma", 0.01, "0.01",
-        "sqrt(2) 2 Delta_d / 15");
-    add(&b, "magic_angle", "Tors", c.magic_angle_deg, "deg", 1.155, "1.14~1.17",
-        "60 Trap (paper range; diffs vs midpoint 1.155)");
-
-    /* Flexible chains and the soft matrix (N_c = 200). */
-    add(&b, "kTg_flexible", "k_B T_g", c.kTg, "eps0", 6.67, "6.67", "20/3 (flexible chains)");
-    add(&b, "kTm_flexible", "k_B T_m", c.kTm, "eps0", NAN, "", "k_B T_g + 4");
-    add(&b, "Tg_over_Tm", "T_g/T_m", c.Tg_over_Tm, "1", 5.0 / 8.0, "5/8", "k_B T_g / k_B T_m");
-    add(&b, "n_z", "n_z", c.n_z, "1", 0.036, "<=0.036", "200^(-T_g/T_m)");
-    add(&b, "viscosity_exponent", "eta ~ N^x", c.viscosity_exponent, "1", 3.4, "3.4",
-        "9(1 - T_g/T_m)");
-    add(&b, "N_z_star", "N_z*", c.N_z_star, "1", 7.2, "7.2", "200 n_z = 200^(1 - T_g/T_m)");
-    add(&b, "E_jump", "E_jump", c.E_jump, "eps0", 7.2, "7.2", "N_z* eps0");
-    add(&b, "kT_JG", "k_B T_JG", c.kT_JG, "eps0", 8.2, "8.2", "E_jump + 1");
-    add(&b, "T_JG_over_Tg", "T_JG/T_g", c.kT_JG / c.kTg, "1", 1.2, "1.2",
-        "(E_jump + 1)/(20/3)");
-
-    /* C-boson. */
-    const material_preset *wlf = material_find("polymer_WLF");
-    add(&b, "cboson", "eps_C", c.cboson, "eps0", 0.125, "1/8", "eps0/8");
-    add(&b, "cboson_K", "eps_C/k_B (K)", c.cboson * wlf->eps0, "K", 6.5, "6.5",
-        "51.6 K / 8 (WLF eps0)");
-    add(&b, "cboson_meV", "eps_C (meV)", c.cboson * wlf->eps0 * KB_MEV_PER_K, "meV", 0.56, "0.56",
-        "k_B 51.6 K / 8");
-
-    /* Materials. Eq. (11): k_B T_g cos Omega_z = k_B T_g0. */
-    const material_preset *as = material_find("As2S3");
-    double as_eps0 = (as->T_m - as->T_g) / 4.0;
-    double as_Tg0 = as->T_K + as_eps0;
-    add(&b, "As2S3.eps0", "eps0", as_eps0, "K", 34.0, "34", "(T_m - T_g)/4, T_m=583, T_g=448");
-    add(&b, "As2S3.Tg0", "T_g0", as_Tg0, "K", 404.0, "404", "T_K + eps0, T_K = 370");
-    add(&b, "As2S3.Omega_z", "Omega_z", deg(acos(as_Tg0 / as->T_g)), "deg", 25.6, "25.6",
-        "acos(T_g0/T_g)");
-    /* The paper rounds eps0 to 34 K before taking the arccosine; this row
-     * shows that its 25.6 deg comes from that rounding. */
-    add(&b, "As2S3.Omega_z_eps0_34", "Omega_z", deg(acos((as->T_K + 34.0) / as->T_g)), "deg",
-        25.6, "25.6", "acos((T_K + 34)/T_g), eps0 rounded as printed");
-    add(&b, "As2S3.Tg_over_Tm", "T_g/T_m", as->T_g / as->T_m, "1", NAN, "", "448/583");
-    /* Eq. (12): T_g0/T_m0 = T_g/T_m. */
-    add(&b, "As2S3.Tm0", "T_m0", as_Tg0 * as->T_m / as->T_g, "K", NAN, "",
-        "T_g0 T_m/T_g (Eq. 12)");
-    const material_preset *pe = material_find("polyethylene");
-    const material_preset *pp = material_find("polypropylene");
-    add(&b, "polypropylene.Omega_z", "Omega_z", deg(acos(pe->T_g / pp->T_g)), "deg", 42.0, "42",
-        "acos(T_g(PE)/T_g(PP)) = acos(195/263)");
-    const material_preset *pet = material_find("PET");
-    add(&b, "PET.Tg", "T_g", pet->T_g, "K", 339.0, "339", "Delta E_co/6 = 2035/6");
-
+    geometry_rows(&b, &c);
+    soft_matrix_rows(&b, &c);
+    material_rows(&b);
     return b.n;
 }
 

@@ -1,4 +1,4 @@
-/* Cluster census against Table 1 (MODEL.md section 5.2). The definitions
+/* Cluster census against Table 1 (docs/model.md section 11). The definitions
  * are in include/census.h; this file is about doing the counting fast
  * enough to run during a simulation. The components of {level >= i} are in
  * census_components.c.
@@ -972,6 +972,26 @@ void census_work_free(census_work *w)
     memset(w, 0, sizeof *w);
 }
 
+/* The planes of every row, checking the input and counting each row's
+ * levels; rows PAD .. PAD + Ly - 1 first, since the margin rows copy them. */
+static int build_planes(const census_input *in, census_work *work, sm_error *err)
+{
+    const int Ly = in->Ly, nrows = Ly + 2 * PAD;
+    int64_t bad = INT64_MAX;
+    #pragma omp parallel for schedule(static) reduction(min : bad)
+    for (int Y = PAD; Y < PAD + Ly; Y += 16) {
+        int64_t a = census_planes(in, work, Y, Y + 16 < PAD + Ly ? Y + 16 : PAD + Ly);
+        if (a >= 0 && a < bad) bad = a;
+    }
+    if (bad != INT64_MAX)
+        return sm_fail(err, "census: site %lld has level %d, sigma %d (need -1..8, +-1)",
+                       (long long)bad, in->level[bad], in->sigma[bad]);
+    #pragma omp parallel for schedule(static)
+    for (int Y = 0; Y < nrows; Y++)
+        if (Y < PAD || Y >= PAD + Ly) census_planes(in, work, Y, Y + 1);
+    return 0;
+}
+
 int census_compute(const census_input *in, census_work *work, census_result *out,
                    sm_error *err)
 {
@@ -986,24 +1006,9 @@ int census_compute(const census_input *in, census_work *work, census_result *out
     const int Lx = in->Lx, Ly = in->Ly;
     memset(out, 0, sizeof *out);
 
-    /* the planes, checking the input and counting each row's levels */
-    const int nrows = Ly + 2 * PAD;
-    int64_t bad = INT64_MAX;
-    /* rows PAD .. PAD + Ly - 1 first: the margin rows copy them */
-    #pragma omp parallel for schedule(static) reduction(min : bad)
-    for (int Y = PAD; Y < PAD + Ly; Y += 16) {
-        int64_t a = census_planes(in, work, Y, Y + 16 < PAD + Ly ? Y + 16 : PAD + Ly);
-        if (a >= 0 && a < bad) bad = a;
-    }
-    if (bad == INT64_MAX) {
-        #pragma omp parallel for schedule(static)
-        for (int Y = 0; Y < nrows; Y++)
-            if (Y < PAD || Y >= PAD + Ly) census_planes(in, work, Y, Y + 1);
-    }
-    if (bad != INT64_MAX) {
+    if (build_planes(in, work, err)) {
         if (work == &local) census_work_free(&local);
-        return sm_fail(err, "census: site %lld has level %d, sigma %d (need -1..8, +-1)",
-                       (long long)bad, in->level[bad], in->sigma[bad]);
+        return 1;
     }
 
     match_spec S[CENSUS_NV];

@@ -32,7 +32,7 @@ static const table1_entry TABLE[TABLE1_NROWS][T1_NCOLS] = {
      {0, 0, 0, A, "the paper prints no value; the census counts 2 x 28 ring sites = 56"},
      {60, 16, 0, R, "60 + 16 = 76 HSCLs at even distance 2..8 (cavity and tips excluded)"},
      {60, 0, 0, R, NULL},
-     {136, 0, 200, R, "relative density is HSCLs / 200 by definition (MODEL.md), not HSCLs / N_8"}},
+     {136, 0, 200, R, "relative density is HSCLs / 200 by definition (docs/model.md), not HSCLs / N_8"}},
 };
 
 #undef R
@@ -76,7 +76,7 @@ bool table1_reference(int level, table1_col col, int64_t *value, int64_t *den)
 /* Ideal V_i: the RSOS pyramid max(-1, i - dist) around the centre, sigma in
  * the Neel mosaic sigma_c * (-1)^dist. For i = 8 the pyramid's radius-8
  * diamond includes the four tips, which are HSCLs of level 0 outside the
- * soft matrix's footprint (the frustration MODEL.md describes). */
+ * soft matrix's footprint (the frustration docs/model.md describes). */
 void table1_build_ideal(int i, int sc, int8_t *level, int8_t *sigma)
 {
     const int L = TABLE1_IDEAL_L, c = L / 2;

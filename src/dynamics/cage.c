@@ -154,7 +154,10 @@ static void bond_pass(const lattice *lat, model_state *s, int cls, uint64_t seed
 
 /* One row of a colour pass: a single jump w -> w +- 1 of every PCP of that
  * colour, then a sigma flip where the PCP stands at phi = 0. Soft-matrix
- * events go to the row's own slice of the event buffer. */
+ * events go to the row's own slice of the event buffer. Long on purpose: it
+ * is the hot loop of the cage dynamics, and its per-site state (phase,
+ * facing, neighbour sums, accumulators) stays in registers only as one
+ * function. */
 static inline void site_row(const lattice *lat, model_state *s, const model_params *p,
                             const cage_tables *t, kinetics *k, int colour, int y, uint64_t seed,
                             uint64_t sweep, cage_acc *acc)

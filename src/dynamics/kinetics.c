@@ -13,7 +13,7 @@ static int wrap(int v, int L)
     return v < 0 ? v + L : v;
 }
 
-/* Footprint F_8 of MODEL.md 5.2: |dx| + |dy| <= 8 without the four tips.
+/* Footprint F_8 of docs/model.md section 11: |dx| + |dy| <= 8 without the four tips.
  * On a periodic lattice shorter than 17 the diamond overlaps its own images;
  * a site is still one site of the footprint, so offsets are deduplicated. */
 static int build_footprint(kinetics *k, const lattice *lat, sm_error *err)

@@ -3,7 +3,7 @@
  * random number is addressed by (seed, sweep, colour, site) so the result does
  * not depend on which thread visits which site.
  *
- * Why it is written this way (issue #8; tests/unit/test_level_kernel.c pins
+ * Why it is written this way (tests/unit/test_level_kernel.c pins
  * the trajectories of the first, plain kernel and this one reproduces them
  * bit for bit):
  *  - A row's sites of one colour draw their Philox blocks in one pass into a
@@ -325,7 +325,10 @@ AVX512_TARGET static void block_scalar(int8_t *restrict lv, int8_t *restrict sg,
  * quarter of the sweep's time. level16 holds only the upper 16 bits of the
  * thresholds, which decide r1 <= thr unless the upper halves are equal; a
  * block where that happens in a lane that could be accepted (at most one
- * block in 2^11) is done by block_scalar, as is one with a zero word. */
+ * block in 2^11) is done by block_scalar, as is one with a zero word.
+ *
+ * Long on purpose: it is the hot loop, and splitting it would pass a dozen
+ * vector registers through memory at every call. */
 AVX512_TARGET static void interior_avx512(int8_t *restrict lv, int8_t *restrict sg, int64_t a0,
                                           int n, int64_t dup, int64_t ddn, uint32_t c1,
                                           uint32_t c2, uint32_t c3, uint32_t k0, uint32_t k1,

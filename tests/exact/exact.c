@@ -1,5 +1,5 @@
 /* Exact results for the validation suite; see exact.h for the contract.
- * Written from MODEL.md alone (no src/ code) so it checks the simulator
+ * Written from docs/model.md alone (no src/ code) so it checks the simulator
  * independently. */
 #include "exact.h"
 
@@ -43,7 +43,7 @@ static const int CBOSONS[EXACT_NLEVELS] = {0, 4, 16, 36, 64, 100, 144, 196, 256,
 /* ------------------------------------------------------------------------ */
 /* Geometry: site a = y*Lx + x, neighbours in directions +x, +y, -x, -y.    */
 /* On a periodic direction of length 2 the +x and -x neighbours coincide;   */
-/* keeping both slots is exactly the doubled-bond rule of MODEL.md 3.       */
+/* keeping both slots is exactly the doubled-bond rule of docs/model.md section 4.       */
 
 typedef struct {
     int Lx, Ly, N;

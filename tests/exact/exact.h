@@ -1,7 +1,7 @@
-/* Exact results for the validation suite (MODEL.md section 7).
+/* Exact results for the validation suite (docs/validation.md).
  *
  * This module is deliberately self-contained: it re-derives the weight
- * W = prod_a g^(l_a+1) exp(-H/T) and the Hamiltonian of MODEL.md section 3
+ * W = prod_a g^(l_a+1) exp(-H/T) and the Hamiltonian of docs/model.md section 4
  * from the specification, and uses none of the simulator's src/ code, so that
  * agreement between the two is an independent check of the simulator.
  *
@@ -16,7 +16,7 @@
  *     infinite lattice (Onsager's energy and specific heat, Yang's
  *     spontaneous staggered magnetisation).
  *
- * Conventions follow MODEL.md: H_Ising = J sum_<ab> s_a s_b - (h/16) sum_a s_a,
+ * Conventions follow docs/model.md: H_Ising = J sum_<ab> s_a s_b - (h/16) sum_a s_a,
  * J > 0 antiferromagnetic, so the usual Ising coupling is K = -J/T per bond;
  * bonds are each site's +x and +y bond, and a periodic direction of length 2
  * therefore has doubled bonds. The staggered sign of site (x, y) is
@@ -39,7 +39,7 @@ enum {
 enum { EXACT_OK = 0, EXACT_EINVAL = 1, EXACT_ENOMEM = 2, EXACT_ERANGE = 3 };
 const char *exact_strerror(int code);
 
-/* Parameters of the weight, MODEL.md section 3. h is the model's h: the
+/* Parameters of the weight, docs/model.md section 4. h is the model's h: the
  * field on each HSCL spin is h/16. */
 typedef struct {
     double eps_C;      /* C-boson energy, default 1/8 */
@@ -53,7 +53,7 @@ typedef struct {
 
 void exact_params_default(exact_params *p);
 
-/* Exact averages of the MODEL.md 5.1 observables. Every "per site" value is
+/* Exact averages of the docs/model.md section 9 observables. Every "per site" value is
  * divided by N = Lx*Ly; m = sum_a n_a s_a / N, m_s = sum_a n_a s_a (-1)^(x+y) / N. */
 typedef struct {
     int Lx, Ly, N;

@@ -27,7 +27,7 @@ static void usage(FILE *f)
             "             [--J J] [--h H] [--freeze-level L] [--time]\n"
             "       exact --ising --Lx X --Ly Y --T T [--J J] [--h H] [--time]\n"
             "       exact --onsager --T T [--J J]\n"
-            "Exact averages under W = prod g^(l+1) exp(-H/T) (MODEL.md 3) on the periodic\n"
+            "Exact averages under W = prod g^(l+1) exp(-H/T) (docs/model.md section 4) on the periodic\n"
             "X x Y lattice (X*Y <= 16), the finite Ising model (frozen levels, without the\n"
             "constant eps_C C(l) per site; X <= 10) or the infinite Ising lattice\n"
             "(Onsager/Yang). Defaults: eps_C 0.125, g 4, eps_step 0, J 0.125, h 0.\n"

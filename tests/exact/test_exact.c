@@ -1,5 +1,5 @@
 /* Tests of the exact-results module: the fast enumeration against a naive
- * brute force written independently from MODEL.md, RSOS counts, the
+ * brute force written independently from docs/model.md, RSOS counts, the
  * Ising-limit route against the model route, and the infinite-lattice
  * formulas against known values, their own quadrature and series. */
 #include "exact.h"
@@ -27,7 +27,7 @@ static const int CB[10] = {0, 4, 16, 36, 64, 100, 144, 196, 256, 320};
 
 /* ------------------------------------------------------------------------ */
 /* Brute force: every l in {-1..8}^N (RSOS checked afterwards, bond by bond) */
-/* and every s in {+-1}^N, H evaluated term by term from MODEL.md 3.         */
+/* and every s in {+-1}^N, H evaluated term by term from docs/model.md section 4.         */
 
 typedef struct {
     long double Z, H, H2, EC, Es, EJ, Eh, hist[10], hscl, lev, cb, M, M2, aM, S, S2, aS;

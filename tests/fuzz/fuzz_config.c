@@ -1,4 +1,4 @@
-/* libFuzzer harness for the configuration parser and validator (issue #9).
+/* libFuzzer harness for the configuration parser and validator.
  *
  * Input layout: the bytes up to the first NUL are the JSON text; what follows
  * is a NUL-separated list of "--set key.path=value" strings (at most 8), so

@@ -12,6 +12,7 @@
 #include "diag/census.h"
 #include "census_reference.h"
 #include "diag/table1.h"
+#include "cli/cli.h"
 
 /* Table 1 as the footprint geometry counts it (MODEL.md 5.2): V7 jamming is
  * 56 (paper 60), V8 jamming 56 (paper: none), V8 N 196 (paper 196 + 4),
@@ -838,9 +839,9 @@ static void test_table1_reference(void)
     for (int i = 0; i <= 6; i++)
         CHECK(table1_reference(i, T1_COL_JAMMING, &v, &d) && v == 8 * i, "V%d jamming 8i", i);
     char *argv_help[] = {"table1", "--help"};
-    CHECK(table1_command(2, argv_help) == 0, "--help");
+    CHECK(cmd_table1(2, argv_help) == 0, "--help");
     char *argv_bad[] = {"table1", "--nope"};
-    CHECK(table1_command(2, argv_bad) == SM_EXIT_USAGE, "bad option");
+    CHECK(cmd_table1(2, argv_bad) == SM_EXIT_USAGE, "bad option");
     /* the command itself: quiet run with stdout sent to /dev/null */
     fflush(stdout);
     FILE *saved = stdout;
@@ -848,7 +849,7 @@ static void test_table1_reference(void)
     if (null) {
         stdout = null;
         char *argv_json[] = {"table1", "--json"};
-        int rc = table1_command(2, argv_json);
+        int rc = cmd_table1(2, argv_json);
         stdout = saved;
         fclose(null);
         CHECK(rc == 0, "table1 --json exit %d", rc);

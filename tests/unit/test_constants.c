@@ -11,6 +11,7 @@
 
 #include "check.h"
 #include "core/constants.h"
+#include "cli/cli.h"
 #include "core/error.h"
 
 /* x agrees with a value printed with `decimals` decimals: it rounds to it. */
@@ -235,7 +236,7 @@ static void test_command_usage(void)
 {
     char *bad[] = {"constants", "--no-such-flag", NULL};
     /* Prints a usage message on stderr. */
-    CHECK(constants_command(2, bad) == SM_EXIT_USAGE, "unknown flag must be a usage error");
+    CHECK(cmd_constants(2, bad) == SM_EXIT_USAGE, "unknown flag must be a usage error");
 }
 
 /* data/materials.json must agree with the compiled presets. */
