@@ -24,6 +24,7 @@ typedef struct sim_state {
     double T;               /* temperature of the next sweep */
     energy_terms e;         /* incremental H bookkeeping */
     move_stats moves;       /* cumulative proposals / acceptances */
+    const char *kind;       /* the dynamics kind's name */
     const struct dynamics_ops *dyn;
     void *dyn_data;         /* the dynamics' tables and bookkeeping */
     /* per-site kinetic bookkeeping (loop completions, soft-matrix jumps):

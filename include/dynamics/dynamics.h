@@ -1,5 +1,5 @@
 /* Dynamics kinds: each is one file (level.c, cage.c) that fills one ops
- * table, and one line of the registry (registry.c). The run loop, the
+ * table, and one line of the registry (registry.h). The run loop, the
  * configuration and the checkpoint reach a kind only through its table, so
  * a new kind touches nothing else.
  *
@@ -14,10 +14,9 @@
 #include "core/state.h"
 #include "io/checkpoint.h"
 #include "io/config.h"
+#include "dynamics/registry.h"
 
 typedef struct dynamics_ops {
-    const char *name;            /* the value of dynamics.kind */
-    const char *desc;            /* one line for --help and docs/config.md */
     const char *update_unit;     /* what one site-update of the timing is */
     int nmoves;                  /* move types counted in sim_state.moves */
     const char *const *move_names;
@@ -36,15 +35,6 @@ typedef struct dynamics_ops {
     void (*free)(sim_state *s);
 } dynamics_ops;
 
-/* The registry, NULL-terminated; index = the stored dynamics.kind value. */
-extern const dynamics_ops *const DYNAMICS_REGISTRY[];
-extern const dynamics_ops DYNAMICS_LEVEL, DYNAMICS_CAGE;
-
-/* Index of the kind called name, or -1. */
-int dynamics_index(const char *name);
-const dynamics_ops *dynamics_at(int index);
-/* "level|cage": the allowed values, for messages and references. */
-void dynamics_choices(char *out, size_t n);
 
 /* Shared state from cfg plus the configured kind's own. */
 int sim_init(sim_state *s, const sm_config *cfg, sm_error *err);

@@ -37,7 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <omp.h>
-#include "diag/census.h"
+#include "diag/census_types.h"
 #include "diag/census_components.h"
 #include "core/model.h"
 

@@ -245,7 +245,7 @@ static void obs_describe(FILE *md, const diag_ctx *const *ctx, int nctx)
             for (int j = 0; j < nctx && !all; j++)
                 if (obs_layout_find(&L[j], L[k].f[f].name) >= 0)
                     snprintf(kinds + strlen(kinds), sizeof kinds - strlen(kinds), "%s%s",
-                             kinds[0] ? ", " : " (dynamics: ", ctx[j]->sim->dyn->name);
+                             kinds[0] ? ", " : " (dynamics: ", ctx[j]->sim->kind);
             if (!all) strncat(kinds, ")", sizeof kinds - strlen(kinds) - 1);
             describe_field(md, &L[k].f[f], kinds);
         }

@@ -365,8 +365,6 @@ static int cage_restore(sim_state *s, const ckpt_reader *r, sm_error *err)
 }
 
 const dynamics_ops DYNAMICS_CAGE = {
-    .name = "cage",
-    .desc = "PCP jump kinetics",
     .update_unit = "PCP move",
     .nmoves = CAGE_NMOVES,
     .move_names = CAGE_MOVE_NAMES,

@@ -29,9 +29,10 @@ static void init_fields(sim_state *s, const sm_config *cfg)
 int sim_init(sim_state *s, const sm_config *cfg, sm_error *err)
 {
     memset(s, 0, sizeof *s);
-    const dynamics_ops *dyn = dynamics_at(cfg->dynamics);
-    if (!dyn) return sm_fail(err, "%s: dynamics.kind: no dynamics with index %d", cfg->source, cfg->dynamics);
-    s->dyn = dyn;
+    const dynamics_kind *kind = dynamics_at(cfg->dynamics);
+    if (!kind) return sm_fail(err, "%s: dynamics.kind: no dynamics with index %d", cfg->source, cfg->dynamics);
+    s->kind = kind->name;
+    s->dyn = kind->ops;
     s->p = cfg->model;
     s->seed = (uint64_t)cfg->seed;
     if (lattice_init(&s->lat, cfg->Lx, cfg->Ly, (boundary_kind)cfg->boundary, err)) {
@@ -83,7 +84,7 @@ void sim_save(const sim_state *s, ckpt_writer *w)
     const size_t N = (size_t)s->lat.N;
     const int32_t dims[2] = {s->lat.Lx, s->lat.Ly};
     ckpt_put(w, "sim.dims", dims, sizeof dims);
-    ckpt_put(w, "sim.dynamics", s->dyn->name, strlen(s->dyn->name));
+    ckpt_put(w, "sim.dynamics", s->kind, strlen(s->kind));
     ckpt_put(w, "sim.step", &s->step, sizeof s->step);
     ckpt_put(w, "sim.energy", &s->e, sizeof s->e);
     ckpt_put(w, "sim.moves", &s->moves, sizeof s->moves);
@@ -100,12 +101,12 @@ static int check_shape(const sim_state *s, const ckpt_reader *r, sm_error *err)
     if (ckpt_get(r, "sim.dims", dims, sizeof dims, err)) return 1;
     const ckpt_record *kind = ckpt_find(r, "sim.dynamics", err);
     if (!kind) return 1;
-    const size_t n = strlen(s->dyn->name);
+    const size_t n = strlen(s->kind);
     if (dims[0] != s->lat.Lx || dims[1] != s->lat.Ly || kind->size != n ||
-        memcmp(kind->data, s->dyn->name, n) != 0)
+        memcmp(kind->data, s->kind, n) != 0)
         return sm_fail(err, "%s: checkpoint is of a %dx%d lattice with %.*s dynamics, the config has %dx%d and %s",
                        r->path, dims[0], dims[1], (int)(kind->size > 16 ? 16 : kind->size),
-                       (const char *)kind->data, s->lat.Lx, s->lat.Ly, s->dyn->name);
+                       (const char *)kind->data, s->lat.Lx, s->lat.Ly, s->kind);
     return 0;
 }
 

@@ -632,8 +632,6 @@ static void level_free(sim_state *s)
 }
 
 const dynamics_ops DYNAMICS_LEVEL = {
-    .name = "level",
-    .desc = "fast equilibrium sampling",
     .update_unit = "site-update",
     .nmoves = LEVEL_NMOVES,
     .move_names = LEVEL_MOVE_NAMES,

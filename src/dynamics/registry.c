@@ -1,26 +1,28 @@
 /* The dynamics kinds, in the order of their stored index (checkpoints and
- * resolved configs name them, the index only lives in memory). */
+ * resolved configs name them; the index only lives in memory). */
 #include <stdio.h>
 #include <string.h>
-#include "dynamics/dynamics.h"
+#include "dynamics/registry.h"
 
-const dynamics_ops *const DYNAMICS_REGISTRY[] = {
-    &DYNAMICS_LEVEL,
-    &DYNAMICS_CAGE,
-    NULL,
+extern const struct dynamics_ops DYNAMICS_LEVEL, DYNAMICS_CAGE;
+
+const dynamics_kind DYNAMICS_REGISTRY[] = {
+    {"level", "fast equilibrium sampling", &DYNAMICS_LEVEL},
+    {"cage", "PCP jump kinetics", &DYNAMICS_CAGE},
+    {NULL, NULL, NULL},
 };
 
 int dynamics_index(const char *name)
 {
-    for (int i = 0; DYNAMICS_REGISTRY[i]; i++)
-        if (strcmp(DYNAMICS_REGISTRY[i]->name, name) == 0) return i;
+    for (int i = 0; DYNAMICS_REGISTRY[i].name; i++)
+        if (strcmp(DYNAMICS_REGISTRY[i].name, name) == 0) return i;
     return -1;
 }
 
-const dynamics_ops *dynamics_at(int index)
+const dynamics_kind *dynamics_at(int index)
 {
-    for (int i = 0; DYNAMICS_REGISTRY[i]; i++)
-        if (i == index) return DYNAMICS_REGISTRY[i];
+    for (int i = 0; DYNAMICS_REGISTRY[i].name; i++)
+        if (i == index) return &DYNAMICS_REGISTRY[i];
     return NULL;
 }
 
@@ -28,6 +30,6 @@ void dynamics_choices(char *out, size_t n)
 {
     size_t k = 0;
     out[0] = 0;
-    for (int i = 0; DYNAMICS_REGISTRY[i] && k < n; i++)
-        k += (size_t)snprintf(out + k, n - k, "%s%s", i ? "|" : "", DYNAMICS_REGISTRY[i]->name);
+    for (int i = 0; DYNAMICS_REGISTRY[i].name && k < n; i++)
+        k += (size_t)snprintf(out + k, n - k, "%s%s", i ? "|" : "", DYNAMICS_REGISTRY[i].name);
 }

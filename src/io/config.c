@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
-#include "dynamics/dynamics.h"
+#include "dynamics/registry.h"
 #include "io/config.h"
 #include "io/markdown.h"
 

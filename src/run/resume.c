@@ -6,9 +6,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include "core/version.h"
-#include "run/run_state.h"
+#include "run/resume.h"
 
 /* One line of the resolved config as it reads, for a message: the JSON
  * printer's tab indentation and the trailing comma dropped, tabs made
@@ -121,23 +120,4 @@ int run_checkpoint_restore(run_state *rs, const char *ckpt, h5out_count **counts
 done:
     ckpt_reader_close(&r);
     return rc;
-}
-
-/* Checks made before anything is allocated or written: a resumed run must
- * not replace a finished result, and a fresh run must not silently discard
- * the checkpoint of an interrupted one. */
-int run_check_files(const char *path, const char *ckpt, const run_options *opt, sm_error *err)
-{
-    struct stat st;
-    if (opt->resume) {
-        if (!opt->overwrite && stat(path, &st) == 0)
-            return sm_fail(err, "%s: output file exists, the run is finished (nothing to resume; --overwrite replaces it once the resumed run completes)",
-                           path);
-        if (stat(ckpt, &st) != 0)
-            return sm_fail(err, "%s: no checkpoint to resume from (run without --resume to start afresh)", ckpt);
-    } else if (opt->checkpoints && !opt->overwrite && stat(ckpt, &st) == 0) {
-        return sm_fail(err, "%s: checkpoint of an interrupted run exists (add --resume to continue it, or --overwrite to start afresh)",
-                       ckpt);
-    }
-    return 0;
 }

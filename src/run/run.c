@@ -8,10 +8,12 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "core/version.h"
 #include "run/progress.h"
-#include "run/run_state.h"
+#include "run/resume.h"
+#include "run/run.h"
 
 /* Wall-clock bookkeeping of one process; decides when to flush and
  * checkpoint, never what the run computes. */
@@ -29,12 +31,31 @@ void run_checkpoint_path(char *buf, size_t n, const char *output)
     snprintf(buf, n, "%s.ckpt", output);
 }
 
+/* Checks made before anything is allocated or written: a resumed run must
+ * not replace a finished result, and a fresh run must not silently discard
+ * the checkpoint of an interrupted one. */
+static int check_files(const char *path, const char *ckpt, const run_options *opt, sm_error *err)
+{
+    struct stat st;
+    if (opt->resume) {
+        if (!opt->overwrite && stat(path, &st) == 0)
+            return sm_fail(err, "%s: output file exists, the run is finished (nothing to resume; --overwrite replaces it once the resumed run completes)",
+                           path);
+        if (stat(ckpt, &st) != 0)
+            return sm_fail(err, "%s: no checkpoint to resume from (run without --resume to start afresh)", ckpt);
+    } else if (opt->checkpoints && !opt->overwrite && stat(ckpt, &st) == 0) {
+        return sm_fail(err, "%s: checkpoint of an interrupted run exists (add --resume to continue it, or --overwrite to start afresh)",
+                       ckpt);
+    }
+    return 0;
+}
+
 /* Refuse a lattice that cannot fit before allocating any of it: level and
  * sigma, phase, z (4), the neighbour table (16) and the dynamics' own. */
 static int check_memory(const sm_config *cfg, sm_error *err)
 {
     const double N = (double)cfg->Lx * (double)cfg->Ly;
-    const double need = N * (1 + 1 + 1 + 4 + 16 + dynamics_at(cfg->dynamics)->bytes_per_site) * 1.1;
+    const double need = N * (1 + 1 + 1 + 4 + 16 + dynamics_at(cfg->dynamics)->ops->bytes_per_site) * 1.1;
     const double have = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
     if (have > 0 && need > 0.8 * have)
         return sm_fail(err, "%s: lattice: %d x %d needs about %.1f GiB, more than 80%% of this machine's %.1f GiB",
@@ -137,7 +158,7 @@ static void announce(const run_state *rs, const run_options *opt, const char *pa
     if (opt->quiet) return;
     fprintf(stderr, "softmatrix %s: %s, %dx%d %s, %s dynamics, %d thread%s, seed %lld -> %s\n",
             SOFTMATRIX_VERSION, cfg->source, cfg->Lx, cfg->Ly,
-            cfg->boundary == BOUNDARY_PERIODIC ? "periodic" : "open", rs->sim.dyn->name, threads,
+            cfg->boundary == BOUNDARY_PERIODIC ? "periodic" : "open", rs->sim.kind, threads,
             threads > 1 ? "s" : "", (long long)cfg->seed, path);
     if (opt->resume) fprintf(stderr, "resuming at sweep %lld from %s\n", (long long)rs->sim.step, ckpt);
 }
@@ -176,7 +197,7 @@ int run_main(const sm_config *cfg, const run_options *opt, sm_error *err)
     char ckpt[CONFIG_PATH_MAX + 16];
     run_checkpoint_path(ckpt, sizeof ckpt, path);
     if (check_memory(cfg, err)) return SM_EXIT_USAGE;
-    if ((opt->resume || opt->checkpoints) && run_check_files(path, ckpt, opt, err)) return SM_EXIT_USAGE;
+    if ((opt->resume || opt->checkpoints) && check_files(path, ckpt, opt, err)) return SM_EXIT_USAGE;
     const int threads = opt->threads > 0 ? opt->threads : (cfg->threads > 0 ? cfg->threads : omp_get_max_threads());
     omp_set_num_threads(threads);
 

@@ -252,7 +252,8 @@ static void run_size(bench *b, int L, const char *outdir)
         cc.r = malloc(sizeof *cc.r);
         if (!cc.r || census_work_init(&cc.w, L, L, &err)) exit(1);
     }
-    char path[1024];
+    /* outdir is a 1024-byte buffer of main; the name adds at most 40 */
+    char path[1100];
     snprintf(path, sizeof path, "%s/snapshot_%d.h5", outdir, L);
     snap_ctx sc = {NULL, cfg, &sim.st, 0};
     if (want(b, "snapshot")) {

@@ -1,13 +1,12 @@
-/* What a run holds between sweeps, shared by the loop (run.c) and the
- * checkpoints (resume.c); a checkpoint saves all of it. */
-#ifndef SM_RUN_STATE_H
-#define SM_RUN_STATE_H
+/* Checkpoints of a run, and what a run holds between sweeps (shared by the
+ * loop, run.c, and the checkpoints, resume.c): a checkpoint saves all of it. */
+#ifndef SM_RUN_RESUME_H
+#define SM_RUN_RESUME_H
 
 #include "diag/diag.h"
 #include "dynamics/dynamics.h"
 #include "io/config.h"
 #include "io/h5out.h"
-#include "run/run.h"
 
 typedef struct {
     const sm_config *cfg;
@@ -30,10 +29,5 @@ int run_checkpoint_write(run_state *rs, const char *ckpt, double wall_now, sm_er
  * when the checkpoint is missing or belongs to another config or build. */
 int run_checkpoint_restore(run_state *rs, const char *ckpt, h5out_count **counts, int *ncounts,
                            int *usage, sm_error *err);
-
-/* Checks made before anything is allocated or written: a resumed run must
- * not replace a finished result, a fresh run must not silently discard the
- * checkpoint of an interrupted one. */
-int run_check_files(const char *path, const char *ckpt, const run_options *opt, sm_error *err);
 
 #endif
