@@ -15,10 +15,13 @@
  * The census row also gives its cost in level sweeps (census / level sweep
  * at the same L and threads). The lattice is the level dynamics' state
  * after --presweeps sweeps from a random start at --temperature, on a
- * periodic lattice or, with --boundary open, an open one.
+ * periodic lattice or, with --boundary open, an open one. The
+ * census_uniform row is the census's worst case instead: levels drawn
+ * uniformly from -1..8 with no RSOS constraint, so that every row holds
+ * every level.
  *
  *   bench [--sizes 256,1024,4096] [--threads 1,2] [--reps N] [--out FILE]
- *         [--only level,ising,cage,census,snapshot] [--temperature T]
+ *         [--only level,ising,cage,census,census_uniform,snapshot] [--temperature T]
  *         [--presweeps N] [--boundary periodic|open]
  */
 #include <stdio.h>
@@ -157,7 +160,7 @@ static result *job_result(bench *b, job *j, int L)
     *res = (result){j->op, L, j->nt, reps, j->units, j->sites_per_unit, quantile(t, reps, 0.5),
                     t[0], t[reps - 1], quantile(t, reps, 0.75) - quantile(t, reps, 0.25),
                     quantile(c, reps, 0.5), 0.0, 0.0};
-    printf("%-10s L=%-5d threads=%d  %8.3f ns/site  (min %.3f max %.3f, cpu %.3f, %d reps x %lld)\n",
+    printf("%-14s L=%-5d threads=%d  %8.3f ns/site  (min %.3f max %.3f, cpu %.3f, %d reps x %lld)\n",
            j->op, L, j->nt, res->med, res->min, res->max, res->cpu, reps, (long long)j->units);
     fflush(stdout);
     return res;
@@ -193,6 +196,18 @@ static void unit_census(void *ctx)
     if (census_compute(&c->in, &c->w, c->r, &err)) {
         fprintf(stderr, "bench: census: %s\n", err.msg);
         exit(1);
+    }
+}
+
+/* Levels uniform in -1..8 and random sigma (xorshift64*, fixed seed). */
+static void fill_uniform(int8_t *level, int8_t *sigma, int64_t N)
+{
+    uint64_t s = 0x9E3779B97F4A7C15ull;
+    for (int64_t a = 0; a < N; a++) {
+        s ^= s >> 12; s ^= s << 25; s ^= s >> 27;
+        const uint64_t r = s * 2685821657736338717ull;
+        level[a] = (int8_t)((r >> 32) % 10) - 1;
+        sigma[a] = (r >> 20) & 1 ? 1 : -1;
     }
 }
 
@@ -252,6 +267,17 @@ static void run_size(bench *b, int L, const char *outdir)
         cc.r = malloc(sizeof *cc.r);
         if (!cc.r || census_work_init(&cc.w, L, L, &err)) exit(1);
     }
+    int8_t *ulevel = NULL, *usigma = NULL;
+    census_ctx cu = {.in = {.Lx = L, .Ly = L, .boundary = b->boundary}};
+    if (want(b, "census_uniform")) {
+        ulevel = malloc((size_t)N);
+        usigma = malloc((size_t)N);
+        cu.r = malloc(sizeof *cu.r);
+        if (!ulevel || !usigma || !cu.r || census_work_init(&cu.w, L, L, &err)) exit(1);
+        fill_uniform(ulevel, usigma, N);
+        cu.in.level = ulevel;
+        cu.in.sigma = usigma;
+    }
     /* outdir is a 1024-byte buffer of main; the name adds at most 40 */
     char path[1100];
     snprintf(path, sizeof path, "%s/snapshot_%d.h5", outdir, L);
@@ -265,7 +291,7 @@ static void run_size(bench *b, int L, const char *outdir)
     }
 
     /* the jobs, in table order */
-    static job jobs[5 * MAX_LIST];
+    static job jobs[6 * MAX_LIST];
     int nj = 0;
     for (int ti = 0; ti < b->nthreads; ti++) {
         const int nt = b->threads[ti];
@@ -277,6 +303,8 @@ static void run_size(bench *b, int L, const char *outdir)
             jobs[nj++] = mkjob("cage", nt, reps, u, sim_site_updates_per_sweep(&cs), unit_sim, &cs);
         if (want(b, "census"))
             jobs[nj++] = mkjob("census", nt, L >= 4096 ? 3 : reps, 1, N, unit_census, &cc);
+        if (want(b, "census_uniform"))
+            jobs[nj++] = mkjob("census_uniform", nt, L >= 4096 ? 3 : reps, 1, N, unit_census, &cu);
         /* HDF5 writes are serial: measured once, at the first thread count */
         if (want(b, "snapshot") && ti == 0)
             jobs[nj++] = mkjob("snapshot", nt, L >= 4096 ? 3 : 5, 1, N, unit_snapshot, &sc);
@@ -287,14 +315,14 @@ static void run_size(bench *b, int L, const char *outdir)
         for (int k = 0; k < nj; k++)
             if (r < jobs[k].reps) job_rep(&jobs[k], r);
 
-    result *res[5 * MAX_LIST];
+    result *res[6 * MAX_LIST];
     for (int k = 0; k < nj; k++) res[k] = job_result(b, &jobs[k], L);
     for (int k = 0; k < nj; k++)
         if (!strcmp(jobs[k].op, "level") || !strcmp(jobs[k].op, "cage"))
             for (int q = 0; q < nj; q++)
                 if (!strcmp(jobs[q].op, "ising") && jobs[q].nt == jobs[k].nt) res[k]->ref = res[q]->med;
     for (int k = 0; k < nj; k++)
-        if (!strcmp(jobs[k].op, "census"))
+        if (!strcmp(jobs[k].op, "census") || !strcmp(jobs[k].op, "census_uniform"))
             for (int q = 0; q < nj; q++)
                 if (!strcmp(jobs[q].op, "level") && jobs[q].nt == jobs[k].nt) res[k]->ref_level = res[q]->med;
 
@@ -307,6 +335,12 @@ static void run_size(bench *b, int L, const char *outdir)
     if (want(b, "census")) {
         census_work_free(&cc.w);
         free(cc.r);
+    }
+    if (want(b, "census_uniform")) {
+        census_work_free(&cu.w);
+        free(cu.r);
+        free(ulevel);
+        free(usigma);
     }
     if (want(b, "ising")) ising_free(&ic.m);
     if (cage) sim_free(&cs);
@@ -378,6 +412,9 @@ static void write_outputs(const bench *b)
     if (!BENCH_HAVE_CAGE) printf("(cage sweep: not available - src/cage_sweep.c not built)\n");
     else printf("cage rows: ns per PCP move proposal (N single jumps + one pair check per bond "
                 "per sweep), not per site\n");
+    if (want(b, "census_uniform"))
+        printf("census_uniform rows: levels uniform in -1..8 with no RSOS constraint (the census's "
+               "worst case), not the level dynamics' state\n");
 
     FILE *f = fopen(b->out, "w");
     if (!f) {

@@ -176,10 +176,7 @@ static void test_philox_lanes(void)
  * on lattices wide enough to use it. */
 static void test_simd_equals_scalar(void)
 {
-    if (!level_kernel_simd_available()) {
-        printf("  (no AVX-512 on this CPU: SIMD path not exercised)\n");
-        return;
-    }
+    if (!level_kernel_simd_available()) SKIP("no AVX-512 on this CPU");
     for (int i = 0; i < NCASES; i++) {
         const uint64_t hs = run_case_kind(&CASES[i], 2, 0, LEVEL_KERNEL_SCALAR);
         const uint64_t hv = run_case_kind(&CASES[i], 2, 0, LEVEL_KERNEL_AUTO);
