@@ -1,4 +1,4 @@
-"""Cage dynamics (MODEL.md 4.2): level and cage dynamics sample the same
+"""Cage dynamics (docs/model.md section 6): level and cage dynamics sample the same
 equilibrium (energy, level histogram, m_s^2) on a 4x4 lattice, the cage
 observables and kinetics are written, the PCP snapshot has its shape, and the
 two cage configs run.

@@ -1,4 +1,4 @@
-"""Reported error bars against the scatter of independent seeds (MODEL.md 5.1,
+"""Reported error bars against the scatter of independent seeds (docs/model.md section 9,
 8.5): for each observable, the standard deviation of the per-seed means must
 match the root-mean-square of the errors the runs report in
 /summary/<name>/error.

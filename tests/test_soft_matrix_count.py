@@ -1,4 +1,4 @@
-"""n_soft_matrix (MODEL.md 5.1: n_SM = 200 f_8, f_8 the fraction of sites at
+"""n_soft_matrix (docs/model.md section 9: n_SM = 200 f_8, f_8 the fraction of sites at
 level 8) against a count made here from level snapshots taken at measurement
 steps.
 

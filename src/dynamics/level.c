@@ -3,14 +3,14 @@
  * random number is addressed by (seed, sweep, colour, site) so the result does
  * not depend on which thread visits which site.
  *
- * Why it is written this way (tests/unit/test_level_kernel.c pins
- * the trajectories of the first, plain kernel and this one reproduces them
- * bit for bit):
+ * Why it is written this way (tests/unit/test_level_kernel.c pins its
+ * trajectories as checksums, so every path below reproduces a plain
+ * site-by-site sweep bit for bit):
  *  - A row's sites of one colour draw their Philox blocks in one pass into a
  *    small stack buffer. The counters of those blocks differ only in the
  *    site index, so the pass is a plain loop over independent lanes that the
  *    compiler vectorises (one clone per ISA level, picked at load time);
- *    per-site scalar Philox was most of the old kernel's time.
+ *    per-site scalar Philox would be most of the sweep's time.
  *  - Interior sites read their neighbours through row pointers (periodic
  *    wrap in y is a choice of row), not through the 16-byte-per-site
  *    neighbour table. Sites next to an edge - the x wrap, open edges, tiny
@@ -321,7 +321,7 @@ AVX512_TARGET static void block_scalar(int8_t *restrict lv, int8_t *restrict sg,
  * 32-bit (two vectors of 16).
  *
  * The level move's threshold comes from level16 (level_tables) by register
- * permutes, not from 32-bit tables by two gathers a block: the gathers were a
+ * permutes, not from 32-bit tables by two gathers a block, which cost a
  * quarter of the sweep's time. level16 holds only the upper 16 bits of the
  * thresholds, which decide r1 <= thr unless the upper halves are equal; a
  * block where that happens in a lane that could be accepted (at most one

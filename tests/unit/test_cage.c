@@ -1,4 +1,4 @@
-/* The cage dynamics (MODEL.md 4.2): pairing and RSOS invariants, phase
+/* The cage dynamics (docs/model.md section 6): pairing and RSOS invariants, phase
  * bounds, incremental energy against recomputation, the Metropolis
  * thresholds and their detailed-balance ratios, soft-matrix footprints, the
  * PCP geometry, and bitwise reproducibility for 1 and 2 threads. */

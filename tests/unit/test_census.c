@@ -1,4 +1,4 @@
-/* Cluster census (MODEL.md 5.2): ideal V0..V8 clusters counted exactly as
+/* Cluster census (docs/model.md section 11): ideal V0..V8 clusters counted exactly as
  * Table 1 states, perturbations that a census ignoring the configuration
  * would miss, overlaps, the periodic seam, truncated footprints, the fast
  * path against explicit enumeration, components and percolation, the JSON
@@ -16,7 +16,7 @@
 #include "diag/table1.h"
 #include "cli/cli.h"
 
-/* Table 1 as the footprint geometry counts it (MODEL.md 5.2): V7 jamming is
+/* Table 1 as the footprint geometry counts it (docs/model.md section 11): V7 jamming is
  * 56 (paper 60), V8 jamming 56 (paper: none), V8 N 196 (paper 196 + 4),
  * V8 C-bosons 312 (paper 312 + 8). */
 static const int X_HSCL[9]    = {1, 5, 13, 25, 41, 61, 85, 113, 136};

@@ -1,5 +1,5 @@
-/* The constants of MODEL.md section 6: each derived value against the value
- * MODEL.md states (to the precision it prints), the Lennard-Jones identities
+/* The constants of docs/model.md section 13: each derived value against the value
+ * docs/model.md states (to the precision it prints), the Lennard-Jones identities
  * they rest on, the shape of the table and its JSON output, and agreement of
  * data/materials.json with the presets compiled into the program. */
 #include <math.h>

@@ -1,4 +1,4 @@
-/* The level-sweep kernel (MODEL.md 4.1) against its own history and against
+/* The level-sweep kernel (docs/model.md section 5) against its own history and against
  * the model: trajectories pinned as checksums taken from the first, plain
  * kernel (commit 2399d7a) so that any optimisation must reproduce it bit for
  * bit (both the scalar and the AVX-512 path); the SIMD Philox against

@@ -31,7 +31,7 @@ static void fixture_free(fixture *f)
     lattice_free(&f->lat);
 }
 
-/* H straight from MODEL.md section 3, bond by bond, for cross-checks. */
+/* H straight from docs/model.md section 4, bond by bond, for cross-checks. */
 static double energy_direct(const fixture *f, const model_params *p)
 {
     double H = 0.0;

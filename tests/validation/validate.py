@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Validation of softmatrix against exact results (MODEL.md section 7, issue #5).
+"""Validation of softmatrix against exact results (docs/validation.md, issue #5).
 
 Every comparison runs the real binary (build/softmatrix run CONFIG) and compares
 its raw time series, read back from HDF5, with a number computed at the same time
@@ -16,7 +16,7 @@ shares no code with src/):
   enum      the full model (levels and spins) on periodic 4x4 (1,637,288 RSOS
             level configurations), 2x4 and 2x2 (doubled bonds) against exact
             enumeration, level dynamics.
-  cage      the same exact averages with cage dynamics (MODEL.md 4.2), 4x4 and 2x2.
+  cage      the same exact averages with cage dynamics (docs/model.md section 6), 4x4 and 2x2.
 
 Statistics (see the README section "Validation"). The mean of each series carries the
 standard error sqrt(2 tau_int var / n), tau_int from the Madras-Sokal automatic
