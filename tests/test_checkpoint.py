@@ -1,4 +1,4 @@
-"""Checkpoint and restart of single runs (issue #9): <out>.ckpt written every
+"""Checkpoint and restart of single runs: <out>.ckpt written every
 run.checkpoint_every sweeps, every run.checkpoint_seconds and on SIGINT /
 SIGTERM; `softmatrix run CONFIG --resume` continues from it and <out>.partial.
 

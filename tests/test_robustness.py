@@ -1,4 +1,4 @@
-"""Robustness (issue #9): a catalogue of bad inputs, I/O faults, the fuzz
+"""Robustness: a catalogue of bad inputs, I/O faults, the fuzz
 regressions and thread-count determinism.
 
 Every bad input must give exactly one line on stderr that names the file (or

@@ -1,4 +1,4 @@
-"""Fast subset of the validation suite (issue #5; the full suite is `make validate`).
+"""Fast subset of the validation suite (the full suite is `make validate`).
 
 The statistics machinery is checked on synthetic series with known answers; then a
 short version of tests/validation/validate.py runs the simulator against exact

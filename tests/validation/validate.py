@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Validation of softmatrix against exact results (docs/validation.md, issue #5).
+"""Validation of softmatrix against exact results (docs/validation.md).
 
 Every comparison runs the real binary (build/softmatrix run CONFIG) and compares
 its raw time series, read back from HDF5, with a number computed at the same time
