@@ -9,7 +9,8 @@ LDLIBS  += -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5 -lcjson -lm
 BUILD   ?= build
 
 DEB_PACKAGES := gcc make libhdf5-dev hdf5-tools libcjson-dev librandom123-dev help2man \
-                python3-h5py python3-numpy python3-matplotlib python3-pytest
+                python3-h5py python3-numpy python3-matplotlib python3-pytest \
+                python3-xarray python3-setuptools python3-venv jupyter-nbconvert python3-ipykernel
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Sources by layer (docs/architecture.md): core, dynamics, io, diag, run,
@@ -22,7 +23,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HEADERS  := $(wildcard include/*/*.h)
 DEPFLAGS  = -MMD -MP -MF $(@:%=%.d)
 
-.PHONY: all deps run test unit bench clean help docs man install
+.PHONY: all deps run test unit bench clean help docs man install python-install
 
 all: $(BUILD)/softmatrix ## build build/softmatrix (the default)
 
@@ -79,10 +80,18 @@ PYLIB    = $(PREFIX)/lib/$(shell $(PYTHON) -c 'import sys; print("python%d.%d" %
 install: all man ## install binary, man page and Python tools under PREFIX (default /usr/local)
 	install -D -m 755 $(BUILD)/softmatrix $(DESTDIR)$(PREFIX)/bin/softmatrix
 	install -D -m 644 $(BUILD)/softmatrix.1 $(DESTDIR)$(PREFIX)/share/man/man1/softmatrix.1
-	install -d $(DESTDIR)$(PYLIB)/softmatrix
+	install -d $(DESTDIR)$(PYLIB)/softmatrix/data
 	install -m 644 python/softmatrix/*.py $(DESTDIR)$(PYLIB)/softmatrix/
+	install -m 644 data/table1.json $(DESTDIR)$(PYLIB)/softmatrix/data/
 	install -D -m 755 scripts/softmatrix-plot $(DESTDIR)$(PREFIX)/bin/softmatrix-plot
 	@echo "installed under $(DESTDIR)$(PREFIX) (Python package in $(DESTDIR)$(PYLIB))"
+
+# The Python package in a virtual environment that sees Debian's numpy,
+# h5py, matplotlib and xarray (offline: no index is contacted).
+VENV ?= .venv
+python-install: deps ## the Python package into the venv VENV (default .venv)
+	$(PYTHON) -m venv --system-site-packages $(VENV)
+	$(VENV)/bin/pip install --no-build-isolation --no-index ./python
 
 # exact enumeration and Ising results, built independently of src/ (docs/validation.md)
 include tests/exact/Makefile.inc
