@@ -273,18 +273,22 @@ static void print_warnings(FILE *out, const run_summary *S)
                 const int at = s * it->width + c;
                 if (it->reliable[at] || !isfinite(it->mean[at])) continue;
                 bad = 1;
-                if (isfinite(it->tau[at]) && it->tau[at] > 0.0 && S->samples[s] / it->tau[at] < fewest)
-                    fewest = (double)S->samples[s] / it->tau[at];
+                const double tau = it->tau[at] > 0.5 ? it->tau[at] : 0.5;
+                if (isfinite(it->tau[at]) && (double)S->samples[s] / tau < fewest)
+                    fewest = (double)S->samples[s] / tau;
             }
             if (bad && nbad++ < 4)
                 snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", nbad > 1 ? ", " : "",
                          it->name);
         }
         if (!nbad) continue;
-        fprintf(out, "warning: segment %d: %lld measurements hold only %.3g tau_int of %s%s; "
-                "errors unreliable (a series needs about %.0f tau_int)\n", s,
-                (long long)S->samples[s], fewest, names, nbad > 4 ? " and others" : "",
-                STATS_RELIABLE_TAUS);
+        fprintf(out, "warning: segment %d: errors unreliable for %s%s: ", s, names,
+                nbad > 4 ? " and others" : "");
+        if (isfinite(fewest))
+            fprintf(out, "%lld measurements hold only %.3g tau_int", (long long)S->samples[s], fewest);
+        else
+            fprintf(out, "%lld measurements", (long long)S->samples[s]);
+        fprintf(out, " (a series needs about %.0f)\n", STATS_RELIABLE_TAUS);
     }
 }
 
