@@ -48,6 +48,11 @@ int h5out_write_array(h5out *h, const char *path, int rank, const uint64_t *dims
 int h5out_write_string_attr(h5out *h, const char *path, const char *name, const char *value,
                             sm_error *err);
 
+/* Writes an int8 array attribute of shape dims[0..rank-1] (rank 1 or 2) on
+ * the object at path. */
+int h5out_write_int8_attr(h5out *h, const char *path, const char *name, int rank,
+                          const uint64_t *dims, const int8_t *values, sm_error *err);
+
 int h5out_flush(h5out *h, sm_error *err);
 
 /* Closes the file. complete = 1 renames <path>.partial to <path>; otherwise

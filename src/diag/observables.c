@@ -1,9 +1,9 @@
 /* The observables diagnostic: one row of every registered observable group
- * per measurement (run.measure_every measured sweeps), streamed to
- * /observables in batches, and at the end the per-segment summary (means,
- * errors, autocorrelation times, fluctuation quantities) under /summary.
- * The rows stay in memory for the summary's error analysis and are saved
- * in checkpoints. */
+ * per measurement (run.measure_every measured sweeps), written through to
+ * /observables in chunks of OBS_CHUNK rows and fed to the per-segment
+ * summary's streaming accumulators, which at the end give /summary (means,
+ * errors, autocorrelation times, fluctuation quantities). No row is kept
+ * once written: memory and checkpoints do not grow with the run. */
 #include <stdlib.h>
 #include <string.h>
 #include "diag/diag.h"
@@ -12,39 +12,24 @@
 #include "dynamics/dynamics.h"
 #include "io/markdown.h"
 
-enum { OBS_MAX_GROUPS = 16, OBS_WRITE_BATCH = 65536 };
+enum { OBS_MAX_GROUPS = 16, OBS_CHUNK = 1024 };
 
 typedef struct {
     obs_layout L;
     int ngroups;
     const obs_group_ops *group[OBS_MAX_GROUPS];
     void *state[OBS_MAX_GROUPS];
-    int64_t n, cap, written;   /* rows measured, allocated, in the file */
-    int64_t *step;
-    int *segment;
-    double *rows;
+    int64_t pending;           /* rows measured and not yet in the file */
+    int64_t step[OBS_CHUNK];
+    double *rows;              /* [OBS_CHUNK][L.total] */
+    run_summary S;
 } obs_series;
-
-static int reserve(obs_series *b, int64_t cap, sm_error *err)
-{
-    int64_t *st = realloc(b->step, sizeof *st * (size_t)cap);
-    if (st) b->step = st;
-    int *sg = realloc(b->segment, sizeof *sg * (size_t)cap);
-    if (sg) b->segment = sg;
-    double *r = realloc(b->rows, sizeof *r * (size_t)cap * (size_t)b->L.total);
-    if (r) b->rows = r;
-    if (!st || !sg || !r) return sm_fail(err, "out of memory for %lld measurements", (long long)cap);
-    b->cap = cap;
-    return 0;
-}
 
 /* Appends the rows measured since the last write to the file. */
 static int write_pending(obs_series *b, h5out *h, sm_error *err)
 {
-    if (h5out_observables_append(h, &b->L, b->step + b->written, b->rows + b->written * b->L.total,
-                                 b->n - b->written, err))
-        return 1;
-    b->written = b->n;
+    if (h5out_observables_append(h, &b->L, b->step, b->rows, b->pending, err)) return 1;
+    b->pending = 0;
     return 0;
 }
 
@@ -53,9 +38,8 @@ static void obs_free(diag *d)
     obs_series *b = d->data;
     if (!b) return;
     for (int g = 0; g < b->ngroups; g++) free(b->state[g]);
-    free(b->step);
-    free(b->segment);
     free(b->rows);
+    summary_free(&b->S);
     free(b);
     d->data = NULL;
 }
@@ -82,6 +66,11 @@ static int obs_init(diag *d, const diag_ctx *c, sm_error *err)
         b->group[b->ngroups] = g;
         b->state[b->ngroups++] = st;
     }
+    b->rows = malloc(sizeof *b->rows * OBS_CHUNK * (size_t)b->L.total);
+    if (!b->rows || summary_init(&b->S, &b->L, c->cfg, c->sim->lat.N)) {
+        obs_free(d);
+        return sm_fail(err, "out of memory for the observables"), DIAG_FAILED;
+    }
     return DIAG_OK;
 }
 
@@ -95,17 +84,18 @@ static void obs_begin(diag *d, const diag_ctx *c)
 static int obs_measure(diag *d, const diag_ctx *c, const schedule_point *sp, sm_error *err)
 {
     obs_series *b = d->data;
-    if (b->n == b->cap && reserve(b, b->cap ? 2 * b->cap : 1024, err)) return 1;
-    const int64_t r = b->n++;
-    b->step[r] = c->sim->step;
-    b->segment[r] = sp->segment;
-    for (int g = 0; g < b->ngroups; g++) b->group[g]->measure(b->state[g], c->sim, b->rows + r * b->L.total);
-    return b->n - b->written >= OBS_WRITE_BATCH ? write_pending(b, c->h, err) : 0;
+    if (b->pending == OBS_CHUNK && write_pending(b, c->h, err)) return 1;
+    double *row = b->rows + b->pending * b->L.total;
+    b->step[b->pending++] = c->sim->step;
+    for (int g = 0; g < b->ngroups; g++) b->group[g]->measure(b->state[g], c->sim, row);
+    summary_add(&b->S, sp->segment, row);
+    return 0;
 }
 
 static int obs_flush(diag *d, const diag_ctx *c, sm_error *err) { return write_pending(d->data, c->h, err); }
 
-/* /summary/<item>/{mean,error,tau_int} [nseg] or [nseg][width]. */
+/* /summary/<item>/{mean,error,tau_int} [nseg] or [nseg][width]; error carries
+ * the attribute reliable (int8, same shape). */
 static int write_items(h5out *h, const run_summary *S, sm_error *err)
 {
     static const char *const names[3] = {"mean", "error", "tau_int"};
@@ -118,6 +108,9 @@ static int write_items(h5out *h, const run_summary *S, sm_error *err)
             snprintf(path, sizeof path, "/summary/%s/%s", it->name, names[k]);
             if (h5out_write_array(h, path, it->width > 1 ? 2 : 1, dims, data[k], err)) return 1;
         }
+        snprintf(path, sizeof path, "/summary/%s/error", it->name);
+        if (h5out_write_int8_attr(h, path, "reliable", it->width > 1 ? 2 : 1, dims, it->reliable, err))
+            return 1;
         snprintf(path, sizeof path, "/summary/%s", it->name);
         if (it->desc && h5out_write_string_attr(h, path, "description", it->desc, err)) return 1;
     }
@@ -151,25 +144,21 @@ static int write_segments(h5out *h, const run_summary *S, const sm_config *cfg, 
 static int obs_finish(diag *d, const diag_ctx *c, sm_error *err)
 {
     obs_series *b = d->data;
-    run_summary S = {0};
     int rc = write_pending(b, c->h, err);
-    if (!rc && summary_compute(&S, &b->L, b->rows, b->segment, b->n, c->cfg, c->sim->lat.N))
-        rc = sm_fail(err, "out of memory computing the summary");
-    if (!rc) rc = write_items(c->h, &S, err) || write_segments(c->h, &S, c->cfg, err);
-    if (!rc && c->report) summary_print(c->report, &S, c->cfg);
-    summary_free(&S);
+    summary_close(&b->S);
+    if (!rc) rc = write_items(c->h, &b->S, err) || write_segments(c->h, &b->S, c->cfg, err);
+    if (!rc && c->report) summary_print(c->report, &b->S, c->cfg);
     return rc;
 }
 
+/* A checkpoint is written after a flush: no pending rows, only the
+ * accumulators and the groups' marks. */
 static void obs_save(const diag *d, ckpt_writer *w)
 {
     const obs_series *b = d->data;
     const int32_t total = b->L.total;
     ckpt_put(w, "observables.total", &total, sizeof total);
-    ckpt_put(w, "observables.n", &b->n, sizeof b->n);
-    ckpt_put(w, "observables.step", b->step, sizeof *b->step * (size_t)b->n);
-    ckpt_put(w, "observables.segment", b->segment, sizeof *b->segment * (size_t)b->n);
-    ckpt_put(w, "observables.rows", b->rows, sizeof *b->rows * (size_t)b->n * (size_t)total);
+    summary_save(&b->S, w, "observables.summary");
     for (int g = 0; g < b->ngroups; g++) {
         char name[64];
         snprintf(name, sizeof name, "observables.group.%s", b->group[g]->name);
@@ -181,18 +170,11 @@ static int obs_restore(diag *d, const ckpt_reader *r, sm_error *err)
 {
     obs_series *b = d->data;
     int32_t total;
-    int64_t n;
-    if (ckpt_get(r, "observables.total", &total, sizeof total, err) ||
-        ckpt_get(r, "observables.n", &n, sizeof n, err))
-        return 1;
-    if (total != b->L.total || n < 0)
+    if (ckpt_get(r, "observables.total", &total, sizeof total, err)) return 1;
+    if (total != b->L.total)
         return sm_fail(err, "%s: checkpoint rows have %d columns, this run measures %d", r->path, total, b->L.total);
-    if ((n > 0 && reserve(b, n, err)) ||
-        ckpt_get(r, "observables.step", b->step, sizeof *b->step * (size_t)n, err) ||
-        ckpt_get(r, "observables.segment", b->segment, sizeof *b->segment * (size_t)n, err) ||
-        ckpt_get(r, "observables.rows", b->rows, sizeof *b->rows * (size_t)n * (size_t)total, err))
-        return 1;
-    b->n = b->written = n;
+    if (summary_restore(&b->S, r, "observables.summary", err)) return 1;
+    b->pending = 0;
     for (int g = 0; g < b->ngroups; g++) {
         char name[64];
         snprintf(name, sizeof name, "observables.group.%s", b->group[g]->name);
@@ -250,12 +232,13 @@ static void obs_describe(FILE *md, const diag_ctx *const *ctx, int nctx)
             describe_field(md, &L[k].f[f], kinds);
         }
     fprintf(md, "| `/observables/<name>/step`, `time` | int64 [n], float64 [n] | sweep of each measurement (run.measure_every measured sweeps; time in sweeps) |\n"
-                "| `/summary/<name>/mean`, `error`, `tau_int` | float64 [nseg] or [nseg][width] | per schedule segment, of every observable above: mean, its standard error, integrated autocorrelation time (measurements) |\n");
-    for (int k = 0; k < SUMMARY_NDERIVED; k++)
-    {
+                "| `/summary/<name>/mean`, `error`, `tau_int` | float64 [nseg] or [nseg][width] | per schedule segment, of every observable above: mean, its standard error (Gamma method, docs/model.md section 9), integrated autocorrelation time (measurements) |\n"
+                "| `/summary/<name>/error` attribute `reliable` | int8 [nseg] or [nseg][width] | 1 where the segment's series holds at least 50 tau_int, so that its error can be trusted |\n");
+    for (int k = 0; k < SUMMARY_NDERIVED; k++) {
+        const int jack = k != SUMMARY_ABS_MS && k != SUMMARY_MS_SQ;
         fprintf(md, "| `/summary/%s/mean`, `error`, `tau_int` | float64 [nseg] | ", SUMMARY_DERIVED[k].name);
         md_cell(md, SUMMARY_DERIVED[k].desc);
-        fprintf(md, " per segment (jackknife error) |\n");
+        fprintf(md, "; per segment, %s |\n", jack ? "blocked jackknife error, tau_int NaN" : "Gamma-method error");
     }
     fprintf(md, "| `/summary/segments/T_from`, `T_to`, `sweeps`, `samples` | float64 [nseg] | the schedule segments and the measurements in each |\n");
     free(L);

@@ -99,6 +99,26 @@ static int attr_string(hid_t obj, const char *name, const char *value)
     return rc < 0;
 }
 
+/* File access with small caches, so that memory does not grow with the
+ * length of a run: series are appended a chunk at a time, so a raw-data
+ * cache of two chunks serves them (the default keeps 1 MiB per dataset), and
+ * the metadata cache only needs the object headers and chunk-index nodes of
+ * the series being appended (the default grows to 32 MiB of index nodes). */
+static hid_t small_cache_fapl(void)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0) return fapl;
+    H5Pset_cache(fapl, 0, 61, 16 * 1024, 1.0);
+    H5AC_cache_config_t mdc = {.version = H5AC__CURR_CACHE_CONFIG_VERSION};
+    if (H5Pget_mdc_config(fapl, &mdc) >= 0) {
+        mdc.set_initial_size = 1;
+        mdc.initial_size = mdc.max_size = 64 * 1024;
+        mdc.min_size = 16 * 1024;
+        H5Pset_mdc_config(fapl, &mdc);
+    }
+    return fapl;
+}
+
 static int attr_ints(hid_t obj, const char *name, hid_t type, const void *v, hsize_t n)
 {
     hid_t sp = H5Screate_simple(1, &n, NULL);
@@ -146,7 +166,9 @@ int h5out_open(h5out **hp, const char *path, int overwrite, const sm_config *cfg
     h->overwrite = overwrite;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors are reported through sm_error */
     errno = 0;
-    h->file = H5Fcreate(h->partial, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    const hid_t fapl = small_cache_fapl();
+    h->file = H5Fcreate(h->partial, H5F_ACC_TRUNC, H5P_DEFAULT, fapl < 0 ? H5P_DEFAULT : fapl);
+    if (fapl >= 0) H5Pclose(fapl);
     if (h->file < 0) {
         int e = errno;
         free(h);
@@ -401,6 +423,22 @@ int h5out_write_string_attr(h5out *h, const char *path, const char *name, const 
 {
     hid_t o = H5Oopen(h->file, path, H5P_DEFAULT);
     int bad = o < 0 || attr_string(o, name, value);
+    if (o >= 0) H5Oclose(o);
+    if (bad) return sm_fail(err, "%s: cannot write attribute %s of %s", h->path, name, path);
+    return 0;
+}
+
+int h5out_write_int8_attr(h5out *h, const char *path, const char *name, int rank,
+                          const uint64_t *dims, const int8_t *values, sm_error *err)
+{
+    hsize_t d[4];
+    for (int i = 0; i < rank && i < 4; i++) d[i] = dims[i];
+    hid_t o = H5Oopen(h->file, path, H5P_DEFAULT);
+    hid_t sp = H5Screate_simple(rank, d, NULL);
+    hid_t a = o < 0 ? -1 : H5Acreate2(o, name, H5T_STD_I8LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    const int bad = a < 0 || H5Awrite(a, H5T_NATIVE_INT8, values) < 0;
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(sp);
     if (o >= 0) H5Oclose(o);
     if (bad) return sm_fail(err, "%s: cannot write attribute %s of %s", h->path, name, path);
     return 0;
@@ -689,7 +727,9 @@ int h5out_reopen(h5out **hp, const char *path, int overwrite, const char *config
     h->overwrite = overwrite;
     for (int i = 0; i < SNAP_NFIELDS; i++) h->snap[i].group = -1;
     errno = 0;
-    h->file = H5Fopen(h->partial, H5F_ACC_RDWR, H5P_DEFAULT);
+    const hid_t fapl = small_cache_fapl();
+    h->file = H5Fopen(h->partial, H5F_ACC_RDWR, fapl < 0 ? H5P_DEFAULT : fapl);
+    if (fapl >= 0) H5Pclose(fapl);
     if (h->file < 0) {
         const int e = errno;
         sm_fail(err, "%s: cannot reopen the partial output for writing: %s", h->partial,
