@@ -21,11 +21,11 @@ static summary_item *add_item(run_summary *S, const char *name, const char *desc
 }
 
 const summary_derived SUMMARY_DERIVED[SUMMARY_NDERIVED] = {
-    [SUMMARY_CV] = {"specific_heat", "(<H^2> - <H>^2) / (N T^2)"},
-    [SUMMARY_ABS_MS] = {"abs_staggered_magnetization", "<|m_s|>"},
-    [SUMMARY_MS_SQ] = {"staggered_magnetization_sq", "<m_s^2>"},
-    [SUMMARY_CHI_S] = {"staggered_susceptibility", "N (<m_s^2> - <|m_s|>^2) / T"},
-    [SUMMARY_CHI] = {"susceptibility", "N (<m^2> - <m>^2) / T"},
+    [SUMMARY_CV] = {"specific_heat", "(<H^2> - <H>^2) / (N T^2)", UNIT_HEAT_CAPACITY},
+    [SUMMARY_ABS_MS] = {"abs_staggered_magnetization", "<|m_s|>", UNIT_NONE},
+    [SUMMARY_MS_SQ] = {"staggered_magnetization_sq", "<m_s^2>", UNIT_NONE},
+    [SUMMARY_CHI_S] = {"staggered_susceptibility", "N (<m_s^2> - <|m_s|>^2) / T", UNIT_SUSCEPTIBILITY},
+    [SUMMARY_CHI] = {"susceptibility", "N (<m^2> - <m>^2) / T", UNIT_SUSCEPTIBILITY},
 };
 
 typedef struct { double N, T; } fluct_ctx;

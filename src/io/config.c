@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
+#include "core/units.h"
 #include "dynamics/registry.h"
 #include "io/config.h"
 #include "io/markdown.h"
@@ -21,55 +22,55 @@ typedef struct {
     const char *choices; /* K_ENUM: "a|b|c", stored as the index */
     const char *def;     /* default as JSON text; NULL: required or special */
     const char *help;
-    const char *unit;    /* physical unit (units of docs/model.md), NULL: none */
+    const char *unit;    /* physical unit (core/units.h), NULL: a pure number or none */
 } config_key;
 
 #define OFF(f) offsetof(sm_config, f)
 #define BIG 9007199254740992.0 /* 2^53: the largest integer JSON doubles keep exactly */
 
 static const config_key KEYS[] = {
-    {"lattice.Lx", K_INT, OFF(Lx), 1, 65536, NULL, "64", "sites in x (even when periodic)", "sites"},
-    {"lattice.Ly", K_INT, OFF(Ly), 1, 65536, NULL, "64", "sites in y (even when periodic)", "sites"},
+    {"lattice.Lx", K_INT, OFF(Lx), 1, 65536, NULL, "64", "sites in x (even when periodic)", NULL},
+    {"lattice.Ly", K_INT, OFF(Ly), 1, 65536, NULL, "64", "sites in y (even when periodic)", NULL},
     {"lattice.boundary", K_ENUM, OFF(boundary), 0, 0, "periodic|open", "\"periodic\"",
      "boundary conditions", NULL},
-    {"model.eps_C", K_NUM, OFF(model.eps_C), -1e6, 1e6, NULL, "0.125", "C-boson energy eps_C", "eps0"},
+    {"model.eps_C", K_NUM, OFF(model.eps_C), -1e6, 1e6, NULL, "0.125", "C-boson energy eps_C", UNIT_ENERGY},
     {"model.g", K_NUM, OFF(model.g), 1e-300, 1e300, NULL, "4", "closed-loop degeneracy g > 0", NULL},
     {"model.eps_step", K_NUM, OFF(model.eps_step), -1e6, 1e6, NULL, "0",
-     "contour tension per IE arrow", "eps0"},
+     "contour tension per IE arrow", UNIT_ENERGY},
     {"model.J", K_NUM, OFF(model.J), -1e6, 1e6, NULL, "0.125",
-     "MIEV coupling (J > 0 antiparallel)", "eps0"},
-    {"model.h", K_NUM, OFF(model.h), -1e6, 1e6, NULL, "0", "external z-field (enters as h/16)", "eps0"},
+     "MIEV coupling (J > 0 antiparallel)", UNIT_ENERGY},
+    {"model.h", K_NUM, OFF(model.h), -1e6, 1e6, NULL, "0", "external z-field (enters as h/16)", UNIT_ENERGY},
     {"model.freeze_levels", K_BOOL, OFF(model.freeze_levels), 0, 0, NULL, "false",
      "keep levels at their initial values (Ising limit)", NULL},
     {"model.N_c", K_NUM, OFF(model.N_c), 1.0, 1e12, NULL, "200",
-     "soft-matrix size N_c in n_z = N_c^(-Tg/Tm)", "HSMs"},
+     "soft-matrix size N_c (HSMs) in n_z = N_c^(-Tg/Tm)", NULL},
     {"model.Tg_over_Tm", K_NUM, OFF(model.Tg_over_Tm), 0.0, 1.0, NULL, "0.625",
      "Tg/Tm in n_z = N_c^(-Tg/Tm)", NULL},
     {"dynamics.kind", K_DYNAMICS, OFF(dynamics), 0, 0, NULL, "\"level\"", "dynamics kind", NULL},
     {"dynamics.trap_barrier", K_NUM, OFF(model.trap_barrier), -1e6, 1e6, NULL, "1",
-     "cage: E_trap for jumps into/out of the two-electron trap", "eps0"},
+     "cage: E_trap for jumps into/out of the two-electron trap", UNIT_ENERGY},
     {"dynamics.async_barrier", K_NUM, OFF(model.async_barrier), -1e6, 1e6, NULL, "0.125",
-     "cage: E_async for single jumps within a diagonal", "eps0"},
+     "cage: E_async for single jumps within a diagonal", UNIT_ENERGY},
     {"temperature", K_SPECIAL, 0, 1e-300, 1e300, NULL, NULL,
-     "constant temperature T > 0 (or give schedule)", "eps0/k_B"},
+     "constant temperature T > 0 (or give schedule)", UNIT_TEMPERATURE},
     {"schedule", K_SPECIAL, 0, 0, 0, NULL, NULL,
-     "list of segments {T, sweeps} or {T_from, T_to, sweeps}", "eps0/k_B, sweeps"},
+     "list of segments {T, sweeps} or {T_from, T_to, sweeps}", UNIT_TEMPERATURE ", " UNIT_TIME},
     {"run.seed", K_I64, OFF(seed), 0, BIG, NULL, "1", "random seed (integer 0..2^53)", NULL},
     {"run.equilibration_sweeps", K_I64, OFF(equilibration_sweeps), 0, BIG, NULL, "100",
-     "unmeasured sweeps at the first temperature", "sweeps"},
+     "unmeasured sweeps at the first temperature", UNIT_TIME},
     {"run.sweeps", K_I64, OFF(sweeps), 1, BIG, NULL, "1000",
-     "measured sweeps (temperature mode only)", "sweeps"},
+     "measured sweeps (temperature mode only)", UNIT_TIME},
     {"run.measure_every", K_I64, OFF(measure_every), 1, BIG, NULL, "1",
-     "sweeps between measurements", "sweeps"},
+     "sweeps between measurements", UNIT_TIME},
     {"run.snapshot_every", K_I64, OFF(snapshot_every), 0, BIG, NULL, "0",
-     "sweeps between snapshots (0: none)", "sweeps"},
+     "sweeps between snapshots (0: none)", UNIT_TIME},
     {"run.census_every", K_I64, OFF(census_every), 0, BIG, NULL, "0",
-     "measured sweeps between cluster censuses (0: none)", "sweeps"},
+     "measured sweeps between cluster censuses (0: none)", UNIT_TIME},
     {"run.threads", K_INT, OFF(threads), 0, 4096, NULL, "0", "OpenMP threads (0: default)", NULL},
     {"run.checkpoint_every", K_I64, OFF(checkpoint_every), 0, BIG, NULL, "0",
-     "sweeps between checkpoints <output>.ckpt (0: by wall time only)", "sweeps"},
+     "sweeps between checkpoints <output>.ckpt (0: by wall time only)", UNIT_TIME},
     {"run.checkpoint_seconds", K_NUM, OFF(checkpoint_seconds), 0, 1e9, NULL, "300",
-     "wall-clock seconds between checkpoints (0: by sweeps only)", "s (wall clock)"},
+     "wall-clock seconds between checkpoints (0: by sweeps only)", UNIT_SECONDS},
     {"init.level", K_SPECIAL, 0, -1, 8, NULL, NULL,
      "initial level -1..8 everywhere, or \"random\" (uniform in {-1,0})", NULL},
     {"init.sigma", K_ENUM, OFF(init_sigma), 0, 0, "random|up|down|neel", "\"random\"",
@@ -209,6 +210,27 @@ static const config_key *find_key(const char *path)
 }
 
 int config_key_known(const char *path) { return find_key(path) != NULL; }
+
+const char *config_key_unit(const char *path, int *integer)
+{
+    /* a schedule segment's members: its temperatures and sweep counts */
+    static const struct { const char *name, *unit; int integer; } SEGMENT[] = {
+        {"T", UNIT_TEMPERATURE, 0}, {"T_from", UNIT_TEMPERATURE, 0}, {"T_to", UNIT_TEMPERATURE, 0},
+        {"sweeps", UNIT_TIME, 1}, {"equilibration", UNIT_TIME, 1}};
+    *integer = 0;
+    if (strncmp(path, "schedule.", 9) == 0) {
+        for (size_t i = 0; i < sizeof SEGMENT / sizeof SEGMENT[0]; i++)
+            if (strcmp(path + 9, SEGMENT[i].name) == 0) {
+                *integer = SEGMENT[i].integer;
+                return SEGMENT[i].unit;
+            }
+        return NULL;
+    }
+    const config_key *k = find_key(path);
+    if (!k) return NULL;
+    *integer = k->type == K_INT || k->type == K_I64 || strcmp(path, "init.level") == 0;
+    return k->type == K_SPECIAL && strcmp(path, "temperature") != 0 ? NULL : k->unit;
+}
 
 /* A key given twice: cJSON keeps both and lookups see the first, so the
  * second would be silently ignored. where is "" at the top level. Quadratic:
@@ -724,6 +746,13 @@ int64_t config_total_sweeps(const sm_config *c)
 {
     int64_t n = 0;
     for (int i = 0; i < c->nseg; i++) n += c->seg[i].equilibration + c->seg[i].sweeps;
+    return n;
+}
+
+int64_t config_measured_rows(const sm_config *c, int64_t every)
+{
+    int64_t n = 0;
+    for (int i = 0; every > 0 && i < c->nseg; i++) n += c->seg[i].sweeps / every;
     return n;
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "core/units.h"
 #include "core/version.h"
 #include "run/progress.h"
 #include "run/resume.h"
@@ -172,9 +173,11 @@ static int run_finish(run_state *rs, run_clock *clk, const char *path, int threa
     const double sweeps = (double)sim->step, th = threads;
     const double ns = sweeps > 0 ? 1e9 * rs->sweep_time / (sweeps * (double)sim_site_updates_per_sweep(sim)) : NAN;
     const double wall = rs->wall_before + omp_get_wtime() - clk->t0;
-    if (h5out_write_array(rs->h, "/summary/timing/ns_per_site_update", 0, NULL, &ns, err) ||
-        h5out_write_array(rs->h, "/summary/timing/threads", 0, NULL, &th, err) ||
-        h5out_write_array(rs->h, "/summary/timing/wall_seconds", 0, NULL, &wall, err))
+    const h5out_meta per_update = {NULL, UNIT_NANOSECONDS, 0, 0}, count = {NULL, UNIT_NONE, 1, 0},
+                     seconds = {NULL, UNIT_SECONDS, 0, 0};
+    if (h5out_write_quantity(rs->h, "/summary/timing/ns_per_site_update", 0, NULL, &ns, &per_update, err) ||
+        h5out_write_quantity(rs->h, "/summary/timing/threads", 0, NULL, &th, &count, err) ||
+        h5out_write_quantity(rs->h, "/summary/timing/wall_seconds", 0, NULL, &wall, &seconds, err))
         return SM_EXIT_RUNTIME;
     if (rs->ctx.report)
         printf("timing: %.3f ns per %s (%d thread%s), %.2f s wall, %lld sweeps of %lld sites\n", ns,
