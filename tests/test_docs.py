@@ -89,6 +89,8 @@ def test_make_install(sm_bin, tmp_path):
     assert v.returncode == 0 and v.stdout.startswith("softmatrix ")
     man = (prefix / "share" / "man" / "man1" / "softmatrix.1").read_text()
     assert ".TH SOFTMATRIX" in man and "validate" in man
+    completion = prefix / "share" / "bash-completion" / "completions" / "softmatrix"
+    assert "complete -F _softmatrix softmatrix" in completion.read_text()
     plot = prefix / "bin" / "softmatrix-plot"
     h = subprocess.run([str(plot), "--help"], capture_output=True, text=True,
                        env={**os.environ, "PYTHONPATH": ""})

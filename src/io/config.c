@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
+#include "core/suggest.h"
 #include "core/units.h"
 #include "dynamics/registry.h"
 #include "io/config.h"
@@ -248,8 +249,56 @@ static int check_duplicates(const cJSON *obj, const char *where, const char *src
 }
 
 /* Every key in the file must be known: a typo is an error, never ignored. */
+/* "; did you mean 'X'?" for an unknown top-level name, or "". */
+static const char *suggest_top(const char *name, char *out, size_t n)
+{
+    static const char *const OTHER[] = {"temperature", "schedule", "description", "sweep"};
+    sm_suggest s;
+    sm_suggest_init(&s, name);
+    for (size_t i = 0; i < NSECTIONS; i++) sm_suggest_add(&s, SECTIONS[i]);
+    for (size_t i = 0; i < sizeof OTHER / sizeof OTHER[0]; i++) sm_suggest_add(&s, OTHER[i]);
+    return sm_suggest_text(&s, "", out, n);
+}
+
+/* The same for member of section: its nearest key in the section, else a
+ * key of that name elsewhere ("run.boundary": "lattice.boundary"). */
+static const char *suggest_member(const char *section, const char *member, char *out, size_t n)
+{
+    sm_suggest s;
+    sm_suggest_init(&s, member);
+    const size_t len = strlen(section);
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strncmp(KEYS[i].path, section, len) == 0 && KEYS[i].path[len] == '.')
+            sm_suggest_add(&s, KEYS[i].path + len + 1);
+    if (s.best) {
+        char full[128];
+        snprintf(full, sizeof full, "%s.", section);
+        return sm_suggest_text(&s, full, out, n);
+    }
+    for (size_t i = 0; i < NKEYS; i++) {
+        const char *dot = strchr(KEYS[i].path, '.');
+        if (strcmp(dot ? dot + 1 : KEYS[i].path, member) == 0) {
+            snprintf(out, n, "; did you mean '%s'?", KEYS[i].path);
+            return out;
+        }
+    }
+    if (n) out[0] = 0;
+    return out;
+}
+
+const char *config_key_suggest(const char *path, char *out, size_t n)
+{
+    sm_suggest s;
+    sm_suggest_init(&s, path);
+    for (size_t i = 0; i < NKEYS; i++) sm_suggest_add(&s, KEYS[i].path);
+    if (s.best) return sm_suggest_text(&s, "", out, n);
+    const char *dot = strchr(path, '.');
+    return dot ? suggest_member("", dot + 1, out, n) : suggest_top(path, out, n);
+}
+
 static int check_unknown(cJSON *root, const char *src, sm_error *err)
 {
+    char hint[160];
     for (cJSON *it = root->child; it; it = it->next) {
         const char *name = it->string;
         if (strcmp(name, "temperature") == 0 || strcmp(name, "schedule") == 0 ||
@@ -264,8 +313,9 @@ static int check_unknown(cJSON *root, const char *src, sm_error *err)
         for (s = 0; s < NSECTIONS; s++)
             if (strcmp(name, SECTIONS[s]) == 0) break;
         if (s == NSECTIONS)
-            return sm_fail(err, "%s: %s: unknown key (allowed: lattice, model, dynamics, run, "
-                           "init, output, temperature, schedule, description)", src, name);
+            return sm_fail(err, "%s: %s: unknown key%s (allowed: lattice, model, dynamics, run, "
+                           "init, output, temperature, schedule, description)", src, name,
+                           suggest_top(name, hint, sizeof hint));
     }
     if (check_duplicates(root, "", src, err)) return 1;
     for (cJSON *it = root->child; it; it = it->next) {
@@ -287,7 +337,8 @@ static int check_unknown(cJSON *root, const char *src, sm_error *err)
                     if (list[0]) strncat(list, ", ", sizeof list - strlen(list) - 1);
                     strncat(list, KEYS[i].path + n + 1, sizeof list - strlen(list) - 1);
                 }
-            return sm_fail(err, "%s: %s: unknown key (allowed in %s: %s)", src, path, name, list);
+            return sm_fail(err, "%s: %s: unknown key%s (allowed in %s: %s)", src, path,
+                           suggest_member(name, m->string, hint, sizeof hint), name, list);
         }
         if (check_duplicates(it, name, src, err)) return 1;
     }
@@ -300,11 +351,20 @@ static int parse_segment(sm_config *c, int i, const cJSON *s, const char *src, s
     snprintf(where, sizeof where, "schedule[%d]", i);
     if (!cJSON_IsObject(s))
         return sm_fail(err, "%s: %s: must be an object {T, sweeps} or {T_from, T_to, sweeps}", src, where);
-    for (const cJSON *m = s->child; m; m = m->next)
-        if (strcmp(m->string, "T") && strcmp(m->string, "T_from") && strcmp(m->string, "T_to") &&
-            strcmp(m->string, "sweeps") && strcmp(m->string, "equilibration"))
-            return sm_fail(err, "%s: %s.%s: unknown key (allowed: T, T_from, T_to, sweeps, "
-                           "equilibration)", src, where, m->string);
+    static const char *const MEMBERS[] = {"T", "T_from", "T_to", "sweeps", "equilibration"};
+    for (const cJSON *m = s->child; m; m = m->next) {
+        sm_suggest sg;
+        sm_suggest_init(&sg, m->string);
+        int known = 0;
+        for (int k = 0; k < 5; k++) {
+            known |= strcmp(m->string, MEMBERS[k]) == 0;
+            sm_suggest_add(&sg, MEMBERS[k]);
+        }
+        char hint[80];
+        if (!known)
+            return sm_fail(err, "%s: %s.%s: unknown key%s (allowed: T, T_from, T_to, sweeps, "
+                           "equilibration)", src, where, m->string, sm_suggest_text(&sg, "", hint, sizeof hint));
+    }
     if (check_duplicates(s, where, src, err)) return 1;
     const cJSON *T = cJSON_GetObjectItemCaseSensitive(s, "T");
     const cJSON *T0 = cJSON_GetObjectItemCaseSensitive(s, "T_from");
@@ -730,6 +790,11 @@ void config_write_markdown(FILE *md)
         md_cell(md, help);
         fprintf(md, " |\n");
     }
+}
+
+void config_print_keys(FILE *out)
+{
+    for (size_t i = 0; i < NKEYS; i++) fprintf(out, "%s\n", KEYS[i].path);
 }
 
 void config_print_reference(FILE *out)
