@@ -52,7 +52,7 @@ def test_in_place_import(small_run):
 
 
 def test_version_matches_the_simulator():
-    header = (ROOT / "include" / "version.h").read_text()
+    header = (ROOT / "include" / "core" / "version.h").read_text()
     want = re.search(r'SOFTMATRIX_VERSION\s+"([^"]+)"', header).group(1)
     sys.path.insert(0, str(PYDIR))
     import softmatrix
