@@ -8,10 +8,13 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -fopenmp -Iinclude -I/usr/includ
 LDLIBS  += -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5 -lcjson -lm
 BUILD   ?= build
 
+# python3-meshio and python3-paraview read the XDMF sidecar in tests/test_h5md.py
+# (ParaView's VTK has the XDMF readers that Debian's python3-vtk9 is built without;
+# without it those tests skip)
 DEB_PACKAGES := gcc make libhdf5-dev hdf5-tools libcjson-dev librandom123-dev help2man \
                 python3-h5py python3-numpy python3-matplotlib python3-pytest \
                 python3-xarray python3-setuptools python3-venv jupyter-nbconvert python3-ipykernel \
-                python3-meshio
+                python3-meshio python3-paraview
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Sources by layer (docs/architecture.md): core, dynamics, io, diag, run,

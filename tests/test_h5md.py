@@ -1,7 +1,8 @@
 """Files that fit the ecosystem: H5MD 1.1 conformance of run files, sweep
 indexes and merged indexes (h5md_check.py, which conftest.py also applies to
 every file the suite writes), units and integer dtypes, the size of a small
-run's file, and the XDMF sidecar read by meshio and by VTK's XDMF reader."""
+run's file, and the XDMF sidecar read by meshio and by VTK's XDMF readers
+(ParaView's)."""
 import json
 
 import h5py
@@ -142,31 +143,42 @@ def test_sidecar_read_by_meshio(cage_run):
         assert np.allclose(centre[12 * 3 + 5], [5.5, 3.5])
 
 
-def _vtk_xdmf_reader():
-    vtk = pytest.importorskip("vtkmodules.all")
-    for name in ("vtkXdmf3Reader", "vtkXdmfReader"):
-        if hasattr(vtk, name):
-            return vtk, getattr(vtk, name)()
-    pytest.skip("this VTK has no XDMF reader (Debian's python3-vtk9 is built without it)")
+def _vtk_reader(module, name):
+    """A VTK XDMF reader class, or a skip: Debian's python3-vtk9 is built
+    without them; python3-paraview (ParaView's own VTK) has both."""
+    try:
+        return getattr(__import__(f"vtkmodules.{module}", fromlist=[name]), name)
+    except (ImportError, AttributeError):
+        pytest.skip(f"this VTK has no {name} (install python3-paraview)")
 
 
-def test_sidecar_read_by_vtk(cage_run):
-    vtk, reader = _vtk_xdmf_reader()
+def _first_grid(obj):
+    while obj is not None and not hasattr(obj, "GetCellData"):
+        obj = obj.GetBlock(0)
+    return obj
+
+
+@pytest.mark.parametrize("module,name", [("vtkIOXdmf3", "vtkXdmf3Reader"), ("vtkIOXdmf2", "vtkXdmfReader")])
+def test_sidecar_read_by_vtk(cage_run, module, name):
+    """ParaView's XDMF readers (XDMF 3 and the older XDMF 2 one) see every
+    snapshot with its time and the values of the HDF5 file."""
+    reader = _vtk_reader(module, name)()
     from vtkmodules.util.numpy_support import vtk_to_numpy
     reader.SetFileName(str(cage_run) + ".xmf")
     reader.UpdateInformation()
+    info = reader.GetOutputInformation(0)
+    from vtkmodules.vtkCommonExecutionModel import vtkStreamingDemandDrivenPipeline as sddp
     with h5py.File(cage_run, "r") as f:
         times = f["snapshots/level/time"][()]
+        assert list(info.Get(sddp.TIME_STEPS())) == list(times)
         for k, t in enumerate(times):
             reader.UpdateTimeStep(t)
-            grid = reader.GetOutputDataObject(0)
-            while not hasattr(grid, "GetCellData"):
-                grid = grid.GetBlock(0)
+            grid = _first_grid(reader.GetOutputDataObject(0))
             assert grid.GetNumberOfCells() == 12 * 10
-            for name in ["level", "z", "pcp"]:
-                got = vtk_to_numpy(grid.GetCellData().GetArray(name))
-                want = f[f"snapshots/{name}/value"][k]
-                assert np.array_equal(got.reshape(want.shape), want), (name, k)
+            for field in ["level", "sigma", "phase", "z", "pcp"]:
+                got = vtk_to_numpy(grid.GetCellData().GetArray(field))
+                want = f[f"snapshots/{field}/value"][k]
+                assert np.array_equal(got.reshape(want.shape), want), (field, k)
 
 
 def test_sidecar_follows_the_file(sm_bin, tmp_path):
