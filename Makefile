@@ -8,9 +8,13 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -fopenmp -Iinclude -I/usr/includ
 LDLIBS  += -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5 -lcjson -lm
 BUILD   ?= build
 
+# python3-meshio and python3-paraview read the XDMF sidecar in tests/test_h5md.py
+# (ParaView's VTK has the XDMF readers that Debian's python3-vtk9 is built without;
+# without it those tests skip)
 DEB_PACKAGES := gcc make libhdf5-dev hdf5-tools libcjson-dev librandom123-dev help2man \
                 python3-h5py python3-numpy python3-matplotlib python3-pytest \
-                python3-xarray python3-setuptools python3-venv jupyter-nbconvert python3-ipykernel
+                python3-xarray python3-setuptools python3-venv jupyter-nbconvert python3-ipykernel \
+                python3-meshio python3-paraview
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Sources by layer (docs/architecture.md): core, dynamics, io, diag, run,
@@ -72,14 +76,15 @@ $(BUILD)/softmatrix.1: $(BUILD)/softmatrix
 
 man: $(BUILD)/softmatrix.1 ## the man page build/softmatrix.1 (help2man)
 
-# The binary, the man page, the Python package and its plot tools under
-# PREFIX (DESTDIR for staged installs).
+# The binary, the man page, bash completion, the Python package and its
+# plot tools under PREFIX (DESTDIR for staged installs).
 PREFIX  ?= /usr/local
 # Debian's layout: PREFIX=/usr/local lands on the system Python's path
 PYLIB    = $(PREFIX)/lib/$(shell $(PYTHON) -c 'import sys; print("python%d.%d" % sys.version_info[:2])')/dist-packages
-install: all man ## install binary, man page and Python tools under PREFIX (default /usr/local)
+install: all man ## install binary, man page, bash completion and Python tools under PREFIX (default /usr/local)
 	install -D -m 755 $(BUILD)/softmatrix $(DESTDIR)$(PREFIX)/bin/softmatrix
 	install -D -m 644 $(BUILD)/softmatrix.1 $(DESTDIR)$(PREFIX)/share/man/man1/softmatrix.1
+	install -D -m 644 scripts/softmatrix.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/softmatrix
 	install -d $(DESTDIR)$(PYLIB)/softmatrix/data
 	install -m 644 python/softmatrix/*.py $(DESTDIR)$(PYLIB)/softmatrix/
 	install -m 644 data/table1.json $(DESTDIR)$(PYLIB)/softmatrix/data/

@@ -4,6 +4,7 @@
 #include <string.h>
 #include "cli/cli.h"
 #include "core/version.h"
+#include "io/config.h"
 
 int main(int argc, char **argv)
 {
@@ -22,12 +23,18 @@ int main(int argc, char **argv)
         cli_usage(stdout);
         return 0;
     }
+    if (!strcmp(cmd, "--list-keys")) {   /* undocumented: for shell completion */
+        config_print_keys(stdout);
+        return 0;
+    }
     if (!strcmp(cmd, "--version")) {
         printf("softmatrix %s\n", SOFTMATRIX_VERSION);
         return 0;
     }
     const cli_command *c = cli_find(cmd);
     if (c) return c->fn(argc - 1, argv + 1);
-    fprintf(stderr, "softmatrix: unknown command '%s' (see 'softmatrix --help')\n", cmd);
+    char hint[160];
+    fprintf(stderr, "softmatrix: unknown command '%s'%s (see 'softmatrix --help')\n", cmd,
+            cli_suggest(cmd, hint, sizeof hint));
     return 2;
 }

@@ -1,11 +1,16 @@
 """Shared fixtures: the built binary, a scratch directory and a helper that
-runs softmatrix and returns (exit code, stdout, stderr)."""
+runs softmatrix and returns (exit code, stdout, stderr). Every HDF5 file
+softmatrix writes during the suite is checked for H5MD conformance
+(h5md_check.py): after each test in its tmp_path, and at the end of the
+session in the directories of module and session fixtures."""
 import json
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
+
+import h5md_check
 
 ROOT = Path(__file__).resolve().parent.parent
 # SOFTMATRIX_BIN runs the suite against another build, e.g. the sanitized
@@ -57,3 +62,48 @@ def tmpfs(tmp_path, name, size):
         pytest.skip("cannot mount a tmpfs here: " + p.stderr.strip())
     yield d
     subprocess.run(["umount", "-l", str(d)], capture_output=True)
+
+
+_CHECKED = set()
+
+
+def _conformance_problems(directory):
+    """H5MD problems of the softmatrix files under directory not yet checked
+    (finished files only: .partial and .ckpt are work in progress)."""
+    problems = []
+    for path in sorted(Path(directory).rglob("*.h5")):
+        if path in _CHECKED or not path.is_file():
+            continue
+        _CHECKED.add(path)
+        if h5md_check.is_softmatrix_file(path):
+            problems += h5md_check.check_file(path)
+    return problems
+
+
+@pytest.fixture(autouse=True)
+def h5md_conformance(request):
+    """After a test that used tmp_path: every file it left there conforms."""
+    tmp = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    yield
+    if tmp is None:
+        return
+    problems = _conformance_problems(tmp)
+    if problems:
+        pytest.fail("H5MD conformance:\n" + "\n".join(problems[:20]), pytrace=False)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The files of module- and session-scoped fixtures (tmp_path_factory)."""
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is None or exitstatus not in (0, 1):
+        return
+    try:
+        base = factory.getbasetemp()
+    except (OSError, ValueError):
+        return
+    problems = _conformance_problems(base)
+    if problems:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter:
+            reporter.write_line("H5MD conformance:\n" + "\n".join(problems[:20]), red=True)
+        session.exitstatus = 1

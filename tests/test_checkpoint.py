@@ -79,14 +79,15 @@ TOTAL = 100 + 50 + 400 + 2000 + 20 + 600
 
 def contents(path):
     """Every dataset (except the wall-clock /summary/timing) and every
-    attribute of an HDF5 file, keyed by path."""
+    attribute of an HDF5 file, keyed by path; the datasets of /parameters
+    (the stored config, like its config_json attribute) count as attributes."""
     data, attrs = {}, {}
 
     def visit(name, obj):
         for k, v in obj.attrs.items():
             attrs[f"{name}@{k}"] = v
         if isinstance(obj, h5py.Dataset) and not name.startswith("summary/timing"):
-            data[name] = obj[()]
+            (attrs if name.startswith("parameters/") else data)[name] = obj[()]
 
     with h5py.File(path, "r") as f:
         for k, v in f.attrs.items():

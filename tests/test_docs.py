@@ -56,7 +56,11 @@ def test_output_reference_names_what_a_run_writes(sm_bin, tmp_path):
         if head.startswith("/summary/") and leaf in ("mean", "error", "tau_int"):
             candidates += [f"`{head}/mean`", "`/summary/<name>/mean`"]
         if head == "/summary/segments":
-            candidates += ["`/summary/segments/T_from`"]
+            candidates += ["`/summary/segments/T_from`", "`/summary/segments/sweeps`"]
+        if head.startswith("/parameters/") and head.count("/") == 2:
+            candidates += ["`/parameters/<section>/<key>`"]
+        if head.startswith("/xdmf/") and head != "/xdmf/mesh":
+            candidates += ["`/xdmf/<field>/<k>`"]
         if head == "/summary/timing":
             candidates += ["`/summary/timing/ns_per_site_update`"]
         if not any(c in md for c in candidates):
@@ -85,6 +89,8 @@ def test_make_install(sm_bin, tmp_path):
     assert v.returncode == 0 and v.stdout.startswith("softmatrix ")
     man = (prefix / "share" / "man" / "man1" / "softmatrix.1").read_text()
     assert ".TH SOFTMATRIX" in man and "validate" in man
+    completion = prefix / "share" / "bash-completion" / "completions" / "softmatrix"
+    assert "complete -F _softmatrix softmatrix" in completion.read_text()
     plot = prefix / "bin" / "softmatrix-plot"
     h = subprocess.run([str(plot), "--help"], capture_output=True, text=True,
                        env={**os.environ, "PYTHONPATH": ""})

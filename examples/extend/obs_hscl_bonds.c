@@ -17,7 +17,7 @@ typedef struct {
 static int hb_layout(void *st, obs_layout *L, const sim_state *s)
 {
     (void)s;   /* every dynamics has levels: never declines */
-    ((hscl_bonds *)st)->col = obs_layout_add(L, "hscl_bond_fraction", 1,
+    ((hscl_bonds *)st)->col = obs_layout_add(L, "hscl_bond_fraction", 1, UNIT_NONE,
                                              "fraction of bonds joining two HSCLs (level >= 0)");
     return 0;
 }

@@ -19,6 +19,8 @@ typedef struct {
 extern const cli_command CLI_COMMANDS[];
 
 const cli_command *cli_find(const char *name);
+/* "; did you mean 'X'?" naming the subcommand nearest to name, or "". */
+const char *cli_suggest(const char *name, char *out, size_t n);
 /* The top-level usage text, with the configuration key reference. */
 void cli_usage(FILE *out);
 

@@ -5,6 +5,7 @@
 #ifndef SM_ERROR_H
 #define SM_ERROR_H
 
+#include <getopt.h>
 #include <stdarg.h>
 #include <stddef.h>
 
@@ -17,9 +18,12 @@ int sm_fail(sm_error *err, const char *fmt, ...) __attribute__((format(printf, 2
 
 /* One line for an option getopt_long refused (called with opterr = 0 and an
  * optstring starting with ':'): c is what it returned, arg the offending
- * argument (argv[optind - 1]). Prints "softmatrix CMD: unrecognized option
- * '--x' (see 'HELP')" or "... option '--set' requires an argument ...". */
-void sm_option_error(const char *cmd, int c, const char *arg, const char *help);
+ * argument (argv[optind - 1]), longopts the table it was given (for a "did
+ * you mean", may be NULL). Prints "softmatrix CMD: unrecognized option
+ * '--x'; did you mean '--y'? (see 'HELP')" or "... option '--set' requires
+ * an argument ...". */
+void sm_option_error(const char *cmd, int c, const char *arg, const char *help,
+                     const struct option *longopts);
 
 /* Exit codes of the CLI (README documents them). */
 enum { SM_EXIT_OK = 0, SM_EXIT_RUNTIME = 1, SM_EXIT_USAGE = 2 };

@@ -17,7 +17,7 @@
 /* Quantities derived from the fluctuations of the observables, after the
  * observables' own items; created in this order. */
 enum { SUMMARY_CV, SUMMARY_ABS_MS, SUMMARY_MS_SQ, SUMMARY_CHI_S, SUMMARY_CHI, SUMMARY_NDERIVED };
-typedef struct { const char *name, *desc; } summary_derived;
+typedef struct { const char *name, *desc, *unit; } summary_derived;   /* unit: core/units.h */
 extern const summary_derived SUMMARY_DERIVED[SUMMARY_NDERIVED];
 
 enum { SUMMARY_MAX_ITEMS = OBS_MAX_FIELDS + SUMMARY_NDERIVED };

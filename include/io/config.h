@@ -76,6 +76,15 @@ struct cJSON *config_parse_json(const char *text, const char *source, sm_error *
 struct cJSON *config_set_value(const char *set, const char *src, sm_error *err);
 /* 1 when path is a configuration key ("model.g", "temperature", ...). */
 int config_key_known(const char *path);
+/* "; did you mean 'X'?" naming the key path nearest to an unknown path,
+ * or ""; returns out. */
+const char *config_key_suggest(const char *path, char *out, size_t n);
+/* The unit (core/units.h) of a key's value, NULL for a pure number or a
+ * string; *integer = 1 for an integer-typed key. Members of a schedule
+ * segment are "schedule.T", "schedule.sweeps", ... */
+const char *config_key_unit(const char *path, int *integer);
+/* The key paths, one a line (softmatrix --list-keys, for shell completion). */
+void config_print_keys(FILE *out);
 /* Human-readable key reference (for --help). */
 void config_print_reference(FILE *out);
 /* The key table as Markdown (docs/config.md): key, default, unit, meaning. */
@@ -84,6 +93,9 @@ void config_write_markdown(FILE *md);
 /* Total sweeps of the schedule, segment equilibrations included (the run's
  * initial run.equilibration_sweeps excluded). */
 int64_t config_total_sweeps(const sm_config *c);
+/* Measurements of a diagnostic due every `every` measured sweeps of each
+ * segment (run.measure_every, run.census_every): sum of sweeps / every. */
+int64_t config_measured_rows(const sm_config *c, int64_t every);
 /* Segment, measured flag and temperature of schedule sweep k (0-based). */
 schedule_point config_schedule_point(const sm_config *c, int64_t k);
 

@@ -1,12 +1,14 @@
-/* HDF5 output, H5MD-style. The file is written as <path>.partial, flushed as
+/* HDF5 output in H5MD 1.1 (io/h5md.h). The file is written as <path>.partial, flushed as
  * it goes, and renamed to <path> only by h5out_close(..., complete = 1), so a
  * finished result is never half-written and never silently replaced.
  *
  * Layout:
- *   /h5md                        attrs creator, creator_version, version
- *   /parameters                  attrs config_json, seed, version
+ *   /h5md                        version, author, creator, modules/units (io/h5md.h)
+ *   /parameters                  attrs config_json, seed, version, source; the
+ *                                resolved configuration as datasets
  *   /observables/<name>/{step,time,value}   value [n] or [n][width]
  *   /snapshots/<field>/{step,time,value}    value [n][Ly][Lx] ([n][Ly][Lx][3] for pcp)
+ *   /xdmf/...                    per-frame views for <path>.xmf (io/xdmf.h)
  *   /summary/...                 written by h5out_write_summary */
 #ifndef SM_H5OUT_H
 #define SM_H5OUT_H
@@ -25,11 +27,22 @@ typedef struct h5out h5out;
 int h5out_open(h5out **h, const char *path, int overwrite, const sm_config *cfg,
                const char *config_json, int *usage, sm_error *err);
 
+/* What a dataset holds: its "description" and "unit" attributes, its
+ * storage type, and for a series the rows the whole run will append to it
+ * (sizes its chunks; 0: one per measurement, run.measure_every). */
+typedef struct {
+    const char *desc;       /* may be NULL */
+    const char *unit;       /* core/units.h; a series without one gets "1" */
+    int integer;            /* integer-valued (a count): stored as int64 */
+    int64_t rows;
+} h5out_meta;
+
 /* Appends nrows rows to the extendible series group at `path` (created on
- * first use): step[n], time[n], value[n] or value[n][width], doubles.
+ * first use): step[n] int64, time[n] float64 in sweeps, value[n] or
+ * value[n][width] (float64, int64 when m->integer; given as doubles).
  * columns (width names, may be NULL) becomes an attribute of value. */
 int h5out_series_append(h5out *h, const char *path, int width, const char *const *columns,
-                        const char *desc, const int64_t *step, const double *time,
+                        const h5out_meta *m, const int64_t *step, const double *time,
                         const double *values, int64_t nrows, sm_error *err);
 
 /* Appends the rows of an observable layout: one series per field. */
@@ -44,6 +57,10 @@ int h5out_snapshot(h5out *h, unsigned fields, int Lx, int Ly, const model_state 
  * created), replacing nothing: each summary path is written once. */
 int h5out_write_array(h5out *h, const char *path, int rank, const uint64_t *dims,
                       const double *data, sm_error *err);
+/* The same with m's unit, description and storage type (int64 when
+ * m->integer; data are given as doubles). */
+int h5out_write_quantity(h5out *h, const char *path, int rank, const uint64_t *dims,
+                         const double *data, const h5out_meta *m, sm_error *err);
 /* Writes a string attribute on the object at path. */
 int h5out_write_string_attr(h5out *h, const char *path, const char *name, const char *value,
                             sm_error *err);
@@ -52,6 +69,8 @@ int h5out_write_string_attr(h5out *h, const char *path, const char *name, const 
  * the object at path. */
 int h5out_write_int8_attr(h5out *h, const char *path, const char *name, int rank,
                           const uint64_t *dims, const int8_t *values, sm_error *err);
+/* The `unit` attribute (core/units.h) of the object at path. */
+int h5out_write_unit(h5out *h, const char *path, const char *unit, sm_error *err);
 
 int h5out_flush(h5out *h, sm_error *err);
 

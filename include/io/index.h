@@ -5,17 +5,20 @@
  * point order with the same writer, so a merged index equals the unsharded
  * one dataset for dataset.
  *
- * Layout of index.h5 (n rows):
- *   attrs  creator, creator_version, npoints, sweep_json, config_json, source
+ * Layout of index.h5 (n rows), H5MD 1.1 (io/h5md.h):
+ *   /h5md  version, author, creator, modules/units
+ *   attrs  npoints, sweep_json, config_json, source
  *          and, in a shard's index only, shard = "K/N"
  *   /point                       int64 [n]   point number (0-based)
  *   /file                        string [n]  point file, relative to the index
- *   /parameters/<key path>       [n]  value: int64, float64 or string (JSON)
+ *   /parameters/<key path>       [n]  value: int64, float64 or string (JSON),
+ *                                with the key's unit
  *   /parameter_index/<key path>  int64 [n]   position in the key's value list
  *   /labels/<key path>           string [n]  when the key has labels
  *   /mean/<obs>, /error/<obs>, /tau_int/<obs>   float64 [n] or [n][width]:
- *          the point's summary of its last schedule segment
- *   /segment/{T_from, T_to, sweeps, samples}    float64 [n]: that segment */
+ *          the point's summary of its last schedule segment, with its units
+ *   /segment/{T_from, T_to}      float64 [n], /segment/{sweeps, samples} int64 [n]:
+ *          that segment */
 #ifndef SM_INDEX_H
 #define SM_INDEX_H
 
@@ -30,6 +33,7 @@ typedef struct {
     int width;        /* 0: shape [n]; w >= 1: shape [n][w] */
     char *columns;    /* "columns" attribute, or NULL */
     char *desc;       /* "description" attribute, or NULL */
+    char *unit;       /* "unit" attribute (core/units.h), or NULL */
     int conflict;     /* points disagree on its width: left out */
     double *f;        /* IX_F64: [n * max(width, 1)], NaN until set */
     int64_t *i;       /* IX_I64 */

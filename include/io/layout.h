@@ -4,6 +4,8 @@
 #ifndef SM_LAYOUT_H
 #define SM_LAYOUT_H
 
+#include "core/units.h"
+
 enum { OBS_MAX_FIELDS = 48, OBS_MAX_COLUMNS = 16 };
 
 typedef struct {
@@ -12,6 +14,8 @@ typedef struct {
     int width;                            /* 1 for a scalar */
     const char *columns[OBS_MAX_COLUMNS]; /* names when width > 1 */
     int summarise;                        /* include in /summary and the printed summary */
+    const char *unit;                     /* H5MD unit string (core/units.h), "1": a pure number */
+    int integer;                          /* integer-valued (a count): stored as int64 */
 } obs_field;
 
 typedef struct {
@@ -21,9 +25,11 @@ typedef struct {
     int total;
 } obs_layout;
 
-/* Appends a field and returns its first column (-1 when the layout is full:
- * layouts are built from constant tables, so that is a programming error). */
-int obs_layout_add(obs_layout *L, const char *name, int width, const char *desc);
+/* Appends a field of the given unit (core/units.h) and returns its first
+ * column (-1 when the layout is full: layouts are built from constant
+ * tables, so that is a programming error). A count sets
+ * L->f[L->n - 1].integer afterwards. */
+int obs_layout_add(obs_layout *L, const char *name, int width, const char *unit, const char *desc);
 /* Index of a field by name, or -1. */
 int obs_layout_find(const obs_layout *L, const char *name);
 

@@ -12,6 +12,7 @@ typedef struct {
     int overwrite;
     int quiet;
     int threads;         /* overrides run.threads when > 0 */
+    int progress;        /* progress_mode (run/progress.h) */
     /* Checkpoint/restart (the run command; sweep points leave them 0). */
     int checkpoints;     /* write <output>.ckpt periodically and on a stop signal */
     int resume;          /* continue from <output>.ckpt and <output>.partial */
@@ -24,6 +25,11 @@ typedef struct {
 /* Runs cfg; returns an SM_EXIT_* code (or SM_EXIT_SIGNAL_BASE + signal
  * after a stop) and fills err on failure or stop. */
 int run_main(const sm_config *cfg, const run_options *opt, sm_error *err);
+
+/* The cores this process may use (its CPU affinity), at least 1. */
+int run_available_cores(void);
+/* Warns on stderr when threads exceeds them; what names the setting. */
+void run_warn_threads(const char *what, int threads);
 
 /* The checkpoint file of an output path: <path>.ckpt. */
 void run_checkpoint_path(char *buf, size_t n, const char *output);

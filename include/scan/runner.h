@@ -12,6 +12,7 @@ typedef struct {
     int jobs, tpp, budget;   /* 0: automatic */
     int shard_k, shard_n;    /* 0/0: unsharded */
     int quiet, overwrite, list;
+    int progress;            /* progress_mode (run/progress.h) */
 } sweep_opts;
 
 /* Runs (or, with list, prints) the points; returns an SM_EXIT_* code and

@@ -9,8 +9,9 @@ one-line message that names the file.
 
 Run-file layout (``softmatrix run``, H5MD-flavoured)::
 
-    /h5md                    attrs creator = "softmatrix", creator_version, version
-    /parameters              attrs config_json, seed, version, source
+    /h5md                    attr version; author/, creator/ (attrs name, version)
+    /parameters              attrs config_json, seed, version, source; the
+                             resolved config as datasets (<section>/<key>)
     /observables/<name>/{step,time,value}   value [n] or [n, k] (attr "columns")
     /snapshots/<field>/{step,time,value}    value [n, Ly, Lx] (pcp: [n, Ly, Lx, 3])
     /summary/<name>/{mean,error,tau_int}    one entry per schedule segment
@@ -27,7 +28,10 @@ written last.  A ``.partial`` file can be read while the run goes on: it is
 opened read-only without taking the HDF5 file lock (so the writer is never
 blocked) and a :class:`RunInProgressWarning` is issued.
 
-Sweep index (``softmatrix sweep``, src/index.c): root attrs creator,
+Every dataset that holds a quantity carries a ``unit`` attribute (H5MD
+units: ``eps0``, ``eps0 kB-1``, ``sweep``, ``sigma``, ``1``); counts are int64.
+
+Sweep index (``softmatrix sweep``, src/index.c): /h5md as above, root attrs
 npoints, sweep_json, config_json; /point, /file, /parameters/<key>,
 /parameter_index/<key>, /labels/<key>, /mean/<obs>, /error/<obs>,
 /tau_int/<obs>, /segment/{T_from,T_to,sweeps,samples}.  Also accepted by
@@ -84,6 +88,17 @@ def _s(x):
     if isinstance(x, np.ndarray) and x.shape == ():
         return _s(x[()])
     return x
+
+
+def _creator(f) -> Tuple[Optional[str], str]:
+    """(name, version) of the program that wrote f: /h5md/creator (H5MD
+    1.1), or the attributes that files of earlier versions carried."""
+    h = f["h5md"] if "h5md" in f else None
+    if h is not None and isinstance(h.get("creator"), h5py.Group):
+        c = h["creator"].attrs
+        return _s(c.get("name")), str(_s(c.get("version", "")))
+    a = h.attrs if h is not None and "creator" in h.attrs else f.attrs
+    return _s(a.get("creator")), str(_s(a.get("creator_version", "")))
 
 
 def _writer_holds_lock(path) -> bool:
@@ -156,9 +171,7 @@ def _open_checked(path, stacklevel=3) -> "h5py.File":
         raise SoftmatrixFileError(
             f"{path}: not a readable HDF5 file (truncated or corrupt?): {_first_line(exc)}") from None
     try:
-        creator = _s(f["h5md"].attrs.get("creator")) if "h5md" in f else None
-        if creator is None:  # a sweep index: creator is a root attribute
-            creator = _s(f.attrs.get("creator"))
+        creator = _creator(f)[0]
     except Exception:  # noqa: BLE001 - any damage here means foreign or corrupt
         creator = None
     if creator != CREATOR:
@@ -473,7 +486,6 @@ def open_run(path) -> Run:
                 f"{path}: incomplete run (no /summary group: the run did not finish)")
         if "observables" not in f:
             raise SoftmatrixFileError(f"{path}: no /observables group (is this a sweep index?)")
-        h5 = f["h5md"].attrs
         params = {k: _s(v) for k, v in f["parameters"].attrs.items()} if "parameters" in f else {}
         for k, v in list(params.items()):
             if isinstance(v, np.ndarray) and v.size == 1:
@@ -493,7 +505,7 @@ def open_run(path) -> Run:
             visit("", f["census"])
             f["census"].visititems(visit)
         kin = _read_kinetics(f, config, summary.segments)
-        return Run(path=path, creator_version=str(_s(h5.get("creator_version", ""))),
+        return Run(path=path, creator_version=_creator(f)[1],
                    parameters=params, config=config, observables=obs, snapshots=snaps,
                    summary=summary, census=census, census_attrs=census_attrs,
                    kinetics=kin, complete="summary" in f)

@@ -2,20 +2,21 @@
 #include <stdio.h>
 #include <string.h>
 #include "cli/cli.h"
+#include "core/suggest.h"
 #include "core/version.h"
 #include "io/config.h"
 
 const cli_command CLI_COMMANDS[] = {
     {"run", cmd_run,
      "CONFIG [--set key.path=value]... [--threads N] [--output PATH]\n"
-     "                        [--overwrite] [--quiet] [--resume]",
+     "                        [--overwrite] [--quiet] [--resume] [--progress auto|always|never]",
      "run one configuration and write its HDF5 file"},
     {"validate", cmd_validate, "CONFIG [--set key.path=value]...",
      "check a configuration and print it resolved, every default filled in"},
     {"sweep", cmd_sweep,
      "CONFIG [--output-dir DIR] [--jobs N] [--threads-per-point M]\n"
      "                   [--threads B] [--shard K/N] [--set key.path=value]... [--overwrite]\n"
-     "                   [--list] [--quiet]",
+     "                   [--list] [--quiet] [--progress auto|always|never]",
      "run every point of the config's sweep block (a parameter scan)"},
     {"merge", cmd_merge, "OUT.h5 SHARD.h5... [--overwrite]", "combine the index files of shards"},
     {"constants", cmd_constants, "[--json]", "derived constants beside the paper's values"},
@@ -29,6 +30,16 @@ const cli_command *cli_find(const char *name)
     for (const cli_command *c = CLI_COMMANDS; c->name; c++)
         if (strcmp(c->name, name) == 0) return c;
     return NULL;
+}
+
+const char *cli_suggest(const char *name, char *out, size_t n)
+{
+    static const char *const TOP[] = {"--help", "--version", "help"};
+    sm_suggest s;
+    sm_suggest_init(&s, name);
+    for (const cli_command *c = CLI_COMMANDS; c->name; c++) sm_suggest_add(&s, c->name);
+    for (size_t i = 0; i < sizeof TOP / sizeof TOP[0]; i++) sm_suggest_add(&s, TOP[i]);
+    return sm_suggest_text(&s, "", out, n);
 }
 
 void cli_usage(FILE *out)
@@ -55,6 +66,10 @@ void cli_usage(FILE *out)
         "A run saves its state to PATH.ckpt every run.checkpoint_every sweeps and every\n"
         "run.checkpoint_seconds of wall time, and on SIGINT/SIGTERM (then it stops);\n"
         "--resume continues it from there with the same command, bitwise identically.\n"
+        "Progress goes to stderr: on a terminal one line redrawn in place, otherwise (a\n"
+        "batch job's log) a line every 10 s with sweeps done, rate and ETA; --progress\n"
+        "always shows it despite --quiet, --progress never not at all. --threads beyond\n"
+        "the cores this process may use draws a warning (not with --quiet).\n"
         "\n"
         "A sweep config adds \"sweep\": {\"mode\": \"product\"|\"zip\", \"keys\": {KEY: VALUES}}\n"
         "where KEY is any key path above and VALUES a list [v, ...], a range\n"

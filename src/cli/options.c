@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/cli.h"
+#include "run/progress.h"
 
 int cli_run_options(int argc, char **argv, const char **config, char ***sets, int *nsets,
                     run_options *ro, int allow_run_opts)
@@ -11,7 +12,8 @@ int cli_run_options(int argc, char **argv, const char **config, char ***sets, in
         {"set", required_argument, NULL, 's'},   {"threads", required_argument, NULL, 't'},
         {"output", required_argument, NULL, 'o'}, {"overwrite", no_argument, NULL, 'w'},
         {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
-        {"resume", no_argument, NULL, 'r'},       {NULL, 0, NULL, 0}};
+        {"resume", no_argument, NULL, 'r'},       {"progress", required_argument, NULL, 'p'},
+        {NULL, 0, NULL, 0}};
     *sets = calloc((size_t)argc, sizeof **sets);
     *nsets = 0;
     optind = 1;
@@ -21,7 +23,7 @@ int cli_run_options(int argc, char **argv, const char **config, char ***sets, in
         switch (c) {
         case 's': (*sets)[(*nsets)++] = optarg; break;
         case 'h': cli_usage(stdout); return 0;
-        case 't': case 'o': case 'w': case 'q': case 'r':
+        case 't': case 'o': case 'w': case 'q': case 'r': case 'p':
             if (!allow_run_opts) {
                 fprintf(stderr, "softmatrix %s: option '--%s' is not allowed here (see 'softmatrix --help')\n",
                         argv[0], longopts[li].name);
@@ -35,13 +37,20 @@ int cli_run_options(int argc, char **argv, const char **config, char ***sets, in
                     return 2;
                 }
                 ro->threads = (int)n;
+            } else if (c == 'p') {
+                progress_mode m;
+                if (progress_parse(optarg, &m)) {
+                    fprintf(stderr, "softmatrix: --progress: must be auto, always or never (got %s)\n", optarg);
+                    return 2;
+                }
+                ro->progress = (int)m;
             } else if (c == 'o') ro->output = optarg;
             else if (c == 'w') ro->overwrite = 1;
             else if (c == 'r') ro->resume = 1;
             else ro->quiet = 1;
             break;
         default:
-            sm_option_error(argv[0], c, argv[optind - 1], "softmatrix --help");
+            sm_option_error(argv[0], c, argv[optind - 1], "softmatrix --help", longopts);
             return 2;
         }
     }

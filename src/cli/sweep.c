@@ -5,6 +5,7 @@
 #include <string.h>
 #include "cli/cli.h"
 #include "core/error.h"
+#include "run/progress.h"
 #include "scan/runner.h"
 
 static int parse_int(const char *opt, const char *s, int lo, int hi, int *out)
@@ -24,13 +25,15 @@ static void usage(FILE *out)
     fprintf(out,
         "usage: softmatrix sweep CONFIG [--output-dir DIR] [--jobs N] [--threads-per-point M]\n"
         "                        [--threads B] [--shard K/N] [--set key.path=value]...\n"
-        "                        [--overwrite] [--list] [--quiet]\n"
+        "                        [--overwrite] [--list] [--quiet] [--progress auto|always|never]\n"
         "runs every point of CONFIG's sweep block: DIR/point_NNNN.h5 per point and\n"
         "DIR/index.h5 (DIR/index_shard_K_of_N.h5 with --shard) with one row per point.\n"
         "DIR defaults to output.path without its .h5 suffix. B threads (default: all) are\n"
         "split into N points in flight x M threads each. Finished points are kept, so an\n"
         "interrupted sweep resumes with the same command; --overwrite reruns them all.\n"
-        "--list validates every point and prints them without running anything.\n");
+        "--list validates every point and prints them without running anything.\n"
+        "--progress: a line per finished point unless --quiet (auto), also with it\n"
+        "(always), or none (never).\n");
 }
 
 static int parse_opts(int argc, char **argv, sweep_opts *o)
@@ -40,7 +43,8 @@ static int parse_opts(int argc, char **argv, sweep_opts *o)
         {"threads-per-point", required_argument, NULL, 'm'}, {"threads", required_argument, NULL, 't'},
         {"shard", required_argument, NULL, 'k'}, {"set", required_argument, NULL, 's'},
         {"overwrite", no_argument, NULL, 'w'}, {"list", no_argument, NULL, 'l'},
-        {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+        {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},
+        {"progress", required_argument, NULL, 'p'}, {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
     o->sets = calloc((size_t)argc, sizeof *o->sets);
     if (!o->sets) return 1;
@@ -66,9 +70,18 @@ static int parse_opts(int argc, char **argv, sweep_opts *o)
         case 'w': o->overwrite = 1; break;
         case 'l': o->list = 1; break;
         case 'q': o->quiet = 1; break;
+        case 'p': {
+            progress_mode m;
+            if (progress_parse(optarg, &m)) {
+                fprintf(stderr, "softmatrix sweep: --progress: must be auto, always or never (got %s)\n", optarg);
+                return SM_EXIT_USAGE;
+            }
+            o->progress = (int)m;
+            break;
+        }
         case 'h': usage(stdout); return SM_EXIT_OK;
         default:
-            sm_option_error("sweep", c, argv[optind - 1], "softmatrix sweep --help");
+            sm_option_error("sweep", c, argv[optind - 1], "softmatrix sweep --help", longopts);
             return SM_EXIT_USAGE;
         }
     }
@@ -77,6 +90,8 @@ static int parse_opts(int argc, char **argv, sweep_opts *o)
         return SM_EXIT_USAGE;
     }
     o->config = argv[optind];
+    if (!o->quiet && o->budget) run_warn_threads("--threads", o->budget);
+    if (!o->quiet && o->tpp) run_warn_threads("--threads-per-point", o->tpp);
     return -1;
 }
 

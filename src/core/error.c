@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "core/error.h"
+#include "core/suggest.h"
 
 int sm_fail(sm_error *err, const char *fmt, ...)
 {
@@ -13,13 +14,21 @@ int sm_fail(sm_error *err, const char *fmt, ...)
     return 1;
 }
 
-void sm_option_error(const char *cmd, int c, const char *arg, const char *help)
+void sm_option_error(const char *cmd, int c, const char *arg, const char *help,
+                     const struct option *longopts)
 {
-    char name[128];
+    char name[128], hint[160] = "";
     /* "--threads=x" names the option up to the '=' */
     snprintf(name, sizeof name, "%.*s", (int)strcspn(arg ? arg : "?", "="), arg ? arg : "?");
-    if (c == ':')
+    if (c == ':') {
         fprintf(stderr, "softmatrix %s: option '%s' requires an argument (see '%s')\n", cmd, name, help);
-    else
-        fprintf(stderr, "softmatrix %s: unrecognized option '%s' (see '%s')\n", cmd, name, help);
+        return;
+    }
+    if (longopts && strncmp(name, "--", 2) == 0) {
+        sm_suggest s;
+        sm_suggest_init(&s, name + 2);
+        for (const struct option *o = longopts; o->name; o++) sm_suggest_add(&s, o->name);
+        sm_suggest_text(&s, "--", hint, sizeof hint);
+    }
+    fprintf(stderr, "softmatrix %s: unrecognized option '%s'%s (see '%s')\n", cmd, name, hint, help);
 }

@@ -13,6 +13,7 @@ typedef struct {
     census_result last;
     int64_t n;        /* censuses taken */
     int64_t last_step;
+    int64_t rows;     /* censuses the run will take (chunk sizes) */
 } census_diag;
 
 static const char *const LEVEL_COLS[CENSUS_NV] = {"0", "1", "2", "3", "4", "5", "6", "7", "8"};
@@ -30,43 +31,45 @@ static int census_setup(census_diag *d, const lattice *lat, const model_state *s
 }
 
 
-/* One [9]-wide series row per quantity; int64 sums stored as doubles (exact
- * below 2^53). */
-static int put(h5out *h, const char *name, const char *desc, const double *v, int64_t step,
+/* One [9]-wide series row per quantity; counts (passed as doubles, exact
+ * below 2^53) are stored as int64. */
+static int put(h5out *h, const char *name, const h5out_meta *m, const double *v, int64_t step,
                sm_error *err)
 {
     char path[128];
     snprintf(path, sizeof path, "/census/%s", name);
     const double t = (double)step;
-    return h5out_series_append(h, path, CENSUS_NV, LEVEL_COLS, desc, &step, &t, v, 1, err);
+    return h5out_series_append(h, path, CENSUS_NV, LEVEL_COLS, m, &step, &t, v, 1, err);
 }
 
 static const char HIST_DESC[] = "components of {level >= i} with size in [2^b, 2^(b+1)): column 32 i + b";
 
-/* Every census series: name, description, value for level i of result r.
+/* Every census series: name, description, whether it is a count (stored as
+ * int64), value for level i of result r. All are pure numbers (unit "1").
  * The one list behind both the writer and docs/output.md. */
 #define CENSUS_SERIES(X) \
-    X("n_centres", "sites with level == i (V_i centres)", r->n_centres[i]) \
-    X("n_truncated", "V_i centres whose footprint does not fit the lattice", r->n_truncated[i]) \
-    X("n_sites_ge", "sites with level >= i", r->n_sites_ge[i]) \
-    X("match_fraction", "fraction of fitting V_i clusters whose counts all equal Table 1", \
+    X("n_centres", "sites with level == i (V_i centres)", 1, r->n_centres[i]) \
+    X("n_truncated", "V_i centres whose footprint does not fit the lattice", 1, r->n_truncated[i]) \
+    X("n_sites_ge", "sites with level >= i", 1, r->n_sites_ge[i]) \
+    X("match_fraction", "fraction of fitting V_i clusters whose counts all equal Table 1", 0, \
            census_match_fraction(r, i)) \
-    X("mean_N", "mean N_i = HSCLs + IE arrows over fitting V_i clusters", census_mean(r, i, r->sum[i].n)) \
-    X("mean_arrows", "mean IE arrows (bonds leaving the footprint)", census_mean(r, i, r->sum[i].arrows)) \
-    X("mean_cbosons", "mean C-bosons (bonds touching the footprint)", census_mean(r, i, r->sum[i].cbosons)) \
-    X("mean_hscl", "mean HSCLs in the footprint (V8: cavity excluded)", census_mean(r, i, r->sum[i].hscl)) \
-    X("mean_cavity", "mean HSCLs in the V8 cavity", census_mean(r, i, r->sum[i].cavity)) \
-    X("mean_jamming", "mean jamming = 2 x HSCLs on the outermost ring", census_mean(r, i, r->sum[i].jamming)) \
-    X("mean_co", "mean HSCLs with sigma equal to the centre's (+z for a +z centre)", census_mean(r, i, r->sum[i].co)) \
-    X("mean_counter", "mean HSCLs with sigma opposite to the centre's", census_mean(r, i, r->sum[i].counter)) \
-    X("mean_neel", "mean HSCLs following the Neel mosaic around the centre", census_mean(r, i, r->sum[i].neel)) \
-    X("mean_density", "mean relative density HSCLs / N_i (V8: / 200)", \
+    X("mean_N", "mean N_i = HSCLs + IE arrows over fitting V_i clusters", 0, census_mean(r, i, r->sum[i].n)) \
+    X("mean_arrows", "mean IE arrows (bonds leaving the footprint)", 0, census_mean(r, i, r->sum[i].arrows)) \
+    X("mean_cbosons", "mean C-bosons (bonds touching the footprint)", 0, census_mean(r, i, r->sum[i].cbosons)) \
+    X("mean_hscl", "mean HSCLs in the footprint (V8: cavity excluded)", 0, census_mean(r, i, r->sum[i].hscl)) \
+    X("mean_cavity", "mean HSCLs in the V8 cavity", 0, census_mean(r, i, r->sum[i].cavity)) \
+    X("mean_jamming", "mean jamming = 2 x HSCLs on the outermost ring", 0, census_mean(r, i, r->sum[i].jamming)) \
+    X("mean_co", "mean HSCLs with sigma equal to the centre's (+z for a +z centre)", 0, \
+           census_mean(r, i, r->sum[i].co)) \
+    X("mean_counter", "mean HSCLs with sigma opposite to the centre's", 0, census_mean(r, i, r->sum[i].counter)) \
+    X("mean_neel", "mean HSCLs following the Neel mosaic around the centre", 0, census_mean(r, i, r->sum[i].neel)) \
+    X("mean_density", "mean relative density HSCLs / N_i (V8: / 200)", 0, \
            i == 8 ? census_mean(r, i, r->sum[i].hscl) / MODEL_SOFT_MATRIX_HSMS \
                   : (r->sum[i].n ? (double)r->sum[i].hscl / (double)r->sum[i].n : NAN)) \
-    X("n_components", "connected components of {level >= i}", r->n_components[i]) \
-    X("largest_component", "sites in the largest component of {level >= i}", r->largest[i]) \
-    X("n_span_x", "components of {level >= i} spanning (wrapping) x", r->n_span_x[i]) \
-    X("n_span_y", "components of {level >= i} spanning (wrapping) y", r->n_span_y[i])
+    X("n_components", "connected components of {level >= i}", 1, r->n_components[i]) \
+    X("largest_component", "sites in the largest component of {level >= i}", 1, r->largest[i]) \
+    X("n_span_x", "components of {level >= i} spanning (wrapping) x", 1, r->n_span_x[i]) \
+    X("n_span_y", "components of {level >= i} spanning (wrapping) y", 1, r->n_span_y[i])
 
 static int census_take(census_diag *d, h5out *h, int64_t step, sm_error *err)
 {
@@ -75,10 +78,11 @@ static int census_take(census_diag *d, h5out *h, int64_t step, sm_error *err)
     d->n++;
     d->last_step = step;
     double v[CENSUS_NV];
-#define PUT(name, desc, expr)                                      \
+#define PUT(name, desc, count, expr)                               \
     do {                                                           \
+        const h5out_meta m = {desc, UNIT_NONE, count, d->rows};    \
         for (int i = 0; i < CENSUS_NV; i++) v[i] = (double)(expr); \
-        if (put(h, name, desc, v, step, err)) return 1;            \
+        if (put(h, name, &m, v, step, err)) return 1;              \
     } while (0);
     CENSUS_SERIES(PUT)
 #undef PUT
@@ -86,7 +90,8 @@ static int census_take(census_diag *d, h5out *h, int64_t step, sm_error *err)
     for (int i = 0; i < CENSUS_NV; i++)
         for (int b = 0; b < CENSUS_NBINS; b++) hist[i * CENSUS_NBINS + b] = (double)r->size_hist[i][b];
     const double t = (double)step;
-    return h5out_series_append(h, "/census/component_size_histogram", CENSUS_NV * CENSUS_NBINS, NULL, HIST_DESC,
+    const h5out_meta m = {HIST_DESC, UNIT_NONE, 1, d->rows};
+    return h5out_series_append(h, "/census/component_size_histogram", CENSUS_NV * CENSUS_NBINS, NULL, &m,
                                &step, &t, hist, 1, err);
 }
 
@@ -116,12 +121,14 @@ static void census_print(FILE *out, const census_diag *d)
 static void census_describe(FILE *md, const diag_ctx *const *ctx, int nctx)
 {
     (void)ctx, (void)nctx;
-#define ROW(name, desc, expr) fprintf(md, "| `/census/%s/value` | float64 [n][9] | %s, for i = 0..8 |\n", name, desc);
+#define ROW(name, desc, count, expr) \
+    fprintf(md, "| `/census/%s/value` | %s [n][9] | `1` | %s, for i = 0..8 |\n", name, \
+            (count) ? "int64" : "float64", desc);
     CENSUS_SERIES(ROW)
 #undef ROW
-    fprintf(md, "| `/census/component_size_histogram/value` | float64 [n][%d] | %s |\n"
-                "| `/census/<name>/step`, `time` | int64 [n], float64 [n] | sweep of each census (run.census_every; time in sweeps) |\n",
-            CENSUS_NV * CENSUS_NBINS, HIST_DESC);
+    fprintf(md, "| `/census/component_size_histogram/value` | int64 [n][%d] | `1` | %s |\n"
+                "| `/census/<name>/step`, `time` | int64 [n], float64 [n] | `%s` (time) | sweep of each census (run.census_every) |\n",
+            CENSUS_NV * CENSUS_NBINS, HIST_DESC, UNIT_TIME);
 }
 
 static void census_free(diag *d)
@@ -144,6 +151,7 @@ static int census_init(diag *d, const diag_ctx *c, sm_error *err)
         census_free(d);
         return DIAG_FAILED;
     }
+    cd->rows = config_measured_rows(c->cfg, c->cfg->census_every);
     return DIAG_OK;
 }
 

@@ -14,7 +14,7 @@ static const char *const LOOP_NAMES[KIN_NLOOPS] = {"0", "1", "2", "3", "4", "5",
 
 static int add_loops(obs_layout *L, const char *name, const char *desc)
 {
-    const int col = obs_layout_add(L, name, KIN_NLOOPS, desc);
+    const int col = obs_layout_add(L, name, KIN_NLOOPS, UNIT_RATE, desc);
     for (int i = 0; col >= 0 && i < KIN_NLOOPS; i++) L->f[L->n - 1].columns[i] = LOOP_NAMES[i];
     return col;
 }
@@ -23,19 +23,21 @@ static int cage_layout(void *st, obs_layout *L, const sim_state *s)
 {
     if (!s->kin) return 1;
     cage_group *c = st;
-    c->trap_occupancy = obs_layout_add(L, "trap_occupancy", 1,
+    c->trap_occupancy = obs_layout_add(L, "trap_occupancy", 1, UNIT_NONE,
                                        "fraction of PCPs on the trap line (lambda = 15)");
-    c->paired_bonds = obs_layout_add(L, "paired_bonds", 1, "fraction of bonds that are SASC-paired");
+    c->paired_bonds = obs_layout_add(L, "paired_bonds", 1, UNIT_NONE,
+                                     "fraction of bonds that are SASC-paired");
     c->loop_completions = add_loops(L, "loop_completions",
                                     "loop completions (phi 63->0) per site per sweep since "
                                     "the last measurement, by the level reached 0..8");
     c->loop_undos = add_loops(L, "loop_undos",
                               "undone loops (phi 0->63) per site per sweep since the last "
                               "measurement, by the level left 0..8");
-    c->soft_matrix_jumps = obs_layout_add(L, "soft_matrix_jumps", 1,
+    c->soft_matrix_jumps = obs_layout_add(L, "soft_matrix_jumps", 1, UNIT_RATE,
                                           "soft-matrix jumps (arrivals at level 8) per sweep since "
                                           "the last measurement");
-    c->z_msd = obs_layout_add(L, "z_msd", 1, "mean-square z displacement <z^2> from soft-matrix jumps");
+    c->z_msd = obs_layout_add(L, "z_msd", 1, UNIT_AREA,
+                              "mean-square z displacement <z^2> from soft-matrix jumps");
     return 0;
 }
 

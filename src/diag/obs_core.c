@@ -17,7 +17,7 @@ static const char *const LEVEL_NAMES[NLEVELS] = {"-1", "0", "1", "2", "3", "4", 
 static int add_named(obs_layout *L, const char *name, int width, const char *const *names,
                      const char *desc)
 {
-    const int col = obs_layout_add(L, name, width, desc);
+    const int col = obs_layout_add(L, name, width, UNIT_NONE, desc);
     for (int i = 0; col >= 0 && i < width; i++) L->f[L->n - 1].columns[i] = names[i];
     return col;
 }
@@ -25,21 +25,23 @@ static int add_named(obs_layout *L, const char *name, int width, const char *con
 static int core_layout(void *st, obs_layout *L, const sim_state *s)
 {
     core_group *c = st;
-    c->energy = obs_layout_add(L, "energy", 1, "H/N, energy per site (units of eps0)");
-    c->energy_C = obs_layout_add(L, "energy_C", 1, "eps_C sum_a C(l_a) / N");
-    c->energy_step = obs_layout_add(L, "energy_step", 1, "eps_step sum_<ab>|l_a-l_b| / N");
-    c->energy_J = obs_layout_add(L, "energy_J", 1, "J sum_<ab> n_a n_b s_a s_b / N");
-    c->energy_h = obs_layout_add(L, "energy_h", 1, "-(h/16) sum_a n_a s_a / N");
-    c->temperature = obs_layout_add(L, "temperature", 1, "temperature of the sweep (eps0/k_B)");
+    c->energy = obs_layout_add(L, "energy", 1, UNIT_ENERGY, "H/N, energy per site");
+    c->energy_C = obs_layout_add(L, "energy_C", 1, UNIT_ENERGY, "eps_C sum_a C(l_a) / N");
+    c->energy_step = obs_layout_add(L, "energy_step", 1, UNIT_ENERGY, "eps_step sum_<ab>|l_a-l_b| / N");
+    c->energy_J = obs_layout_add(L, "energy_J", 1, UNIT_ENERGY, "J sum_<ab> n_a n_b s_a s_b / N");
+    c->energy_h = obs_layout_add(L, "energy_h", 1, UNIT_ENERGY, "-(h/16) sum_a n_a s_a / N");
+    c->temperature = obs_layout_add(L, "temperature", 1, UNIT_TEMPERATURE,
+                                    "temperature of the sweep");
     c->level_histogram = add_named(L, "level_histogram", NLEVELS, LEVEL_NAMES,
                                    "fraction of sites at level l = -1..8");
-    c->hscl_fraction = obs_layout_add(L, "hscl_fraction", 1, "fraction of sites with l >= 0");
-    c->mean_level = obs_layout_add(L, "mean_level", 1, "mean of l over all sites");
-    c->cbosons = obs_layout_add(L, "cbosons", 1, "IE arrows (C-bosons) per site, sum_<ab>|l_a-l_b| / N");
-    c->magnetization = obs_layout_add(L, "magnetization", 1, "m = sum_a n_a s_a / N");
-    c->staggered_magnetization = obs_layout_add(L, "staggered_magnetization", 1,
+    c->hscl_fraction = obs_layout_add(L, "hscl_fraction", 1, UNIT_NONE, "fraction of sites with l >= 0");
+    c->mean_level = obs_layout_add(L, "mean_level", 1, UNIT_NONE, "mean of l over all sites");
+    c->cbosons = obs_layout_add(L, "cbosons", 1, UNIT_NONE,
+                                "IE arrows (C-bosons) per site, sum_<ab>|l_a-l_b| / N");
+    c->magnetization = obs_layout_add(L, "magnetization", 1, UNIT_NONE, "m = sum_a n_a s_a / N");
+    c->staggered_magnetization = obs_layout_add(L, "staggered_magnetization", 1, UNIT_NONE,
                                                 "m_s = sum_a n_a s_a (-1)^(x+y) / N");
-    c->n_soft_matrix = obs_layout_add(L, "n_soft_matrix", 1,
+    c->n_soft_matrix = obs_layout_add(L, "n_soft_matrix", 1, UNIT_NONE,
                                       "n_SM = 200 f_8, soft matrices per 200-HSM region");
     c->acceptance = add_named(L, "acceptance", s->dyn->nmoves, s->dyn->move_names,
                               "accepted / proposed per move type since the last measurement");

@@ -117,10 +117,39 @@ static int write_items(h5out *h, const run_summary *S, sm_error *err)
     return 0;
 }
 
+/* The unit of a summary item: its observable's, or the derived quantity's. */
+static const char *item_unit(const obs_layout *L, const char *name)
+{
+    const int f = obs_layout_find(L, name);
+    if (f >= 0) return L->f[f].unit;
+    for (int k = 0; k < SUMMARY_NDERIVED; k++)
+        if (strcmp(SUMMARY_DERIVED[k].name, name) == 0) return SUMMARY_DERIVED[k].unit;
+    return UNIT_NONE;
+}
+
+/* The `unit` of /summary/<item>/{mean,error,tau_int}: the item's, and
+ * tau_int counts measurements. */
+static int write_units(h5out *h, const run_summary *S, const obs_layout *L, sm_error *err)
+{
+    for (int i = 0; i < S->nitems; i++) {
+        const char *name = S->item[i].name, *unit = item_unit(L, name);
+        char path[256];
+        snprintf(path, sizeof path, "/summary/%s/mean", name);
+        if (h5out_write_unit(h, path, unit, err)) return 1;
+        snprintf(path, sizeof path, "/summary/%s/error", name);
+        if (h5out_write_unit(h, path, unit, err)) return 1;
+        snprintf(path, sizeof path, "/summary/%s/tau_int", name);
+        if (h5out_write_unit(h, path, UNIT_NONE, err)) return 1;
+    }
+    return 0;
+}
+
 /* /summary/segments/{T_from,T_to,sweeps,samples} [nseg]. */
 static int write_segments(h5out *h, const run_summary *S, const sm_config *cfg, sm_error *err)
 {
     static const char *const names[4] = {"T_from", "T_to", "sweeps", "samples"};
+    static const h5out_meta meta[4] = {{NULL, UNIT_TEMPERATURE, 0, 0}, {NULL, UNIT_TEMPERATURE, 0, 0},
+                                       {NULL, UNIT_TIME, 1, 0}, {NULL, UNIT_NONE, 1, 0}};
     const int n = S->nseg;
     double *buf = malloc(sizeof *buf * (size_t)n * 4);
     if (!buf) return sm_fail(err, "out of memory");
@@ -135,7 +164,7 @@ static int write_segments(h5out *h, const run_summary *S, const sm_config *cfg, 
     for (int k = 0; k < 4 && !rc; k++) {
         char path[64];
         snprintf(path, sizeof path, "/summary/segments/%s", names[k]);
-        rc = h5out_write_array(h, path, 1, &dim, buf + k * n, err);
+        rc = h5out_write_quantity(h, path, 1, &dim, buf + k * n, &meta[k], err);
     }
     free(buf);
     return rc;
@@ -146,7 +175,9 @@ static int obs_finish(diag *d, const diag_ctx *c, sm_error *err)
     obs_series *b = d->data;
     int rc = write_pending(b, c->h, err);
     summary_close(&b->S);
-    if (!rc) rc = write_items(c->h, &b->S, err) || write_segments(c->h, &b->S, c->cfg, err);
+    if (!rc)
+        rc = write_items(c->h, &b->S, err) || write_units(c->h, &b->S, &b->L, err) ||
+             write_segments(c->h, &b->S, c->cfg, err);
     if (!rc && c->report) summary_print(c->report, &b->S, c->cfg);
     return rc;
 }
@@ -196,13 +227,13 @@ static void layout_of(const diag_ctx *c, obs_layout *L)
 
 static void describe_field(FILE *md, const obs_field *f, const char *kinds)
 {
-    fprintf(md, "| `/observables/%s/value` | float64 [n]", f->name);
+    fprintf(md, "| `/observables/%s/value` | %s [n]", f->name, f->integer ? "int64" : "float64");
     if (f->width > 1) {
         fprintf(md, "[%d] (columns", f->width);
         for (int k = 0; k < f->width; k++) fprintf(md, "%s %s", k ? "," : "", f->columns[k]);
         fprintf(md, ")");
     }
-    fprintf(md, " | ");
+    fprintf(md, " | `%s` | ", f->unit);
     md_cell(md, f->desc);
     fprintf(md, "%s |\n", kinds);
 }
@@ -231,16 +262,20 @@ static void obs_describe(FILE *md, const diag_ctx *const *ctx, int nctx)
             if (!all) strncat(kinds, ")", sizeof kinds - strlen(kinds) - 1);
             describe_field(md, &L[k].f[f], kinds);
         }
-    fprintf(md, "| `/observables/<name>/step`, `time` | int64 [n], float64 [n] | sweep of each measurement (run.measure_every measured sweeps; time in sweeps) |\n"
-                "| `/summary/<name>/mean`, `error`, `tau_int` | float64 [nseg] or [nseg][width] | per schedule segment, of every observable above: mean, its standard error (Gamma method, docs/model.md section 9), integrated autocorrelation time (measurements) |\n"
-                "| `/summary/<name>/error` attribute `reliable` | int8 [nseg] or [nseg][width] | 1 where the segment's series holds at least 50 tau_int, so that its error can be trusted |\n");
+    fprintf(md, "| `/observables/<name>/step`, `time` | int64 [n], float64 [n] | `%s` (time) | sweep of each measurement (run.measure_every measured sweeps) |\n"
+                "| `/summary/<name>/mean`, `error`, `tau_int` | float64 [nseg] or [nseg][width] | the observable's; `1` (tau_int) | per schedule segment, of every observable above: mean, its standard error (Gamma method, docs/model.md section 9), integrated autocorrelation time (in measurements) |\n"
+                "| `/summary/<name>/error` attribute `reliable` | int8 [nseg] or [nseg][width] | `1` | 1 where the segment's series holds at least 50 tau_int, so that its error can be trusted |\n",
+            UNIT_TIME);
     for (int k = 0; k < SUMMARY_NDERIVED; k++) {
         const int jack = k != SUMMARY_ABS_MS && k != SUMMARY_MS_SQ;
-        fprintf(md, "| `/summary/%s/mean`, `error`, `tau_int` | float64 [nseg] | ", SUMMARY_DERIVED[k].name);
+        fprintf(md, "| `/summary/%s/mean`, `error`, `tau_int` | float64 [nseg] | `%s` | ", SUMMARY_DERIVED[k].name,
+                SUMMARY_DERIVED[k].unit);
         md_cell(md, SUMMARY_DERIVED[k].desc);
         fprintf(md, "; per segment, %s |\n", jack ? "blocked jackknife error, tau_int NaN" : "Gamma-method error");
     }
-    fprintf(md, "| `/summary/segments/T_from`, `T_to`, `sweeps`, `samples` | float64 [nseg] | the schedule segments and the measurements in each |\n");
+    fprintf(md, "| `/summary/segments/T_from`, `T_to` | float64 [nseg] | `%s` | the schedule segments' temperatures |\n"
+                "| `/summary/segments/sweeps`, `samples` | int64 [nseg] | `%s`, `1` | their measured sweeps and the measurements in each |\n",
+            UNIT_TEMPERATURE, UNIT_TIME);
     free(L);
 }
 

@@ -15,18 +15,20 @@ typedef struct {
 } relaxation;
 
 /* What the diagnostic writes, one row per schedule segment: the one list
- * behind the writer and docs/output.md. width 0: one value per segment. */
-typedef struct { const char *path; int width; const char *desc; } kin_dataset;
+ * behind the writer and docs/output.md. width 0: one value per segment;
+ * counts are stored as int64. */
+typedef struct { const char *path; int width; const char *unit; int count; const char *desc; } kin_dataset;
 enum { KIN_NDATASETS = 6 };
 static const kin_dataset KIN_DATASETS[KIN_NDATASETS] = {
-    {"/kinetics/tau/mean", KIN_NTAU,
+    {"/kinetics/tau/mean", KIN_NTAU, UNIT_TIME, 0,
      "tau_i, i = 0..7: mean sweeps between a site's completion of loop i (phi 63->0 reaching level i) "
      "and its next completion, of loop i+1; rows: schedule segments (measured sweeps only)"},
-    {"/kinetics/tau/error", KIN_NTAU, "standard error of tau_i (sweeps)"},
-    {"/kinetics/tau/count", KIN_NTAU, "intervals counted for tau_i"},
-    {"/kinetics/loop_completions", KIN_NLOOPS, "loop completions (phi 63->0) per segment by the level reached, 0..8"},
-    {"/kinetics/loop_undos", KIN_NLOOPS, "undone loops (phi 0->63) per segment by the level left, 0..8"},
-    {"/kinetics/soft_matrix_jumps", 0, "soft-matrix jumps (arrivals at level 8) per segment"},
+    {"/kinetics/tau/error", KIN_NTAU, UNIT_TIME, 0, "standard error of tau_i"},
+    {"/kinetics/tau/count", KIN_NTAU, UNIT_NONE, 1, "intervals counted for tau_i"},
+    {"/kinetics/loop_completions", KIN_NLOOPS, UNIT_NONE, 1,
+     "loop completions (phi 63->0) per segment by the level reached, 0..8"},
+    {"/kinetics/loop_undos", KIN_NLOOPS, UNIT_NONE, 1, "undone loops (phi 0->63) per segment by the level left, 0..8"},
+    {"/kinetics/soft_matrix_jumps", 0, UNIT_NONE, 1, "soft-matrix jumps (arrivals at level 8) per segment"},
 };
 
 static void print_table(FILE *out, const kin_counters *seg, const sm_config *cfg)
@@ -81,8 +83,8 @@ static int write_table(h5out *h, const kin_counters *seg, int nseg, sm_error *er
     for (int k = 0; k < KIN_NDATASETS && !rc; k++) {
         const kin_dataset *ds = &KIN_DATASETS[k];
         const uint64_t dims[2] = {(uint64_t)nseg, (uint64_t)ds->width};
-        rc = h5out_write_array(h, ds->path, ds->width ? 2 : 1, dims, data[k], err) ||
-             h5out_write_string_attr(h, ds->path, "description", ds->desc, err);
+        const h5out_meta m = {ds->desc, ds->unit, ds->count, 0};
+        rc = h5out_write_quantity(h, ds->path, ds->width ? 2 : 1, dims, data[k], &m, err);
     }
     free(buf);
     return rc;
@@ -93,8 +95,9 @@ static void relax_describe(FILE *md, const diag_ctx *const *ctx, int nctx)
     (void)ctx, (void)nctx;
     for (int k = 0; k < KIN_NDATASETS; k++) {
         const kin_dataset *ds = &KIN_DATASETS[k];
-        if (ds->width) fprintf(md, "| `%s` | float64 [nseg][%d] | %s |\n", ds->path, ds->width, ds->desc);
-        else fprintf(md, "| `%s` | float64 [nseg] | %s |\n", ds->path, ds->desc);
+        const char *type = ds->count ? "int64" : "float64";
+        if (ds->width) fprintf(md, "| `%s` | %s [nseg][%d] | `%s` | %s |\n", ds->path, type, ds->width, ds->unit, ds->desc);
+        else fprintf(md, "| `%s` | %s [nseg] | `%s` | %s |\n", ds->path, type, ds->unit, ds->desc);
     }
 }
 

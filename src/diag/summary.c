@@ -12,11 +12,14 @@
 enum { XS_ABS_MS, XS_MS_SQ, XS_E_DSQ, XS_M_DSQ, XS_AMS_DSQ, XS_N };
 
 const summary_derived SUMMARY_DERIVED[SUMMARY_NDERIVED] = {
-    [SUMMARY_CV] = {"specific_heat", "(<H^2> - <H>^2) / (N T^2), fixed-T segments only (NaN on ramps)"},
-    [SUMMARY_ABS_MS] = {"abs_staggered_magnetization", "<|m_s|>"},
-    [SUMMARY_MS_SQ] = {"staggered_magnetization_sq", "<m_s^2>"},
-    [SUMMARY_CHI_S] = {"staggered_susceptibility", "N (<m_s^2> - <|m_s|>^2) / T, fixed-T segments only (NaN on ramps)"},
-    [SUMMARY_CHI] = {"susceptibility", "N (<m^2> - <m>^2) / T, fixed-T segments only (NaN on ramps)"},
+    [SUMMARY_CV] = {"specific_heat", "(<H^2> - <H>^2) / (N T^2), fixed-T segments only (NaN on ramps)",
+                    UNIT_HEAT_CAPACITY},
+    [SUMMARY_ABS_MS] = {"abs_staggered_magnetization", "<|m_s|>", UNIT_NONE},
+    [SUMMARY_MS_SQ] = {"staggered_magnetization_sq", "<m_s^2>", UNIT_NONE},
+    [SUMMARY_CHI_S] = {"staggered_susceptibility", "N (<m_s^2> - <|m_s|>^2) / T, fixed-T segments only (NaN on ramps)",
+                       UNIT_SUSCEPTIBILITY},
+    [SUMMARY_CHI] = {"susceptibility", "N (<m^2> - <m>^2) / T, fixed-T segments only (NaN on ramps)",
+                     UNIT_SUSCEPTIBILITY},
 };
 
 static int add_item(run_summary *S, const char *name, const char *desc, int width,

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
+#include "core/suggest.h"
+#include "core/units.h"
 #include "dynamics/registry.h"
 #include "io/config.h"
 #include "io/markdown.h"
@@ -21,55 +23,55 @@ typedef struct {
     const char *choices; /* K_ENUM: "a|b|c", stored as the index */
     const char *def;     /* default as JSON text; NULL: required or special */
     const char *help;
-    const char *unit;    /* physical unit (units of docs/model.md), NULL: none */
+    const char *unit;    /* physical unit (core/units.h), NULL: a pure number or none */
 } config_key;
 
 #define OFF(f) offsetof(sm_config, f)
 #define BIG 9007199254740992.0 /* 2^53: the largest integer JSON doubles keep exactly */
 
 static const config_key KEYS[] = {
-    {"lattice.Lx", K_INT, OFF(Lx), 1, 65536, NULL, "64", "sites in x (even when periodic)", "sites"},
-    {"lattice.Ly", K_INT, OFF(Ly), 1, 65536, NULL, "64", "sites in y (even when periodic)", "sites"},
+    {"lattice.Lx", K_INT, OFF(Lx), 1, 65536, NULL, "64", "sites in x (even when periodic)", NULL},
+    {"lattice.Ly", K_INT, OFF(Ly), 1, 65536, NULL, "64", "sites in y (even when periodic)", NULL},
     {"lattice.boundary", K_ENUM, OFF(boundary), 0, 0, "periodic|open", "\"periodic\"",
      "boundary conditions", NULL},
-    {"model.eps_C", K_NUM, OFF(model.eps_C), -1e6, 1e6, NULL, "0.125", "C-boson energy eps_C", "eps0"},
+    {"model.eps_C", K_NUM, OFF(model.eps_C), -1e6, 1e6, NULL, "0.125", "C-boson energy eps_C", UNIT_ENERGY},
     {"model.g", K_NUM, OFF(model.g), 1e-300, 1e300, NULL, "4", "closed-loop degeneracy g > 0", NULL},
     {"model.eps_step", K_NUM, OFF(model.eps_step), -1e6, 1e6, NULL, "0",
-     "contour tension per IE arrow", "eps0"},
+     "contour tension per IE arrow", UNIT_ENERGY},
     {"model.J", K_NUM, OFF(model.J), -1e6, 1e6, NULL, "0.125",
-     "MIEV coupling (J > 0 antiparallel)", "eps0"},
-    {"model.h", K_NUM, OFF(model.h), -1e6, 1e6, NULL, "0", "external z-field (enters as h/16)", "eps0"},
+     "MIEV coupling (J > 0 antiparallel)", UNIT_ENERGY},
+    {"model.h", K_NUM, OFF(model.h), -1e6, 1e6, NULL, "0", "external z-field (enters as h/16)", UNIT_ENERGY},
     {"model.freeze_levels", K_BOOL, OFF(model.freeze_levels), 0, 0, NULL, "false",
      "keep levels at their initial values (Ising limit)", NULL},
     {"model.N_c", K_NUM, OFF(model.N_c), 1.0, 1e12, NULL, "200",
-     "soft-matrix size N_c in n_z = N_c^(-Tg/Tm)", "HSMs"},
+     "soft-matrix size N_c (HSMs) in n_z = N_c^(-Tg/Tm)", NULL},
     {"model.Tg_over_Tm", K_NUM, OFF(model.Tg_over_Tm), 0.0, 1.0, NULL, "0.625",
      "Tg/Tm in n_z = N_c^(-Tg/Tm)", NULL},
     {"dynamics.kind", K_DYNAMICS, OFF(dynamics), 0, 0, NULL, "\"level\"", "dynamics kind", NULL},
     {"dynamics.trap_barrier", K_NUM, OFF(model.trap_barrier), -1e6, 1e6, NULL, "1",
-     "cage: E_trap for jumps into/out of the two-electron trap", "eps0"},
+     "cage: E_trap for jumps into/out of the two-electron trap", UNIT_ENERGY},
     {"dynamics.async_barrier", K_NUM, OFF(model.async_barrier), -1e6, 1e6, NULL, "0.125",
-     "cage: E_async for single jumps within a diagonal", "eps0"},
+     "cage: E_async for single jumps within a diagonal", UNIT_ENERGY},
     {"temperature", K_SPECIAL, 0, 1e-300, 1e300, NULL, NULL,
-     "constant temperature T > 0 (or give schedule)", "eps0/k_B"},
+     "constant temperature T > 0 (or give schedule)", UNIT_TEMPERATURE},
     {"schedule", K_SPECIAL, 0, 0, 0, NULL, NULL,
-     "list of segments {T, sweeps} or {T_from, T_to, sweeps}", "eps0/k_B, sweeps"},
+     "list of segments {T, sweeps} or {T_from, T_to, sweeps}", UNIT_TEMPERATURE ", " UNIT_TIME},
     {"run.seed", K_I64, OFF(seed), 0, BIG, NULL, "1", "random seed (integer 0..2^53)", NULL},
     {"run.equilibration_sweeps", K_I64, OFF(equilibration_sweeps), 0, BIG, NULL, "100",
-     "unmeasured sweeps at the first temperature", "sweeps"},
+     "unmeasured sweeps at the first temperature", UNIT_TIME},
     {"run.sweeps", K_I64, OFF(sweeps), 1, BIG, NULL, "1000",
-     "measured sweeps (temperature mode only)", "sweeps"},
+     "measured sweeps (temperature mode only)", UNIT_TIME},
     {"run.measure_every", K_I64, OFF(measure_every), 1, BIG, NULL, "1",
-     "sweeps between measurements", "sweeps"},
+     "sweeps between measurements", UNIT_TIME},
     {"run.snapshot_every", K_I64, OFF(snapshot_every), 0, BIG, NULL, "0",
-     "sweeps between snapshots (0: none)", "sweeps"},
+     "sweeps between snapshots (0: none)", UNIT_TIME},
     {"run.census_every", K_I64, OFF(census_every), 0, BIG, NULL, "0",
-     "measured sweeps between cluster censuses (0: none)", "sweeps"},
+     "measured sweeps between cluster censuses (0: none)", UNIT_TIME},
     {"run.threads", K_INT, OFF(threads), 0, 4096, NULL, "0", "OpenMP threads (0: default)", NULL},
     {"run.checkpoint_every", K_I64, OFF(checkpoint_every), 0, BIG, NULL, "0",
-     "sweeps between checkpoints <output>.ckpt (0: by wall time only)", "sweeps"},
+     "sweeps between checkpoints <output>.ckpt (0: by wall time only)", UNIT_TIME},
     {"run.checkpoint_seconds", K_NUM, OFF(checkpoint_seconds), 0, 1e9, NULL, "300",
-     "wall-clock seconds between checkpoints (0: by sweeps only)", "s (wall clock)"},
+     "wall-clock seconds between checkpoints (0: by sweeps only)", UNIT_SECONDS},
     {"init.level", K_SPECIAL, 0, -1, 8, NULL, NULL,
      "initial level -1..8 everywhere, or \"random\" (uniform in {-1,0})", NULL},
     {"init.sigma", K_ENUM, OFF(init_sigma), 0, 0, "random|up|down|neel", "\"random\"",
@@ -210,6 +212,27 @@ static const config_key *find_key(const char *path)
 
 int config_key_known(const char *path) { return find_key(path) != NULL; }
 
+const char *config_key_unit(const char *path, int *integer)
+{
+    /* a schedule segment's members: its temperatures and sweep counts */
+    static const struct { const char *name, *unit; int integer; } SEGMENT[] = {
+        {"T", UNIT_TEMPERATURE, 0}, {"T_from", UNIT_TEMPERATURE, 0}, {"T_to", UNIT_TEMPERATURE, 0},
+        {"sweeps", UNIT_TIME, 1}, {"equilibration", UNIT_TIME, 1}};
+    *integer = 0;
+    if (strncmp(path, "schedule.", 9) == 0) {
+        for (size_t i = 0; i < sizeof SEGMENT / sizeof SEGMENT[0]; i++)
+            if (strcmp(path + 9, SEGMENT[i].name) == 0) {
+                *integer = SEGMENT[i].integer;
+                return SEGMENT[i].unit;
+            }
+        return NULL;
+    }
+    const config_key *k = find_key(path);
+    if (!k) return NULL;
+    *integer = k->type == K_INT || k->type == K_I64 || strcmp(path, "init.level") == 0;
+    return k->type == K_SPECIAL && strcmp(path, "temperature") != 0 ? NULL : k->unit;
+}
+
 /* A key given twice: cJSON keeps both and lookups see the first, so the
  * second would be silently ignored. where is "" at the top level. Quadratic:
  * callers first make sure every key is a known one, so an object holding
@@ -226,8 +249,56 @@ static int check_duplicates(const cJSON *obj, const char *where, const char *src
 }
 
 /* Every key in the file must be known: a typo is an error, never ignored. */
+/* "; did you mean 'X'?" for an unknown top-level name, or "". */
+static const char *suggest_top(const char *name, char *out, size_t n)
+{
+    static const char *const OTHER[] = {"temperature", "schedule", "description", "sweep"};
+    sm_suggest s;
+    sm_suggest_init(&s, name);
+    for (size_t i = 0; i < NSECTIONS; i++) sm_suggest_add(&s, SECTIONS[i]);
+    for (size_t i = 0; i < sizeof OTHER / sizeof OTHER[0]; i++) sm_suggest_add(&s, OTHER[i]);
+    return sm_suggest_text(&s, "", out, n);
+}
+
+/* The same for member of section: its nearest key in the section, else a
+ * key of that name elsewhere ("run.boundary": "lattice.boundary"). */
+static const char *suggest_member(const char *section, const char *member, char *out, size_t n)
+{
+    sm_suggest s;
+    sm_suggest_init(&s, member);
+    const size_t len = strlen(section);
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strncmp(KEYS[i].path, section, len) == 0 && KEYS[i].path[len] == '.')
+            sm_suggest_add(&s, KEYS[i].path + len + 1);
+    if (s.best) {
+        char full[128];
+        snprintf(full, sizeof full, "%s.", section);
+        return sm_suggest_text(&s, full, out, n);
+    }
+    for (size_t i = 0; i < NKEYS; i++) {
+        const char *dot = strchr(KEYS[i].path, '.');
+        if (strcmp(dot ? dot + 1 : KEYS[i].path, member) == 0) {
+            snprintf(out, n, "; did you mean '%s'?", KEYS[i].path);
+            return out;
+        }
+    }
+    if (n) out[0] = 0;
+    return out;
+}
+
+const char *config_key_suggest(const char *path, char *out, size_t n)
+{
+    sm_suggest s;
+    sm_suggest_init(&s, path);
+    for (size_t i = 0; i < NKEYS; i++) sm_suggest_add(&s, KEYS[i].path);
+    if (s.best) return sm_suggest_text(&s, "", out, n);
+    const char *dot = strchr(path, '.');
+    return dot ? suggest_member("", dot + 1, out, n) : suggest_top(path, out, n);
+}
+
 static int check_unknown(cJSON *root, const char *src, sm_error *err)
 {
+    char hint[160];
     for (cJSON *it = root->child; it; it = it->next) {
         const char *name = it->string;
         if (strcmp(name, "temperature") == 0 || strcmp(name, "schedule") == 0 ||
@@ -242,8 +313,9 @@ static int check_unknown(cJSON *root, const char *src, sm_error *err)
         for (s = 0; s < NSECTIONS; s++)
             if (strcmp(name, SECTIONS[s]) == 0) break;
         if (s == NSECTIONS)
-            return sm_fail(err, "%s: %s: unknown key (allowed: lattice, model, dynamics, run, "
-                           "init, output, temperature, schedule, description)", src, name);
+            return sm_fail(err, "%s: %s: unknown key%s (allowed: lattice, model, dynamics, run, "
+                           "init, output, temperature, schedule, description)", src, name,
+                           suggest_top(name, hint, sizeof hint));
     }
     if (check_duplicates(root, "", src, err)) return 1;
     for (cJSON *it = root->child; it; it = it->next) {
@@ -265,7 +337,8 @@ static int check_unknown(cJSON *root, const char *src, sm_error *err)
                     if (list[0]) strncat(list, ", ", sizeof list - strlen(list) - 1);
                     strncat(list, KEYS[i].path + n + 1, sizeof list - strlen(list) - 1);
                 }
-            return sm_fail(err, "%s: %s: unknown key (allowed in %s: %s)", src, path, name, list);
+            return sm_fail(err, "%s: %s: unknown key%s (allowed in %s: %s)", src, path,
+                           suggest_member(name, m->string, hint, sizeof hint), name, list);
         }
         if (check_duplicates(it, name, src, err)) return 1;
     }
@@ -278,11 +351,20 @@ static int parse_segment(sm_config *c, int i, const cJSON *s, const char *src, s
     snprintf(where, sizeof where, "schedule[%d]", i);
     if (!cJSON_IsObject(s))
         return sm_fail(err, "%s: %s: must be an object {T, sweeps} or {T_from, T_to, sweeps}", src, where);
-    for (const cJSON *m = s->child; m; m = m->next)
-        if (strcmp(m->string, "T") && strcmp(m->string, "T_from") && strcmp(m->string, "T_to") &&
-            strcmp(m->string, "sweeps") && strcmp(m->string, "equilibration"))
-            return sm_fail(err, "%s: %s.%s: unknown key (allowed: T, T_from, T_to, sweeps, "
-                           "equilibration)", src, where, m->string);
+    static const char *const MEMBERS[] = {"T", "T_from", "T_to", "sweeps", "equilibration"};
+    for (const cJSON *m = s->child; m; m = m->next) {
+        sm_suggest sg;
+        sm_suggest_init(&sg, m->string);
+        int known = 0;
+        for (int k = 0; k < 5; k++) {
+            known |= strcmp(m->string, MEMBERS[k]) == 0;
+            sm_suggest_add(&sg, MEMBERS[k]);
+        }
+        char hint[80];
+        if (!known)
+            return sm_fail(err, "%s: %s.%s: unknown key%s (allowed: T, T_from, T_to, sweeps, "
+                           "equilibration)", src, where, m->string, sm_suggest_text(&sg, "", hint, sizeof hint));
+    }
     if (check_duplicates(s, where, src, err)) return 1;
     const cJSON *T = cJSON_GetObjectItemCaseSensitive(s, "T");
     const cJSON *T0 = cJSON_GetObjectItemCaseSensitive(s, "T_from");
@@ -710,6 +792,11 @@ void config_write_markdown(FILE *md)
     }
 }
 
+void config_print_keys(FILE *out)
+{
+    for (size_t i = 0; i < NKEYS; i++) fprintf(out, "%s\n", KEYS[i].path);
+}
+
 void config_print_reference(FILE *out)
 {
     for (size_t i = 0; i < NKEYS; i++) {
@@ -724,6 +811,13 @@ int64_t config_total_sweeps(const sm_config *c)
 {
     int64_t n = 0;
     for (int i = 0; i < c->nseg; i++) n += c->seg[i].equilibration + c->seg[i].sweeps;
+    return n;
+}
+
+int64_t config_measured_rows(const sm_config *c, int64_t every)
+{
+    int64_t n = 0;
+    for (int i = 0; every > 0 && i < c->nseg; i++) n += c->seg[i].sweeps / every;
     return n;
 }
 

@@ -11,7 +11,10 @@
 #include <unistd.h>
 #include "io/h5out.h"
 #include "core/pcp.h"
+#include "core/units.h"
 #include "core/version.h"
+#include "io/h5md.h"
+#include "io/xdmf.h"
 
 typedef struct {
     char path[256];
@@ -30,10 +33,13 @@ struct h5out {
     char partial[CONFIG_PATH_MAX + 16];
     hid_t file;
     int overwrite;
+    int64_t rows_measured, rows_snapshots;   /* rows the run will write: chunk sizes */
     int nseries;
     series s[H5OUT_MAX_SERIES];
     snap_field snap[SNAP_NFIELDS];
 };
+
+enum { ISTORE_K = 4 };
 
 /* The objects h5out_open writes; everything else is series or end-of-run
  * output (h5out_reopen relies on this list). */
@@ -84,30 +90,13 @@ static int make_groups(hid_t file, const char *fname, const char *path, sm_error
     return 0;
 }
 
-static int attr_string(hid_t obj, const char *name, const char *value)
+/* Small caches, so that memory does not grow with the length of a run:
+ * series are appended a chunk at a time, so a raw-data cache of two chunks
+ * serves them (the default keeps 1 MiB per dataset), and the metadata cache
+ * only needs the object headers and chunk-index nodes of the series being
+ * appended (the default grows to 32 MiB of index nodes). */
+static void set_small_caches(hid_t fapl)
 {
-    /* variable-length UTF-8, so that h5py reads a str rather than bytes */
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = a < 0 ? -1 : H5Awrite(a, t, &value);
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(sp);
-    H5Tclose(t);
-    return rc < 0;
-}
-
-/* File access with small caches, so that memory does not grow with the
- * length of a run: series are appended a chunk at a time, so a raw-data
- * cache of two chunks serves them (the default keeps 1 MiB per dataset), and
- * the metadata cache only needs the object headers and chunk-index nodes of
- * the series being appended (the default grows to 32 MiB of index nodes). */
-static hid_t small_cache_fapl(void)
-{
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    if (fapl < 0) return fapl;
     H5Pset_cache(fapl, 0, 61, 16 * 1024, 1.0);
     H5AC_cache_config_t mdc = {.version = H5AC__CURR_CACHE_CONFIG_VERSION};
     if (H5Pget_mdc_config(fapl, &mdc) >= 0) {
@@ -116,17 +105,29 @@ static hid_t small_cache_fapl(void)
         mdc.min_size = 16 * 1024;
         H5Pset_mdc_config(fapl, &mdc);
     }
+}
+
+/* File access with the small caches (reopening for --resume). */
+static hid_t small_cache_fapl(void)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl >= 0) set_small_caches(fapl);
     return fapl;
 }
 
-static int attr_ints(hid_t obj, const char *name, hid_t type, const void *v, hsize_t n)
+/* /h5md, and /parameters: the resolved configuration as attributes (its
+ * JSON text, which --resume compares) and as a tree of datasets. */
+static int write_header(hid_t file, const sm_config *cfg, const char *config_json)
 {
-    hid_t sp = H5Screate_simple(1, &n, NULL);
-    hid_t a = H5Acreate2(obj, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = a < 0 ? -1 : H5Awrite(a, type, v);
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(sp);
-    return rc < 0;
+    if (h5md_write_metadata(file)) return 1;
+    hid_t g = H5Gcreate2(file, "/parameters", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    const uint64_t seed = (uint64_t)cfg->seed;
+    int bad = g < 0 || h5md_attr_string(g, "config_json", config_json) ||
+              h5md_attr_ints(g, "seed", H5T_NATIVE_UINT64, &seed, 1) ||
+              h5md_attr_string(g, "version", SOFTMATRIX_VERSION) ||
+              h5md_attr_string(g, "source", cfg->source) || h5md_write_parameters(g, config_json);
+    if (g >= 0) H5Gclose(g);
+    return bad;
 }
 
 int h5out_open(h5out **hp, const char *path, int overwrite, const sm_config *cfg,
@@ -164,31 +165,28 @@ int h5out_open(h5out **hp, const char *path, int overwrite, const sm_config *cfg
     snprintf(h->path, sizeof h->path, "%s", path);
     snprintf(h->partial, sizeof h->partial, "%s.partial", path);
     h->overwrite = overwrite;
+    h->rows_measured = config_measured_rows(cfg, cfg->measure_every);
+    h->rows_snapshots = cfg->snapshot_every > 0 ? config_total_sweeps(cfg) / cfg->snapshot_every : 0;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors are reported through sm_error */
+    /* the 1.8 object format: compact groups and attribute storage, yet
+     * readable by every HDF5 of the last fifteen years (ParaView, VisIt) */
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), fcpl = H5Pcreate(H5P_FILE_CREATE);
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
+    set_small_caches(fapl);
+    /* B-tree nodes of the chunk index sized for a few chunks, not the
+     * default 64 (2 KiB a series); the chunks themselves are large */
+    H5Pset_istore_k(fcpl, ISTORE_K);
     errno = 0;
-    const hid_t fapl = small_cache_fapl();
-    h->file = H5Fcreate(h->partial, H5F_ACC_TRUNC, H5P_DEFAULT, fapl < 0 ? H5P_DEFAULT : fapl);
-    if (fapl >= 0) H5Pclose(fapl);
+    h->file = H5Fcreate(h->partial, H5F_ACC_TRUNC, fcpl, fapl);
+    H5Pclose(fcpl);
+    H5Pclose(fapl);
     if (h->file < 0) {
         int e = errno;
         free(h);
         return sm_fail(err, "%s: cannot create output file: %s", path, e ? strerror(e) : "HDF5 error");
     }
-    hid_t g = H5Gcreate2(h->file, "/h5md", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    const int ver[2] = {1, 1};
-    int bad = g < 0 || attr_ints(g, "version", H5T_NATIVE_INT, ver, 2) ||
-              attr_string(g, "creator", "softmatrix") ||
-              attr_string(g, "creator_version", SOFTMATRIX_VERSION);
-    if (g >= 0) H5Gclose(g);
-    g = H5Gcreate2(h->file, "/parameters", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    const uint64_t seed = (uint64_t)cfg->seed;
-    bad = bad || g < 0 || attr_string(g, "config_json", config_json) ||
-          attr_ints(g, "seed", H5T_NATIVE_UINT64, &seed, 1) ||
-          attr_string(g, "version", SOFTMATRIX_VERSION) ||
-          attr_string(g, "source", cfg->source);
-    if (g >= 0) H5Gclose(g);
     for (int i = 0; i < SNAP_NFIELDS; i++) h->snap[i].group = -1;
-    if (bad || H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0) {
+    if (write_header(h->file, cfg, config_json) || H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0) {
         /* nothing worth keeping yet (typically a full disk): leave no file */
         int e = errno;
         H5Fclose(h->file);
@@ -201,19 +199,32 @@ int h5out_open(h5out **hp, const char *path, int overwrite, const sm_config *cfg
     return 0;
 }
 
+/* Rows per chunk of a series: the rows the run will write (a chunk is
+ * stored whole however few of its rows are written, so a short run's file
+ * stays small), at most CHUNK_BYTES per chunk, 1024 rows when the count is
+ * unknown (a series begun after --resume). */
+enum { CHUNK_BYTES = 65536, CHUNK_ROWS_UNKNOWN = 1024 };
+static hsize_t chunk_rows(int64_t rows, size_t row_bytes)
+{
+    const int64_t cap = (int64_t)(CHUNK_BYTES / (row_bytes ? row_bytes : 1));
+    int64_t n = rows > 0 ? rows : CHUNK_ROWS_UNKNOWN;
+    if (n > cap) n = cap;
+    return (hsize_t)(n > 0 ? n : 1);
+}
+
 static hid_t create_extendible(hid_t file, const char *path, hid_t type, int rank,
-                               const hsize_t *inner, int compression)
+                               const hsize_t *inner, hsize_t rows_per_chunk, int compression)
 {
     hsize_t dims[4] = {0, 0, 0, 0}, maxd[4], chunk[4];
     maxd[0] = H5S_UNLIMITED;
-    /* series chunks hold many rows; snapshot chunks one frame */
-    chunk[0] = rank == 1 ? 1024 : (rank == 2 ? 256 : 1);
+    chunk[0] = rows_per_chunk;
     for (int i = 1; i < rank; i++) {
         dims[i] = maxd[i] = chunk[i] = inner[i - 1];
     }
     hid_t sp = H5Screate_simple(rank, dims, maxd);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     H5Pset_chunk(dcpl, rank, chunk);
+    H5Pset_obj_track_times(dcpl, 0);   /* smaller headers; the file has its own times */
     if (compression > 0) {
         H5Pset_shuffle(dcpl);
         H5Pset_deflate(dcpl, (unsigned)compression);
@@ -222,6 +233,32 @@ static hid_t create_extendible(hid_t file, const char *path, hid_t type, int ran
     H5Pclose(dcpl);
     H5Sclose(sp);
     return d;
+}
+
+/* The step and time datasets of a series group, time in sweeps. */
+static int create_clock(hid_t file, const char *group, hsize_t rows_per_chunk, hid_t *step, hid_t *time)
+{
+    char p[300];
+    snprintf(p, sizeof p, "%s/step", group);
+    *step = create_extendible(file, p, H5T_STD_I64LE, 1, NULL, rows_per_chunk, 0);
+    snprintf(p, sizeof p, "%s/time", group);
+    *time = create_extendible(file, p, H5T_IEEE_F64LE, 1, NULL, rows_per_chunk, 0);
+    return *step < 0 || *time < 0 || h5md_attr_unit(*time, UNIT_TIME);
+}
+
+/* The "unit", "description" and "columns" attributes of a value dataset. */
+static int describe_value(hid_t value, const h5out_meta *m, int width, const char *const *columns)
+{
+    if (h5md_attr_unit(value, m->unit ? m->unit : UNIT_NONE) ||
+        (m->desc && h5md_attr_string(value, "description", m->desc)))
+        return 1;
+    if (width <= 1 || !columns || !columns[0]) return 0;
+    char list[1024] = "";
+    for (int i = 0; i < width && columns[i]; i++) {
+        if (i) strncat(list, ",", sizeof list - strlen(list) - 1);
+        strncat(list, columns[i], sizeof list - strlen(list) - 1);
+    }
+    return h5md_attr_string(value, "columns", list);
 }
 
 /* Appends n rows (each `inner` elements) to an extendible dataset. */
@@ -243,7 +280,7 @@ static int append_rows(hid_t d, hid_t memtype, int rank, const hsize_t *inner, h
 }
 
 static series *find_series(h5out *h, const char *path, int width, const char *const *columns,
-                           const char *desc, sm_error *err)
+                           const h5out_meta *m, sm_error *err)
 {
     for (int i = 0; i < h->nseries; i++)
         if (strcmp(h->s[i].path, path) == 0) return &h->s[i];
@@ -256,40 +293,27 @@ static series *find_series(h5out *h, const char *path, int width, const char *co
     s->width = width;
     s->n = 0;
     char p[300];
-    snprintf(p, sizeof p, "%s/step", path);
-    if (make_groups(h->file, h->path, p, err)) return NULL;
-    hsize_t inner = (hsize_t)width;
-    s->step = create_extendible(h->file, p, H5T_STD_I64LE, 1, NULL, 0);
-    snprintf(p, sizeof p, "%s/time", path);
-    s->time = create_extendible(h->file, p, H5T_IEEE_F64LE, 1, NULL, 0);
     snprintf(p, sizeof p, "%s/value", path);
-    s->value = create_extendible(h->file, p, H5T_IEEE_F64LE, width > 1 ? 2 : 1, &inner, 0);
-    if (s->step < 0 || s->time < 0 || s->value < 0) {
+    if (make_groups(h->file, h->path, p, err)) return NULL;
+    const int64_t rows = m->rows > 0 ? m->rows : h->rows_measured;
+    const hsize_t inner = (hsize_t)width, crows = chunk_rows(rows, sizeof(double) * (size_t)width);
+    const int bad_clock = create_clock(h->file, path, chunk_rows(rows, sizeof(int64_t)), &s->step, &s->time);
+    s->value = create_extendible(h->file, p, m->integer ? H5T_STD_I64LE : H5T_IEEE_F64LE,
+                                 width > 1 ? 2 : 1, &inner, crows, 0);
+    if (bad_clock || s->value < 0 || describe_value(s->value, m, width, columns)) {
         sm_fail(err, "%s: cannot create datasets under %s", h->path, path);
         return NULL;
-    }
-    if (desc && attr_string(s->value, "description", desc)) {
-        sm_fail(err, "%s: cannot write attribute of %s", h->path, path);
-        return NULL;
-    }
-    if (width > 1 && columns && columns[0]) {
-        char list[1024] = "";
-        for (int i = 0; i < width && columns[i]; i++) {
-            if (i) strncat(list, ",", sizeof list - strlen(list) - 1);
-            strncat(list, columns[i], sizeof list - strlen(list) - 1);
-        }
-        attr_string(s->value, "columns", list);
     }
     h->nseries++;
     return s;
 }
 
 int h5out_series_append(h5out *h, const char *path, int width, const char *const *columns,
-                        const char *desc, const int64_t *step, const double *time,
+                        const h5out_meta *m, const int64_t *step, const double *time,
                         const double *values, int64_t nrows, sm_error *err)
 {
     if (nrows <= 0) return 0;
-    series *s = find_series(h, path, width, columns, desc, err);
+    series *s = find_series(h, path, width, columns, m, err);
     if (!s) return 1;
     if (s->width != width) return sm_fail(err, "%s: series %s changed width", h->path, path);
     hsize_t inner = (hsize_t)width;
@@ -322,8 +346,8 @@ int h5out_observables_append(h5out *h, const obs_layout *L, const int64_t *step,
             memcpy(buf + i * w, rows + i * L->total + L->off[f], sizeof *buf * (size_t)w);
         char path[300];
         snprintf(path, sizeof path, "/observables/%s", L->f[f].name);
-        rc = h5out_series_append(h, path, w, L->f[f].columns, L->f[f].desc, step, time, buf,
-                                 nrows, err);
+        const h5out_meta m = {L->f[f].desc, L->f[f].unit, L->f[f].integer, 0};
+        rc = h5out_series_append(h, path, w, L->f[f].columns, &m, step, time, buf, nrows, err);
     }
     free(time);
     free(buf);
@@ -343,14 +367,16 @@ typedef struct {
     hid_t (*ftype)(void), (*mtype)(void);
     int rank;              /* 4 for pcp: an (x, y, z) axis */
     const char *dtype, *unit, *desc;
+    const char *xdmf_type; /* XDMF NumberType and Precision of a value */
+    int xdmf_precision;
 } snap_kind;
 
 static const snap_kind SNAP_KINDS[SNAP_NFIELDS] = {
-    {t_i8le, t_i8, 3, "int8", "", "level l = -1..8 of each site"},
-    {t_i8le, t_i8, 3, "int8", "", "MIEV orientation sigma = +1 (+z) or -1 (-z)"},
-    {t_u8le, t_u8, 3, "uint8", "", "PCP phase phi = 0..63 in the 4 x 16 jump state"},
-    {t_f32le, t_f32, 3, "float32", "sigma (HSM diameter)", "accumulated z displacement"},
-    {t_f32le, t_f32, 4, "float32", "sigma (HSM diameter)", "PCP position (x, y, z) in its cage"},
+    {t_i8le, t_i8, 3, "int8", UNIT_NONE, "level l = -1..8 of each site", "Char", 1},
+    {t_i8le, t_i8, 3, "int8", UNIT_NONE, "MIEV orientation sigma = +1 (+z) or -1 (-z)", "Char", 1},
+    {t_u8le, t_u8, 3, "uint8", UNIT_NONE, "PCP phase phi = 0..63 in the 4 x 16 jump state", "UChar", 1},
+    {t_f32le, t_f32, 3, "float32", UNIT_LENGTH, "accumulated z displacement", "Float", 4},
+    {t_f32le, t_f32, 4, "float32", UNIT_LENGTH, "PCP position (x, y, z) in its cage", "Float", 4},
 };
 
 int h5out_snapshot(h5out *h, unsigned fields, int Lx, int Ly, const model_state *s,
@@ -375,15 +401,17 @@ int h5out_snapshot(h5out *h, unsigned fields, int Lx, int Ly, const model_state 
         const int rank = k->rank;
         char p[128];
         if (f->group < 0) {
-            snprintf(p, sizeof p, "/snapshots/%s/step", SNAP_FIELD_NAMES[i]);
-            if (make_groups(h->file, h->path, p, err)) { rc = 1; break; }
-            f->step = create_extendible(h->file, p, H5T_STD_I64LE, 1, NULL, 0);
-            snprintf(p, sizeof p, "/snapshots/%s/time", SNAP_FIELD_NAMES[i]);
-            f->time = create_extendible(h->file, p, H5T_IEEE_F64LE, 1, NULL, 0);
             snprintf(p, sizeof p, "/snapshots/%s/value", SNAP_FIELD_NAMES[i]);
-            f->value = create_extendible(h->file, p, k->ftype(), rank, inner, compression);
+            if (make_groups(h->file, h->path, p, err)) { rc = 1; break; }
+            const h5out_meta m = {k->desc, k->unit, 0, 0};
+            char g[96];
+            snprintf(g, sizeof g, "/snapshots/%s", SNAP_FIELD_NAMES[i]);
+            const int bad_clock = create_clock(h->file, g, chunk_rows(h->rows_snapshots, sizeof(int64_t)),
+                                               &f->step, &f->time);
+            /* one frame a chunk: a frame is what a reader asks for */
+            f->value = create_extendible(h->file, p, k->ftype(), rank, inner, 1, compression);
             f->group = 0;
-            if (f->step < 0 || f->time < 0 || f->value < 0) {
+            if (bad_clock || f->value < 0 || describe_value(f->value, &m, 1, NULL)) {
                 rc = sm_fail(err, "%s: cannot create snapshot datasets for %s", h->path,
                              SNAP_FIELD_NAMES[i]);
                 break;
@@ -418,11 +446,30 @@ int h5out_write_array(h5out *h, const char *path, int rank, const uint64_t *dims
     return 0;
 }
 
+int h5out_write_quantity(h5out *h, const char *path, int rank, const uint64_t *dims,
+                         const double *data, const h5out_meta *m, sm_error *err)
+{
+    if (make_groups(h->file, h->path, path, err)) return 1;
+    hsize_t d[4];
+    for (int i = 0; i < rank; i++) d[i] = dims[i];
+    hid_t sp = rank ? H5Screate_simple(rank, d, NULL) : H5Screate(H5S_SCALAR);
+    errno = 0;
+    hid_t ds = H5Dcreate2(h->file, path, m->integer ? H5T_STD_I64LE : H5T_IEEE_F64LE, sp, H5P_DEFAULT,
+                          H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = ds < 0 ? -1 : H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+    if (rc >= 0 && (h5md_attr_unit(ds, m->unit) || (m->desc && h5md_attr_string(ds, "description", m->desc))))
+        rc = -1;
+    if (ds >= 0) H5Dclose(ds);
+    H5Sclose(sp);
+    if (rc < 0) return sm_fail(err, "%s: cannot write %s: %s", h->path, path, io_cause(errno));
+    return 0;
+}
+
 int h5out_write_string_attr(h5out *h, const char *path, const char *name, const char *value,
                             sm_error *err)
 {
     hid_t o = H5Oopen(h->file, path, H5P_DEFAULT);
-    int bad = o < 0 || attr_string(o, name, value);
+    int bad = o < 0 || h5md_attr_string(o, name, value);
     if (o >= 0) H5Oclose(o);
     if (bad) return sm_fail(err, "%s: cannot write attribute %s of %s", h->path, name, path);
     return 0;
@@ -441,6 +488,15 @@ int h5out_write_int8_attr(h5out *h, const char *path, const char *name, int rank
     H5Sclose(sp);
     if (o >= 0) H5Oclose(o);
     if (bad) return sm_fail(err, "%s: cannot write attribute %s of %s", h->path, name, path);
+    return 0;
+}
+
+int h5out_write_unit(h5out *h, const char *path, const char *unit, sm_error *err)
+{
+    hid_t o = H5Oopen(h->file, path, H5P_DEFAULT);
+    int bad = o < 0 || h5md_attr_unit(o, unit);
+    if (o >= 0) H5Oclose(o);
+    if (bad) return sm_fail(err, "%s: cannot write the unit of %s", h->path, path);
     return 0;
 }
 
@@ -477,10 +533,57 @@ static int publish(const h5out *h, sm_error *err)
     return 0;
 }
 
+/* The snapshot series as xdmf.h describes it, read before the file is
+ * closed; x->nfields = 0 when the run wrote no snapshot. x->time is
+ * malloc'd. */
+static int snapshot_series(h5out *h, xdmf_series *x, xdmf_field *fl, char (*src)[64], sm_error *err)
+{
+    memset(x, 0, sizeof *x);
+    x->field = fl;
+    for (int i = 0; i < SNAP_NFIELDS; i++) {
+        const snap_field *f = &h->snap[i];
+        const snap_kind *k = &SNAP_KINDS[i];
+        if (f->group < 0) continue;
+        const int n = x->nfields++;
+        snprintf(src[n], sizeof src[0], "/snapshots/%s/value", SNAP_FIELD_NAMES[i]);
+        fl[n] = (xdmf_field){SNAP_FIELD_NAMES[i], src[n], k->ftype(), k->xdmf_type, k->xdmf_precision,
+                             k->rank == 4 ? 3 : 1};
+        if (n > 0) continue;
+        hsize_t dims[4] = {0, 0, 0, 0};
+        const hid_t sp = H5Dget_space(f->value);
+        if (sp >= 0) H5Sget_simple_extent_dims(sp, dims, NULL);
+        if (sp >= 0) H5Sclose(sp);
+        x->Ly = (int)dims[1];
+        x->Lx = (int)dims[2];
+        x->nframes = (int64_t)f->n;
+        double *t = malloc(sizeof *t * (f->n ? f->n : 1));
+        x->time = t;
+        if (!t || (f->n && H5Dread(f->time, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, t) < 0))
+            return sm_fail(err, "%s: cannot read the snapshot times", h->partial);
+    }
+    return 0;
+}
+
+/* <path>.xmf for the published file; a stale one goes when there are no
+ * snapshots, since it would describe another run. */
+static int write_sidecar(const h5out *h, const xdmf_series *x, sm_error *err)
+{
+    char xmf[CONFIG_PATH_MAX + 16];
+    snprintf(xmf, sizeof xmf, "%s.xmf", h->path);
+    if (x->nfields) return xdmf_write_sidecar(xmf, h->path, x, err);
+    if (unlink(xmf) != 0 && errno != ENOENT)
+        return sm_fail(err, "%s: cannot remove the stale XDMF sidecar: %s", xmf, strerror(errno));
+    return 0;
+}
+
 int h5out_close(h5out *h, int complete, sm_error *err)
 {
     if (!h) return 0;
-    int rc = 0;
+    xdmf_series x = {0};
+    xdmf_field fl[SNAP_NFIELDS];
+    char src[SNAP_NFIELDS][64];
+    int rc = complete ? snapshot_series(h, &x, fl, src, err) : 0;
+    if (!rc && x.nfields) rc = xdmf_write_views(h->file, &x, err);
     for (int i = 0; i < h->nseries; i++) {
         H5Dclose(h->s[i].step);
         H5Dclose(h->s[i].time);
@@ -495,7 +598,8 @@ int h5out_close(h5out *h, int complete, sm_error *err)
     errno = 0;
     if (H5Fclose(h->file) < 0)
         rc = sm_fail(err, "%s: closing the file failed: %s", h->partial, io_cause(errno));
-    if (!rc && complete) rc = publish(h, err);
+    if (!rc && complete) rc = publish(h, err) || write_sidecar(h, &x, err);
+    free((double *)x.time);
     free(h);
     return rc;
 }
@@ -747,17 +851,25 @@ int h5out_reopen(h5out **hp, const char *path, int overwrite, const char *config
 void h5out_write_markdown(FILE *md)
 {
     fprintf(md,
-            "| path | type and shape | meaning |\n|---|---|---|\n"
-            "| `/h5md` | group, attributes `version` [2] int, `creator`, `creator_version` | file format (H5MD-style) and the program that wrote it |\n"
-            "| `/parameters` | group, attributes `config_json`, `seed` uint64, `version`, `source` | the resolved configuration (as `softmatrix validate` prints it), its seed and file |\n");
+            "| path | type and shape | unit | meaning |\n|---|---|---|---|\n"
+            "| `/h5md` | group, attribute `version` int [2] = [1, 1] | | H5MD 1.1 metadata |\n"
+            "| `/h5md/author` | group, attribute `name` | | who ran it: `SOFTMATRIX_AUTHOR`, else the account's full or login name |\n"
+            "| `/h5md/creator` | group, attributes `name` = \"softmatrix\", `version` | | the program that wrote the file |\n"
+            "| `/h5md/modules/units` | group, attributes `version` int [2] = [1, 0], `system` | | the `unit` attributes follow the H5MD units module |\n"
+            "| `/parameters` | group, attributes `config_json`, `seed` uint64 [1], `version`, `source` | | the resolved configuration (as `softmatrix validate` prints it), its seed and file |\n"
+            "| `/parameters/<section>/<key>` | int64, float64, string or bool scalar; string [k] for lists | the key's (docs/config.md) | each key of the resolved configuration, e.g. `/parameters/model/J` |\n"
+            "| `/parameters/temperature` | float64 scalar | `%s` | the constant temperature (a config without schedule) |\n"
+            "| `/parameters/schedule/T_from`, `T_to`, `sweeps`, `equilibration` | float64 [nseg], int64 [nseg] | `%s`, `%s` | the schedule, one row per segment (a hold has T_from = T_to) |\n",
+            UNIT_TEMPERATURE, UNIT_TEMPERATURE, UNIT_TIME);
 }
 
 void h5out_describe_snapshots(FILE *md)
 {
     for (int i = 0; i < SNAP_NFIELDS; i++) {
         const snap_kind *k = &SNAP_KINDS[i];
-        fprintf(md, "| `/snapshots/%s/value` | %s [n][Ly][Lx]%s | %s%s%s%s |\n", SNAP_FIELD_NAMES[i], k->dtype,
-                k->rank == 4 ? "[3]" : "", k->desc, k->unit[0] ? " (" : "", k->unit, k->unit[0] ? ")" : "");
+        fprintf(md, "| `/snapshots/%s/value` | %s [n][Ly][Lx]%s | `%s` | %s (chunks of one snapshot) |\n",
+                SNAP_FIELD_NAMES[i], k->dtype, k->rank == 4 ? "[3]" : "", k->unit, k->desc);
     }
-    fprintf(md, "| `/snapshots/<field>/step`, `time` | int64 [n], float64 [n] | sweep of each snapshot (time in sweeps) |\n");
+    fprintf(md, "| `/snapshots/<field>/step`, `time` | int64 [n], float64 [n] | `%s` (time) | sweep of each snapshot (run.snapshot_every schedule sweeps) |\n",
+            UNIT_TIME);
 }

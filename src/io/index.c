@@ -10,7 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "io/index.h"
-#include "core/version.h"
+#include "io/config.h"
+#include "io/h5md.h"
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
@@ -38,6 +39,7 @@ static void column_free(ix_column *c, int64_t n)
     free(c->s);
     free(c->columns);
     free(c->desc);
+    free(c->unit);
 }
 
 void index_free(sweep_index *ix)
@@ -244,6 +246,8 @@ static int add_item(sweep_index *ix, int64_t row, hid_t file, const char *item, 
             snprintf(obj, sizeof obj, "/summary/%s", item);
             hid_t o = H5Oopen(file, obj, H5P_DEFAULT);
             if (o >= 0) { c->desc = read_attr_string(o, "description"); H5Oclose(o); }
+            o = H5Oopen(file, path, H5P_DEFAULT);
+            if (o >= 0) { c->unit = read_attr_string(o, "unit"); H5Oclose(o); }
             snprintf(obj, sizeof obj, "/observables/%s/value", item);
             if (width && H5Lexists(file, "/observables", H5P_DEFAULT) > 0 &&
                 H5Lexists(file, obj, H5P_DEFAULT) > 0) {
@@ -285,9 +289,15 @@ int index_add_point_summary(sweep_index *ix, int64_t row, const char *point_file
                 hsize_t dims[2];
                 double *v = read_doubles(f, path, &rank, dims);
                 if (!v) continue;
-                ix_column *c = index_column(ix, name, IX_F64, 0, err);
+                /* sweeps and samples are counts */
+                ix_column *c = index_column(ix, name, s < 2 ? IX_F64 : IX_I64, 0, err);
                 if (!c) rc = 1;
-                else c->f[row] = v[dims[0] - 1];
+                else if (s < 2) c->f[row] = v[dims[0] - 1];
+                else c->i[row] = (int64_t)v[dims[0] - 1];
+                if (c && !c->unit) {
+                    hid_t o = H5Oopen(f, path, H5P_DEFAULT);
+                    if (o >= 0) { c->unit = read_attr_string(o, "unit"); H5Oclose(o); }
+                }
                 free(v);
             }
             continue;
@@ -301,6 +311,15 @@ done:
 }
 
 /* ---- write and read --------------------------------------------------- */
+
+/* A column's unit: its own (from the point files), else a parameter's from
+ * the key table ("parameters/model.J" has eps0); NULL for none. */
+static const char *column_unit(const ix_column *c)
+{
+    if (c->unit) return c->unit;
+    int integer;
+    return strncmp(c->name, "parameters/", 11) == 0 ? config_key_unit(c->name + 11, &integer) : NULL;
+}
 
 static int write_column(hid_t file, hid_t lcpl, const ix_column *c, int64_t n)
 {
@@ -326,6 +345,7 @@ static int write_column(hid_t file, hid_t lcpl, const ix_column *c, int64_t n)
     if (!bad && cells) bad = H5Dwrite(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0;
     if (!bad && c->columns) bad = write_attr_string(d, "columns", c->columns);
     if (!bad && c->desc) bad = write_attr_string(d, "description", c->desc);
+    if (!bad) bad = h5md_attr_unit(d, column_unit(c));
     if (d >= 0) H5Dclose(d);
     free(strs);
     H5Sclose(sp);
@@ -340,12 +360,14 @@ int index_write(const sweep_index *ix, const char *path, sm_error *err)
     if (strlen(path) > sizeof partial - 16) return sm_fail(err, "%s: path too long", path);
     snprintf(partial, sizeof partial, "%s.partial", path);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t f = H5Fcreate(partial, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
+    hid_t f = H5Fcreate(partial, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
     if (f < 0) return sm_fail(err, "%s: cannot create the index file: %s", partial, errno ? strerror(errno) : "HDF5 error");
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     H5Pset_create_intermediate_group(lcpl, 1);
-    int bad = write_attr_string(f, "creator", "softmatrix") ||
-              write_attr_string(f, "creator_version", SOFTMATRIX_VERSION) ||
+    int bad = h5md_write_metadata(f) ||
               write_attr_string(f, "sweep_json", ix->sweep_json) ||
               write_attr_string(f, "config_json", ix->config_json) ||
               write_attr_string(f, "source", ix->source) ||
@@ -393,6 +415,7 @@ static int read_dataset(hid_t d, const char *name, read_ctx *rc)
     if (!c) return 1;
     c->columns = read_attr_string(d, "columns");
     c->desc = read_attr_string(d, "description");
+    c->unit = read_attr_string(d, "unit");
     const size_t cells = (size_t)ix->n * (size_t)(c->width ? c->width : 1);
     if (!cells) return 0;
     herr_t r;

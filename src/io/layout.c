@@ -3,7 +3,7 @@
 #include <string.h>
 #include "io/layout.h"
 
-int obs_layout_add(obs_layout *L, const char *name, int width, const char *desc)
+int obs_layout_add(obs_layout *L, const char *name, int width, const char *unit, const char *desc)
 {
     if (L->n >= OBS_MAX_FIELDS || width > OBS_MAX_COLUMNS || width < 1) {
         fprintf(stderr, "softmatrix: internal error: observable layout overflow at '%s'\n", name);
@@ -13,6 +13,7 @@ int obs_layout_add(obs_layout *L, const char *name, int width, const char *desc)
     memset(f, 0, sizeof *f);
     f->name = name;
     f->desc = desc;
+    f->unit = unit ? unit : UNIT_NONE;
     f->width = width;
     f->summarise = 1;
     L->off[L->n] = L->total;

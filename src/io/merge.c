@@ -98,6 +98,7 @@ static int build_merged(sweep_index *ix, const sweep_index *in, int nshards, int
             if (!d) return SM_EXIT_USAGE;
             if (!d->columns && c->columns) d->columns = strdup(c->columns);
             if (!d->desc && c->desc) d->desc = strdup(c->desc);
+            if (!d->unit && c->unit) d->unit = strdup(c->unit);
         }
     for (int64_t p = 0; p < np; p++) {
         const sweep_index *src = &in[from[p] >> 32];

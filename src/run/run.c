@@ -5,11 +5,13 @@
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "core/units.h"
 #include "core/version.h"
 #include "run/progress.h"
 #include "run/resume.h"
@@ -172,9 +174,11 @@ static int run_finish(run_state *rs, run_clock *clk, const char *path, int threa
     const double sweeps = (double)sim->step, th = threads;
     const double ns = sweeps > 0 ? 1e9 * rs->sweep_time / (sweeps * (double)sim_site_updates_per_sweep(sim)) : NAN;
     const double wall = rs->wall_before + omp_get_wtime() - clk->t0;
-    if (h5out_write_array(rs->h, "/summary/timing/ns_per_site_update", 0, NULL, &ns, err) ||
-        h5out_write_array(rs->h, "/summary/timing/threads", 0, NULL, &th, err) ||
-        h5out_write_array(rs->h, "/summary/timing/wall_seconds", 0, NULL, &wall, err))
+    const h5out_meta per_update = {NULL, UNIT_NANOSECONDS, 0, 0}, count = {NULL, UNIT_NONE, 1, 0},
+                     seconds = {NULL, UNIT_SECONDS, 0, 0};
+    if (h5out_write_quantity(rs->h, "/summary/timing/ns_per_site_update", 0, NULL, &ns, &per_update, err) ||
+        h5out_write_quantity(rs->h, "/summary/timing/threads", 0, NULL, &th, &count, err) ||
+        h5out_write_quantity(rs->h, "/summary/timing/wall_seconds", 0, NULL, &wall, &seconds, err))
         return SM_EXIT_RUNTIME;
     if (rs->ctx.report)
         printf("timing: %.3f ns per %s (%d thread%s), %.2f s wall, %lld sweeps of %lld sites\n", ns,
@@ -191,6 +195,25 @@ static int run_finish(run_state *rs, run_clock *clk, const char *path, int threa
     return SM_EXIT_OK;
 }
 
+int run_available_cores(void)
+{
+    /* the CPUs this process may run on (taskset, a batch system's cgroup),
+     * not those the machine has */
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+    const long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+void run_warn_threads(const char *what, int threads)
+{
+    const int cores = run_available_cores();
+    if (threads > cores)
+        fprintf(stderr, "softmatrix: warning: %s %d exceeds the %d available core%s; the extra threads "
+                        "only wait for each other (results do not change)\n",
+                what, threads, cores, cores > 1 ? "s" : "");
+}
+
 int run_main(const sm_config *cfg, const run_options *opt, sm_error *err)
 {
     const char *path = opt->output ? opt->output : cfg->output_path;
@@ -199,6 +222,8 @@ int run_main(const sm_config *cfg, const run_options *opt, sm_error *err)
     if (check_memory(cfg, err)) return SM_EXIT_USAGE;
     if ((opt->resume || opt->checkpoints) && check_files(path, ckpt, opt, err)) return SM_EXIT_USAGE;
     const int threads = opt->threads > 0 ? opt->threads : (cfg->threads > 0 ? cfg->threads : omp_get_max_threads());
+    if (!opt->quiet && (opt->threads > 0 || cfg->threads > 0))
+        run_warn_threads(opt->threads > 0 ? "--threads" : "run.threads", threads);
     omp_set_num_threads(threads);
 
     run_state rs = {.cfg = cfg, .json = config_to_json(cfg)};
@@ -207,9 +232,9 @@ int run_main(const sm_config *cfg, const run_options *opt, sm_error *err)
     if (!code) {
         announce(&rs, opt, path, ckpt, threads);
         const double t0 = omp_get_wtime();
-        run_clock clk = {opt, ckpt, t0, t0, t0,
-                         {!opt->quiet && isatty(2), t0, 0.0, cfg->equilibration_sweeps + config_total_sweeps(cfg),
-                          rs.sim.lat.N, rs.sim.step}};
+        run_clock clk = {opt, ckpt, t0, t0, t0, {0}};
+        progress_init(&clk.pr, opt->progress, opt->quiet, t0,
+                      cfg->equilibration_sweeps + config_total_sweeps(cfg), rs.sim.lat.N, rs.sim.step);
         code = run_schedule(&rs, &clk, err);
         if (!code) code = run_finish(&rs, &clk, path, threads, err);
         else if (code > SM_EXIT_USAGE) progress_show(&clk.pr, rs.sim.step, rs.sim.T, 1);

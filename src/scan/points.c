@@ -276,9 +276,10 @@ int sweep_parse(sweep_spec *s, const cJSON *block, const char *src, sm_error *er
         return sm_fail(err, "%s: sweep.keys: must be an object naming at least one key path", src);
     for (const cJSON *m = keys->child; m; m = m->next) {
         const char *p = m->string;
+        char hint[160];
         if (!config_key_known(p))
-            return sm_fail(err, "%s: sweep.keys.%s: unknown key path (see 'softmatrix --help' for "
-                           "the keys)", src, p);
+            return sm_fail(err, "%s: sweep.keys.%s: unknown key path%s (see 'softmatrix --help' for "
+                           "the keys)", src, p, config_key_suggest(p, hint, sizeof hint));
         if (strcmp(p, "output.path") == 0)
             return sm_fail(err, "%s: sweep.keys.output.path: cannot be swept (the sweep names one "
                            "file per point)", src);

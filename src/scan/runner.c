@@ -221,7 +221,7 @@ static int run_points(const sweep_ctx *x, const int64_t *todo, int64_t ntodo, in
             continue;
         }
         done++;
-        if (!o->quiet) {
+        if (progress_wanted((progress_mode)o->progress, o->quiet)) {
             const double now = omp_get_wtime(), el = now - t0;
             char desc[256], eta[32], elapsed[32], running[128] = "";
             sweep_point_describe(&x->spec, j.point, desc, sizeof desc);
