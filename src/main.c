@@ -28,6 +28,8 @@ int main(int argc, char **argv)
     }
     const cli_command *c = cli_find(cmd);
     if (c) return c->fn(argc - 1, argv + 1);
-    fprintf(stderr, "softmatrix: unknown command '%s' (see 'softmatrix --help')\n", cmd);
+    char got[256];
+    fprintf(stderr, "softmatrix: unknown command '%s' (see 'softmatrix --help')\n",
+            sm_escape(got, sizeof got, cmd));
     return 2;
 }
