@@ -138,16 +138,25 @@ static void allowed(const config_key *k, char *out, size_t n)
     else snprintf(out, n, "%s in %.16g..%.16g", what, k->min, k->max); /* 2^53 exactly */
 }
 
+/* The messages describe the value only when it is refused: printing every
+ * value of every key made a sweep listing cost 200 us a point. */
+static int refuse(const config_key *k, const cJSON *v, const char *src, const char *must, sm_error *err)
+{
+    char got[80];
+    describe(v, got, sizeof got);
+    return sm_fail(err, "%s: %s: must be %s (got %s)", src, k->path, must, got);
+}
+
 static int number_in_range(const config_key *k, const cJSON *v, double *out, const char *src,
                            sm_error *err)
 {
-    char got[80], ok[80];
-    describe(v, got, sizeof got);
-    allowed(k, ok, sizeof ok);
     if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) ||
         ((k->type == K_INT || k->type == K_I64) && floor(v->valuedouble) != v->valuedouble) ||
-        v->valuedouble < k->min || v->valuedouble > k->max)
-        return sm_fail(err, "%s: %s: must be %s (got %s)", src, k->path, ok, got);
+        v->valuedouble < k->min || v->valuedouble > k->max) {
+        char ok[80];
+        allowed(k, ok, sizeof ok);
+        return refuse(k, v, src, ok, err);
+    }
     *out = v->valuedouble;
     return 0;
 }
@@ -156,8 +165,7 @@ static int set_key(sm_config *c, const config_key *k, const cJSON *v, const char
                    sm_error *err)
 {
     char *base = (char *)c + k->off;
-    char got[80];
-    describe(v, got, sizeof got);
+    char must[300];
     double x;
     switch (k->type) {
     case K_INT:
@@ -173,26 +181,30 @@ static int set_key(sm_config *c, const config_key *k, const cJSON *v, const char
         *(double *)base = x;
         return 0;
     case K_BOOL:
-        if (!cJSON_IsBool(v)) return sm_fail(err, "%s: %s: must be true or false (got %s)", src, k->path, got);
+        if (!cJSON_IsBool(v)) return refuse(k, v, src, "true or false", err);
         *(bool *)base = cJSON_IsTrue(v);
         return 0;
     case K_ENUM: {
         int i = cJSON_IsString(v) ? enum_index(k->choices, v->valuestring) : -1;
-        if (i < 0) return sm_fail(err, "%s: %s: must be one of %s (got %s)", src, k->path, k->choices, got);
+        snprintf(must, sizeof must, "one of %s", k->choices);
+        if (i < 0) return refuse(k, v, src, must, err);
         *(int *)base = i;
         return 0;
     }
     case K_DYNAMICS: {
         int i = cJSON_IsString(v) ? dynamics_index(v->valuestring) : -1;
-        char choices[256];
-        dynamics_choices(choices, sizeof choices);
-        if (i < 0) return sm_fail(err, "%s: %s: must be one of %s (got %s)", src, k->path, choices, got);
+        if (i < 0) {
+            char choices[256];
+            dynamics_choices(choices, sizeof choices);
+            snprintf(must, sizeof must, "one of %s", choices);
+            return refuse(k, v, src, must, err);
+        }
         *(int *)base = i;
         return 0;
     }
     case K_STR:
         if (!cJSON_IsString(v) || !v->valuestring[0] || strlen(v->valuestring) >= CONFIG_PATH_MAX)
-            return sm_fail(err, "%s: %s: must be a non-empty string (got %s)", src, k->path, got);
+            return refuse(k, v, src, "a non-empty string", err);
         snprintf(base, CONFIG_PATH_MAX, "%s", v->valuestring);
         return 0;
     case K_SPECIAL:

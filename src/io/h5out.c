@@ -124,7 +124,9 @@ static int create_at(h5out **hp, const char *path, const char *suffix, int overw
     errno = 0;
     h->file = H5Fcreate(h->partial, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (h->file < 0) {
+        /* HDF5 may have created the file before failing to write to it */
         int e = errno;
+        unlink(h->partial);
         free(h);
         return sm_fail(err, "%s: cannot create output file: %s", path, e ? strerror(e) : "HDF5 error");
     }

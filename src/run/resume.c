@@ -131,6 +131,15 @@ static int restore_state(run_state *rs, const ckpt_reader *r, sm_error *err)
     return 0;
 }
 
+/* Back to the state sim_init and diag_set_init give: sweep 0. */
+static int reset_state(run_state *rs, sm_error *err)
+{
+    diag_set_free(&rs->diags);
+    sim_free(&rs->sim);
+    rs->sweep_time = rs->wall_before = 0;
+    return sim_init(&rs->sim, rs->cfg, err) || diag_set_init(&rs->diags, DIAG_REGISTRY, &rs->ctx, err);
+}
+
 int run_resume(run_state *rs, const char *path, const char *ckpt, int overwrite, FILE *report,
                int *usage, sm_error *err)
 {
@@ -139,19 +148,21 @@ int run_resume(run_state *rs, const char *path, const char *ckpt, int overwrite,
     h5out_count *counts = NULL;
     int ncounts = 0, rc = 1;
     char source[CONFIG_PATH_MAX];
-    if (read_counts(&r, &counts, &ncounts, source, sizeof source, err)) goto done;
+    /* everything the checkpoint itself can refuse, before any file changes */
+    if (read_counts(&r, &counts, &ncounts, source, sizeof source, err) || restore_state(rs, &r, err))
+        goto done;
     sm_error why = {{0}};
     const int got = h5out_resume(&rs->h, path, overwrite, rs->cfg, rs->json, source, counts, ncounts, &why);
     if (got == H5OUT_RESUMED) {
-        rc = restore_state(rs, &r, err);
+        rc = 0;
     } else if (got == H5OUT_FAILED) {
         rc = sm_fail(err, "%s", why.msg);
     } else {
-        /* the state stays as sim_init and diag_set_init left it: sweep 0 */
         if (report)
             fprintf(report, "softmatrix: %s; rebuilding it: sweeps 0 to %lld are recomputed, and the "
                     "checkpoint is kept until the new file matches it\n", why.msg, (long long)r.step);
-        rc = h5out_create_rebuild(&rs->h, path, overwrite, rs->cfg, rs->json, source, err);
+        rc = reset_state(rs, err) ||
+             h5out_create_rebuild(&rs->h, path, overwrite, rs->cfg, rs->json, source, err);
         if (!rc) {
             rs->rebuild = counts, rs->nrebuild = ncounts, rs->rebuild_step = r.step;
             counts = NULL;

@@ -56,7 +56,6 @@ static int check_files(const char *path, const char *ckpt, const run_options *op
                        sm_error *err)
 {
     struct stat st;
-    if (odd_sidecars(path, err)) return SM_EXIT_USAGE;
     if (opt->resume || opt->checkpoints) {
         const ckpt_state cs = run_checkpoint_settle(path, ckpt);
         if (cs == CKPT_UNPUBLISHED && opt->resume) {
@@ -85,14 +84,15 @@ static int check_files(const char *path, const char *ckpt, const run_options *op
 }
 
 /* Takes the output for this process: the checks that need nothing created
- * (a path that cannot name a file, --resume without a checkpoint), the
- * directories, the lock, then check_files under it. Returns an exit code;
+ * (a path that cannot name a file, a directory where a file belongs,
+ * --resume without a checkpoint), the directories, the lock, then
+ * check_files under it. Returns an exit code;
  * on success the lock is held. */
 static int claim_output(const char *path, const char *ckpt, const run_options *opt,
                         outfile_lock *lock, int *done, sm_error *err)
 {
     struct stat st;
-    if (h5out_check_path(path, 1, err)) return SM_EXIT_USAGE;
+    if (h5out_check_path(path, 1, err) || odd_sidecars(path, err)) return SM_EXIT_USAGE;
     if (opt->resume && stat(ckpt, &st) != 0 && errno == ENOENT && stat(path, &st) != 0)
         return sm_fail(err, "%s: no checkpoint to resume from (run without --resume to start afresh)", ckpt),
                SM_EXIT_USAGE;
