@@ -205,7 +205,7 @@ static int run_schedule(run_state *rs, run_clock *clk, sm_error *err)
 }
 
 /* Simulation, diagnostics and the output: a fresh .partial, or the
- * interrupted run's cut back to its checkpoint (read and verified first, so
+ * interrupted run's (run_resume: the checkpoint read and verified first, so
  * that a bad checkpoint changes nothing on disk). */
 static int run_setup(run_state *rs, const run_options *opt, const char *path, const char *ckpt,
                      sm_error *err)
