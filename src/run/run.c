@@ -86,8 +86,7 @@ static int check_files(const char *path, const char *ckpt, const run_options *op
 /* Takes the output for this process: the checks that need nothing created
  * (a path that cannot name a file, a directory where a file belongs,
  * --resume without a checkpoint), the directories, the lock, then
- * check_files under it. Returns an exit code;
- * on success the lock is held. */
+ * check_files under it. Returns an exit code; on success the lock is held. */
 static int claim_output(const char *path, const char *ckpt, const run_options *opt,
                         outfile_lock *lock, int *done, sm_error *err)
 {
@@ -124,10 +123,6 @@ static void timed_sweep(run_state *rs)
     rs->sweep_time += omp_get_wtime() - t;
 }
 
-/* After every sweep: flush, progress, and a checkpoint when one is due
- * (every run.checkpoint_every sweeps, every run.checkpoint_seconds, or on a
- * stop signal). Returns 0 to go on, else an exit code
- * (SM_EXIT_SIGNAL_BASE + signal after a stop). */
 static int64_t total_steps(const sm_config *cfg)
 {
     return cfg->equilibration_sweeps + config_total_sweeps(cfg);
@@ -154,6 +149,10 @@ static int rebuilding(run_state *rs, run_clock *clk, int sig, sm_error *err)
     return 0;
 }
 
+/* After every sweep: flush, progress, and a checkpoint when one is due
+ * (every run.checkpoint_every sweeps, every run.checkpoint_seconds, or on a
+ * stop signal). Returns 0 to go on, else an exit code
+ * (SM_EXIT_SIGNAL_BASE + signal after a stop). */
 static int between_sweeps(run_state *rs, run_clock *clk, sm_error *err)
 {
     const sm_config *cfg = rs->cfg;
