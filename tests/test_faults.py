@@ -365,6 +365,37 @@ def test_full_disk_at_header_flush_and_checkpoint(work, small_fs):
     assert {"header", "flush", "checkpoint"} <= set(stages), stages
 
 
+@pytest.fixture
+def tiny_fs(tmp_path):
+    """A 1 MiB tmpfs (needs root and mount permission; skipped otherwise)."""
+    yield from tmpfs(tmp_path, "tiny", "1m")
+
+
+def test_full_disk_during_a_flush_then_a_larger_disk(work, tiny_fs):
+    """The disk fills while HDF5 flushes the partial file (which HDF5 then
+    leaves inconsistent); once the file system is larger, --resume completes
+    the run. It used to refuse ("cannot remove /census written after the
+    checkpoint") and shrink the .partial while refusing."""
+    out = tiny_fs / "r.h5"
+    rc, _, err = run_sm("run", work.cfg, "--output", out, "--quiet", "--set", "run.checkpoint_every=500",
+                        "--set", "run.census_every=500")
+    line = one_line(err)
+    assert rc == 1 and "r.h5.partial: " in line and "No space left on device" in line, line
+    assert side(out, ".ckpt").exists() and not out.exists()
+    p = subprocess.run(["mount", "-o", "remount,size=16m", str(tiny_fs)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    rc, _, err = run_sm("run", work.cfg, "--output", out, "--quiet", "--resume", "--set", "run.checkpoint_every=500",
+                        "--set", "run.census_every=500")
+    assert rc == 0, err
+    finished_cleanly(out)
+    ref = tiny_fs / "ref.h5"
+    rc, _, err = run_sm("run", work.cfg, "--output", ref, "--quiet", "--set", "run.checkpoint_every=500",
+                        "--set", "run.census_every=500")
+    assert rc == 0, err
+    assert identical(out, ref)
+    TALLY["full disk"].update({"trials": 1, "at the flush, then remounted": 1, "recovered": 1})
+
+
 # --- 3. damaged bytes ------------------------------------------------------------------
 
 def flip(path, offset, rng):
