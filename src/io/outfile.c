@@ -71,11 +71,12 @@ int outfile_lock_take(outfile_lock *l, const char *path, int *busy, sm_error *er
                            path, l->path);
         }
         if (still_linked(l)) {
+            /* one fixed-width write, so that a reader never sees it half done;
+             * on a full disk the lock holds and only the PID is missing */
             char pid[24];
             const int n = snprintf(pid, sizeof pid, "%-22ld\n", (long)getpid());
-            if (ftruncate(l->fd, 0) != 0 || pwrite(l->fd, pid, (size_t)n, 0) != n) {
-                /* a full disk: the lock holds, only the PID is missing */
-            }
+            const ssize_t wrote = pwrite(l->fd, pid, (size_t)n, 0);
+            (void)wrote;
             return 0;
         }
         close(l->fd);
