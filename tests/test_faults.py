@@ -254,9 +254,9 @@ def test_second_sweep_and_merge_are_refused(work, tmp_path):
 
 
 def test_racing_runs_on_one_output(work, tmp_path):
-    """Two runs (and an --overwrite) on one path: before the lock, the second
-    emptied the first one's .partial and the first exited 0 with an
-    unreadable file."""
+    """Two runs (and an --overwrite and a --resume) on one path: without the
+    lock, HDF5's create truncates the first one's .partial before its own
+    file lock refuses, and the first then exits 0 with an unreadable file."""
     out = tmp_path / "dup" / "x.h5"
     first = work.start(out)
     deadline = time.monotonic() + 60
@@ -372,10 +372,10 @@ def tiny_fs(tmp_path):
 
 
 def test_full_disk_during_a_flush_then_a_larger_disk(work, tiny_fs):
-    """The disk fills while HDF5 flushes the partial file (which HDF5 then
-    leaves inconsistent); once the file system is larger, --resume completes
-    the run. It used to refuse ("cannot remove /census written after the
-    checkpoint") and shrink the .partial while refusing."""
+    """The disk fills while HDF5 flushes the partial file, which HDF5 then
+    leaves inconsistent (objects half written, so that the file cannot be
+    cut back in place); once the file system is larger, --resume completes
+    the run from a verified copy."""
     out = tiny_fs / "r.h5"
     rc, _, err = run_sm("run", work.cfg, "--output", out, "--quiet", "--set", "run.checkpoint_every=500",
                         "--set", "run.census_every=500")
@@ -439,8 +439,9 @@ def kept_bytes(partial, datasets):
 
 def test_flipped_partial_byte_never_reaches_the_result(work, interrupted, tmp_path):
     """Random flips anywhere in the .partial, and flips inside rows the
-    checkpoint kept (where they used to reach /observables while /summary
-    came from the checkpoint's copy): every resume completes, bit for bit."""
+    checkpoint kept (which a resume must not carry into /observables while
+    /summary comes from the checkpoint's state): every resume completes,
+    bit for bit."""
     base = tmp_path / "base.partial"
     base.write_bytes(interrupted[".partial"])
     targets = kept_bytes(base, ["observables/energy/value", "census/n_centres/value",
@@ -686,8 +687,8 @@ def test_kill_between_the_finishing_steps(work, shim, tmp_path, where):
     """The run ends: mark the checkpoint finished, rename the .partial, remove
     the checkpoint. A kill before the rename leaves a finished .partial that
     --resume puts in place; a kill after it a result whose stale mark the
-    next command removes. Either way a plain rerun no longer asks for
-    --resume, and --resume no longer fails."""
+    next command removes. Either way a plain rerun does not ask for
+    --resume, and --resume does not fail."""
     out = tmp_path / "r.h5"
     env = dict(ENV, LD_PRELOAD=str(shim))
     # (a sanitized build, make test-sanitize, accepts a preloaded library after its runtime)

@@ -49,8 +49,8 @@ def config(tmp_path, **run):
                                          (".lock", "the output's lock")])
 @pytest.mark.parametrize("extra", [[], ["--overwrite"], ["--resume"]], ids=["new", "overwrite", "resume"])
 def test_a_directory_where_a_file_belongs(sm_bin, tmp_path, suffix, what, extra):
-    """Reported as what it is (a checkpoint that is a directory used to be
-    taken for an interrupted run), before anything is written."""
+    """Reported as what it is (a directory at the checkpoint's path is not an
+    interrupted run), before anything is written."""
     cfg = config(tmp_path)
     out = tmp_path / "r.h5"
     odd = Path(f"{out}{suffix}")
@@ -112,8 +112,8 @@ def test_stale_rebuild_file_is_removed(sm_bin, tmp_path):
 
 @pytest.mark.parametrize("cmd", ["run", "validate", "sweep"])
 def test_large_config_is_refused_before_parsing(sm_bin, tmp_path, cmd):
-    """A 50 MB JSON array used to take 2 GB of memory and seconds of parsing
-    before its refusal."""
+    """Parsing takes about 40 times a JSON array's size in memory: the size
+    is checked first."""
     big = tmp_path / "big.json"
     big.write_text("[" + ",".join(["0"] * (3 << 20)) + "]")
     t0 = time.monotonic()

@@ -138,8 +138,8 @@ static void allowed(const config_key *k, char *out, size_t n)
     else snprintf(out, n, "%s in %.16g..%.16g", what, k->min, k->max); /* 2^53 exactly */
 }
 
-/* The messages describe the value only when it is refused: printing every
- * value of every key made a sweep listing cost 200 us a point. */
+/* The messages describe the value only when it is refused: printing a value
+ * costs more than checking it, and a sweep checks every key of every point. */
 static int refuse(const config_key *k, const cJSON *v, const char *src, const char *must, sm_error *err)
 {
     char got[80];
