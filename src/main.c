@@ -33,8 +33,8 @@ int main(int argc, char **argv)
     }
     const cli_command *c = cli_find(cmd);
     if (c) return c->fn(argc - 1, argv + 1);
-    char hint[160];
-    fprintf(stderr, "softmatrix: unknown command '%s'%s (see 'softmatrix --help')\n", cmd,
-            cli_suggest(cmd, hint, sizeof hint));
+    char hint[160], got[256];
+    fprintf(stderr, "softmatrix: unknown command '%s'%s (see 'softmatrix --help')\n",
+            sm_escape(got, sizeof got, cmd), cli_suggest(cmd, hint, sizeof hint));
     return 2;
 }

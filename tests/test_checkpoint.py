@@ -143,7 +143,7 @@ def stop(p, sig):
 
 def finished_cleanly(out):
     assert out.exists()
-    for suffix in (".partial", ".ckpt", ".ckpt.tmp"):
+    for suffix in (".partial", ".partial.new", ".ckpt", ".ckpt.tmp", ".lock"):
         assert not side(out, suffix).exists(), suffix
 
 
@@ -269,8 +269,9 @@ def test_stop_signal_checkpoints_and_prints_resume_command(work, tmp_path, sig):
 
 @pytest.mark.parametrize("trigger", ["sweeps", "seconds"])
 def test_sigkill_then_resume(work, tmp_path, trigger):
-    """kill -9 leaves the .partial and the last complete checkpoint (a .tmp of
-    one being written may lie beside it); --resume then completes the run.
+    """kill -9 leaves the .partial, the last complete checkpoint (a .tmp of
+    one being written may lie beside it) and the lock file, which the kernel
+    has unlocked; --resume then completes the run.
     The wall-clock trigger only decides when the state is saved: that run
     (its config differs in run.checkpoint_*) is compared dataset by dataset."""
     out = tmp_path / "r.h5"
@@ -283,7 +284,8 @@ def test_sigkill_then_resume(work, tmp_path, trigger):
     p.wait(timeout=60)
     assert p.returncode == -signal.SIGKILL
     left = sorted(x.name for x in tmp_path.iterdir())
-    assert left in (["r.h5.ckpt", "r.h5.partial"], ["r.h5.ckpt", "r.h5.ckpt.tmp", "r.h5.partial"]), left
+    assert left in (["r.h5.ckpt", "r.h5.lock", "r.h5.partial"],
+                    ["r.h5.ckpt", "r.h5.ckpt.tmp", "r.h5.lock", "r.h5.partial"]), left
     step = ckpt_step(out)  # the last one completed before the kill
     assert 0 < step < TOTAL
     if trigger == "sweeps":
@@ -360,17 +362,11 @@ def finished_output(out):
 BAD = [
     # (id, damage, extra args, exit code, text that the one stderr line must hold)
     ("no_checkpoint", remove(".ckpt"), [], 2, "r.h5.ckpt: no checkpoint to resume from"),
-    ("no_partial", remove(".partial"), [], 2, "r.h5.partial: no partial output to resume"),
     ("ckpt_empty", truncate(".ckpt", 0), [], 1, "r.h5.ckpt: checkpoint is damaged (shorter than its header)"),
     ("ckpt_truncated", truncate(".ckpt", -1), [], 1, "r.h5.ckpt: checkpoint is damaged (truncated or extended)"),
     ("ckpt_flipped_payload", flip(5000), [], 1, "r.h5.ckpt: checkpoint is damaged (payload checksum mismatch)"),
     ("ckpt_flipped_step", flip(16), [], 1, "r.h5.ckpt: checkpoint is damaged (header checksum mismatch)"),
     ("ckpt_flipped_magic", flip(0), [], 1, "r.h5.ckpt: checkpoint is damaged (not a softmatrix checkpoint)"),
-    ("partial_empty", truncate(".partial", 0), [], 1, "r.h5.partial: cannot reopen the partial output"),
-    ("partial_truncated", truncate(".partial", -1), [], 1, "r.h5.partial: cannot reopen the partial output"),
-    ("partial_short_series", shorten_series, [], 1, "the partial output does not match the checkpoint"),
-    ("partial_of_other_config", foreign_partial, [], 2,
-     "r.h5.partial: the partial output was written with another configuration"),
     ("other_seed", None, ["--set", "run.seed=8"], 2,
      'r.h5.ckpt: checkpoint was written with another configuration (it has `"seed": 7` where the config has `"seed": 8`)'),
     ("other_lattice", None, ["--set", "lattice.Lx=16"], 2,
@@ -396,6 +392,31 @@ def test_bad_resume_inputs_change_nothing(work, interrupted, tmp_path, damage, e
     assert so == ""
     after = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     assert after == before  # nothing created, removed or changed, <out> included
+
+
+# A partial file that does not match its checkpoint is rebuilt (the run
+# recomputed from sweep 0 to the checkpoint into a new file), never refused
+# and never carried into the result.
+REBUILT = [
+    ("no_partial", remove(".partial"), "r.h5.partial: no partial output"),
+    ("partial_empty", truncate(".partial", 0), "r.h5.partial: cannot read the partial output"),
+    ("partial_truncated", truncate(".partial", -1), "r.h5.partial"),
+    ("partial_short_series", shorten_series, "/observables/energy/value has 1 rows"),
+    ("partial_of_other_config", foreign_partial, "r.h5.partial: /"),
+]
+
+
+@pytest.mark.parametrize("damage,msg", [b[1:] for b in REBUILT], ids=[b[0] for b in REBUILT])
+def test_unverifiable_partial_is_rebuilt(work, interrupted, tmp_path, damage, msg):
+    out = tmp_path / "r.h5"
+    place(interrupted, out)
+    damage(out)
+    rc, _, err = run_sm("run", work.cfg["level"], "--output", out, "--resume", "--quiet")
+    assert rc == 0, err
+    line = one_line(err)
+    assert msg in line and "rebuilding it: sweeps 0 to " in line, line
+    finished_cleanly(out)
+    assert_identical(out, work.reference("level"))
 
 
 def test_resume_of_a_finished_run_with_overwrite(work, interrupted, tmp_path):

@@ -13,8 +13,14 @@ typedef struct {
     char msg[1024];
 } sm_error;
 
-/* printf-style: set the message, return SM_FAIL (1). */
+/* printf-style: set the message, return SM_FAIL (1). Control characters
+ * and bytes that are not valid UTF-8 (from file names, keys, --set text)
+ * become \xNN, so that the message is one line of valid UTF-8. */
 int sm_fail(sm_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* s with control characters and invalid UTF-8 escaped as \xNN, into out
+ * (n bytes, truncated at a whole character); returns out. */
+const char *sm_escape(char *out, size_t n, const char *s);
 
 /* One line for an option getopt_long refused (called with opterr = 0 and an
  * optstring starting with ':'): c is what it returned, arg the offending

@@ -11,8 +11,8 @@
  *     i64 step           (sweeps done; informational, for tools and tests)
  *     u64 payload bytes, u64 payload checksum, u64 header checksum
  *   payload: records { u32 name length, name, u64 size, size bytes }
- * The checksum is a 64-bit multiplicative hash over 8-byte words: it is not
- * cryptographic, it detects truncation and corruption, which is its job.
+ * The checksum is io/hash.h's: not cryptographic, it detects truncation and
+ * corruption, which is its job.
  *
  * Atomicity: a checkpoint is written to <file>.tmp, fsync'ed, renamed over
  * <file> and the directory fsync'ed, so <file> is at every instant either
@@ -24,17 +24,15 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "core/error.h"
+#include "io/hash.h"
 
-enum { CKPT_HEADER_BYTES = 48, CKPT_VERSION = 1, CKPT_MAX_RECORDS = 256 };
+enum { CKPT_HEADER_BYTES = 48, CKPT_VERSION = 2, CKPT_MAX_RECORDS = 256 };
 
 typedef struct {
     FILE *f;
     char path[4200];      /* the checkpoint file */
     char tmp[4200];       /* where it is written first */
-    uint64_t hash;        /* running checksum of the payload */
-    unsigned char pend[8];
-    int npend;
-    uint64_t bytes;       /* payload bytes so far */
+    sm_hash hash;         /* running checksum of the payload, and its length */
     int failed;           /* an fwrite failed (errno in err_no) */
     int err_no;
 } ckpt_writer;

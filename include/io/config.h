@@ -14,7 +14,8 @@ typedef enum { INIT_SIGMA_RANDOM = 0, INIT_SIGMA_UP, INIT_SIGMA_DOWN, INIT_SIGMA
 enum { SNAP_LEVEL = 1, SNAP_SIGMA = 2, SNAP_PHASE = 4, SNAP_Z = 8, SNAP_PCP = 16, SNAP_NFIELDS = 5 };
 /* Their names in output.snapshot_fields and under /snapshots, by bit. */
 extern const char *const SNAP_FIELD_NAMES[SNAP_NFIELDS];
-enum { CONFIG_MAX_SEGMENTS = 1024, CONFIG_PATH_MAX = 4096 };
+/* CONFIG_MAX_BYTES: the largest configuration file read (4 MiB). */
+enum { CONFIG_MAX_SEGMENTS = 1024, CONFIG_PATH_MAX = 4096, CONFIG_MAX_BYTES = 4 << 20 };
 
 /* A schedule segment: first `equilibration` unmeasured sweeps at T_from, then
  * `sweeps` measured sweeps in which T goes linearly from T_from (first sweep)
@@ -60,6 +61,9 @@ int config_load(sm_config *c, const char *path, char *const *sets, int nsets, sm
 /* Same from JSON text; source names it in messages. */
 int config_parse(sm_config *c, const char *json_text, const char *source, char *const *sets,
                  int nsets, sm_error *err);
+/* The text of a configuration file (malloc'd), refused before it is parsed
+ * when larger than CONFIG_MAX_BYTES or holding a NUL byte. */
+char *config_read_text(const char *path, sm_error *err);
 /* The fully resolved configuration as pretty JSON (malloc'd; caller frees). */
 char *config_to_json(const sm_config *c);
 /* Applies one "key.path=value" override to a parsed JSON tree, as --set

@@ -69,8 +69,10 @@ int index_set_string(ix_column *c, int64_t row, const char *value);
 int index_add_point_summary(sweep_index *ix, int64_t row, const char *point_file,
                             sm_error *err);
 
-/* Writes path.partial and renames it to path, replacing path. */
-int index_write(const sweep_index *ix, const char *path, sm_error *err);
+/* Writes path.partial and renames it to path; an existing path is replaced
+ * only with replace (else the rename refuses, and the index stays in
+ * path.partial). The caller holds path's lock (io/outfile.h). */
+int index_write(const sweep_index *ix, const char *path, int replace, sm_error *err);
 int index_read(sweep_index *ix, const char *path, sm_error *err);
 
 /* The /parameters config_json attribute of a point file (malloc'd), or
@@ -81,7 +83,8 @@ char *index_point_config(const char *point_file);
 ix_column *index_find_column(const sweep_index *ix, const char *name);
 
 /* Writes to out the index of the unsharded sweep from the indexes of all
- * its N shards (io/merge.c). Returns an SM_EXIT_* code. */
-int index_merge(const char *out, char **shards, int nshards, sm_error *err);
+ * its N shards (io/merge.c), replacing an existing out only with replace.
+ * Returns an SM_EXIT_* code. */
+int index_merge(const char *out, char **shards, int nshards, int replace, sm_error *err);
 
 #endif

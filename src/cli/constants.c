@@ -94,7 +94,8 @@ int cmd_constants(int argc, char **argv)
             usage(stdout);
             return SM_EXIT_OK;
         } else {
-            fprintf(stderr, "constants: unknown argument '%s'\n", argv[i]);
+            char got[256];
+            fprintf(stderr, "constants: unknown argument '%s'\n", sm_escape(got, sizeof got, argv[i]));
             usage(stderr);
             return SM_EXIT_USAGE;
         }

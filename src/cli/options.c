@@ -33,7 +33,9 @@ int cli_run_options(int argc, char **argv, const char **config, char ***sets, in
                 char *end;
                 long n = strtol(optarg, &end, 10);
                 if (*end || n < 1 || n > 4096) {
-                    fprintf(stderr, "softmatrix: --threads: must be an integer in 1..4096 (got %s)\n", optarg);
+                    char got[256];
+                    fprintf(stderr, "softmatrix: --threads: must be an integer in 1..4096 (got %s)\n",
+                            sm_escape(got, sizeof got, optarg));
                     return 2;
                 }
                 ro->threads = (int)n;

@@ -13,7 +13,9 @@ static int parse_int(const char *opt, const char *s, int lo, int hi, int *out)
     char *end;
     long v = strtol(s, &end, 10);
     if (!*s || *end || v < lo || v > hi) {
-        fprintf(stderr, "softmatrix sweep: %s: must be an integer in %d..%d (got %s)\n", opt, lo, hi, s);
+        char got[256];
+        fprintf(stderr, "softmatrix sweep: %s: must be an integer in %d..%d (got %s)\n", opt, lo, hi,
+                sm_escape(got, sizeof got, s));
         return 1;
     }
     *out = (int)v;
@@ -58,10 +60,11 @@ static int parse_opts(int argc, char **argv, sweep_opts *o)
         case 'm': if (parse_int("--threads-per-point", optarg, 1, 4096, &o->tpp)) return SM_EXIT_USAGE; break;
         case 't': if (parse_int("--threads", optarg, 1, 4096, &o->budget)) return SM_EXIT_USAGE; break;
         case 'k': {
-            char tail;
+            char tail, got[256];
             if (sscanf(optarg, "%d/%d%c", &o->shard_k, &o->shard_n, &tail) != 2 || o->shard_n < 1 ||
                 o->shard_k < 1 || o->shard_k > o->shard_n) {
-                fprintf(stderr, "softmatrix sweep: --shard: must be K/N with 1 <= K <= N (got %s)\n", optarg);
+                fprintf(stderr, "softmatrix sweep: --shard: must be K/N with 1 <= K <= N (got %s)\n",
+                        sm_escape(got, sizeof got, optarg));
                 return SM_EXIT_USAGE;
             }
             break;

@@ -193,7 +193,12 @@ int cmd_table1(int argc, char **argv)
     for (int k = 1; k < argc; k++) {
         if (!strcmp(argv[k], "--json")) json = true;
         else if (!strcmp(argv[k], "--help") || !strcmp(argv[k], "-h")) { usage(stdout); return SM_EXIT_OK; }
-        else { fprintf(stderr, "table1: unknown argument '%s'\n", argv[k]); usage(stderr); return SM_EXIT_USAGE; }
+        else {
+            char got[256];
+            fprintf(stderr, "table1: unknown argument '%s'\n", sm_escape(got, sizeof got, argv[k]));
+            usage(stderr);
+            return SM_EXIT_USAGE;
+        }
     }
     ideal_census c;
     sm_error err;

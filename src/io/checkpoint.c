@@ -11,48 +11,6 @@
 static const char CKPT_MAGIC[8] = {'S', 'M', 'C', 'K', 'P', 'T', '\r', '\n'};
 enum { CKPT_ENDIAN = 0x01020304 };
 
-/* Multiplicative hash over 8-byte words (FNV-1a's step with a 64-bit word
- * instead of a byte): each step is a bijection of the state, so changing any
- * one word always changes the result, and it runs at memory speed. */
-static const uint64_t HASH_INIT = 0xcbf29ce484222325ull, HASH_PRIME = 0x100000001b3ull;
-
-static uint64_t hash_word(uint64_t h, const unsigned char *p)
-{
-    uint64_t w;
-    memcpy(&w, p, 8);
-    return (h ^ w) * HASH_PRIME;
-}
-
-/* Hash of a complete buffer; the tail is zero-padded to a word, then the
- * length is mixed in so that trailing zero bytes are not invisible. */
-static uint64_t hash_buffer(const unsigned char *p, uint64_t n)
-{
-    uint64_t h = HASH_INIT, i = 0;
-    for (; i + 8 <= n; i += 8) h = hash_word(h, p + i);
-    unsigned char tail[8] = {0};
-    memcpy(tail, p + i, (size_t)(n - i));
-    h = hash_word(h, tail);
-    return (h ^ n) * HASH_PRIME;
-}
-
-/* The writer hashes the same word stream incrementally. */
-static void hash_stream(ckpt_writer *w, const unsigned char *p, size_t n)
-{
-    w->bytes += n;
-    while (n > 0) {
-        if (w->npend == 0) {
-            for (; n >= 8; p += 8, n -= 8) w->hash = hash_word(w->hash, p);
-            if (n == 0) break;
-        }
-        w->pend[w->npend++] = *p++;
-        n--;
-        if (w->npend == 8) {
-            w->hash = hash_word(w->hash, w->pend);
-            w->npend = 0;
-        }
-    }
-}
-
 static void put_bytes(ckpt_writer *w, const void *data, size_t n)
 {
     if (w->failed || n == 0) return;
@@ -62,7 +20,7 @@ static void put_bytes(ckpt_writer *w, const void *data, size_t n)
         w->err_no = errno;
         return;
     }
-    hash_stream(w, data, n);
+    sm_hash_add(&w->hash, data, n);
 }
 
 int ckpt_writer_open(ckpt_writer *w, const char *path, sm_error *err)
@@ -74,7 +32,7 @@ int ckpt_writer_open(ckpt_writer *w, const char *path, sm_error *err)
     snprintf(w->tmp, sizeof w->tmp, "%s.tmp", path);
     w->f = fopen(w->tmp, "wb");
     if (!w->f) return sm_fail(err, "%s: cannot create checkpoint: %s", w->tmp, strerror(errno));
-    w->hash = HASH_INIT;
+    sm_hash_init(&w->hash);
     /* placeholder header, rewritten by commit once sizes and hash are known */
     unsigned char zero[CKPT_HEADER_BYTES] = {0};
     if (fwrite(zero, 1, sizeof zero, w->f) != sizeof zero) {
@@ -125,7 +83,7 @@ static void header_pack(unsigned char *h, int64_t step, uint64_t bytes, uint64_t
     memcpy(h + 16, &step, 8);
     memcpy(h + 24, &bytes, 8);
     memcpy(h + 32, &hash, 8);
-    const uint64_t hh = hash_buffer(h, 40);
+    const uint64_t hh = sm_hash_bytes(h, 40);
     memcpy(h + 40, &hh, 8);
 }
 
@@ -149,12 +107,8 @@ int ckpt_writer_commit(ckpt_writer *w, int64_t step, sm_error *err)
         return sm_fail(err, "%s: cannot write checkpoint: %s", w->tmp,
                        e ? strerror(e) : "write error");
     }
-    /* the same tail and length steps as hash_buffer */
-    unsigned char tail[8] = {0};
-    memcpy(tail, w->pend, (size_t)w->npend);
-    const uint64_t hash = (hash_word(w->hash, tail) ^ w->bytes) * HASH_PRIME;
     unsigned char h[CKPT_HEADER_BYTES];
-    header_pack(h, step, w->bytes, hash);
+    header_pack(h, step, w->hash.n, sm_hash_value(&w->hash));
     errno = 0;
     if (fflush(w->f) != 0 || fseek(w->f, 0, SEEK_SET) != 0 || fwrite(h, 1, sizeof h, w->f) != sizeof h ||
         fflush(w->f) != 0 || fsync(fileno(w->f)) != 0) {
@@ -227,7 +181,7 @@ int ckpt_reader_open(ckpt_reader *r, const char *path, int *missing, sm_error *e
     memcpy(&hash, h + 32, 8);
     memcpy(&hh, h + 40, 8);
     if (memcmp(h, CKPT_MAGIC, 8) != 0) return damaged(r, "not a softmatrix checkpoint", err);
-    if (hash_buffer(h, 40) != hh) return damaged(r, "header checksum mismatch", err);
+    if (sm_hash_bytes(h, 40) != hh) return damaged(r, "header checksum mismatch", err);
     if (endian != CKPT_ENDIAN) return damaged(r, "written on a machine of another byte order", err);
     if (ver != CKPT_VERSION) {
         char what[64];
@@ -236,7 +190,7 @@ int ckpt_reader_open(ckpt_reader *r, const char *path, int *missing, sm_error *e
     }
     if (bytes != size - CKPT_HEADER_BYTES) return damaged(r, "truncated or extended", err);
     const unsigned char *p = r->buf + CKPT_HEADER_BYTES;
-    if (hash_buffer(p, bytes) != hash) return damaged(r, "payload checksum mismatch", err);
+    if (sm_hash_bytes(p, bytes) != hash) return damaged(r, "payload checksum mismatch", err);
 
     /* index the records; sizes are checked against what remains so that a
      * (checksum-colliding) bad length cannot read past the buffer */

@@ -140,16 +140,25 @@ static void allowed(const config_key *k, char *out, size_t n)
     else snprintf(out, n, "%s in %.16g..%.16g", what, k->min, k->max); /* 2^53 exactly */
 }
 
+/* The messages describe the value only when it is refused: printing a value
+ * costs more than checking it, and a sweep checks every key of every point. */
+static int refuse(const config_key *k, const cJSON *v, const char *src, const char *must, sm_error *err)
+{
+    char got[80];
+    describe(v, got, sizeof got);
+    return sm_fail(err, "%s: %s: must be %s (got %s)", src, k->path, must, got);
+}
+
 static int number_in_range(const config_key *k, const cJSON *v, double *out, const char *src,
                            sm_error *err)
 {
-    char got[80], ok[80];
-    describe(v, got, sizeof got);
-    allowed(k, ok, sizeof ok);
     if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) ||
         ((k->type == K_INT || k->type == K_I64) && floor(v->valuedouble) != v->valuedouble) ||
-        v->valuedouble < k->min || v->valuedouble > k->max)
-        return sm_fail(err, "%s: %s: must be %s (got %s)", src, k->path, ok, got);
+        v->valuedouble < k->min || v->valuedouble > k->max) {
+        char ok[80];
+        allowed(k, ok, sizeof ok);
+        return refuse(k, v, src, ok, err);
+    }
     *out = v->valuedouble;
     return 0;
 }
@@ -158,8 +167,7 @@ static int set_key(sm_config *c, const config_key *k, const cJSON *v, const char
                    sm_error *err)
 {
     char *base = (char *)c + k->off;
-    char got[80];
-    describe(v, got, sizeof got);
+    char must[300];
     double x;
     switch (k->type) {
     case K_INT:
@@ -175,26 +183,30 @@ static int set_key(sm_config *c, const config_key *k, const cJSON *v, const char
         *(double *)base = x;
         return 0;
     case K_BOOL:
-        if (!cJSON_IsBool(v)) return sm_fail(err, "%s: %s: must be true or false (got %s)", src, k->path, got);
+        if (!cJSON_IsBool(v)) return refuse(k, v, src, "true or false", err);
         *(bool *)base = cJSON_IsTrue(v);
         return 0;
     case K_ENUM: {
         int i = cJSON_IsString(v) ? enum_index(k->choices, v->valuestring) : -1;
-        if (i < 0) return sm_fail(err, "%s: %s: must be one of %s (got %s)", src, k->path, k->choices, got);
+        snprintf(must, sizeof must, "one of %s", k->choices);
+        if (i < 0) return refuse(k, v, src, must, err);
         *(int *)base = i;
         return 0;
     }
     case K_DYNAMICS: {
         int i = cJSON_IsString(v) ? dynamics_index(v->valuestring) : -1;
-        char choices[256];
-        dynamics_choices(choices, sizeof choices);
-        if (i < 0) return sm_fail(err, "%s: %s: must be one of %s (got %s)", src, k->path, choices, got);
+        if (i < 0) {
+            char choices[256];
+            dynamics_choices(choices, sizeof choices);
+            snprintf(must, sizeof must, "one of %s", choices);
+            return refuse(k, v, src, must, err);
+        }
         *(int *)base = i;
         return 0;
     }
     case K_STR:
         if (!cJSON_IsString(v) || !v->valuestring[0] || strlen(v->valuestring) >= CONFIG_PATH_MAX)
-            return sm_fail(err, "%s: %s: must be a non-empty string (got %s)", src, k->path, got);
+            return refuse(k, v, src, "a non-empty string", err);
         snprintf(base, CONFIG_PATH_MAX, "%s", v->valuestring);
         return 0;
     case K_SPECIAL:
@@ -519,8 +531,6 @@ static void line_col(const char *text, const char *end, int *line, int *col)
 /* Applies "a.b.c=value": value is JSON when it parses, otherwise a string.
  * Setting temperature removes schedule and the other way round, so one
  * override switches a config between the two modes. */
-static void one_line(sm_error *err);
-
 static int apply_set(cJSON *root, const char *set, const char *src, sm_error *err)
 {
     const char *eq = strchr(set, '=');
@@ -573,7 +583,6 @@ cJSON *config_set_value(const char *set, const char *src, sm_error *err)
     if (val && escaped_nul(eq + 1)) {
         cJSON_Delete(val);
         sm_fail(err, "%s: --set %s: a string holds \\u0000 (NUL), which is not allowed", src, set);
-        one_line(err);
         return NULL;
     }
     if (!val) val = cJSON_CreateString(eq + 1);
@@ -607,19 +616,11 @@ cJSON *config_parse_json(const char *text, const char *source, sm_error *err)
     return root;
 }
 
+/* Messages quote key names and --set text from the user; sm_fail escapes
+ * what would split the one-line error or is not UTF-8. */
 int config_apply_set(cJSON *root, const char *set, const char *src, sm_error *err)
 {
-    if (!apply_set(root, set, src, err)) return 0;
-    one_line(err);
-    return 1;
-}
-
-/* Messages quote key names and --set text from the user; a key such as
- * "a\nb" would otherwise split the one-line error over several lines. */
-static void one_line(sm_error *err)
-{
-    for (char *p = err->msg; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+    return apply_set(root, set, src, err);
 }
 
 int config_parse(sm_config *c, const char *text, const char *source, char *const *sets,
@@ -629,10 +630,7 @@ int config_parse(sm_config *c, const char *text, const char *source, char *const
     snprintf(c->source, sizeof c->source, "%s", source);
     model_params_default(&c->model);
     cJSON *root = config_parse_json(text, source, err);
-    if (!root) {
-        one_line(err);
-        return 1;
-    }
+    if (!root) return 1;
     int rc = 1;
     for (int i = 0; i < nsets; i++)
         if (config_apply_set(root, sets[i], source, err)) goto done;
@@ -656,48 +654,79 @@ int config_parse(sm_config *c, const char *text, const char *source, char *const
     if (check_consistency(c, source, err)) goto done;
     rc = 0;
 done:
-    if (rc) one_line(err);
     cJSON_Delete(root);
     return rc;
 }
 
-int config_load(sm_config *c, const char *path, char *const *sets, int nsets, sm_error *err)
+/* Reads at most limit bytes, and one more to tell that there are more. */
+static char *read_limited(FILE *f, size_t limit, size_t *len, int *too_big, int *e)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return sm_fail(err, "%s: cannot open: %s", path, strerror(errno));
-    /* fopen succeeds on a directory and fread then fails with EISDIR; pipes
-     * and /dev/stdin stay allowed (softmatrix run <(...)) */
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-        fclose(f);
-        return sm_fail(err, "%s: is a directory, not a configuration file", path);
-    }
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    int ioerr_errno = 0;
-    for (;;) {
-        if (len + 4096 + 1 > cap) {
-            cap = cap ? 2 * cap : 16384;
-            if (cap > ((size_t)64 << 20)) {
-                free(buf);
-                fclose(f);
-                return sm_fail(err, "%s: larger than 64 MiB, not a configuration", path);
-            }
+    size_t cap = 16384;
+    char *buf = malloc(cap);
+    *len = 0;
+    *too_big = 0;
+    *e = 0;
+    while (buf) {
+        if (*len + 4096 + 1 > cap) {
+            cap = 2 * cap > limit + 4096 + 2 ? limit + 4096 + 2 : 2 * cap;
             char *nb = realloc(buf, cap);
-            if (!nb) { free(buf); fclose(f); return sm_fail(err, "%s: out of memory", path); }
+            if (!nb) { free(buf); return NULL; }
             buf = nb;
         }
         errno = 0;
-        size_t r = fread(buf + len, 1, 4096, f);
-        ioerr_errno = errno;
-        len += r;
+        const size_t r = fread(buf + *len, 1, 4096, f);
+        *e = errno;
+        *len += r;
+        if (*len > limit) { *too_big = 1; break; }
         if (r < 4096) break;
     }
-    int ioerr = ferror(f);
+    return buf;
+}
+
+char *config_read_text(const char *path, sm_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return sm_fail(err, "%s: cannot open: %s", path, strerror(errno)), NULL;
+    /* fopen succeeds on a directory and fread then fails with EISDIR; pipes
+     * and /dev/stdin stay allowed (softmatrix run <(...)). The size is
+     * checked before reading where the file has one: parsing a large JSON
+     * array takes 40 times its size in memory. */
+    struct stat st;
+    const int have = fstat(fileno(f), &st) == 0;
+    if (have && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        return sm_fail(err, "%s: is a directory, not a configuration file", path), NULL;
+    }
+    if (have && S_ISREG(st.st_mode) && st.st_size > CONFIG_MAX_BYTES) {
+        fclose(f);
+        return sm_fail(err, "%s: %lld bytes, larger than the %d MiB a configuration may have", path,
+                       (long long)st.st_size, CONFIG_MAX_BYTES >> 20), NULL;
+    }
+    size_t len;
+    int too_big, e;
+    char *buf = read_limited(f, CONFIG_MAX_BYTES, &len, &too_big, &e);
+    const int ioerr = ferror(f);
     fclose(f);
-    if (ioerr) { free(buf); return sm_fail(err, "%s: read error: %s", path, ioerr_errno ? strerror(ioerr_errno) : "I/O error"); }
+    if (!buf) return sm_fail(err, "%s: out of memory", path), NULL;
+    if (too_big || ioerr) {
+        free(buf);
+        if (too_big)
+            return sm_fail(err, "%s: larger than the %d MiB a configuration may have", path,
+                           CONFIG_MAX_BYTES >> 20), NULL;
+        return sm_fail(err, "%s: read error: %s", path, e ? strerror(e) : "I/O error"), NULL;
+    }
     buf[len] = 0;
-    if (strlen(buf) != len) { free(buf); return sm_fail(err, "%s: contains a NUL byte, not JSON text", path); }
+    if (strlen(buf) != len) {
+        free(buf);
+        return sm_fail(err, "%s: contains a NUL byte, not JSON text", path), NULL;
+    }
+    return buf;
+}
+
+int config_load(sm_config *c, const char *path, char *const *sets, int nsets, sm_error *err)
+{
+    char *buf = config_read_text(path, err);
+    if (!buf) return 1;
     int rc = config_parse(c, buf, path, sets, nsets, err);
     free(buf);
     return rc;

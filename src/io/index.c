@@ -10,8 +10,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "io/index.h"
+#include "core/version.h"
 #include "io/config.h"
 #include "io/h5md.h"
+#include "io/outfile.h"
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
@@ -354,7 +356,7 @@ static int write_column(hid_t file, hid_t lcpl, const ix_column *c, int64_t n)
     return bad;
 }
 
-int index_write(const sweep_index *ix, const char *path, sm_error *err)
+int index_write(const sweep_index *ix, const char *path, int replace, sm_error *err)
 {
     char partial[4200];
     if (strlen(path) > sizeof partial - 16) return sm_fail(err, "%s: path too long", path);
@@ -384,9 +386,7 @@ int index_write(const sweep_index *ix, const char *path, sm_error *err)
     H5Pclose(lcpl);
     if (H5Fclose(f) < 0) bad = 1;
     if (bad) return sm_fail(err, "%s: cannot write the index (disk full?)", partial);
-    if (rename(partial, path) != 0)
-        return sm_fail(err, "%s: cannot rename %s into place: %s", path, partial, strerror(errno));
-    return 0;
+    return outfile_publish(partial, path, replace, err);
 }
 
 typedef struct {

@@ -111,7 +111,7 @@ static int build_merged(sweep_index *ix, const sweep_index *in, int nshards, int
     return SM_EXIT_OK;
 }
 
-int index_merge(const char *out, char **shards, int nshards, sm_error *err)
+int index_merge(const char *out, char **shards, int nshards, int replace, sm_error *err)
 {
     sweep_index *in = calloc((size_t)nshards, sizeof *in);
     sweep_index ix = {0};
@@ -123,7 +123,7 @@ int index_merge(const char *out, char **shards, int nshards, sm_error *err)
         if (!from) code = (sm_fail(err, "merge: out of memory"), SM_EXIT_RUNTIME);
         else if (!map_points(in, shards, nshards, from, err)) {
             code = build_merged(&ix, in, nshards, rows, from, err);
-            if (code == SM_EXIT_OK && index_write(&ix, out, err)) code = SM_EXIT_RUNTIME;
+            if (code == SM_EXIT_OK && index_write(&ix, out, replace, err)) code = SM_EXIT_RUNTIME;
         }
     }
     for (int s = 0; s < nshards; s++) index_free(&in[s]);

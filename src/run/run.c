@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "core/units.h"
 #include "core/version.h"
+#include "io/outfile.h"
 #include "run/progress.h"
 #include "run/resume.h"
 #include "run/run.h"
@@ -33,23 +34,75 @@ void run_checkpoint_path(char *buf, size_t n, const char *output)
     snprintf(buf, n, "%s.ckpt", output);
 }
 
-/* Checks made before anything is allocated or written: a resumed run must
- * not replace a finished result, and a fresh run must not silently discard
- * the checkpoint of an interrupted one. */
-static int check_files(const char *path, const char *ckpt, const run_options *opt, sm_error *err)
+/* The files beside an output that softmatrix writes, and what each holds. */
+static int odd_sidecars(const char *path, sm_error *err)
+{
+    static const char *const side[][2] = {
+        {".ckpt", "the checkpoint"}, {".ckpt.tmp", "a checkpoint being written"},
+        {".partial", "the output while it is written"}, {".partial.new", "a rebuilt output"},
+        {".lock", "the output's lock"}};
+    for (size_t i = 0; i < sizeof side / sizeof side[0]; i++) {
+        char p[CONFIG_PATH_MAX + 16];
+        snprintf(p, sizeof p, "%s%s", path, side[i][0]);
+        if (outfile_odd(p, side[i][1], err)) return 1;
+    }
+    return 0;
+}
+
+/* Checks made with the output's lock held, before anything is written: a
+ * resumed run must not replace a finished result, and a fresh run must not
+ * silently discard the checkpoint of an interrupted one. A checkpoint that
+ * only marks a finished run is cleaned away, or, when the rename of that
+ * run's result was cut short, --resume completes it (*done = 1). */
+static int check_files(const char *path, const char *ckpt, const run_options *opt, int *done,
+                       sm_error *err)
 {
     struct stat st;
+    if (opt->resume || opt->checkpoints) {
+        const ckpt_state cs = run_checkpoint_settle(path, ckpt);
+        if (cs == CKPT_UNPUBLISHED && opt->resume) {
+            if (h5out_publish(path, opt->overwrite, err)) return SM_EXIT_RUNTIME;
+            ckpt_remove(ckpt);
+            *done = 1;
+            return 0;
+        }
+        if (cs == CKPT_UNPUBLISHED && !opt->overwrite)
+            return sm_fail(err, "%s: the run finished, but stopped before its result was renamed into place (add --resume to complete it, or --overwrite to start afresh)",
+                           ckpt), SM_EXIT_USAGE;
+    }
     if (opt->resume) {
         if (!opt->overwrite && stat(path, &st) == 0)
             return sm_fail(err, "%s: output file exists, the run is finished (nothing to resume; --overwrite replaces it once the resumed run completes)",
-                           path);
+                           path), SM_EXIT_USAGE;
         if (stat(ckpt, &st) != 0)
-            return sm_fail(err, "%s: no checkpoint to resume from (run without --resume to start afresh)", ckpt);
-    } else if (opt->checkpoints && !opt->overwrite && stat(ckpt, &st) == 0) {
-        return sm_fail(err, "%s: checkpoint of an interrupted run exists (add --resume to continue it, or --overwrite to start afresh)",
-                       ckpt);
+            return sm_fail(err, "%s: no checkpoint to resume from (run without --resume to start afresh)", ckpt),
+                   SM_EXIT_USAGE;
+        return 0;
     }
-    return 0;
+    if (opt->checkpoints && !opt->overwrite && stat(ckpt, &st) == 0)
+        return sm_fail(err, "%s: checkpoint of an interrupted run exists (add --resume to continue it, or --overwrite to start afresh)",
+                       ckpt), SM_EXIT_USAGE;
+    return h5out_check_path(path, opt->overwrite, err) ? SM_EXIT_USAGE : 0;
+}
+
+/* Takes the output for this process: the checks that need nothing created
+ * (a path that cannot name a file, a directory where a file belongs,
+ * --resume without a checkpoint), the directories, the lock, then
+ * check_files under it. Returns an exit code; on success the lock is held. */
+static int claim_output(const char *path, const char *ckpt, const run_options *opt,
+                        outfile_lock *lock, int *done, sm_error *err)
+{
+    struct stat st;
+    if (h5out_check_path(path, 1, err) || odd_sidecars(path, err)) return SM_EXIT_USAGE;
+    if (opt->resume && stat(ckpt, &st) != 0 && errno == ENOENT && stat(path, &st) != 0)
+        return sm_fail(err, "%s: no checkpoint to resume from (run without --resume to start afresh)", ckpt),
+               SM_EXIT_USAGE;
+    if (outfile_mkdirs(path, err)) return SM_EXIT_RUNTIME;
+    int busy;
+    if (outfile_lock_take(lock, path, &busy, err)) return SM_EXIT_RUNTIME;
+    const int code = check_files(path, ckpt, opt, done, err);
+    if (code) outfile_lock_release(lock);
+    return code;
 }
 
 /* Refuse a lattice that cannot fit before allocating any of it: level and
@@ -72,6 +125,32 @@ static void timed_sweep(run_state *rs)
     rs->sweep_time += omp_get_wtime() - t;
 }
 
+static int64_t total_steps(const sm_config *cfg)
+{
+    return cfg->equilibration_sweeps + config_total_sweeps(cfg);
+}
+
+static const char *signal_name(int sig)
+{
+    return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal";
+}
+
+/* While a partial file is rebuilt no checkpoint is written (the existing
+ * one is ahead); a stop leaves the old files as they were. */
+static int rebuilding(run_state *rs, run_clock *clk, int sig, sm_error *err)
+{
+    if (sig) {
+        sm_fail(err, "%s: interrupted at sweep %lld of %lld by %s while rebuilding the partial output (the checkpoint at sweep %lld is unchanged)",
+                h5out_path(rs->h), (long long)rs->sim.step, (long long)total_steps(rs->cfg),
+                signal_name(sig), (long long)rs->rebuild_step);
+        return SM_EXIT_SIGNAL_BASE + sig;
+    }
+    if (rs->sim.step < rs->rebuild_step) return 0;
+    if (run_rebuild_done(rs, err)) return SM_EXIT_RUNTIME;
+    clk->last_ckpt = omp_get_wtime();
+    return 0;
+}
+
 /* After every sweep: flush, progress, and a checkpoint when one is due
  * (every run.checkpoint_every sweeps, every run.checkpoint_seconds, or on a
  * stop signal). Returns 0 to go on, else an exit code
@@ -87,6 +166,7 @@ static int between_sweeps(run_state *rs, run_clock *clk, sm_error *err)
     progress_show(&clk->pr, rs->sim.step, rs->sim.T, 0);
     if (!clk->opt->checkpoints) return 0;
     const int sig = clk->opt->stop ? (int)*clk->opt->stop : 0;
+    if (rs->rebuild) return rebuilding(rs, clk, sig, err);
     const int due = sig || (cfg->checkpoint_every > 0 && rs->sim.step % cfg->checkpoint_every == 0) ||
                     (cfg->checkpoint_seconds > 0 && now - clk->last_ckpt >= cfg->checkpoint_seconds);
     if (!due) return 0;
@@ -94,8 +174,7 @@ static int between_sweeps(run_state *rs, run_clock *clk, sm_error *err)
     clk->last_ckpt = omp_get_wtime();
     if (!sig) return 0;
     sm_fail(err, "%s: interrupted at sweep %lld of %lld by %s (checkpoint %s)", h5out_path(rs->h),
-            (long long)rs->sim.step, (long long)(cfg->equilibration_sweeps + config_total_sweeps(cfg)),
-            sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal", clk->ckpt);
+            (long long)rs->sim.step, (long long)total_steps(cfg), signal_name(sig), clk->ckpt);
     return SM_EXIT_SIGNAL_BASE + sig;
 }
 
@@ -127,7 +206,7 @@ static int run_schedule(run_state *rs, run_clock *clk, sm_error *err)
 }
 
 /* Simulation, diagnostics and the output: a fresh .partial, or the
- * interrupted run's cut back to its checkpoint (read and verified first, so
+ * interrupted run's (run_resume: the checkpoint read and verified first, so
  * that a bad checkpoint changes nothing on disk). */
 static int run_setup(run_state *rs, const run_options *opt, const char *path, const char *ckpt,
                      sm_error *err)
@@ -138,13 +217,14 @@ static int run_setup(run_state *rs, const run_options *opt, const char *path, co
     if (diag_set_init(&rs->diags, DIAG_REGISTRY, &rs->ctx, err)) return SM_EXIT_RUNTIME;
     int usage = 0, rc;
     if (opt->resume) {
-        h5out_count *counts = NULL;
-        int ncounts = 0;
-        rc = run_checkpoint_restore(rs, ckpt, &counts, &ncounts, &usage, err) ||
-             h5out_reopen(&rs->h, path, opt->overwrite, rs->json, counts, ncounts, &usage, err);
-        free(counts);
+        rc = run_resume(rs, path, ckpt, opt->overwrite, stderr, &usage, err);
+        if (!rc && rs->rebuild && rs->sim.step >= rs->rebuild_step) {
+            rs->ctx.h = rs->h;
+            rc = run_rebuild_done(rs, err);
+        }
     } else {
-        rc = h5out_open(&rs->h, path, opt->overwrite, cfg, rs->json, &usage, err);
+        rc = h5out_create(&rs->h, path, opt->overwrite, cfg, rs->json, cfg->source, err);
+        h5out_remove_rebuild(path);
         /* with --overwrite a stale checkpoint is superseded by this run */
         if (!rc && opt->checkpoints && ckpt_remove(ckpt) != 0)
             rc = sm_fail(err, "%s: cannot remove the stale checkpoint: %s", ckpt, strerror(errno));
@@ -162,7 +242,10 @@ static void announce(const run_state *rs, const run_options *opt, const char *pa
             SOFTMATRIX_VERSION, cfg->source, cfg->Lx, cfg->Ly,
             cfg->boundary == BOUNDARY_PERIODIC ? "periodic" : "open", rs->sim.kind, threads,
             threads > 1 ? "s" : "", (long long)cfg->seed, path);
-    if (opt->resume) fprintf(stderr, "resuming at sweep %lld from %s\n", (long long)rs->sim.step, ckpt);
+    if (opt->resume && rs->rebuild)
+        fprintf(stderr, "rebuilding the partial output up to sweep %lld of %s\n", (long long)rs->rebuild_step, ckpt);
+    else if (opt->resume)
+        fprintf(stderr, "resuming at sweep %lld from %s\n", (long long)rs->sim.step, ckpt);
 }
 
 /* The diagnostics' results, the timing, and the .partial renamed into place. */
@@ -186,11 +269,9 @@ static int run_finish(run_state *rs, run_clock *clk, const char *path, int threa
                (long long)sim->lat.N);
     h5out *h = rs->h;
     rs->h = NULL;
-    if (h5out_close(h, 1, err)) return SM_EXIT_RUNTIME;
-    /* the result is in place: the checkpoint has served its purpose */
-    if ((clk->opt->checkpoints || clk->opt->resume) && ckpt_remove(clk->ckpt) != 0)
-        fprintf(stderr, "softmatrix: %s: cannot remove the checkpoint of the finished run: %s\n",
-                clk->ckpt, strerror(errno));
+    if (h5out_close(h, 0, err)) return SM_EXIT_RUNTIME;
+    const int ckpts = clk->opt->checkpoints || clk->opt->resume;
+    if (run_publish(path, ckpts ? clk->ckpt : NULL, rs, clk->opt->overwrite, err)) return SM_EXIT_RUNTIME;
     if (rs->ctx.report) printf("wrote %s\n", path);
     return SM_EXIT_OK;
 }
@@ -214,18 +295,14 @@ void run_warn_threads(const char *what, int threads)
                 what, threads, cores, cores > 1 ? "s" : "");
 }
 
-int run_main(const sm_config *cfg, const run_options *opt, sm_error *err)
+/* The run in the output it has claimed. */
+static int run_claimed(const sm_config *cfg, const run_options *opt, const char *path,
+                       const char *ckpt, sm_error *err)
 {
-    const char *path = opt->output ? opt->output : cfg->output_path;
-    char ckpt[CONFIG_PATH_MAX + 16];
-    run_checkpoint_path(ckpt, sizeof ckpt, path);
-    if (check_memory(cfg, err)) return SM_EXIT_USAGE;
-    if ((opt->resume || opt->checkpoints) && check_files(path, ckpt, opt, err)) return SM_EXIT_USAGE;
     const int threads = opt->threads > 0 ? opt->threads : (cfg->threads > 0 ? cfg->threads : omp_get_max_threads());
     if (!opt->quiet && (opt->threads > 0 || cfg->threads > 0))
         run_warn_threads(opt->threads > 0 ? "--threads" : "run.threads", threads);
     omp_set_num_threads(threads);
-
     run_state rs = {.cfg = cfg, .json = config_to_json(cfg)};
     if (!rs.json) return sm_fail(err, "out of memory"), SM_EXIT_RUNTIME;
     int code = run_setup(&rs, opt, path, ckpt, err);
@@ -233,18 +310,39 @@ int run_main(const sm_config *cfg, const run_options *opt, sm_error *err)
         announce(&rs, opt, path, ckpt, threads);
         const double t0 = omp_get_wtime();
         run_clock clk = {opt, ckpt, t0, t0, t0, {0}};
-        progress_init(&clk.pr, opt->progress, opt->quiet, t0,
-                      cfg->equilibration_sweeps + config_total_sweeps(cfg), rs.sim.lat.N, rs.sim.step);
+        progress_init(&clk.pr, opt->progress, opt->quiet, t0, total_steps(cfg), rs.sim.lat.N, rs.sim.step);
         code = run_schedule(&rs, &clk, err);
         if (!code) code = run_finish(&rs, &clk, path, threads, err);
         else if (code > SM_EXIT_USAGE) progress_show(&clk.pr, rs.sim.step, rs.sim.T, 1);
     }
-    /* the .partial stays for --resume; after a stop, failing to close it
-     * is the error to report, after another failure that failure is */
-    if (rs.h && h5out_close(rs.h, 0, code > SM_EXIT_USAGE ? err : NULL) && code > SM_EXIT_USAGE)
+    /* the .partial stays for --resume (a rebuild's new file goes: the old
+     * files are what the checkpoint describes); after a stop, failing to
+     * close it is the error to report, after another failure that one is */
+    if (rs.h && rs.rebuild) h5out_discard(rs.h);
+    else if (rs.h && h5out_close(rs.h, 0, code > SM_EXIT_USAGE ? err : NULL) && code > SM_EXIT_USAGE)
         code = SM_EXIT_RUNTIME;
     diag_set_free(&rs.diags);
     sim_free(&rs.sim);
+    free(rs.rebuild);
     free((char *)rs.json);
+    return code;
+}
+
+int run_main(const sm_config *cfg, const run_options *opt, sm_error *err)
+{
+    const char *path = opt->output ? opt->output : cfg->output_path;
+    char ckpt[CONFIG_PATH_MAX + 16];
+    run_checkpoint_path(ckpt, sizeof ckpt, path);
+    if (check_memory(cfg, err)) return SM_EXIT_USAGE;
+    outfile_lock lock = {.fd = -1};
+    int done = 0;
+    int code = claim_output(path, ckpt, opt, &lock, &done, err);
+    if (code) return code;
+    if (done) {
+        if (!opt->quiet) printf("wrote %s (the finished run's result, renamed into place)\n", path);
+    } else {
+        code = run_claimed(cfg, opt, path, ckpt, err);
+    }
+    outfile_lock_release(&lock);
     return code;
 }

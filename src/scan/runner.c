@@ -22,6 +22,7 @@
 #include <cjson/cJSON.h>
 #include "io/config.h"
 #include "io/index.h"
+#include "io/outfile.h"
 #include "run/run.h"
 #include "scan/points.h"
 #include "run/progress.h"
@@ -35,27 +36,6 @@ typedef struct {
     char dir[CONFIG_PATH_MAX - 128]; /* room for /point_NNNN.h5.partial */
     int digits;
 } sweep_ctx;
-
-static char *read_text(const char *path, sm_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) { sm_fail(err, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
-    size_t len = 0, cap = 65536;
-    char *buf = malloc(cap);
-    while (buf) {
-        len += fread(buf + len, 1, cap - 1 - len, f);
-        if (len < cap - 1 || cap > ((size_t)64 << 20)) break;
-        char *nb = realloc(buf, 2 * cap);
-        if (!nb) { free(buf); buf = NULL; break; }
-        buf = nb;
-        cap *= 2;
-    }
-    const int bad = ferror(f) || (buf && len >= ((size_t)64 << 20));
-    fclose(f);
-    if (!buf || bad) { free(buf); sm_fail(err, "%s: cannot read (or larger than 64 MiB)", path); return NULL; }
-    buf[len] = 0;
-    return buf;
-}
 
 static void point_file(const sweep_ctx *x, int64_t p, char *out, size_t n, int with_dir)
 {
@@ -123,20 +103,6 @@ static int same_run(const char *a, const char *b)
     cJSON_Delete(ja);
     cJSON_Delete(jb);
     return same;
-}
-
-static int mkdir_p(const char *dir, sm_error *err)
-{
-    char buf[CONFIG_PATH_MAX];
-    snprintf(buf, sizeof buf, "%s/", dir);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return sm_fail(err, "%s: cannot create directory: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    return 0;
 }
 
 /* The child: run one point and leave. _exit keeps the parent's atexit
@@ -306,7 +272,7 @@ static int write_index(const sweep_ctx *x, const int64_t *pts, int64_t n, const 
         if (ix.col[k]->conflict)
             fprintf(stderr, "softmatrix: sweep: index: %s left out (its width differs between points)\n",
                     ix.col[k]->name);
-    rc = index_write(&ix, path, err);
+    rc = index_write(&ix, path, 1, err);
 done:
     index_free(&ix);
     return rc;
@@ -337,7 +303,7 @@ static int set_sweep_key(cJSON *root, const char *set, const char *src, sm_error
 /* Reads the config, applies --set, splits off and expands the sweep block. */
 static int load_sweep(sweep_ctx *x, const sweep_opts *o, sm_error *err)
 {
-    char *text = read_text(o->config, err);
+    char *text = config_read_text(o->config, err);
     if (!text) return 1;
     cJSON *root = config_parse_json(text, o->config, err);
     free(text);
@@ -388,19 +354,25 @@ static int64_t shard_points(const sweep_ctx *x, const sweep_opts *o, int64_t *pt
     return n;
 }
 
-/* Tab-separated, values as exact JSON, for scripts. */
-static void list_points(const sweep_ctx *x, const int64_t *pts, int64_t npts)
+/* Tab-separated, values as exact JSON, for scripts: each point of the
+ * shard validated and printed as it comes, so that a long listing starts at
+ * once and needs no memory per point. Returns an SM_EXIT_* code. */
+static int list_points(const sweep_ctx *x, const sweep_opts *o, sm_config *cfg, sm_error *err)
 {
-    for (int64_t r = 0; r < npts; r++) {
+    for (int64_t p = 0; p < x->spec.npoints; p++) {
+        if (o->shard_n && p % o->shard_n != o->shard_k - 1) continue;
+        if (point_config(x, p, cfg, err)) return SM_EXIT_USAGE;
         char file[CONFIG_PATH_MAX];
         int vi[SWEEP_MAX_KEYS];
-        point_file(x, pts[r], file, sizeof file, 1);
-        sweep_point_values(&x->spec, pts[r], vi);
-        printf("%lld\t%s", (long long)pts[r], file);
+        point_file(x, p, file, sizeof file, 1);
+        sweep_point_values(&x->spec, p, vi);
+        printf("%lld\t%s", (long long)p, file);
         for (int k = 0; k < x->spec.nkeys; k++)
             printf("\t%s=%s", x->spec.key[k].path, x->spec.key[k].json[vi[k]]);
-        printf("\n");
+        if (printf("\n") < 0) return sm_fail(err, "sweep --list: cannot write to standard output"), SM_EXIT_RUNTIME;
     }
+    return fflush(stdout) ? (sm_fail(err, "sweep --list: cannot write to standard output"), SM_EXIT_RUNTIME)
+                          : SM_EXIT_OK;
 }
 
 /* The points still to run: those without a finished file. A finished file
@@ -469,20 +441,14 @@ static void announce(const sweep_ctx *x, const sweep_opts *o, int64_t npts, int6
 
 /* Runs the points of pts that are not finished, then writes the index. */
 static int run_and_index(const sweep_ctx *x, const sweep_opts *o, const int64_t *pts, int64_t npts,
-                         int64_t *todo, sm_config *cfg, sm_error *err)
+                         int64_t *todo, const char *index_path, sm_config *cfg, sm_error *err)
 {
     int64_t ntodo, npartial;
-    if (mkdir_p(x->dir, err)) return SM_EXIT_RUNTIME;
+    char shard[32] = "";
+    if (o->shard_n) snprintf(shard, sizeof shard, "%d/%d", o->shard_k, o->shard_n);
     if (points_to_run(x, o, pts, npts, todo, &ntodo, &npartial, cfg, err)) return SM_EXIT_USAGE;
     int jobs, tpp;
     plan_threads(o, ntodo, &jobs, &tpp);
-    char shard[32] = "", index_path[CONFIG_PATH_MAX + 64];
-    if (o->shard_n) {
-        snprintf(shard, sizeof shard, "%d/%d", o->shard_k, o->shard_n);
-        snprintf(index_path, sizeof index_path, "%s/index_shard_%d_of_%d.h5", x->dir, o->shard_k, o->shard_n);
-    } else {
-        snprintf(index_path, sizeof index_path, "%s/index.h5", x->dir);
-    }
     if (!o->quiet) announce(x, o, npts, ntodo, npartial, jobs, tpp);
     const double t0 = omp_get_wtime();
     const int code = run_points(x, todo, ntodo, jobs, tpp, o, npts, npts - ntodo);
@@ -498,6 +464,25 @@ static int run_and_index(const sweep_ctx *x, const sweep_opts *o, const int64_t 
     return SM_EXIT_OK;
 }
 
+/* The sweep holds the lock of its index (one sweep, or one shard of it,
+ * per directory at a time); each point's run holds its point file's. */
+static int run_locked(const sweep_ctx *x, const sweep_opts *o, const int64_t *pts, int64_t npts,
+                      int64_t *todo, sm_config *cfg, sm_error *err)
+{
+    char index_path[CONFIG_PATH_MAX + 64];
+    if (o->shard_n)
+        snprintf(index_path, sizeof index_path, "%s/index_shard_%d_of_%d.h5", x->dir, o->shard_k, o->shard_n);
+    else
+        snprintf(index_path, sizeof index_path, "%s/index.h5", x->dir);
+    if (outfile_mkdirs(index_path, err)) return SM_EXIT_RUNTIME;
+    outfile_lock lock;
+    int busy;
+    if (outfile_lock_take(&lock, index_path, &busy, err)) return SM_EXIT_RUNTIME;
+    const int code = run_and_index(x, o, pts, npts, todo, index_path, cfg, err);
+    outfile_lock_release(&lock);
+    return code;
+}
+
 int sweep_execute(const sweep_opts *o)
 {
     sweep_ctx x = {0};
@@ -509,7 +494,11 @@ int sweep_execute(const sweep_opts *o)
     if (!cfg) {
         sm_fail(&err, "out of memory");
         code = SM_EXIT_RUNTIME;
-    } else if (!load_sweep(&x, o, &err)) {
+    } else if (load_sweep(&x, o, &err)) {
+        code = SM_EXIT_USAGE;
+    } else if (o->list) {
+        code = list_points(&x, o, cfg, &err);
+    } else {
         const int64_t np = x.spec.npoints;
         /* every point of the whole sweep, not only this shard's, so that a
          * bad value stops all shards before any of them spends machine time */
@@ -520,8 +509,7 @@ int sweep_execute(const sweep_opts *o)
         if (p == np && !todo) code = (sm_fail(&err, "out of memory"), SM_EXIT_RUNTIME);
         else if (todo) {
             const int64_t npts = shard_points(&x, o, pts);
-            if (o->list) list_points(&x, pts, npts), code = SM_EXIT_OK;
-            else code = run_and_index(&x, o, pts, npts, todo, cfg, &err);
+            code = run_locked(&x, o, pts, npts, todo, cfg, &err);
         }
     }
     if (code > SM_EXIT_OK) fprintf(stderr, "softmatrix: %s\n", err.msg);
