@@ -86,9 +86,14 @@ int h5out_write_unit(h5out *h, const char *path, const char *unit, sm_error *err
 
 int h5out_flush(h5out *h, sm_error *err);
 
-/* Closes the file. complete = 1 renames <path>.partial to <path>; otherwise
- * the partial file is left for inspection (or for --resume). Frees h. */
-int h5out_close(h5out *h, int complete, sm_error *err);
+/* How h5out_close leaves the file. H5OUT_KEEP: as it is (an interrupted
+ * run's .partial, for --resume). H5OUT_SEALED: complete (the XDMF views and
+ * <path>.xmf written) but still <path>.partial, for the caller to publish
+ * in its own finishing order. H5OUT_PUBLISH: complete and renamed to
+ * <path>. */
+enum { H5OUT_KEEP = 0, H5OUT_PUBLISH = 1, H5OUT_SEALED = 2 };
+/* Closes the file as mode says and frees h. */
+int h5out_close(h5out *h, int mode, sm_error *err);
 /* Renames the closed <path>.partial of a finished run to <path> (what
  * h5out_close does with complete = 1). */
 int h5out_publish(const char *path, int overwrite, sm_error *err);

@@ -580,17 +580,19 @@ static int write_sidecar(const h5out *h, const xdmf_series *x, sm_error *err)
     return 0;
 }
 
-int h5out_close(h5out *h, int complete, sm_error *err)
+int h5out_close(h5out *h, int mode, sm_error *err)
 {
     if (!h) return 0;
     xdmf_series x = {0};
     xdmf_field fl[SNAP_NFIELDS];
     char src[SNAP_NFIELDS][64];
-    int rc = complete ? snapshot_series(h, &x, fl, src, err) : 0;
+    int rc = mode != H5OUT_KEEP ? snapshot_series(h, &x, fl, src, err) : 0;
     if (!rc && x.nfields) rc = xdmf_write_views(h->file, &x, err);
     const int closed = close_file(h, rc ? NULL : err);
     if (!rc) rc = closed;
-    if (!rc && complete) rc = h5out_publish(h->path, h->overwrite, err) || write_sidecar(h, &x, err);
+    if (!rc && mode == H5OUT_PUBLISH) rc = h5out_publish(h->path, h->overwrite, err);
+    /* the sidecar names <path>, which a sealed file becomes when published */
+    if (!rc && mode != H5OUT_KEEP) rc = write_sidecar(h, &x, err);
     free((double *)x.time);
     free(h);
     return rc;

@@ -266,7 +266,7 @@ static int copy_all(const resume_args *a, sm_error *err)
     }
     char fresh[CONFIG_PATH_MAX + 16];
     snprintf(fresh, sizeof fresh, "%s", h5out_partial(h));
-    if (h5out_close(h, 0, err)) return H5OUT_FAILED;
+    if (h5out_close(h, H5OUT_KEEP, err)) return H5OUT_FAILED;
     /* on disk before it replaces the old file */
     const int fd = open(fresh, O_RDONLY);
     const int bad = fd < 0 || fsync(fd) != 0;

@@ -269,7 +269,7 @@ static int run_finish(run_state *rs, run_clock *clk, const char *path, int threa
                (long long)sim->lat.N);
     h5out *h = rs->h;
     rs->h = NULL;
-    if (h5out_close(h, 0, err)) return SM_EXIT_RUNTIME;
+    if (h5out_close(h, H5OUT_SEALED, err)) return SM_EXIT_RUNTIME;
     const int ckpts = clk->opt->checkpoints || clk->opt->resume;
     if (run_publish(path, ckpts ? clk->ckpt : NULL, rs, clk->opt->overwrite, err)) return SM_EXIT_RUNTIME;
     if (rs->ctx.report) printf("wrote %s\n", path);
@@ -319,7 +319,7 @@ static int run_claimed(const sm_config *cfg, const run_options *opt, const char 
      * files are what the checkpoint describes); after a stop, failing to
      * close it is the error to report, after another failure that one is */
     if (rs.h && rs.rebuild) h5out_discard(rs.h);
-    else if (rs.h && h5out_close(rs.h, 0, code > SM_EXIT_USAGE ? err : NULL) && code > SM_EXIT_USAGE)
+    else if (rs.h && h5out_close(rs.h, H5OUT_KEEP, code > SM_EXIT_USAGE ? err : NULL) && code > SM_EXIT_USAGE)
         code = SM_EXIT_RUNTIME;
     diag_set_free(&rs.diags);
     sim_free(&rs.sim);

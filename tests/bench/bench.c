@@ -283,8 +283,7 @@ static void run_size(bench *b, int L, const char *outdir)
     snprintf(path, sizeof path, "%s/snapshot_%d.h5", outdir, L);
     snap_ctx sc = {NULL, cfg, &sim.st, 0};
     if (want(b, "snapshot")) {
-        int usage = 0;
-        if (h5out_open(&sc.h, path, 1, cfg, "{}", &usage, &err)) {
+        if (h5out_create(&sc.h, path, 1, cfg, "{}", "bench", &err)) {
             fprintf(stderr, "bench: %s\n", err.msg);
             exit(1);
         }
@@ -327,7 +326,7 @@ static void run_size(bench *b, int L, const char *outdir)
                 if (!strcmp(jobs[q].op, "level") && jobs[q].nt == jobs[k].nt) res[k]->ref_level = res[q]->med;
 
     if (want(b, "snapshot")) {
-        h5out_close(sc.h, 0, &err);
+        h5out_close(sc.h, H5OUT_KEEP, &err);
         remove(path);
         snprintf(path, sizeof path, "%s/snapshot_%d.h5.partial", outdir, L);
         remove(path);
