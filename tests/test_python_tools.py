@@ -206,8 +206,8 @@ def test_summaries(files):
         for name, g in f["summary"].items():
             if name in ("segments", "timing"):
                 continue
-            assert np.array_equal(s[name].values, g["mean"][()]), name
-            assert np.array_equal(s[name + "_error"].values, g["error"][()]), name
+            assert np.array_equal(s[name].values, g["mean"][()], equal_nan=True), name
+            assert np.array_equal(s[name + "_error"].values, g["error"][()], equal_nan=True), name
             assert np.array_equal(s[name + "_tau_int"].values, g["tau_int"][()], equal_nan=True)
         assert np.array_equal(s.T_from.values, f["summary/segments/T_from"][()])
         assert np.array_equal(s.T_to.values, f["summary/segments/T_to"][()])
