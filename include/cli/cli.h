@@ -27,6 +27,7 @@ int cmd_validate(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_constants(int argc, char **argv);
+int cmd_transition(int argc, char **argv);
 int cmd_table1(int argc, char **argv);
 int cmd_doc(int argc, char **argv);
 

@@ -80,6 +80,14 @@ void constants_derive(sm_constants *c)
     c->cboson = CBOSON_FRACTION;
 }
 
+double constants_local_T(const model_params *p, int i, int k)
+{
+    if (i < LEVEL_MIN || i >= LEVEL_MAX || k < 0 || k > 4 || !(p->g > 1.0)) return NAN;
+    const double E = p->eps_C * (MODEL_CBOSONS[i + 2] - MODEL_CBOSONS[i + 1]) + (4 - 2 * k) * p->eps_step;
+    const double T = E / log(p->g);
+    return T > 0 ? T : NAN;
+}
+
 /* --- material presets ------------------------------------------------- */
 
 static const material_preset PRESETS[] = {
