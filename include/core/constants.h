@@ -67,6 +67,14 @@ typedef struct {
 size_t material_presets(const material_preset **out);
 const material_preset *material_find(const char *name);
 
+/* Where a row's value comes from. DERIVED: computed from the
+ * Lennard-Jones form (the cage geometry and its angles). PAPER: a number the
+ * paper takes as given (k_B T_g = 20/3 for flexible chains, T_m = T_g + 4,
+ * N_c = 200, the materials' temperatures) or what follows from such numbers
+ * alone; these are inputs, never results of the model, and are printed as
+ * such. */
+typedef enum { CONST_DERIVED = 0, CONST_PAPER = 1 } constant_source;
+
 /* One row of the comparison table. paper is NaN when the paper prints no
  * number; paper_text is the value as printed ("" when none), e.g. a range
  * "1.14~1.17" whose midpoint is stored in paper. */
@@ -78,6 +86,7 @@ typedef struct {
     double paper;
     const char *paper_text;
     const char *formula;
+    constant_source source;
 } constant_entry;
 
 /* Upper bound on the number of rows; constants_table never fills more. */
