@@ -48,8 +48,4 @@ void eq_sampler_free(eq_sampler *s);
 /* Equilibrates at T and measures (allocates nothing). */
 void eq_sampler_point(eq_sampler *s, double T, const eq_schedule *sch, eq_sample *out);
 
-/* Integrated autocorrelation time of x[0..n-1] in samples (Sokal's
- * automatic window, c = 6); 0.5 for uncorrelated data. */
-double eq_tau_int(const double *x, int64_t n);
-
 #endif

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "analysis/eqsample.h"
+#include "diag/autocorr.h"
 
 int eq_sampler_init(eq_sampler *s, const sm_config *cfg, int L, int64_t seed, int span,
                     const eq_schedule *sch, sm_error *err)
@@ -96,23 +97,5 @@ void eq_sampler_point(eq_sampler *s, double T, const eq_schedule *sch, eq_sample
     out->n_sm = n ? m / (double)n : NAN;
     out->mean_level = n ? lsum_all / (double)n : NAN;
     out->span = nspan ? span_sum / (double)nspan : NAN;
-    out->tau_int = eq_tau_int(s->series, n) * (double)sch->every;
-}
-
-double eq_tau_int(const double *x, int64_t n)
-{
-    if (n < 4) return NAN;
-    double m = 0.0, c0 = 0.0;
-    for (int64_t i = 0; i < n; i++) m += x[i];
-    m /= (double)n;
-    for (int64_t i = 0; i < n; i++) c0 += (x[i] - m) * (x[i] - m);
-    if (c0 <= 0) return 0.5;
-    double tau = 0.5;
-    for (int64_t t = 1; t < n / 2; t++) {
-        double c = 0.0;
-        for (int64_t i = 0; i + t < n; i++) c += (x[i] - m) * (x[i + t] - m);
-        tau += c / c0 * (double)n / (double)(n - t);
-        if ((double)t >= 6.0 * tau) break;
-    }
-    return tau > 0.5 ? tau : 0.5;
+    out->tau_int = autocorr_tau_int(s->series, n) * (double)sch->every;
 }
