@@ -256,14 +256,24 @@ static int eq_finish(diag *d, const diag_ctx *c, sm_error *err)
 static void eq_describe(FILE *md, const diag_ctx *const *ctx, int nctx)
 {
     (void)ctx, (void)nctx;
-    fprintf(md, "| `/equilibrium_check/{cage_mean,cage_error,level_mean,level_error,z,cage_tau_int}` | float64 "
-                "[nhold][3] | kinetic (cage) runs: per hold segment, the means and errors of %s over its "
-                "measured sweeps, the same from a level-dynamics run at its temperature, their difference "
-                "in combined errors |z|, and the integrated autocorrelation time of the cage series (sweeps) |\n",
-            EQ_COLUMNS);
-    fprintf(md, "| `/equilibrium_check/{T,segment,agree,reliable}` | float64 [nhold] | temperature, schedule "
-                "segment, 1 when every |z| <= 3, 1 when every series is at least %d tau_int long; attributes "
-                "`agrees` and `reliable` (yes/no over every hold) and `criterion` |\n", EQ_RELIABLE);
+    static const char *const rows[][3] = {
+        {"cage_mean", "[nhold][3]", "kinetic (cage) runs, per hold segment: means of mean_level, n_soft_matrix, "
+                                    "energy over its measured sweeps (attribute `columns`)"},
+        {"cage_error", "[nhold][3]", "their standard errors (the larger of binning and the automatic-window "
+                                     "autocorrelation estimate)"},
+        {"cage_tau_int", "[nhold][3]", "integrated autocorrelation times of the cage series (sweeps)"},
+        {"level_mean", "[nhold][3]", "the same means from a level-dynamics run at the hold's temperature"},
+        {"level_error", "[nhold][3]", "their standard errors"},
+        {"z", "[nhold][3]", "|cage - level| in combined standard errors"},
+        {"T", "[nhold]", "temperature of the hold"},
+        {"segment", "[nhold]", "its schedule segment"},
+        {"agree", "[nhold]", "1 when every z <= 3; the group's attribute `agrees` is yes when every hold "
+                             "agrees, `criterion` says how"},
+        {"reliable", "[nhold]", "1 when every cage series is at least 50 tau_int long (else its errors are "
+                                "too small to judge); attribute `reliable` over every hold"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        fprintf(md, "| `/equilibrium_check/%s` | float64 %s | %s |\n", rows[i][0], rows[i][1], rows[i][2]);
 }
 
 static void eq_save(const diag *d, ckpt_writer *w)
