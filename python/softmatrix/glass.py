@@ -255,6 +255,18 @@ def _agrees(path) -> Optional[str]:
         return v.decode() if isinstance(v, bytes) else str(v)
 
 
+def best_tau(rows) -> Dict[str, np.ndarray]:
+    """For every i, tau_i at the temperature where it has most intervals."""
+    n = len(rows[0]["mean"])
+    out = {k: np.full(n, np.nan) for k in ("mean", "error", "count", "T")}
+    for i in range(n):
+        r = max(rows, key=lambda r: r["count"][i])
+        if r["count"][i] > 0:
+            out["mean"][i], out["error"][i] = r["mean"][i], r["error"][i]
+            out["count"][i], out["T"][i] = r["count"][i], r["T"]
+    return out
+
+
 def plot_tau(directory, min_count=20, title=None):
     """tau_i against i at every held temperature (log scale, errors)."""
     rows = tau_table(directory)
@@ -268,13 +280,19 @@ def plot_tau(directory, min_count=20, title=None):
         i = np.arange(len(r["mean"]))
         ax.errorbar(i[ok], r["mean"][ok], yerr=r["error"][ok], fmt="o-", color=c, ms=4, capsize=2,
                     label=f"T = {r['T']:g}")
+    best = best_tau(rows)
+    ok = np.isfinite(best["mean"])
+    ax.errorbar(np.arange(len(best["mean"]))[ok], best["mean"][ok], yerr=best["error"][ok], fmt="ks",
+                ms=7, mfc="none", capsize=3, label="best sampled (most intervals)")
     ax.set_yscale("log")
+    good = np.concatenate([r["mean"][r["count"] >= min_count] for r in rows] or [np.ones(1)])
+    ax.set_ylim(np.nanmin(good) / 3, np.nanmax(good) * 3)
     ax.set_xlabel("i (loop i completed, then loop i + 1)")
     ax.set_ylabel("τ_i (sweeps)")
     ax.legend(loc="best", ncol=2)
     ax.set_title(title or f"τ_i in steady state (cage dynamics from level-dynamics equilibrium; "
                           f"entries with ≥ {min_count} intervals)")
-    return fig, {"rows": rows}
+    return fig, {"rows": rows, "best": best}
 
 
 def kww(t, A, tau, beta, c):
@@ -446,17 +464,43 @@ def plot_loops(directory, name="mean_level", title=None):
 
 # ---------------------------------------------------------------- command line
 
-def _print(info, indent=""):
-    for k, v in info.items():
-        if isinstance(v, dict):
-            print(f"{indent}{k}:")
-            _print(v, indent + "  ")
-        elif isinstance(v, (list, tuple)) and len(v) > 12:
-            continue
-        elif isinstance(v, np.ndarray):
-            continue
-        else:
-            print(f"{indent}{k}: {v}")
+def _pm(v, e, spec=".4g"):
+    return f"{v:{spec}} ± {e:.2g}" if np.isfinite(e) else f"{v:{spec}}"
+
+
+def report(cmd, info, out=sys.stdout):
+    """The numbers a figure shows, as text."""
+    w = lambda *a: print(*a, file=out)  # noqa: E731
+    if cmd == "transition":
+        for key, d in info.items():
+            w(f"{key}: " + ", ".join(f"{n} = {_pm(*d[n])}" for n in ("T_g", "T_m", "T_p", "ratio")))
+    elif cmd == "tgmap":
+        m = info["map"]
+        w(f"T_g/T_m, L = {m['L']}; rows {m['y_key']}, columns {m['x_key']}")
+        w(" " * 10 + "".join(f"{x:>18.4g}" for x in m["x"]))
+        for i, y in enumerate(m["y"]):
+            w(f"{y:>10.4g}" + "".join(f"{_pm(m['ratio'][i, j], m['error'][i, j], '.4f'):>18}"
+                                      for j in range(len(m["x"]))))
+        w(f"lowest ratio {info['min_ratio']:.4f}; reaches 5/8: {info['reaches_5_8']}")
+    elif cmd == "tau":
+        for r in info["rows"]:
+            cells = [f"{_pm(m, e, '.0f')} [{int(c)}]" if c > 0 else "-"
+                     for m, e, c in zip(r["mean"], r["error"], r["count"])]
+            w(f"T = {r['T']:g} (equilibrium check: {r['agrees']}): " + "; ".join(
+                f"tau_{i} {c}" for i, c in enumerate(cells) if c != "-"))
+        b = info["best"]
+        w("best sampled: " + "; ".join(f"tau_{i} = {_pm(m, e, '.0f')} (T = {T:g})"
+                                        for i, (m, e, T) in enumerate(zip(b["mean"], b["error"], b["T"]))
+                                        if np.isfinite(m)))
+    elif cmd == "kww":
+        for key, res in info.items():
+            f, e = res["fit"], res["error"] or {}
+            if f:
+                w(f"{key}: tau = {_pm(f['tau'], e.get('tau', math.nan))}, beta = "
+                  f"{_pm(f['beta'], e.get('beta', math.nan), '.3f')}, A = {f['A']:.4g}, c = {f['c']:.4g}")
+    elif cmd == "loops":
+        for r, a, e in zip(info["rates"], info["areas"], info["errors"]):
+            w(f"rate {r:.3g} per sweep: loop area {_pm(a, e)}")
 
 
 def main(argv=None) -> int:
@@ -483,7 +527,6 @@ def main(argv=None) -> int:
             fig, info = plot_transition(files)
         elif a.cmd == "tgmap":
             fig, info = plot_tgmap(a.file)
-            info = {k: v for k, v in info.items() if k != "map"}
         else:
             fig, info = {"tau": plot_tau, "kww": plot_kww, "loops": plot_loops}[a.cmd](a.directory)
     except SoftmatrixFileError as exc:
@@ -491,7 +534,7 @@ def main(argv=None) -> int:
         return 1
     for w in fg.save(fig, a.output, dpi=a.dpi):
         print(f"wrote {w}")
-    _print(info)
+    report(a.cmd, info)
     return 0
 
 
