@@ -285,8 +285,10 @@ def plot_tau(directory, min_count=20, title=None):
     ax.errorbar(np.arange(len(best["mean"]))[ok], best["mean"][ok], yerr=best["error"][ok], fmt="ks",
                 ms=7, mfc="none", capsize=3, label="best sampled (most intervals)")
     ax.set_yscale("log")
-    good = np.concatenate([r["mean"][r["count"] >= min_count] for r in rows] or [np.ones(1)])
-    ax.set_ylim(np.nanmin(good) / 3, np.nanmax(good) * 3)
+    good = np.concatenate([r["mean"][r["count"] >= min_count] for r in rows] + [np.zeros(0)])
+    good = good[np.isfinite(good) & (good > 0)]
+    if len(good):
+        ax.set_ylim(good.min() / 3, good.max() * 3)
     ax.set_xlabel("i (loop i completed, then loop i + 1)")
     ax.set_ylabel("τ_i (sweeps)")
     ax.legend(loc="best", ncol=2)
@@ -331,10 +333,23 @@ def fit_kww(t, y) -> Optional[Dict[str, float]]:
     return {"A": float(A), "tau": tau, "beta": beta, "c": float(c), "rms": math.sqrt(s / len(t))}
 
 
+_EQ_COLUMNS = {"mean_level": 0, "n_soft_matrix": 1, "energy": 2}
+
+
+def _equilibrium(path, name) -> float:
+    """The level-dynamics equilibrium value of `name` at the last hold of a
+    cage run (its /equilibrium_check), NaN when there is none."""
+    with h5py.File(path, "r") as f:
+        if "equilibrium_check" not in f or name not in _EQ_COLUMNS:
+            return math.nan
+        return float(f["equilibrium_check/level_mean"][-1, _EQ_COLUMNS[name]])
+
+
 def tjump_curves(directory, name) -> Dict[str, Dict[str, object]]:
     """Observable `name` after the jump (the last segment) of every run of a
     temperature-jump sweep, grouped into "down" and "up": times since the
-    jump t, one row per seed, and T1 -> T2."""
+    jump t, one row per seed, T1 -> T2, and the level-dynamics equilibrium
+    value at T2 (mean over the seeds' references)."""
     out: Dict[str, Dict[str, object]] = {}
     for r in _runs(directory):
         seg = r.segments()
@@ -344,12 +359,17 @@ def tjump_curves(directory, name) -> Dict[str, Dict[str, object]]:
         ts = r.obs(name)
         sel = r.segment_of_sample() == s
         t = ts.step[sel] - _seg_start(r, s) + 1
-        d = out.setdefault(key, {"t": t, "rows": [], "T1": T1, "T2": T2})
+        d = out.setdefault(key, {"t": t, "rows": [], "T1": T1, "T2": T2, "eq": []})
+        d["eq"].append(_equilibrium(r.path, name))
         n = min(len(d["t"]), len(t))
         d["t"] = d["t"][:n]
         d["rows"] = [row[:n] for row in d["rows"]] + [np.asarray(ts.value, float)[sel][:n]]
     for d in out.values():
         d["rows"] = np.array(d["rows"])
+        eq = np.array(d["eq"], float)
+        d["eq"] = float(np.nanmean(eq)) if np.isfinite(eq).any() else math.nan
+        d["eq_error"] = float(np.nanstd(eq, ddof=1) / math.sqrt(np.isfinite(eq).sum())) \
+            if np.isfinite(eq).sum() > 1 else math.nan
     return out
 
 
@@ -385,6 +405,9 @@ def plot_kww(directory, title=None):
             a.fill_between(t, m - e, m + e, color=col, alpha=0.3, lw=0)
             a.plot(t, m, color=col, lw=0.8)
             res = kww_jackknife(t, rows)
+            res["equilibrium"] = (d["eq"], d["eq_error"])
+            if np.isfinite(d["eq"]):
+                a.axhline(d["eq"], color=col, lw=0.8, ls=":")
             f, er = res["fit"], res["error"] or {}
             if f:
                 tt = np.geomspace(t[0], t[-1], 200)
@@ -398,7 +421,8 @@ def plot_kww(directory, title=None):
         a.set_xlabel("time after the jump (sweeps)")
         a.set_ylabel(lab)
         a.legend(loc="best")
-        a.set_title(f"{lab}(t) after temperature jumps, KWW fits A exp(−(t/τ)^β) + c")
+        a.set_title(f"{lab}(t) after temperature jumps, KWW fits A exp(−(t/τ)^β) + c\n"
+                    "(dotted: level-dynamics equilibrium at the final temperature)")
     fig.suptitle(title or "Temperature-jump relaxation with the cage dynamics from equilibrium")
     return fig, info
 
@@ -496,8 +520,10 @@ def report(cmd, info, out=sys.stdout):
         for key, res in info.items():
             f, e = res["fit"], res["error"] or {}
             if f:
+                eq, eqe = res.get("equilibrium", (math.nan, math.nan))
                 w(f"{key}: tau = {_pm(f['tau'], e.get('tau', math.nan))}, beta = "
-                  f"{_pm(f['beta'], e.get('beta', math.nan), '.3f')}, A = {f['A']:.4g}, c = {f['c']:.4g}")
+                  f"{_pm(f['beta'], e.get('beta', math.nan), '.3f')}, A = {f['A']:.4g}, "
+                  f"c = {_pm(f['c'], e.get('c', math.nan))} (level-dynamics equilibrium {_pm(eq, eqe)})")
     elif cmd == "loops":
         for r, a, e in zip(info["rates"], info["areas"], info["errors"]):
             w(f"rate {r:.3g} per sweep: loop area {_pm(a, e)}")
