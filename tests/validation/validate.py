@@ -294,8 +294,11 @@ class Case:
             "model": m,
             "dynamics": self.dynamics,
             "temperature": self.T,
+            # "same": the cage dynamics is validated on its own, equilibration
+            # included, not from a level-dynamics start
             "run": {"seed": self.seed, "equilibration_sweeps": self.equilibration,
-                    "sweeps": self.sweeps, "measure_every": self.measure_every, "threads": 1},
+                    "sweeps": self.sweeps, "measure_every": self.measure_every, "threads": 1,
+                    "equilibration_dynamics": "same"},
             "init": {"level": 0 if self.frozen else -1, "sigma": self.init_sigma},
             "output": {"path": str(out)},
         }
