@@ -128,6 +128,11 @@ def plot_transition(files: List[Tuple[str, str]], title=None):
             info[f"{label} L={L}"] = {k: d[k] for k in ("T_g", "T_m", "T_p", "ratio")}
         a_n.set_yscale("log")
         a_n.set_ylim(1e-2, 250)
+        # n_SM rises within a few tenths of T_g: zoom on it (T_p is on the right)
+        tg = [d["T_g"][0] for d in pt["sizes"].values() if np.isfinite(d["T_g"][0])]
+        tm = [d["T_m"][0] for d in pt["sizes"].values() if np.isfinite(d["T_m"][0])]
+        if tg and tm:
+            a_n.set_xlim(min(tg) * 0.9, max(tm) * 1.1)
         for y in (1, 5):
             a_n.axhline(y, color="k", lw=0.6, ls=":")
         a_p.axhline(0.5, color="k", lw=0.6, ls=":")
