@@ -35,6 +35,7 @@ typedef struct {
  * every point evaluated (in evaluation order). */
 typedef struct {
     int L;
+    int searched[TR_NTARGETS];   /* 0: not asked for (T_p with --no-tp) */
     int found[TR_NTARGETS];
     xr_estimate est[TR_NTARGETS];
     double *jk[TR_NTARGETS];   /* [nseeds] leave-one-seed-out crossings */

@@ -197,7 +197,7 @@ def plot_tgmap(path, title=None):
                   aspect="auto")
     for i in range(R.shape[0]):
         for j in range(R.shape[1]):
-            a.text(j, i, f"{R[i, j]:.3f}\n±{m['error'][i, j]:.3f}" if np.isfinite(R[i, j]) else "n/a",
+            a.text(j, i, f"{R[i, j]:.4f}\n±{m['error'][i, j]:.4f}" if np.isfinite(R[i, j]) else "n/a",
                    ha="center", va="center", fontsize=7.5, color="w" if R[i, j] < 0.85 else "k")
     a.set_xticks(range(len(m["x"])), [f"{v:.4g}" for v in m["x"]])
     a.set_yticks(range(len(m["y"])), [f"{v:.4g}" for v in m["y"]])

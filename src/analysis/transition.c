@@ -149,7 +149,7 @@ static int run_size(const sm_config *cfg, const tr_options *o, tr_size *sz, sm_e
         rc = eq_sampler_init(&x.smp[made], cfg, sz->L, cfg->seed + made, o->with_tp, &o->sch, err);
     const xr_search s = search_params(cfg, o);
     for (int t = 0; t < TR_NTARGETS && !rc; t++)
-        if (t != TR_TP || o->with_tp) rc = locate(&x, t, &s, err);
+        if ((sz->searched[t] = t != TR_TP || o->with_tp)) rc = locate(&x, t, &s, err);
     if (!rc) rc = add_grid(&x, err);
     for (int i = 0; i < made; i++) eq_sampler_free(&x.smp[i]);
     free(x.smp);

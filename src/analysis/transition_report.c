@@ -56,7 +56,7 @@ static void print_size(FILE *f, const tr_size *sz)
         char name[40];
         snprintf(name, sizeof name, "%s (%s)", TR_TARGETS[t].name, what[t]);
         tr_format(a, sizeof a, size_value(sz, t));
-        fprintf(f, "  %-28s %-24s %s\n", name, a, "-");
+        fprintf(f, "  %-28s %-24s %s\n", name, sz->searched[t] ? a : "not searched", "-");
     }
     const tr_value meas[4] = {sz->ratio, sz->n_z, sz->exponent, sz->N_z_star};
     tr_value pap[4];
