@@ -46,8 +46,10 @@ def pinned_config(out, kind, boundary):
         "dynamics": {"kind": kind},
         "schedule": [{"T": 3.0, "sweeps": 60}, {"T_from": 3.0, "T_to": 6.0, "sweeps": 40},
                      {"T": 5.0, "sweeps": 60}],
+        # "same": the pins predate run.equilibration_dynamics, whose default
+        # ("level") equilibrates a cage run with the level dynamics first
         "run": {"seed": 11, "equilibration_sweeps": 20, "measure_every": 2, "snapshot_every": 50,
-                "census_every": 20},
+                "census_every": 20, "equilibration_dynamics": "same"},
         "init": {"level": -1, "sigma": "random"},
         "output": {"path": str(out), "snapshot_fields": ["level", "sigma", "phase", "z"]},
     }

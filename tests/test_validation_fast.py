@@ -128,6 +128,7 @@ def test_fast_suite_covers_every_kind(fast_suite):
     assert {c.group for c in cases} == {"ising", "onsager", "enum", "cage"}
     assert any(c.Lx == 2 and c.Ly == 2 for c in cases)          # doubled bonds
     assert any(c.model["J"] < 0 for c in cases) and any(c.model["h"] != 0 for c in cases)
+    assert any(c.group == "enum" and c.model["eps_step"] < 0 for c in cases)   # IE arrows attract
     assert len(checks) > 80
 
 

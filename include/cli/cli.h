@@ -6,6 +6,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include "analysis/transition_io.h"
 #include "run/run.h"
 
 typedef struct {
@@ -29,13 +30,26 @@ int cmd_validate(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_constants(int argc, char **argv);
+int cmd_transition(int argc, char **argv);
 int cmd_table1(int argc, char **argv);
 int cmd_doc(int argc, char **argv);
 
+/* What `constants` prints beyond the fixed rows: the model whose local
+ * temperatures it lists (model_source names it: a config or "the
+ * defaults") and, when measured_path is set, the crossings read from that
+ * transition file. */
+typedef struct {
+    const model_params *model;
+    const char *model_source;
+    const tr_measured *sizes;
+    int nmeasured;
+    const char *measured_path;
+} constants_view;
+
 /* The two forms of `constants` (cli/constants.c); 0, or non-zero on an
  * output error. */
-int constants_write_table(FILE *f);
-int constants_write_json(FILE *f);
+int constants_write_table(FILE *f, const constants_view *v);
+int constants_write_json(FILE *f, const constants_view *v);
 
 /* Options shared by run and validate. Returns -1 on success, else an exit
  * code (0 after --help). *sets is malloc'd. */

@@ -11,11 +11,21 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include "core/model.h"
 
 /* Lennard-Jones form in chi = (sigma/q)^6: f = -4 chi (1 - chi), well bottom
  * f(1/2) = -1, and its slope df/dchi. */
 double lj_f(double chi);
 double lj_fprime(double chi);
+
+/* docs/model.md section 14: the local temperature T_k^(i) at which a site at
+ * level i, k of whose four neighbours are at level i + 1 and the rest at i,
+ * has even odds of i + 1 against i:
+ *   T_k^(i) = [eps_C (C(i+1) - C(i)) + (4 - 2k) eps_step] / ln g.
+ * J and h do not enter (the site is an HSCL at both levels). i = -1..7,
+ * k = 0..4; NaN when g <= 1 or the odds never reach 1 (T <= 0). The model's
+ * ordering temperatures are T_g° = T_0^(7) and T_m° = T_4^(7). */
+double constants_local_T(const model_params *p, int i, int k);
 
 /* Named derived constants, for code that needs one of them (cage geometry,
  * soft-matrix step). Lengths in sigma, angles in degrees, energies in eps0,
@@ -57,6 +67,14 @@ typedef struct {
 size_t material_presets(const material_preset **out);
 const material_preset *material_find(const char *name);
 
+/* Where a row's value comes from. DERIVED: computed from the
+ * Lennard-Jones form (the cage geometry and its angles). PAPER: a number the
+ * paper takes as given (k_B T_g = 20/3 for flexible chains, T_m = T_g + 4,
+ * N_c = 200, the materials' temperatures) or what follows from such numbers
+ * alone; these are inputs, never results of the model, and are printed as
+ * such. */
+typedef enum { CONST_DERIVED = 0, CONST_PAPER = 1 } constant_source;
+
 /* One row of the comparison table. paper is NaN when the paper prints no
  * number; paper_text is the value as printed ("" when none), e.g. a range
  * "1.14~1.17" whose midpoint is stored in paper. */
@@ -68,6 +86,7 @@ typedef struct {
     double paper;
     const char *paper_text;
     const char *formula;
+    constant_source source;
 } constant_entry;
 
 /* Upper bound on the number of rows; constants_table never fills more. */

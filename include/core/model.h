@@ -80,11 +80,6 @@ int64_t model_rsos_violations(const lattice *lat, const model_state *s);
  *   g^(l2-l) exp(-dH/T). */
 double model_level_ratio(const model_params *p, double T, int l, int l2, int s,
                          int n_same, int n_up, int S);
-/* The ratio of the level move l -> l + 1 (up = 1) or l - 1 (up = 0) as the
- * kernels' tables index it: n_same - n_up = k - 4, sigma = +1 when sp,
- * neighbour sum S = j - 4; 0 when the new level is out of range (never
- * accepted). */
-double model_level_move_ratio(const model_params *p, double T, int l, int up, int k, int sp, int j);
 /* Weight ratio for flipping s -> -s at an HSCL (n = 1) with neighbour sum S. */
 double model_sigma_ratio(const model_params *p, double T, int s, int S);
 

@@ -13,6 +13,7 @@ enum {
     RNG_STREAM_LEVEL = 1,
     RNG_STREAM_CAGE_SITE = 2,
     RNG_STREAM_CAGE_BOND = 3,
+    RNG_STREAM_PHASE = 4,   /* PCP phases drawn when a kind takes over a state */
 };
 
 typedef struct { uint32_t v[4]; } rng_block;

@@ -45,6 +45,16 @@ void sim_set_temperature(sim_state *s, double T);
 void sim_sweep(sim_state *s);
 /* Site-updates per sweep (the unit of ns per site-update). */
 int64_t sim_site_updates_per_sweep(const sim_state *s);
+/* The run's equilibration (run.equilibration_sweeps at the first
+ * temperature) with the level dynamics when run.equilibration_dynamics is
+ * "level" and the configured kind is another: the level dynamics samples
+ * the same W fast, then the configured kind takes over the state with its
+ * own bookkeeping started afresh and the PCP phases drawn uniformly (their
+ * equilibrium distribution; H does not depend on them). Advances s->step
+ * past the equilibration and leaves the move counters as they were. Does
+ * nothing (returns 0) otherwise; the run then equilibrates as it sweeps. */
+int sim_equilibrate_level(sim_state *s, const sm_config *cfg, sm_error *err);
+
 /* Checkpoint records of everything a sweep reads or accumulates. */
 void sim_save(const sim_state *s, ckpt_writer *w);
 /* Restores them into a state set up by sim_init from the same config; a

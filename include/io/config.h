@@ -10,6 +10,8 @@
 #include "core/error.h"
 
 typedef enum { INIT_SIGMA_RANDOM = 0, INIT_SIGMA_UP, INIT_SIGMA_DOWN, INIT_SIGMA_NEEL } init_sigma_kind;
+/* run.equilibration_dynamics: what runs the run's equilibration sweeps */
+typedef enum { EQ_DYNAMICS_LEVEL = 0, EQ_DYNAMICS_SAME = 1 } eq_dynamics_kind;
 /* SNAP_PCP: the PCP position in its cage, [Ly][Lx][3] floats (docs/model.md section 12) */
 enum { SNAP_LEVEL = 1, SNAP_SIGMA = 2, SNAP_PHASE = 4, SNAP_Z = 8, SNAP_PCP = 16, SNAP_NFIELDS = 5 };
 /* Their names in output.snapshot_fields and under /snapshots, by bit. */
@@ -44,6 +46,7 @@ typedef struct {
     schedule_segment seg[CONFIG_MAX_SEGMENTS];
     int has_schedule;              /* 1: "schedule" given, 0: "temperature" */
     int64_t seed, equilibration_sweeps, sweeps, measure_every, snapshot_every, census_every;
+    int equilibration_dynamics;    /* eq_dynamics_kind */
     int threads;                   /* 0: OpenMP default */
     int64_t checkpoint_every;      /* sweeps between checkpoints, 0: none by count */
     double checkpoint_seconds;     /* wall seconds between checkpoints, 0: none by time */

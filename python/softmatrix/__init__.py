@@ -5,7 +5,7 @@ model of glass states) into numpy or xarray, analyse it and plot it.
     ds = sm.observables("out/default.h5")        # xarray Dataset: step, time, T
     ds.n_soft_matrix.plot(x="time")
     s = sm.summaries("out/default.h5")           # per segment mean/error/tau_int
-    kin = sm.kinetics("out/cage_relaxation.h5")  # tau_i, loop completions
+    kin = sm.kinetics("out/cage_relaxation/point_0004.h5")  # tau_i, loop completions
     lev = sm.snapshots("out/default.h5", "level")  # DataArray [step, y, x]
     idx = sm.sweep_index("out/sweep_T/index.h5")   # one row per sweep point
     run = sm.open_run("out/default.h5")          # everything, as numpy

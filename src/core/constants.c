@@ -6,9 +6,13 @@
  *   The two "1/16 equipotential" points are where the slope is -1 and +1;
  *   the cluster recursion q_{i,R} = q_{i+1,L} then fixes sigma_{i+1}/sigma_i,
  *   and everything geometric (d_L*, delta_d, the angles) follows from these.
- * The thermodynamic numbers follow from kTg = 20/3 eps0 for flexible chains,
- * N_c = 200 HSMs per soft-matrix region, and the temperatures quoted for the
- * materials. All values are computed each call; the only static data are
+ * The thermodynamic numbers (T_g/T_m = 5/8, n_z, the viscosity exponent,
+ * N_z*) follow from numbers the paper takes as given - kTg = 20/3 eps0 for
+ * flexible chains, T_m = T_g + 4, N_c = 200 HSMs per soft-matrix region, the
+ * materials' temperatures - so they are the paper's inputs (CONST_PAPER),
+ * not results of the model. The model's own temperatures are
+ * constants_local_T (from its parameters) and what `softmatrix transition`
+ * measures. All values are computed each call; the only static data are
  * const inputs, so there is no mutable global state. */
 #include "core/constants.h"
 
@@ -80,6 +84,14 @@ void constants_derive(sm_constants *c)
     c->cboson = CBOSON_FRACTION;
 }
 
+double constants_local_T(const model_params *p, int i, int k)
+{
+    if (i < LEVEL_MIN || i >= LEVEL_MAX || k < 0 || k > 4 || !(p->g > 1.0)) return NAN;
+    const double E = p->eps_C * (MODEL_CBOSONS[i + 2] - MODEL_CBOSONS[i + 1]) + (4 - 2 * k) * p->eps_step;
+    const double T = E / log(p->g);
+    return T > 0 ? T : NAN;
+}
+
 /* --- material presets ------------------------------------------------- */
 
 static const material_preset PRESETS[] = {
@@ -117,13 +129,14 @@ const material_preset *material_find(const char *name)
 typedef struct {
     constant_entry *out;
     size_t cap, n;
+    constant_source source;   /* of the rows being added */
 } table_builder;
 
 static void add(table_builder *b, const char *name, const char *symbol, double value,
                 const char *unit, double paper, const char *paper_text, const char *formula)
 {
     if (b->n < b->cap)
-        b->out[b->n] = (constant_entry){name, symbol, value, unit, paper, paper_text, formula};
+        b->out[b->n] = (constant_entry){name, symbol, value, unit, paper, paper_text, formula, b->source};
     b->n++;
 }
 
@@ -165,13 +178,13 @@ static void soft_matrix_rows(table_builder *b, const sm_constants *cp)
 {
     const sm_constants c = *cp;
     /* Flexible chains and the soft matrix (N_c = 200). */
-    add(b, "kTg_flexible", "k_B T_g", c.kTg, "eps0", 6.67, "6.67", "20/3 (flexible chains)");
-    add(b, "kTm_flexible", "k_B T_m", c.kTm, "eps0", NAN, "", "k_B T_g + 4");
-    add(b, "Tg_over_Tm", "T_g/T_m", c.Tg_over_Tm, "1", 5.0 / 8.0, "5/8", "k_B T_g / k_B T_m");
-    add(b, "n_z", "n_z", c.n_z, "1", 0.036, "<=0.036", "200^(-T_g/T_m)");
+    add(b, "kTg_flexible", "k_B T_g", c.kTg, "eps0", 6.67, "6.67", "paper input: 20/3 (flexible chains)");
+    add(b, "kTm_flexible", "k_B T_m", c.kTm, "eps0", NAN, "", "paper input: k_B T_g + 4");
+    add(b, "Tg_over_Tm", "T_g/T_m", c.Tg_over_Tm, "1", 5.0 / 8.0, "5/8", "(20/3)/(32/3) from the paper inputs");
+    add(b, "n_z", "n_z", c.n_z, "1", 0.036, "<=0.036", "200^(-T_g/T_m), paper T_g/T_m");
     add(b, "viscosity_exponent", "eta ~ N^x", c.viscosity_exponent, "1", 3.4, "3.4",
-        "9(1 - T_g/T_m)");
-    add(b, "N_z_star", "N_z*", c.N_z_star, "1", 7.2, "7.2", "200 n_z = 200^(1 - T_g/T_m)");
+        "9(1 - T_g/T_m), paper T_g/T_m");
+    add(b, "N_z_star", "N_z*", c.N_z_star, "1", 7.2, "7.2", "200^(1 - T_g/T_m), paper T_g/T_m");
     add(b, "E_jump", "E_jump", c.E_jump, "eps0", 7.2, "7.2", "N_z* eps0");
     add(b, "kT_JG", "k_B T_JG", c.kT_JG, "eps0", 8.2, "8.2", "E_jump + 1");
     add(b, "T_JG_over_Tg", "T_JG/T_g", c.kT_JG / c.kTg, "1", 1.2, "1.2",
@@ -218,8 +231,9 @@ size_t constants_table(constant_entry *out, size_t cap)
     sm_constants c;
     constants_derive(&c);
     if (cap > CONSTANTS_MAX) cap = CONSTANTS_MAX;
-    table_builder b = {out, out ? cap : 0, 0};
+    table_builder b = {out, out ? cap : 0, 0, CONST_DERIVED};
     geometry_rows(&b, &c);
+    b.source = CONST_PAPER;
     soft_matrix_rows(&b, &c);
     material_rows(&b);
     return b.n;

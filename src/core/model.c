@@ -113,10 +113,3 @@ uint64_t model_threshold(double ratio)
     if (ratio <= 0.0) return 0;
     return (uint64_t)ceil(ratio * two32);
 }
-
-double model_level_move_ratio(const model_params *p, double T, int l, int up, int k, int sp, int j)
-{
-    const int l2 = up ? l + 1 : l - 1;
-    if (l2 < LEVEL_MIN || l2 > LEVEL_MAX) return 0.0;
-    return model_level_ratio(p, T, l, l2, sp ? 1 : -1, k - 4, 0, j - 4);
-}

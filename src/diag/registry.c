@@ -3,7 +3,7 @@
 #include "diag/diag.h"
 #include "diag/obs_group.h"
 
-extern const diag_ops DIAG_OBSERVABLES, DIAG_CENSUS, DIAG_SNAPSHOTS, DIAG_RELAXATION;
+extern const diag_ops DIAG_OBSERVABLES, DIAG_CENSUS, DIAG_SNAPSHOTS, DIAG_RELAXATION, DIAG_EQCHECK;
 extern const obs_group_ops OBS_GROUP_CORE, OBS_GROUP_CAGE;
 
 const diag_ops *const DIAG_REGISTRY[] = {
@@ -11,6 +11,7 @@ const diag_ops *const DIAG_REGISTRY[] = {
     &DIAG_CENSUS,
     &DIAG_SNAPSHOTS,
     &DIAG_RELAXATION,
+    &DIAG_EQCHECK,
     NULL,
 };
 

@@ -59,6 +59,9 @@ static const config_key KEYS[] = {
     {"run.seed", K_I64, OFF(seed), 0, BIG, NULL, "1", "random seed (integer 0..2^53)", NULL},
     {"run.equilibration_sweeps", K_I64, OFF(equilibration_sweeps), 0, BIG, NULL, "100",
      "unmeasured sweeps at the first temperature", UNIT_TIME},
+    {"run.equilibration_dynamics", K_ENUM, OFF(equilibration_dynamics), 0, 0, "level|same", "\"level\"",
+     "dynamics of run.equilibration_sweeps: level (equilibrium sampling; a cage run then starts "
+     "from that state, PCP phases uniform) or same (dynamics.kind throughout)", NULL},
     {"run.sweeps", K_I64, OFF(sweeps), 1, BIG, NULL, "1000",
      "measured sweeps (temperature mode only)", UNIT_TIME},
     {"run.measure_every", K_I64, OFF(measure_every), 1, BIG, NULL, "1",

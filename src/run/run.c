@@ -187,6 +187,9 @@ static int run_schedule(run_state *rs, run_clock *clk, sm_error *err)
     const int64_t eq = cfg->equilibration_sweeps, total = config_total_sweeps(cfg);
     const int from_start = sim->step <= eq;
     int code = 0;
+    const double t_eq = omp_get_wtime();
+    if (sim_equilibrate_level(sim, cfg, err)) return SM_EXIT_RUNTIME;
+    rs->sweep_time += omp_get_wtime() - t_eq;
     sim_set_temperature(sim, cfg->seg[0].T_from);
     while (sim->step < eq && !code) {
         timed_sweep(rs);

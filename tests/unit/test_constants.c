@@ -171,6 +171,27 @@ static void test_table_shape(void)
     }
 }
 
+/* The writers with the defaults' model and no measurement, for capture(). */
+static constants_view default_view(model_params *p)
+{
+    model_params_default(p);
+    return (constants_view){.model = p, .model_source = "the defaults"};
+}
+
+static int write_json_defaults(FILE *f)
+{
+    model_params p;
+    const constants_view v = default_view(&p);
+    return constants_write_json(f, &v);
+}
+
+static int write_table_defaults(FILE *f)
+{
+    model_params p;
+    const constants_view v = default_view(&p);
+    return constants_write_table(f, &v);
+}
+
 /* Capture a writer's output into a malloc'd string. */
 static char *capture(int (*writer)(FILE *))
 {
@@ -184,21 +205,15 @@ static char *capture(int (*writer)(FILE *))
     return buf;
 }
 
-static void test_json_output(void)
+/* The rows of one source, in table order, as the JSON array under key. */
+static void check_json_rows(const cJSON *arr, const constant_entry *tab, size_t n, constant_source src)
 {
-    constant_entry tab[CONSTANTS_MAX];
-    size_t n = constants_table(tab, CONSTANTS_MAX);
-    char *s = capture(constants_write_json);
-    CHECK(s != NULL, "write_json failed");
-    if (!s) return;
-    cJSON *arr = cJSON_Parse(s);
-    free(s);
-    CHECK(cJSON_IsArray(arr), "JSON output is not an array");
-    CHECK(cJSON_GetArraySize(arr) == (int)n, "%d objects for %zu rows", cJSON_GetArraySize(arr), n);
-    size_t i = 0;
-    const cJSON *o;
-    cJSON_ArrayForEach(o, arr) {
-        if (i >= n) break;
+    CHECK(cJSON_IsArray(arr), "rows are not an array");
+    const cJSON *o = arr ? arr->child : NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (tab[i].source != src) continue;
+        CHECK(o != NULL, "row %s missing from JSON", tab[i].name);
+        if (!o) return;
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
         const cJSON *value = cJSON_GetObjectItemCaseSensitive(o, "value");
         const cJSON *paper = cJSON_GetObjectItemCaseSensitive(o, "paper");
@@ -213,22 +228,82 @@ static void test_json_output(void)
                   "row %zu paper", i);
         for (const char *k = "symbol\0unit\0paper_text\0formula\0abs_diff\0"; *k; k += strlen(k) + 1)
             CHECK(cJSON_HasObjectItem(o, k), "row %zu lacks %s", i, k);
-        i++;
+        o = o->next;
     }
-    cJSON_Delete(arr);
+    CHECK(o == NULL, "extra JSON rows");
+}
+
+static void test_json_output(void)
+{
+    constant_entry tab[CONSTANTS_MAX];
+    size_t n = constants_table(tab, CONSTANTS_MAX);
+    char *s = capture(write_json_defaults);
+    CHECK(s != NULL, "write_json failed");
+    if (!s) return;
+    cJSON *root = cJSON_Parse(s);
+    free(s);
+    CHECK(cJSON_IsObject(root), "JSON output is not an object");
+    check_json_rows(cJSON_GetObjectItemCaseSensitive(root, "derived"), tab, n, CONST_DERIVED);
+    check_json_rows(cJSON_GetObjectItemCaseSensitive(root, "paper"), tab, n, CONST_PAPER);
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+    const cJSON *local = cJSON_GetObjectItemCaseSensitive(model, "local_T");
+    CHECK(cJSON_GetArraySize(local) == 8 && cJSON_GetArraySize(cJSON_GetArrayItem(local, 7)) == 5,
+          "local_T is 8 x 5");
+    const cJSON *tg = cJSON_GetObjectItemCaseSensitive(model, "T_g");
+    CHECK(cJSON_IsNumber(tg) && fabs(tg->valuedouble - 8.0 / log(4.0)) < EXACT, "model T_g");
+    CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(root, "measured")), "no measurement given");
+    cJSON_Delete(root);
+}
+
+/* Inputs are never presented as results: the rows that come from the
+ * paper's own numbers (5/8, n_z, 3.375, N_z*, 20/3) are labelled paper. */
+static void test_sources(void)
+{
+    constant_entry tab[CONSTANTS_MAX];
+    size_t n = constants_table(tab, CONSTANTS_MAX);
+    for (const char *k = "kTg_flexible\0kTm_flexible\0Tg_over_Tm\0n_z\0viscosity_exponent\0N_z_star\0"; *k;
+         k += strlen(k) + 1) {
+        const constant_entry *e = constants_find(tab, n, k);
+        CHECK(e && e->source == CONST_PAPER, "%s is a paper input", k);
+    }
+    CHECK(constants_find(tab, n, "d_L_star")->source == CONST_DERIVED, "d_L* is derived");
+}
+
+/* docs/model.md section 14: T_k^(i) = [eps_C (C(i+1) - C(i)) + (4 - 2k) eps_step] / ln g. */
+static void test_local_temperatures(void)
+{
+    model_params p;
+    model_params_default(&p);
+    CHECK_CLOSE(constants_local_T(&p, 7, 0), 8.0 / log(4.0), EXACT);
+    CHECK_CLOSE(constants_local_T(&p, 7, 4), 8.0 / log(4.0), EXACT);
+    CHECK_CLOSE(constants_local_T(&p, 0, 2), 0.125 * 12 / log(4.0), EXACT);
+    /* paper_local: ln g = 12/13, eps_step = -6/13 give 20/3 and 32/3 */
+    p.g = exp(12.0 / 13.0);
+    p.eps_step = -6.0 / 13.0;
+    CHECK_CLOSE(constants_local_T(&p, 7, 0), 20.0 / 3.0, 1e-12);
+    CHECK_CLOSE(constants_local_T(&p, 7, 4), 32.0 / 3.0, 1e-12);
+    CHECK_CLOSE(constants_local_T(&p, 7, 4) - constants_local_T(&p, 7, 0), -8 * p.eps_step / log(p.g), 1e-12);
+    for (int i = 0; i < 7; i++)
+        for (int k = 0; k < 4; k++)
+            CHECK(constants_local_T(&p, i, k + 1) > constants_local_T(&p, i, k) ||
+                      isnan(constants_local_T(&p, i, k)), "T_k^(%d) rises with k when eps_step < 0", i);
+    /* no crossing without loop entropy, and none below zero */
+    p.g = 1.0;
+    CHECK(isnan(constants_local_T(&p, 7, 0)), "g = 1");
+    p.g = 4.0;
+    p.eps_step = -5.0;
+    CHECK(isnan(constants_local_T(&p, 0, 0)), "T_0^(0) would be negative");
 }
 
 static void test_text_table(void)
 {
-    constant_entry tab[CONSTANTS_MAX];
-    size_t n = constants_table(tab, CONSTANTS_MAX);
-    char *s = capture(constants_write_table);
+    char *s = capture(write_table_defaults);
     CHECK(s != NULL, "write_table failed");
     if (!s) return;
-    size_t lines = 0;
-    for (const char *p = s; *p; p++) lines += *p == '\n';
-    CHECK(lines == n + 1, "%zu lines for %zu rows plus header", lines, n);
     CHECK(strstr(s, "0.1046489233") != NULL, "d_L* printed to 10 digits");
+    CHECK(strstr(s, "from the model's parameters") && strstr(s, "paper: numbers the paper takes as given") &&
+              strstr(s, "measured: none"), "the four sources are labelled");
+    CHECK(strstr(s, "5.77078") != NULL, "the defaults' T_g° = 8/ln 4");
     free(s);
 }
 
@@ -315,6 +390,8 @@ int main(void)
     RUN(test_table_shape);
     RUN(test_json_output);
     RUN(test_text_table);
+    RUN(test_sources);
+    RUN(test_local_temperatures);
     RUN(test_command_usage);
     RUN(test_materials_json);
     return CHECK_REPORT();

@@ -294,8 +294,11 @@ class Case:
             "model": m,
             "dynamics": self.dynamics,
             "temperature": self.T,
+            # "same": the cage dynamics is validated on its own, equilibration
+            # included, not from a level-dynamics start
             "run": {"seed": self.seed, "equilibration_sweeps": self.equilibration,
-                    "sweeps": self.sweeps, "measure_every": self.measure_every, "threads": 1},
+                    "sweeps": self.sweeps, "measure_every": self.measure_every, "threads": 1,
+                    "equilibration_dynamics": "same"},
             "init": {"level": 0 if self.frozen else -1, "sigma": self.init_sigma},
             "output": {"path": str(out)},
         }
@@ -328,6 +331,9 @@ ENUM_SETS = [
     ("default T=1", 2, 2, 1.0, model()),
     ("g=3 eps_step=0.2 J=-0.3 h=0.8 T=0.8", 2, 2, 0.8,
      model(g=3.0, eps_step=0.2, J=-0.3, h=0.8)),
+    # eps_step < 0 (IE arrows attract), the paper_local parameters
+    ("paper_local g=e^(12/13) eps_step=-6/13 T=1.5", 4, 4, 1.5,
+     model(g=math.exp(12 / 13), eps_step=-6 / 13)),
 ]
 
 ENUM_QUANTITIES = ("energy", "energy_C", "energy_step", "energy_J", "energy_h", "specific_heat",
@@ -366,7 +372,7 @@ def build_cases(fast=False):
         cases.append(Case("onsager", "onsager 64x64 J=+0.125 T=0.4", 64, 64, 0.4, model(),
                           sweeps=10_000, equilibration=1000, frozen=True, init_sigma="neel",
                           quantities=("energy", "specific_heat")))
-        for (name, Lx, Ly, T, m) in (ENUM_SETS[0], ENUM_SETS[3], ENUM_SETS[8]):
+        for (name, Lx, Ly, T, m) in (ENUM_SETS[0], ENUM_SETS[3], ENUM_SETS[8], ENUM_SETS[9]):
             cases.append(Case("enum", f"enum {Lx}x{Ly} {name}", Lx, Ly, T, m, sweeps=300_000,
                               equilibration=2000, measure_every=1, quantities=ENUM_QUANTITIES))
         cases.append(Case("cage", "cage 4x4 default T=1 (E_trap=E_async=0)", 4, 4, 1.0, model(),
@@ -411,6 +417,8 @@ def build_cases(fast=False):
          {"kind": "cage", "trap_barrier": 0.5, "async_barrier": 0}),
         # doubled bonds in both directions: SASC pairs across either copy of a bond
         ("g=3 eps_step=0.2 J=-0.3 h=0.8 T=0.8 (E_trap=1, E_async=1/8)", ENUM_SETS[8],
+         {"kind": "cage"}),
+        ("paper_local eps_step=-6/13 T=1.5 (E_trap=1, E_async=1/8)", ENUM_SETS[9],
          {"kind": "cage"}),
     ]
     for (label, (_, Lx, Ly, T, m), dyn) in cage_sets:
