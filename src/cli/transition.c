@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 #include "analysis/transition_io.h"
+#include "io/outfile.h"
 #include "analysis/transition_report.h"
 #include "cli/cli.h"
 #include "scan/points.h"
@@ -117,7 +118,7 @@ static int parse_opts(int argc, char **argv, tr_cli *c)
             return SM_EXIT_OK;
         }
         if (opt == '?' || opt == ':') {
-            sm_option_error("transition", opt, argv[optind - 1], "softmatrix transition --help");
+            sm_option_error("transition", opt, argv[optind - 1], "softmatrix transition --help", longopts);
             return SM_EXIT_USAGE;
         }
         if (set_option(c, opt, optarg)) return SM_EXIT_USAGE;
@@ -267,7 +268,9 @@ static int run_all(tr_cli *c, const tr_input *in, sm_error *err)
     char *json = rc ? NULL : config_to_json(cfg);
     if (!rc) {
         default_output(c, cfg, path, sizeof path);
-        rc = h5out_open(&h, path, c->overwrite, cfg, json ? json : "{}", &usage_err, err);
+        usage_err = h5out_check_path(path, c->overwrite, err);
+        rc = usage_err || outfile_mkdirs(path, err) ||
+             h5out_create(&h, path, c->overwrite, cfg, json ? json : "{}", cfg->source, err);
     }
     free(json);
     free(cfg);
@@ -276,7 +279,7 @@ static int run_all(tr_cli *c, const tr_input *in, sm_error *err)
     c->o.log = c->quiet ? NULL : stderr;
     cJSON *jroot = cJSON_CreateObject(), *jpoints = cJSON_CreateArray();
     for (int64_t p = 0; p < npoints(in) && !rc; p++) rc = run_point(c, in, p, h, jpoints, err);
-    rc = h5out_close(h, !rc, rc ? NULL : err) || rc;
+    rc = h5out_close(h, rc ? H5OUT_KEEP : H5OUT_PUBLISH, rc ? NULL : err) || rc;
     if (!rc && c->json) {
         if (in->has_sweep) {
             cJSON_AddItemToObject(jroot, "points", jpoints);

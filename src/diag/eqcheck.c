@@ -96,6 +96,18 @@ static int eq_measure(diag *d, const diag_ctx *c, const schedule_point *sp, sm_e
     return 0;
 }
 
+/* The streamed Gamma-method estimate (diag/stats.h) of a stored series. */
+static stats_estimate series_stats(const double *x, int64_t n)
+{
+    stats_stream *st = malloc(sizeof *st);   /* 8 KiB of blocks: not the stack */
+    if (!st) return (stats_estimate){NAN, NAN, NAN, n, 0};
+    stats_stream_reset(st);
+    for (int64_t i = 0; i < n; i++) stats_stream_add(st, x[i]);
+    const stats_estimate e = stats_stream_estimate(st);
+    free(st);
+    return e;
+}
+
 /* Means and errors of the reference: the level dynamics at T from the
  * configured initial state, EQ_REF_EQUILIBRATION sweeps, then n sweeps. */
 static int reference(const sm_config *cfg, double T, int64_t n, stats_estimate out[EQ_NOBS],
@@ -121,7 +133,7 @@ static int reference(const sm_config *cfg, double T, int64_t n, stats_estimate o
             observe(&sim, v);
             for (int k = 0; k < EQ_NOBS; k++) buf[k * ns + i] = v[k];
         }
-        for (int k = 0; k < EQ_NOBS; k++) out[k] = stats_binning(buf + k * ns, (size_t)ns, 1);
+        for (int k = 0; k < EQ_NOBS; k++) out[k] = series_stats(buf + k * ns, ns);
         sim_free(&sim);
     }
     free(rc);
@@ -139,11 +151,11 @@ typedef struct {
     int agree, reliable;
 } eq_row;
 
-/* The larger of the binning error and the automatic-window one: each falls
+/* The larger of the Gamma-method error and the automatic-window one: each falls
  * short on its own for some series. */
 static stats_estimate series_estimate(const double *x, int64_t n, double *tau)
 {
-    stats_estimate m = stats_binning(x, (size_t)n, 1);
+    stats_estimate m = series_stats(x, n);
     const double e = autocorr_error(x, n, tau);
     if (e > m.error) m.error = e;
     return m;
