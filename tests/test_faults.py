@@ -268,6 +268,10 @@ def test_racing_runs_on_one_output(work, tmp_path):
         time.sleep(0.002)
     refused = 0
     for extra in ([], ["--overwrite"], ["--resume"]):
+        # --resume with no checkpoint yet is refused before the lock is
+        # asked for (nothing to resume): wait for the first checkpoint
+        while extra == ["--resume"] and not side(out, ".ckpt").exists() and first.poll() is None:
+            time.sleep(0.002)
         if first.poll() is not None:
             break
         rc, _, err = run_sm("run", work.cfg, "--output", out, "--quiet", *extra)
