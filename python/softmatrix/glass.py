@@ -314,6 +314,21 @@ def _kww_sse(t, y, tau, beta):
     return float(r @ r), coef
 
 
+def _kww_grid(t, y, taus, betas) -> np.ndarray:
+    """SSE of the best A, c at every (tau, beta) of the grid, all at once:
+    the 2 x 2 normal equations of y = A e + c, e = exp(-(t/tau)^beta)."""
+    e = np.exp(-np.power(t[None, None, :] / taus[:, None, None], betas[None, :, None]))
+    n = len(t)
+    se, see, sy, sey = e.sum(-1), (e * e).sum(-1), y.sum(), (e * y).sum(-1)
+    det = n * see - se * se
+    with np.errstate(invalid="ignore", divide="ignore"):
+        A = (n * sey - se * sy) / det
+        c = (sy - A * se) / n
+        r = y[None, None, :] - A[..., None] * e - c[..., None]
+        sse = (r * r).sum(-1)
+    return np.where(det > 1e-12 * n * n, sse, np.inf)
+
+
 def fit_kww(t, y) -> Optional[Dict[str, float]]:
     """Least-squares KWW fit A exp(-(t/tau)^beta) + c: a grid over (log tau,
     beta) with A and c linear at each node, then zoomed twice around the
@@ -328,7 +343,7 @@ def fit_kww(t, y) -> Optional[Dict[str, float]]:
     lt = np.linspace(math.log(t[0] / 10), math.log(10 * t[-1]), 61)
     bb = np.linspace(0.1, 2.0, 39)
     for _ in range(3):
-        sse = np.array([[_kww_sse(t, y, math.exp(a), b)[0] for b in bb] for a in lt])
+        sse = _kww_grid(t, y, np.exp(lt), bb)
         i, j = np.unravel_index(np.argmin(sse), sse.shape)
         da, db = lt[1] - lt[0], bb[1] - bb[0]
         lt = np.linspace(lt[i] - 2 * da, lt[i] + 2 * da, 21)
