@@ -1,7 +1,7 @@
 """Analyses on top of the readers: crossings and onsets along a sweep,
 heating/cooling branches of a ramped run, relaxation fits of the cage
 kinetics, and a numpy cluster census of a level/sigma snapshot compared
-with Table 1 (MODEL.md section 5.2).
+with Table 1 (docs/census.md).
 
 The numpy census is an independent re-implementation used when a run file
 has no /census group; it counts fitting clusters on periodic lattices only.
@@ -396,7 +396,7 @@ def _bond_counts(offs):
 
 
 def census_snapshot(level, sigma, boundary="periodic") -> Dict[str, object]:
-    """Census of V0..V8 clusters in one configuration (MODEL.md 5.2).
+    """Census of V0..V8 clusters in one configuration (docs/census.md).
 
     Returns per level i: n_centres, n_fitting, mean counts per Table 1 column
     (NaN when no fitting cluster), n_match (fitting clusters equal to Table 1
