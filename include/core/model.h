@@ -80,6 +80,11 @@ int64_t model_rsos_violations(const lattice *lat, const model_state *s);
  *   g^(l2-l) exp(-dH/T). */
 double model_level_ratio(const model_params *p, double T, int l, int l2, int s,
                          int n_same, int n_up, int S);
+/* The ratios of every level move, as the kernels' tables index them:
+ * r[l + 1][up][k][sp][j] for l -> l + 1 (up = 1) or l - 1 (up = 0) at a site
+ * with n_same - n_up = k - 4, sigma = +1 when sp and neighbour sum
+ * S = j - 4; 0 where the new level is out of range (never accepted). */
+void model_level_ratios(const model_params *p, double T, double r[NLEVELS][2][9][2][9]);
 /* Weight ratio for flipping s -> -s at an HSCL (n = 1) with neighbour sum S. */
 double model_sigma_ratio(const model_params *p, double T, int s, int S);
 

@@ -113,3 +113,24 @@ uint64_t model_threshold(double ratio)
     if (ratio <= 0.0) return 0;
     return (uint64_t)ceil(ratio * two32);
 }
+
+void model_level_ratios(const model_params *p, double T, double r[NLEVELS][2][9][2][9])
+{
+    for (int l = LEVEL_MIN; l <= LEVEL_MAX; l++)
+        for (int up = 0; up < 2; up++) {
+            const int l2 = up ? l + 1 : l - 1;
+            const int valid = l2 >= LEVEL_MIN && l2 <= LEVEL_MAX;
+            /* a move that neither creates nor removes an HSCL does not see
+             * sigma or S (their term is multiplied by 0): one ratio per k,
+             * the same double, so ramps rebuild the tables 18 times cheaper */
+            const int same_n = (l2 >= 0) == (l >= 0);
+            for (int k = 0; k < 9; k++) {
+                const double r0 = same_n && valid ? model_level_ratio(p, T, l, l2, 1, k - 4, 0, 0) : 0.0;
+                for (int sp = 0; sp < 2; sp++)
+                    for (int j = 0; j < 9; j++)
+                        r[l + 1][up][k][sp][j] =
+                            same_n || !valid ? r0
+                                             : model_level_ratio(p, T, l, l2, sp ? 1 : -1, k - 4, 0, j - 4);
+            }
+        }
+}

@@ -26,35 +26,17 @@ void cage_tables_build(cage_tables *t, const model_params *p, double T)
 {
     t->T = T;
     const double trap = barrier_factor(p->trap_barrier, T);
-    for (int l = LEVEL_MIN; l <= LEVEL_MAX; l++)
-        for (int up = 0; up < 2; up++) {
-            const int l2 = up ? l + 1 : l - 1;
-            /* a move that neither creates nor removes an HSCL does not see
-             * sigma or S (their term is multiplied by 0): one ratio per k,
-             * the same double, so ramps rebuild the table 18 times cheaper */
-            const int same_n = (l2 >= 0) == (l >= 0);
-            for (int k = 0; k < 9; k++) {
-                double r0 = 0.0;
-                if (same_n && l2 >= LEVEL_MIN && l2 <= LEVEL_MAX) {
-                    r0 = model_level_ratio(p, T, l, l2, 1, k - 4, 0, 0);
-                    r0 = trap * (r0 < 1.0 ? r0 : 1.0);
-                }
-                const uint64_t t0 = model_threshold(r0);
+    double r[NLEVELS][2][9][2][9];
+    model_level_ratios(p, T, r);
+    /* a loop crossing also passes the trap (an impossible move stays 0) */
+    for (int l = 0; l < NLEVELS; l++)
+        for (int up = 0; up < 2; up++)
+            for (int k = 0; k < 9; k++)
                 for (int sp = 0; sp < 2; sp++)
                     for (int j = 0; j < 9; j++) {
-                        double r = 0.0;
-                        if (same_n) {
-                            t->loop[l + 1][up][k][sp][j] = t0;
-                            continue;
-                        }
-                        if (l2 >= LEVEL_MIN && l2 <= LEVEL_MAX) {
-                            r = model_level_ratio(p, T, l, l2, sp ? 1 : -1, k - 4, 0, j - 4);
-                            r = trap * (r < 1.0 ? r : 1.0);
-                        }
-                        t->loop[l + 1][up][k][sp][j] = model_threshold(r);
+                        const double x = r[l][up][k][sp][j];
+                        t->loop[l][up][k][sp][j] = model_threshold(trap * (x < 1.0 ? x : 1.0));
                     }
-            }
-        }
     for (int sp = 0; sp < 2; sp++)
         for (int j = 0; j < 9; j++)
             t->sigma[sp][j] = model_threshold(model_sigma_ratio(p, T, sp ? 1 : -1, j - 4));

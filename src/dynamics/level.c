@@ -93,30 +93,13 @@ static void level16_build(level_tables *t)
 void level_tables_build(level_tables *t, const model_params *p, double T)
 {
     t->T = T;
-    for (int l = LEVEL_MIN; l <= LEVEL_MAX; l++)
-        for (int up = 0; up < 2; up++) {
-            const int l2 = up ? l + 1 : l - 1;
-            /* a move that neither creates nor removes an HSCL does not see
-             * sigma or S (their term is multiplied by 0): one ratio per k,
-             * the same double, so ramps rebuild the table 18 times cheaper */
-            const int same_n = (l2 >= 0) == (l >= 0);
-            for (int k = 0; k < 9; k++) {
-                const uint64_t t0 = same_n && l2 >= LEVEL_MIN && l2 <= LEVEL_MAX
-                                        ? model_threshold(model_level_ratio(p, T, l, l2, 1, k - 4, 0, 0))
-                                        : 0;
+    double r[NLEVELS][2][9][2][9];
+    model_level_ratios(p, T, r);
+    for (int l = 0; l < NLEVELS; l++)
+        for (int up = 0; up < 2; up++)
+            for (int k = 0; k < 9; k++)
                 for (int sp = 0; sp < 2; sp++)
-                    for (int j = 0; j < 9; j++) {
-                        double r = 0.0;
-                        if (same_n) {
-                            t->level[l + 1][up][k][sp][j] = t0;
-                            continue;
-                        }
-                        if (l2 >= LEVEL_MIN && l2 <= LEVEL_MAX) /* n_same - n_up = k - 4 */
-                            r = model_level_ratio(p, T, l, l2, sp ? 1 : -1, k - 4, 0, j - 4);
-                        t->level[l + 1][up][k][sp][j] = model_threshold(r);
-                    }
-            }
-        }
+                    for (int j = 0; j < 9; j++) t->level[l][up][k][sp][j] = model_threshold(r[l][up][k][sp][j]);
     for (int sp = 0; sp < 2; sp++)
         for (int j = 0; j < 9; j++)
             t->sigma[sp][j] = model_threshold(model_sigma_ratio(p, T, sp ? 1 : -1, j - 4));
