@@ -8,6 +8,7 @@ typedef struct {
     int trap_occupancy, paired_bonds, loop_completions, loop_undos, soft_matrix_jumps, z_msd;
     kin_counters mark;   /* kinetic counters at the previous measurement */
     int64_t mark_step;
+    int64_t bonds;       /* bonds of the lattice, fixed by its geometry */
 } cage_group;
 
 static const char *const LOOP_NAMES[KIN_NLOOPS] = {"0", "1", "2", "3", "4", "5", "6", "7", "8"};
@@ -23,6 +24,7 @@ static int cage_layout(void *st, obs_layout *L, const sim_state *s)
 {
     if (!s->kin) return 1;
     cage_group *c = st;
+    c->bonds = cage_moves_per_sweep(&s->lat) - s->lat.N;   /* a move per site and per bond */
     c->trap_occupancy = obs_layout_add(L, "trap_occupancy", 1, UNIT_NONE,
                                        "fraction of PCPs on the trap line (lambda = 15)");
     c->paired_bonds = obs_layout_add(L, "paired_bonds", 1, UNIT_NONE,
@@ -53,18 +55,17 @@ static void cage_measure(void *st, const sim_state *s, double *row)
     cage_group *c = st;
     const lattice *lat = &s->lat;
     const double N = (double)lat->N;
-    int64_t trap = 0, bonds = 0;
+    int64_t trap = 0;
     double z2 = 0.0;
     for (int64_t a = 0; a < lat->N; a++) {
         trap += (s->st.phase[a] & 15) == CAGE_TRAP_LINE;
         z2 += (double)s->st.z[a] * (double)s->st.z[a];
-        bonds += (lat->nbr[4 * a + DIR_PX] >= 0) + (lat->nbr[4 * a + DIR_PY] >= 0);
     }
     const kin_counters since = kinetics_diff(&s->kin->c, &c->mark);
     const int64_t sweeps = s->step - c->mark_step;
     const double per = sweeps > 0 ? 1.0 / ((double)sweeps * N) : 0.0;
     row[c->trap_occupancy] = trap / N;
-    row[c->paired_bonds] = bonds ? (double)cage_count_paired(lat, &s->st) / (double)bonds : 0.0;
+    row[c->paired_bonds] = c->bonds ? (double)cage_count_paired(lat, &s->st) / (double)c->bonds : 0.0;
     for (int i = 0; i < KIN_NLOOPS; i++) {
         row[c->loop_completions + i] = (double)since.completions[i] * per;
         row[c->loop_undos + i] = (double)since.undos[i] * per;
