@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include "analysis/transition_io.h"
+#include "io/config.h"
 #include "run/run.h"
 
 typedef struct {
@@ -55,5 +56,10 @@ int constants_write_json(FILE *f, const constants_view *v);
  * code (0 after --help). *sets is malloc'd. */
 int cli_run_options(int argc, char **argv, const char **config, char ***sets, int *nsets,
                     run_options *ro, int allow_run_opts);
+
+/* The options of run or validate, then CONFIG loaded with its --set
+ * overrides (malloc'd). NULL with *code the exit code after --help, a usage
+ * error or a refused configuration (reported on stderr). */
+sm_config *cli_load_config(int argc, char **argv, run_options *ro, int allow_run_opts, int *code);
 
 #endif

@@ -1,8 +1,10 @@
 /* Options shared by run and validate. */
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli/cli.h"
+#include "io/config.h"
 #include "run/progress.h"
 
 int cli_run_options(int argc, char **argv, const char **config, char ***sets, int *nsets,
@@ -62,4 +64,28 @@ int cli_run_options(int argc, char **argv, const char **config, char ***sets, in
     }
     *config = argv[optind];
     return -1;
+}
+
+sm_config *cli_load_config(int argc, char **argv, run_options *ro, int allow_run_opts, int *code)
+{
+    const char *path;
+    char **sets;
+    int nsets;
+    *code = cli_run_options(argc, argv, &path, &sets, &nsets, ro, allow_run_opts);
+    sm_config *cfg = NULL;
+    if (*code < 0) {
+        sm_error err = {{0}};
+        cfg = malloc(sizeof *cfg);
+        if (!cfg) {
+            fprintf(stderr, "softmatrix: out of memory\n");
+            *code = SM_EXIT_RUNTIME;
+        } else if (config_load(cfg, path, sets, nsets, &err)) {
+            fprintf(stderr, "softmatrix: %s\n", err.msg);
+            free(cfg);
+            cfg = NULL;
+            *code = SM_EXIT_USAGE;
+        }
+    }
+    free(sets);
+    return cfg;
 }

@@ -54,22 +54,11 @@ static void print_resume_command(FILE *out, int argc, char **argv)
 
 int cmd_run(int argc, char **argv)
 {
-    const char *path;
-    char **sets;
-    int nsets;
     run_options ro = {0};
-    int rc = cli_run_options(argc, argv, &path, &sets, &nsets, &ro, 1);
-    if (rc >= 0) { free(sets); return rc; }
-    sm_config *cfg = malloc(sizeof *cfg);
+    int rc;
+    sm_config *cfg = cli_load_config(argc, argv, &ro, 1, &rc);
+    if (!cfg) return rc;
     sm_error err = {{0}};
-    if (!cfg) { fprintf(stderr, "softmatrix: out of memory\n"); free(sets); return 1; }
-    if (config_load(cfg, path, sets, nsets, &err)) {
-        fprintf(stderr, "softmatrix: %s\n", err.msg);
-        free(sets);
-        free(cfg);
-        return 2;
-    }
-    free(sets);
     ro.checkpoints = 1;
     ro.stop = &stop_signal;
     install_stop_handlers();

@@ -6,22 +6,10 @@
 
 int cmd_validate(int argc, char **argv)
 {
-    const char *path;
-    char **sets;
-    int nsets;
     run_options ro = {0};
-    int rc = cli_run_options(argc, argv, &path, &sets, &nsets, &ro, 0);
-    if (rc >= 0) { free(sets); return rc; }
-    sm_config *cfg = malloc(sizeof *cfg);
-    sm_error err = {{0}};
-    if (!cfg) { fprintf(stderr, "softmatrix: out of memory\n"); free(sets); return SM_EXIT_RUNTIME; }
-    rc = config_load(cfg, path, sets, nsets, &err);
-    free(sets);
-    if (rc) {
-        fprintf(stderr, "softmatrix: %s\n", err.msg);
-        free(cfg);
-        return SM_EXIT_USAGE;
-    }
+    int rc;
+    sm_config *cfg = cli_load_config(argc, argv, &ro, 0, &rc);
+    if (!cfg) return rc;
     char *json = config_to_json(cfg);
     printf("%s\n", json);
     free(json);
