@@ -18,10 +18,12 @@
  * periodic lattice or, with --boundary open, an open one. The
  * census_uniform row is the census's worst case instead: levels drawn
  * uniformly from -1..8 with no RSOS constraint, so that every row holds
- * every level.
+ * every level. The measure row is one measurement row of the observable
+ * groups that serve the level dynamics (what measure_every = 1 adds to a
+ * sweep); its "level sweeps" column is that cost as a fraction of a sweep.
  *
  *   bench [--sizes 256,1024,4096] [--threads 1,2] [--reps N] [--out FILE]
- *         [--only level,ising,cage,census,census_uniform,snapshot] [--temperature T]
+ *         [--only level,ising,cage,measure,census,census_uniform,snapshot] [--temperature T]
  *         [--presweeps N] [--boundary periodic|open]
  */
 #include <stdio.h>
@@ -31,6 +33,7 @@
 #include <omp.h>
 
 #include "diag/census.h"
+#include "diag/obs_group.h"
 #include "io/config.h"
 #include "io/h5out.h"
 #include "core/state.h"
@@ -211,6 +214,46 @@ static void fill_uniform(int8_t *level, int8_t *sigma, int64_t N)
     }
 }
 
+/* One measurement row of every observable group that serves the state: what
+ * measure_every = 1 adds to each sweep (the summary's accumulators aside). */
+enum { MEASURE_MAX_GROUPS = 16 };
+typedef struct {
+    const sim_state *sim;
+    int ngroups;
+    const obs_group_ops *group[MEASURE_MAX_GROUPS];
+    void *state[MEASURE_MAX_GROUPS];
+    obs_layout L;
+    double *row;
+} measure_ctx;
+
+static int measure_init(measure_ctx *m, const sim_state *sim)
+{
+    memset(m, 0, sizeof *m);
+    m->sim = sim;
+    for (int i = 0; OBS_GROUP_REGISTRY[i] && m->ngroups < MEASURE_MAX_GROUPS; i++) {
+        void *st = calloc(1, OBS_GROUP_REGISTRY[i]->state_size);
+        if (!st) return 1;
+        if (OBS_GROUP_REGISTRY[i]->layout(st, &m->L, sim)) { free(st); continue; }
+        if (OBS_GROUP_REGISTRY[i]->begin) OBS_GROUP_REGISTRY[i]->begin(st, sim);
+        m->group[m->ngroups] = OBS_GROUP_REGISTRY[i];
+        m->state[m->ngroups++] = st;
+    }
+    m->row = calloc((size_t)m->L.total + 1, sizeof *m->row);
+    return !m->row;
+}
+
+static void measure_free(measure_ctx *m)
+{
+    for (int g = 0; g < m->ngroups; g++) free(m->state[g]);
+    free(m->row);
+}
+
+static void unit_measure(void *ctx)
+{
+    measure_ctx *m = ctx;
+    for (int g = 0; g < m->ngroups; g++) m->group[g]->measure(m->state[g], m->sim, m->row);
+}
+
 typedef struct { h5out *h; const sm_config *cfg; const model_state *st; int64_t step; } snap_ctx;
 static void unit_snapshot(void *ctx)
 {
@@ -278,6 +321,8 @@ static void run_size(bench *b, int L, const char *outdir)
         cu.in.level = ulevel;
         cu.in.sigma = usigma;
     }
+    measure_ctx mc;
+    if (want(b, "measure") && measure_init(&mc, &sim)) exit(1);
     /* outdir is a 1024-byte buffer of main; the name adds at most 40 */
     char path[1100];
     snprintf(path, sizeof path, "%s/snapshot_%d.h5", outdir, L);
@@ -290,7 +335,7 @@ static void run_size(bench *b, int L, const char *outdir)
     }
 
     /* the jobs, in table order */
-    static job jobs[6 * MAX_LIST];
+    static job jobs[7 * MAX_LIST];
     int nj = 0;
     for (int ti = 0; ti < b->nthreads; ti++) {
         const int nt = b->threads[ti];
@@ -300,6 +345,8 @@ static void run_size(bench *b, int L, const char *outdir)
             jobs[nj++] = mkjob("level", nt, reps, u, sim_site_updates_per_sweep(&sim), unit_sim, &sim);
         if (cage)
             jobs[nj++] = mkjob("cage", nt, reps, u, sim_site_updates_per_sweep(&cs), unit_sim, &cs);
+        if (want(b, "measure"))
+            jobs[nj++] = mkjob("measure", nt, reps, 8 * u, N, unit_measure, &mc);   /* a short unit */
         if (want(b, "census"))
             jobs[nj++] = mkjob("census", nt, L >= 4096 ? 3 : reps, 1, N, unit_census, &cc);
         if (want(b, "census_uniform"))
@@ -314,14 +361,15 @@ static void run_size(bench *b, int L, const char *outdir)
         for (int k = 0; k < nj; k++)
             if (r < jobs[k].reps) job_rep(&jobs[k], r);
 
-    result *res[6 * MAX_LIST];
+    result *res[7 * MAX_LIST];
     for (int k = 0; k < nj; k++) res[k] = job_result(b, &jobs[k], L);
     for (int k = 0; k < nj; k++)
         if (!strcmp(jobs[k].op, "level") || !strcmp(jobs[k].op, "cage"))
             for (int q = 0; q < nj; q++)
                 if (!strcmp(jobs[q].op, "ising") && jobs[q].nt == jobs[k].nt) res[k]->ref = res[q]->med;
     for (int k = 0; k < nj; k++)
-        if (!strcmp(jobs[k].op, "census") || !strcmp(jobs[k].op, "census_uniform"))
+        if (!strcmp(jobs[k].op, "census") || !strcmp(jobs[k].op, "census_uniform") ||
+            !strcmp(jobs[k].op, "measure"))
             for (int q = 0; q < nj; q++)
                 if (!strcmp(jobs[q].op, "level") && jobs[q].nt == jobs[k].nt) res[k]->ref_level = res[q]->med;
 
@@ -331,6 +379,7 @@ static void run_size(bench *b, int L, const char *outdir)
         snprintf(path, sizeof path, "%s/snapshot_%d.h5.partial", outdir, L);
         remove(path);
     }
+    if (want(b, "measure")) measure_free(&mc);
     if (want(b, "census")) {
         census_work_free(&cc.w);
         free(cc.r);
@@ -411,6 +460,9 @@ static void write_outputs(const bench *b)
     if (!BENCH_HAVE_CAGE) printf("(cage sweep: not available - src/cage_sweep.c not built)\n");
     else printf("cage rows: ns per PCP move proposal (N single jumps + one pair check per bond "
                 "per sweep), not per site\n");
+    if (want(b, "measure"))
+        printf("measure rows: one measurement row of the observable groups (level dynamics); "
+               "\"level sweeps\" is its cost as a fraction of a level sweep\n");
     if (want(b, "census_uniform"))
         printf("census_uniform rows: levels uniform in -1..8 with no RSOS constraint (the census's "
                "worst case), not the level dynamics' state\n");
