@@ -485,8 +485,34 @@ static ALWAYS_INLINE u8v ring_sum(const uint8_t *const *A, const uint8_t *const 
            (u8v)(ld(A[8 - 1] + xb + 7) - ld(A[0] + xb));
 }
 
-/* 0xff where a == b, else 0. */
-static ALWAYS_INLINE u8v eqv(u8v a, u8v b) { return (u8v)(a == b); }
+/* Every byte equal to x. */
+static ALWAYS_INLINE u8v splat(unsigned x) { return (u8v){0} + (uint8_t)x; }
+
+/* Byte compares, 0xff where true: a BLOCK-wide compare where the clone has
+ * BLOCK-byte registers (vw = 64), else vw bytes at a time. GCC turns a
+ * compare of a vector wider than the registers into scalar code, byte by
+ * byte (on an AVX2 machine that made the census 4x slower), while it
+ * splits arithmetic and logic well. */
+typedef uint8_t u8x32 __attribute__((vector_size(32)));
+typedef uint8_t u8x16 __attribute__((vector_size(16)));
+typedef union { u8v v; u8x32 h[BLOCK / 32]; u8x16 q[BLOCK / 16]; } u8parts;
+#define BYTE_COMPARE(name, OP)                                                   \
+    static ALWAYS_INLINE u8v name(u8v a, u8v b, const int vw)                    \
+    {                                                                            \
+        if (vw >= BLOCK) return (u8v)(a OP b);                                   \
+        u8parts x = {a}, y = {b}, r;                                             \
+        if (vw == 32)                                                            \
+            for (int k = 0; k < BLOCK / 32; k++) r.h[k] = (u8x32)(x.h[k] OP y.h[k]); \
+        else                                                                     \
+            for (int k = 0; k < BLOCK / 16; k++) r.q[k] = (u8x16)(x.q[k] OP y.q[k]); \
+        return r.v;                                                              \
+    }
+BYTE_COMPARE(eqv, ==)
+BYTE_COMPARE(nev, !=)
+BYTE_COMPARE(gtv, >)
+BYTE_COMPARE(gev, >=)
+BYTE_COMPARE(ltv, <)
+#undef BYTE_COMPARE
 
 /* The V_i centres among the BLOCK sites from xb (i a constant where this
  * is inlined): every site computed as if it were one (fp_finish, lane by
@@ -495,7 +521,8 @@ static ALWAYS_INLINE u8v eqv(u8v a, u8v b) { return (u8v)(a == b); }
  * and ring) when that is cheaper than summing the 2i + 1 rows afresh (2
  * loads a row). */
 static ALWAYS_INLINE void block_level(const fp_rows *R, fp_block *F, int xb, int jlo, int jhi,
-                                      const int i, const match_spec *S, lane_acc *L, level_acc *A)
+                                      const int i, const match_spec *S, lane_acc *L, level_acc *A,
+                                      const int vw)
 {
     const int X = fp_extent(i), j0 = F->radius;
     if (j0 >= 0 && j0 < i && (i - j0) * 24 <= 6 * (2 * i + 1) + 8) {
@@ -521,9 +548,9 @@ static ALWAYS_INLINE void block_level(const fp_rows *R, fp_block *F, int xb, int
 
     u8v iota;
     for (int j = 0; j < BLOCK; j++) iota[j] = (uint8_t)j;
-    const u8v one = iota - iota + 1, ff = one * 255;
-    const u8v m = eqv(ld(R->level + xb), one * (uint8_t)i) & (u8v)(iota >= (uint8_t)jlo) &
-                  (u8v)(iota < (uint8_t)jhi) & one;
+    const u8v one = splat(1);
+    const u8v m = eqv(ld(R->level + xb), splat((unsigned)i), vw) & gev(iota, splat((unsigned)jlo), vw) &
+                  ltv(iota, splat((unsigned)jhi), vw) & one;
     const u8v h = F->h, up = ld(R->ip_c + xb);
     const u8v upm = -up, stagm = -(up ^ ((iota + (uint8_t)(xb + R->ypar)) & 1));
     u8v co = (F->p & upm) | ((h - F->p) & ~upm), neel = (F->s & stagm) | ((h - F->s) & ~stagm);
@@ -545,17 +572,18 @@ static ALWAYS_INLINE void block_level(const fp_rows *R, fp_block *F, int xb, int
     L->sco += __builtin_convertvector(co & mm, u16v);
     L->sneel += __builtin_convertvector(neel & mm, u16v);
     L->sring += __builtin_convertvector(ring & mm, u16v);
-    L->en += m & eqv(hscl, one * S->tgt[T1_COL_N]);
-    L->ed += m & eqv(hscl, one * S->tgt[T1_COL_DENSITY]);
-    L->eh += m & eqv(h, one * S->tgt[T1_COL_HSCL]);
-    L->ej += m & eqv(ring, one * S->tgt[T1_COL_JAMMING]);
-    L->ep += m & eqv(co, one * S->tgt[T1_COL_PLUSZ]);
-    L->em += m & eqv(counter, one * S->tgt[T1_COL_MINUSZ]);
-    const u8v any0 = ff * S->any[KEY_HSCL], any1 = ff * S->any[KEY_H], any2 = ff * S->any[KEY_RING],
-              any3 = ff * S->any[KEY_CO], any4 = ff * S->any[KEY_COUNTER];
-    L->match += m & (any0 | eqv(hscl, one * S->req[KEY_HSCL])) & (any1 | eqv(h, one * S->req[KEY_H])) &
-                (any2 | eqv(ring, one * S->req[KEY_RING])) & (any3 | eqv(co, one * S->req[KEY_CO])) &
-                (any4 | eqv(counter, one * S->req[KEY_COUNTER]));
+    L->en += m & eqv(hscl, splat(S->tgt[T1_COL_N]), vw);
+    L->ed += m & eqv(hscl, splat(S->tgt[T1_COL_DENSITY]), vw);
+    L->eh += m & eqv(h, splat(S->tgt[T1_COL_HSCL]), vw);
+    L->ej += m & eqv(ring, splat(S->tgt[T1_COL_JAMMING]), vw);
+    L->ep += m & eqv(co, splat(S->tgt[T1_COL_PLUSZ]), vw);
+    L->em += m & eqv(counter, splat(S->tgt[T1_COL_MINUSZ]), vw);
+    const u8v any0 = splat(-S->any[KEY_HSCL]), any1 = splat(-S->any[KEY_H]),
+              any2 = splat(-S->any[KEY_RING]), any3 = splat(-S->any[KEY_CO]),
+              any4 = splat(-S->any[KEY_COUNTER]);
+    L->match += m & (any0 | eqv(hscl, splat(S->req[KEY_HSCL]), vw)) & (any1 | eqv(h, splat(S->req[KEY_H]), vw)) &
+                (any2 | eqv(ring, splat(S->req[KEY_RING]), vw)) & (any3 | eqv(co, splat(S->req[KEY_CO]), vw)) &
+                (any4 | eqv(counter, splat(S->req[KEY_COUNTER]), vw));
     if (++L->nblocks == FLUSH) lane_flush(L, A);
 }
 
@@ -714,7 +742,7 @@ static void diag_row(const census_work *w, uint8_t *dbuf, int Y, bool start)
  * by block; within a block the levels go up, so that each can grow the
  * footprint sums of the last. lo[i], hi[i]: the fitting sites' range. */
 static ALWAYS_INLINE void row_full(const fp_ctx *c, const fp_rows *R, cluster_acc *T, unsigned full,
-                                   const int lo[CENSUS_NV], const int hi[CENSUS_NV])
+                                   const int lo[CENSUS_NV], const int hi[CENSUS_NV], const int vw)
 {
     const int Lx = c->in->Lx;
     for (int done = 0; done < Lx; done += BLOCK) {
@@ -726,7 +754,7 @@ static ALWAYS_INLINE void row_full(const fp_ctx *c, const fp_rows *R, cluster_ac
              * is moved back to end at Lx) and within [lo, hi) */
             const int jlo = (done > lo[i] ? done : lo[i]) - xb;
             const int jhi = hi[i] - xb < BLOCK ? (hi[i] - xb > 0 ? hi[i] - xb : 0) : BLOCK;
-#define LEVEL_CASE(k) case k: block_level(R, &F, xb, jlo < 0 ? 0 : jlo, jhi, k, &c->S[k], &T->lanes[k], &T->fit[k]); break;
+#define LEVEL_CASE(k) case k: block_level(R, &F, xb, jlo < 0 ? 0 : jlo, jhi, k, &c->S[k], &T->lanes[k], &T->fit[k], vw); break;
             switch (i) {
             LEVEL_CASE(0) LEVEL_CASE(1) LEVEL_CASE(2) LEVEL_CASE(3) LEVEL_CASE(4)
             LEVEL_CASE(5) LEVEL_CASE(6) LEVEL_CASE(7) LEVEL_CASE(8)
@@ -750,11 +778,10 @@ static void row_sparse(const fp_ctx *c, const fp_rows *R, cluster_acc *T, int i,
 }
 
 /* The clusters of rows y0 <= y < y1 (consecutive, so that the thread's
- * diagonal prefix rows, dbuf, roll along). Cloned for AVX2 and AVX-512,
- * whose byte lanes are what the block loops want. */
-void census_rows(const fp_ctx *c, cluster_acc *T, uint8_t *dbuf, int y0, int y1);
-__attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
-void census_rows(const fp_ctx *c, cluster_acc *T, uint8_t *dbuf, int y0, int y1)
+ * diagonal prefix rows, dbuf, roll along), with vw-byte vector registers
+ * (see census_isa). */
+static ALWAYS_INLINE void rows_body(const fp_ctx *c, cluster_acc *T, uint8_t *dbuf, int y0, int y1,
+                                    const int vw)
 {
     const census_input *in = c->in;
     const census_work *w = c->w;
@@ -805,7 +832,7 @@ void census_rows(const fp_ctx *c, cluster_acc *T, uint8_t *dbuf, int y0, int y1)
             if (64 * cnt[i] < Lx || Lx < BLOCK) row_sparse(c, &R, T, i, lo[i], hi[i]);
             else full |= 1u << i;
         }
-        if (full) row_full(c, &R, T, full, lo, hi);
+        if (full) row_full(c, &R, T, full, lo, hi, vw);
     }
 }
 
@@ -841,11 +868,9 @@ static ALWAYS_INLINE void prefix_bytes(uint8_t *q, const uint8_t *v, int n)
  * sites of each level into cnt, and writes its HSCL and sigma = +1
  * indicators to ih[x], ip[x]. 64 sites at a time with byte counters. */
 static ALWAYS_INLINE int scan_row(const int8_t *lv, const int8_t *sg, int Lx, int32_t cnt[CENSUS_NV],
-                                  uint8_t *ih, uint8_t *ip)
+                                  uint8_t *ih, uint8_t *ip, const int vw)
 {
-    u8v iota;
-    for (int j = 0; j < BLOCK; j++) iota[j] = (uint8_t)j;
-    const u8v one = iota - iota + 1;
+    const u8v one = splat(1), minus1 = splat(255);
     for (int i = 0; i < CENSUS_NV; i++) cnt[i] = 0;
     int x = 0;
     u8v bad = {0};
@@ -854,12 +879,12 @@ static ALWAYS_INLINE int scan_row(const int8_t *lv, const int8_t *sg, int Lx, in
         for (int i = 0; i < CENSUS_NV; i++) lane[i] = (u8v){0};
         for (int chunks = 0; chunks < 255 && x + BLOCK <= Lx; chunks++, x += BLOCK) {
             const u8v l = ld(lv + x), s = ld(sg + x);   /* level -1 reads 255, sigma -1 too */
-            bad |= (u8v)((u8v)(l + one) > 9) | ~((u8v)(s == one) | (u8v)(s == one * 255));
-            const u8v h = (u8v)(l != one * 255) & one;
-            const u8v p = h & (u8v)(s == one);
+            bad |= gtv(l + one, splat(9), vw) | ~(eqv(s, one, vw) | eqv(s, minus1, vw));
+            const u8v h = nev(l, minus1, vw) & one;
+            const u8v p = h & eqv(s, one, vw);
             memcpy(ih + x, &h, BLOCK);
             memcpy(ip + x, &p, BLOCK);
-            for (int i = 0; i < CENSUS_NV; i++) lane[i] += (u8v)(l == one * (uint8_t)i) & one;
+            for (int i = 0; i < CENSUS_NV; i++) lane[i] += eqv(l, splat((unsigned)i), vw) & one;
         }
         for (int i = 0; i < CENSUS_NV; i++)
             for (int j = 0; j < BLOCK; j++) cnt[i] += lane[i][j];
@@ -881,10 +906,9 @@ static ALWAYS_INLINE int scan_row(const int8_t *lv, const int8_t *sg, int Lx, in
 /* Rows Y0 <= Y < Y1 of the planes (lattice row Y - PAD, wrapped if
  * periodic). Where a plane row meets a lattice row for the first time it
  * also checks it and counts its levels (rowcnt). Returns the index of the
- * first bad site, or -1. Cloned like census_rows. */
-int64_t census_planes(const census_input *in, census_work *w, int Y0, int Y1);
-__attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
-int64_t census_planes(const census_input *in, census_work *w, int Y0, int Y1)
+ * first bad site, or -1. vw as in rows_body. */
+static ALWAYS_INLINE int64_t planes_body(const census_input *in, census_work *w, int Y0, int Y1,
+                                         const int vw)
 {
     const int Lx = in->Lx, Ly = in->Ly, pw = w->pw;
     const bool periodic = in->boundary == BOUNDARY_PERIODIC;
@@ -902,7 +926,7 @@ int64_t census_planes(const census_input *in, census_work *w, int Y0, int Y1)
         y %= Ly; if (y < 0) y += Ly;
         const int8_t *lv = in->level + (int64_t)y * Lx, *sg = in->sigma + (int64_t)y * Lx;
         if (first) {
-            int x = scan_row(lv, sg, Lx, w->rowcnt + (int64_t)y * CENSUS_NV, ih + PAD, ip + PAD);
+            int x = scan_row(lv, sg, Lx, w->rowcnt + (int64_t)y * CENSUS_NV, ih + PAD, ip + PAD, vw);
             if (x >= 0) return (int64_t)y * Lx + x;
         } else {
             /* a copy of a row already checked: the planes' first row has it */
@@ -935,6 +959,48 @@ int64_t census_planes(const census_input *in, census_work *w, int Y0, int Y1)
         prefix_bytes(qs, qs + 1, pw);
     }
     return -1;
+}
+
+/* ------------------------------------------------------------ ISA choice */
+
+/* The vector width of the machine: 64 bytes (x86-64-v4, AVX-512), 32
+ * (AVX2) or 16. The block code is compiled once for each, so that its byte
+ * compares fit the registers; census_compute picks one. */
+#define CENSUS_CLONE(attr, suffix, vw)                                                          \
+    attr static void census_rows_##suffix(const fp_ctx *c, cluster_acc *T, uint8_t *dbuf,   \
+                                          int y0, int y1)                                   \
+    {                                                                                         \
+        rows_body(c, T, dbuf, y0, y1, vw);                                                    \
+    }                                                                                         \
+    attr static int64_t census_planes_##suffix(const census_input *in, census_work *w, int Y0, \
+                                               int Y1)                                        \
+    {                                                                                         \
+        return planes_body(in, w, Y0, Y1, vw);                                                \
+    }
+#if defined(__x86_64__) && defined(__GNUC__)
+#define CENSUS_X86_CLONES 1
+CENSUS_CLONE(__attribute__((target("arch=x86-64-v4"))), v4, 64)
+CENSUS_CLONE(__attribute__((target("avx2"))), avx2, 32)
+#endif
+CENSUS_CLONE(, base, 16)
+#undef CENSUS_CLONE
+
+typedef struct {
+    void (*rows)(const fp_ctx *, cluster_acc *, uint8_t *, int, int);
+    int64_t (*planes)(const census_input *, census_work *, int, int);
+} census_kernels;
+
+static census_kernels census_isa(void)
+{
+#ifdef CENSUS_X86_CLONES
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512cd"))
+        return (census_kernels){census_rows_v4, census_planes_v4};
+    if (__builtin_cpu_supports("avx2")) return (census_kernels){census_rows_avx2, census_planes_avx2};
+#endif
+    return (census_kernels){census_rows_base, census_planes_base};
 }
 
 /* ---------------------------------------------------------------- driver */
@@ -974,13 +1040,14 @@ void census_work_free(census_work *w)
 
 /* The planes of every row, checking the input and counting each row's
  * levels; rows PAD .. PAD + Ly - 1 first, since the margin rows copy them. */
-static int build_planes(const census_input *in, census_work *work, sm_error *err)
+static int build_planes(const census_input *in, census_work *work, const census_kernels *K,
+                        sm_error *err)
 {
     const int Ly = in->Ly, nrows = Ly + 2 * PAD;
     int64_t bad = INT64_MAX;
     #pragma omp parallel for schedule(static) reduction(min : bad)
     for (int Y = PAD; Y < PAD + Ly; Y += 16) {
-        int64_t a = census_planes(in, work, Y, Y + 16 < PAD + Ly ? Y + 16 : PAD + Ly);
+        int64_t a = K->planes(in, work, Y, Y + 16 < PAD + Ly ? Y + 16 : PAD + Ly);
         if (a >= 0 && a < bad) bad = a;
     }
     if (bad != INT64_MAX)
@@ -988,7 +1055,7 @@ static int build_planes(const census_input *in, census_work *work, sm_error *err
                        (long long)bad, in->level[bad], in->sigma[bad]);
     #pragma omp parallel for schedule(static)
     for (int Y = 0; Y < nrows; Y++)
-        if (Y < PAD || Y >= PAD + Ly) census_planes(in, work, Y, Y + 1);
+        if (Y < PAD || Y >= PAD + Ly) K->planes(in, work, Y, Y + 1);
     return 0;
 }
 
@@ -1006,7 +1073,8 @@ int census_compute(const census_input *in, census_work *work, census_result *out
     const int Lx = in->Lx, Ly = in->Ly;
     memset(out, 0, sizeof *out);
 
-    if (build_planes(in, work, err)) {
+    const census_kernels K = census_isa();
+    if (build_planes(in, work, &K, err)) {
         if (work == &local) census_work_free(&local);
         return 1;
     }
@@ -1039,7 +1107,7 @@ int census_compute(const census_input *in, census_work *work, census_result *out
         memset(&T, 0, sizeof T);
         uint8_t *dbuf = work->dbuf + (size_t)omp_get_thread_num() * DROWS * 6 * (size_t)work->pw;
         #pragma omp for schedule(dynamic, 1) nowait
-        for (int y = 0; y < Ly; y += STRIP) census_rows(&ctx, &T, dbuf, y, y + STRIP < Ly ? y + STRIP : Ly);
+        for (int y = 0; y < Ly; y += STRIP) K.rows(&ctx, &T, dbuf, y, y + STRIP < Ly ? y + STRIP : Ly);
         for (int i = 0; i < CENSUS_NV; i++) lane_flush(&T.lanes[i], &T.fit[i]);
 
         #pragma omp critical(census_merge)
