@@ -337,7 +337,6 @@ typedef struct {
     const int8_t *level;                        /* lattice row y */
     const uint8_t *qh[15], *qp[15], *qs[15];    /* row prefix sums */
     const uint8_t *da[3][16], *db[3][16];       /* diagonal prefix sums along (1, 1) and (-1, 1) */
-    const uint8_t *ih_c, *ip_c, *ih_u, *ih_d, *ip_u, *ip_d; /* indicator rows y, y - 1, y + 1 */
     int ypar;                                   /* y & 1 */
 } fp_rows;
 
@@ -346,6 +345,13 @@ typedef struct {
 typedef struct {
     uint8_t h, hscl, cav, co, neel, ring;
 } fp_vals;
+
+/* The HSCL (q = R->qh) or sigma = +1 (R->qp) indicator of site x + dx of
+ * row y + dy, |dy| <= 1: a difference of the row prefix sums. */
+static ALWAYS_INLINE uint8_t ind(const uint8_t *const *q, int x, int dx, int dy)
+{
+    return (uint8_t)(q[7 + dy][x + dx + 1] - q[7 + dy][x + dx]);
+}
 
 /* The numbers from the footprint sums h (HSCLs), p (sigma = +1), s
  * (staggered sigma = +1) and ring (HSCLs on the outermost ring). */
@@ -357,14 +363,16 @@ static ALWAYS_INLINE fp_vals fp_finish(const fp_rows *R, int x, const int i, uin
     v.ring = i >= 1 ? ring : 0;
     /* the centre is an HSCL: its sigma is +1 where ip is set; its staggered
      * sigma is +1 where that differs from the parity of x + y */
-    const uint8_t up = R->ip_c[x], stag = (uint8_t)(up ^ ((x + R->ypar) & 1));
+    const uint8_t up = ind(R->qp, x, 0, 0), stag = (uint8_t)(up ^ ((x + R->ypar) & 1));
     uint8_t co = up ? p : (uint8_t)(h - p), neel = stag ? s : (uint8_t)(h - s), cav = 0;
     if (i == 8) {
         /* the cavity: the centre and its HSCL neighbours, each of which is
          * either parallel to the centre (co) or not (neel: at distance 1
          * the Neel mosaic is antiparallel) */
-        const uint8_t nh = (uint8_t)(R->ih_c[x - 1] + R->ih_c[x + 1] + R->ih_u[x] + R->ih_d[x]);
-        const uint8_t np = (uint8_t)(R->ip_c[x - 1] + R->ip_c[x + 1] + R->ip_u[x] + R->ip_d[x]);
+        const uint8_t nh = (uint8_t)(ind(R->qh, x, -1, 0) + ind(R->qh, x, 1, 0) + ind(R->qh, x, 0, -1) +
+                                     ind(R->qh, x, 0, 1));
+        const uint8_t np = (uint8_t)(ind(R->qp, x, -1, 0) + ind(R->qp, x, 1, 0) + ind(R->qp, x, 0, -1) +
+                                     ind(R->qp, x, 0, 1));
         const uint8_t nco = up ? np : (uint8_t)(nh - np);
         cav = (uint8_t)(1 + nh);
         co = (uint8_t)(co - 1 - nco);
@@ -485,6 +493,12 @@ static ALWAYS_INLINE u8v ring_sum(const uint8_t *const *A, const uint8_t *const 
            (u8v)(ld(A[8 - 1] + xb + 7) - ld(A[0] + xb));
 }
 
+/* ind for the BLOCK sites from xb. */
+static ALWAYS_INLINE u8v ind_v(const uint8_t *const *q, int xb, int dx, int dy)
+{
+    return ld(q[7 + dy] + xb + dx + 1) - ld(q[7 + dy] + xb + dx);
+}
+
 /* Every byte equal to x. */
 static ALWAYS_INLINE u8v splat(unsigned x) { return (u8v){0} + (uint8_t)x; }
 
@@ -551,14 +565,16 @@ static ALWAYS_INLINE void block_level(const fp_rows *R, fp_block *F, int xb, int
     const u8v one = splat(1);
     const u8v m = eqv(ld(R->level + xb), splat((unsigned)i), vw) & gev(iota, splat((unsigned)jlo), vw) &
                   ltv(iota, splat((unsigned)jhi), vw) & one;
-    const u8v h = F->h, up = ld(R->ip_c + xb);
+    const u8v h = F->h, up = ind_v(R->qp, xb, 0, 0);
     const u8v upm = -up, stagm = -(up ^ ((iota + (uint8_t)(xb + R->ypar)) & 1));
     u8v co = (F->p & upm) | ((h - F->p) & ~upm), neel = (F->s & stagm) | ((h - F->s) & ~stagm);
     u8v cav = {0};
     if (i == 8) {
         /* the cavity, as in fp_finish */
-        const u8v nh = ld(R->ih_c + xb - 1) + ld(R->ih_c + xb + 1) + ld(R->ih_u + xb) + ld(R->ih_d + xb);
-        const u8v np = ld(R->ip_c + xb - 1) + ld(R->ip_c + xb + 1) + ld(R->ip_u + xb) + ld(R->ip_d + xb);
+        const u8v nh = ind_v(R->qh, xb, -1, 0) + ind_v(R->qh, xb, 1, 0) + ind_v(R->qh, xb, 0, -1) +
+                       ind_v(R->qh, xb, 0, 1);
+        const u8v np = ind_v(R->qp, xb, -1, 0) + ind_v(R->qp, xb, 1, 0) + ind_v(R->qp, xb, 0, -1) +
+                       ind_v(R->qp, xb, 0, 1);
         const u8v nco = (np & upm) | ((nh - np) & ~upm);
         cav = one + nh;
         co -= one + nco;
@@ -710,31 +726,23 @@ enum { DROWS = 17 };
 static void diag_row(const census_work *w, uint8_t *dbuf, int Y, bool start)
 {
     const int pw = w->pw;
-    const uint8_t *ih = w->ih + (int64_t)Y * pw, *ip = w->ip + (int64_t)Y * pw;
-    uint8_t *cur[6], *prev[6];
-    for (int k = 0; k < 6; k++) {
-        cur[k] = dbuf + ((int64_t)k * DROWS + Y % DROWS) * pw;
-        prev[k] = dbuf + ((int64_t)k * DROWS + (Y + DROWS - 1) % DROWS) * pw;
-    }
-    uint8_t *is = cur[5];   /* the staggered indicator, first as a scratch row */
-    for (int X = 0; X < pw; X++) is[X] = (uint8_t)(ip[X] ^ (ih[X] & ((X + Y) & 1)));
-    const uint8_t *src[3] = {ih, ip, is};
-    for (int q = 2; q >= 0; q--) {   /* s last: its b row is the scratch */
-        uint8_t *a = cur[2 * q], *b = cur[2 * q + 1];
-        const uint8_t *I = src[q], *pa = prev[2 * q], *pb = prev[2 * q + 1];
+    const int64_t o = (int64_t)Y * (pw + 1);
+    /* the indicators are differences of the row prefix sums */
+    const uint8_t *src[3] = {w->qh + o, w->qp + o, w->qs + o};
+    for (int q = 0; q < 3; q++) {
+        uint8_t *a = dbuf + ((int64_t)(2 * q) * DROWS + Y % DROWS) * pw;
+        uint8_t *b = dbuf + ((int64_t)(2 * q + 1) * DROWS + Y % DROWS) * pw;
+        const uint8_t *pa = dbuf + ((int64_t)(2 * q) * DROWS + (Y + DROWS - 1) % DROWS) * pw;
+        const uint8_t *pb = dbuf + ((int64_t)(2 * q + 1) * DROWS + (Y + DROWS - 1) % DROWS) * pw;
+        const uint8_t *Q = src[q];
         if (start) {
-            memcpy(a, I, (size_t)pw);
-            if (b != I) memcpy(b, I, (size_t)pw);
+            for (int X = 0; X < pw; X++) a[X] = b[X] = (uint8_t)(Q[X + 1] - Q[X]);
             continue;
         }
-        a[0] = I[0];
-        for (int X = 1; X < pw; X++) a[X] = (uint8_t)(I[X] + pa[X - 1]);
-        if (b == I) {
-            for (int X = 0; X < pw - 1; X++) b[X] = (uint8_t)(b[X] + pb[X + 1]);
-        } else {
-            for (int X = 0; X < pw - 1; X++) b[X] = (uint8_t)(I[X] + pb[X + 1]);
-            b[pw - 1] = I[pw - 1];
-        }
+        a[0] = (uint8_t)(Q[1] - Q[0]);
+        for (int X = 1; X < pw; X++) a[X] = (uint8_t)(Q[X + 1] - Q[X] + pa[X - 1]);
+        for (int X = 0; X < pw - 1; X++) b[X] = (uint8_t)(Q[X + 1] - Q[X] + pb[X + 1]);
+        b[pw - 1] = (uint8_t)(Q[pw] - Q[pw - 1]);
     }
 }
 
@@ -805,9 +813,6 @@ static ALWAYS_INLINE void rows_body(const fp_ctx *c, cluster_acc *T, uint8_t *db
                 R.da[q][dy + 8] = dbuf + ((int64_t)(2 * q) * DROWS + slot) * pw + PAD;
                 R.db[q][dy + 8] = dbuf + ((int64_t)(2 * q + 1) * DROWS + slot) * pw + PAD;
             }
-        R.ih_c = w->ih + (int64_t)Y * pw + PAD; R.ip_c = w->ip + (int64_t)Y * pw + PAD;
-        R.ih_u = R.ih_c - pw; R.ip_u = R.ip_c - pw;
-        R.ih_d = R.ih_c + pw; R.ip_d = R.ip_c + pw;
         R.ypar = y & 1;
 
         unsigned full = 0;
@@ -908,17 +913,17 @@ static ALWAYS_INLINE int scan_row(const int8_t *lv, const int8_t *sg, int Lx, in
  * also checks it and counts its levels (rowcnt). Returns the index of the
  * first bad site, or -1. vw as in rows_body. */
 static ALWAYS_INLINE int64_t planes_body(const census_input *in, census_work *w, int Y0, int Y1,
-                                         const int vw)
+                                         uint8_t *scratch, const int vw)
 {
     const int Lx = in->Lx, Ly = in->Ly, pw = w->pw;
     const bool periodic = in->boundary == BOUNDARY_PERIODIC;
+    /* the row's indicators, HSCL and sigma = +1, which only its prefix sums keep */
+    uint8_t *ih = scratch, *ip = scratch + pw;
     for (int Y = Y0; Y < Y1; Y++) {
-        uint8_t *ih = w->ih + (int64_t)Y * pw, *ip = w->ip + (int64_t)Y * pw;
         uint8_t *qh = w->qh + (int64_t)Y * (pw + 1), *qp = w->qp + (int64_t)Y * (pw + 1),
                 *qs = w->qs + (int64_t)Y * (pw + 1);
         int y = Y - PAD;
         if (!periodic && (y < 0 || y >= Ly)) {
-            memset(ih, 0, (size_t)pw); memset(ip, 0, (size_t)pw);
             memset(qh, 0, (size_t)pw + 1); memset(qp, 0, (size_t)pw + 1); memset(qs, 0, (size_t)pw + 1);
             continue;
         }
@@ -930,9 +935,11 @@ static ALWAYS_INLINE int64_t planes_body(const census_input *in, census_work *w,
             if (x >= 0) return (int64_t)y * Lx + x;
         } else {
             /* a copy of a row already checked: the planes' first row has it */
-            const int Ys = y + PAD;
-            memcpy(ih + PAD, w->ih + (int64_t)Ys * pw + PAD, (size_t)Lx);
-            memcpy(ip + PAD, w->ip + (int64_t)Ys * pw + PAD, (size_t)Lx);
+            const int64_t Ys = (int64_t)(y + PAD) * (pw + 1);
+            for (int X = PAD; X < PAD + Lx; X++) {
+                ih[X] = (uint8_t)(w->qh[Ys + X + 1] - w->qh[Ys + X]);
+                ip[X] = (uint8_t)(w->qp[Ys + X + 1] - w->qp[Ys + X]);
+            }
         }
         for (int X = 0; X < pw; X++) {
             if (X == PAD) X = PAD + Lx;
@@ -973,9 +980,9 @@ static ALWAYS_INLINE int64_t planes_body(const census_input *in, census_work *w,
         rows_body(c, T, dbuf, y0, y1, vw);                                                    \
     }                                                                                         \
     attr static int64_t census_planes_##suffix(const census_input *in, census_work *w, int Y0, \
-                                               int Y1)                                        \
+                                               int Y1, uint8_t *scratch)                      \
     {                                                                                         \
-        return planes_body(in, w, Y0, Y1, vw);                                                \
+        return planes_body(in, w, Y0, Y1, scratch, vw);                                       \
     }
 #if defined(__x86_64__) && defined(__GNUC__)
 #define CENSUS_X86_CLONES 1
@@ -987,7 +994,7 @@ CENSUS_CLONE(, base, 16)
 
 typedef struct {
     void (*rows)(const fp_ctx *, cluster_acc *, uint8_t *, int, int);
-    int64_t (*planes)(const census_input *, census_work *, int, int);
+    int64_t (*planes)(const census_input *, census_work *, int, int, uint8_t *);
 } census_kernels;
 
 static census_kernels census_isa(void)
@@ -1015,15 +1022,13 @@ int census_work_init(census_work *w, int Lx, int Ly, sm_error *err)
     w->Lx = Lx; w->Ly = Ly; w->N = N;
     w->pw = Lx + 2 * PAD;
     const size_t rows = (size_t)Ly + 2 * PAD, pw = (size_t)w->pw;
-    w->ih = malloc(rows * pw);
-    w->ip = malloc(rows * pw);
     w->qh = malloc(rows * (pw + 1));
     w->qp = malloc(rows * (pw + 1));
     w->qs = malloc(rows * (pw + 1));
     w->rowcnt = malloc(sizeof *w->rowcnt * (size_t)Ly * CENSUS_NV);
     w->dbuf_threads = omp_get_max_threads();
     w->dbuf = malloc((size_t)w->dbuf_threads * DROWS * 6 * pw);
-    if (!w->ih || !w->ip || !w->qh || !w->qp || !w->qs || !w->rowcnt || !w->dbuf ||
+    if (!w->qh || !w->qp || !w->qs || !w->rowcnt || !w->dbuf ||
         census_comp_work_init(&w->comp, Lx, Ly, err)) {
         census_work_free(w);
         return sm_fail(err, "census: out of memory for %d x %d work buffers", Lx, Ly);
@@ -1033,7 +1038,7 @@ int census_work_init(census_work *w, int Lx, int Ly, sm_error *err)
 
 void census_work_free(census_work *w)
 {
-    free(w->ih); free(w->ip); free(w->qh); free(w->qp); free(w->qs); free(w->rowcnt); free(w->dbuf);
+    free(w->qh); free(w->qp); free(w->qs); free(w->rowcnt); free(w->dbuf);
     census_comp_work_free(&w->comp);
     memset(w, 0, sizeof *w);
 }
@@ -1041,21 +1046,28 @@ void census_work_free(census_work *w)
 /* The planes of every row, checking the input and counting each row's
  * levels; rows PAD .. PAD + Ly - 1 first, since the margin rows copy them. */
 static int build_planes(const census_input *in, census_work *work, const census_kernels *K,
-                        sm_error *err)
+                        int nthreads, sm_error *err)
 {
     const int Ly = in->Ly, nrows = Ly + 2 * PAD;
     int64_t bad = INT64_MAX;
-    #pragma omp parallel for schedule(static) reduction(min : bad)
-    for (int Y = PAD; Y < PAD + Ly; Y += 16) {
-        int64_t a = K->planes(in, work, Y, Y + 16 < PAD + Ly ? Y + 16 : PAD + Ly);
-        if (a >= 0 && a < bad) bad = a;
+    #pragma omp parallel num_threads(nthreads)
+    {
+        /* two rows of the thread's diagonal buffer, which is free until the clusters */
+        uint8_t *scratch = work->dbuf + (size_t)omp_get_thread_num() * DROWS * 6 * (size_t)work->pw;
+        #pragma omp for schedule(static) reduction(min : bad)
+        for (int Y = PAD; Y < PAD + Ly; Y += 16) {
+            int64_t a = K->planes(in, work, Y, Y + 16 < PAD + Ly ? Y + 16 : PAD + Ly, scratch);
+            if (a >= 0 && a < bad) bad = a;
+        }
+        if (bad == INT64_MAX) {
+            #pragma omp for schedule(static)
+            for (int Y = 0; Y < nrows; Y++)
+                if (Y < PAD || Y >= PAD + Ly) K->planes(in, work, Y, Y + 1, scratch);
+        }
     }
     if (bad != INT64_MAX)
         return sm_fail(err, "census: site %lld has level %d, sigma %d (need -1..8, +-1)",
                        (long long)bad, in->level[bad], in->sigma[bad]);
-    #pragma omp parallel for schedule(static)
-    for (int Y = 0; Y < nrows; Y++)
-        if (Y < PAD || Y >= PAD + Ly) K->planes(in, work, Y, Y + 1);
     return 0;
 }
 
@@ -1073,8 +1085,11 @@ int census_compute(const census_input *in, census_work *work, census_result *out
     const int Lx = in->Lx, Ly = in->Ly;
     memset(out, 0, sizeof *out);
 
+    /* as many threads as there are rolling diagonal rows for (the most at
+     * census_work_init; the results do not depend on the number) */
+    const int nthreads = omp_get_max_threads() < work->dbuf_threads ? omp_get_max_threads() : work->dbuf_threads;
     const census_kernels K = census_isa();
-    if (build_planes(in, work, &K, err)) {
+    if (build_planes(in, work, &K, nthreads, err)) {
         if (work == &local) census_work_free(&local);
         return 1;
     }
@@ -1098,9 +1113,6 @@ int census_compute(const census_input *in, census_work *work, census_result *out
         census_components(in, n_level, &work->comp, out);
     }
 
-    /* as many threads as there are rolling diagonal rows for (the most at
-     * census_work_init; the results do not depend on the number) */
-    const int nthreads = omp_get_max_threads() < work->dbuf_threads ? omp_get_max_threads() : work->dbuf_threads;
     #pragma omp parallel num_threads(nthreads)
     {
         cluster_acc T;
