@@ -1110,7 +1110,10 @@ int census_compute(const census_input *in, census_work *work, census_result *out
         int64_t n_level[CENSUS_NV] = {0};
         for (int y = 0; y < Ly; y++)
             for (int i = 0; i < CENSUS_NV; i++) n_level[i] += work->rowcnt[(int64_t)y * CENSUS_NV + i];
-        census_components(in, n_level, &work->comp, out);
+        if (census_components(in, n_level, &work->comp, out)) {
+            if (work == &local) census_work_free(&local);
+            return sm_fail(err, "census: out of memory for the components of %d x %d", Lx, Ly);
+        }
     }
 
     #pragma omp parallel num_threads(nthreads)
