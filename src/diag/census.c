@@ -41,6 +41,9 @@
 #include <string.h>
 #include <math.h>
 #include <omp.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include "diag/census.h"
 #include "core/model.h"
 
@@ -1041,6 +1044,12 @@ void census_work_free(census_work *w)
     free(w->qh); free(w->qp); free(w->qs); free(w->rowcnt); free(w->dbuf);
     census_comp_work_free(&w->comp);
     memset(w, 0, sizeof *w);
+#ifdef __GLIBC__
+    /* glibc keeps freed blocks of this size in its heap once it has raised
+     * its mmap threshold, and the run would hold the census's memory between
+     * censuses: give it back */
+    malloc_trim(0);
+#endif
 }
 
 /* The planes of every row, checking the input and counting each row's

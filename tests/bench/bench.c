@@ -60,6 +60,7 @@ typedef struct {
                                   * shared machine, compare with med to see contention */
     double ref;                  /* Ising median at the same L and threads, 0 if none */
     double ref_level;            /* census: level-sweep median at the same L and threads, 0 if none */
+    double scratch;              /* census: bytes per site one census adds to the peak RSS, 0 if none */
 } result;
 
 typedef struct {
@@ -162,7 +163,7 @@ static result *job_result(bench *b, job *j, int L)
     result *res = &b->res[b->nres++];
     *res = (result){j->op, L, j->nt, reps, j->units, j->sites_per_unit, quantile(t, reps, 0.5),
                     t[0], t[reps - 1], quantile(t, reps, 0.75) - quantile(t, reps, 0.25),
-                    quantile(c, reps, 0.5), 0.0, 0.0};
+                    quantile(c, reps, 0.5), 0.0, 0.0, 0.0};
     printf("%-14s L=%-5d threads=%d  %8.3f ns/site  (min %.3f max %.3f, cpu %.3f, %d reps x %lld)\n",
            j->op, L, j->nt, res->med, res->min, res->max, res->cpu, reps, (long long)j->units);
     fflush(stdout);
@@ -191,15 +192,44 @@ static void unit_ising(void *ctx)
     ising_sweep(&c->m, 12345, c->sweep++);
 }
 
-typedef struct { census_input in; census_work w; census_result *r; } census_ctx;
+/* A census as a run takes one: its work buffers allocated and freed by the
+ * call (census_diag.c). */
+typedef struct { census_input in; census_result *r; } census_ctx;
 static void unit_census(void *ctx)
 {
     census_ctx *c = ctx;
     sm_error err;
-    if (census_compute(&c->in, &c->w, c->r, &err)) {
+    if (census_compute(&c->in, NULL, c->r, &err)) {
         fprintf(stderr, "bench: census: %s\n", err.msg);
         exit(1);
     }
+}
+
+/* Resident set of the process, kB: peak (VmHWM) or now (VmRSS). */
+static long rss_kb(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    long v = -1;
+    char line[256];
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, key, strlen(key))) v = strtol(line + strlen(key) + 1, NULL, 10);
+    if (f) fclose(f);
+    return v;
+}
+
+/* Bytes per site a census adds to the peak resident set: the peak is reset
+ * (Linux: 5 to /proc/self/clear_refs), one census runs, and the new peak
+ * less the resident set before it is its scratch. -1 where unsupported. */
+static double census_scratch(census_ctx *c, int64_t N)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f) return -1;
+    const int ok = fputs("5", f) >= 0;
+    fclose(f);
+    const long before = rss_kb("VmRSS:");
+    if (!ok || before < 0 || rss_kb("VmHWM:") > before + 64) return -1;   /* not reset */
+    unit_census(c);
+    return 1024.0 * (double)(rss_kb("VmHWM:") - before) / (double)N;
 }
 
 /* Levels uniform in -1..8 and random sigma (xorshift64*, fixed seed). */
@@ -308,7 +338,7 @@ static void run_size(bench *b, int L, const char *outdir)
                             .level = sim.st.level, .sigma = sim.st.sigma}};
     if (want(b, "census")) {
         cc.r = malloc(sizeof *cc.r);
-        if (!cc.r || census_work_init(&cc.w, L, L, &err)) exit(1);
+        if (!cc.r) exit(1);
     }
     int8_t *ulevel = NULL, *usigma = NULL;
     census_ctx cu = {.in = {.Lx = L, .Ly = L, .boundary = b->boundary}};
@@ -316,7 +346,7 @@ static void run_size(bench *b, int L, const char *outdir)
         ulevel = malloc((size_t)N);
         usigma = malloc((size_t)N);
         cu.r = malloc(sizeof *cu.r);
-        if (!ulevel || !usigma || !cu.r || census_work_init(&cu.w, L, L, &err)) exit(1);
+        if (!ulevel || !usigma || !cu.r) exit(1);
         fill_uniform(ulevel, usigma, N);
         cu.in.level = ulevel;
         cu.in.sigma = usigma;
@@ -368,6 +398,11 @@ static void run_size(bench *b, int L, const char *outdir)
             for (int q = 0; q < nj; q++)
                 if (!strcmp(jobs[q].op, "ising") && jobs[q].nt == jobs[k].nt) res[k]->ref = res[q]->med;
     for (int k = 0; k < nj; k++)
+        if (!strcmp(jobs[k].op, "census") || !strcmp(jobs[k].op, "census_uniform")) {
+            omp_set_num_threads(jobs[k].nt);
+            res[k]->scratch = census_scratch(jobs[k].ctx, N);
+        }
+    for (int k = 0; k < nj; k++)
         if (!strcmp(jobs[k].op, "census") || !strcmp(jobs[k].op, "census_uniform") ||
             !strcmp(jobs[k].op, "measure"))
             for (int q = 0; q < nj; q++)
@@ -381,11 +416,9 @@ static void run_size(bench *b, int L, const char *outdir)
     }
     if (want(b, "measure")) measure_free(&mc);
     if (want(b, "census")) {
-        census_work_free(&cc.w);
         free(cc.r);
     }
     if (want(b, "census_uniform")) {
-        census_work_free(&cu.w);
         free(cu.r);
         free(ulevel);
         free(usigma);
@@ -463,6 +496,10 @@ static void write_outputs(const bench *b)
     if (want(b, "measure"))
         printf("measure rows: one measurement row of the observable groups (level dynamics); "
                "\"level sweeps\" is its cost as a fraction of a level sweep\n");
+    for (int i = 0; i < b->nres; i++)
+        if (b->res[i].scratch != 0)
+            printf("%s scratch, L = %d, %d thread(s): %.2f bytes/site (peak RSS added by one census)\n",
+                   b->res[i].op, b->res[i].L, b->res[i].threads, b->res[i].scratch);
     if (want(b, "census_uniform"))
         printf("census_uniform rows: levels uniform in -1..8 with no RSOS constraint (the census's "
                "worst case), not the level dynamics' state\n");
@@ -500,6 +537,7 @@ static void write_outputs(const bench *b)
                                 r->med / r->ref);
         if (r->ref_level > 0) fprintf(f, ", \"level_median\": %.4f, \"level_sweeps\": %.4f", r->ref_level,
                                       r->med / r->ref_level);
+        if (r->scratch != 0) fprintf(f, ", \"scratch_bytes_per_site\": %.3f", r->scratch);
         fprintf(f, "}%s\n", i + 1 < b->nres ? "," : "");
     }
     fprintf(f, "  ]\n}\n");
