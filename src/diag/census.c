@@ -1000,15 +1000,19 @@ typedef struct {
     int64_t (*planes)(const census_input *, census_work *, int, int, uint8_t *);
 } census_kernels;
 
-static census_kernels census_isa(void)
+/* The widest version this CPU runs, or at most want bytes wide (0: any). */
+static census_kernels census_isa(int want)
 {
 #ifdef CENSUS_X86_CLONES
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-        __builtin_cpu_supports("avx512cd"))
+    if ((want == 0 || want >= 64) && __builtin_cpu_supports("avx512f") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512cd"))
         return (census_kernels){census_rows_v4, census_planes_v4};
-    if (__builtin_cpu_supports("avx2")) return (census_kernels){census_rows_avx2, census_planes_avx2};
+    if ((want == 0 || want >= 32) && __builtin_cpu_supports("avx2"))
+        return (census_kernels){census_rows_avx2, census_planes_avx2};
+#else
+    (void)want;
 #endif
     return (census_kernels){census_rows_base, census_planes_base};
 }
@@ -1097,7 +1101,7 @@ int census_compute(const census_input *in, census_work *work, census_result *out
     /* as many threads as there are rolling diagonal rows for (the most at
      * census_work_init; the results do not depend on the number) */
     const int nthreads = omp_get_max_threads() < work->dbuf_threads ? omp_get_max_threads() : work->dbuf_threads;
-    const census_kernels K = census_isa();
+    const census_kernels K = census_isa(in->vector_bytes);
     if (build_planes(in, work, &K, nthreads, err)) {
         if (work == &local) census_work_free(&local);
         return 1;
