@@ -1,16 +1,297 @@
-/* placeholder */
+/* The AVX2 interior path of the level kernel (level_kernel.h): 16 sites to a
+ * vector, for CPUs with AVX2 but not AVX-512 (selected at run time in
+ * level.c; compiled with a target attribute so that the rest of the build
+ * keeps the x86-64-v2 baseline). Same random numbers, same thresholds, same
+ * sums as site_interior, bit for bit.
+ *
+ * How it differs from the AVX-512 path, and why:
+ *  - No mask registers and no vpermt2w: the per-site logic is in 16-bit
+ *    lanes with compare results as all-ones lanes, and the two table
+ *    look-ups (level move, sigma flip) are done by scalar code on the
+ *    integer pipes, which the vector code leaves idle: 16 index loads, 16
+ *    64-bit table loads and 16 64-bit compares a table, which also makes the
+ *    compare exact (no 16-bit approximation, no zero-word fallback).
+ *  - Philox in four chains of four 64-bit lanes (vpmuludq multiplies the
+ *    low halves), with the sites of a chain chosen so that two rounds of
+ *    vpackssdw put the "up" bits in site order with no permute. */
+#include <string.h>
 #include "level_kernel.h"
+
 #ifdef LEVEL_HAVE_SIMD
-void level_interior_avx2(int8_t *lv, int8_t *sg, uint32_t ctr, int n, int64_t dup,
-                         int64_t ddn, const level_rng *rk, const level_tables *t,
-                         int move_levels, sweep_acc *A)
+#include <immintrin.h>
+#define AVX2_TARGET __attribute__((target("avx2")))
+#define AVX2_INLINE __attribute__((target("avx2"), always_inline)) static inline
+
+/* Philox4x32-10 for 8 of the 16 counters {c0 + 2k, c1, c2, c3}, k < 16, as
+ * level_philox_lanes: chains h = h0 and h0 + 1. Chain h holds sites 2h,
+ * 2h + 1, 2h + 8, 2h + 9 in its four 64-bit lanes, each word in the low half
+ * of a lane (the high halves carry junk that vpmuludq never reads). Rounds 1
+ * and 2 share their lane-independent products, computed once in scalar
+ * code, as in the AVX-512 path (level_avx512.c). Two chains, not four: on
+ * Zen 1 a 256-bit vpmuludq takes the one multiplier pipe for two cycles, so
+ * two chains already keep it busy, and four need more than the 16 vector
+ * registers. Words 1 and 2 go to r1, r2 (site k at lane
+ * 4 ((k & 7) >> 1) + (k & 1) + 2 (k >> 3)); bit 0 of word 0 comes back as
+ * 0 / 1 in 32-bit lanes packed from the two chains. */
+AVX2_INLINE __m256i philox8(uint32_t c0, int h0, const level_rng *rk, uint64_t *r1, uint64_t *r2)
 {
-    uint32_t r0[64], r1[64], r2[64];
-    for (int c = 0; c < n; c += 64) {
-        const int m = n - c < 64 ? n - c : 64;
-        level_philox_lanes(ctr + 2u * (uint32_t)c, rk->c1, rk->c2, rk->c3, rk->k0, rk->k1, m, r0, r1, r2);
-        for (int j = 0; j < m; j++)
-            site_interior(lv + 2 * (c + j), sg + 2 * (c + j), dup, ddn, r0[j], r1[j], r2[j], t, move_levels, A);
+    const uint32_t W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
+    const __m256i M0 = _mm256_set1_epi64x(0xD2511F53u), M1 = _mm256_set1_epi64x(0xCD9E8D57u);
+    const __m256i iota = _mm256_setr_epi64x(0, 2, 16, 18);
+    __m256i x0[2], x1[2], x2[2], x3[2];
+    /* round 1: p1 = M1 c2 is the same in every lane */
+    const uint64_t p1c = (uint64_t)0xCD9E8D57u * rk->c2;
+    const uint32_t a0 = (uint32_t)(p1c >> 32) ^ rk->c1 ^ rk->k0, a1 = (uint32_t)p1c;
+    for (int h = 0; h < 2; h++) {
+        const __m256i c = _mm256_add_epi64(_mm256_set1_epi64x(c0 + 4u * (uint32_t)(h0 + h)), iota);
+        const __m256i p0 = _mm256_mul_epu32(c, M0);
+        x2[h] = _mm256_xor_si256(_mm256_srli_epi64(p0, 32), _mm256_set1_epi64x(rk->c3 ^ rk->k1));
+        x3[h] = p0;
     }
+    /* round 2: p0 = M0 a0 is the same in every lane */
+    const uint64_t p0c = (uint64_t)0xD2511F53u * a0;
+    for (int h = 0; h < 2; h++) {
+        const __m256i p1 = _mm256_mul_epu32(x2[h], M1);
+        x0[h] = _mm256_xor_si256(_mm256_srli_epi64(p1, 32), _mm256_set1_epi64x(a1 ^ (rk->k0 + W0)));
+        x1[h] = p1;
+        x2[h] = _mm256_xor_si256(x3[h], _mm256_set1_epi64x((uint32_t)(p0c >> 32) ^ (rk->k1 + W1)));
+        x3[h] = _mm256_set1_epi64x((uint32_t)p0c);
+    }
+    uint32_t q0 = rk->k0 + 2 * W0, q1 = rk->k1 + 2 * W1;
+    for (int r = 2; r < 10; r++) {
+        const __m256i Q0 = _mm256_set1_epi64x(q0), Q1 = _mm256_set1_epi64x(q1);
+        for (int h = 0; h < 2; h++) {
+            const __m256i p0 = _mm256_mul_epu32(x0[h], M0);
+            const __m256i p1 = _mm256_mul_epu32(x2[h], M1);
+            x0[h] = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), x1[h]), Q0);
+            x2[h] = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), x3[h]), Q1);
+            x1[h] = p1;
+            x3[h] = p0;
+        }
+        q0 += W0;
+        q1 += W1;
+    }
+    for (int h = 0; h < 2; h++) {
+        _mm256_storeu_si256((__m256i *)(r1 + 4 * (h0 + h)), x1[h]);
+        _mm256_storeu_si256((__m256i *)(r2 + 4 * (h0 + h)), x2[h]);
+    }
+    const __m256i b64 = _mm256_set1_epi64x(1);
+    return _mm256_packs_epi32(_mm256_and_si256(x0[0], b64), _mm256_and_si256(x0[1], b64));
+}
+
+/* Philox for the 16 sites of a block: words 1 and 2 to r1[16], r2[16] in
+ * philox8's lane order, the "up" bits (bit 0 of word 0) returned as 0 / 1
+ * in 16-bit lanes in site order (the chain layout makes one more pack
+ * enough). */
+AVX2_INLINE __m256i philox16(uint32_t c0, const level_rng *rk, uint64_t *r1, uint64_t *r2)
+{
+    const __m256i a = philox8(c0, 0, rk, r1, r2);
+    return _mm256_packs_epi32(a, philox8(c0, 2, rk, r1, r2));
+}
+
+/* All-ones in the 16-bit lanes whose bit of m (bits: each lane's) is set. */
+AVX2_INLINE __m256i expand16(unsigned m, __m256i bits)
+{
+    return _mm256_cmpeq_epi16(_mm256_and_si256(_mm256_set1_epi16((short)m), bits), bits);
+}
+
+/* Sign-extended low (high) bytes of the 16-bit lanes. */
+AVX2_INLINE __m256i lo8(__m256i w) { return _mm256_srai_epi16(_mm256_slli_epi16(w, 8), 8); }
+AVX2_INLINE __m256i hi8(__m256i w) { return _mm256_srai_epi16(w, 8); }
+
+/* The sums of a row: 32-bit lanes (a row adds at most 2 x 80 to a lane of
+ * vC per block of 16 sites), move counts twice over (two mask bytes a
+ * lane). */
+typedef struct {
+    __m256i C4, St, J, h;
+    int64_t lacc2, sacc2;
+} vsums;
+
+/* Tables and constants of a row, loaded once. */
+typedef struct {
+    const uint64_t *level, *sigma; /* level_tables' tables, flattened */
+    __m256i cb4;                   /* C(l) / 4 at byte l + 1, both halves */
+    __m256i mv;                    /* all-ones when levels move */
+    __m256i bits;                  /* 1 << (15 - k) in lane k */
+} row_consts;
+
+/* 16 sites lv[0], lv[2], ..., lv[30] with their random words from
+ * philox16 (R1, R2, up), the lanes of live only. Loads 32 bytes from lv - 1, lv, lv + dup - 1,
+ * lv + ddn - 1 (and sg); stores 32 bytes at lv and sg, the odd bytes (the
+ * other colour) unchanged. A byte layout trick does the unpacking: site
+ * 2k is the low byte of 16-bit lane k of a load from lv, its +x neighbour
+ * the high byte, and a load one byte lower puts any other neighbour in the
+ * high byte. Long on purpose: the hot loop's body, whose values live in
+ * registers. */
+AVX2_INLINE void block16(int8_t *lv, int8_t *sg, int64_t dup, int64_t ddn, const uint64_t *R1,
+                         const uint64_t *R2, __m256i up, __m256i live, const row_consts *K,
+                         vsums *V)
+{
+    const __m256i zero = _mm256_setzero_si256(), one = _mm256_set1_epi16(1),
+                  two = _mm256_set1_epi16(2), m1 = _mm256_set1_epi16(-1);
+    const __m256i w = _mm256_loadu_si256((const __m256i *)lv);
+    const __m256i ws = _mm256_loadu_si256((const __m256i *)sg);
+    const __m256i l = lo8(w), sa = lo8(ws), b0 = hi8(w), s0 = hi8(ws);
+    const __m256i b2 = lo8(_mm256_loadu_si256((const __m256i *)(lv - 1)));
+    const __m256i s2 = lo8(_mm256_loadu_si256((const __m256i *)(sg - 1)));
+    const __m256i b1 = hi8(_mm256_loadu_si256((const __m256i *)(lv + dup - 1)));
+    const __m256i s1 = hi8(_mm256_loadu_si256((const __m256i *)(sg + dup - 1)));
+    const __m256i b3 = hi8(_mm256_loadu_si256((const __m256i *)(lv + ddn - 1)));
+    const __m256i s3 = hi8(_mm256_loadu_si256((const __m256i *)(sg + ddn - 1)));
+    /* S: sigma summed over HSCL neighbours */
+    const __m256i S = _mm256_add_epi16(
+        _mm256_add_epi16(_mm256_and_si256(_mm256_cmpgt_epi16(b0, m1), s0),
+                         _mm256_and_si256(_mm256_cmpgt_epi16(b1, m1), s1)),
+        _mm256_add_epi16(_mm256_and_si256(_mm256_cmpgt_epi16(b2, m1), s2),
+                         _mm256_and_si256(_mm256_cmpgt_epi16(b3, m1), s3)));
+    const __m256i lmin = _mm256_min_epi16(_mm256_min_epi16(b0, b1), _mm256_min_epi16(b2, b3));
+    const __m256i lmax = _mm256_max_epi16(_mm256_max_epi16(b0, b1), _mm256_max_epi16(b2, b3));
+    const __m256i l2 = _mm256_add_epi16(_mm256_sub_epi16(l, one), _mm256_add_epi16(up, up));
+    const __m256i rsos = _mm256_and_si256(
+        _mm256_and_si256(_mm256_cmpgt_epi16(two, _mm256_sub_epi16(l2, lmin)),
+                         _mm256_cmpgt_epi16(two, _mm256_sub_epi16(lmax, l2))),
+        _mm256_and_si256(live, K->mv));
+    /* dns = n_same - n_up (the compares give -1) */
+    const __m256i nsame = _mm256_add_epi16(
+        _mm256_add_epi16(_mm256_cmpeq_epi16(b0, l), _mm256_cmpeq_epi16(b1, l)),
+        _mm256_add_epi16(_mm256_cmpeq_epi16(b2, l), _mm256_cmpeq_epi16(b3, l)));
+    const __m256i nup = _mm256_add_epi16(
+        _mm256_add_epi16(_mm256_cmpeq_epi16(b0, l2), _mm256_cmpeq_epi16(b1, l2)),
+        _mm256_add_epi16(_mm256_cmpeq_epi16(b2, l2), _mm256_cmpeq_epi16(b3, l2)));
+    const __m256i dns = _mm256_sub_epi16(nup, nsame);
+    const __m256i nl = _mm256_cmpgt_epi16(l, m1), nl2 = _mm256_cmpgt_epi16(l2, m1);
+    const __m256i dn = _mm256_sub_epi16(nl, nl2); /* (l2 >= 0) - (l >= 0) */
+    const __m256i sp9 = _mm256_and_si256(_mm256_cmpgt_epi16(sa, zero), _mm256_set1_epi16(9));
+    /* flat index of level[l + 1][up][dns + 4][sa > 0][(dn ? S : 0) + 4] and
+     * of sigma[sa > 0][S + 4] */
+    const __m256i ix = _mm256_add_epi16(
+        _mm256_add_epi16(_mm256_add_epi16(_mm256_mullo_epi16(l, _mm256_set1_epi16(324)),
+                                          _mm256_mullo_epi16(up, _mm256_set1_epi16(162))),
+                         _mm256_add_epi16(_mm256_mullo_epi16(dns, _mm256_set1_epi16(18)), sp9)),
+        _mm256_add_epi16(_mm256_and_si256(_mm256_xor_si256(nl, nl2), S), _mm256_set1_epi16(400)));
+    const __m256i sx = _mm256_add_epi16(_mm256_add_epi16(sp9, S), _mm256_set1_epi16(4));
+    uint16_t ixs[16], sxs[16];
+    _mm256_storeu_si256((__m256i *)ixs, ix);
+    _mm256_storeu_si256((__m256i *)sxs, sx);
+    /* Through memory on purpose: without the barrier gcc reads the indices
+     * back out of the vector registers (vpextrw: two uops each on the
+     * vector pipes, which are the bottleneck) instead of by loads. */
+    __asm__("" : "+m"(ixs), "+m"(sxs));
+    /* am, fm: bit 15 - k for site k (each compare shifted in from the right) */
+    unsigned am = 0, fm = 0;
+#pragma GCC unroll 16
+    for (int k = 0; k < 16; k++) {
+        const int q = 4 * ((k & 7) >> 1) + (k & 1) + 2 * (k >> 3);
+        am = 2 * am + ((uint64_t)(uint32_t)R1[q] < K->level[ixs[k]]);
+        fm = 2 * fm + ((uint64_t)(uint32_t)R2[q] < K->sigma[sxs[k]]);
+    }
+    const __m256i acc = _mm256_and_si256(rsos, expand16(am, K->bits));
+    const __m256i ln = _mm256_blendv_epi8(l, l2, acc);
+    const __m256i hsm = _mm256_cmpgt_epi16(zero, ln); /* plain HSM after the move */
+    const __m256i flip = _mm256_and_si256(_mm256_or_si256(hsm, expand16(fm, K->bits)), live);
+    const __m256i sn = _mm256_sub_epi16(_mm256_xor_si256(sa, flip), flip);
+    const __m256i lowb = _mm256_set1_epi16(0x00FF);
+    _mm256_storeu_si256((__m256i *)lv, _mm256_blendv_epi8(w, ln, lowb));
+    _mm256_storeu_si256((__m256i *)sg, _mm256_blendv_epi8(ws, sn, lowb));
+
+    V->lacc2 += __builtin_popcount((unsigned)_mm256_movemask_epi8(acc));
+    V->sacc2 += __builtin_popcount((unsigned)_mm256_movemask_epi8(flip));
+    /* C(l2) - C(l) in units of 4 by byte shuffles: index l + 1 in the low
+     * byte, 0x80 in the high byte so that it gives 0 (l2 = -2: all 0xFF,
+     * also 0) */
+    const __m256i h80 = _mm256_set1_epi16((short)0x8000);
+    const __m256i dC4 = _mm256_sub_epi16(
+        _mm256_shuffle_epi8(K->cb4, _mm256_or_si256(_mm256_add_epi16(l2, one), h80)),
+        _mm256_shuffle_epi8(K->cb4, _mm256_or_si256(_mm256_add_epi16(l, one), h80)));
+    V->C4 = _mm256_add_epi32(V->C4, _mm256_madd_epi16(_mm256_and_si256(acc, dC4), one));
+    V->St = _mm256_add_epi32(V->St, _mm256_madd_epi16(_mm256_and_si256(acc, dns), one));
+    /* dnh = acc dn - 2 (flip & hscl), then times sa = +-1 */
+    const __m256i dnh = _mm256_add_epi16(_mm256_and_si256(acc, dn),
+                                         _mm256_slli_epi16(_mm256_andnot_si256(hsm, flip), 1));
+    const __m256i dhs = _mm256_sign_epi16(dnh, sa);
+    V->h = _mm256_add_epi32(V->h, _mm256_madd_epi16(dhs, one));
+    V->J = _mm256_add_epi32(V->J, _mm256_madd_epi16(dhs, S));
+}
+
+AVX2_INLINE int64_t hsum32(__m256i v)
+{
+    int32_t x[8];
+    _mm256_storeu_si256((__m256i *)x, v);
+    int64_t s = 0;
+    for (int i = 0; i < 8; i++) s += x[i];
+    return s;
+}
+
+/* The last m < 16 sites of a row: block16 on copies of the bytes it reads
+ * (so that it neither reads nor writes past the row's interior), then the
+ * m sites copied back. */
+AVX2_TARGET static void tail16(int8_t *lv, int8_t *sg, int m, int64_t dup, int64_t ddn,
+                               const uint64_t *R1, const uint64_t *R2, __m256i up,
+                               const row_consts *K, vsums *V)
+{
+    enum { ROW = 48 }; /* a copied row: 1 + 32 bytes, rounded up */
+    int8_t bl[3 * ROW + 16], bs[3 * ROW + 16];
+    memset(bl, 0, sizeof bl);
+    memset(bs, 0, sizeof bs);
+    int8_t *pl = bl + 1, *ps = bs + 1; /* the first site */
+    memcpy(pl - 1, lv - 1, (size_t)(2 * m + 1));
+    memcpy(ps - 1, sg - 1, (size_t)(2 * m + 1));
+    memcpy(pl + ROW - 1, lv + dup - 1, (size_t)(2 * m));
+    memcpy(ps + ROW - 1, sg + dup - 1, (size_t)(2 * m));
+    memcpy(pl + 2 * ROW - 1, lv + ddn - 1, (size_t)(2 * m));
+    memcpy(ps + 2 * ROW - 1, sg + ddn - 1, (size_t)(2 * m));
+    const __m256i live = _mm256_cmpgt_epi16(
+        _mm256_set1_epi16((short)m),
+        _mm256_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    block16(pl, ps, ROW, 2 * ROW, R1, R2, up, live, K, V);
+    for (int k = 0; k < m; k++) {
+        lv[2 * k] = pl[2 * k];
+        sg[2 * k] = ps[2 * k];
+    }
+}
+
+/* Blocks per Philox pass: the random words of 128 sites, 2 KiB of stack. */
+enum { PASS = 8 };
+
+/* Philox and the site logic in separate passes over up to PASS blocks, not
+ * block by block: each is bound by a different resource (Philox by the
+ * vector multiplier, the site logic by the other vector pipes and the
+ * scalar table loads), and a block of each is longer than the out-of-order
+ * window, so interleaved block by block they ran one after the other
+ * anyway; in passes each loop overlaps its own iterations. */
+AVX2_TARGET void level_interior_avx2(int8_t *lv, int8_t *sg, uint32_t ctr, int n, int64_t dup,
+                                     int64_t ddn, const level_rng *rk, const level_tables *t,
+                                     int move_levels, sweep_acc *A)
+{
+    int8_t cb4[32] = {0};
+    for (int i = 0; i < NLEVELS; i++) cb4[i] = cb4[i + 16] = (int8_t)(CB_PAD[i + 1] / 4);
+    const row_consts K = {
+        &t->level[0][0][0][0][0], &t->sigma[0][0], _mm256_loadu_si256((const __m256i *)cb4),
+        _mm256_set1_epi16(move_levels ? -1 : 0),
+        _mm256_setr_epi16((short)0x8000, 16384, 8192, 4096, 2048, 1024, 512, 256, 128, 64, 32, 16,
+                          8, 4, 2, 1)};
+    vsums V = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+               _mm256_setzero_si256(), 0, 0};
+    const __m256i all = _mm256_set1_epi16(-1);
+    uint64_t R1[PASS][16], R2[PASS][16];
+    __m256i up[PASS];
+    for (int i = 0; i < n; i += 16 * PASS) {
+        const int nb = imin((n - i + 15) / 16, PASS);
+        for (int b = 0; b < nb; b++)
+            up[b] = philox16(ctr + 2u * (uint32_t)(i + 16 * b), rk, R1[b], R2[b]);
+        for (int b = 0; b < nb; b++) {
+            const int j = i + 16 * b;
+            if (j + 16 <= n)
+                block16(lv + 2 * j, sg + 2 * j, dup, ddn, R1[b], R2[b], up[b], all, &K, &V);
+            else
+                tail16(lv + 2 * j, sg + 2 * j, n - j, dup, ddn, R1[b], R2[b], up[b], &K, &V);
+        }
+    }
+    A->dC += 4 * hsum32(V.C4);
+    A->dSt += hsum32(V.St);
+    A->dJ += hsum32(V.J);
+    A->dh += hsum32(V.h);
+    A->lacc += V.lacc2 / 2;
+    A->sacc += V.sacc2 / 2;
 }
 #endif
