@@ -123,9 +123,9 @@ typedef struct {
  * the high byte, and a load one byte lower puts any other neighbour in the
  * high byte. Long on purpose: the hot loop's body, whose values live in
  * registers. */
-AVX2_INLINE void block16(int8_t *lv, int8_t *sg, int64_t dup, int64_t ddn, const uint64_t *R1,
-                         const uint64_t *R2, __m256i up, __m256i live, const row_consts *K,
-                         vsums *V)
+AVX2_INLINE void block16(const int8_t *lv, const int8_t *sg, int64_t dup, int64_t ddn,
+                         const uint64_t *R1, const uint64_t *R2, __m256i up, __m256i live,
+                         const row_consts *K, vsums *V, __m256i out[2])
 {
     const __m256i zero = _mm256_setzero_si256(), one = _mm256_set1_epi16(1),
                   two = _mm256_set1_epi16(2), m1 = _mm256_set1_epi16(-1);
@@ -191,8 +191,8 @@ AVX2_INLINE void block16(int8_t *lv, int8_t *sg, int64_t dup, int64_t ddn, const
     const __m256i flip = _mm256_and_si256(_mm256_or_si256(hsm, expand16(fm, K->bits)), live);
     const __m256i sn = _mm256_sub_epi16(_mm256_xor_si256(sa, flip), flip);
     const __m256i lowb = _mm256_set1_epi16(0x00FF);
-    _mm256_storeu_si256((__m256i *)lv, _mm256_blendv_epi8(w, ln, lowb));
-    _mm256_storeu_si256((__m256i *)sg, _mm256_blendv_epi8(ws, sn, lowb));
+    out[0] = _mm256_blendv_epi8(w, ln, lowb);
+    out[1] = _mm256_blendv_epi8(ws, sn, lowb);
 
     V->lacc2 += __builtin_popcount((unsigned)_mm256_movemask_epi8(acc));
     V->sacc2 += __builtin_popcount((unsigned)_mm256_movemask_epi8(flip));
@@ -243,7 +243,10 @@ AVX2_TARGET static void tail16(int8_t *lv, int8_t *sg, int m, int64_t dup, int64
     const __m256i live = _mm256_cmpgt_epi16(
         _mm256_set1_epi16((short)m),
         _mm256_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
-    block16(pl, ps, ROW, 2 * ROW, R1, R2, up, live, K, V);
+    __m256i out[2];
+    block16(pl, ps, ROW, 2 * ROW, R1, R2, up, live, K, V, out);
+    _mm256_storeu_si256((__m256i *)pl, out[0]);
+    _mm256_storeu_si256((__m256i *)ps, out[1]);
     for (int k = 0; k < m; k++) {
         lv[2 * k] = pl[2 * k];
         sg[2 * k] = ps[2 * k];
@@ -279,13 +282,31 @@ AVX2_TARGET void level_interior_avx2(int8_t *lv, int8_t *sg, uint32_t ctr, int n
         const int nb = imin((n - i + 15) / 16, PASS);
         for (int b = 0; b < nb; b++)
             up[b] = philox16(ctr + 2u * (uint32_t)(i + 16 * b), rk, R1[b], R2[b]);
+        /* A block's bytes are stored after the next block's loads: the
+         * next block's load from lv - 1 takes one byte of this block's
+         * store, and a load that overlaps an earlier store in part waits
+         * until that store has reached the cache (no store forwarding),
+         * which put the blocks one after the other. */
+        __m256i out[2], prev[2];
+        int8_t *pl = NULL, *ps = NULL;
         for (int b = 0; b < nb; b++) {
             const int j = i + 16 * b;
-            if (j + 16 <= n)
-                block16(lv + 2 * j, sg + 2 * j, dup, ddn, R1[b], R2[b], up[b], all, &K, &V);
-            else
-                tail16(lv + 2 * j, sg + 2 * j, n - j, dup, ddn, R1[b], R2[b], up[b], &K, &V);
+            if (j + 16 > n) break;
+            block16(lv + 2 * j, sg + 2 * j, dup, ddn, R1[b], R2[b], up[b], all, &K, &V, out);
+            if (pl) {
+                _mm256_storeu_si256((__m256i *)pl, prev[0]);
+                _mm256_storeu_si256((__m256i *)ps, prev[1]);
+            }
+            pl = lv + 2 * j, ps = sg + 2 * j, prev[0] = out[0], prev[1] = out[1];
         }
+        if (pl) {
+            _mm256_storeu_si256((__m256i *)pl, prev[0]);
+            _mm256_storeu_si256((__m256i *)ps, prev[1]);
+        }
+        const int last = i + 16 * (nb - 1);
+        if (last + 16 > n)
+            tail16(lv + 2 * last, sg + 2 * last, n - last, dup, ddn, R1[nb - 1], R2[nb - 1],
+                   up[nb - 1], &K, &V);
     }
     A->dC += 4 * hsum32(V.C4);
     A->dSt += hsum32(V.St);
