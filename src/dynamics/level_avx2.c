@@ -95,13 +95,17 @@ AVX2_INLINE __m256i expand16(unsigned m, __m256i bits)
     return _mm256_cmpeq_epi16(_mm256_and_si256(_mm256_set1_epi16((short)m), bits), bits);
 }
 
-/* Sign-extended low (high) bytes of the 16-bit lanes. */
-AVX2_INLINE __m256i lo8(__m256i w) { return _mm256_srai_epi16(_mm256_slli_epi16(w, 8), 8); }
-AVX2_INLINE __m256i hi8(__m256i w) { return _mm256_srai_epi16(w, 8); }
+/* *m = 2 *m + (r < thr): gcc writes the compare as setb, movzbl, lea (three
+ * uops after the compare); cmp + adc is one. */
+static inline __attribute__((always_inline)) void shift_in_below(unsigned *m, uint64_t r,
+                                                                  uint64_t thr)
+{
+    __asm__("cmpq %2, %1\n\tadcl %0, %0" : "+r"(*m) : "r"(r), "rm"(thr) : "cc");
+}
 
-/* The sums of a row: 32-bit lanes (a row adds at most 2 x 80 to a lane of
- * vC per block of 16 sites), move counts twice over (two mask bytes a
- * lane). */
+/* The sums of a row: 32-bit lanes (a row adds at most 2 x 80 x 256 to a
+ * lane of C4 per block of 16 sites), move counts twice over (two mask bytes
+ * a lane). */
 typedef struct {
     __m256i C4, St, J, h;
     int64_t lacc2, sacc2;
@@ -116,40 +120,49 @@ typedef struct {
 } row_consts;
 
 /* 16 sites lv[0], lv[2], ..., lv[30] with their random words from
- * philox16 (R1, R2, up), the lanes of live only. Loads 32 bytes from lv - 1, lv, lv + dup - 1,
- * lv + ddn - 1 (and sg); stores 32 bytes at lv and sg, the odd bytes (the
- * other colour) unchanged. A byte layout trick does the unpacking: site
- * 2k is the low byte of 16-bit lane k of a load from lv, its +x neighbour
- * the high byte, and a load one byte lower puts any other neighbour in the
- * high byte. Long on purpose: the hot loop's body, whose values live in
+ * philox16 (R1, R2, up), the lanes of live only. Loads 32 bytes from
+ * lv - 1, lv, lv + dup - 1, lv + ddn - 1 (and sg); out: the 32 bytes to
+ * store at lv and sg, the odd bytes (the other colour) unchanged.
+ *
+ * The byte layout does the unpacking: in a load from lv, site 2k is the low
+ * byte of 16-bit lane k and its +x neighbour the high byte; a load one byte
+ * lower has any other neighbour in the high byte. Levels and spins are
+ * kept in the high byte, as 256 v (a shift or an and, where sign-extending
+ * a byte takes two shifts, and shifts have one pipe on Zen 1): compares,
+ * min, max and differences work on 256 v as on v, and only S and l are
+ * brought down. Long on purpose: the hot loop's body, whose values live in
  * registers. */
 AVX2_INLINE void block16(const int8_t *lv, const int8_t *sg, int64_t dup, int64_t ddn,
                          const uint64_t *R1, const uint64_t *R2, __m256i up, __m256i live,
                          const row_consts *K, vsums *V, __m256i out[2])
 {
     const __m256i zero = _mm256_setzero_si256(), one = _mm256_set1_epi16(1),
-                  two = _mm256_set1_epi16(2), m1 = _mm256_set1_epi16(-1);
-    const __m256i w = _mm256_loadu_si256((const __m256i *)lv);
-    const __m256i ws = _mm256_loadu_si256((const __m256i *)sg);
-    const __m256i l = lo8(w), sa = lo8(ws), b0 = hi8(w), s0 = hi8(ws);
-    const __m256i b2 = lo8(_mm256_loadu_si256((const __m256i *)(lv - 1)));
-    const __m256i s2 = lo8(_mm256_loadu_si256((const __m256i *)(sg - 1)));
-    const __m256i b1 = hi8(_mm256_loadu_si256((const __m256i *)(lv + dup - 1)));
-    const __m256i s1 = hi8(_mm256_loadu_si256((const __m256i *)(sg + dup - 1)));
-    const __m256i b3 = hi8(_mm256_loadu_si256((const __m256i *)(lv + ddn - 1)));
-    const __m256i s3 = hi8(_mm256_loadu_si256((const __m256i *)(sg + ddn - 1)));
-    /* S: sigma summed over HSCL neighbours */
-    const __m256i S = _mm256_add_epi16(
-        _mm256_add_epi16(_mm256_and_si256(_mm256_cmpgt_epi16(b0, m1), s0),
-                         _mm256_and_si256(_mm256_cmpgt_epi16(b1, m1), s1)),
-        _mm256_add_epi16(_mm256_and_si256(_mm256_cmpgt_epi16(b2, m1), s2),
-                         _mm256_and_si256(_mm256_cmpgt_epi16(b3, m1), s3)));
+                  hi = _mm256_set1_epi16((short)0xFF00), m1 = _mm256_set1_epi16(-256);
+#define LOAD(p) _mm256_loadu_si256((const __m256i *)(p))
+    const __m256i w = LOAD(lv), ws = LOAD(sg);
+    const __m256i l = _mm256_slli_epi16(w, 8), sa = _mm256_slli_epi16(ws, 8);
+    const __m256i b0 = _mm256_and_si256(w, hi), s0 = _mm256_and_si256(ws, hi);
+    const __m256i b2 = _mm256_slli_epi16(LOAD(lv - 1), 8), s2 = _mm256_slli_epi16(LOAD(sg - 1), 8);
+    const __m256i b1 = _mm256_and_si256(LOAD(lv + dup - 1), hi);
+    const __m256i s1 = _mm256_and_si256(LOAD(sg + dup - 1), hi);
+    const __m256i b3 = _mm256_and_si256(LOAD(lv + ddn - 1), hi);
+    const __m256i s3 = _mm256_and_si256(LOAD(sg + ddn - 1), hi);
+#undef LOAD
+    /* S: sigma summed over HSCL neighbours (level > -1) */
+    const __m256i S = _mm256_srai_epi16(
+        _mm256_add_epi16(_mm256_add_epi16(_mm256_and_si256(_mm256_cmpgt_epi16(b0, m1), s0),
+                                          _mm256_and_si256(_mm256_cmpgt_epi16(b1, m1), s1)),
+                         _mm256_add_epi16(_mm256_and_si256(_mm256_cmpgt_epi16(b2, m1), s2),
+                                          _mm256_and_si256(_mm256_cmpgt_epi16(b3, m1), s3))),
+        8);
     const __m256i lmin = _mm256_min_epi16(_mm256_min_epi16(b0, b1), _mm256_min_epi16(b2, b3));
     const __m256i lmax = _mm256_max_epi16(_mm256_max_epi16(b0, b1), _mm256_max_epi16(b2, b3));
-    const __m256i l2 = _mm256_add_epi16(_mm256_sub_epi16(l, one), _mm256_add_epi16(up, up));
+    const __m256i d = _mm256_sub_epi16(_mm256_add_epi16(up, up), one); /* l2 - l = +-1 */
+    const __m256i l2 = _mm256_add_epi16(l, _mm256_slli_epi16(d, 8));
+    const __m256i c2 = _mm256_set1_epi16(512); /* a difference of at most 1 is below 2 */
     const __m256i rsos = _mm256_and_si256(
-        _mm256_and_si256(_mm256_cmpgt_epi16(two, _mm256_sub_epi16(l2, lmin)),
-                         _mm256_cmpgt_epi16(two, _mm256_sub_epi16(lmax, l2))),
+        _mm256_and_si256(_mm256_cmpgt_epi16(c2, _mm256_sub_epi16(l2, lmin)),
+                         _mm256_cmpgt_epi16(c2, _mm256_sub_epi16(lmax, l2))),
         _mm256_and_si256(live, K->mv));
     /* dns = n_same - n_up (the compares give -1) */
     const __m256i nsame = _mm256_add_epi16(
@@ -165,9 +178,10 @@ AVX2_INLINE void block16(const int8_t *lv, const int8_t *sg, int64_t dup, int64_
     /* flat index of level[l + 1][up][dns + 4][sa > 0][(dn ? S : 0) + 4] and
      * of sigma[sa > 0][S + 4] */
     const __m256i ix = _mm256_add_epi16(
-        _mm256_add_epi16(_mm256_add_epi16(_mm256_mullo_epi16(l, _mm256_set1_epi16(324)),
-                                          _mm256_mullo_epi16(up, _mm256_set1_epi16(162))),
-                         _mm256_add_epi16(_mm256_mullo_epi16(dns, _mm256_set1_epi16(18)), sp9)),
+        _mm256_add_epi16(
+            _mm256_add_epi16(_mm256_mullo_epi16(_mm256_srai_epi16(l, 8), _mm256_set1_epi16(324)),
+                             _mm256_mullo_epi16(up, _mm256_set1_epi16(162))),
+            _mm256_add_epi16(_mm256_mullo_epi16(dns, _mm256_set1_epi16(18)), sp9)),
         _mm256_add_epi16(_mm256_and_si256(_mm256_xor_si256(nl, nl2), S), _mm256_set1_epi16(400)));
     const __m256i sx = _mm256_add_epi16(_mm256_add_epi16(sp9, S), _mm256_set1_epi16(4));
     uint16_t ixs[16], sxs[16];
@@ -177,37 +191,37 @@ AVX2_INLINE void block16(const int8_t *lv, const int8_t *sg, int64_t dup, int64_
      * back out of the vector registers (vpextrw: two uops each on the
      * vector pipes, which are the bottleneck) instead of by loads. */
     __asm__("" : "+m"(ixs), "+m"(sxs));
-    /* am, fm: bit 15 - k for site k (each compare shifted in from the right) */
+    /* am, fm: bit 15 - k for site k (each compare shifted in from the
+     * right: cmp sets the carry flag to r < thr, adc doubles and adds it) */
     unsigned am = 0, fm = 0;
 #pragma GCC unroll 16
     for (int k = 0; k < 16; k++) {
         const int q = 4 * ((k & 7) >> 1) + (k & 1) + 2 * (k >> 3);
-        am = 2 * am + ((uint64_t)(uint32_t)R1[q] < K->level[ixs[k]]);
-        fm = 2 * fm + ((uint64_t)(uint32_t)R2[q] < K->sigma[sxs[k]]);
+        shift_in_below(&am, (uint32_t)R1[q], K->level[ixs[k]]);
+        shift_in_below(&fm, (uint32_t)R2[q], K->sigma[sxs[k]]);
     }
     const __m256i acc = _mm256_and_si256(rsos, expand16(am, K->bits));
-    const __m256i ln = _mm256_blendv_epi8(l, l2, acc);
-    const __m256i hsm = _mm256_cmpgt_epi16(zero, ln); /* plain HSM after the move */
+    const __m256i dl = _mm256_and_si256(acc, d); /* ln - l */
+    const __m256i hsm = _mm256_cmpgt_epi16(zero, _mm256_add_epi16(l, _mm256_slli_epi16(dl, 8)));
     const __m256i flip = _mm256_and_si256(_mm256_or_si256(hsm, expand16(fm, K->bits)), live);
-    const __m256i sn = _mm256_sub_epi16(_mm256_xor_si256(sa, flip), flip);
-    const __m256i lowb = _mm256_set1_epi16(0x00FF);
-    out[0] = _mm256_blendv_epi8(w, ln, lowb);
-    out[1] = _mm256_blendv_epi8(ws, sn, lowb);
+    /* the new bytes: level + dl in the low byte (a byte add: no carry into
+     * the neighbour's byte); sigma -1 <-> 1 is xor 0xFE */
+    out[0] = _mm256_add_epi8(w, _mm256_and_si256(dl, _mm256_set1_epi16(0x00FF)));
+    out[1] = _mm256_xor_si256(ws, _mm256_and_si256(flip, _mm256_set1_epi16(0x00FE)));
 
     V->lacc2 += __builtin_popcount((unsigned)_mm256_movemask_epi8(acc));
     V->sacc2 += __builtin_popcount((unsigned)_mm256_movemask_epi8(flip));
-    /* C(l2) - C(l) in units of 4 by byte shuffles: index l + 1 in the low
-     * byte, 0x80 in the high byte so that it gives 0 (l2 = -2: all 0xFF,
-     * also 0) */
-    const __m256i h80 = _mm256_set1_epi16((short)0x8000);
+    /* 256 (C(l2) - C(l)) / 4 by byte shuffles: index l + 1 in the high
+     * byte, 0x80 (which gives 0) in the low byte; l2 = -2 gives 0 too */
+    const __m256i c1 = _mm256_set1_epi16(0x0180); /* + 256, low byte 0x80 */
     const __m256i dC4 = _mm256_sub_epi16(
-        _mm256_shuffle_epi8(K->cb4, _mm256_or_si256(_mm256_add_epi16(l2, one), h80)),
-        _mm256_shuffle_epi8(K->cb4, _mm256_or_si256(_mm256_add_epi16(l, one), h80)));
+        _mm256_shuffle_epi8(K->cb4, _mm256_add_epi16(l2, c1)),
+        _mm256_shuffle_epi8(K->cb4, _mm256_add_epi16(l, c1)));
     V->C4 = _mm256_add_epi32(V->C4, _mm256_madd_epi16(_mm256_and_si256(acc, dC4), one));
     V->St = _mm256_add_epi32(V->St, _mm256_madd_epi16(_mm256_and_si256(acc, dns), one));
     /* dnh = acc dn - 2 (flip & hscl), then times sa = +-1 */
-    const __m256i dnh = _mm256_add_epi16(_mm256_and_si256(acc, dn),
-                                         _mm256_slli_epi16(_mm256_andnot_si256(hsm, flip), 1));
+    const __m256i fh = _mm256_andnot_si256(hsm, flip);
+    const __m256i dnh = _mm256_add_epi16(_mm256_and_si256(acc, dn), _mm256_add_epi16(fh, fh));
     const __m256i dhs = _mm256_sign_epi16(dnh, sa);
     V->h = _mm256_add_epi32(V->h, _mm256_madd_epi16(dhs, one));
     V->J = _mm256_add_epi32(V->J, _mm256_madd_epi16(dhs, S));
@@ -308,7 +322,7 @@ AVX2_TARGET void level_interior_avx2(int8_t *lv, int8_t *sg, uint32_t ctr, int n
             tail16(lv + 2 * last, sg + 2 * last, n - last, dup, ddn, R1[nb - 1], R2[nb - 1],
                    up[nb - 1], &K, &V);
     }
-    A->dC += 4 * hsum32(V.C4);
+    A->dC += hsum32(V.C4) / 64; /* 4 C / 256 */
     A->dSt += hsum32(V.St);
     A->dJ += hsum32(V.J);
     A->dh += hsum32(V.h);
