@@ -283,15 +283,12 @@ AVX2_TARGET static void tail16(int8_t *lv, int8_t *sg, int m, int64_t dup, int64
     }
 }
 
-/* Blocks per Philox pass: the random words of 128 sites, 2 KiB of stack. */
-enum { PASS = 8 };
-
-/* Philox and the site logic in separate passes over up to PASS blocks, not
- * block by block: each is bound by a different resource (Philox by the
- * vector multiplier, the site logic by the other vector pipes and the
- * scalar table loads), and a block of each is longer than the out-of-order
- * window, so interleaved block by block they ran one after the other
- * anyway; in passes each loop overlaps its own iterations. */
+/* The n interior sites of a row, 16 at a time. What bounds it on Zen 1
+ * (2.5 GHz, 128-bit vector units, so a 256-bit instruction is two uops):
+ * the total of vector uops, about 40 a site for Philox and 30 for the site
+ * logic. Philox for a pass of blocks first and then the logic, or the next
+ * block's Philox spread through the current block's logic, measured no
+ * faster than block by block (the latter slower: spills). */
 AVX2_TARGET void level_interior_avx2(int8_t *lv, int8_t *sg, uint32_t ctr, int n, int64_t dup,
                                      int64_t ddn, const level_rng *rk, const level_tables *t,
                                      int move_levels, sweep_acc *A)
@@ -308,37 +305,30 @@ AVX2_TARGET void level_interior_avx2(int8_t *lv, int8_t *sg, uint32_t ctr, int n
     vsums V = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
                _mm256_setzero_si256(), 0, 0};
     const __m256i all = _mm256_set1_epi16(-1);
-    uint64_t R1[PASS][16], R2[PASS][16];
-    __m256i up[PASS];
-    for (int i = 0; i < n; i += 16 * PASS) {
-        const int nb = imin((n - i + 15) / 16, PASS);
-        for (int b = 0; b < nb; b++)
-            up[b] = philox16(ctr + 2u * (uint32_t)(i + 16 * b), &pk, R1[b], R2[b]);
-        /* A block's bytes are stored after the next block's loads: the
-         * next block's load from lv - 1 takes one byte of this block's
-         * store, and a load that overlaps an earlier store in part waits
-         * until that store has reached the cache (no store forwarding),
-         * which put the blocks one after the other. */
-        __m256i out[2], prev[2];
-        int8_t *pl = NULL, *ps = NULL;
-        for (int b = 0; b < nb; b++) {
-            const int j = i + 16 * b;
-            if (j + 16 > n) break;
-            block16(lv + 2 * j, sg + 2 * j, dup, ddn, R1[b], R2[b], up[b], all, &K, &V, out);
-            if (pl) {
-                _mm256_storeu_si256((__m256i *)pl, prev[0]);
-                _mm256_storeu_si256((__m256i *)ps, prev[1]);
-            }
-            pl = lv + 2 * j, ps = sg + 2 * j, prev[0] = out[0], prev[1] = out[1];
-        }
+    uint64_t R1[16], R2[16];
+    __m256i prev[2], out[2];
+    int8_t *pl = NULL, *ps = NULL;
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m256i up = philox16(ctr + 2u * (uint32_t)i, &pk, R1, R2);
+        block16(lv + 2 * i, sg + 2 * i, dup, ddn, R1, R2, up, all, &K, &V, out);
+        /* A block's bytes are stored after the next block's loads: the next
+         * block's load from lv - 1 takes one byte of this block's store,
+         * and a load that overlaps an earlier store in part waits until
+         * that store has reached the cache (no store forwarding). */
         if (pl) {
             _mm256_storeu_si256((__m256i *)pl, prev[0]);
             _mm256_storeu_si256((__m256i *)ps, prev[1]);
         }
-        const int last = i + 16 * (nb - 1);
-        if (last + 16 > n)
-            tail16(lv + 2 * last, sg + 2 * last, n - last, dup, ddn, R1[nb - 1], R2[nb - 1],
-                   up[nb - 1], &K, &V);
+        pl = lv + 2 * i, ps = sg + 2 * i, prev[0] = out[0], prev[1] = out[1];
+    }
+    if (pl) {
+        _mm256_storeu_si256((__m256i *)pl, prev[0]);
+        _mm256_storeu_si256((__m256i *)ps, prev[1]);
+    }
+    if (i < n) {
+        const __m256i up = philox16(ctr + 2u * (uint32_t)i, &pk, R1, R2);
+        tail16(lv + 2 * i, sg + 2 * i, n - i, dup, ddn, R1, R2, up, &K, &V);
     }
     A->dC += hsum32(V.C4) / 64; /* 4 C / 256 */
     A->dSt += hsum32(V.St);
