@@ -11,9 +11,10 @@
  *    integer pipes, which the vector code leaves idle: 16 index loads, 16
  *    64-bit table loads and 16 64-bit compares a table, which also makes the
  *    compare exact (no 16-bit approximation, no zero-word fallback).
- *  - Philox in four chains of four 64-bit lanes (vpmuludq multiplies the
- *    low halves), with the sites of a chain chosen so that two rounds of
- *    vpackssdw put the "up" bits in site order with no permute. */
+ *  - Philox in two passes of two chains of four 64-bit lanes (vpmuludq
+ *    multiplies the low halves), with the sites of a chain chosen so that
+ *    vpackssdw puts the "up" bits in site order with no permute.
+ *  - Levels and spins in the high byte of their 16-bit lanes (block16). */
 #include <string.h>
 #include "level_kernel.h"
 

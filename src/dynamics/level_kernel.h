@@ -51,18 +51,20 @@ static inline void site_update(int8_t *restrict lv, int8_t *restrict sg, int b0,
     const int dn = (l2 >= 0) - (l >= 0);
     const uint64_t thr = t->level[l + 1][up][dns + 4][sa > 0][(dn != 0 ? S : 0) + 4];
     const int acc = rsos & ((uint64_t)r1 < thr);
-    const int ln = acc ? l2 : l;
+    /* Outcomes by arithmetic, not by ?: - they are random, and gcc turned
+     * "acc ? dC : 0" into a branch that mispredicted at every other site. */
+    const int ln = l + ((l2 - l) & -acc);
     *lv = (int8_t)ln;
     /* sigma flip: free on a plain HSM, Metropolis on an HSCL (S is unchanged:
      * the neighbours are of the other colour) */
     const int hscl = ln >= 0;
     const int flip = !hscl | ((uint64_t)r2 < t->sigma[sa > 0][S + 4]);
-    *sg = (int8_t)(flip ? -sa : sa);
+    *sg = (int8_t)(sa - 2 * sa * flip);
     const int dnh = acc * dn - 2 * (flip & hscl);
     A->lacc += acc;
     A->sacc += flip;
-    A->dC += acc ? CB_PAD[l2 + 2] - CB_PAD[l + 2] : 0;
-    A->dSt += acc ? dns : 0;
+    A->dC += (CB_PAD[l2 + 2] - CB_PAD[l + 2]) & -acc; /* l2 + 2 in 0..11 */
+    A->dSt += dns & -acc;
     A->dJ += dnh * sa * S;
     A->dh += dnh * sa;
 }
