@@ -253,7 +253,7 @@ AVX2_INLINE int64_t hsum32(__m256i v)
     return s;
 }
 
-/* The last m < 16 sites of a row: block16 on copies of the bytes it reads
+/* The m < 16 sites of a row shorter than a block: block16 on copies of the bytes it reads
  * (so that it neither reads nor writes past the row's interior), then the
  * m sites copied back. */
 AVX2_TARGET static void tail16(int8_t *lv, int8_t *sg, int m, int64_t dup, int64_t ddn,
@@ -278,10 +278,10 @@ AVX2_TARGET static void tail16(int8_t *lv, int8_t *sg, int m, int64_t dup, int64
     block16(pl, ps, ROW, 2 * ROW, R1, R2, up, live, K, V, out);
     _mm256_storeu_si256((__m256i *)pl, out[0]);
     _mm256_storeu_si256((__m256i *)ps, out[1]);
-    for (int k = 0; k < m; k++) {
-        lv[2 * k] = pl[2 * k];
-        sg[2 * k] = ps[2 * k];
-    }
+    /* the odd bytes between the sites go back unchanged (they are of the
+     * other colour, which nothing writes meanwhile) */
+    memcpy(lv, pl, (size_t)(2 * m - 1));
+    memcpy(sg, ps, (size_t)(2 * m - 1));
 }
 
 /* The n interior sites of a row, 16 at a time. What bounds it on Zen 1
@@ -327,7 +327,20 @@ AVX2_TARGET void level_interior_avx2(int8_t *lv, int8_t *sg, uint32_t ctr, int n
         _mm256_storeu_si256((__m256i *)pl, prev[0]);
         _mm256_storeu_si256((__m256i *)ps, prev[1]);
     }
-    if (i < n) {
+    if (i < n && n >= 16) {
+        /* the last m < 16 sites as the live lanes of a block that ends at
+         * the row's last interior site: its other lanes were done by the
+         * previous block, whose store is in memory now, so they write back
+         * what they read */
+        const int m = n - i, j = n - 16;
+        const __m256i up = philox16(ctr + 2u * (uint32_t)j, &pk, R1, R2);
+        const __m256i live = _mm256_cmpgt_epi16(
+            _mm256_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+            _mm256_set1_epi16((short)(15 - m)));
+        block16(lv + 2 * j, sg + 2 * j, dup, ddn, R1, R2, up, live, &K, &V, out);
+        _mm256_storeu_si256((__m256i *)(lv + 2 * j), out[0]);
+        _mm256_storeu_si256((__m256i *)(sg + 2 * j), out[1]);
+    } else if (i < n) {
         const __m256i up = philox16(ctr + 2u * (uint32_t)i, &pk, R1, R2);
         tail16(lv + 2 * i, sg + 2 * i, n - i, dup, ddn, R1, R2, up, &K, &V);
     }
