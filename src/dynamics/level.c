@@ -11,18 +11,20 @@
  *    site index, so the pass is a plain loop over independent lanes that the
  *    compiler vectorises (one clone per ISA level, picked at load time);
  *    per-site scalar Philox would be most of the sweep's time.
+ *  - A row is its storage, its random-number counters and its edge rules
+ *    (row_geom), so that the same code sweeps the whole lattice and a block
+ *    held with halo cells (level_sweep_block_colour): the array index of a
+ *    site is not its counter.
  *  - Interior sites read their neighbours through row offsets (periodic
  *    wrap in y is a choice of row), without the boundary rules of
- *    core/lattice.h. Sites next to an edge - the x wrap,
- *    open edges, tiny lattices - take that general path, with the same
- *    random numbers and the same arithmetic.
+ *    core/lattice.h. Sites next to an edge - the x wrap, open edges, tiny
+ *    lattices - take the edge rules (site_edge), with the same random
+ *    numbers and the same site update (level_kernel.h).
  *  - Accept/reject is computed, not branched on: the outcomes are random, so
  *    branches on them mispredict about half the time.
- *  - On AVX-512 CPUs the interior sites go 32 to a vector (interior_avx512):
- *    Philox for 32 sites in four independent chains, the per-site logic in
- *    16-bit lanes, the level thresholds from a compact 16-bit table held in
- *    registers (no gathers), the rare undecided block through the scalar
- *    code. */
+ *  - The interior of a row goes through a vector path where the CPU has one
+ *    (chosen at run time, kernel_path): AVX-512, 32 sites to a vector
+ *    (level_avx512.c), or AVX2, 16 (level_avx2.c). */
 #include <stdlib.h>
 #include <string.h>
 #include "dynamics/dynamics.h"

@@ -307,7 +307,7 @@ AVX2_TARGET void level_interior_avx2(int8_t *lv, int8_t *sg, uint32_t ctr, int n
                _mm256_setzero_si256(), 0, 0};
     const __m256i all = _mm256_set1_epi16(-1);
     uint64_t R1[16], R2[16];
-    __m256i prev[2], out[2];
+    __m256i prev[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()}, out[2];
     int8_t *pl = NULL, *ps = NULL;
     int i = 0;
     for (; i + 16 <= n; i += 16) {
