@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "core/version.h"
 #include "io/config.h"
+#include "run/threads.h"
 
 int main(int argc, char **argv)
 {
@@ -32,7 +33,10 @@ int main(int argc, char **argv)
         return 0;
     }
     const cli_command *c = cli_find(cmd);
-    if (c) return c->fn(argc - 1, argv + 1);
+    if (c) {
+        threads_quiet_waits(argv);   /* may re-execute the program, once */
+        return c->fn(argc - 1, argv + 1);
+    }
     char hint[160], got[256];
     fprintf(stderr, "softmatrix: unknown command '%s'%s (see 'softmatrix --help')\n",
             sm_escape(got, sizeof got, cmd), cli_suggest(cmd, hint, sizeof hint));
