@@ -307,12 +307,12 @@ static int run_claimed(const sm_config *cfg, const run_options *opt, const char 
     const int threads = threads_choose(opt->threads, cfg->threads, cfg->Lx, cfg->Ly, why, sizeof why);
     if (!opt->quiet && (opt->threads > 0 || cfg->threads > 0))
         run_warn_threads(opt->threads > 0 ? "--threads" : "run.threads", threads);
-    if (!opt->quiet) fprintf(stderr, "threads: %d (%s)\n", threads, why);
     omp_set_num_threads(threads);
     run_state rs = {.cfg = cfg, .json = config_to_json(cfg)};
     if (!rs.json) return sm_fail(err, "out of memory"), SM_EXIT_RUNTIME;
     int code = run_setup(&rs, opt, path, ckpt, err);
     if (!code) {
+        if (!opt->quiet) fprintf(stderr, "threads: %d (%s)\n", threads, why);
         announce(&rs, opt, path, ckpt, threads);
         const double t0 = omp_get_wtime();
         run_clock clk = {opt, ckpt, t0, t0, t0, {0}};
