@@ -34,7 +34,10 @@ int main(int argc, char **argv)
     }
     const cli_command *c = cli_find(cmd);
     if (c) {
-        threads_quiet_waits(argv);   /* may re-execute the program, once */
+        /* the subcommands that run sweeps on OpenMP threads; the others
+         * are spared the cost of starting twice */
+        if (!strcmp(c->name, "run") || !strcmp(c->name, "sweep") || !strcmp(c->name, "transition"))
+            threads_quiet_waits(argv);   /* may re-execute the program, once */
         return c->fn(argc - 1, argv + 1);
     }
     char hint[160], got[256];
