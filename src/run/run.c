@@ -17,6 +17,7 @@
 #include "run/progress.h"
 #include "run/resume.h"
 #include "run/run.h"
+#include "run/threads.h"
 
 /* Wall-clock bookkeeping of one process; decides when to flush and
  * checkpoint, never what the run computes. */
@@ -106,11 +107,11 @@ static int claim_output(const char *path, const char *ckpt, const run_options *o
 }
 
 /* Refuse a lattice that cannot fit before allocating any of it: level and
- * sigma, phase, z (4), the neighbour table (16) and the dynamics' own. */
+ * sigma, phase, z (4) and the dynamics' own. */
 static int check_memory(const sm_config *cfg, sm_error *err)
 {
     const double N = (double)cfg->Lx * (double)cfg->Ly;
-    const double need = N * (1 + 1 + 1 + 4 + 16 + dynamics_at(cfg->dynamics)->ops->bytes_per_site) * 1.1;
+    const double need = N * (1 + 1 + 1 + 4 + dynamics_at(cfg->dynamics)->ops->bytes_per_site) * 1.1;
     const double have = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
     if (have > 0 && need > 0.8 * have)
         return sm_fail(err, "%s: lattice: %d x %d needs about %.1f GiB, more than 80%% of this machine's %.1f GiB",
@@ -302,7 +303,8 @@ void run_warn_threads(const char *what, int threads)
 static int run_claimed(const sm_config *cfg, const run_options *opt, const char *path,
                        const char *ckpt, sm_error *err)
 {
-    const int threads = opt->threads > 0 ? opt->threads : (cfg->threads > 0 ? cfg->threads : omp_get_max_threads());
+    char why[128];
+    const int threads = threads_choose(opt->threads, cfg->threads, cfg->Lx, cfg->Ly, why, sizeof why);
     if (!opt->quiet && (opt->threads > 0 || cfg->threads > 0))
         run_warn_threads(opt->threads > 0 ? "--threads" : "run.threads", threads);
     omp_set_num_threads(threads);
@@ -310,6 +312,7 @@ static int run_claimed(const sm_config *cfg, const run_options *opt, const char 
     if (!rs.json) return sm_fail(err, "out of memory"), SM_EXIT_RUNTIME;
     int code = run_setup(&rs, opt, path, ckpt, err);
     if (!code) {
+        if (!opt->quiet) fprintf(stderr, "threads: %d (%s)\n", threads, why);
         announce(&rs, opt, path, ckpt, threads);
         const double t0 = omp_get_wtime();
         run_clock clk = {opt, ckpt, t0, t0, t0, {0}};

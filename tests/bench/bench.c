@@ -23,7 +23,8 @@
  * sweep); its "level sweeps" column is that cost as a fraction of a sweep.
  *
  *   bench [--sizes 256,1024,4096] [--threads 1,2] [--reps N] [--out FILE]
- *         [--only level,ising,cage,measure,census,census_uniform,snapshot] [--temperature T]
+ *         [--only level,ising,cage,measure,census,census_uniform,snapshot,loaded]
+ *         [--temperature T]
  *         [--presweeps N] [--boundary periodic|open]
  */
 #include <stdio.h>
@@ -39,6 +40,8 @@
 #include "core/state.h"
 #include "dynamics/dynamics.h"
 #include "ising.h"
+#include "loaded.h"
+#include "run/threads.h"
 
 #if defined(__has_include)
 #if __has_include("cage_sweep.h")
@@ -547,6 +550,7 @@ static void write_outputs(const bench *b)
 
 int main(int argc, char **argv)
 {
+    threads_quiet_waits(argv);   /* the program's wait policy (run/threads.h) */
     static bench b;
     b.nsizes = parse_list("256,1024,4096", b.sizes, MAX_LIST);
     b.nthreads = parse_list("1,2", b.threads, MAX_LIST);
@@ -584,7 +588,8 @@ int main(int argc, char **argv)
     char *slash = strrchr(outdir, '/');
     if (slash) *slash = 0; else snprintf(outdir, sizeof outdir, ".");
     if (getloadavg(b.load0, 3) != 3) b.load0[0] = b.load0[1] = b.load0[2] = -1;
-    for (int i = 0; i < b.nsizes; i++) run_size(&b, b.sizes[i], outdir);
+    for (int i = 0; i < b.nsizes && !(b.only && !strcmp(b.only, "loaded")); i++) run_size(&b, b.sizes[i], outdir);
+    if (want(&b, "loaded")) bench_loaded(b.reps);
     if (getloadavg(b.load1, 3) != 3) b.load1[0] = b.load1[1] = b.load1[2] = -1;
     write_outputs(&b);
     return 0;
