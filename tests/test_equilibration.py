@@ -177,7 +177,7 @@ def test_each_segment_config_errors(sm_bin, tmp_path):
     assert '"equilibrate_each_segment":\tfalse' in out
 
 
-BLOCK = (2000 + 30000, 2000 + 30000 + 2000)   # the level block of the second hold: start, end
+BLOCK = (2000 + 20000, 2000 + 20000 + 2000)   # the level block of the second hold: start, end
 
 
 @pytest.mark.parametrize("kill_after", BLOCK, ids=["block-start", "block-end"])
@@ -188,8 +188,9 @@ def test_each_segment_resume_is_bitwise_identical(sm_bin, tmp_path, kill_after):
     runs it whole or not at all; its random numbers and the phases drawn
     after it are addressed by the step."""
     cfg = two_holds(tmp_path / "x.h5", True, checkpoint_every=500, threads=1)
+    cfg["lattice"].update(Lx=8, Ly=8)
     for seg in cfg["schedule"]:
-        seg["sweeps"] = 30000      # long enough to be killed mid-run
+        seg["sweeps"] = 20000      # long enough to be killed mid-run
     path = write_config(tmp_path / "k.json", cfg)
     ref = tmp_path / "ref.h5"
     run_cfg(tmp_path, "ref", dict(cfg, output={"path": str(ref)}), "--quiet")
