@@ -52,7 +52,7 @@ static void so_sweep(sim_state *s)
         if (lv[a] < 0) continue;
         int S = 0;
         for (int k = 0; k < NDIR; k++) {
-            const int32_t b = lat->nbr[4 * a + k];
+            const int64_t b = lattice_nbr(lat, a, k);
             if (b >= 0 && lv[b] >= 0) S += sg[b];
         }
         const uint32_t r = rng_draw(s->seed, (uint64_t)s->step, RNG_STREAM_LEVEL, 2, (uint32_t)a).v[0];

@@ -28,7 +28,7 @@ static void hb_measure(void *st, const sim_state *s, double *row)
     int64_t bonds = 0, both = 0;
     for (int64_t a = 0; a < lat->N; a++)
         for (int d = DIR_PX; d <= DIR_PY; d++) {   /* each bond once: +x and +y */
-            const int32_t b = lat->nbr[4 * a + d];
+            const int64_t b = lattice_nbr(lat, a, d);
             if (b < 0) continue;
             bonds++;
             both += s->st.level[a] >= 0 && s->st.level[b] >= 0;

@@ -49,18 +49,21 @@ void model_state_free(model_state *s)
 void energy_terms_compute(const lattice *lat, const model_state *s, energy_terms *e)
 {
     int64_t sc = 0, st = 0, sj = 0, sh = 0;
-    for (int64_t a = 0; a < lat->N; a++) {
-        const int la = s->level[a];
-        const int na = la >= 0;
-        sc += MODEL_CBOSONS[la + 1];
-        sh += na * s->sigma[a];
-        /* each site owns its +x and +y bond */
-        for (int d = DIR_PX; d <= DIR_PY; d++) {
-            int32_t b = lat->nbr[4 * a + d];
-            if (b < 0) continue;
-            const int lb = s->level[b];
-            st += abs(la - lb);
-            sj += na * (lb >= 0) * s->sigma[a] * s->sigma[b];
+    for (int y = 0; y < lat->Ly; y++) {
+        for (int x = 0; x < lat->Lx; x++) {
+            const int64_t a = (int64_t)y * lat->Lx + x;
+            const int la = s->level[a];
+            const int na = la >= 0;
+            sc += MODEL_CBOSONS[la + 1];
+            sh += na * s->sigma[a];
+            /* each site owns its +x and +y bond */
+            for (int d = DIR_PX; d <= DIR_PY; d++) {
+                const int64_t b = lattice_nbr_xy(lat, x, y, d);
+                if (b < 0) continue;
+                const int lb = s->level[b];
+                st += abs(la - lb);
+                sj += na * (lb >= 0) * s->sigma[a] * s->sigma[b];
+            }
         }
     }
     e->sum_C = sc; e->n_steps = st; e->sum_J = sj; e->sum_h = sh;
@@ -80,10 +83,13 @@ energy_parts energy_from_terms(const model_params *p, const energy_terms *e)
 int64_t model_rsos_violations(const lattice *lat, const model_state *s)
 {
     int64_t bad = 0;
-    for (int64_t a = 0; a < lat->N; a++)
-        for (int d = DIR_PX; d <= DIR_PY; d++) {
-            int32_t b = lat->nbr[4 * a + d];
-            if (b >= 0 && abs(s->level[a] - s->level[b]) > 1) bad++;
+    for (int y = 0; y < lat->Ly; y++)
+        for (int x = 0; x < lat->Lx; x++) {
+            const int64_t a = (int64_t)y * lat->Lx + x;
+            for (int d = DIR_PX; d <= DIR_PY; d++) {
+                const int64_t b = lattice_nbr_xy(lat, x, y, d);
+                if (b >= 0 && abs(s->level[a] - s->level[b]) > 1) bad++;
+            }
         }
     return bad;
 }

@@ -46,19 +46,22 @@ void cage_tables_build(cage_tables *t, const model_params *p, double T)
 
 int64_t cage_moves_per_sweep(const lattice *lat)
 {
-    int64_t bonds = 0;
-    for (int64_t a = 0; a < lat->N; a++)
-        bonds += (lat->nbr[4 * a + DIR_PX] >= 0) + (lat->nbr[4 * a + DIR_PY] >= 0);
+    /* an open boundary cuts the bonds that would cross it */
+    const int open = lat->boundary == BOUNDARY_OPEN;
+    const int64_t bonds = (int64_t)(lat->Lx - open) * lat->Ly + (int64_t)lat->Lx * (lat->Ly - open);
     return lat->N + bonds;
 }
 
 int64_t cage_count_paired(const lattice *lat, const model_state *s)
 {
     int64_t n = 0;
-    for (int64_t a = 0; a < lat->N; a++)
-        for (int d = DIR_PX; d <= DIR_PY; d++) {
-            const int32_t b = lat->nbr[4 * a + d];
-            n += b >= 0 && cage_paired(s->phase[a], s->sigma[a], s->phase[b], s->sigma[b], d);
+    for (int y = 0; y < lat->Ly; y++)
+        for (int x = 0; x < lat->Lx; x++) {
+            const int64_t a = (int64_t)y * lat->Lx + x;
+            for (int d = DIR_PX; d <= DIR_PY; d++) {
+                const int64_t b = lattice_nbr_xy(lat, x, y, d);
+                n += b >= 0 && cage_paired(s->phase[a], s->sigma[a], s->phase[b], s->sigma[b], d);
+            }
         }
     return n;
 }
@@ -109,14 +112,13 @@ static inline void bond_row(const lattice *lat, model_state *s, int cls, int r, 
 {
     uint8_t *restrict phase = s->phase;
     const int8_t *restrict sigma = s->sigma;
-    const int32_t *restrict nbr = lat->nbr;
     const int Lx = lat->Lx;
     const int d = cls >> 1, parity = cls & 1;
     const int y = d == 0 ? r : 2 * r + parity;
     const int x0 = d == 0 ? parity : 0, dx = d == 0 ? 2 : 1;
     for (int x = x0; x < Lx; x += dx) {
         const int64_t a = (int64_t)y * Lx + x;
-        const int32_t b = nbr[4 * a + d];
+        const int64_t b = lattice_nbr_xy(lat, x, y, d);
         if (b < 0) continue;
         const int pa = phase[a], pb = phase[b];
         if (!cage_paired(pa, sigma[a], pb, sigma[b], d)) continue;
@@ -162,14 +164,14 @@ static inline void site_row(const lattice *lat, model_state *s, const model_para
     int8_t *restrict level = s->level;
     int8_t *restrict sigma = s->sigma;
     uint8_t *restrict phase = s->phase;
-    const int32_t *restrict nbr = lat->nbr;
     const int Lx = lat->Lx;
     const int64_t now = (int64_t)sweep;
     int nev = 0;
     for (int x = (y + colour) & 1; x < Lx; x += 2) {
         const int64_t a = (int64_t)y * Lx + x;
         const rng_block r = rng_draw(seed, sweep, RNG_STREAM_CAGE_SITE, (uint32_t)colour, (uint32_t)a);
-        const int32_t *nb = nbr + 4 * a;
+        int64_t nb[NDIR];
+        for (int dd = 0; dd < NDIR; dd++) nb[dd] = lattice_nbr_xy(lat, x, y, dd);
         const int up = (int)(r.v[0] & 1u);
         int ph = phase[a];
         const int sa = sigma[a];
@@ -182,7 +184,7 @@ static inline void site_row(const lattice *lat, model_state *s, const model_para
             if (!p->freeze_levels && l2 >= LEVEL_MIN && l2 <= LEVEL_MAX) {
                 int S = 0, lmin = 99, lmax = -99, n_same = 0, n_up = 0;
                 for (int dd = 0; dd < 4; dd++) {
-                    const int32_t b = nb[dd];
+                    const int64_t b = nb[dd];
                     if (b < 0) continue;
                     const int lb = level[b];
                     S += (lb >= 0) * sigma[b];
@@ -245,7 +247,7 @@ static inline void site_row(const lattice *lat, model_state *s, const model_para
         }
         int S = 0;
         for (int dd = 0; dd < 4; dd++) {
-            const int32_t b = nb[dd];
+            const int64_t b = nb[dd];
             if (b >= 0) S += (level[b] >= 0) * sigma[b];
         }
         if ((uint64_t)r.v[2] < t->sigma[sa > 0][S + 4]) {

@@ -40,7 +40,6 @@ int sim_init(sim_state *s, const sm_config *cfg, sm_error *err)
         return 1;
     }
     if (model_state_init(&s->st, s->lat.N, err)) {
-        lattice_free(&s->lat);
         memset(s, 0, sizeof *s);
         return 1;
     }
@@ -48,7 +47,6 @@ int sim_init(sim_state *s, const sm_config *cfg, sm_error *err)
     energy_terms_compute(&s->lat, &s->st, &s->e);
     if (s->dyn->init(s, cfg, err)) {
         model_state_free(&s->st);
-        lattice_free(&s->lat);
         memset(s, 0, sizeof *s);
         return 1;
     }
@@ -61,7 +59,6 @@ void sim_free(sim_state *s)
     if (!s->dyn) return;
     s->dyn->free(s);
     model_state_free(&s->st);
-    lattice_free(&s->lat);
     memset(s, 0, sizeof *s);
 }
 

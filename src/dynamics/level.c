@@ -11,11 +11,11 @@
  *    site index, so the pass is a plain loop over independent lanes that the
  *    compiler vectorises (one clone per ISA level, picked at load time);
  *    per-site scalar Philox would be most of the sweep's time.
- *  - Interior sites read their neighbours through row pointers (periodic
- *    wrap in y is a choice of row), not through the 16-byte-per-site
- *    neighbour table. Sites next to an edge - the x wrap, open edges, tiny
- *    lattices - take the general path through the neighbour table, with the
- *    same random numbers and the same arithmetic.
+ *  - Interior sites read their neighbours through row offsets (periodic
+ *    wrap in y is a choice of row), without the boundary rules of
+ *    core/lattice.h. Sites next to an edge - the x wrap,
+ *    open edges, tiny lattices - take that general path, with the same
+ *    random numbers and the same arithmetic.
  *  - Accept/reject is computed, not branched on: the outcomes are random, so
  *    branches on them mispredict about half the time.
  *  - On AVX-512 CPUs the interior sites go 32 to a vector (interior_avx512):
@@ -176,19 +176,20 @@ static inline void site_update(int8_t *restrict lv, int8_t *restrict sg, int64_t
     A->dh += dnh * sa;
 }
 
-/* A site through the neighbour table: edges, wraps, open boundaries. */
-static inline void site_general(int8_t *restrict lv, int8_t *restrict sg,
-                                const int32_t *restrict nbr, int64_t a, uint32_t r0,
-                                uint32_t r1, uint32_t r2, const level_tables *t, int move_levels,
-                                sweep_acc *A)
+/* A site whose neighbours need the boundary rules: edges, wraps, open
+ * boundaries, tiny lattices. */
+static inline void site_general(int8_t *restrict lv, int8_t *restrict sg, const lattice *lat,
+                                int64_t a, uint32_t r0, uint32_t r1, uint32_t r2,
+                                const level_tables *t, int move_levels, sweep_acc *A)
 {
-    const int32_t *nb = nbr + 4 * a;
+    const int x = lattice_x(lat, a), y = lattice_y(lat, a);
     int S = 0, lmin = 99, lmax = -99, b[4];
     for (int d = 0; d < 4; d++) {
-        if (nb[d] < 0) { b[d] = -100; continue; }
-        const int lb = lv[nb[d]];
+        const int64_t nb = lattice_nbr_xy(lat, x, y, d);
+        if (nb < 0) { b[d] = -100; continue; }
+        const int lb = lv[nb];
         b[d] = lb;
-        S += (lb >= 0) * sg[nb[d]];
+        S += (lb >= 0) * sg[nb];
         lmin = lb < lmin ? lb : lmin;
         lmax = lb > lmax ? lb : lmax;
     }
@@ -484,7 +485,7 @@ AVX512_TARGET static void interior_avx512(int8_t *restrict lv, int8_t *restrict 
 /* What a row needs besides its sites. */
 typedef struct {
     int8_t *restrict lv, *restrict sg;
-    const int32_t *restrict nbr;
+    const lattice *lat;
     const level_tables *t;
     uint32_t c1, c2, c3, k0, k1;
     int move_levels;
@@ -502,7 +503,7 @@ static void row_scalar(const row_ctx *k, int64_t row, int x0, int ifrom, int ito
                            r1, r2);
         const int jlo = imin(imax(ilo - c, 0), m), jhi = imax(imin(ihi - c, m), jlo);
         for (int j = 0; j < jlo; j++)
-            site_general(k->lv, k->sg, k->nbr, row + x0 + 2 * (c + j), r0[j], r1[j], r2[j], k->t,
+            site_general(k->lv, k->sg, k->lat, row + x0 + 2 * (c + j), r0[j], r1[j], r2[j], k->t,
                          k->move_levels, A);
         for (int j = jlo; j < jhi; j++) {
             const int64_t a = row + x0 + 2 * (c + j);
@@ -510,7 +511,7 @@ static void row_scalar(const row_ctx *k, int64_t row, int x0, int ifrom, int ito
                           k->move_levels, A);
         }
         for (int j = jhi; j < m; j++)
-            site_general(k->lv, k->sg, k->nbr, row + x0 + 2 * (c + j), r0[j], r1[j], r2[j], k->t,
+            site_general(k->lv, k->sg, k->lat, row + x0 + 2 * (c + j), r0[j], r1[j], r2[j], k->t,
                          k->move_levels, A);
     }
 }
@@ -541,7 +542,7 @@ void level_sweep_kernel(const lattice *lat, model_state *s, const model_params *
     const int periodic = lat->boundary == BOUNDARY_PERIODIC;
     /* the AVX-512 path needs the compact table (always there for this model) */
     const int simd = kind == LEVEL_KERNEL_AUTO && t->level16_ok && level_kernel_simd_available();
-    row_ctx k = {s->level, s->sigma, lat->nbr, t, (uint32_t)sweep, (uint32_t)(sweep >> 32), 0,
+    row_ctx k = {s->level, s->sigma, lat, t, (uint32_t)sweep, (uint32_t)(sweep >> 32), 0,
                  (uint32_t)seed, (uint32_t)(seed >> 32), !p->freeze_levels};
     int64_t dC = 0, dSt = 0, dJ = 0, dh = 0, lacc = 0, sacc = 0;
 

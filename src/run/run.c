@@ -106,11 +106,11 @@ static int claim_output(const char *path, const char *ckpt, const run_options *o
 }
 
 /* Refuse a lattice that cannot fit before allocating any of it: level and
- * sigma, phase, z (4), the neighbour table (16) and the dynamics' own. */
+ * sigma, phase, z (4) and the dynamics' own. */
 static int check_memory(const sm_config *cfg, sm_error *err)
 {
     const double N = (double)cfg->Lx * (double)cfg->Ly;
-    const double need = N * (1 + 1 + 1 + 4 + 16 + dynamics_at(cfg->dynamics)->ops->bytes_per_site) * 1.1;
+    const double need = N * (1 + 1 + 1 + 4 + dynamics_at(cfg->dynamics)->ops->bytes_per_site) * 1.1;
     const double have = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
     if (have > 0 && need > 0.8 * have)
         return sm_fail(err, "%s: lattice: %d x %d needs about %.1f GiB, more than 80%% of this machine's %.1f GiB",

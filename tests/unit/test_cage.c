@@ -108,7 +108,7 @@ static void test_pair_jumps_only(void)
             CHECK(dp == 1 || dp == -1, "phase jumped by %d", dp);
             CHECK(s.st.phase[a] >> 4 == prev[a] >> 4, "left the diagonal");
             const int d = cage_facing(s.st.phase[a], s.st.sigma[a]);
-            const int32_t b = s.lat.nbr[4 * a + d];
+            const int64_t b = lattice_nbr(&s.lat, a, d);
             CHECK(s.st.phase[b] - prev[b] == dp, "partner did not move with it");
             CHECK(cage_paired(s.st.phase[a], s.st.sigma[a], s.st.phase[b], s.st.sigma[b], d),
                   "pair broken");
@@ -242,7 +242,6 @@ static void test_soft_matrix_footprint(void)
         CHECK(k.nevents[lattice_y(&lat, a)] == 0, "events not cleared");
         kinetics_free(&k);
         model_state_free(&st);
-        lattice_free(&lat);
     }
 }
 

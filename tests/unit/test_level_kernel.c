@@ -92,7 +92,6 @@ static void world_init(world *w, const kcase *k)
 static void world_free(world *w)
 {
     model_state_free(&w->st);
-    lattice_free(&w->lat);
 }
 
 /* Runs the case; checks energy and RSOS after every sweep when asked. */

@@ -28,7 +28,6 @@ static void fixture_init(fixture *f, int Lx, int Ly, boundary_kind b)
 static void fixture_free(fixture *f)
 {
     model_state_free(&f->s);
-    lattice_free(&f->lat);
 }
 
 /* H straight from docs/model.md section 4, bond by bond, for cross-checks. */
@@ -40,7 +39,7 @@ static double energy_direct(const fixture *f, const model_params *p)
         const int la = f->s.level[a], na = la >= 0;
         H += p->eps_C * MODEL_CBOSONS[la + 1] - p->h / 16.0 * na * f->s.sigma[a];
         for (int d = 0; d < 2; d++) {
-            const int32_t b = L->nbr[4 * a + d];
+            const int64_t b = lattice_nbr(L, a, d);
             if (b < 0) continue;
             const int lb = f->s.level[b];
             H += p->eps_step * abs(la - lb) + p->J * na * (lb >= 0) * f->s.sigma[a] * f->s.sigma[b];
@@ -75,7 +74,7 @@ static void test_energy_single_v1_pyramid(void)
     /* V1 centred at (3,3): centre level 1, its 4 neighbours level 0, all sigma +1 */
     const int c = 3 * 8 + 3;
     f.s.level[c] = 1;
-    for (int d = 0; d < 4; d++) f.s.level[f.lat.nbr[4 * c + d]] = 0;
+    for (int d = 0; d < 4; d++) f.s.level[lattice_nbr(&f.lat, c, d)] = 0;
     energy_terms e;
     energy_terms_compute(&f.lat, &f.s, &e);
     CHECK(e.sum_C == 16 + 4 * 4, "sum_C %lld", (long long)e.sum_C);
@@ -154,7 +153,7 @@ static void test_level_tables_match_weight(void)
                     int n_same = 0, n_up = 0, S = 0;
                     for (int d = 0; d < 4; d++) {
                         int lb = (mask >> d) & 1 ? l2 : l;
-                        int32_t b = f.lat.nbr[4 * c + d];
+                        const int64_t b = lattice_nbr(&f.lat, c, d);
                         f.s.level[b] = (int8_t)lb;
                         f.s.sigma[b] = (int8_t)(((sp >> (d % 3)) & 1) ? 1 : -1);
                         n_same += lb == l;
@@ -271,9 +270,34 @@ static void test_schedule_points(void)
     free(c);
 }
 
+/* lattice_nbr against the definition written with modular arithmetic:
+ * periodic wraps (lengths 1, 2 and odd included), open edges cut. */
+static void test_neighbours_by_arithmetic(void)
+{
+    static const int dx[4] = {1, 0, -1, 0}, dy[4] = {0, 1, 0, -1};
+    const int sizes[][2] = {{1, 1}, {1, 3}, {2, 2}, {3, 2}, {5, 4}, {7, 7}};
+    for (int bc = 0; bc < 2; bc++)
+        for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+            lattice L;
+            sm_error err;
+            CHECK(lattice_init(&L, sizes[k][0], sizes[k][1], (boundary_kind)bc, &err) == 0, "init");
+            for (int64_t a = 0; a < L.N; a++)
+                for (int d = 0; d < NDIR; d++) {
+                    const int x = (int)(a % L.Lx) + dx[d], y = (int)(a / L.Lx) + dy[d];
+                    const int out = x < 0 || x >= L.Lx || y < 0 || y >= L.Ly;
+                    const int64_t want = bc == BOUNDARY_OPEN && out
+                                             ? -1
+                                             : (int64_t)((y + L.Ly) % L.Ly) * L.Lx + (x + L.Lx) % L.Lx;
+                    CHECK(lattice_nbr(&L, a, d) == want, "%dx%d bc %d site %lld dir %d: %lld, want %lld",
+                          L.Lx, L.Ly, bc, (long long)a, d, (long long)lattice_nbr(&L, a, d), (long long)want);
+                }
+        }
+}
+
 int main(void)
 {
     RUN(test_cboson_table);
+    RUN(test_neighbours_by_arithmetic);
     RUN(test_energy_single_v1_pyramid);
     RUN(test_doubled_bonds_on_length_two);
     RUN(test_threshold_rounding);
