@@ -94,6 +94,7 @@ int sim_segment_starts_in_equilibrium(const sm_config *cfg, int seg)
 
 int64_t sim_level_block(const sm_config *cfg, int64_t k)
 {
+    if (!cfg->equilibrate_each_segment) return 0;   /* called every sweep: nothing more when off */
     const schedule_point p = config_schedule_point(cfg, k);
     if (p.measured || !sim_segment_equilibrates_level(cfg, p.segment)) return 0;
     /* only at the segment's first sweep: a resume never lands inside a block */
