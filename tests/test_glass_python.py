@@ -27,6 +27,22 @@ def test_kww_fit_recovers_known_parameters():
         assert f["A"] == pytest.approx(0.7, rel=0.03) and f["c"] == pytest.approx(5.6, abs=0.01)
 
 
+def test_kww_fit_with_the_plateau_fixed():
+    """A window of one relaxation time: with c free the plateau trades off
+    against tau; fixed to its known value, tau and beta come back."""
+    t = np.geomspace(100, 1e5, 200)
+    rng = np.random.default_rng(6)
+    y = -4.4 * np.exp(-(t / 1e5) ** 0.9) + 4.5 + rng.normal(0, 0.05, len(t))
+    f = glass.fit_kww(t, y, c=4.5)
+    assert f["c"] == 4.5 and f["c_fixed"]
+    assert f["tau"] == pytest.approx(1e5, rel=0.1) and f["beta"] == pytest.approx(0.9, rel=0.1)
+    assert f["A"] == pytest.approx(-4.4, rel=0.05)
+    rows = np.array([y + rng.normal(0, 0.05, len(t)) for _ in range(6)])
+    res = glass.kww_jackknife(t, rows, eq=np.full(6, 4.5))
+    assert res["fit"]["c_fixed"] and res["error"]["c"] == 0
+    assert abs(res["fit"]["tau"] - 1e5) < 4 * res["error"]["tau"] < 0.5e5
+
+
 def test_kww_jackknife_error_reflects_the_seeds():
     t = np.geomspace(10, 1e5, 200)
     rng = np.random.default_rng(5)
@@ -72,13 +88,18 @@ def test_tau_figure(sm_bin, tmp_path):
 
 def test_kww_figure(sm_bin, tmp_path):
     def edit(c):
-        for v in c["sweep"]["keys"]["schedule"]["values"]:
+        keys = c["sweep"]["keys"]
+        down, up = keys["schedule"]["values"][0], keys["schedule"]["values"][-1]
+        for v in (down, up):
             v[1]["sweeps"] = 6000
-        c["sweep"]["keys"]["run.seed"] = [1, 2, 3]
+        keys["schedule"] = {"values": [down] * 3 + [up] * 3, "labels": ["d1", "d2", "d3", "u1", "u2", "u3"]}
+        keys["lattice.Lx"] = keys["lattice.Ly"] = [8] * 3 + [10] * 3
+        keys["run.seed"] = [1, 2, 3] * 2
     d = tiny(tmp_path, "tjump", edit)
     out = glass_cmd("kww", d, "-o", tmp_path / "kww.png")
-    assert "mean_level down: tau =" in out and "mean_level up: tau =" in out
-    assert "level-dynamics equilibrium" in out
+    assert "mean_level down (8x8, 3 seeds): tau =" in out and "mean_level up (10x10, 3 seeds): tau =" in out
+    # the plateau is fixed to the runs' level-dynamics equilibrium, and the free fit is printed beside it
+    assert "c fixed =" in out and "level-dynamics equilibrium" in out and "c free: tau =" in out
 
 
 def test_loops_figure(sm_bin, tmp_path):

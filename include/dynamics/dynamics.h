@@ -55,6 +55,35 @@ int64_t sim_site_updates_per_sweep(const sim_state *s);
  * nothing (returns 0) otherwise; the run then equilibrates as it sweeps. */
 int sim_equilibrate_level(sim_state *s, const sm_config *cfg, sm_error *err);
 
+/* The configured kind, set aside while the level dynamics runs in its place. */
+typedef struct {
+    const struct dynamics_ops *dyn;
+    const char *kind;
+    void *data;
+    struct kinetics *kin;
+    move_stats moves;
+} level_swap;
+/* Puts the level dynamics in place of the configured kind, whose tables and
+ * kinetic counters are kept aside in sw (nothing of it is freed). */
+int sim_level_swap_in(sim_state *s, const sm_config *cfg, level_swap *sw, sm_error *err);
+/* Gives the state back to the kind in sw as at t = 0 of a kinetic run: PCP
+ * phases drawn uniformly (addressed by s->step), no site with a last loop
+ * completion (tau_i intervals start afresh), move counters as they were
+ * before the swap; the cumulative kinetic counters continue. */
+void sim_level_swap_out(sim_state *s, const level_swap *sw);
+/* 1 when schedule segment seg's own equilibration sweeps run with the level
+ * dynamics: run.equilibrate_each_segment, run.equilibration_dynamics
+ * "level", a kind other than level, a hold (T_from == T_to; ramps never)
+ * with equilibration sweeps. */
+int sim_segment_equilibrates_level(const sm_config *cfg, int seg);
+/* 1 when hold segment seg starts from a level-dynamics equilibration at its
+ * temperature: its own (above), or the run's for the first segment. */
+int sim_segment_starts_in_equilibrium(const sm_config *cfg, int seg);
+/* The number of sweeps of the level block that starts at schedule sweep k
+ * (the first equilibration sweep of a segment for which
+ * sim_segment_equilibrates_level holds), else 0. */
+int64_t sim_level_block(const sm_config *cfg, int64_t k);
+
 /* Checkpoint records of everything a sweep reads or accumulates. */
 void sim_save(const sim_state *s, ckpt_writer *w);
 /* Restores them into a state set up by sim_init from the same config; a

@@ -4,6 +4,7 @@
 #ifndef SM_CONFIG_H
 #define SM_CONFIG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include "core/model.h"
@@ -47,6 +48,7 @@ typedef struct {
     int has_schedule;              /* 1: "schedule" given, 0: "temperature" */
     int64_t seed, equilibration_sweeps, sweeps, measure_every, snapshot_every, census_every;
     int equilibration_dynamics;    /* eq_dynamics_kind */
+    bool equilibrate_each_segment; /* hold segments' equilibrations with the level dynamics too */
     int threads;                   /* 0: OpenMP default */
     int64_t checkpoint_every;      /* sweeps between checkpoints, 0: none by count */
     double checkpoint_seconds;     /* wall seconds between checkpoints, 0: none by time */

@@ -307,50 +307,68 @@ def kww(t, A, tau, beta, c):
     return A * np.exp(-np.power(np.maximum(t, 0) / tau, beta)) + c
 
 
-def _kww_sse(t, y, tau, beta):
-    X = np.stack([np.exp(-np.power(t / tau, beta)), np.ones_like(t)], axis=1)
-    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
-    r = y - X @ coef
-    return float(r @ r), coef
+def _kww_design(t, tau, beta, fixed_c):
+    e = np.exp(-np.power(t / tau, beta))
+    return e[:, None] if fixed_c else np.stack([e, np.ones_like(t)], axis=1)
 
 
-def _kww_grid(t, y, taus, betas) -> np.ndarray:
-    """SSE of the best A, c at every (tau, beta) of the grid, all at once:
-    the 2 x 2 normal equations of y = A e + c, e = exp(-(t/tau)^beta)."""
+def _kww_sse(t, y, tau, beta, c=None):
+    """SSE and the linear coefficients (A, c) at (tau, beta); c fixed when given."""
+    X = _kww_design(t, tau, beta, c is not None)
+    coef, *_ = np.linalg.lstsq(X, y if c is None else y - c, rcond=None)
+    r = (y if c is None else y - c) - X @ coef
+    return float(r @ r), (coef[0], coef[1] if c is None else c)
+
+
+def _kww_grid(t, y, taus, betas, c=None) -> np.ndarray:
+    """SSE of the best A (and c, unless fixed) at every (tau, beta) of the
+    grid, all at once: the normal equations of y = A e + c,
+    e = exp(-(t/tau)^beta)."""
     e = np.exp(-np.power(t[None, None, :] / taus[:, None, None], betas[None, :, None]))
+    see = (e * e).sum(-1)
+    if c is not None:
+        u = y - c
+        with np.errstate(invalid="ignore", divide="ignore"):
+            A = (e * u).sum(-1) / see
+            r = u[None, None, :] - A[..., None] * e
+            sse = (r * r).sum(-1)
+        return np.where(see > 1e-300, sse, np.inf)
     n = len(t)
-    se, see, sy, sey = e.sum(-1), (e * e).sum(-1), y.sum(), (e * y).sum(-1)
+    se, sy, sey = e.sum(-1), y.sum(), (e * y).sum(-1)
     det = n * see - se * se
     with np.errstate(invalid="ignore", divide="ignore"):
         A = (n * sey - se * sy) / det
-        c = (sy - A * se) / n
-        r = y[None, None, :] - A[..., None] * e - c[..., None]
+        cc = (sy - A * se) / n
+        r = y[None, None, :] - A[..., None] * e - cc[..., None]
         sse = (r * r).sum(-1)
     return np.where(det > 1e-12 * n * n, sse, np.inf)
 
 
-def fit_kww(t, y) -> Optional[Dict[str, float]]:
+def fit_kww(t, y, c=None) -> Optional[Dict[str, float]]:
     """Least-squares KWW fit A exp(-(t/tau)^beta) + c: a grid over (log tau,
-    beta) with A and c linear at each node, then zoomed twice around the
+    beta) with A (and c) linear at each node, then zoomed twice around the
     best node.  tau from a tenth of the first time to 10 times the window,
-    beta in 0.1..2."""
+    beta in 0.1..2.  With c given (e.g. the equilibrium value at the final
+    temperature) only A, tau and beta are fitted: the plateau then no longer
+    trades off against tau when the window holds few relaxation times."""
     t = np.asarray(t, float)
     y = np.asarray(y, float)
     ok = np.isfinite(t) & np.isfinite(y) & (t > 0)
     t, y = t[ok], y[ok]
-    if len(t) < 6:
+    if len(t) < 6 or (c is not None and not np.isfinite(c)):
         return None
     lt = np.linspace(math.log(t[0] / 10), math.log(10 * t[-1]), 61)
     bb = np.linspace(0.1, 2.0, 39)
     for _ in range(3):
-        sse = _kww_grid(t, y, np.exp(lt), bb)
+        sse = _kww_grid(t, y, np.exp(lt), bb, c)
         i, j = np.unravel_index(np.argmin(sse), sse.shape)
         da, db = lt[1] - lt[0], bb[1] - bb[0]
         lt = np.linspace(lt[i] - 2 * da, lt[i] + 2 * da, 21)
         bb = np.linspace(max(0.05, bb[j] - 2 * db), bb[j] + 2 * db, 21)
     tau, beta = math.exp(lt[10]), float(bb[10])
-    s, (A, c) = _kww_sse(t, y, tau, beta)
-    return {"A": float(A), "tau": tau, "beta": beta, "c": float(c), "rms": math.sqrt(s / len(t))}
+    s, (A, c_fit) = _kww_sse(t, y, tau, beta, c)
+    return {"A": float(A), "tau": tau, "beta": beta, "c": float(c_fit), "rms": math.sqrt(s / len(t)),
+            "c_fixed": c is not None}
 
 
 _EQ_COLUMNS = {"mean_level": 0, "n_soft_matrix": 1, "energy": 2}
@@ -379,27 +397,32 @@ def tjump_curves(directory, name) -> Dict[str, Dict[str, object]]:
         ts = r.obs(name)
         sel = r.segment_of_sample() == s
         t = ts.step[sel] - _seg_start(r, s) + 1
-        d = out.setdefault(key, {"t": t, "rows": [], "T1": T1, "T2": T2, "eq": []})
+        d = out.setdefault(key, {"t": t, "rows": [], "T1": T1, "T2": T2, "eq": [], "L": r.lattice[0]})
         d["eq"].append(_equilibrium(r.path, name))
         n = min(len(d["t"]), len(t))
         d["t"] = d["t"][:n]
         d["rows"] = [row[:n] for row in d["rows"]] + [np.asarray(ts.value, float)[sel][:n]]
     for d in out.values():
         d["rows"] = np.array(d["rows"])
-        eq = np.array(d["eq"], float)
+        eq = d["eq_seeds"] = np.array(d["eq"], float)
         d["eq"] = float(np.nanmean(eq)) if np.isfinite(eq).any() else math.nan
         d["eq_error"] = float(np.nanstd(eq, ddof=1) / math.sqrt(np.isfinite(eq).sum())) \
             if np.isfinite(eq).sum() > 1 else math.nan
     return out
 
 
-def kww_jackknife(t, rows) -> Dict[str, object]:
-    """KWW fit of the seed average and jackknife errors over the seeds."""
-    fit = fit_kww(t, rows.mean(axis=0))
+def kww_jackknife(t, rows, eq=None) -> Dict[str, object]:
+    """KWW fit of the seed average and jackknife errors over the seeds.
+    With eq (one equilibrium value per seed, e.g. each run's level-dynamics
+    reference at the final temperature) the plateau c is fixed to their mean,
+    and each jackknife sample leaves a seed's curve and its reference out."""
+    eq = None if eq is None or not np.all(np.isfinite(eq)) else np.asarray(eq, float)
+    fit = fit_kww(t, rows.mean(axis=0), None if eq is None else eq.mean())
     n = len(rows)
     if fit is None or n < 2:
         return {"fit": fit, "error": None}
-    jk = [fit_kww(t, np.delete(rows, k, axis=0).mean(axis=0)) for k in range(n)]
+    jk = [fit_kww(t, np.delete(rows, k, axis=0).mean(axis=0),
+                  None if eq is None else np.delete(eq, k).mean()) for k in range(n)]
     err = {}
     for p in ("tau", "beta", "A", "c"):
         v = np.array([f[p] for f in jk if f])
@@ -424,15 +447,17 @@ def plot_kww(directory, title=None):
             e = rows.std(axis=0, ddof=1) / math.sqrt(len(rows)) if len(rows) > 1 else 0 * m
             a.fill_between(t, m - e, m + e, color=col, alpha=0.3, lw=0)
             a.plot(t, m, color=col, lw=0.8)
-            res = kww_jackknife(t, rows)
+            res = kww_jackknife(t, rows, d["eq_seeds"])
+            res["free"] = kww_jackknife(t, rows)
             res["equilibrium"] = (d["eq"], d["eq_error"])
+            res["seeds"], res["L"] = len(rows), d["L"]
             if np.isfinite(d["eq"]):
                 a.axhline(d["eq"], color=col, lw=0.8, ls=":")
             f, er = res["fit"], res["error"] or {}
             if f:
                 tt = np.geomspace(t[0], t[-1], 200)
                 a.plot(tt, kww(tt, f["A"], f["tau"], f["beta"], f["c"]), "k--", lw=1)
-                lbl = (f"{key}: T = {d['T1']:g} → {d['T2']:g}, {len(rows)} seeds\n"
+                lbl = (f"{key}: T = {d['T1']:g} → {d['T2']:g}, {d['L']}², {len(rows)} seeds\n"
                        f"τ = {f['tau']:.4g} ± {er.get('tau', math.nan):.2g}, "
                        f"β = {f['beta']:.3f} ± {er.get('beta', math.nan):.2g}")
                 a.plot([], [], color=col, label=lbl)
@@ -442,7 +467,7 @@ def plot_kww(directory, title=None):
         a.set_ylabel(lab)
         a.legend(loc="best")
         a.set_title(f"{lab}(t) after temperature jumps, KWW fits A exp(−(t/τ)^β) + c\n"
-                    "(dotted: level-dynamics equilibrium at the final temperature)")
+                    "(c fixed: dotted, the level-dynamics equilibrium at the final temperature)")
     fig.suptitle(title or "Temperature-jump relaxation with the cage dynamics from equilibrium")
     return fig, info
 
@@ -541,9 +566,16 @@ def report(cmd, info, out=sys.stdout):
             f, e = res["fit"], res["error"] or {}
             if f:
                 eq, eqe = res.get("equilibrium", (math.nan, math.nan))
-                w(f"{key}: tau = {_pm(f['tau'], e.get('tau', math.nan))}, beta = "
-                  f"{_pm(f['beta'], e.get('beta', math.nan), '.3f')}, A = {f['A']:.4g}, "
-                  f"c = {_pm(f['c'], e.get('c', math.nan))} (level-dynamics equilibrium {_pm(eq, eqe)})")
+                cfix = " fixed" if f.get("c_fixed") else ""
+                w(f"{key} ({res.get('L')}x{res.get('L')}, {res.get('seeds')} seeds): "
+                  f"tau = {_pm(f['tau'], e.get('tau', math.nan))}, beta = "
+                  f"{_pm(f['beta'], e.get('beta', math.nan), '.3f')}, A = {_pm(f['A'], e.get('A', math.nan))}, "
+                  f"c{cfix} = {_pm(f['c'], e.get('c', math.nan))} (level-dynamics equilibrium {_pm(eq, eqe)})")
+                fr = res.get("free") or {}
+                if fr.get("fit") and f.get("c_fixed"):
+                    ff, fe = fr["fit"], fr["error"] or {}
+                    w(f"  c free: tau = {_pm(ff['tau'], fe.get('tau', math.nan))}, beta = "
+                      f"{_pm(ff['beta'], fe.get('beta', math.nan), '.3f')}, c = {_pm(ff['c'], fe.get('c', math.nan))}")
     elif cmd == "loops":
         for r, a, e in zip(info["rates"], info["areas"], info["errors"]):
             w(f"rate {r:.3g} per sweep: loop area {_pm(a, e)}")

@@ -149,6 +149,7 @@ typedef struct {
     int seg;
     double T, v[EQ_NOBS][EQ_NF];
     int agree, reliable;
+    int start;   /* the hold starts from a level-dynamics equilibration at its T */
 } eq_row;
 
 /* The larger of the Gamma-method error and the automatic-window one: each falls
@@ -170,6 +171,7 @@ static int compare(const eqcheck *x, const sm_config *cfg, int s, eq_row *r, sm_
     r->seg = s;
     r->T = cfg->seg[s].T_from;
     r->agree = r->reliable = 1;
+    r->start = sim_segment_starts_in_equilibrium(cfg, s);
     for (int k = 0; k < EQ_NOBS; k++) {
         double tau;
         const stats_estimate m = series_estimate(x->series[k] + x->offset[s], x->count[s], &tau);
@@ -194,7 +196,7 @@ static int write_rows(h5out *h, const eq_row *rows, int n, int all, int reliable
 {
     static const char *const names[EQ_NF] = {"cage_mean", "cage_error", "level_mean", "level_error", "z",
                                              "cage_tau_int"};
-    double *buf = malloc(sizeof *buf * (size_t)n * (EQ_NOBS + 4));
+    double *buf = malloc(sizeof *buf * (size_t)n * (EQ_NOBS + 5));
     if (!buf) return sm_fail(err, "out of memory");
     const uint64_t dims[2] = {(uint64_t)n, EQ_NOBS}, dn = (uint64_t)n;
     int rc = 0;
@@ -211,11 +213,13 @@ static int write_rows(h5out *h, const eq_row *rows, int n, int all, int reliable
         buf[n + i] = rows[i].seg;
         buf[2 * n + i] = rows[i].agree;
         buf[3 * n + i] = rows[i].reliable;
+        buf[4 * n + i] = rows[i].start;
     }
     rc = rc || h5out_write_array(h, "/equilibrium_check/T", 1, &dn, buf, err) ||
          h5out_write_array(h, "/equilibrium_check/segment", 1, &dn, buf + n, err) ||
          h5out_write_array(h, "/equilibrium_check/agree", 1, &dn, buf + 2 * n, err) ||
          h5out_write_array(h, "/equilibrium_check/reliable", 1, &dn, buf + 3 * n, err) ||
+         h5out_write_array(h, "/equilibrium_check/equilibrated_start", 1, &dn, buf + 4 * n, err) ||
          h5out_write_string_attr(h, "/equilibrium_check", "agrees", all ? "yes" : "no", err) ||
          h5out_write_string_attr(h, "/equilibrium_check", "reliable", reliable ? "yes" : "no", err) ||
          h5out_write_string_attr(h, "/equilibrium_check", "criterion", EQ_CRITERION, err);
@@ -228,7 +232,7 @@ static void report(FILE *f, const eq_row *rows, int n, int all, int reliable)
     fprintf(f, "\nequilibrium check: hold segments against level-dynamics equilibrium (z: difference in "
                "combined errors)\n%-4s %-8s", "seg", "T");
     for (int k = 0; k < EQ_NOBS; k++) fprintf(f, " %-36s", EQ_OBS[k]);
-    fprintf(f, " agree\n");
+    fprintf(f, " start    agree\n");
     for (int i = 0; i < n; i++) {
         fprintf(f, "%-4d %-8.4g", rows[i].seg, rows[i].T);
         for (int k = 0; k < EQ_NOBS; k++) {
@@ -238,9 +242,11 @@ static void report(FILE *f, const eq_row *rows, int n, int all, int reliable)
             if (!rows[i].reliable) strncat(cell, "*", sizeof cell - strlen(cell) - 1);
             fprintf(f, " %-36s", cell);
         }
-        fprintf(f, " %s\n", rows[i].agree ? "yes" : "NO");
+        fprintf(f, " %-8s %s\n", rows[i].start ? "level-eq" : "carried", rows[i].agree ? "yes" : "NO");
     }
     fprintf(f, "the run %s level-dynamics equilibrium within errors\n", all ? "agrees with" : "does NOT agree with");
+    fprintf(f, "start: level-eq, from a level-dynamics equilibration at the hold's T; carried, from the "
+               "state the run carried into it (run.equilibrate_each_segment)\n");
     if (!reliable)
         fprintf(f, "* a hold shorter than %d tau_int of the cage series: its errors, and the verdict, are "
                    "not reliable (hold longer)\n", EQ_RELIABLE);
@@ -283,6 +289,10 @@ static void eq_describe(FILE *md, const diag_ctx *const *ctx, int nctx)
                              "agrees, `criterion` says how"},
         {"reliable", "[nhold]", "1 when every cage series is at least 50 tau_int long (else its errors are "
                                 "too small to judge); attribute `reliable` over every hold"},
+        {"equilibrated_start", "[nhold]", "1 when the hold starts from a level-dynamics equilibration at its "
+                                          "temperature (the run's, for the first segment; its own equilibration "
+                                          "sweeps with run.equilibrate_each_segment), 0 when it starts from the "
+                                          "state the run carried into it"},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         fprintf(md, "| `/equilibrium_check/%s` | float64 %s | %s |\n", rows[i][0], rows[i][1], rows[i][2]);

@@ -1,7 +1,9 @@
 /* Equilibration with the level dynamics before another kind takes over
- * (dynamics.h, sim_equilibrate_level). */
+ * (dynamics.h: sim_equilibrate_level at the first temperature, level blocks
+ * at the start of hold segments with run.equilibrate_each_segment). */
 #include "core/rng.h"
 #include "dynamics/dynamics.h"
+#include "dynamics/kinetics.h"
 
 /* Uniform phases, one draw per site addressed like every other random
  * number, so the state does not depend on threads. */
@@ -13,25 +15,90 @@ static void draw_phases(sim_state *s)
     }
 }
 
-int sim_equilibrate_level(sim_state *s, const sm_config *cfg, sm_error *err)
+/* Levels changed under the level dynamics without loops: no interval of
+ * tau_i may span that, so every site starts without a last completion. The
+ * cumulative counters stay (the observables count differences of them). */
+static void restart_kinetics(sim_state *s)
+{
+    if (!s->kin) return;
+    for (int64_t a = 0; a < s->lat.N; a++) {
+        s->kin->last_sweep[a] = 0;
+        s->kin->last_level[a] = KIN_NONE;
+    }
+}
+
+static int is_level(const sim_state *s)
 {
     const dynamics_kind *level = dynamics_at(dynamics_index("level"));
-    if (cfg->equilibration_dynamics != EQ_DYNAMICS_LEVEL || cfg->equilibration_sweeps <= 0 || !level ||
-        s->dyn == level->ops || s->step != 0)
-        return 0;
-    const dynamics_ops *own = s->dyn;
-    const char *own_name = s->kind;
-    const move_stats moves = s->moves;
-    own->free(s);
+    return level && s->dyn == level->ops;
+}
+
+static void restore_kind(sim_state *s, const level_swap *sw)
+{
+    s->dyn = sw->dyn;
+    s->kind = sw->kind;
+    s->dyn_data = sw->data;
+    s->kin = sw->kin;
+    s->moves = sw->moves;
+}
+
+int sim_level_swap_in(sim_state *s, const sm_config *cfg, level_swap *sw, sm_error *err)
+{
+    const dynamics_kind *level = dynamics_at(dynamics_index("level"));
+    if (!level) return sm_fail(err, "%s: the level dynamics is not registered", cfg->source);
+    *sw = (level_swap){s->dyn, s->kind, s->dyn_data, s->kin, s->moves};
     s->dyn = level->ops;
     s->kind = level->name;
-    if (s->dyn->init(s, cfg, err)) return 1;
+    s->dyn_data = NULL;
+    s->kin = NULL;
+    if (!s->dyn->init(s, cfg, err)) return 0;
+    restore_kind(s, sw);
+    return 1;
+}
+
+void sim_level_swap_out(sim_state *s, const level_swap *sw)
+{
+    s->dyn->free(s);
+    restore_kind(s, sw);
+    draw_phases(s);
+    restart_kinetics(s);
+}
+
+int sim_equilibrate_level(sim_state *s, const sm_config *cfg, sm_error *err)
+{
+    if (cfg->equilibration_dynamics != EQ_DYNAMICS_LEVEL || cfg->equilibration_sweeps <= 0 || is_level(s) ||
+        s->step != 0)
+        return 0;
+    level_swap sw;
+    if (sim_level_swap_in(s, cfg, &sw, err)) return 1;
     sim_set_temperature(s, cfg->seg[0].T_from);
     while (s->step < cfg->equilibration_sweeps) sim_sweep(s);
-    s->dyn->free(s);
-    s->dyn = own;
-    s->kind = own_name;
-    s->moves = moves;
-    draw_phases(s);
-    return s->dyn->init(s, cfg, err);
+    sim_level_swap_out(s, &sw);
+    return 0;
+}
+
+int sim_segment_equilibrates_level(const sm_config *cfg, int seg)
+{
+    const schedule_segment *g = &cfg->seg[seg];
+    return cfg->equilibrate_each_segment && cfg->equilibration_dynamics == EQ_DYNAMICS_LEVEL &&
+           cfg->dynamics != dynamics_index("level") && g->T_from == g->T_to && g->equilibration > 0;
+}
+
+int sim_segment_starts_in_equilibrium(const sm_config *cfg, int seg)
+{
+    if (sim_segment_equilibrates_level(cfg, seg)) return 1;
+    /* the first segment, from the run's own equilibration at its T_from
+     * (sweeps of the configured kind after it keep W stationary) */
+    return seg == 0 && cfg->equilibration_dynamics == EQ_DYNAMICS_LEVEL && cfg->equilibration_sweeps > 0;
+}
+
+int64_t sim_level_block(const sm_config *cfg, int64_t k)
+{
+    if (!cfg->equilibrate_each_segment) return 0;   /* called every sweep: nothing more when off */
+    const schedule_point p = config_schedule_point(cfg, k);
+    if (p.measured || !sim_segment_equilibrates_level(cfg, p.segment)) return 0;
+    /* only at the segment's first sweep: a resume never lands inside a block */
+    int64_t first = 0;
+    for (int i = 0; i < p.segment; i++) first += cfg->seg[i].equilibration + cfg->seg[i].sweeps;
+    return k == first ? cfg->seg[p.segment].equilibration : 0;
 }

@@ -62,6 +62,9 @@ static const config_key KEYS[] = {
     {"run.equilibration_dynamics", K_ENUM, OFF(equilibration_dynamics), 0, 0, "level|same", "\"level\"",
      "dynamics of run.equilibration_sweeps: level (equilibrium sampling; a cage run then starts "
      "from that state, PCP phases uniform) or same (dynamics.kind throughout)", NULL},
+    {"run.equilibrate_each_segment", K_BOOL, OFF(equilibrate_each_segment), 0, 0, NULL, "false",
+     "with equilibration_dynamics level: every hold segment's own equilibration sweeps run with the level "
+     "dynamics, then dynamics.kind starts afresh as at t = 0 (ramps excluded)", NULL},
     {"run.sweeps", K_I64, OFF(sweeps), 1, BIG, NULL, "1000",
      "measured sweeps (temperature mode only)", UNIT_TIME},
     {"run.measure_every", K_I64, OFF(measure_every), 1, BIG, NULL, "1",
@@ -478,6 +481,14 @@ static int parse_special(sm_config *c, cJSON *root, const char *src, sm_error *e
     return 0;
 }
 
+/* Hold segments with sweeps of their own equilibration. */
+static int segment_equilibrations(const sm_config *c)
+{
+    int n = 0;
+    for (int i = 0; i < c->nseg; i++) n += c->seg[i].T_from == c->seg[i].T_to && c->seg[i].equilibration > 0;
+    return n;
+}
+
 /* Cross-key rules that no single key can check. */
 static int check_consistency(const sm_config *c, const char *src, sm_error *err)
 {
@@ -497,6 +508,12 @@ static int check_consistency(const sm_config *c, const char *src, sm_error *err)
     if (total > BIG)
         return sm_fail(err, "%s: schedule: the sweeps of all segments and equilibrations must add "
                        "up to at most 2^53 (got %.6g)", src, total);
+    if (c->equilibrate_each_segment && c->equilibration_dynamics != EQ_DYNAMICS_LEVEL)
+        return sm_fail(err, "%s: run.equilibrate_each_segment: needs run.equilibration_dynamics \"level\" "
+                       "(got \"same\")", src);
+    if (c->equilibrate_each_segment && !segment_equilibrations(c))
+        return sm_fail(err, "%s: run.equilibrate_each_segment: no hold segment has equilibration sweeps to run "
+                       "with the level dynamics (give schedule[i].equilibration > 0)", src);
     if (c->model.freeze_levels && c->init_level_random)
         return sm_fail(err, "%s: init.level: must be a fixed level with model.freeze_levels (got \"random\")", src);
     return 0;

@@ -179,6 +179,28 @@ static int between_sweeps(run_state *rs, run_clock *clk, sm_error *err)
     return SM_EXIT_SIGNAL_BASE + sig;
 }
 
+/* The n sweeps of a level block from schedule sweep k (a hold segment's
+ * equilibration with run.equilibrate_each_segment, sim_level_block): the
+ * level dynamics in place of the configured kind, which then starts afresh.
+ * No checkpoint falls inside (it would hold the level dynamics' state in
+ * place of the kind's); a stop signal is served right after the block. */
+static int level_block(run_state *rs, run_clock *clk, int64_t k, int64_t n, sm_error *err)
+{
+    sim_state *sim = &rs->sim;
+    level_swap sw;
+    if (sim_level_swap_in(sim, rs->cfg, &sw, err)) return SM_EXIT_RUNTIME;
+    int rc = 0;
+    for (int64_t j = k; j < k + n && !rc; j++) {
+        const schedule_point sp = config_schedule_point(rs->cfg, j);
+        sim_set_temperature(sim, sp.T);
+        timed_sweep(rs);
+        rc = diag_set_after(&rs->diags, &rs->ctx, &sp, j, err);   /* snapshots */
+        progress_show(&clk->pr, sim->step, sim->T, 0);
+    }
+    sim_level_swap_out(sim, &sw);
+    return rc ? SM_EXIT_RUNTIME : between_sweeps(rs, clk, err);
+}
+
 /* The schedule: run.equilibration_sweeps at the first temperature, then
  * every schedule sweep k, each followed by the diagnostics that are due. */
 static int run_schedule(run_state *rs, run_clock *clk, sm_error *err)
@@ -199,6 +221,12 @@ static int run_schedule(run_state *rs, run_clock *clk, sm_error *err)
     if (code) return code;
     if (from_start) diag_set_begin(&rs->diags, &rs->ctx);
     for (int64_t k = sim->step - eq; k < total && !code; k++) {
+        const int64_t block = sim_level_block(cfg, k);
+        if (block) {
+            code = level_block(rs, clk, k, block, err);
+            k += block - 1;
+            continue;
+        }
         const schedule_point sp = config_schedule_point(cfg, k);
         sim_set_temperature(sim, sp.T);
         diag_set_before(&rs->diags, &rs->ctx, &sp);

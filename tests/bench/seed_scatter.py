@@ -33,14 +33,14 @@ BIN = Path(os.environ.get("SOFTMATRIX_BIN") or ROOT / "build" / "softmatrix").re
 
 
 def config(out, seed, *, L, T, init, segments, sweeps, every, equilibration=500,
-           segment_equilibration=500, kind="level", model=None):
+           segment_equilibration=500, kind="level", model=None, run=None):
     cfg = {
         "lattice": {"Lx": L, "Ly": L, "boundary": "periodic"},
         "model": {"eps_C": 0.125, "g": 4, "eps_step": 0, "J": 0.125, "h": 0, **(model or {})},
         "dynamics": {"kind": kind},
         "schedule": [{"T": T, "equilibration": segment_equilibration, "sweeps": sweeps}
                      for _ in range(segments)],
-        "run": {"seed": seed, "equilibration_sweeps": equilibration, "measure_every": every},
+        "run": {"seed": seed, "equilibration_sweeps": equilibration, "measure_every": every, **(run or {})},
         "init": {"level": init, "sigma": "random"},
         "output": {"path": str(out)},
     }
@@ -92,6 +92,7 @@ def main():
     ap.add_argument("--seeds", type=int, default=64)
     ap.add_argument("--seed-base", type=int, default=5000)
     ap.add_argument("--model", default="{}", help='JSON merged into "model", e.g. {"freeze_levels": true}')
+    ap.add_argument("--run", default="{}", help='JSON merged into "run", e.g. {"equilibrate_each_segment": true}')
     ap.add_argument("--names", default="energy,mean_level,n_soft_matrix,specific_heat")
     ap.add_argument("--workers", type=int, default=2)
     a = ap.parse_args()
@@ -101,7 +102,7 @@ def main():
                            L=a.L, T=a.T, init=a.init, segments=a.segments, sweeps=a.sweeps,
                            every=a.every, equilibration=a.equilibration,
                            segment_equilibration=a.segment_equilibration, kind=a.kind,
-                           model=json.loads(a.model))
+                           model=json.loads(a.model), run=json.loads(a.run))
     n = a.sweeps // a.every
     print(f"{a.kind} {a.L}x{a.L} T={a.T:g}: {a.seeds} seeds x {a.segments} segments of {n} "
           f"measurements (every {a.every} sweeps); spread of a ratio ~ "
