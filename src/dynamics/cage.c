@@ -116,10 +116,37 @@ static inline int64_t nbr(const lattice *lat, int x, int y, int64_t a, int d)
     }
 }
 
+/* cage_facing without a branch: q, or -q mod 4 when sigma = -1. */
+static inline int facing_bf(int phase, int sigma)
+{
+    const int q = phase >> 4, m = -(sigma < 0);
+    return ((q ^ m) - m) & 3;
+}
+
+/* The pair jump of a paired bond a-b of class cls. */
+static inline void pair_jump(uint8_t *phase, int64_t a, int64_t b, int cls, uint64_t seed,
+                             uint64_t sweep, int64_t *accepted)
+{
+    const rng_block rb = rng_draw(seed, sweep, RNG_STREAM_CAGE_BOND, (uint32_t)cls, (uint32_t)a);
+    /* both PCPs move one angle line together, never across a diagonal
+     * boundary, so (l, sigma) and the pairing are kept */
+    const int step = (rb.v[0] & 1u) ? 1 : -1;
+    const int lam = (phase[a] & 15) + step;
+    if (lam < 0 || lam >= CAGE_LINES) return;
+    phase[a] = (uint8_t)(phase[a] + step);
+    phase[b] = (uint8_t)(phase[b] + step);
+    (*accepted)++;
+}
+
+enum { BOND_CHUNK = 64 };
+
 /* One row of a bond class: bonds from sites with coordinate parity `parity`
  * along direction d (0: +x, 1: +y) to their neighbour. Within a class no
  * site belongs to two bonds (L even when periodic), so pairs jump
- * independently. About one bond in 256 is paired; only those draw. */
+ * independently, and a pairing found before a jump holds after it for
+ * every other bond of the class. About one bond in 256 is paired: the test
+ * runs branch-free over a chunk of the row (vectorised; along x over both
+ * parities, the wrong one ignored), and only the paired bonds draw. */
 static void bond_row(const lattice *lat, model_state *s, int cls, int r, uint64_t seed,
                      uint64_t sweep, cage_acc *acc)
 {
@@ -128,24 +155,38 @@ static void bond_row(const lattice *lat, model_state *s, int cls, int r, uint64_
     const int Lx = lat->Lx;
     const int d = cls >> 1, parity = cls & 1;
     const int y = d == 0 ? r : 2 * r + parity;
-    const int x0 = d == 0 ? parity : 0, dx = d == 0 ? 2 : 1;
+    const int64_t a0 = (int64_t)y * Lx;
+    /* the partner of x: x + 1 along x, the same x one row up along y */
+    const int64_t nb0 = lattice_nbr_xy(lat, d == 0 ? Lx - 1 : 0, y, d); /* -1: cut */
+    const int64_t off = d == 0 ? 1 : nb0 - a0;
+    const int inner = d == 0 ? Lx - 1 : (nb0 < 0 ? 0 : Lx); /* x with partner a + off */
+    const int fa = d, fb = (d + 2) & 3;
     int64_t prop = 0, accepted = 0;
-    for (int x = x0; x < Lx; x += dx) {
-        const int64_t a = (int64_t)y * Lx + x;
-        const int64_t b = nbr(lat, x, y, a, d);
-        if (b < 0) continue;
-        const int pa = phase[a], pb = phase[b];
-        if (!cage_paired(pa, sigma[a], pb, sigma[b], d)) continue;
-        prop++;
-        const rng_block rb = rng_draw(seed, sweep, RNG_STREAM_CAGE_BOND, (uint32_t)cls, (uint32_t)a);
-        /* both PCPs move one angle line together, never across a diagonal
-         * boundary, so (l, sigma) and the pairing are kept */
-        const int step = (rb.v[0] & 1u) ? 1 : -1;
-        const int lam = (pa & 15) + step;
-        if (lam < 0 || lam >= CAGE_LINES) continue;
-        phase[a] = (uint8_t)(pa + step);
-        phase[b] = (uint8_t)(pb + step);
-        accepted++;
+    for (int xb = 0; xb < inner; xb += BOND_CHUNK) {
+        const int n = inner - xb < BOND_CHUNK ? inner - xb : BOND_CHUNK;
+        const uint8_t *pa = phase + a0 + xb, *pb = pa + off;
+        const int8_t *sa = sigma + a0 + xb, *sb = sa + off;
+        uint8_t hit[BOND_CHUNK];
+        int any = 0;
+        for (int i = 0; i < n; i++) {
+            hit[i] = (((pa[i] ^ pb[i]) & 15) == 0) & (facing_bf(pa[i], sa[i]) == fa) &
+                     (facing_bf(pb[i], sb[i]) == fb);
+            any |= hit[i];
+        }
+        if (!any) continue;
+        for (int i = 0; i < n; i++) {
+            if (!hit[i] || (d == 0 && ((xb + i) & 1) != parity)) continue;
+            prop++;
+            pair_jump(phase, a0 + xb + i, a0 + xb + i + off, cls, seed, sweep, &accepted);
+        }
+    }
+    /* the bond across the periodic edge along x */
+    if (d == 0 && ((Lx - 1) & 1) == parity && nb0 >= 0) {
+        const int64_t a = a0 + Lx - 1;
+        if (cage_paired(phase[a], sigma[a], phase[nb0], sigma[nb0], d)) {
+            prop++;
+            pair_jump(phase, a, nb0, cls, seed, sweep, &accepted);
+        }
     }
     acc->prop[CAGE_MOVE_PAIR] += prop;
     acc->acc[CAGE_MOVE_PAIR] += accepted;
@@ -167,18 +208,21 @@ static void bond_pass(const lattice *lat, model_state *s, int cls, uint64_t seed
     acc_add(acc, &sum);
 }
 
-/* Words 0..2 of rng_draw for the n indices c0, c0 + 2, ... (the sites of
- * one colour in a row): the same Philox4x32-10 as Random123, written as a
- * loop over sites that the compiler vectorises, instead of one call per
- * site. */
-__attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
-static void philox_lanes(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0,
-                         uint32_t k1, int n, uint32_t *restrict o0, uint32_t *restrict o1,
-                         uint32_t *restrict o2)
+/* Words 0..2 of rng_draw(seed, sweep, RNG_STREAM_CAGE_SITE, colour, a0 +
+ * 2 i) for i < n (the sites of one colour in a row), with the
+ * Philox4x32-10 rounds written out as a loop over sites that the compiler
+ * vectorises, 8 sites to a vector with AVX-512. Without AVX-512 (4 or 2
+ * lanes of 64-bit products) this was slower than the scalar rng_draw on a
+ * Zen 1 core, so it is used only where the CPU has AVX-512. */
+__attribute__((target("arch=x86-64-v4,prefer-vector-width=512")))
+static void row_randoms_avx512(uint64_t seed, uint64_t sweep, int colour, int64_t a0, int n,
+                               uint32_t *restrict o0, uint32_t *restrict o1, uint32_t *restrict o2)
 {
+    const uint32_t c3 = ((uint32_t)RNG_STREAM_CAGE_SITE << 16) | (uint32_t)colour;
     for (int i = 0; i < n; i++) {
-        uint32_t x0 = c0 + 2u * (uint32_t)i, x1 = c1, x2 = c2, x3 = c3;
-        uint32_t q0 = k0, q1 = k1;
+        uint32_t x0 = (uint32_t)a0 + 2u * (uint32_t)i, x1 = (uint32_t)sweep;
+        uint32_t x2 = (uint32_t)(sweep >> 32), x3 = c3;
+        uint32_t q0 = (uint32_t)seed, q1 = (uint32_t)(seed >> 32);
 #pragma GCC unroll 10
         for (int r = 0; r < 10; r++) {
             const uint64_t p0 = (uint64_t)0xD2511F53u * x0;
@@ -196,6 +240,22 @@ static void philox_lanes(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uin
     }
 }
 
+static void row_randoms(int avx512, uint64_t seed, uint64_t sweep, int colour, int64_t a0, int n,
+                        uint32_t *restrict o0, uint32_t *restrict o1, uint32_t *restrict o2)
+{
+    if (avx512) {
+        row_randoms_avx512(seed, sweep, colour, a0, n, o0, o1, o2);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        const rng_block r =
+            rng_draw(seed, sweep, RNG_STREAM_CAGE_SITE, (uint32_t)colour, (uint32_t)(a0 + 2 * i));
+        o0[i] = r.v[0];
+        o1[i] = r.v[1];
+        o2[i] = r.v[2];
+    }
+}
+
 /* What one row of a colour pass reads but does not change. */
 typedef struct {
     const lattice *lat;
@@ -204,6 +264,7 @@ typedef struct {
     const cage_tables *t;
     kinetics *k;
     uint32_t now;
+    int avx512;   /* the CPU has it (row_randoms) */
 } row_ctx;
 
 /* Neighbour sum S = sum_b n_b sigma_b of site a. */
@@ -316,26 +377,26 @@ static void site_row(const row_ctx *c, int colour, int y, uint64_t seed, uint64_
     uint8_t *restrict phase = c->s->phase;
     const uint64_t thr_single = c->t->async, thr_trap = c->t->trap;
     const int Lx = c->lat->Lx;
-    const uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
-    const uint32_t c3 = ((uint32_t)RNG_STREAM_CAGE_SITE << 16) | (uint32_t)colour;
     int64_t nprop[2] = {0, 0}, nacc[2] = {0, 0}; /* single, trap */
     uint32_t r0[CAGE_BLOCK], r1[CAGE_BLOCK], r2[CAGE_BLOCK];
     for (int xb = (y + colour) & 1; xb < Lx; xb += 2 * CAGE_BLOCK) {
         const int n = (Lx - xb + 1) / 2 < CAGE_BLOCK ? (Lx - xb + 1) / 2 : CAGE_BLOCK;
         const int64_t a0 = (int64_t)y * Lx + xb;
-        philox_lanes((uint32_t)a0, (uint32_t)sweep, (uint32_t)(sweep >> 32), c3, k0, k1, n, r0, r1, r2);
+row_randoms(c->avx512, seed, sweep, colour, a0, n, r0, r1, r2);
         for (int i = 0; i < n; i++) {
             const int x = xb + 2 * i;
             const int64_t a = a0 + 2 * i;
             const int up = (int)(r0[i] & 1u);
             int ph = phase[a];
-            if (up ? ph == NPHASE - 1 : ph == 0) {
+            /* the up bit is a coin: every test on it is arithmetic, not a
+             * branch (a branch on it mispredicts half the time) */
+            if (ph == ((NPHASE - 1) & -up)) {
                 ph = loop_move(c, x, y, a, up, r1[i], ph, acc);
                 phase[a] = (uint8_t)ph;
             } else {
                 /* inside the loop: the trap line borders the next diagonal */
                 const int lam = ph & 15;
-                const int trap = up ? lam == CAGE_TRAP_LINE : lam == 0;
+                const int trap = lam == (CAGE_TRAP_LINE & -up);
                 const int ok = (uint64_t)r1[i] < (trap ? thr_trap : thr_single);
                 nprop[trap]++;
                 nacc[trap] += ok;
@@ -356,7 +417,8 @@ void cage_sweep(const lattice *lat, model_state *s, const model_params *p, const
 {
     cage_acc tot = {0};
     for (int cls = 0; cls < 4; cls++) bond_pass(lat, s, cls, seed, sweep, &tot);
-    const row_ctx rc = {lat, s, p, t, k, (uint32_t)sweep};
+    const row_ctx rc = {lat, s, p, t, k, (uint32_t)sweep, __builtin_cpu_supports("avx512f") &&
+                                                          __builtin_cpu_supports("avx512dq")};
     for (int colour = 0; colour < 2; colour++) {
         cage_acc sum = {0};
         if (run_parallel(lat)) {
