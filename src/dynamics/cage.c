@@ -240,8 +240,13 @@ static void row_randoms_avx512(uint64_t seed, uint64_t sweep, int colour, int64_
     }
 }
 
-static void row_randoms(int avx512, uint64_t seed, uint64_t sweep, int colour, int64_t a0, int n,
-                        uint32_t *restrict o0, uint32_t *restrict o1, uint32_t *restrict o2)
+int cage_simd_available(void)
+{
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+}
+
+void cage_row_randoms(int avx512, uint64_t seed, uint64_t sweep, int colour, int64_t a0, int n,
+                      uint32_t *restrict o0, uint32_t *restrict o1, uint32_t *restrict o2)
 {
     if (avx512) {
         row_randoms_avx512(seed, sweep, colour, a0, n, o0, o1, o2);
@@ -264,7 +269,7 @@ typedef struct {
     const cage_tables *t;
     kinetics *k;
     uint32_t now;
-    int avx512;   /* the CPU has it (row_randoms) */
+    int avx512;   /* the CPU has it (cage_row_randoms) */
 } row_ctx;
 
 /* Neighbour sum S = sum_b n_b sigma_b of site a. */
@@ -382,7 +387,7 @@ static void site_row(const row_ctx *c, int colour, int y, uint64_t seed, uint64_
     for (int xb = (y + colour) & 1; xb < Lx; xb += 2 * CAGE_BLOCK) {
         const int n = (Lx - xb + 1) / 2 < CAGE_BLOCK ? (Lx - xb + 1) / 2 : CAGE_BLOCK;
         const int64_t a0 = (int64_t)y * Lx + xb;
-row_randoms(c->avx512, seed, sweep, colour, a0, n, r0, r1, r2);
+cage_row_randoms(c->avx512, seed, sweep, colour, a0, n, r0, r1, r2);
         for (int i = 0; i < n; i++) {
             const int x = xb + 2 * i;
             const int64_t a = a0 + 2 * i;
@@ -417,8 +422,7 @@ void cage_sweep(const lattice *lat, model_state *s, const model_params *p, const
 {
     cage_acc tot = {0};
     for (int cls = 0; cls < 4; cls++) bond_pass(lat, s, cls, seed, sweep, &tot);
-    const row_ctx rc = {lat, s, p, t, k, (uint32_t)sweep, __builtin_cpu_supports("avx512f") &&
-                                                          __builtin_cpu_supports("avx512dq")};
+    const row_ctx rc = {lat, s, p, t, k, (uint32_t)sweep, cage_simd_available()};
     for (int colour = 0; colour < 2; colour++) {
         cage_acc sum = {0};
         if (run_parallel(lat)) {

@@ -1,6 +1,5 @@
 #!/usr/bin/python3
-"""Peak memory per site of a run: the peak resident set (ru_maxrss of the
-finished process, the kernel's VmHWM) of a run on an L x L lattice minus that
+"""Peak memory per site of a run: the peak resident set (VmHWM) of a run on an L x L lattice minus that
 of the same run on 16 x 16 (the program, its libraries and HDF5), divided by
 L^2, beside what `softmatrix validate` estimates for the lattice
 (docs/performance.md, "Memory per site").
@@ -23,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,18 +43,34 @@ def config(path, out, kind, L, sweeps, threads):
     return path
 
 
+def vmhwm_kib(pid):
+    """VmHWM of a live process (KiB), or None once it has exited."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
 def peak_kib(binary, cfg):
-    """ru_maxrss (KiB) of one run of cfg, from wait4 on that child alone."""
+    """The peak resident set (KiB) of one run of cfg: its VmHWM, read every
+    2 ms until it exits. (ru_maxrss from wait4 would not do: a child that
+    execs keeps the peak of the process it was forked from, here Python.)"""
     env = dict(os.environ, OMP_WAIT_POLICY="passive")
     p = subprocess.Popen([str(binary), "run", str(cfg), "--overwrite", "--quiet"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(p.pid, 0)
+    peak = 0
+    while p.poll() is None:
+        v = vmhwm_kib(p.pid)
+        peak = max(peak, v or 0)
+        time.sleep(0.002)
     err = p.stderr.read().decode()
-    p.stderr.close()
-    p.returncode = os.waitstatus_to_exitcode(status)
     if p.returncode:
         sys.exit(f"memory_site: {cfg}: exit {p.returncode}: {err.strip()}")
-    return usage.ru_maxrss
+    return peak
 
 
 def estimate_bytes(binary, cfg):

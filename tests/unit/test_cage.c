@@ -11,6 +11,7 @@
 #include "check.h"
 #include "io/config.h"
 #include "core/pcp.h"
+#include "core/rng.h"
 #include "core/state.h"
 #include "dynamics/dynamics.h"
 
@@ -275,6 +276,26 @@ static void test_pcp_geometry(void)
         }
 }
 
+/* The row's random words are rng_draw's, on both paths (the AVX-512 one
+ * only where the CPU has it), including a counter that wraps 2^32. */
+static void test_row_randoms(void)
+{
+    const uint64_t seed = 0x123456789abcdefull, sweep = 0x100000007ull;
+    const int64_t starts[2] = {1001, 4294967290LL};
+    for (int simd = 0; simd <= cage_simd_available(); simd++)
+        for (int k = 0; k < 2; k++) {
+            uint32_t o[3][64];
+            cage_row_randoms(simd, seed, sweep, 1, starts[k], 61, o[0], o[1], o[2]);
+            int bad = 0;
+            for (int i = 0; i < 61; i++) {
+                const rng_block r = rng_draw(seed, sweep, RNG_STREAM_CAGE_SITE, 1, (uint32_t)(starts[k] + 2 * i));
+                bad += o[0][i] != r.v[0] || o[1][i] != r.v[1] || o[2][i] != r.v[2];
+            }
+            CHECK(bad == 0, "simd %d start %lld: %d sites differ", simd, (long long)starts[k], bad);
+        }
+    if (!cage_simd_available()) printf("   (no AVX-512 here: only the rng_draw path checked)\n");
+}
+
 /* Same seed, 1 and 2 threads: identical fields, energies, counters. The
  * lattice is big enough for the passes to run in parallel, hot enough for
  * loops and soft-matrix jumps. */
@@ -320,6 +341,7 @@ int main(void)
     RUN(test_thresholds);
     RUN(test_soft_matrix_footprint);
     RUN(test_pcp_geometry);
+    RUN(test_row_randoms);
     RUN(test_threads_bitwise);
     return CHECK_REPORT();
 }
