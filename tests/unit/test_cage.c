@@ -276,6 +276,28 @@ static void test_pcp_geometry(void)
         }
 }
 
+/* The level dynamics keeps level and sigma only; the cage dynamics adds
+ * phase and the jump counts, and its estimate counts what it allocates. */
+static void test_fields_by_kind(void)
+{
+    sim_state s;
+    if (make_sim(&s, "{\"lattice\": {\"Lx\": 8, \"Ly\": 6}, \"temperature\": 1}")) {
+        CHECK(0, "set-up");
+        return;
+    }
+    CHECK(s.st.level && s.st.sigma && !s.st.phase && !s.st.zjumps && !s.kin, "level fields");
+    sim_free(&s);
+    if (make_sim(&s, "{\"lattice\": {\"Lx\": 8, \"Ly\": 6}, \"temperature\": 1, \"dynamics\": {\"kind\": \"cage\"}}")) {
+        CHECK(0, "set-up");
+        return;
+    }
+    CHECK(s.st.phase && s.st.zjumps && s.kin && s.kin->stamp, "cage fields");
+    CHECK(fabs(s.dyn->bytes_per_site - kinetics_bytes_per_site()) < 1e-12, "cage bytes_per_site %g",
+          s.dyn->bytes_per_site);
+    CHECK(model_state_bytes_per_site(1) == 7 && model_state_bytes_per_site(0) == 2, "state bytes");
+    sim_free(&s);
+}
+
 /* The row's random words are rng_draw's, on both paths (the AVX-512 one
  * only where the CPU has it), including a counter that wraps 2^32. */
 static void test_row_randoms(void)
@@ -341,6 +363,7 @@ int main(void)
     RUN(test_thresholds);
     RUN(test_soft_matrix_footprint);
     RUN(test_pcp_geometry);
+    RUN(test_fields_by_kind);
     RUN(test_row_randoms);
     RUN(test_threads_bitwise);
     return CHECK_REPORT();
