@@ -298,6 +298,68 @@ static void test_fields_by_kind(void)
     sim_free(&s);
 }
 
+/* The tau bookkeeping against the definition it replaced: a site's last
+ * completion sweep and the level it reached, kept here from the level
+ * field seen after each sweep (a site crosses a loop at most once a sweep:
+ * once in its colour pass, never in a bond pass). A completion to l2
+ * closes a tau_(l2-1) interval when the last completion reached l2 - 1. */
+static void test_tau_against_definition(void)
+{
+    sim_state s;
+    omp_set_num_threads(1);
+    if (make_sim(&s, "{\"lattice\": {\"Lx\": 16, \"Ly\": 16}, \"dynamics\": {\"kind\": \"cage\","
+                     " \"trap_barrier\": 0, \"async_barrier\": 0}, \"temperature\": 9,"
+                     " \"init\": {\"level\": 4}, \"run\": {\"seed\": 5}}")) {
+        CHECK(0, "set-up");
+        return;
+    }
+    const int64_t N = s.lat.N;
+    int64_t *last = calloc((size_t)N, sizeof *last);
+    int8_t *reached = malloc((size_t)N), *before = malloc((size_t)N);
+    int64_t sum[KIN_NTAU] = {0}, count[KIN_NTAU] = {0}, undos = 0;
+    for (int64_t a = 0; a < N; a++) {
+        reached[a] = -100;
+        s.st.phase[a] = (uint8_t)(a % NPHASE);
+    }
+    sim_set_temperature(&s, 9.0);
+    /* a loop is a random walk of 64 steps: thousands of sweeps */
+    for (int sw = 0; sw < 12000; sw++) {
+        memcpy(before, s.st.level, (size_t)N);
+        const int64_t now = s.step;
+        sim_sweep(&s);
+        for (int64_t a = 0; a < N; a++) {
+            const int l = before[a], l2 = s.st.level[a];
+            undos += l2 == l - 1;
+            if (l2 != l + 1) continue;
+            if (l2 >= 1 && reached[a] == l2 - 1) {
+                sum[l2 - 1] += now - last[a];
+                count[l2 - 1]++;
+            }
+            reached[a] = (int8_t)l2;
+            last[a] = now;
+        }
+    }
+    int64_t total = 0, ctotal = 0, utotal = 0;
+    for (int i = 0; i < KIN_NTAU; i++) {
+        CHECK(s.kin->c.tau_count[i] == count[i] && s.kin->c.tau_sum[i] == sum[i],
+              "tau_%d: %lld intervals, sum %lld; by definition %lld, %lld", i,
+              (long long)s.kin->c.tau_count[i], (long long)s.kin->c.tau_sum[i], (long long)count[i],
+              (long long)sum[i]);
+        total += count[i];
+    }
+    for (int i = 0; i < KIN_NLOOPS; i++) {
+        ctotal += s.kin->c.completions[i];
+        utotal += s.kin->c.undos[i];
+    }
+    CHECK(utotal == undos && undos > 100 && total > 50 && ctotal > total,
+          "undos %lld (seen %lld), intervals %lld, completions %lld", (long long)utotal,
+          (long long)undos, (long long)total, (long long)ctotal);
+    free(last);
+    free(reached);
+    free(before);
+    sim_free(&s);
+}
+
 /* The row's random words are rng_draw's, on both paths (the AVX-512 one
  * only where the CPU has it), including a counter that wraps 2^32. */
 static void test_row_randoms(void)
@@ -364,6 +426,7 @@ int main(void)
     RUN(test_soft_matrix_footprint);
     RUN(test_pcp_geometry);
     RUN(test_fields_by_kind);
+    RUN(test_tau_against_definition);
     RUN(test_row_randoms);
     RUN(test_threads_bitwise);
     return CHECK_REPORT();
