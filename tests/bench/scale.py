@@ -6,7 +6,7 @@ the binaries as they are.
 
     tests/bench/scale.py [--bench build/bench/bench] [--sizes 64,...,16384]
                          [--threads 1,2] [--presweeps 5] [--max-reps 11] [--json F]
-                         [--plot data/figures/scale.png]
+                         [--plot data/figures/scale.png] [--from-json F]
 
 For each L, `bench --only level` times the sweep (median [min-max] of its
 repetitions: 11 below L = 4096, 5 at 4096, 3 above). The floor: a sweep
@@ -72,10 +72,13 @@ def plot(rows, floors, path):
         if not sel:
             continue
         N = [r["L"] ** 2 for r in sel]
-        ax.errorbar(N, [r["median"] for r in sel],
-                    yerr=[[r["median"] - r["min"] for r in sel], [r["max"] - r["median"] for r in sel]],
-                    marker=mark, capsize=3, label=f"level sweep, {t} thread{'s' * (t > 1)}")
-        ax.axhline(floors[t], ls="--", lw=1, color=ax.lines[-1].get_color(),
+        eb = ax.errorbar(N, [r["median"] for r in sel],
+                         yerr=[[r["median"] - r["min"] for r in sel], [r["max"] - r["median"] for r in sel]],
+                         marker=mark, capsize=3, label=f"level sweep, {t} thread{'s' * (t > 1)}, wall")
+        colour = eb.lines[0].get_color()
+        ax.plot(N, [r["cpu_median"] for r in sel], marker=mark, ls=":", color=colour, mfc="none",
+                label=f"level sweep, {t} thread{'s' * (t > 1)}, CPU")
+        ax.axhline(floors[t], ls="--", lw=1, color=colour,
                    label=f"bandwidth floor, {t} thread{'s' * (t > 1)}")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -95,16 +98,22 @@ def main():
     ap.add_argument("--presweeps", type=int, default=5)
     ap.add_argument("--max-reps", type=int, default=11, help="cap on the repetitions of one row")
     ap.add_argument("--json")
+    ap.add_argument("--from-json", help="print and plot the results of an earlier --json, run nothing")
     ap.add_argument("--plot", default=str(ROOT / "data" / "figures" / "scale.png"))
     a = ap.parse_args()
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip() or "unknown"
     threads = [int(t) for t in a.threads.split(",")]
-    floors = {t: BYTES_PER_SITE_UPDATE / bandwidth(t) for t in threads}  # ns: B / (GB/s)
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for L in (int(s) for s in a.sizes.split(",")):
-            rows += bench_rows(a.bench, L, a.threads, a.presweeps, a.max_reps, Path(tmp) / f"{L}.json")
+    if a.from_json:
+        d = json.loads(Path(a.from_json).read_text())
+        commit, rows = d["commit"], d["rows"]
+        floors = {int(t): v for t, v in d["floors_ns"].items()}
+    else:
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True).stdout.strip() or "unknown"
+        floors = {t: BYTES_PER_SITE_UPDATE / bandwidth(t) for t in threads}  # ns: B / (GB/s)
+        rows = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for L in (int(s) for s in a.sizes.split(",")):
+                rows += bench_rows(a.bench, L, a.threads, a.presweeps, a.max_reps, Path(tmp) / f"{L}.json")
     load = os.getloadavg()
     print(f"commit {commit}; {' '.join(sys.argv)}; load average {load[0]:.2f} at end")
     print(f"bandwidth floor: {BYTES_PER_SITE_UPDATE} B per site-update / in-place update bandwidth = "
