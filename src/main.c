@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "core/version.h"
 #include "io/config.h"
+#include "run/threads.h"
 
 int main(int argc, char **argv)
 {
@@ -32,7 +33,13 @@ int main(int argc, char **argv)
         return 0;
     }
     const cli_command *c = cli_find(cmd);
-    if (c) return c->fn(argc - 1, argv + 1);
+    if (c) {
+        /* the subcommands that run sweeps on OpenMP threads; the others
+         * are spared the cost of starting twice */
+        if (!strcmp(c->name, "run") || !strcmp(c->name, "sweep") || !strcmp(c->name, "transition"))
+            threads_quiet_waits(argv);   /* may re-execute the program, once */
+        return c->fn(argc - 1, argv + 1);
+    }
     char hint[160], got[256];
     fprintf(stderr, "softmatrix: unknown command '%s'%s (see 'softmatrix --help')\n",
             sm_escape(got, sizeof got, cmd), cli_suggest(cmd, hint, sizeof hint));

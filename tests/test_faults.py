@@ -257,6 +257,23 @@ def test_second_sweep_and_merge_are_refused(work, tmp_path):
     TALLY["second writer (lock held)"].update(trials=3, refused=3)
 
 
+def test_second_transition_is_refused(work, tmp_path):
+    """`softmatrix transition` writes under the same one-writer lock: an
+    earlier result is neither replaced nor touched while another holds it."""
+    out = tmp_path / "t.transition.h5"
+    out.write_bytes(b"an earlier transition")
+    before = files(tmp_path)
+    lock = HeldLock(out)
+    try:
+        rc, _, err = run_sm("transition", work.cfg, "--seeds", 1, "--sweeps", 10, "--quiet",
+                            "--output", out, "--overwrite")
+    finally:
+        lock.release()
+    assert rc == 1 and f"{out}: another softmatrix process (PID {os.getpid()})" in one_line(err), err
+    assert files(tmp_path) == before and out.read_bytes() == b"an earlier transition"
+    TALLY["second writer (lock held)"].update(trials=1, refused=1)
+
+
 def test_racing_runs_on_one_output(work, tmp_path):
     """Two runs (and an --overwrite and a --resume) on one path: without the
     lock, HDF5's create truncates the first one's .partial before its own

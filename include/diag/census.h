@@ -64,8 +64,9 @@ typedef struct {
     int Lx, Ly;
     int64_t N;
     int pw;                /* plane row width, Lx + 2 * margin */
-    uint8_t *ih, *ip;      /* planes: HSCL, HSCL with sigma = +1 (rows of pw) */
-    uint8_t *qh, *qp, *qs; /* their row prefix sums mod 256, and the staggered one's (rows of pw + 1) */
+    /* planes: row prefix sums mod 256 (rows of pw + 1) of the HSCL, HSCL with
+     * sigma = +1 and staggered indicators; an indicator is a difference of two */
+    uint8_t *qh, *qp, *qs;
     int32_t *rowcnt;       /* sites of level i in row y, Ly x 9 */
     uint8_t *dbuf;         /* per thread: rolling diagonal prefix sums */
     int dbuf_threads;      /* threads dbuf has room for (max threads at init; no more are used) */

@@ -30,7 +30,9 @@ typedef struct {
     int words;                  /* 64-site mask words per row */
     int32_t row_cap;            /* most runs a row can have, (Lx + 1) / 2 */
     struct census_comp_slot *slot;     /* per thread */
-    struct census_comp_level *level;   /* per set i = 0..8 */
+    /* per set i = 0..8: allocated inside census_components for the sets it
+     * labels and freed before it returns (NULL between calls) */
+    struct census_comp_level *level;
 } census_comp_work;
 
 int census_comp_work_init(census_comp_work *w, int Lx, int Ly, sm_error *err);
@@ -40,8 +42,9 @@ void census_comp_work_free(census_comp_work *w);
  * size_hist, n_span_x/y/xy) for i = 0..8 and leaves the others alone. The
  * input has been checked (levels -1..8), n_level[i] is its number of sites
  * of level i, and w is for in's Lx, Ly. Uses up to w->slots OpenMP threads;
- * the results do not depend on how many. */
-void census_components(const struct census_input *in, const int64_t n_level[9],
-                       census_comp_work *w, struct census_result *r);
+ * the results do not depend on how many. Returns 1 when the buffers of the
+ * labelled sets cannot be allocated. */
+int census_components(const struct census_input *in, const int64_t n_level[9],
+                      census_comp_work *w, struct census_result *r);
 
 #endif

@@ -25,6 +25,10 @@ typedef struct census_input {
     const int8_t *sigma;   /* Lx*Ly values +-1 */
     /* Leave out the components (their fields stay 0). */
     bool skip_components;
+    /* Vector width of the cluster code in bytes: 0 for the widest this CPU
+     * has; 16 or 32 force a narrower version (the results are the same;
+     * tests run every version the CPU can). */
+    int vector_bytes;
 } census_input;
 
 typedef struct census_result {

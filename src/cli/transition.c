@@ -266,20 +266,28 @@ static int run_all(tr_cli *c, const tr_input *in, sm_error *err)
     char path[CONFIG_PATH_MAX + 32];
     h5out *h = NULL;
     char *json = rc ? NULL : config_to_json(cfg);
+    /* one writer: the lock is taken before the output is looked at */
+    outfile_lock lock = {.fd = -1};
+    int busy = 0;
     if (!rc) {
         default_output(c, cfg, path, sizeof path);
-        usage_err = h5out_check_path(path, c->overwrite, err);
-        rc = usage_err || outfile_mkdirs(path, err) ||
+        rc = outfile_mkdirs(path, err) || outfile_lock_take(&lock, path, &busy, err);
+        usage_err = !rc && h5out_check_path(path, c->overwrite, err);
+        rc = rc || usage_err ||
              h5out_create(&h, path, c->overwrite, cfg, json ? json : "{}", cfg->source, err);
     }
     free(json);
     free(cfg);
-    /* an invalid point or an existing output is the user's to fix */
-    if (rc) return usage_err || !h ? SM_EXIT_USAGE : SM_EXIT_RUNTIME;
+    if (rc) {
+        outfile_lock_release(&lock);
+        /* an invalid point or an existing output is the user's to fix */
+        return busy ? SM_EXIT_RUNTIME : usage_err || !h ? SM_EXIT_USAGE : SM_EXIT_RUNTIME;
+    }
     c->o.log = c->quiet ? NULL : stderr;
     cJSON *jroot = cJSON_CreateObject(), *jpoints = cJSON_CreateArray();
     for (int64_t p = 0; p < npoints(in) && !rc; p++) rc = run_point(c, in, p, h, jpoints, err);
     rc = h5out_close(h, rc ? H5OUT_KEEP : H5OUT_PUBLISH, rc ? NULL : err) || rc;
+    outfile_lock_release(&lock);
     if (!rc && c->json) {
         if (in->has_sweep) {
             cJSON_AddItemToObject(jroot, "points", jpoints);

@@ -41,6 +41,9 @@
 #include <string.h>
 #include <math.h>
 #include <omp.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include "diag/census.h"
 #include "core/model.h"
 
@@ -337,7 +340,6 @@ typedef struct {
     const int8_t *level;                        /* lattice row y */
     const uint8_t *qh[15], *qp[15], *qs[15];    /* row prefix sums */
     const uint8_t *da[3][16], *db[3][16];       /* diagonal prefix sums along (1, 1) and (-1, 1) */
-    const uint8_t *ih_c, *ip_c, *ih_u, *ih_d, *ip_u, *ip_d; /* indicator rows y, y - 1, y + 1 */
     int ypar;                                   /* y & 1 */
 } fp_rows;
 
@@ -346,6 +348,13 @@ typedef struct {
 typedef struct {
     uint8_t h, hscl, cav, co, neel, ring;
 } fp_vals;
+
+/* The HSCL (q = R->qh) or sigma = +1 (R->qp) indicator of site x + dx of
+ * row y + dy, |dy| <= 1: a difference of the row prefix sums. */
+static ALWAYS_INLINE uint8_t ind(const uint8_t *const *q, int x, int dx, int dy)
+{
+    return (uint8_t)(q[7 + dy][x + dx + 1] - q[7 + dy][x + dx]);
+}
 
 /* The numbers from the footprint sums h (HSCLs), p (sigma = +1), s
  * (staggered sigma = +1) and ring (HSCLs on the outermost ring). */
@@ -357,14 +366,16 @@ static ALWAYS_INLINE fp_vals fp_finish(const fp_rows *R, int x, const int i, uin
     v.ring = i >= 1 ? ring : 0;
     /* the centre is an HSCL: its sigma is +1 where ip is set; its staggered
      * sigma is +1 where that differs from the parity of x + y */
-    const uint8_t up = R->ip_c[x], stag = (uint8_t)(up ^ ((x + R->ypar) & 1));
+    const uint8_t up = ind(R->qp, x, 0, 0), stag = (uint8_t)(up ^ ((x + R->ypar) & 1));
     uint8_t co = up ? p : (uint8_t)(h - p), neel = stag ? s : (uint8_t)(h - s), cav = 0;
     if (i == 8) {
         /* the cavity: the centre and its HSCL neighbours, each of which is
          * either parallel to the centre (co) or not (neel: at distance 1
          * the Neel mosaic is antiparallel) */
-        const uint8_t nh = (uint8_t)(R->ih_c[x - 1] + R->ih_c[x + 1] + R->ih_u[x] + R->ih_d[x]);
-        const uint8_t np = (uint8_t)(R->ip_c[x - 1] + R->ip_c[x + 1] + R->ip_u[x] + R->ip_d[x]);
+        const uint8_t nh = (uint8_t)(ind(R->qh, x, -1, 0) + ind(R->qh, x, 1, 0) + ind(R->qh, x, 0, -1) +
+                                     ind(R->qh, x, 0, 1));
+        const uint8_t np = (uint8_t)(ind(R->qp, x, -1, 0) + ind(R->qp, x, 1, 0) + ind(R->qp, x, 0, -1) +
+                                     ind(R->qp, x, 0, 1));
         const uint8_t nco = up ? np : (uint8_t)(nh - np);
         cav = (uint8_t)(1 + nh);
         co = (uint8_t)(co - 1 - nco);
@@ -485,8 +496,40 @@ static ALWAYS_INLINE u8v ring_sum(const uint8_t *const *A, const uint8_t *const 
            (u8v)(ld(A[8 - 1] + xb + 7) - ld(A[0] + xb));
 }
 
-/* 0xff where a == b, else 0. */
-static ALWAYS_INLINE u8v eqv(u8v a, u8v b) { return (u8v)(a == b); }
+/* ind for the BLOCK sites from xb. */
+static ALWAYS_INLINE u8v ind_v(const uint8_t *const *q, int xb, int dx, int dy)
+{
+    return ld(q[7 + dy] + xb + dx + 1) - ld(q[7 + dy] + xb + dx);
+}
+
+/* Every byte equal to x. */
+static ALWAYS_INLINE u8v splat(unsigned x) { return (u8v){0} + (uint8_t)x; }
+
+/* Byte compares, 0xff where true: a BLOCK-wide compare where the clone has
+ * BLOCK-byte registers (vw = 64), else vw bytes at a time. GCC turns a
+ * compare of a vector wider than the registers into scalar code, byte by
+ * byte (on an AVX2 machine that made the census 4x slower), while it
+ * splits arithmetic and logic well. */
+typedef uint8_t u8x32 __attribute__((vector_size(32)));
+typedef uint8_t u8x16 __attribute__((vector_size(16)));
+typedef union { u8v v; u8x32 h[BLOCK / 32]; u8x16 q[BLOCK / 16]; } u8parts;
+#define BYTE_COMPARE(name, OP)                                                   \
+    static ALWAYS_INLINE u8v name(u8v a, u8v b, const int vw)                    \
+    {                                                                            \
+        if (vw >= BLOCK) return (u8v)(a OP b);                                   \
+        u8parts x = {a}, y = {b}, r;                                             \
+        if (vw == 32)                                                            \
+            for (int k = 0; k < BLOCK / 32; k++) r.h[k] = (u8x32)(x.h[k] OP y.h[k]); \
+        else                                                                     \
+            for (int k = 0; k < BLOCK / 16; k++) r.q[k] = (u8x16)(x.q[k] OP y.q[k]); \
+        return r.v;                                                              \
+    }
+BYTE_COMPARE(eqv, ==)
+BYTE_COMPARE(nev, !=)
+BYTE_COMPARE(gtv, >)
+BYTE_COMPARE(gev, >=)
+BYTE_COMPARE(ltv, <)
+#undef BYTE_COMPARE
 
 /* The V_i centres among the BLOCK sites from xb (i a constant where this
  * is inlined): every site computed as if it were one (fp_finish, lane by
@@ -495,7 +538,8 @@ static ALWAYS_INLINE u8v eqv(u8v a, u8v b) { return (u8v)(a == b); }
  * and ring) when that is cheaper than summing the 2i + 1 rows afresh (2
  * loads a row). */
 static ALWAYS_INLINE void block_level(const fp_rows *R, fp_block *F, int xb, int jlo, int jhi,
-                                      const int i, const match_spec *S, lane_acc *L, level_acc *A)
+                                      const int i, const match_spec *S, lane_acc *L, level_acc *A,
+                                      const int vw)
 {
     const int X = fp_extent(i), j0 = F->radius;
     if (j0 >= 0 && j0 < i && (i - j0) * 24 <= 6 * (2 * i + 1) + 8) {
@@ -521,17 +565,19 @@ static ALWAYS_INLINE void block_level(const fp_rows *R, fp_block *F, int xb, int
 
     u8v iota;
     for (int j = 0; j < BLOCK; j++) iota[j] = (uint8_t)j;
-    const u8v one = iota - iota + 1, ff = one * 255;
-    const u8v m = eqv(ld(R->level + xb), one * (uint8_t)i) & (u8v)(iota >= (uint8_t)jlo) &
-                  (u8v)(iota < (uint8_t)jhi) & one;
-    const u8v h = F->h, up = ld(R->ip_c + xb);
+    const u8v one = splat(1);
+    const u8v m = eqv(ld(R->level + xb), splat((unsigned)i), vw) & gev(iota, splat((unsigned)jlo), vw) &
+                  ltv(iota, splat((unsigned)jhi), vw) & one;
+    const u8v h = F->h, up = ind_v(R->qp, xb, 0, 0);
     const u8v upm = -up, stagm = -(up ^ ((iota + (uint8_t)(xb + R->ypar)) & 1));
     u8v co = (F->p & upm) | ((h - F->p) & ~upm), neel = (F->s & stagm) | ((h - F->s) & ~stagm);
     u8v cav = {0};
     if (i == 8) {
         /* the cavity, as in fp_finish */
-        const u8v nh = ld(R->ih_c + xb - 1) + ld(R->ih_c + xb + 1) + ld(R->ih_u + xb) + ld(R->ih_d + xb);
-        const u8v np = ld(R->ip_c + xb - 1) + ld(R->ip_c + xb + 1) + ld(R->ip_u + xb) + ld(R->ip_d + xb);
+        const u8v nh = ind_v(R->qh, xb, -1, 0) + ind_v(R->qh, xb, 1, 0) + ind_v(R->qh, xb, 0, -1) +
+                       ind_v(R->qh, xb, 0, 1);
+        const u8v np = ind_v(R->qp, xb, -1, 0) + ind_v(R->qp, xb, 1, 0) + ind_v(R->qp, xb, 0, -1) +
+                       ind_v(R->qp, xb, 0, 1);
         const u8v nco = (np & upm) | ((nh - np) & ~upm);
         cav = one + nh;
         co -= one + nco;
@@ -545,17 +591,18 @@ static ALWAYS_INLINE void block_level(const fp_rows *R, fp_block *F, int xb, int
     L->sco += __builtin_convertvector(co & mm, u16v);
     L->sneel += __builtin_convertvector(neel & mm, u16v);
     L->sring += __builtin_convertvector(ring & mm, u16v);
-    L->en += m & eqv(hscl, one * S->tgt[T1_COL_N]);
-    L->ed += m & eqv(hscl, one * S->tgt[T1_COL_DENSITY]);
-    L->eh += m & eqv(h, one * S->tgt[T1_COL_HSCL]);
-    L->ej += m & eqv(ring, one * S->tgt[T1_COL_JAMMING]);
-    L->ep += m & eqv(co, one * S->tgt[T1_COL_PLUSZ]);
-    L->em += m & eqv(counter, one * S->tgt[T1_COL_MINUSZ]);
-    const u8v any0 = ff * S->any[KEY_HSCL], any1 = ff * S->any[KEY_H], any2 = ff * S->any[KEY_RING],
-              any3 = ff * S->any[KEY_CO], any4 = ff * S->any[KEY_COUNTER];
-    L->match += m & (any0 | eqv(hscl, one * S->req[KEY_HSCL])) & (any1 | eqv(h, one * S->req[KEY_H])) &
-                (any2 | eqv(ring, one * S->req[KEY_RING])) & (any3 | eqv(co, one * S->req[KEY_CO])) &
-                (any4 | eqv(counter, one * S->req[KEY_COUNTER]));
+    L->en += m & eqv(hscl, splat(S->tgt[T1_COL_N]), vw);
+    L->ed += m & eqv(hscl, splat(S->tgt[T1_COL_DENSITY]), vw);
+    L->eh += m & eqv(h, splat(S->tgt[T1_COL_HSCL]), vw);
+    L->ej += m & eqv(ring, splat(S->tgt[T1_COL_JAMMING]), vw);
+    L->ep += m & eqv(co, splat(S->tgt[T1_COL_PLUSZ]), vw);
+    L->em += m & eqv(counter, splat(S->tgt[T1_COL_MINUSZ]), vw);
+    const u8v any0 = splat(-S->any[KEY_HSCL]), any1 = splat(-S->any[KEY_H]),
+              any2 = splat(-S->any[KEY_RING]), any3 = splat(-S->any[KEY_CO]),
+              any4 = splat(-S->any[KEY_COUNTER]);
+    L->match += m & (any0 | eqv(hscl, splat(S->req[KEY_HSCL]), vw)) & (any1 | eqv(h, splat(S->req[KEY_H]), vw)) &
+                (any2 | eqv(ring, splat(S->req[KEY_RING]), vw)) & (any3 | eqv(co, splat(S->req[KEY_CO]), vw)) &
+                (any4 | eqv(counter, splat(S->req[KEY_COUNTER]), vw));
     if (++L->nblocks == FLUSH) lane_flush(L, A);
 }
 
@@ -682,31 +729,23 @@ enum { DROWS = 17 };
 static void diag_row(const census_work *w, uint8_t *dbuf, int Y, bool start)
 {
     const int pw = w->pw;
-    const uint8_t *ih = w->ih + (int64_t)Y * pw, *ip = w->ip + (int64_t)Y * pw;
-    uint8_t *cur[6], *prev[6];
-    for (int k = 0; k < 6; k++) {
-        cur[k] = dbuf + ((int64_t)k * DROWS + Y % DROWS) * pw;
-        prev[k] = dbuf + ((int64_t)k * DROWS + (Y + DROWS - 1) % DROWS) * pw;
-    }
-    uint8_t *is = cur[5];   /* the staggered indicator, first as a scratch row */
-    for (int X = 0; X < pw; X++) is[X] = (uint8_t)(ip[X] ^ (ih[X] & ((X + Y) & 1)));
-    const uint8_t *src[3] = {ih, ip, is};
-    for (int q = 2; q >= 0; q--) {   /* s last: its b row is the scratch */
-        uint8_t *a = cur[2 * q], *b = cur[2 * q + 1];
-        const uint8_t *I = src[q], *pa = prev[2 * q], *pb = prev[2 * q + 1];
+    const int64_t o = (int64_t)Y * (pw + 1);
+    /* the indicators are differences of the row prefix sums */
+    const uint8_t *src[3] = {w->qh + o, w->qp + o, w->qs + o};
+    for (int q = 0; q < 3; q++) {
+        uint8_t *a = dbuf + ((int64_t)(2 * q) * DROWS + Y % DROWS) * pw;
+        uint8_t *b = dbuf + ((int64_t)(2 * q + 1) * DROWS + Y % DROWS) * pw;
+        const uint8_t *pa = dbuf + ((int64_t)(2 * q) * DROWS + (Y + DROWS - 1) % DROWS) * pw;
+        const uint8_t *pb = dbuf + ((int64_t)(2 * q + 1) * DROWS + (Y + DROWS - 1) % DROWS) * pw;
+        const uint8_t *Q = src[q];
         if (start) {
-            memcpy(a, I, (size_t)pw);
-            if (b != I) memcpy(b, I, (size_t)pw);
+            for (int X = 0; X < pw; X++) a[X] = b[X] = (uint8_t)(Q[X + 1] - Q[X]);
             continue;
         }
-        a[0] = I[0];
-        for (int X = 1; X < pw; X++) a[X] = (uint8_t)(I[X] + pa[X - 1]);
-        if (b == I) {
-            for (int X = 0; X < pw - 1; X++) b[X] = (uint8_t)(b[X] + pb[X + 1]);
-        } else {
-            for (int X = 0; X < pw - 1; X++) b[X] = (uint8_t)(I[X] + pb[X + 1]);
-            b[pw - 1] = I[pw - 1];
-        }
+        a[0] = (uint8_t)(Q[1] - Q[0]);
+        for (int X = 1; X < pw; X++) a[X] = (uint8_t)(Q[X + 1] - Q[X] + pa[X - 1]);
+        for (int X = 0; X < pw - 1; X++) b[X] = (uint8_t)(Q[X + 1] - Q[X] + pb[X + 1]);
+        b[pw - 1] = (uint8_t)(Q[pw] - Q[pw - 1]);
     }
 }
 
@@ -714,7 +753,7 @@ static void diag_row(const census_work *w, uint8_t *dbuf, int Y, bool start)
  * by block; within a block the levels go up, so that each can grow the
  * footprint sums of the last. lo[i], hi[i]: the fitting sites' range. */
 static ALWAYS_INLINE void row_full(const fp_ctx *c, const fp_rows *R, cluster_acc *T, unsigned full,
-                                   const int lo[CENSUS_NV], const int hi[CENSUS_NV])
+                                   const int lo[CENSUS_NV], const int hi[CENSUS_NV], const int vw)
 {
     const int Lx = c->in->Lx;
     for (int done = 0; done < Lx; done += BLOCK) {
@@ -726,7 +765,7 @@ static ALWAYS_INLINE void row_full(const fp_ctx *c, const fp_rows *R, cluster_ac
              * is moved back to end at Lx) and within [lo, hi) */
             const int jlo = (done > lo[i] ? done : lo[i]) - xb;
             const int jhi = hi[i] - xb < BLOCK ? (hi[i] - xb > 0 ? hi[i] - xb : 0) : BLOCK;
-#define LEVEL_CASE(k) case k: block_level(R, &F, xb, jlo < 0 ? 0 : jlo, jhi, k, &c->S[k], &T->lanes[k], &T->fit[k]); break;
+#define LEVEL_CASE(k) case k: block_level(R, &F, xb, jlo < 0 ? 0 : jlo, jhi, k, &c->S[k], &T->lanes[k], &T->fit[k], vw); break;
             switch (i) {
             LEVEL_CASE(0) LEVEL_CASE(1) LEVEL_CASE(2) LEVEL_CASE(3) LEVEL_CASE(4)
             LEVEL_CASE(5) LEVEL_CASE(6) LEVEL_CASE(7) LEVEL_CASE(8)
@@ -750,11 +789,10 @@ static void row_sparse(const fp_ctx *c, const fp_rows *R, cluster_acc *T, int i,
 }
 
 /* The clusters of rows y0 <= y < y1 (consecutive, so that the thread's
- * diagonal prefix rows, dbuf, roll along). Cloned for AVX2 and AVX-512,
- * whose byte lanes are what the block loops want. */
-void census_rows(const fp_ctx *c, cluster_acc *T, uint8_t *dbuf, int y0, int y1);
-__attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
-void census_rows(const fp_ctx *c, cluster_acc *T, uint8_t *dbuf, int y0, int y1)
+ * diagonal prefix rows, dbuf, roll along), with vw-byte vector registers
+ * (see census_isa). */
+static ALWAYS_INLINE void rows_body(const fp_ctx *c, cluster_acc *T, uint8_t *dbuf, int y0, int y1,
+                                    const int vw)
 {
     const census_input *in = c->in;
     const census_work *w = c->w;
@@ -778,9 +816,6 @@ void census_rows(const fp_ctx *c, cluster_acc *T, uint8_t *dbuf, int y0, int y1)
                 R.da[q][dy + 8] = dbuf + ((int64_t)(2 * q) * DROWS + slot) * pw + PAD;
                 R.db[q][dy + 8] = dbuf + ((int64_t)(2 * q + 1) * DROWS + slot) * pw + PAD;
             }
-        R.ih_c = w->ih + (int64_t)Y * pw + PAD; R.ip_c = w->ip + (int64_t)Y * pw + PAD;
-        R.ih_u = R.ih_c - pw; R.ip_u = R.ip_c - pw;
-        R.ih_d = R.ih_c + pw; R.ip_d = R.ip_c + pw;
         R.ypar = y & 1;
 
         unsigned full = 0;
@@ -805,7 +840,7 @@ void census_rows(const fp_ctx *c, cluster_acc *T, uint8_t *dbuf, int y0, int y1)
             if (64 * cnt[i] < Lx || Lx < BLOCK) row_sparse(c, &R, T, i, lo[i], hi[i]);
             else full |= 1u << i;
         }
-        if (full) row_full(c, &R, T, full, lo, hi);
+        if (full) row_full(c, &R, T, full, lo, hi, vw);
     }
 }
 
@@ -841,11 +876,9 @@ static ALWAYS_INLINE void prefix_bytes(uint8_t *q, const uint8_t *v, int n)
  * sites of each level into cnt, and writes its HSCL and sigma = +1
  * indicators to ih[x], ip[x]. 64 sites at a time with byte counters. */
 static ALWAYS_INLINE int scan_row(const int8_t *lv, const int8_t *sg, int Lx, int32_t cnt[CENSUS_NV],
-                                  uint8_t *ih, uint8_t *ip)
+                                  uint8_t *ih, uint8_t *ip, const int vw)
 {
-    u8v iota;
-    for (int j = 0; j < BLOCK; j++) iota[j] = (uint8_t)j;
-    const u8v one = iota - iota + 1;
+    const u8v one = splat(1), minus1 = splat(255);
     for (int i = 0; i < CENSUS_NV; i++) cnt[i] = 0;
     int x = 0;
     u8v bad = {0};
@@ -854,12 +887,12 @@ static ALWAYS_INLINE int scan_row(const int8_t *lv, const int8_t *sg, int Lx, in
         for (int i = 0; i < CENSUS_NV; i++) lane[i] = (u8v){0};
         for (int chunks = 0; chunks < 255 && x + BLOCK <= Lx; chunks++, x += BLOCK) {
             const u8v l = ld(lv + x), s = ld(sg + x);   /* level -1 reads 255, sigma -1 too */
-            bad |= (u8v)((u8v)(l + one) > 9) | ~((u8v)(s == one) | (u8v)(s == one * 255));
-            const u8v h = (u8v)(l != one * 255) & one;
-            const u8v p = h & (u8v)(s == one);
+            bad |= gtv(l + one, splat(9), vw) | ~(eqv(s, one, vw) | eqv(s, minus1, vw));
+            const u8v h = nev(l, minus1, vw) & one;
+            const u8v p = h & eqv(s, one, vw);
             memcpy(ih + x, &h, BLOCK);
             memcpy(ip + x, &p, BLOCK);
-            for (int i = 0; i < CENSUS_NV; i++) lane[i] += (u8v)(l == one * (uint8_t)i) & one;
+            for (int i = 0; i < CENSUS_NV; i++) lane[i] += eqv(l, splat((unsigned)i), vw) & one;
         }
         for (int i = 0; i < CENSUS_NV; i++)
             for (int j = 0; j < BLOCK; j++) cnt[i] += lane[i][j];
@@ -881,20 +914,19 @@ static ALWAYS_INLINE int scan_row(const int8_t *lv, const int8_t *sg, int Lx, in
 /* Rows Y0 <= Y < Y1 of the planes (lattice row Y - PAD, wrapped if
  * periodic). Where a plane row meets a lattice row for the first time it
  * also checks it and counts its levels (rowcnt). Returns the index of the
- * first bad site, or -1. Cloned like census_rows. */
-int64_t census_planes(const census_input *in, census_work *w, int Y0, int Y1);
-__attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
-int64_t census_planes(const census_input *in, census_work *w, int Y0, int Y1)
+ * first bad site, or -1. vw as in rows_body. */
+static ALWAYS_INLINE int64_t planes_body(const census_input *in, census_work *w, int Y0, int Y1,
+                                         uint8_t *scratch, const int vw)
 {
     const int Lx = in->Lx, Ly = in->Ly, pw = w->pw;
     const bool periodic = in->boundary == BOUNDARY_PERIODIC;
+    /* the row's indicators, HSCL and sigma = +1, which only its prefix sums keep */
+    uint8_t *ih = scratch, *ip = scratch + pw;
     for (int Y = Y0; Y < Y1; Y++) {
-        uint8_t *ih = w->ih + (int64_t)Y * pw, *ip = w->ip + (int64_t)Y * pw;
         uint8_t *qh = w->qh + (int64_t)Y * (pw + 1), *qp = w->qp + (int64_t)Y * (pw + 1),
                 *qs = w->qs + (int64_t)Y * (pw + 1);
         int y = Y - PAD;
         if (!periodic && (y < 0 || y >= Ly)) {
-            memset(ih, 0, (size_t)pw); memset(ip, 0, (size_t)pw);
             memset(qh, 0, (size_t)pw + 1); memset(qp, 0, (size_t)pw + 1); memset(qs, 0, (size_t)pw + 1);
             continue;
         }
@@ -902,13 +934,15 @@ int64_t census_planes(const census_input *in, census_work *w, int Y0, int Y1)
         y %= Ly; if (y < 0) y += Ly;
         const int8_t *lv = in->level + (int64_t)y * Lx, *sg = in->sigma + (int64_t)y * Lx;
         if (first) {
-            int x = scan_row(lv, sg, Lx, w->rowcnt + (int64_t)y * CENSUS_NV, ih + PAD, ip + PAD);
+            int x = scan_row(lv, sg, Lx, w->rowcnt + (int64_t)y * CENSUS_NV, ih + PAD, ip + PAD, vw);
             if (x >= 0) return (int64_t)y * Lx + x;
         } else {
             /* a copy of a row already checked: the planes' first row has it */
-            const int Ys = y + PAD;
-            memcpy(ih + PAD, w->ih + (int64_t)Ys * pw + PAD, (size_t)Lx);
-            memcpy(ip + PAD, w->ip + (int64_t)Ys * pw + PAD, (size_t)Lx);
+            const int64_t Ys = (int64_t)(y + PAD) * (pw + 1);
+            for (int X = PAD; X < PAD + Lx; X++) {
+                ih[X] = (uint8_t)(w->qh[Ys + X + 1] - w->qh[Ys + X]);
+                ip[X] = (uint8_t)(w->qp[Ys + X + 1] - w->qp[Ys + X]);
+            }
         }
         for (int X = 0; X < pw; X++) {
             if (X == PAD) X = PAD + Lx;
@@ -937,6 +971,52 @@ int64_t census_planes(const census_input *in, census_work *w, int Y0, int Y1)
     return -1;
 }
 
+/* ------------------------------------------------------------ ISA choice */
+
+/* The vector width of the machine: 64 bytes (x86-64-v4, AVX-512), 32
+ * (AVX2) or 16. The block code is compiled once for each, so that its byte
+ * compares fit the registers; census_compute picks one. */
+#define CENSUS_CLONE(attr, suffix, vw)                                                          \
+    attr static void census_rows_##suffix(const fp_ctx *c, cluster_acc *T, uint8_t *dbuf,   \
+                                          int y0, int y1)                                   \
+    {                                                                                         \
+        rows_body(c, T, dbuf, y0, y1, vw);                                                    \
+    }                                                                                         \
+    attr static int64_t census_planes_##suffix(const census_input *in, census_work *w, int Y0, \
+                                               int Y1, uint8_t *scratch)                      \
+    {                                                                                         \
+        return planes_body(in, w, Y0, Y1, scratch, vw);                                       \
+    }
+#if defined(__x86_64__) && defined(__GNUC__)
+#define CENSUS_X86_CLONES 1
+CENSUS_CLONE(__attribute__((target("arch=x86-64-v4"))), v4, 64)
+CENSUS_CLONE(__attribute__((target("avx2"))), avx2, 32)
+#endif
+CENSUS_CLONE(, base, 16)
+#undef CENSUS_CLONE
+
+typedef struct {
+    void (*rows)(const fp_ctx *, cluster_acc *, uint8_t *, int, int);
+    int64_t (*planes)(const census_input *, census_work *, int, int, uint8_t *);
+} census_kernels;
+
+/* The widest version this CPU runs, or at most want bytes wide (0: any). */
+static census_kernels census_isa(int want)
+{
+#ifdef CENSUS_X86_CLONES
+    __builtin_cpu_init();
+    if ((want == 0 || want >= 64) && __builtin_cpu_supports("avx512f") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512cd"))
+        return (census_kernels){census_rows_v4, census_planes_v4};
+    if ((want == 0 || want >= 32) && __builtin_cpu_supports("avx2"))
+        return (census_kernels){census_rows_avx2, census_planes_avx2};
+#else
+    (void)want;
+#endif
+    return (census_kernels){census_rows_base, census_planes_base};
+}
+
 /* ---------------------------------------------------------------- driver */
 
 int census_work_init(census_work *w, int Lx, int Ly, sm_error *err)
@@ -949,15 +1029,13 @@ int census_work_init(census_work *w, int Lx, int Ly, sm_error *err)
     w->Lx = Lx; w->Ly = Ly; w->N = N;
     w->pw = Lx + 2 * PAD;
     const size_t rows = (size_t)Ly + 2 * PAD, pw = (size_t)w->pw;
-    w->ih = malloc(rows * pw);
-    w->ip = malloc(rows * pw);
     w->qh = malloc(rows * (pw + 1));
     w->qp = malloc(rows * (pw + 1));
     w->qs = malloc(rows * (pw + 1));
     w->rowcnt = malloc(sizeof *w->rowcnt * (size_t)Ly * CENSUS_NV);
     w->dbuf_threads = omp_get_max_threads();
     w->dbuf = malloc((size_t)w->dbuf_threads * DROWS * 6 * pw);
-    if (!w->ih || !w->ip || !w->qh || !w->qp || !w->qs || !w->rowcnt || !w->dbuf ||
+    if (!w->qh || !w->qp || !w->qs || !w->rowcnt || !w->dbuf ||
         census_comp_work_init(&w->comp, Lx, Ly, err)) {
         census_work_free(w);
         return sm_fail(err, "census: out of memory for %d x %d work buffers", Lx, Ly);
@@ -967,28 +1045,42 @@ int census_work_init(census_work *w, int Lx, int Ly, sm_error *err)
 
 void census_work_free(census_work *w)
 {
-    free(w->ih); free(w->ip); free(w->qh); free(w->qp); free(w->qs); free(w->rowcnt); free(w->dbuf);
+    free(w->qh); free(w->qp); free(w->qs); free(w->rowcnt); free(w->dbuf);
     census_comp_work_free(&w->comp);
     memset(w, 0, sizeof *w);
+#ifdef __GLIBC__
+    /* glibc keeps freed blocks of this size in its heap once it has raised
+     * its mmap threshold, and the run would hold the census's memory between
+     * censuses: give it back */
+    malloc_trim(0);
+#endif
 }
 
 /* The planes of every row, checking the input and counting each row's
  * levels; rows PAD .. PAD + Ly - 1 first, since the margin rows copy them. */
-static int build_planes(const census_input *in, census_work *work, sm_error *err)
+static int build_planes(const census_input *in, census_work *work, const census_kernels *K,
+                        int nthreads, sm_error *err)
 {
     const int Ly = in->Ly, nrows = Ly + 2 * PAD;
     int64_t bad = INT64_MAX;
-    #pragma omp parallel for schedule(static) reduction(min : bad)
-    for (int Y = PAD; Y < PAD + Ly; Y += 16) {
-        int64_t a = census_planes(in, work, Y, Y + 16 < PAD + Ly ? Y + 16 : PAD + Ly);
-        if (a >= 0 && a < bad) bad = a;
+    #pragma omp parallel num_threads(nthreads)
+    {
+        /* two rows of the thread's diagonal buffer, which is free until the clusters */
+        uint8_t *scratch = work->dbuf + (size_t)omp_get_thread_num() * DROWS * 6 * (size_t)work->pw;
+        #pragma omp for schedule(static) reduction(min : bad)
+        for (int Y = PAD; Y < PAD + Ly; Y += 16) {
+            int64_t a = K->planes(in, work, Y, Y + 16 < PAD + Ly ? Y + 16 : PAD + Ly, scratch);
+            if (a >= 0 && a < bad) bad = a;
+        }
+        if (bad == INT64_MAX) {
+            #pragma omp for schedule(static)
+            for (int Y = 0; Y < nrows; Y++)
+                if (Y < PAD || Y >= PAD + Ly) K->planes(in, work, Y, Y + 1, scratch);
+        }
     }
     if (bad != INT64_MAX)
         return sm_fail(err, "census: site %lld has level %d, sigma %d (need -1..8, +-1)",
                        (long long)bad, in->level[bad], in->sigma[bad]);
-    #pragma omp parallel for schedule(static)
-    for (int Y = 0; Y < nrows; Y++)
-        if (Y < PAD || Y >= PAD + Ly) census_planes(in, work, Y, Y + 1);
     return 0;
 }
 
@@ -1006,7 +1098,11 @@ int census_compute(const census_input *in, census_work *work, census_result *out
     const int Lx = in->Lx, Ly = in->Ly;
     memset(out, 0, sizeof *out);
 
-    if (build_planes(in, work, err)) {
+    /* as many threads as there are rolling diagonal rows for (the most at
+     * census_work_init; the results do not depend on the number) */
+    const int nthreads = omp_get_max_threads() < work->dbuf_threads ? omp_get_max_threads() : work->dbuf_threads;
+    const census_kernels K = census_isa(in->vector_bytes);
+    if (build_planes(in, work, &K, nthreads, err)) {
         if (work == &local) census_work_free(&local);
         return 1;
     }
@@ -1027,19 +1123,19 @@ int census_compute(const census_input *in, census_work *work, census_result *out
         int64_t n_level[CENSUS_NV] = {0};
         for (int y = 0; y < Ly; y++)
             for (int i = 0; i < CENSUS_NV; i++) n_level[i] += work->rowcnt[(int64_t)y * CENSUS_NV + i];
-        census_components(in, n_level, &work->comp, out);
+        if (census_components(in, n_level, &work->comp, out)) {
+            if (work == &local) census_work_free(&local);
+            return sm_fail(err, "census: out of memory for the components of %d x %d", Lx, Ly);
+        }
     }
 
-    /* as many threads as there are rolling diagonal rows for (the most at
-     * census_work_init; the results do not depend on the number) */
-    const int nthreads = omp_get_max_threads() < work->dbuf_threads ? omp_get_max_threads() : work->dbuf_threads;
     #pragma omp parallel num_threads(nthreads)
     {
         cluster_acc T;
         memset(&T, 0, sizeof T);
         uint8_t *dbuf = work->dbuf + (size_t)omp_get_thread_num() * DROWS * 6 * (size_t)work->pw;
         #pragma omp for schedule(dynamic, 1) nowait
-        for (int y = 0; y < Ly; y += STRIP) census_rows(&ctx, &T, dbuf, y, y + STRIP < Ly ? y + STRIP : Ly);
+        for (int y = 0; y < Ly; y += STRIP) K.rows(&ctx, &T, dbuf, y, y + STRIP < Ly ? y + STRIP : Ly);
         for (int i = 0; i < CENSUS_NV; i++) lane_flush(&T.lanes[i], &T.fit[i]);
 
         #pragma omp critical(census_merge)

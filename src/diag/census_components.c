@@ -61,7 +61,7 @@ enum { SLACK = 64 };
 /* Strips per set unless told more: enough to share out among the threads
  * (all sets' strips are shared out together); each costs a seam in phase 2
  * and its kept labels. */
-enum { STRIPS_PER_THREAD = 4 };
+enum { STRIPS_PER_THREAD = 8 };
 
 typedef struct {
     int64_t ncomp, largest, hist[CENSUS_NBINS];
@@ -599,13 +599,12 @@ int census_comp_work_init(census_comp_work *w, int Lx, int Ly, sm_error *err)
     if (2 * ((int64_t)w->max_strips * w->row_cap + Ly) > INT32_MAX)
         return sm_fail(err, "census: %d x %d is too wide to label components", Lx, Ly);
     w->slot = calloc((size_t)w->slots, sizeof *w->slot);
-    w->level = calloc(CENSUS_NV, sizeof *w->level);
-    if (!w->slot || !w->level) {
+    if (!w->slot) {
         census_comp_work_free(w);
         return sm_fail(err, "census: out of memory for %d x %d component buffers", Lx, Ly);
     }
     const size_t W = (size_t)w->words, cap = (size_t)w->row_cap, rows = (size_t)w->strip_rows;
-    const size_t mrows = rows < 2 ? 2 : rows, ids = rows * cap, ms = (size_t)w->max_strips;
+    const size_t mrows = rows < 2 ? 2 : rows, ids = rows * cap;
     bool ok = true;
     for (int q = 0; q < w->slots; q++) {
         struct census_comp_slot *S = &w->slot[q];
@@ -623,21 +622,6 @@ int census_comp_work_init(census_comp_work *w, int Lx, int Ly, sm_error *err)
         S->bc = alloc_n(cap + SLACK, sizeof *S->bc, &ok);
         S->pairs = alloc_n(2 * cap, sizeof *S->pairs, &ok);
     }
-    const size_t labels = 2 * (ms * cap + (size_t)Ly);
-    for (int i = 0; i < CENSUS_NV; i++) {
-        struct census_comp_level *L = &w->level[i];
-        L->top = alloc_n(ms * cap, sizeof *L->top, &ok);
-        L->bot = alloc_n(ms * cap, sizeof *L->bot, &ok);
-        L->first = alloc_n((size_t)Ly, sizeof *L->first, &ok);
-        L->last = alloc_n((size_t)Ly, sizeof *L->last, &ok);
-        L->parent = alloc_n(labels, sizeof *L->parent, &ok);
-        L->size = alloc_n(labels, sizeof *L->size, &ok);
-        L->link_x = alloc_n(labels, sizeof *L->link_x, &ok);
-        L->link_y = alloc_n(labels, sizeof *L->link_y, &ok);
-        L->mark = alloc_n(labels, sizeof *L->mark, &ok);
-        L->event = alloc_n(2 * ((size_t)Ly + cap) + 8, sizeof *L->event, &ok);
-        L->strip = alloc_n(ms, sizeof *L->strip, &ok);
-    }
     if (!ok) {
         census_comp_work_free(w);
         return sm_fail(err, "census: out of memory for %d x %d component buffers", Lx, Ly);
@@ -653,15 +637,36 @@ void census_comp_work_free(census_comp_work *w)
         free(S->parent); free(S->size); free(S->roots); free(S->edges); free(S->bonds);
         free(S->ed); free(S->bc); free(S->pairs);
     }
-    for (int i = 0; w->level && i < CENSUS_NV; i++) {
-        struct census_comp_level *L = &w->level[i];
-        free(L->top); free(L->bot); free(L->first); free(L->last); free(L->parent);
-        free(L->size); free(L->link_x); free(L->link_y); free(L->mark); free(L->event);
-        free(L->strip);
-    }
     free(w->slot);
-    free(w->level);
     memset(w, 0, sizeof *w);
+}
+
+/* The buffers of one labelled set for ns strips (allocated per census, for
+ * the sets that are labelled only: they take 17 bytes a label). */
+static int level_alloc(struct census_comp_level *L, const census_comp_work *w, int ns)
+{
+    const size_t cap = (size_t)w->row_cap, Ly = (size_t)w->Ly, ms = (size_t)ns;
+    const size_t labels = 2 * (ms * cap + Ly);
+    bool ok = true;
+    L->top = alloc_n(ms * cap, sizeof *L->top, &ok);
+    L->bot = alloc_n(ms * cap, sizeof *L->bot, &ok);
+    L->first = alloc_n(Ly, sizeof *L->first, &ok);
+    L->last = alloc_n(Ly, sizeof *L->last, &ok);
+    L->parent = alloc_n(labels, sizeof *L->parent, &ok);
+    L->size = alloc_n(labels, sizeof *L->size, &ok);
+    L->link_x = alloc_n(labels, sizeof *L->link_x, &ok);
+    L->link_y = alloc_n(labels, sizeof *L->link_y, &ok);
+    L->mark = alloc_n(labels, sizeof *L->mark, &ok);
+    L->event = alloc_n(2 * (Ly + cap) + 8, sizeof *L->event, &ok);
+    L->strip = alloc_n(ms, sizeof *L->strip, &ok);
+    return ok ? 0 : 1;
+}
+
+static void level_free(struct census_comp_level *L)
+{
+    free(L->top); free(L->bot); free(L->first); free(L->last); free(L->parent);
+    free(L->size); free(L->link_x); free(L->link_y); free(L->mark); free(L->event);
+    free(L->strip);
 }
 
 /* ge[i]: sites with level >= i (ge[CENSUS_NV] = 0); todo: the sets to
@@ -678,8 +683,8 @@ static int plan_levels(const int64_t n_level[CENSUS_NV], int64_t N, int64_t ge[C
     return n;
 }
 
-void census_components(const census_input *in, const int64_t n_level[CENSUS_NV], census_comp_work *w,
-                       census_result *r)
+int census_components(const census_input *in, const int64_t n_level[CENSUS_NV], census_comp_work *w,
+                      census_result *r)
 {
     const int Ly = in->Ly;
     const int64_t N = (int64_t)in->Lx * Ly;
@@ -698,6 +703,15 @@ void census_components(const census_input *in, const int64_t n_level[CENSUS_NV],
     int64_t ge[CENSUS_NV + 1];
     int todo[CENSUS_NV];
     const int ntodo = plan_levels(n_level, N, ge, todo);
+    w->level = calloc(CENSUS_NV, sizeof *w->level);
+    bool ok = w->level != NULL;
+    for (int t = 0; ok && t < ntodo; t++) ok = !level_alloc(&w->level[todo[t]], w, ns);
+    if (!ok) {
+        for (int i = 0; w->level && i < CENSUS_NV; i++) level_free(&w->level[i]);
+        free(w->level);
+        w->level = NULL;
+        return 1;
+    }
     #pragma omp parallel num_threads(nt)
     {
         struct census_comp_slot *S = &w->slot[omp_get_thread_num()];
@@ -709,6 +723,9 @@ void census_components(const census_input *in, const int64_t n_level[CENSUS_NV],
         #pragma omp for schedule(dynamic, 1)
         for (int t = 0; t < ntodo; t++) merge_level(in, w, simd, S, todo[t], ns, r);
     }
+    for (int i = 0; i < CENSUS_NV; i++) level_free(&w->level[i]);
+    free(w->level);
+    w->level = NULL;
     /* the sets settled by the counts, top down so that i + 1 is done */
     for (int i = CENSUS_NV - 1; i >= 0; i--) {
         r->n_sites_ge[i] = ge[i];
@@ -728,4 +745,5 @@ void census_components(const census_input *in, const int64_t n_level[CENSUS_NV],
             r->n_span_xy[i] = r->n_span_xy[i + 1];
         }
     }
+    return 0;
 }

@@ -18,6 +18,7 @@
 #include "run/progress.h"
 #include "run/resume.h"
 #include "run/run.h"
+#include "run/threads.h"
 
 /* Wall-clock bookkeeping of one process; decides when to flush and
  * checkpoint, never what the run computes. */
@@ -387,7 +388,8 @@ void run_warn_threads(const char *what, int threads)
 static int run_claimed(const sm_config *cfg, const run_options *opt, const char *path,
                        const char *ckpt, sm_error *err)
 {
-    const int threads = opt->threads > 0 ? opt->threads : (cfg->threads > 0 ? cfg->threads : omp_get_max_threads());
+    char why[128];
+    const int threads = threads_choose(opt->threads, cfg->threads, cfg->Lx, cfg->Ly, why, sizeof why);
     if (!opt->quiet && (opt->threads > 0 || cfg->threads > 0))
         run_warn_threads(opt->threads > 0 ? "--threads" : "run.threads", threads);
     omp_set_num_threads(threads);
@@ -395,6 +397,7 @@ static int run_claimed(const sm_config *cfg, const run_options *opt, const char 
     if (!rs.json) return sm_fail(err, "out of memory"), SM_EXIT_RUNTIME;
     int code = run_setup(&rs, opt, path, ckpt, err);
     if (!code) {
+        if (!opt->quiet) fprintf(stderr, "threads: %d (%s)\n", threads, why);
         announce(&rs, opt, path, ckpt, threads);
         const double t0 = omp_get_wtime();
         run_clock clk = {opt, ckpt, t0, t0, t0, {0}};

@@ -18,10 +18,13 @@
  * periodic lattice or, with --boundary open, an open one. The
  * census_uniform row is the census's worst case instead: levels drawn
  * uniformly from -1..8 with no RSOS constraint, so that every row holds
- * every level.
+ * every level. The measure row is one measurement row of the observable
+ * groups that serve the level dynamics (what measure_every = 1 adds to a
+ * sweep); its "level sweeps" column is that cost as a fraction of a sweep.
  *
  *   bench [--sizes 256,1024,4096] [--threads 1,2] [--reps N] [--out FILE]
- *         [--only level,ising,cage,census,census_uniform,snapshot] [--temperature T]
+ *         [--only level,ising,cage,measure,census,census_uniform,snapshot,loaded]
+ *         [--temperature T]
  *         [--presweeps N] [--boundary periodic|open]
  */
 #include <stdio.h>
@@ -31,11 +34,14 @@
 #include <omp.h>
 
 #include "diag/census.h"
+#include "diag/obs_group.h"
 #include "io/config.h"
 #include "io/h5out.h"
 #include "core/state.h"
 #include "dynamics/dynamics.h"
 #include "ising.h"
+#include "loaded.h"
+#include "run/threads.h"
 
 #if defined(__has_include)
 #if __has_include("dynamics/cage.h")
@@ -57,6 +63,7 @@ typedef struct {
                                   * shared machine, compare with med to see contention */
     double ref;                  /* Ising median at the same L and threads, 0 if none */
     double ref_level;            /* census: level-sweep median at the same L and threads, 0 if none */
+    double scratch;              /* census: bytes per site one census adds to the peak RSS, 0 if none */
 } result;
 
 typedef struct {
@@ -159,7 +166,7 @@ static result *job_result(bench *b, job *j, int L)
     result *res = &b->res[b->nres++];
     *res = (result){j->op, L, j->nt, reps, j->units, j->sites_per_unit, quantile(t, reps, 0.5),
                     t[0], t[reps - 1], quantile(t, reps, 0.75) - quantile(t, reps, 0.25),
-                    quantile(c, reps, 0.5), 0.0, 0.0};
+                    quantile(c, reps, 0.5), 0.0, 0.0, 0.0};
     printf("%-14s L=%-5d threads=%d  %8.3f ns/site  (min %.3f max %.3f, cpu %.3f, %d reps x %lld)\n",
            j->op, L, j->nt, res->med, res->min, res->max, res->cpu, reps, (long long)j->units);
     fflush(stdout);
@@ -188,15 +195,44 @@ static void unit_ising(void *ctx)
     ising_sweep(&c->m, 12345, c->sweep++);
 }
 
-typedef struct { census_input in; census_work w; census_result *r; } census_ctx;
+/* A census as a run takes one: its work buffers allocated and freed by the
+ * call (census_diag.c). */
+typedef struct { census_input in; census_result *r; } census_ctx;
 static void unit_census(void *ctx)
 {
     census_ctx *c = ctx;
     sm_error err;
-    if (census_compute(&c->in, &c->w, c->r, &err)) {
+    if (census_compute(&c->in, NULL, c->r, &err)) {
         fprintf(stderr, "bench: census: %s\n", err.msg);
         exit(1);
     }
+}
+
+/* Resident set of the process, kB: peak (VmHWM) or now (VmRSS). */
+static long rss_kb(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    long v = -1;
+    char line[256];
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, key, strlen(key))) v = strtol(line + strlen(key) + 1, NULL, 10);
+    if (f) fclose(f);
+    return v;
+}
+
+/* Bytes per site a census adds to the peak resident set: the peak is reset
+ * (Linux: 5 to /proc/self/clear_refs), one census runs, and the new peak
+ * less the resident set before it is its scratch. -1 where unsupported. */
+static double census_scratch(census_ctx *c, int64_t N)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f) return -1;
+    const int ok = fputs("5", f) >= 0;
+    fclose(f);
+    const long before = rss_kb("VmRSS:");
+    if (!ok || before < 0 || rss_kb("VmHWM:") > before + 64) return -1;   /* not reset */
+    unit_census(c);
+    return 1024.0 * (double)(rss_kb("VmHWM:") - before) / (double)N;
 }
 
 /* Levels uniform in -1..8 and random sigma (xorshift64*, fixed seed). */
@@ -209,6 +245,46 @@ static void fill_uniform(int8_t *level, int8_t *sigma, int64_t N)
         level[a] = (int8_t)((r >> 32) % 10) - 1;
         sigma[a] = (r >> 20) & 1 ? 1 : -1;
     }
+}
+
+/* One measurement row of every observable group that serves the state: what
+ * measure_every = 1 adds to each sweep (the summary's accumulators aside). */
+enum { MEASURE_MAX_GROUPS = 16 };
+typedef struct {
+    const sim_state *sim;
+    int ngroups;
+    const obs_group_ops *group[MEASURE_MAX_GROUPS];
+    void *state[MEASURE_MAX_GROUPS];
+    obs_layout L;
+    double *row;
+} measure_ctx;
+
+static int measure_init(measure_ctx *m, const sim_state *sim)
+{
+    memset(m, 0, sizeof *m);
+    m->sim = sim;
+    for (int i = 0; OBS_GROUP_REGISTRY[i] && m->ngroups < MEASURE_MAX_GROUPS; i++) {
+        void *st = calloc(1, OBS_GROUP_REGISTRY[i]->state_size);
+        if (!st) return 1;
+        if (OBS_GROUP_REGISTRY[i]->layout(st, &m->L, sim)) { free(st); continue; }
+        if (OBS_GROUP_REGISTRY[i]->begin) OBS_GROUP_REGISTRY[i]->begin(st, sim);
+        m->group[m->ngroups] = OBS_GROUP_REGISTRY[i];
+        m->state[m->ngroups++] = st;
+    }
+    m->row = calloc((size_t)m->L.total + 1, sizeof *m->row);
+    return !m->row;
+}
+
+static void measure_free(measure_ctx *m)
+{
+    for (int g = 0; g < m->ngroups; g++) free(m->state[g]);
+    free(m->row);
+}
+
+static void unit_measure(void *ctx)
+{
+    measure_ctx *m = ctx;
+    for (int g = 0; g < m->ngroups; g++) m->group[g]->measure(m->state[g], m->sim, m->row);
 }
 
 typedef struct { h5out *h; const sm_config *cfg; const model_state *st; int64_t step; } snap_ctx;
@@ -265,7 +341,7 @@ static void run_size(bench *b, int L, const char *outdir)
                             .level = sim.st.level, .sigma = sim.st.sigma}};
     if (want(b, "census")) {
         cc.r = malloc(sizeof *cc.r);
-        if (!cc.r || census_work_init(&cc.w, L, L, &err)) exit(1);
+        if (!cc.r) exit(1);
     }
     int8_t *ulevel = NULL, *usigma = NULL;
     census_ctx cu = {.in = {.Lx = L, .Ly = L, .boundary = b->boundary}};
@@ -273,11 +349,13 @@ static void run_size(bench *b, int L, const char *outdir)
         ulevel = malloc((size_t)N);
         usigma = malloc((size_t)N);
         cu.r = malloc(sizeof *cu.r);
-        if (!ulevel || !usigma || !cu.r || census_work_init(&cu.w, L, L, &err)) exit(1);
+        if (!ulevel || !usigma || !cu.r) exit(1);
         fill_uniform(ulevel, usigma, N);
         cu.in.level = ulevel;
         cu.in.sigma = usigma;
     }
+    measure_ctx mc;
+    if (want(b, "measure") && measure_init(&mc, &sim)) exit(1);
     /* outdir is a 1024-byte buffer of main; the name adds at most 40 */
     char path[1100];
     snprintf(path, sizeof path, "%s/snapshot_%d.h5", outdir, L);
@@ -290,7 +368,7 @@ static void run_size(bench *b, int L, const char *outdir)
     }
 
     /* the jobs, in table order */
-    static job jobs[6 * MAX_LIST];
+    static job jobs[7 * MAX_LIST];
     int nj = 0;
     for (int ti = 0; ti < b->nthreads; ti++) {
         const int nt = b->threads[ti];
@@ -300,6 +378,8 @@ static void run_size(bench *b, int L, const char *outdir)
             jobs[nj++] = mkjob("level", nt, reps, u, sim_site_updates_per_sweep(&sim), unit_sim, &sim);
         if (cage)
             jobs[nj++] = mkjob("cage", nt, reps, u, sim_site_updates_per_sweep(&cs), unit_sim, &cs);
+        if (want(b, "measure"))
+            jobs[nj++] = mkjob("measure", nt, reps, 8 * u, N, unit_measure, &mc);   /* a short unit */
         if (want(b, "census"))
             jobs[nj++] = mkjob("census", nt, L >= 4096 ? 3 : reps, 1, N, unit_census, &cc);
         if (want(b, "census_uniform"))
@@ -314,14 +394,20 @@ static void run_size(bench *b, int L, const char *outdir)
         for (int k = 0; k < nj; k++)
             if (r < jobs[k].reps) job_rep(&jobs[k], r);
 
-    result *res[6 * MAX_LIST];
+    result *res[7 * MAX_LIST];
     for (int k = 0; k < nj; k++) res[k] = job_result(b, &jobs[k], L);
     for (int k = 0; k < nj; k++)
         if (!strcmp(jobs[k].op, "level") || !strcmp(jobs[k].op, "cage"))
             for (int q = 0; q < nj; q++)
                 if (!strcmp(jobs[q].op, "ising") && jobs[q].nt == jobs[k].nt) res[k]->ref = res[q]->med;
     for (int k = 0; k < nj; k++)
-        if (!strcmp(jobs[k].op, "census") || !strcmp(jobs[k].op, "census_uniform"))
+        if (!strcmp(jobs[k].op, "census") || !strcmp(jobs[k].op, "census_uniform")) {
+            omp_set_num_threads(jobs[k].nt);
+            res[k]->scratch = census_scratch(jobs[k].ctx, N);
+        }
+    for (int k = 0; k < nj; k++)
+        if (!strcmp(jobs[k].op, "census") || !strcmp(jobs[k].op, "census_uniform") ||
+            !strcmp(jobs[k].op, "measure"))
             for (int q = 0; q < nj; q++)
                 if (!strcmp(jobs[q].op, "level") && jobs[q].nt == jobs[k].nt) res[k]->ref_level = res[q]->med;
 
@@ -331,12 +417,11 @@ static void run_size(bench *b, int L, const char *outdir)
         snprintf(path, sizeof path, "%s/snapshot_%d.h5.partial", outdir, L);
         remove(path);
     }
+    if (want(b, "measure")) measure_free(&mc);
     if (want(b, "census")) {
-        census_work_free(&cc.w);
         free(cc.r);
     }
     if (want(b, "census_uniform")) {
-        census_work_free(&cu.w);
         free(cu.r);
         free(ulevel);
         free(usigma);
@@ -411,6 +496,13 @@ static void write_outputs(const bench *b)
     if (!BENCH_HAVE_CAGE) printf("(cage sweep: not available - include/dynamics/cage.h not found)\n");
     else printf("cage rows: ns per PCP move proposal (N single jumps + one pair check per bond "
                 "per sweep), not per site\n");
+    if (want(b, "measure"))
+        printf("measure rows: one measurement row of the observable groups (level dynamics); "
+               "\"level sweeps\" is its cost as a fraction of a level sweep\n");
+    for (int i = 0; i < b->nres; i++)
+        if (b->res[i].scratch != 0)
+            printf("%s scratch, L = %d, %d thread(s): %.2f bytes/site (peak RSS added by one census)\n",
+                   b->res[i].op, b->res[i].L, b->res[i].threads, b->res[i].scratch);
     if (want(b, "census_uniform"))
         printf("census_uniform rows: levels uniform in -1..8 with no RSOS constraint (the census's "
                "worst case), not the level dynamics' state\n");
@@ -448,6 +540,7 @@ static void write_outputs(const bench *b)
                                 r->med / r->ref);
         if (r->ref_level > 0) fprintf(f, ", \"level_median\": %.4f, \"level_sweeps\": %.4f", r->ref_level,
                                       r->med / r->ref_level);
+        if (r->scratch != 0) fprintf(f, ", \"scratch_bytes_per_site\": %.3f", r->scratch);
         fprintf(f, "}%s\n", i + 1 < b->nres ? "," : "");
     }
     fprintf(f, "  ]\n}\n");
@@ -457,6 +550,7 @@ static void write_outputs(const bench *b)
 
 int main(int argc, char **argv)
 {
+    threads_quiet_waits(argv);   /* the program's wait policy (run/threads.h) */
     static bench b;
     b.nsizes = parse_list("256,1024,4096", b.sizes, MAX_LIST);
     b.nthreads = parse_list("1,2", b.threads, MAX_LIST);
@@ -494,7 +588,8 @@ int main(int argc, char **argv)
     char *slash = strrchr(outdir, '/');
     if (slash) *slash = 0; else snprintf(outdir, sizeof outdir, ".");
     if (getloadavg(b.load0, 3) != 3) b.load0[0] = b.load0[1] = b.load0[2] = -1;
-    for (int i = 0; i < b.nsizes; i++) run_size(&b, b.sizes[i], outdir);
+    for (int i = 0; i < b.nsizes && !(b.only && !strcmp(b.only, "loaded")); i++) run_size(&b, b.sizes[i], outdir);
+    if (want(&b, "loaded")) bench_loaded(b.reps);
     if (getloadavg(b.load1, 3) != 3) b.load1[0] = b.load1[1] = b.load1[2] = -1;
     write_outputs(&b);
     return 0;

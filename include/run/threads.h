@@ -1,0 +1,32 @@
+/* How many OpenMP threads a run uses, and how its idle threads wait, so
+ * that a run behaves on a machine shared with other jobs. */
+#ifndef SM_THREADS_H
+#define SM_THREADS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Below this many sites per thread a second thread costs more (two
+ * parallel regions per sweep, a wake-up each) than it saves; measured in
+ * docs/performance.md ("Threads on a shared machine"). */
+enum { THREADS_MIN_SITES_PER_THREAD = 1 << 15 };
+
+/* The default thread count of a lattice of `sites` sites on `cores`
+ * available cores: one thread per THREADS_MIN_SITES_PER_THREAD sites, at
+ * least 1, at most cores. Pure, for the unit test. */
+int threads_auto(int64_t sites, int cores);
+
+/* The thread count of a run and why, in order: option (--threads, > 0),
+ * config_key (run.threads, > 0), OMP_NUM_THREADS when the environment sets
+ * it, else threads_auto over the cores this process may use. `why` gets a
+ * line for the log, e.g. "auto: 2 cores available, 1024x1024 lattice". */
+int threads_choose(int option, int config_key, int Lx, int Ly, char *why, size_t n);
+
+/* Makes idle OpenMP threads sleep after a short spin instead of spinning
+ * for milliseconds, unless the user set OMP_WAIT_POLICY or GOMP_SPINCOUNT.
+ * libgomp reads these only when it is loaded, before main, so this sets
+ * them and re-executes the program once (argv as given); it returns only
+ * when no re-execution was needed or when it failed. */
+void threads_quiet_waits(char **argv);
+
+#endif

@@ -1,0 +1,63 @@
+/* The thread count of a run and the wait policy of its idle threads.
+ *
+ * Why a wait policy: by default libgomp lets a thread that reaches the end
+ * of a parallel region spin for about 300 000 PAUSE instructions (several
+ * ms on Zen, whose PAUSE is slow) before it sleeps. A sweep has two
+ * parallel regions of some 0.1 ms each, so on a machine where another job
+ * takes a core, the spinning thread holds its core while its partner waits
+ * behind that job for a time slice: a 2-thread run was 22x slower than a
+ * 1-thread run (issue 16). A short spin keeps the idle cost of a region
+ * low and lets the scheduler give the core to the thread that has work. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <omp.h>
+#include "run/run.h"
+#include "run/threads.h"
+
+/* The variables that make idle threads sleep soon: libgomp's spin count
+ * (PAUSE loops before a futex wait; 100 is what libgomp itself uses once
+ * threads outnumber the CPUs, and another job may take a CPU at any time)
+ * and LLVM libomp's equivalent in ms (for a clang build). Measured against
+ * 0, 300, 1000 and 10000 in docs/performance.md. */
+static const char *const QUIET_WAITS[][2] = {
+    {"GOMP_SPINCOUNT", "100"},
+    {"KMP_BLOCKTIME", "0"},
+};
+
+int threads_auto(int64_t sites, int cores)
+{
+    if (cores < 1 || sites < 1) return 1;
+    const int64_t t = sites / THREADS_MIN_SITES_PER_THREAD;
+    return t < 1 ? 1 : t > cores ? cores : (int)t;
+}
+
+int threads_choose(int option, int config_key, int Lx, int Ly, char *why, size_t n)
+{
+    if (option > 0) {
+        snprintf(why, n, "--threads");
+        return option;
+    }
+    if (config_key > 0) {
+        snprintf(why, n, "run.threads");
+        return config_key;
+    }
+    const char *env = getenv("OMP_NUM_THREADS");
+    if (env && *env) {
+        snprintf(why, n, "OMP_NUM_THREADS=%s", env);
+        return omp_get_max_threads();
+    }
+    const int cores = run_available_cores();
+    snprintf(why, n, "auto: %d core%s available, %dx%d lattice", cores, cores > 1 ? "s" : "", Lx, Ly);
+    return threads_auto((int64_t)Lx * Ly, cores);
+}
+
+void threads_quiet_waits(char **argv)
+{
+    /* an explicit choice of the user (or of our own first execution) */
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
+    for (size_t i = 0; i < sizeof QUIET_WAITS / sizeof QUIET_WAITS[0]; i++)
+        if (setenv(QUIET_WAITS[i][0], QUIET_WAITS[i][1], 0)) return;
+    execv("/proc/self/exe", argv);
+    /* no /proc: the run goes on with the library's default waits */
+}
