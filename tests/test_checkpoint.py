@@ -433,10 +433,10 @@ def test_resume_of_a_finished_run_with_overwrite(work, interrupted, tmp_path):
 # --- 5. a full disk while checkpointing --------------------------------------------------
 
 def big_config(d):
-    """The checkpoint (7 bytes a site: ~1 MB) is twice the partial output
-    (~0.5 MB, few rows): a write limit between the two fails the checkpoint
-    and nothing else."""
-    c = small_config(d / "big.unused.h5", lattice={"Lx": 384, "Ly": 384, "boundary": "periodic"},
+    """The checkpoint (level and sigma, 2 bytes a site: ~1.2 MB) is twice the
+    partial output (~0.5 MB, few rows): a write limit between the two fails
+    the checkpoint and nothing else."""
+    c = small_config(d / "big.unused.h5", lattice={"Lx": 768, "Ly": 768, "boundary": "periodic"},
                      run={"seed": 3, "equilibration_sweeps": 0, "sweeps": 200, "measure_every": 5,
                           "checkpoint_every": 10},
                      output={"path": str(d / "big.unused.h5")})

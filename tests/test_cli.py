@@ -2,12 +2,13 @@
 file safety, the quick end-to-end run and the HDF5 layout read with h5py."""
 import json
 import os
+import subprocess
 
 import h5py
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_sm, small_config, write_config
+from conftest import BIN, ROOT, run_sm, small_config, write_config
 
 
 def test_help_and_version(sm_bin):
@@ -100,10 +101,14 @@ def test_missing_config_file(sm_bin, tmp_path):
 
 
 def test_too_large_lattice_refused_before_allocation(sm_bin, tmp_path):
+    # 40000^2 level sites need 3052 MiB: more than 1 GiB of address space
+    # (tests/test_memory.py has the other limits and the estimate)
+    import resource
     cfg = write_config(tmp_path / "c.json", small_config(tmp_path / "o.h5",
                        lattice={"Lx": 40000, "Ly": 40000}))
-    rc, _, err = run_sm("run", cfg)
-    assert rc == 2 and "needs about" in err and "GiB" in err
+    p = subprocess.run([str(BIN), "run", str(cfg)], capture_output=True, text=True, timeout=60,
+                       preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30)))
+    assert p.returncode == 2 and "needs 3052 MiB" in p.stderr and "available" in p.stderr, p.stderr
     assert not (tmp_path / "o.h5").exists()
 
 

@@ -43,17 +43,38 @@ typedef struct {
 
 void model_params_default(model_params *p);
 
-/* Per-site fields. phase and z are carried for the cage dynamics, the
- * snapshots and soft-matrix jumps; the level dynamics does not move them. */
+/* Per-site fields. level and sigma are all the level dynamics needs (2
+ * bytes a site); phase and the soft-matrix jump counts belong to the PCP
+ * picture and are allocated only for a kind that moves them
+ * (dynamics_ops.pcp_fields). Without them every PCP stands at phase 0 with z
+ * = 0, and that is what snapshots write. */
 typedef struct {
     int64_t N;
     int8_t *level;   /* -1..8 */
     int8_t *sigma;   /* +1 / -1 */
-    uint8_t *phase;  /* 0..63 */
-    float *z;        /* accumulated z displacement */
+    uint8_t *phase;  /* 0..63, or NULL: all 0 */
+    /* net soft-matrix jumps that moved the site (+1 for sigma_a = +1, -1
+     * otherwise), or NULL: all 0. z = zjumps * n_z, rounded once when read,
+     * so z does not drift with float round-off however many jumps there are.
+     * A site's count moves by at most 141 (its footprint) every two sweeps,
+     * so reaching 2^31 takes over 10^7 sweeps of jumps of one sign at the
+     * fastest possible rate; kinetics_apply_jumps saturates rather than
+     * wraps. */
+    int32_t *zjumps;
+    double n_z;      /* z of one jump, N_c^(-Tg/Tm) */
 } model_state;
 
+/* level and sigma (zeroed); phase and zjumps NULL. */
 int model_state_init(model_state *s, int64_t N, sm_error *err);
+/* Adds phase and zjumps (zeroed) to a state from model_state_init. */
+int model_state_init_pcp(model_state *s, const model_params *p, sm_error *err);
+/* Bytes a site of the fields allocated above: 2, or 7 with pcp. */
+int model_state_bytes_per_site(int pcp);
+/* The z displacement of site a. */
+static inline float model_z(const model_state *s, int64_t a)
+{
+    return s->zjumps ? (float)(s->zjumps[a] * s->n_z) : 0.0f;
+}
 void model_state_free(model_state *s);
 
 typedef struct {

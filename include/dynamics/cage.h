@@ -70,6 +70,14 @@ static inline int cage_paired(int phase_a, int sigma_a, int phase_b, int sigma_b
 void cage_sweep(const lattice *lat, model_state *s, const model_params *p, const cage_tables *t,
                 kinetics *k, uint64_t seed, uint64_t sweep, energy_terms *de, move_stats *ms);
 
+/* Words 0..2 of rng_draw(seed, sweep, RNG_STREAM_CAGE_SITE, colour, a0 +
+ * 2i), i < n, into o0..o2 (n <= 64): through the AVX-512 Philox when
+ * avx512 (only if cage_simd_available()), else rng_draw. Exposed for the
+ * test that both give the same words. */
+void cage_row_randoms(int avx512, uint64_t seed, uint64_t sweep, int colour, int64_t a0, int n,
+                      uint32_t *o0, uint32_t *o1, uint32_t *o2);
+int cage_simd_available(void);
+
 /* PCP move proposals per sweep (one single jump per site plus one pair
  * check per bond), the unit of the cage timing. */
 int64_t cage_moves_per_sweep(const lattice *lat);

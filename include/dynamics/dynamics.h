@@ -20,8 +20,11 @@ typedef struct dynamics_ops {
     const char *update_unit;     /* what one site-update of the timing is */
     int nmoves;                  /* move types counted in sim_state.moves */
     const char *const *move_names;
+    /* 1 when the kind moves the PCPs: phase and the soft-matrix jump counts
+     * are allocated only then (core/model.h). */
+    int pcp_fields;
     /* Extra bytes per site the kind allocates (for the memory estimate). */
-    int bytes_per_site;
+    double bytes_per_site;
     /* Allocates s->dyn_data; may set s->kin. */
     int (*init)(sim_state *s, const sm_config *cfg, sm_error *err);
     /* Rebuilds acceptance tables for T (called before every sweep). */
@@ -83,6 +86,18 @@ int sim_segment_starts_in_equilibrium(const sm_config *cfg, int seg);
  * (the first equilibration sweep of a segment for which
  * sim_segment_equilibrates_level holds), else 0. */
 int64_t sim_level_block(const sm_config *cfg, int64_t k);
+
+/* The memory a run of cfg needs, by part, in bytes (sim_memory_estimate):
+ * what sim_init allocates and, while they run, snapshot frames and the
+ * census. Baseline (program, libraries, HDF5 caches) not included. */
+enum { SIM_MEM_FIELDS, SIM_MEM_PCP, SIM_MEM_DYNAMICS, SIM_MEM_SNAPSHOT, SIM_MEM_CENSUS,
+       SIM_MEM_NPARTS };
+typedef struct {
+    double bytes[SIM_MEM_NPARTS];
+    double total;
+} sim_memory;
+extern const char *const SIM_MEM_PART_NAMES[SIM_MEM_NPARTS];
+void sim_memory_estimate(const sm_config *cfg, sim_memory *m);
 
 /* Checkpoint records of everything a sweep reads or accumulates. */
 void sim_save(const sim_state *s, ckpt_writer *w);

@@ -30,33 +30,48 @@ typedef struct {
 } kin_counters;
 
 typedef struct kinetics {
-    /* per site: sweep index of its last completion and the level it reached
-     * (KIN_NONE before the first one) */
-    int64_t *last_sweep;
-    int8_t *last_level;
-    /* soft-matrix events of one colour pass, row by row: events[y * row_cap
-     * + k] = (a << 1) | (sigma_a > 0); each row is written by one thread and
-     * the rows are replayed in order afterwards, so z is thread-independent */
-    int64_t *events;
-    int32_t *nevents;
-    int row_cap;
+    /* per site: the sweep of its last completion, or KIN_NO_STAMP when it
+     * has none or has undone a loop since. While a stamp stands the site is
+     * still at the level that completion reached (levels change only by
+     * completions and undos), so the level need not be kept: a completion
+     * to l + 1 closes a tau_l interval exactly when the site has a stamp.
+     * 32 bits: a cage run has fewer than 2^32 - 1 sweeps (cage_init). */
+    uint32_t *stamp;
+    /* soft-matrix events of one colour pass: bit x / 2 of row y's words in
+     * ev_mask marks an arrival of site (x, y) at level 8, the same bit of
+     * ev_sign its sigma > 0. Each row is written by one thread and replayed
+     * in order afterwards (1/8 byte a site instead of a list of indices). */
+    uint64_t *ev_mask, *ev_sign;
+    int32_t *nevents;  /* events per row, so that quiet rows are skipped */
+    int row_words;
     /* footprint of a soft matrix (diamond of radius 8 without its tips):
      * offsets, wrapped into [0, L) and deduplicated on periodic lattices */
     int32_t *fp_dx, *fp_dy;
     int nfp;
-    float n_z;
     kin_counters c;
 } kinetics;
 
-enum { KIN_NONE = -100 };
+#define KIN_NO_STAMP UINT32_MAX
 
-int kinetics_init(kinetics *k, const lattice *lat, const model_params *p, sm_error *err);
+int kinetics_init(kinetics *k, const lattice *lat, sm_error *err);
 void kinetics_free(kinetics *k);
+/* Per-site bytes kinetics_init allocates (for the memory estimate). */
+double kinetics_bytes_per_site(void);
 
-/* Replays the soft-matrix events recorded in the last colour pass (every
- * footprint site gets z += sigma_a n_z) and clears the buffers. */
-void kinetics_apply_jumps(kinetics *k, const lattice *lat, model_state *s);
+/* Records an arrival at level 8 of site (x, y) with sigma > 0 when up. */
+static inline void kinetics_mark_event(kinetics *k, int x, int y, int up)
+{
+    const int64_t w = (int64_t)y * k->row_words + (x >> 7);
+    const uint64_t bit = (uint64_t)1 << ((x >> 1) & 63);
+    k->ev_mask[w] |= bit;
+    k->ev_sign[w] |= up ? bit : 0;
+    k->nevents[y]++;
+}
 
+/* Replays the soft-matrix events recorded in the colour pass `colour`
+ * (every footprint site's jump count moves by +1 or -1 with the sigma of the
+ * arriving site) and clears the buffers. */
+void kinetics_apply_jumps(kinetics *k, const lattice *lat, model_state *s, int colour);
 /* now - then, field by field. */
 kin_counters kinetics_diff(const kin_counters *now, const kin_counters *then);
 

@@ -24,17 +24,31 @@ int model_state_init(model_state *s, int64_t N, sm_error *err)
 {
     memset(s, 0, sizeof *s);
     s->N = N;
-    /* calloc, not malloc+memset: the kernels touch the pages first in their
-     * own threads only if they write before this; zero pages are cheap. */
+    /* calloc, not malloc+memset: zero pages cost nothing until written */
     s->level = calloc((size_t)N, 1);
     s->sigma = calloc((size_t)N, 1);
-    s->phase = calloc((size_t)N, 1);
-    s->z = calloc((size_t)N, sizeof *s->z);
-    if (!s->level || !s->sigma || !s->phase || !s->z) {
+    if (!s->level || !s->sigma) {
         model_state_free(s);
         return sm_fail(err, "model: out of memory for %lld sites", (long long)N);
     }
     return 0;
+}
+
+int model_state_init_pcp(model_state *s, const model_params *p, sm_error *err)
+{
+    s->n_z = pow(p->N_c, -p->Tg_over_Tm);
+    s->phase = calloc((size_t)s->N, 1);
+    s->zjumps = calloc((size_t)s->N, sizeof *s->zjumps);
+    if (!s->phase || !s->zjumps) {
+        model_state_free(s);
+        return sm_fail(err, "model: out of memory for the PCP fields of %lld sites", (long long)s->N);
+    }
+    return 0;
+}
+
+int model_state_bytes_per_site(int pcp)
+{
+    return 2 + (pcp ? 1 + (int)sizeof(int32_t) : 0);
 }
 
 void model_state_free(model_state *s)
@@ -42,8 +56,8 @@ void model_state_free(model_state *s)
     free(s->level);
     free(s->sigma);
     free(s->phase);
-    free(s->z);
-    s->level = NULL; s->sigma = NULL; s->phase = NULL; s->z = NULL;
+    free(s->zjumps);
+    s->level = NULL; s->sigma = NULL; s->phase = NULL; s->zjumps = NULL;
 }
 
 void energy_terms_compute(const lattice *lat, const model_state *s, energy_terms *e)

@@ -59,7 +59,8 @@ static void cage_measure(void *st, const sim_state *s, double *row)
     double z2 = 0.0;
     for (int64_t a = 0; a < lat->N; a++) {
         trap += (s->st.phase[a] & 15) == CAGE_TRAP_LINE;
-        z2 += (double)s->st.z[a] * (double)s->st.z[a];
+        const double z = model_z(&s->st, a);
+        z2 += z * z;
     }
     const kin_counters since = kinetics_diff(&s->kin->c, &c->mark);
     const int64_t sweeps = s->step - c->mark_step;

@@ -103,36 +103,93 @@ static int run_parallel(const lattice *lat)
     return lat->N >= CAGE_PARALLEL_MIN_SITES && omp_get_max_threads() > 1;
 }
 
+/* The neighbour of (x, y) in direction d: row offsets inside, the lattice's
+ * boundary rule at the edges. */
+static inline int64_t nbr(const lattice *lat, int x, int y, int64_t a, int d)
+{
+    const int Lx = lat->Lx;
+    switch (d) {
+    case DIR_PX: return x + 1 < Lx ? a + 1 : lattice_nbr_xy(lat, x, y, d);
+    case DIR_PY: return y + 1 < lat->Ly ? a + Lx : lattice_nbr_xy(lat, x, y, d);
+    case DIR_MX: return x > 0 ? a - 1 : lattice_nbr_xy(lat, x, y, d);
+    default:     return y > 0 ? a - Lx : lattice_nbr_xy(lat, x, y, d);
+    }
+}
+
+/* cage_facing without a branch: q, or -q mod 4 when sigma = -1. */
+static inline int facing_bf(int phase, int sigma)
+{
+    const int q = phase >> 4, m = -(sigma < 0);
+    return ((q ^ m) - m) & 3;
+}
+
+/* The pair jump of a paired bond a-b of class cls. */
+static inline void pair_jump(uint8_t *phase, int64_t a, int64_t b, int cls, uint64_t seed,
+                             uint64_t sweep, int64_t *accepted)
+{
+    const rng_block rb = rng_draw(seed, sweep, RNG_STREAM_CAGE_BOND, (uint32_t)cls, (uint32_t)a);
+    /* both PCPs move one angle line together, never across a diagonal
+     * boundary, so (l, sigma) and the pairing are kept */
+    const int step = (rb.v[0] & 1u) ? 1 : -1;
+    const int lam = (phase[a] & 15) + step;
+    if (lam < 0 || lam >= CAGE_LINES) return;
+    phase[a] = (uint8_t)(phase[a] + step);
+    phase[b] = (uint8_t)(phase[b] + step);
+    (*accepted)++;
+}
+
+enum { BOND_CHUNK = 64 };
+
 /* One row of a bond class: bonds from sites with coordinate parity `parity`
  * along direction d (0: +x, 1: +y) to their neighbour. Within a class no
  * site belongs to two bonds (L even when periodic), so pairs jump
- * independently. */
-static inline void bond_row(const lattice *lat, model_state *s, int cls, int r, uint64_t seed,
-                            uint64_t sweep, cage_acc *acc)
+ * independently, and a pairing found before a jump holds after it for
+ * every other bond of the class. About one bond in 256 is paired: the test
+ * runs branch-free over a chunk of the row (vectorised; along x over both
+ * parities, the wrong one ignored), and only the paired bonds draw. */
+static void bond_row(const lattice *lat, model_state *s, int cls, int r, uint64_t seed,
+                     uint64_t sweep, cage_acc *acc)
 {
     uint8_t *restrict phase = s->phase;
     const int8_t *restrict sigma = s->sigma;
     const int Lx = lat->Lx;
     const int d = cls >> 1, parity = cls & 1;
     const int y = d == 0 ? r : 2 * r + parity;
-    const int x0 = d == 0 ? parity : 0, dx = d == 0 ? 2 : 1;
-    for (int x = x0; x < Lx; x += dx) {
-        const int64_t a = (int64_t)y * Lx + x;
-        const int64_t b = lattice_nbr_xy(lat, x, y, d);
-        if (b < 0) continue;
-        const int pa = phase[a], pb = phase[b];
-        if (!cage_paired(pa, sigma[a], pb, sigma[b], d)) continue;
-        acc->prop[CAGE_MOVE_PAIR]++;
-        const rng_block rb = rng_draw(seed, sweep, RNG_STREAM_CAGE_BOND, (uint32_t)cls, (uint32_t)a);
-        /* both PCPs move one angle line together, never across a diagonal
-         * boundary, so (l, sigma) and the pairing are kept */
-        const int step = (rb.v[0] & 1u) ? 1 : -1;
-        const int lam = (pa & 15) + step;
-        if (lam < 0 || lam >= CAGE_LINES) continue;
-        phase[a] = (uint8_t)(pa + step);
-        phase[b] = (uint8_t)(pb + step);
-        acc->acc[CAGE_MOVE_PAIR]++;
+    const int64_t a0 = (int64_t)y * Lx;
+    /* the partner of x: x + 1 along x, the same x one row up along y */
+    const int64_t nb0 = lattice_nbr_xy(lat, d == 0 ? Lx - 1 : 0, y, d); /* -1: cut */
+    const int64_t off = d == 0 ? 1 : nb0 - a0;
+    const int inner = d == 0 ? Lx - 1 : (nb0 < 0 ? 0 : Lx); /* x with partner a + off */
+    const int fa = d, fb = (d + 2) & 3;
+    int64_t prop = 0, accepted = 0;
+    for (int xb = 0; xb < inner; xb += BOND_CHUNK) {
+        const int n = inner - xb < BOND_CHUNK ? inner - xb : BOND_CHUNK;
+        const uint8_t *pa = phase + a0 + xb, *pb = pa + off;
+        const int8_t *sa = sigma + a0 + xb, *sb = sa + off;
+        uint8_t hit[BOND_CHUNK];
+        int any = 0;
+        for (int i = 0; i < n; i++) {
+            hit[i] = (((pa[i] ^ pb[i]) & 15) == 0) & (facing_bf(pa[i], sa[i]) == fa) &
+                     (facing_bf(pb[i], sb[i]) == fb);
+            any |= hit[i];
+        }
+        if (!any) continue;
+        for (int i = 0; i < n; i++) {
+            if (!hit[i] || (d == 0 && ((xb + i) & 1) != parity)) continue;
+            prop++;
+            pair_jump(phase, a0 + xb + i, a0 + xb + i + off, cls, seed, sweep, &accepted);
+        }
     }
+    /* the bond across the periodic edge along x */
+    if (d == 0 && ((Lx - 1) & 1) == parity && nb0 >= 0) {
+        const int64_t a = a0 + Lx - 1;
+        if (cage_paired(phase[a], sigma[a], phase[nb0], sigma[nb0], d)) {
+            prop++;
+            pair_jump(phase, a, nb0, cls, seed, sweep, &accepted);
+        }
+    }
+    acc->prop[CAGE_MOVE_PAIR] += prop;
+    acc->acc[CAGE_MOVE_PAIR] += accepted;
 }
 
 static void bond_pass(const lattice *lat, model_state *s, int cls, uint64_t seed, uint64_t sweep,
@@ -151,113 +208,213 @@ static void bond_pass(const lattice *lat, model_state *s, int cls, uint64_t seed
     acc_add(acc, &sum);
 }
 
-/* One row of a colour pass: a single jump w -> w +- 1 of every PCP of that
- * colour, then a sigma flip where the PCP stands at phi = 0. Soft-matrix
- * events go to the row's own slice of the event buffer. Long on purpose: it
- * is the hot loop of the cage dynamics, and its per-site state (phase,
- * facing, neighbour sums, accumulators) stays in registers only as one
- * function. */
-static inline void site_row(const lattice *lat, model_state *s, const model_params *p,
-                            const cage_tables *t, kinetics *k, int colour, int y, uint64_t seed,
-                            uint64_t sweep, cage_acc *acc)
+/* Words 0..2 of rng_draw(seed, sweep, RNG_STREAM_CAGE_SITE, colour, a0 +
+ * 2 i) for i < n (the sites of one colour in a row), with the
+ * Philox4x32-10 rounds written out as a loop over sites that the compiler
+ * vectorises, 8 sites to a vector with AVX-512. Without AVX-512 (4 or 2
+ * lanes of 64-bit products) this was slower than the scalar rng_draw on a
+ * Zen 1 core, so it is used only where the CPU has AVX-512. */
+__attribute__((target("arch=x86-64-v4,prefer-vector-width=512")))
+static void row_randoms_avx512(uint64_t seed, uint64_t sweep, int colour, int64_t a0, int n,
+                               uint32_t *restrict o0, uint32_t *restrict o1, uint32_t *restrict o2)
 {
-    int8_t *restrict level = s->level;
-    int8_t *restrict sigma = s->sigma;
-    uint8_t *restrict phase = s->phase;
-    const int Lx = lat->Lx;
-    const int64_t now = (int64_t)sweep;
-    int nev = 0;
-    for (int x = (y + colour) & 1; x < Lx; x += 2) {
-        const int64_t a = (int64_t)y * Lx + x;
-        const rng_block r = rng_draw(seed, sweep, RNG_STREAM_CAGE_SITE, (uint32_t)colour, (uint32_t)a);
-        int64_t nb[NDIR];
-        for (int dd = 0; dd < NDIR; dd++) nb[dd] = lattice_nbr_xy(lat, x, y, dd);
-        const int up = (int)(r.v[0] & 1u);
-        int ph = phase[a];
-        const int sa = sigma[a];
-        int l = level[a];
-        const int lam = ph & 15;
-        if (up ? ph == NPHASE - 1 : ph == 0) {
-            /* loop boundary: the level changes by one */
-            const int l2 = up ? l + 1 : l - 1;
-            acc->prop[CAGE_MOVE_LOOP]++;
-            if (!p->freeze_levels && l2 >= LEVEL_MIN && l2 <= LEVEL_MAX) {
-                int S = 0, lmin = 99, lmax = -99, n_same = 0, n_up = 0;
-                for (int dd = 0; dd < 4; dd++) {
-                    const int64_t b = nb[dd];
-                    if (b < 0) continue;
-                    const int lb = level[b];
-                    S += (lb >= 0) * sigma[b];
-                    lmin = lb < lmin ? lb : lmin;
-                    lmax = lb > lmax ? lb : lmax;
-                    n_same += lb == l;
-                    n_up += lb == l2;
-                }
-                const int dn = (l2 >= 0) - (l >= 0);
-                if (l2 - lmin <= 1 && lmax - l2 <= 1 &&
-                    (uint64_t)r.v[1] <
-                        t->loop[l + 1][up][n_same - n_up + 4][sa > 0][S * (dn != 0) + 4]) {
-                    level[a] = (int8_t)l2;
-                    ph = up ? 0 : NPHASE - 1;
-                    phase[a] = (uint8_t)ph;
-                    acc->acc[CAGE_MOVE_LOOP]++;
-                    acc->dC += MODEL_CBOSONS[l2 + 1] - MODEL_CBOSONS[l + 1];
-                    acc->dSt += n_same - n_up;
-                    acc->dJ += dn * sa * S;
-                    acc->dh += dn * sa;
-                    if (up) {
-                        acc->k.completions[l2]++;
-                        if (l2 >= 1 && k->last_level[a] == l2 - 1) {
-                            const int64_t dt = now - k->last_sweep[a];
-                            acc->k.tau_sum[l2 - 1] += dt;
-                            acc->k.tau_sumsq[l2 - 1] += (uint64_t)(dt * dt);
-                            acc->k.tau_count[l2 - 1]++;
-                        }
-                        k->last_level[a] = (int8_t)l2;
-                        k->last_sweep[a] = now;
-                        if (l2 == LEVEL_MAX) {
-                            /* the sigma of the completed loop, before the
-                             * flip below may choose a new one */
-                            k->events[(int64_t)y * k->row_cap + nev++] = (a << 1) | (sa > 0);
-                            acc->k.sm_jumps++;
-                        }
-                    } else {
-                        acc->k.undos[l]++;
-                    }
-                    l = l2;
-                }
-            }
-        } else {
-            /* inside the loop: the trap line borders the next diagonal */
-            const int m = (up ? lam == CAGE_TRAP_LINE : lam == 0) ? CAGE_MOVE_TRAP : CAGE_MOVE_SINGLE;
-            acc->prop[m]++;
-            if ((uint64_t)r.v[1] < (m == CAGE_MOVE_TRAP ? t->trap : t->async)) {
-                ph += up ? 1 : -1;
+    const uint32_t c3 = ((uint32_t)RNG_STREAM_CAGE_SITE << 16) | (uint32_t)colour;
+    for (int i = 0; i < n; i++) {
+        uint32_t x0 = (uint32_t)a0 + 2u * (uint32_t)i, x1 = (uint32_t)sweep;
+        uint32_t x2 = (uint32_t)(sweep >> 32), x3 = c3;
+        uint32_t q0 = (uint32_t)seed, q1 = (uint32_t)(seed >> 32);
+#pragma GCC unroll 10
+        for (int r = 0; r < 10; r++) {
+            const uint64_t p0 = (uint64_t)0xD2511F53u * x0;
+            const uint64_t p1 = (uint64_t)0xCD9E8D57u * x2;
+            x0 = (uint32_t)(p1 >> 32) ^ x1 ^ q0;
+            x1 = (uint32_t)p1;
+            x2 = (uint32_t)(p0 >> 32) ^ x3 ^ q1;
+            x3 = (uint32_t)p0;
+            q0 += 0x9E3779B9u;
+            q1 += 0xBB67AE85u;
+        }
+        o0[i] = x0;
+        o1[i] = x1;
+        o2[i] = x2;
+    }
+}
+
+int cage_simd_available(void)
+{
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+}
+
+void cage_row_randoms(int avx512, uint64_t seed, uint64_t sweep, int colour, int64_t a0, int n,
+                      uint32_t *restrict o0, uint32_t *restrict o1, uint32_t *restrict o2)
+{
+    if (avx512) {
+        row_randoms_avx512(seed, sweep, colour, a0, n, o0, o1, o2);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        const rng_block r =
+            rng_draw(seed, sweep, RNG_STREAM_CAGE_SITE, (uint32_t)colour, (uint32_t)(a0 + 2 * i));
+        o0[i] = r.v[0];
+        o1[i] = r.v[1];
+        o2[i] = r.v[2];
+    }
+}
+
+/* What one row of a colour pass reads but does not change. */
+typedef struct {
+    const lattice *lat;
+    model_state *s;
+    const model_params *p;
+    const cage_tables *t;
+    kinetics *k;
+    uint32_t now;
+    int avx512;   /* the CPU has it (cage_row_randoms) */
+} row_ctx;
+
+/* Neighbour sum S = sum_b n_b sigma_b of site a. */
+static inline int nbr_sum(const row_ctx *c, int x, int y, int64_t a)
+{
+    const int8_t *level = c->s->level, *sigma = c->s->sigma;
+    int S = 0;
+    for (int d = 0; d < NDIR; d++) {
+        const int64_t b = nbr(c->lat, x, y, a, d);
+        if (b >= 0) S += (level[b] >= 0) * sigma[b];
+    }
+    return S;
+}
+
+/* The kinetic record of an accepted loop crossing of site a to level l2. */
+static void loop_crossed(const row_ctx *c, int x, int y, int64_t a, int up, int l, int l2, int sa,
+                         cage_acc *acc)
+{
+    kinetics *k = c->k;
+    if (!up) {
+        acc->k.undos[l]++;
+        k->stamp[a] = KIN_NO_STAMP;
+        return;
+    }
+    acc->k.completions[l2]++;
+    /* a stamp means the last completion reached l = l2 - 1: loop l2 - 1
+     * then loop l2 */
+    if (l2 >= 1 && k->stamp[a] != KIN_NO_STAMP) {
+        const int64_t dt = (int64_t)c->now - k->stamp[a];
+        acc->k.tau_sum[l2 - 1] += dt;
+        acc->k.tau_sumsq[l2 - 1] += (uint64_t)(dt * dt);
+        acc->k.tau_count[l2 - 1]++;
+    }
+    k->stamp[a] = c->now;
+    if (l2 == LEVEL_MAX) {
+        /* the sigma of the completed loop, before the flip that may follow
+         * chooses a new one */
+        kinetics_mark_event(k, x, y, sa > 0);
+        acc->k.sm_jumps++;
+    }
+}
+
+/* A single jump across the loop boundary of site a (phi 63 -> 0 when up,
+ * 0 -> 63 otherwise): l -> l +- 1 under RSOS with c_trap min(1, W'/W).
+ * Returns the new phase. */
+static int loop_move(const row_ctx *c, int x, int y, int64_t a, int up, uint32_t r1, int ph,
+                     cage_acc *acc)
+{
+    int8_t *level = c->s->level, *sigma = c->s->sigma;
+    const int l = level[a], sa = sigma[a];
+    const int l2 = up ? l + 1 : l - 1;
+    acc->prop[CAGE_MOVE_LOOP]++;
+    if (c->p->freeze_levels || l2 < LEVEL_MIN || l2 > LEVEL_MAX) return ph;
+    int S = 0, lmin = 99, lmax = -99, n_same = 0, n_up = 0;
+    for (int d = 0; d < NDIR; d++) {
+        const int64_t b = nbr(c->lat, x, y, a, d);
+        if (b < 0) continue;
+        const int lb = level[b];
+        S += (lb >= 0) * sigma[b];
+        lmin = lb < lmin ? lb : lmin;
+        lmax = lb > lmax ? lb : lmax;
+        n_same += lb == l;
+        n_up += lb == l2;
+    }
+    const int dn = (l2 >= 0) - (l >= 0);
+    if (l2 - lmin > 1 || lmax - l2 > 1 ||
+        (uint64_t)r1 >= c->t->loop[l + 1][up][n_same - n_up + 4][sa > 0][S * (dn != 0) + 4])
+        return ph;
+    level[a] = (int8_t)l2;
+    acc->acc[CAGE_MOVE_LOOP]++;
+    acc->dC += MODEL_CBOSONS[l2 + 1] - MODEL_CBOSONS[l + 1];
+    acc->dSt += n_same - n_up;
+    acc->dJ += dn * sa * S;
+    acc->dh += dn * sa;
+    loop_crossed(c, x, y, a, up, l, l2, sa, acc);
+    return up ? 0 : NPHASE - 1;
+}
+
+/* The sigma flip of a PCP at phi = 0: the handedness is chosen at the
+ * start of a loop. */
+static void sigma_move(const row_ctx *c, int x, int y, int64_t a, uint32_t r2, cage_acc *acc)
+{
+    int8_t *sigma = c->s->sigma;
+    const int sa = sigma[a];
+    acc->prop[CAGE_MOVE_SIGMA]++;
+    if (c->s->level[a] < 0) {
+        sigma[a] = (int8_t)-sa;
+        acc->acc[CAGE_MOVE_SIGMA]++;
+        return;
+    }
+    const int S = nbr_sum(c, x, y, a);
+    if ((uint64_t)r2 < c->t->sigma[sa > 0][S + 4]) {
+        sigma[a] = (int8_t)-sa;
+        acc->acc[CAGE_MOVE_SIGMA]++;
+        acc->dJ -= 2 * sa * S;
+        acc->dh -= 2 * sa;
+    }
+}
+
+enum { CAGE_BLOCK = 64 };
+
+/* One row of a colour pass: a single jump w -> w +- 1 of every PCP of that
+ * colour, then a sigma flip where the PCP stands at phi = 0. The random
+ * words of a block of sites are drawn together first; the common move (a
+ * jump inside the loop) needs no neighbour, so neighbours are looked up
+ * only for the few loop crossings and sigma flips. */
+static void site_row(const row_ctx *c, int colour, int y, uint64_t seed, uint64_t sweep,
+                     cage_acc *acc)
+{
+    uint8_t *restrict phase = c->s->phase;
+    const uint64_t thr_single = c->t->async, thr_trap = c->t->trap;
+    const int Lx = c->lat->Lx;
+    int64_t nprop[2] = {0, 0}, nacc[2] = {0, 0}; /* single, trap */
+    uint32_t r0[CAGE_BLOCK], r1[CAGE_BLOCK], r2[CAGE_BLOCK];
+    for (int xb = (y + colour) & 1; xb < Lx; xb += 2 * CAGE_BLOCK) {
+        const int n = (Lx - xb + 1) / 2 < CAGE_BLOCK ? (Lx - xb + 1) / 2 : CAGE_BLOCK;
+        const int64_t a0 = (int64_t)y * Lx + xb;
+cage_row_randoms(c->avx512, seed, sweep, colour, a0, n, r0, r1, r2);
+        for (int i = 0; i < n; i++) {
+            const int x = xb + 2 * i;
+            const int64_t a = a0 + 2 * i;
+            const int up = (int)(r0[i] & 1u);
+            int ph = phase[a];
+            /* the up bit is a coin: every test on it is arithmetic, not a
+             * branch (a branch on it mispredicts half the time) */
+            if (ph == ((NPHASE - 1) & -up)) {
+                ph = loop_move(c, x, y, a, up, r1[i], ph, acc);
                 phase[a] = (uint8_t)ph;
-                acc->acc[m]++;
+            } else {
+                /* inside the loop: the trap line borders the next diagonal */
+                const int lam = ph & 15;
+                const int trap = lam == (CAGE_TRAP_LINE & -up);
+                const int ok = (uint64_t)r1[i] < (trap ? thr_trap : thr_single);
+                nprop[trap]++;
+                nacc[trap] += ok;
+                ph += ok * (2 * up - 1);
+                phase[a] = (uint8_t)ph;
             }
-        }
-        if (ph != 0) continue;
-        /* the handedness is chosen at the start of a loop */
-        acc->prop[CAGE_MOVE_SIGMA]++;
-        if (l < 0) {
-            sigma[a] = (int8_t)-sa;
-            acc->acc[CAGE_MOVE_SIGMA]++;
-            continue;
-        }
-        int S = 0;
-        for (int dd = 0; dd < 4; dd++) {
-            const int64_t b = nb[dd];
-            if (b >= 0) S += (level[b] >= 0) * sigma[b];
-        }
-        if ((uint64_t)r.v[2] < t->sigma[sa > 0][S + 4]) {
-            sigma[a] = (int8_t)-sa;
-            acc->acc[CAGE_MOVE_SIGMA]++;
-            acc->dJ -= 2 * sa * S;
-            acc->dh -= 2 * sa;
+            if (ph == 0) sigma_move(c, x, y, a, r2[i], acc);
         }
     }
-    k->nevents[y] = nev;
+    acc->prop[CAGE_MOVE_SINGLE] += nprop[0];
+    acc->acc[CAGE_MOVE_SINGLE] += nacc[0];
+    acc->prop[CAGE_MOVE_TRAP] += nprop[1];
+    acc->acc[CAGE_MOVE_TRAP] += nacc[1];
 }
 
 void cage_sweep(const lattice *lat, model_state *s, const model_params *p, const cage_tables *t,
@@ -265,15 +422,16 @@ void cage_sweep(const lattice *lat, model_state *s, const model_params *p, const
 {
     cage_acc tot = {0};
     for (int cls = 0; cls < 4; cls++) bond_pass(lat, s, cls, seed, sweep, &tot);
+    const row_ctx rc = {lat, s, p, t, k, (uint32_t)sweep, cage_simd_available()};
     for (int colour = 0; colour < 2; colour++) {
         cage_acc sum = {0};
         if (run_parallel(lat)) {
 #pragma omp parallel for schedule(static) reduction(cage_sum : sum)
-            for (int y = 0; y < lat->Ly; y++) site_row(lat, s, p, t, k, colour, y, seed, sweep, &sum);
+            for (int y = 0; y < lat->Ly; y++) site_row(&rc, colour, y, seed, sweep, &sum);
         } else {
-            for (int y = 0; y < lat->Ly; y++) site_row(lat, s, p, t, k, colour, y, seed, sweep, &sum);
+            for (int y = 0; y < lat->Ly; y++) site_row(&rc, colour, y, seed, sweep, &sum);
         }
-        if (sum.k.sm_jumps) kinetics_apply_jumps(k, lat, s);
+        if (sum.k.sm_jumps) kinetics_apply_jumps(k, lat, s, colour);
         acc_add(&tot, &sum);
     }
     de->sum_C += tot.dC; de->n_steps += tot.dSt; de->sum_J += tot.dJ; de->sum_h += tot.dh;
@@ -315,12 +473,15 @@ static void cage_free(sim_state *s)
 
 static int cage_init(sim_state *s, const sm_config *cfg, sm_error *err)
 {
-    (void)cfg;
+    /* the kinetic stamps are 32-bit sweep numbers */
+    if (cfg->equilibration_sweeps + config_total_sweeps(cfg) >= (int64_t)KIN_NO_STAMP)
+        return sm_fail(err, "%s: run.sweeps: a cage run has at most %lld sweeps in all, equilibration included",
+                       cfg->source, (long long)KIN_NO_STAMP - 1);
     cage_data *d = calloc(1, sizeof *d);
     if (!d) return sm_fail(err, "out of memory for the cage dynamics");
     s->dyn_data = d;
     d->t.T = -1.0;
-    if (kinetics_init(&d->kin, &s->lat, &s->p, err)) {
+    if (kinetics_init(&d->kin, &s->lat, err)) {
         cage_free(s);
         return 1;
     }
@@ -349,8 +510,7 @@ static void cage_save(const sim_state *s, ckpt_writer *w)
 {
     const kinetics *k = &cage_of(s)->kin;
     const size_t N = (size_t)s->lat.N;
-    ckpt_put(w, "kin.last_sweep", k->last_sweep, N * sizeof *k->last_sweep);
-    ckpt_put(w, "kin.last_level", k->last_level, N);
+    ckpt_put(w, "kin.stamp", k->stamp, N * sizeof *k->stamp);
     ckpt_put(w, "kin.counters", &k->c, sizeof k->c);
 }
 
@@ -358,8 +518,7 @@ static int cage_restore(sim_state *s, const ckpt_reader *r, sm_error *err)
 {
     kinetics *k = &cage_of(s)->kin;
     const size_t N = (size_t)s->lat.N;
-    return ckpt_get(r, "kin.last_sweep", k->last_sweep, N * sizeof *k->last_sweep, err) ||
-           ckpt_get(r, "kin.last_level", k->last_level, N, err) ||
+    return ckpt_get(r, "kin.stamp", k->stamp, N * sizeof *k->stamp, err) ||
            ckpt_get(r, "kin.counters", &k->c, sizeof k->c, err);
 }
 
@@ -367,8 +526,9 @@ const dynamics_ops DYNAMICS_CAGE = {
     .update_unit = "PCP move",
     .nmoves = CAGE_NMOVES,
     .move_names = CAGE_MOVE_NAMES,
-    /* last completion sweep and level per site, soft-matrix event buffer */
-    .bytes_per_site = 8 + 1 + 4,
+    .pcp_fields = 1,
+    /* the last completion's sweep per site, soft-matrix event bits */
+    .bytes_per_site = 4.125,
     .init = cage_init,
     .set_temperature = cage_set_temperature,
     .sweep = cage_do_sweep,

@@ -21,9 +21,8 @@ static void init_fields(sim_state *s, const sm_config *cfg)
         const rng_block r = rng_draw(s->seed, 0, RNG_STREAM_INIT, 0, (uint32_t)a);
         s->st.level[a] = (int8_t)(cfg->init_level_random ? -(int)(r.v[0] & 1u) : cfg->init_level);
         s->st.sigma[a] = initial_sigma(cfg, lattice_x(lat, a), lattice_y(lat, a), r.v[1]);
-        s->st.phase[a] = 0;
-        s->st.z[a] = 0.0f;
     }
+    /* phase and the jump counts start at 0, as allocated */
 }
 
 int sim_init(sim_state *s, const sm_config *cfg, sm_error *err)
@@ -39,7 +38,8 @@ int sim_init(sim_state *s, const sm_config *cfg, sm_error *err)
         memset(s, 0, sizeof *s);
         return 1;
     }
-    if (model_state_init(&s->st, s->lat.N, err)) {
+    if (model_state_init(&s->st, s->lat.N, err) ||
+        (s->dyn->pcp_fields && model_state_init_pcp(&s->st, &s->p, err))) {
         memset(s, 0, sizeof *s);
         return 1;
     }
@@ -87,8 +87,10 @@ void sim_save(const sim_state *s, ckpt_writer *w)
     ckpt_put(w, "sim.moves", &s->moves, sizeof s->moves);
     ckpt_put(w, "sim.level", s->st.level, N);
     ckpt_put(w, "sim.sigma", s->st.sigma, N);
-    ckpt_put(w, "sim.phase", s->st.phase, N);
-    ckpt_put(w, "sim.z", s->st.z, N * sizeof *s->st.z);
+    if (s->st.phase) {
+        ckpt_put(w, "sim.phase", s->st.phase, N);
+        ckpt_put(w, "sim.zjumps", s->st.zjumps, N * sizeof *s->st.zjumps);
+    }
     s->dyn->save(s, w);
 }
 
@@ -113,7 +115,7 @@ static int check_fields(const sim_state *s, const ckpt_reader *r, sm_error *err)
     if (s->step < 0) return sm_fail(err, "%s: checkpoint has a negative step", r->path);
     for (int64_t a = 0; a < s->lat.N; a++) {
         const int l = s->st.level[a], sg = s->st.sigma[a];
-        if (l < LEVEL_MIN || l > LEVEL_MAX || (sg != 1 && sg != -1) || s->st.phase[a] >= NPHASE)
+        if (l < LEVEL_MIN || l > LEVEL_MAX || (sg != 1 && sg != -1) || (s->st.phase && s->st.phase[a] >= NPHASE))
             return sm_fail(err, "%s: checkpoint has an invalid state at site %lld", r->path, (long long)a);
     }
     energy_terms e;
@@ -132,9 +134,47 @@ int sim_restore(sim_state *s, const ckpt_reader *r, sm_error *err)
         ckpt_get(r, "sim.moves", &s->moves, sizeof s->moves, err) ||
         ckpt_get(r, "sim.level", s->st.level, N, err) ||
         ckpt_get(r, "sim.sigma", s->st.sigma, N, err) ||
-        ckpt_get(r, "sim.phase", s->st.phase, N, err) ||
-        ckpt_get(r, "sim.z", s->st.z, N * sizeof *s->st.z, err) ||
+        (s->st.phase && (ckpt_get(r, "sim.phase", s->st.phase, N, err) ||
+                         ckpt_get(r, "sim.zjumps", s->st.zjumps, N * sizeof *s->st.zjumps, err))) ||
         s->dyn->restore(s, r, err))
         return 1;
     return check_fields(s, r, err);
+}
+
+const char *const SIM_MEM_PART_NAMES[SIM_MEM_NPARTS] = {
+    "level and sigma", "PCP phase and z", "dynamics bookkeeping", "snapshot frame", "census scratch"};
+
+/* Bytes a site of the frame a snapshot builds before writing: fields that
+ * are not stored as written (z from its count, pcp from phase and sigma,
+ * phase of a kind without it). level and sigma are written in place. */
+static double snapshot_bytes_per_site(unsigned fields, int pcp)
+{
+    double b = 0;
+    if (fields & SNAP_PHASE) b = pcp ? 0 : 1;
+    if (fields & SNAP_Z) b = b > 4 ? b : 4;
+    if (fields & SNAP_PCP) b = 12; /* one frame at a time, the largest */
+    return b;
+}
+
+/* The census keeps its scratch within 5 bytes a site (docs/census.md), and
+ * only while it runs. */
+enum { CENSUS_BYTES_PER_SITE = 5 };
+
+void sim_memory_estimate(const sm_config *cfg, sim_memory *m)
+{
+    memset(m, 0, sizeof *m);
+    const dynamics_kind *kind = dynamics_at(cfg->dynamics);
+    const double N = (double)cfg->Lx * (double)cfg->Ly;
+    const int pcp = kind && kind->ops->pcp_fields;
+    m->bytes[SIM_MEM_FIELDS] = N * model_state_bytes_per_site(0);
+    m->bytes[SIM_MEM_PCP] = N * (model_state_bytes_per_site(pcp) - model_state_bytes_per_site(0));
+    m->bytes[SIM_MEM_DYNAMICS] = kind ? N * kind->ops->bytes_per_site : 0;
+    if (cfg->snapshot_every > 0)
+        m->bytes[SIM_MEM_SNAPSHOT] = N * snapshot_bytes_per_site(cfg->snapshot_fields, pcp);
+    if (cfg->census_every > 0) m->bytes[SIM_MEM_CENSUS] = N * CENSUS_BYTES_PER_SITE;
+    /* snapshots and the census run after a sweep, never together with
+     * each other's buffers */
+    const double transient = m->bytes[SIM_MEM_SNAPSHOT] > m->bytes[SIM_MEM_CENSUS]
+                                 ? m->bytes[SIM_MEM_SNAPSHOT] : m->bytes[SIM_MEM_CENSUS];
+    m->total = m->bytes[SIM_MEM_FIELDS] + m->bytes[SIM_MEM_PCP] + m->bytes[SIM_MEM_DYNAMICS] + transient;
 }

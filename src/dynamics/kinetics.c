@@ -1,6 +1,7 @@
 /* Kinetic bookkeeping of the cage dynamics: allocation, soft-matrix jumps,
  * tau statistics. The per-segment output is diag/relaxation.c. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "dynamics/kinetics.h"
@@ -40,62 +41,80 @@ static int build_footprint(kinetics *k, const lattice *lat, sm_error *err)
     return 0;
 }
 
-int kinetics_init(kinetics *k, const lattice *lat, const model_params *p, sm_error *err)
+int kinetics_init(kinetics *k, const lattice *lat, sm_error *err)
 {
     memset(k, 0, sizeof *k);
     const size_t N = (size_t)lat->N;
-    k->row_cap = (lat->Lx + 1) / 2;
-    k->last_sweep = malloc(sizeof *k->last_sweep * N);
-    k->last_level = malloc(N);
-    k->events = malloc(sizeof *k->events * (size_t)lat->Ly * (size_t)k->row_cap);
+    k->row_words = ((lat->Lx + 1) / 2 + 63) / 64;
+    const size_t words = (size_t)lat->Ly * (size_t)k->row_words;
+    k->stamp = malloc(sizeof *k->stamp * N);
+    k->ev_mask = calloc(words, sizeof *k->ev_mask);
+    k->ev_sign = calloc(words, sizeof *k->ev_sign);
     k->nevents = calloc((size_t)lat->Ly, sizeof *k->nevents);
-    if (!k->last_sweep || !k->last_level || !k->events || !k->nevents) {
+    if (!k->stamp || !k->ev_mask || !k->ev_sign || !k->nevents) {
         kinetics_free(k);
         return sm_fail(err, "kinetics: out of memory for %lld sites", (long long)lat->N);
     }
-    for (size_t a = 0; a < N; a++) {
-        k->last_sweep[a] = 0;
-        k->last_level[a] = KIN_NONE;
-    }
+    for (size_t a = 0; a < N; a++) k->stamp[a] = KIN_NO_STAMP;
     if (build_footprint(k, lat, err)) {
         kinetics_free(k);
         return 1;
     }
-    k->n_z = (float)pow(p->N_c, -p->Tg_over_Tm);
     return 0;
+}
+
+double kinetics_bytes_per_site(void)
+{
+    /* the stamp, and two event bits per site of one colour */
+    return (double)sizeof(uint32_t) + 2.0 / 16.0;
 }
 
 void kinetics_free(kinetics *k)
 {
-    free(k->last_sweep);
-    free(k->last_level);
-    free(k->events);
+    free(k->stamp);
+    free(k->ev_mask);
+    free(k->ev_sign);
     free(k->nevents);
     free(k->fp_dx);
     free(k->fp_dy);
     memset(k, 0, sizeof *k);
 }
 
-void kinetics_apply_jumps(kinetics *k, const lattice *lat, model_state *s)
+/* z += d at (x, y), the count saturating instead of wrapping. */
+static inline void add_jump(int32_t *zj, int d)
+{
+    const int64_t v = (int64_t)*zj + d;
+    *zj = v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int32_t)v;
+}
+
+static void apply_one(const kinetics *k, const lattice *lat, model_state *s, int xa, int ya, int d)
 {
     const int Lx = lat->Lx, Ly = lat->Ly;
     const int periodic = lat->boundary == BOUNDARY_PERIODIC;
-    for (int y = 0; y < Ly; y++) {
-        for (int e = 0; e < k->nevents[y]; e++) {
-            const int64_t ev = k->events[(int64_t)y * k->row_cap + e];
-            const int64_t a = ev >> 1;
-            const float dz = (ev & 1) ? k->n_z : -k->n_z;
-            const int xa = lattice_x(lat, a), ya = lattice_y(lat, a);
-            for (int i = 0; i < k->nfp; i++) {
-                int x = xa + k->fp_dx[i], yy = ya + k->fp_dy[i];
-                if (periodic) {
-                    x -= x >= Lx ? Lx : 0;
-                    yy -= yy >= Ly ? Ly : 0;
-                } else if (x < 0 || x >= Lx || yy < 0 || yy >= Ly) {
-                    continue;
-                }
-                s->z[(int64_t)yy * Lx + x] += dz;
+    for (int i = 0; i < k->nfp; i++) {
+        int x = xa + k->fp_dx[i], y = ya + k->fp_dy[i];
+        if (periodic) {
+            x -= x >= Lx ? Lx : 0;
+            y -= y >= Ly ? Ly : 0;
+        } else if (x < 0 || x >= Lx || y < 0 || y >= Ly) {
+            continue;
+        }
+        add_jump(&s->zjumps[(int64_t)y * Lx + x], d);
+    }
+}
+
+void kinetics_apply_jumps(kinetics *k, const lattice *lat, model_state *s, int colour)
+{
+    for (int y = 0; y < lat->Ly; y++) {
+        if (!k->nevents[y]) continue;
+        for (int w = 0; w < k->row_words; w++) {
+            const int64_t i = (int64_t)y * k->row_words + w;
+            for (uint64_t m = k->ev_mask[i]; m; m &= m - 1) {
+                const int b = __builtin_ctzll(m);
+                const int x = 2 * (64 * w + b) + ((y + colour) & 1);
+                apply_one(k, lat, s, x, y, (k->ev_sign[i] >> b) & 1 ? 1 : -1);
             }
+            k->ev_mask[i] = k->ev_sign[i] = 0;
         }
         k->nevents[y] = 0;
     }

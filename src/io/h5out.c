@@ -412,23 +412,51 @@ int h5o_snapshot_write(h5out *h, int i, int Lx, int Ly, int compression, int64_t
     return 0;
 }
 
+/* The frame of field i as the file stores it: level and sigma in place
+ * (*buf stays NULL), the others built into a buffer allocated here (a
+ * snapshot is I/O, not a sweep; one frame at a time). Without PCP fields
+ * (level dynamics) every phase is 0 and every z 0: zero pages. */
+static const void *snapshot_frame(int i, const model_state *s, void **buf)
+{
+    const size_t N = (size_t)s->N;
+    *buf = NULL;
+    switch (1u << i) {
+    case SNAP_LEVEL: return s->level;
+    case SNAP_SIGMA: return s->sigma;
+    case SNAP_PHASE: return s->phase ? (const void *)s->phase : (*buf = calloc(N, 1));
+    case SNAP_Z: {
+        float *z = *buf = (s->zjumps ? malloc(N * sizeof *z) : calloc(N, sizeof *z));
+        if (z && s->zjumps)
+            for (size_t a = 0; a < N; a++) z[a] = model_z(s, (int64_t)a);
+        return z;
+    }
+    default: {
+        float *pcp = *buf = malloc(sizeof *pcp * 3 * N);
+        uint8_t *zero = s->phase ? NULL : calloc(N, 1);
+        if (pcp && (s->phase || zero)) {
+            model_state v = *s;
+            v.phase = s->phase ? s->phase : zero;
+            pcp_positions(&v, pcp);
+        }
+        const int ok = pcp && (s->phase || zero);
+        free(zero);
+        return ok ? pcp : NULL;
+    }
+    }
+}
+
 int h5out_snapshot(h5out *h, unsigned fields, int Lx, int Ly, const model_state *s,
                    int64_t step, int compression, sm_error *err)
 {
-    /* the PCP position is derived from (phase, sigma) only when asked for;
-     * a snapshot is I/O, so the buffer is allocated here, not in a sweep */
-    float *pcp = NULL;
-    if (fields & SNAP_PCP) {
-        pcp = malloc(sizeof *pcp * 3 * (size_t)Lx * (size_t)Ly);
-        if (!pcp) return sm_fail(err, "%s: out of memory for the pcp snapshot", h->path);
-        pcp_positions(s, pcp);
-    }
-    const void *data[SNAP_NFIELDS] = {s->level, s->sigma, s->phase, s->z, pcp};
     int rc = 0;
-    for (int i = 0; i < SNAP_NFIELDS && !rc; i++)
-        if (fields & (1u << i))
-            rc = h5o_snapshot_write(h, i, Lx, Ly, compression, step, (double)step, data[i], err);
-    free(pcp);
+    for (int i = 0; i < SNAP_NFIELDS && !rc; i++) {
+        if (!(fields & (1u << i))) continue;
+        void *buf;
+        const void *frame = snapshot_frame(i, s, &buf);
+        rc = frame ? h5o_snapshot_write(h, i, Lx, Ly, compression, step, (double)step, frame, err)
+                   : sm_fail(err, "%s: out of memory for the %s snapshot", h->path, SNAP_FIELD_NAMES[i]);
+        free(buf);
+    }
     return rc;
 }
 

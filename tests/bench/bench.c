@@ -1,5 +1,5 @@
 /* `make bench`: ns per site-update of the level sweep, the cage sweep (when
- * src/cage_sweep.c is built in), the census and a snapshot write, next to a
+ * the library has the cage kind, include/dynamics/cage.h), the census and a snapshot write, next to a
  * plain Ising checkerboard kernel on the same lattice, at several L and
  * thread counts. Each measurement is `reps` timed repetitions, each after
  * one untimed unit that warms the caches; a repetition runs enough units
@@ -44,7 +44,7 @@
 #include "run/threads.h"
 
 #if defined(__has_include)
-#if __has_include("cage_sweep.h")
+#if __has_include("dynamics/cage.h")
 #define BENCH_HAVE_CAGE 1
 #endif
 #endif
@@ -493,7 +493,7 @@ static void write_outputs(const bench *b)
         printf("| %s | %d | %d | %.3f | %.3f | %.3f | %.3f | %.3f | %s | %s | %s |\n", r->op, r->L,
                r->threads, r->med, r->min, r->max, r->iqr, r->cpu, ratio, speed, sweeps);
     }
-    if (!BENCH_HAVE_CAGE) printf("(cage sweep: not available - src/cage_sweep.c not built)\n");
+    if (!BENCH_HAVE_CAGE) printf("(cage sweep: not available - include/dynamics/cage.h not found)\n");
     else printf("cage rows: ns per PCP move proposal (N single jumps + one pair check per bond "
                 "per sweep), not per site\n");
     if (want(b, "measure"))

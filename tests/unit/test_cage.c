@@ -11,6 +11,7 @@
 #include "check.h"
 #include "io/config.h"
 #include "core/pcp.h"
+#include "core/rng.h"
 #include "core/state.h"
 #include "dynamics/dynamics.h"
 
@@ -220,26 +221,27 @@ static void test_soft_matrix_footprint(void)
         sm_error err;
         model_params_default(&p);
         if (lattice_init(&lat, cases[c].L, cases[c].L, cases[c].bc, &err) ||
-            model_state_init(&st, lat.N, &err) || kinetics_init(&k, &lat, &p, &err)) {
+            model_state_init(&st, lat.N, &err) || model_state_init_pcp(&st, &p, &err) ||
+            kinetics_init(&k, &lat, &err)) {
             CHECK(0, "set-up");
             return;
         }
         const int64_t a = cases[c].bc == BOUNDARY_OPEN ? 0 : 5 * lat.Lx + 3; /* corner when open */
-        k.events[(int64_t)lattice_y(&lat, a) * k.row_cap] = (a << 1) | 0; /* sigma = -1 */
-        k.nevents[lattice_y(&lat, a)] = 1;
-        kinetics_apply_jumps(&k, &lat, &st);
+        const int x = lattice_x(&lat, a), y = lattice_y(&lat, a);
+        kinetics_mark_event(&k, x, y, 0); /* sigma = -1 */
+        kinetics_apply_jumps(&k, &lat, &st, (x + y) & 1);
         int hit = 0, wrong = 0;
         for (int64_t b = 0; b < lat.N; b++) {
-            if (st.z[b] == 0.0f) continue;
+            if (st.zjumps[b] == 0) continue;
             hit++;
-            wrong += st.z[b] != -k.n_z;
+            wrong += st.zjumps[b] != -1 || model_z(&st, b) != -(float)st.n_z;
         }
         /* open corner: the quarter diamond x, y >= 0, x + y <= 8, minus 2 tips */
         const int expect = cases[c].expect ? cases[c].expect : 45 - 2;
         CHECK(hit == expect, "case %d: %d sites moved, expected %d", c, hit, expect);
         CHECK(wrong == 0, "case %d: %d sites moved by the wrong amount", c, wrong);
-        CHECK(fabs(k.n_z - pow(200.0, -0.625)) < 1e-7, "n_z %g", k.n_z);
-        CHECK(k.nevents[lattice_y(&lat, a)] == 0, "events not cleared");
+        CHECK(fabs(st.n_z - pow(200.0, -0.625)) < 1e-15, "n_z %g", st.n_z);
+        CHECK(k.nevents[y] == 0 && k.ev_mask[(int64_t)y * k.row_words] == 0, "events not cleared");
         kinetics_free(&k);
         model_state_free(&st);
     }
@@ -274,6 +276,110 @@ static void test_pcp_geometry(void)
         }
 }
 
+/* The level dynamics keeps level and sigma only; the cage dynamics adds
+ * phase and the jump counts, and its estimate counts what it allocates. */
+static void test_fields_by_kind(void)
+{
+    sim_state s;
+    if (make_sim(&s, "{\"lattice\": {\"Lx\": 8, \"Ly\": 6}, \"temperature\": 1}")) {
+        CHECK(0, "set-up");
+        return;
+    }
+    CHECK(s.st.level && s.st.sigma && !s.st.phase && !s.st.zjumps && !s.kin, "level fields");
+    sim_free(&s);
+    if (make_sim(&s, "{\"lattice\": {\"Lx\": 8, \"Ly\": 6}, \"temperature\": 1, \"dynamics\": {\"kind\": \"cage\"}}")) {
+        CHECK(0, "set-up");
+        return;
+    }
+    CHECK(s.st.phase && s.st.zjumps && s.kin && s.kin->stamp, "cage fields");
+    CHECK(fabs(s.dyn->bytes_per_site - kinetics_bytes_per_site()) < 1e-12, "cage bytes_per_site %g",
+          s.dyn->bytes_per_site);
+    CHECK(model_state_bytes_per_site(1) == 7 && model_state_bytes_per_site(0) == 2, "state bytes");
+    sim_free(&s);
+}
+
+/* The tau bookkeeping against the definition it replaced: a site's last
+ * completion sweep and the level it reached, kept here from the level
+ * field seen after each sweep (a site crosses a loop at most once a sweep:
+ * once in its colour pass, never in a bond pass). A completion to l2
+ * closes a tau_(l2-1) interval when the last completion reached l2 - 1. */
+static void test_tau_against_definition(void)
+{
+    sim_state s;
+    omp_set_num_threads(1);
+    if (make_sim(&s, "{\"lattice\": {\"Lx\": 16, \"Ly\": 16}, \"dynamics\": {\"kind\": \"cage\","
+                     " \"trap_barrier\": 0, \"async_barrier\": 0}, \"temperature\": 9,"
+                     " \"init\": {\"level\": 4}, \"run\": {\"seed\": 5}}")) {
+        CHECK(0, "set-up");
+        return;
+    }
+    const int64_t N = s.lat.N;
+    int64_t *last = calloc((size_t)N, sizeof *last);
+    int8_t *reached = malloc((size_t)N), *before = malloc((size_t)N);
+    int64_t sum[KIN_NTAU] = {0}, count[KIN_NTAU] = {0}, undos = 0;
+    for (int64_t a = 0; a < N; a++) {
+        reached[a] = -100;
+        s.st.phase[a] = (uint8_t)(a % NPHASE);
+    }
+    sim_set_temperature(&s, 9.0);
+    /* a loop is a random walk of 64 steps: thousands of sweeps */
+    for (int sw = 0; sw < 12000; sw++) {
+        memcpy(before, s.st.level, (size_t)N);
+        const int64_t now = s.step;
+        sim_sweep(&s);
+        for (int64_t a = 0; a < N; a++) {
+            const int l = before[a], l2 = s.st.level[a];
+            undos += l2 == l - 1;
+            if (l2 != l + 1) continue;
+            if (l2 >= 1 && reached[a] == l2 - 1) {
+                sum[l2 - 1] += now - last[a];
+                count[l2 - 1]++;
+            }
+            reached[a] = (int8_t)l2;
+            last[a] = now;
+        }
+    }
+    int64_t total = 0, ctotal = 0, utotal = 0;
+    for (int i = 0; i < KIN_NTAU; i++) {
+        CHECK(s.kin->c.tau_count[i] == count[i] && s.kin->c.tau_sum[i] == sum[i],
+              "tau_%d: %lld intervals, sum %lld; by definition %lld, %lld", i,
+              (long long)s.kin->c.tau_count[i], (long long)s.kin->c.tau_sum[i], (long long)count[i],
+              (long long)sum[i]);
+        total += count[i];
+    }
+    for (int i = 0; i < KIN_NLOOPS; i++) {
+        ctotal += s.kin->c.completions[i];
+        utotal += s.kin->c.undos[i];
+    }
+    CHECK(utotal == undos && undos > 100 && total > 50 && ctotal > total,
+          "undos %lld (seen %lld), intervals %lld, completions %lld", (long long)utotal,
+          (long long)undos, (long long)total, (long long)ctotal);
+    free(last);
+    free(reached);
+    free(before);
+    sim_free(&s);
+}
+
+/* The row's random words are rng_draw's, on both paths (the AVX-512 one
+ * only where the CPU has it), including a counter that wraps 2^32. */
+static void test_row_randoms(void)
+{
+    const uint64_t seed = 0x123456789abcdefull, sweep = 0x100000007ull;
+    const int64_t starts[2] = {1001, 4294967290LL};
+    for (int simd = 0; simd <= cage_simd_available(); simd++)
+        for (int k = 0; k < 2; k++) {
+            uint32_t o[3][64];
+            cage_row_randoms(simd, seed, sweep, 1, starts[k], 61, o[0], o[1], o[2]);
+            int bad = 0;
+            for (int i = 0; i < 61; i++) {
+                const rng_block r = rng_draw(seed, sweep, RNG_STREAM_CAGE_SITE, 1, (uint32_t)(starts[k] + 2 * i));
+                bad += o[0][i] != r.v[0] || o[1][i] != r.v[1] || o[2][i] != r.v[2];
+            }
+            CHECK(bad == 0, "simd %d start %lld: %d sites differ", simd, (long long)starts[k], bad);
+        }
+    if (!cage_simd_available()) printf("   (no AVX-512 here: only the rng_draw path checked)\n");
+}
+
 /* Same seed, 1 and 2 threads: identical fields, energies, counters. The
  * lattice is big enough for the passes to run in parallel, hot enough for
  * loops and soft-matrix jumps. */
@@ -301,7 +407,7 @@ static void test_threads_bitwise(void)
     CHECK(memcmp(a.st.level, b.st.level, N) == 0, "level differs");
     CHECK(memcmp(a.st.sigma, b.st.sigma, N) == 0, "sigma differs");
     CHECK(memcmp(a.st.phase, b.st.phase, N) == 0, "phase differs");
-    CHECK(memcmp(a.st.z, b.st.z, N * sizeof *a.st.z) == 0, "z differs");
+    CHECK(memcmp(a.st.zjumps, b.st.zjumps, N * sizeof *a.st.zjumps) == 0, "z differs");
     CHECK(memcmp(&a.e, &b.e, sizeof a.e) == 0, "energy differs");
     CHECK(memcmp(&a.moves, &b.moves, sizeof a.moves) == 0, "move counts differ");
     CHECK(memcmp(&a.kin->c, &b.kin->c, sizeof a.kin->c) == 0, "kinetic counters differ");
@@ -319,6 +425,9 @@ int main(void)
     RUN(test_thresholds);
     RUN(test_soft_matrix_footprint);
     RUN(test_pcp_geometry);
+    RUN(test_fields_by_kind);
+    RUN(test_tau_against_definition);
+    RUN(test_row_randoms);
     RUN(test_threads_bitwise);
     return CHECK_REPORT();
 }
