@@ -5,15 +5,12 @@
 #include "cli/cli.h"
 #include "core/version.h"
 #include "io/config.h"
+#ifdef SM_WITH_MPI
+#include "mpi/session.h"
+#endif
 
-int main(int argc, char **argv)
+static int dispatch(int argc, char **argv)
 {
-    /* HDF5 1.10 closes files still open at exit from an atexit handler; after
-     * an H5Fclose that failed (disk full) that retry dereferences freed state
-     * and would turn exit 1 into SIGSEGV. Every file is closed explicitly
-     * before exit, so the handler is not needed. Must precede any other HDF5
-     * call; forked sweep children inherit it. */
-    H5dont_atexit();
     if (argc < 2) {
         cli_usage(stderr);
         return 2;
@@ -37,4 +34,19 @@ int main(int argc, char **argv)
     fprintf(stderr, "softmatrix: unknown command '%s'%s (see 'softmatrix --help')\n",
             sm_escape(got, sizeof got, cmd), cli_suggest(cmd, hint, sizeof hint));
     return 2;
+}
+
+int main(int argc, char **argv)
+{
+    /* HDF5 1.10 closes files still open at exit from an atexit handler; after
+     * an H5Fclose that failed (disk full) that retry dereferences freed state
+     * and would turn exit 1 into SIGSEGV. Every file is closed explicitly
+     * before exit, so the handler is not needed. Must precede any other HDF5
+     * call; forked sweep children inherit it. */
+    H5dont_atexit();
+#ifdef SM_WITH_MPI
+    return mpi_main(argc, argv, dispatch);   /* make mpi: which ranks run what */
+#else
+    return dispatch(argc, argv);
+#endif
 }
