@@ -20,12 +20,12 @@ typedef struct {
     uint64_t level[NLEVELS][2][9][2][9];
     uint64_t sigma[2][9];
     /* The sigma thresholds in 32 bits for the SIMD path, where they fit two
-     * vector registers: level_thr32 (level_sweep.c) of sigma flattened as
+     * vector registers: level_thr32 (level_kernel.h) of sigma flattened as
      * [s > 0] * 9 + S + 4, zero-padded. */
     uint32_t sigma32[32];
     /* The upper 16 bits of level_thr32 of the level entries that a move
      * allowed by RSOS and the bounds can meet, at a compact index
-     * (level_sweep.c, compact_index), for the SIMD path: its look-ups are
+     * (level.c, compact_index), for the SIMD path: its look-ups are
      * register permutes instead of gathers. level16_ok is 0 if two such
      * entries that share an index differ (then the sweep takes the scalar
      * path). */
@@ -41,15 +41,47 @@ void level_sweep(const lattice *lat, model_state *s, const model_params *p,
                  const level_tables *t, uint64_t seed, uint64_t sweep,
                  energy_terms *de, move_stats *ms);
 
-/* The same sweep with a choice of implementation: AUTO uses the AVX-512
- * interior path when the CPU has it, SCALAR never does (tests run both; the
- * results are bitwise identical). */
-typedef enum { LEVEL_KERNEL_AUTO = 0, LEVEL_KERNEL_SCALAR = 1 } level_kernel_kind;
+/* The same sweep with a choice of implementation: AUTO takes the widest
+ * vector path this CPU has (AVX-512, else AVX2, else the portable scalar
+ * code); the others ask for one path, and a path the CPU lacks runs as
+ * SCALAR. Tests run them all; the results are bitwise identical. */
+typedef enum {
+    LEVEL_KERNEL_AUTO = 0,
+    LEVEL_KERNEL_SCALAR = 1,
+    LEVEL_KERNEL_AVX2 = 2,
+    LEVEL_KERNEL_AVX512 = 3
+} level_kernel_kind;
 void level_sweep_kernel(const lattice *lat, model_state *s, const model_params *p,
                         const level_tables *t, uint64_t seed, uint64_t sweep, energy_terms *de,
                         move_stats *ms, level_kernel_kind kind);
+/* 1 when this build and CPU have the path (AUTO and SCALAR: always). */
+int level_kernel_available(level_kernel_kind kind);
 /* 1 when this build and CPU have the AVX-512 path. */
 int level_kernel_simd_available(void);
+
+/* A rectangular block of the global lattice *lat held in storage with (at
+ * least) one halo cell on each side: site (gx0 + x, gy0 + y), 0 <= x < nx,
+ * 0 <= y < ny, at level[y * stride + x] (level points at the block's first
+ * owned site; stride >= nx + 2), the same for sigma. */
+typedef struct {
+    int8_t *level, *sigma;
+    int64_t stride;
+    int gx0, gy0, nx, ny;
+    const lattice *lat;
+} level_block;
+
+/* One checkerboard colour ((gx + gy) mod 2) of the level sweep of a block:
+ * what level_sweep does to those sites, bitwise, with the same random
+ * numbers (counter gy * Lx + gx). Neighbours are read from storage, halo
+ * cells included: the caller fills the halo with the neighbouring sites'
+ * current values before each colour (at a global open boundary the
+ * neighbour is absent and the halo is not read). So level_sweep equals, for
+ * colour 0 then 1: fill every block's halo, then sweep every block's colour.
+ * Adds the block's energy change to *de and its move counts (the sites of
+ * this colour as proposals) to *ms; rows in parallel with OpenMP. */
+void level_sweep_block_colour(const level_block *b, int colour, const model_params *p,
+                              const level_tables *t, uint64_t seed, uint64_t sweep,
+                              energy_terms *de, move_stats *ms, level_kernel_kind kind);
 
 /* The kernel's random numbers: words 0..2 of Random123's philox4x32 (10
  * rounds) with key {k0, k1} for the n counters {c0 + 2i, c1, c2, c3},

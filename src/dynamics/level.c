@@ -28,21 +28,12 @@
 #include "dynamics/dynamics.h"
 #include "dynamics/level.h"
 #include "core/rng.h"
+#include "level_kernel.h"
 
 const char *const LEVEL_MOVE_NAMES[LEVEL_NMOVES] = {"level", "sigma"};
 
 /* Sites per Philox pass: 3 x 1 KiB of stack, small against L1. */
 enum { CHUNK = 256 };
-
-/* C(l) with a zero on each side (core/model.h). */
-#define CB_PAD MODEL_CBOSONS_PAD
-
-/* A threshold thr in [0, 2^32] (accept iff (uint64_t)r < thr, r a 32-bit
- * random word) as a 32-bit one: thr - 1, and 0 for thr = 0. For every r != 0,
- * r < thr iff r <= level_thr32(thr); at r = 0 the two differ for thr = 0
- * (which does occur: out-of-range proposals, and exp() underflow at small T),
- * so the SIMD path hands any vector holding a zero word to the 64-bit path. */
-static inline uint32_t level_thr32(uint64_t thr) { return thr ? (uint32_t)(thr - 1) : 0u; }
 
 /* The compact index of level16 (level_tables). It covers the moves that
  * can be accepted at an interior site: l2 = l +- 1 within the bounds, every
@@ -138,393 +129,221 @@ void level_philox_lanes(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint
     }
 }
 
+/* What the sites of one colour in one row need: their storage, their
+ * random-number counters and where their neighbours are. The array index of
+ * a site and its counter are separate, so that the same row code sweeps the
+ * whole lattice and a block held with halo cells (level_sweep_block_colour). */
 typedef struct {
-    int64_t dC, dSt, dJ, dh, lacc, sacc;
-} sweep_acc;
+    int8_t *lv, *sg;        /* site x of the row at lv[x], sg[x] */
+    uint32_t ctr;           /* random-number counter of x = 0: global gy * Lx + gx */
+    int x0, n;              /* the row's sites of this colour: x = x0 + 2i, i < n */
+    int ilo, ihi;           /* [ilo, ihi): interior sites, neighbours at +-1, dup, ddn */
+    int xlast;              /* x of the row's last site */
+    int64_t dup, ddn;       /* offsets of the +y and -y neighbours */
+    int64_t off_lo, off_hi; /* offsets of the -x neighbour of x = 0, +x of x = xlast */
+    unsigned absent;        /* ABSENT_*: neighbours cut by an open boundary */
+} row_geom;
 
-/* The move at one site with neighbour levels b[4] (absent neighbours: the
- * caller passes lmin/lmax/S without them and b = -100) - the definition of
- * the kernel, shared by both paths. */
-static inline void site_update(int8_t *restrict lv, int8_t *restrict sg, int64_t a, int b0,
-                               int b1, int b2, int b3, int lmin, int lmax, int S, uint32_t r0,
-                               uint32_t r1, uint32_t r2, const level_tables *t, int move_levels,
-                               sweep_acc *A)
-{
-    const int l = lv[a], sa = sg[a];
-    const int up = (int)(r0 & 1u);
-    const int l2 = l - 1 + 2 * up;
-    /* RSOS: every neighbour within 1 of l2 (bounds are in the table as 0) */
-    const int rsos = (l2 - lmin <= 1) & (lmax - l2 <= 1) & move_levels;
-    const int dns = (b0 == l) + (b1 == l) + (b2 == l) + (b3 == l)
-                  - (b0 == l2) - (b1 == l2) - (b2 == l2) - (b3 == l2);
-    const int dn = (l2 >= 0) - (l >= 0);
-    const uint64_t thr = t->level[l + 1][up][dns + 4][sa > 0][(dn != 0 ? S : 0) + 4];
-    const int acc = rsos & ((uint64_t)r1 < thr);
-    const int ln = acc ? l2 : l;
-    lv[a] = (int8_t)ln;
-    /* sigma flip: free on a plain HSM, Metropolis on an HSCL (S is unchanged:
-     * the neighbours are of the other colour) */
-    const int hscl = ln >= 0;
-    const int flip = !hscl | ((uint64_t)r2 < t->sigma[sa > 0][S + 4]);
-    sg[a] = (int8_t)(flip ? -sa : sa);
-    const int dnh = acc * dn - 2 * (flip & hscl);
-    A->lacc += acc;
-    A->sacc += flip;
-    A->dC += acc ? CB_PAD[l2 + 2] - CB_PAD[l + 2] : 0;
-    A->dSt += acc ? dns : 0;
-    A->dJ += dnh * sa * S;
-    A->dh += dnh * sa;
-}
+/* bit d: the neighbour in direction d (lattice.h) is absent - in x only at
+ * the row's ends, in y for the whole row */
+enum { ABSENT_HI = 1u << DIR_PX, ABSENT_UP = 1u << DIR_PY, ABSENT_LO = 1u << DIR_MX,
+       ABSENT_DN = 1u << DIR_MY };
 
-/* A site whose neighbours need the boundary rules: edges, wraps, open
- * boundaries, tiny lattices. */
-static inline void site_general(int8_t *restrict lv, int8_t *restrict sg, const lattice *lat,
-                                int64_t a, uint32_t r0, uint32_t r1, uint32_t r2,
-                                const level_tables *t, int move_levels, sweep_acc *A)
+/* A site next to an edge of the row's storage (wraps, open boundaries, tiny
+ * lattices): neighbours through the row's edge rules. */
+static inline void site_edge(const row_geom *g, int x, uint32_t r0, uint32_t r1, uint32_t r2,
+                             const level_tables *t, int move_levels, sweep_acc *A)
 {
-    const int x = lattice_x(lat, a), y = lattice_y(lat, a);
+    const int64_t off[4] = {x == g->xlast ? g->off_hi : 1, g->dup, x == 0 ? g->off_lo : -1, g->ddn};
+    const unsigned gone = (g->absent & (ABSENT_UP | ABSENT_DN)) |
+                          (x == g->xlast ? g->absent & ABSENT_HI : 0) |
+                          (x == 0 ? g->absent & ABSENT_LO : 0);
+    int8_t *lv = g->lv + x, *sg = g->sg + x;
     int S = 0, lmin = 99, lmax = -99, b[4];
     for (int d = 0; d < 4; d++) {
-        const int64_t nb = lattice_nbr_xy(lat, x, y, d);
-        if (nb < 0) { b[d] = -100; continue; }
-        const int lb = lv[nb];
+        if (gone >> d & 1) { b[d] = -100; continue; }
+        const int lb = lv[off[d]];
         b[d] = lb;
-        S += (lb >= 0) * sg[nb];
-        lmin = lb < lmin ? lb : lmin;
-        lmax = lb > lmax ? lb : lmax;
+        S += (lb >= 0) * sg[off[d]];
+        lmin = imin(lb, lmin);
+        lmax = imax(lb, lmax);
     }
-    site_update(lv, sg, a, b[0], b[1], b[2], b[3], lmin, lmax, S, r0, r1, r2, t, move_levels, A);
+    site_update(lv, sg, b[0], b[1], b[2], b[3], lmin, lmax, S, r0, r1, r2, t, move_levels, A);
 }
 
-static inline int imin(int a, int b) { return a < b ? a : b; }
-static inline int imax(int a, int b) { return a > b ? a : b; }
-
-/* An interior site x of row y (1 <= x <= Lx - 2) whose rows y +- 1 exist. */
-static inline void site_interior(int8_t *restrict lv, int8_t *restrict sg, int64_t a,
-                                 int64_t up, int64_t dn, uint32_t r0, uint32_t r1, uint32_t r2,
-                                 const level_tables *t, int move_levels, sweep_acc *A)
+static void acc_add(sweep_acc *to, const sweep_acc *a)
 {
-    const int b0 = lv[a + 1], b1 = lv[up], b2 = lv[a - 1], b3 = lv[dn];
-    const int S = (-(b0 >= 0) & sg[a + 1]) + (-(b1 >= 0) & sg[up]) + (-(b2 >= 0) & sg[a - 1]) +
-                  (-(b3 >= 0) & sg[dn]);
-    const int lmin = imin(imin(b0, b1), imin(b2, b3));
-    const int lmax = imax(imax(b0, b1), imax(b2, b3));
-    site_update(lv, sg, a, b0, b1, b2, b3, lmin, lmax, S, r0, r1, r2, t, move_levels, A);
+    to->dC += a->dC; to->dSt += a->dSt; to->dJ += a->dJ; to->dh += a->dh;
+    to->lacc += a->lacc; to->sacc += a->sacc;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define LEVEL_HAVE_AVX512 1
-#define AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
-
-/* 32 Philox4x32-10 blocks for the counters {c0 + 2i, c1, c2, c3}, i < 32:
- * the arithmetic of level_philox_lanes, arranged for speed.
- *  - Each word lives in four vectors of 8 64-bit lanes (sites 0-7, 8-15,
- *    16-23, 24-31), the word in the low half of its lane: vpmuludq reads
- *    only the low halves, so the 64-bit product is at once the next "lo"
- *    word and, shifted, the "hi" word, and the junk left in the high halves
- *    is never read. The 16-lane form (products of even and odd lanes blended
- *    back) took 16 instructions a round for 16 sites; this one takes 12.
- *  - Only c0 differs between lanes, so round 1's product of x2 = c2 and
- *    round 2's product of x0 (then hi(c2 M1) ^ c1 ^ k0) are the same for all
- *    lanes: computed once in scalar code, as are x0, x1 after round 1 and x3
- *    after round 2.
- *  - Four independent chains: a round is a multiply, a shift and a
- *    ternary xor in sequence, and two chains (16 sites) left the multiplier
- *    idle between rounds; four made the whole sweep 13% faster.
- * The three words come back as two vectors of 16 32-bit lanes each, in site
- * order. */
-AVX512_TARGET static inline void philox32(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3,
-                                          uint32_t k0, uint32_t k1, __m512i *o0, __m512i *o1,
-                                          __m512i *o2)
-{
-    const uint32_t W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
-    const __m512i M0 = _mm512_set1_epi64(0xD2511F53u), M1 = _mm512_set1_epi64(0xCD9E8D57u);
-    const __m512i iota = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
-    __m512i x0[4], x1[4], x2[4], x3[4];
-    x0[0] = _mm512_add_epi64(_mm512_set1_epi64(c0), iota);
-    for (int h = 1; h < 4; h++) x0[h] = _mm512_add_epi64(x0[0], _mm512_set1_epi64(16 * h));
-    /* round 1 (key k0, k1): p1 = M1 c2 is the same in every lane */
-    const uint64_t p1c = (uint64_t)0xCD9E8D57u * c2;
-    const uint32_t a0 = (uint32_t)(p1c >> 32) ^ c1 ^ k0, a1 = (uint32_t)p1c;
-    for (int h = 0; h < 4; h++) {
-        const __m512i p0 = _mm512_mul_epu32(x0[h], M0);
-        x2[h] = _mm512_xor_si512(_mm512_srli_epi64(p0, 32), _mm512_set1_epi64(c3 ^ k1));
-        x3[h] = p0;
-    }
-    /* round 2 (key k0 + W0, k1 + W1): p0 = M0 a0 is the same in every lane */
-    const uint64_t p0c = (uint64_t)0xD2511F53u * a0;
-    for (int h = 0; h < 4; h++) {
-        const __m512i p1 = _mm512_mul_epu32(x2[h], M1);
-        x0[h] = _mm512_xor_si512(_mm512_srli_epi64(p1, 32), _mm512_set1_epi64(a1 ^ (k0 + W0)));
-        x1[h] = p1;
-        x2[h] = _mm512_xor_si512(x3[h], _mm512_set1_epi64((uint32_t)(p0c >> 32) ^ (k1 + W1)));
-        x3[h] = _mm512_set1_epi64((uint32_t)p0c);
-    }
-    /* rounds 3 to 10 */
-    uint32_t q0 = k0 + 2 * W0, q1 = k1 + 2 * W1;
-    for (int r = 2; r < 10; r++) {
-        const __m512i Q0 = _mm512_set1_epi64(q0), Q1 = _mm512_set1_epi64(q1);
-        for (int h = 0; h < 4; h++) {
-            const __m512i p0 = _mm512_mul_epu32(x0[h], M0);
-            const __m512i p1 = _mm512_mul_epu32(x2[h], M1);
-            x0[h] = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p1, 32), x1[h], Q0, 0x96);
-            x2[h] = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p0, 32), x3[h], Q1, 0x96);
-            x1[h] = p1;
-            x3[h] = p0;
-        }
-        q0 += W0;
-        q1 += W1;
-    }
-    /* the low halves of the 8 + 8 lanes as 16 32-bit lanes */
-    const __m512i lows = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    for (int h = 0; h < 2; h++) {
-        o0[h] = _mm512_permutex2var_epi32(x0[2 * h], lows, x0[2 * h + 1]);
-        o1[h] = _mm512_permutex2var_epi32(x1[2 * h], lows, x1[2 * h + 1]);
-        o2[h] = _mm512_permutex2var_epi32(x2[2 * h], lows, x2[2 * h + 1]);
-    }
-}
-
-/* The sites of one block of interior_avx512 through site_interior, with the
- * 64-bit tables: the exact path for the rare blocks the vector path does not
- * decide. */
-AVX512_TARGET static void block_scalar(int8_t *restrict lv, int8_t *restrict sg, int64_t a,
-                                       int left, int64_t dup, int64_t ddn, const __m512i R0[2],
-                                       const __m512i R1[2], const __m512i R2[2],
-                                       const level_tables *t, int move_levels, sweep_acc *A)
-{
-    uint32_t r0[32], r1[32], r2[32];
-    _mm512_storeu_si512(r0, R0[0]); _mm512_storeu_si512(r0 + 16, R0[1]);
-    _mm512_storeu_si512(r1, R1[0]); _mm512_storeu_si512(r1 + 16, R1[1]);
-    _mm512_storeu_si512(r2, R2[0]); _mm512_storeu_si512(r2 + 16, R2[1]);
-    for (int j = 0; j < 32 && j < left; j++)
-        site_interior(lv, sg, a + 2 * j, a + 2 * j + dup, a + 2 * j + ddn, r0[j], r1[j], r2[j], t,
-                      move_levels, A);
-}
-
-/* The site update of site_update for the n interior sites a0, a0 + 2, ...,
- * a0 + 2(n - 1) of one row, 32 at a time, the last block masked; same
- * random numbers, same thresholds, same sums.
- *
- * The per-site logic runs on 32 sites per vector in 16-bit lanes (levels,
- * spins, sums and the table index all fit), which halves its instruction
- * count against 32-bit lanes. The byte layout makes that cheap: a 64-byte
- * load from lv + a puts site a + 2k in the low byte of 16-bit lane k and its
- * +x neighbour in the high byte, and a load from one byte lower puts any
- * other neighbour in the high byte. Loads and stores are masked to the bytes
- * they need, so nothing outside the row's interior sites and their
- * neighbours is touched. Only Philox and the sigma threshold compare are
- * 32-bit (two vectors of 16).
- *
- * The level move's threshold comes from level16 (level_tables) by register
- * permutes, not from 32-bit tables by two gathers a block, which cost a
- * quarter of the sweep's time. level16 holds only the upper 16 bits of the
- * thresholds, which decide r1 <= thr unless the upper halves are equal; a
- * block where that happens in a lane that could be accepted (at most one
- * block in 2^11) is done by block_scalar, as is one with a zero word.
- *
- * Long on purpose: it is the hot loop, and splitting it would pass a dozen
- * vector registers through memory at every call. */
-AVX512_TARGET static void interior_avx512(int8_t *restrict lv, int8_t *restrict sg, int64_t a0,
-                                          int n, int64_t dup, int64_t ddn, uint32_t c1,
-                                          uint32_t c2, uint32_t c3, uint32_t k0, uint32_t k1,
-                                          const level_tables *t, int move_levels, sweep_acc *A)
-{
-    const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi16(1),
-                  two = _mm512_set1_epi16(2), four = _mm512_set1_epi16(4),
-                  nine = _mm512_set1_epi16(9), one32 = _mm512_set1_epi32(1);
-    /* CB_PAD as 16-bit lanes, indexed by l + 2 */
-    static const int16_t CB16[32] = {0, 0, 4, 16, 36, 64, 100, 144, 196, 256, 320, 0};
-    const __m512i cb = _mm512_loadu_si512(CB16);
-    /* level16 in three pairs of registers (64 entries a pair) */
-    const __m512i T0 = _mm512_loadu_si512(t->level16), T1 = _mm512_loadu_si512(t->level16 + 32),
-                  T2 = _mm512_loadu_si512(t->level16 + 64), T3 = _mm512_loadu_si512(t->level16 + 96),
-                  T4 = _mm512_loadu_si512(t->level16 + 128), T5 = _mm512_loadu_si512(t->level16 + 160);
-    static const int16_t TRI16[32] = {0, 1, 3, 6, 10};   /* m (m + 1) / 2 */
-    static const int16_t HI16[32] = {1,  3,  5,  7,  9,  11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31,
-                                     33, 35, 37, 39, 41, 43, 45, 47, 49, 51, 53, 55, 57, 59, 61, 63};
-    const __m512i tri = _mm512_loadu_si512(TRI16), hi16 = _mm512_loadu_si512(HI16);
-    const __m512i pdown = _mm512_set1_epi16(LEVEL_MAX - 1), cbase = _mm512_set1_epi16(10 * LEVEL_MAX),
-                  c30 = _mm512_set1_epi16(30), c15 = _mm512_set1_epi16(15),
-                  c64 = _mm512_set1_epi16(64), c128 = _mm512_set1_epi16(128),
-                  lmin1 = _mm512_set1_epi16(LEVEL_MIN), span = _mm512_set1_epi16(LEVEL_MAX - LEVEL_MIN);
-    const __m512i ts0 = _mm512_loadu_si512(t->sigma32), ts1 = _mm512_loadu_si512(t->sigma32 + 16);
-    const __mmask32 mv = move_levels ? 0xFFFFFFFFu : 0;
-    __m512i vC = zero, vSt = zero, vJ = zero, vh = zero; /* 32-bit lanes */
-    int64_t lacc = 0, sacc = 0;
-    for (int i = 0; i < n; i += 32) {
-        const int64_t a = a0 + 2 * (int64_t)i;
-        const int left = n - i;
-        const __mmask32 live = left >= 32 ? 0xFFFFFFFFu : (1u << left) - 1;
-        /* bytes of the live 16-bit lanes; their low and their high bytes */
-        const __mmask64 wb = left >= 32 ? ~0ull : (1ull << (2 * left)) - 1;
-        const __mmask64 lob = wb & 0x5555555555555555ull, hib = wb & 0xAAAAAAAAAAAAAAAAull;
-        __m512i R0[2], R1[2], R2[2];
-        philox32((uint32_t)a, c1, c2, c3, k0, k1, R0, R1, R2);
-        const __m512i R0a = R0[0], R1a = R1[0], R2a = R2[0], R0b = R0[1], R1b = R1[1], R2b = R2[1];
-        /* A zero word is where the 32-bit thresholds are not exact (see
-         * level_thr32): such a block (about one in 2^26) takes the scalar
-         * path, which uses the 64-bit tables. */
-        const __mmask16 la = (__mmask16)live, lb = (__mmask16)(live >> 16);
-        if (__builtin_expect((_mm512_mask_cmpeq_epi32_mask(la, R1a, zero) |
-                              _mm512_mask_cmpeq_epi32_mask(la, R2a, zero) |
-                              _mm512_mask_cmpeq_epi32_mask(lb, R1b, zero) |
-                              _mm512_mask_cmpeq_epi32_mask(lb, R2b, zero)) != 0, 0)) {
-            block_scalar(lv, sg, a, left, dup, ddn, R0, R1, R2, t, move_levels, A);
-            continue;
-        }
-        const __mmask32 upm = (__mmask32)_mm512_test_epi32_mask(R0a, one32) |
-                              (__mmask32)_mm512_test_epi32_mask(R0b, one32) << 16;
-        /* site in the low byte, +x neighbour in the high byte */
-        const __m512i wl = _mm512_maskz_loadu_epi8(wb, lv + a), ws = _mm512_maskz_loadu_epi8(wb, sg + a);
-        const __m512i l = _mm512_srai_epi16(_mm512_slli_epi16(wl, 8), 8);
-        const __m512i sa = _mm512_srai_epi16(_mm512_slli_epi16(ws, 8), 8);
-        const __m512i b0 = _mm512_srai_epi16(wl, 8), s0 = _mm512_srai_epi16(ws, 8);
-        /* -x, +y, -y neighbours: high bytes of loads one byte below */
-        const __m512i b2 = _mm512_srai_epi16(_mm512_maskz_loadu_epi8(hib, lv + a - 2), 8);
-        const __m512i s2 = _mm512_srai_epi16(_mm512_maskz_loadu_epi8(hib, sg + a - 2), 8);
-        const __m512i b1 = _mm512_srai_epi16(_mm512_maskz_loadu_epi8(hib, lv + a + dup - 1), 8);
-        const __m512i s1 = _mm512_srai_epi16(_mm512_maskz_loadu_epi8(hib, sg + a + dup - 1), 8);
-        const __m512i b3 = _mm512_srai_epi16(_mm512_maskz_loadu_epi8(hib, lv + a + ddn - 1), 8);
-        const __m512i s3 = _mm512_srai_epi16(_mm512_maskz_loadu_epi8(hib, sg + a + ddn - 1), 8);
-        __m512i S = _mm512_maskz_mov_epi16(_mm512_cmpge_epi16_mask(b0, zero), s0);
-        S = _mm512_mask_add_epi16(S, _mm512_cmpge_epi16_mask(b1, zero), S, s1);
-        S = _mm512_mask_add_epi16(S, _mm512_cmpge_epi16_mask(b2, zero), S, s2);
-        S = _mm512_mask_add_epi16(S, _mm512_cmpge_epi16_mask(b3, zero), S, s3);
-        const __m512i lmin = _mm512_min_epi16(_mm512_min_epi16(b0, b1), _mm512_min_epi16(b2, b3));
-        const __m512i lmax = _mm512_max_epi16(_mm512_max_epi16(b0, b1), _mm512_max_epi16(b2, b3));
-        const __m512i lm1 = _mm512_sub_epi16(l, one);
-        const __m512i l2 = _mm512_mask_add_epi16(lm1, upm, lm1, two); /* l - 1 + 2 up */
-        const __mmask32 rsos = live & mv & _mm512_cmple_epi16_mask(_mm512_sub_epi16(l2, lmin), one) &
-                               _mm512_cmple_epi16_mask(_mm512_sub_epi16(lmax, l2), one);
-        const __mmask32 e0 = _mm512_cmpeq_epi16_mask(b0, l), e1 = _mm512_cmpeq_epi16_mask(b1, l),
-                        e2 = _mm512_cmpeq_epi16_mask(b2, l), e3 = _mm512_cmpeq_epi16_mask(b3, l);
-        const __mmask32 u0 = _mm512_cmpeq_epi16_mask(b0, l2), u1 = _mm512_cmpeq_epi16_mask(b1, l2),
-                        u2 = _mm512_cmpeq_epi16_mask(b2, l2), u3 = _mm512_cmpeq_epi16_mask(b3, l2);
-        __m512i dns = four; /* n_same - n_up + 4 */
-        dns = _mm512_mask_add_epi16(dns, e0, dns, one);
-        dns = _mm512_mask_add_epi16(dns, e1, dns, one);
-        dns = _mm512_mask_add_epi16(dns, e2, dns, one);
-        dns = _mm512_mask_add_epi16(dns, e3, dns, one);
-        dns = _mm512_mask_sub_epi16(dns, u0, dns, one);
-        dns = _mm512_mask_sub_epi16(dns, u1, dns, one);
-        dns = _mm512_mask_sub_epi16(dns, u2, dns, one);
-        dns = _mm512_mask_sub_epi16(dns, u3, dns, one);
-        const __mmask32 n_old = _mm512_cmpge_epi16_mask(l, zero);
-        const __mmask32 n_new = _mm512_cmpge_epi16_mask(l2, zero);
-        const __mmask32 sp = _mm512_cmpgt_epi16_mask(sa, zero);
-        const __m512i S4 = _mm512_add_epi16(S, four);
-        /* Threshold compare on the upper 16 bits: r1 <= thr iff r1_hi <
-         * thr_hi, or r1_hi == thr_hi and the lower halves decide. Lanes that
-         * could be accepted are those RSOS allows with l2 within the bounds
-         * (elsewhere thr = 0, and r1 != 0 here); if one of them has r1_hi ==
-         * thr_hi (1 in 2^16), or a neighbour at neither l nor l2 (a
-         * configuration that breaks RSOS), the block goes the exact scalar
-         * way. */
-        const __mmask32 inb = _mm512_cmple_epu16_mask(_mm512_sub_epi16(l2, lmin1), span);
-        const __mmask32 allin = (e0 | u0) & (e1 | u1) & (e2 | u2) & (e3 | u3);
-        const __m512i ns = _mm512_srli_epi16(dns, 1); /* n_same, where allin */
-        /* n unchanged: 5 (l + (LEVEL_MAX - 1) down) + n_same */
-        __m512i p = _mm512_add_epi16(l, pdown);
-        p = _mm512_mask_sub_epi16(p, upm, p, pdown);
-        const __m512i cn = _mm512_add_epi16(_mm512_add_epi16(_mm512_slli_epi16(p, 2), p), ns);
-        /* -1 <-> 0: 10 LEVEL_MAX + 30 (l == 0) + 15 sp + m (m + 1) / 2 + (S + m) / 2 */
-        const __m512i m = _mm512_mask_sub_epi16(ns, upm, four, ns);
-        __m512i cc = _mm512_mask_add_epi16(cbase, _mm512_cmpeq_epi16_mask(l, zero), cbase, c30);
-        cc = _mm512_mask_add_epi16(cc, sp, cc, c15);
-        cc = _mm512_add_epi16(_mm512_add_epi16(cc, _mm512_permutexvar_epi16(m, tri)),
-                              _mm512_srli_epi16(_mm512_add_epi16(S, m), 1));
-        const __m512i c = _mm512_mask_mov_epi16(cn, n_old ^ n_new, cc);
-        __m512i th = _mm512_permutex2var_epi16(T0, c, T1);
-        th = _mm512_mask_mov_epi16(th, _mm512_cmpge_epu16_mask(c, c64), _mm512_permutex2var_epi16(T2, c, T3));
-        th = _mm512_mask_mov_epi16(th, _mm512_cmpge_epu16_mask(c, c128), _mm512_permutex2var_epi16(T4, c, T5));
-        /* the upper halves of R1, in site order */
-        const __m512i rh = _mm512_permutex2var_epi16(R1a, hi16, R1b);
-        const __mmask32 cand = rsos & inb;
-        if (__builtin_expect((cand & (_mm512_cmpeq_epi16_mask(rh, th) | ~allin)) != 0, 0)) {
-            block_scalar(lv, sg, a, left, dup, ddn, R0, R1, R2, t, move_levels, A);
-            continue;
-        }
-        const __mmask32 acc = cand & _mm512_cmplt_epu16_mask(rh, th);
-        const __m512i ln = _mm512_mask_mov_epi16(l, acc, l2);
-        const __mmask32 hscl = _mm512_cmpge_epi16_mask(ln, zero);
-        /* sigma threshold [sp][S+4], from two registers */
-        const __m512i sidx = _mm512_mask_add_epi16(S4, sp, S4, nine);
-        const __m512i tsa = _mm512_permutex2var_epi32(ts0, _mm512_cvtepu16_epi32(_mm512_castsi512_si256(sidx)), ts1);
-        const __m512i tsb = _mm512_permutex2var_epi32(ts0, _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(sidx, 1)), ts1);
-        const __mmask32 flip = live & (~hscl | (__mmask32)_mm512_cmple_epu32_mask(R2a, tsa) |
-                                       (__mmask32)_mm512_cmple_epu32_mask(R2b, tsb) << 16);
-        const __m512i sn = _mm512_mask_sub_epi16(sa, flip, zero, sa);
-        /* the low bytes of the lanes are the sites */
-        _mm512_mask_storeu_epi8(lv + a, lob, ln);
-        _mm512_mask_storeu_epi8(sg + a, lob, sn);
-        lacc += __builtin_popcount(acc);
-        sacc += __builtin_popcount(flip);
-        /* sums: 16-bit terms, added in pairs into 32-bit lanes by vpmaddwd */
-        const __m512i dC = _mm512_sub_epi16(_mm512_permutexvar_epi16(_mm512_add_epi16(l2, two), cb),
-                                            _mm512_permutexvar_epi16(_mm512_add_epi16(l, two), cb));
-        vC = _mm512_add_epi32(vC, _mm512_madd_epi16(_mm512_maskz_mov_epi16(acc, dC), one));
-        vSt = _mm512_add_epi32(vSt, _mm512_madd_epi16(_mm512_maskz_sub_epi16(acc, dns, four), one));
-        /* dnh = acc * dn - 2 * (flip & hscl), then times sa = +-1 */
-        __m512i dnh = _mm512_maskz_mov_epi16(acc & n_new & ~n_old, one);
-        dnh = _mm512_mask_sub_epi16(dnh, acc & n_old & ~n_new, dnh, one);
-        dnh = _mm512_mask_sub_epi16(dnh, flip & hscl, dnh, two);
-        dnh = _mm512_mask_sub_epi16(dnh, ~sp, zero, dnh);
-        vh = _mm512_add_epi32(vh, _mm512_madd_epi16(dnh, one));
-        vJ = _mm512_add_epi32(vJ, _mm512_madd_epi16(dnh, S));
-    }
-    A->dC += _mm512_reduce_add_epi32(vC);
-    A->dSt += _mm512_reduce_add_epi32(vSt);
-    A->dJ += _mm512_reduce_add_epi32(vJ);
-    A->dh += _mm512_reduce_add_epi32(vh);
-    A->lacc += lacc;
-    A->sacc += sacc;
-}
-#endif
-
-/* What a row needs besides its sites. */
-typedef struct {
-    int8_t *restrict lv, *restrict sg;
-    const lattice *lat;
-    const level_tables *t;
-    uint32_t c1, c2, c3, k0, k1;
-    int move_levels;
-} row_ctx;
-
-/* Sites i in [ifrom, ito) of a row (site i at x0 + 2i, index row + x0 + 2i);
- * [ilo, ihi) are the interior ones. Random numbers in chunks of CHUNK. */
-static void row_scalar(const row_ctx *k, int64_t row, int x0, int ifrom, int ito, int ilo,
-                       int ihi, int64_t dup, int64_t ddn, sweep_acc *A)
+/* Sites i in [ifrom, ito) of a row by the scalar code, random numbers in
+ * chunks of CHUNK. */
+static void row_scalar(const row_geom *g, const level_rng *rk, const level_tables *t,
+                       int move_levels, int ifrom, int ito, sweep_acc *out)
 {
     uint32_t r0[CHUNK], r1[CHUNK], r2[CHUNK];
+    sweep_acc A = {0, 0, 0, 0, 0, 0};
     for (int c = ifrom; c < ito; c += CHUNK) {
-        const int m = ito - c < CHUNK ? ito - c : CHUNK;
-        level_philox_lanes((uint32_t)(row + x0 + 2 * c), k->c1, k->c2, k->c3, k->k0, k->k1, m, r0,
-                           r1, r2);
-        const int jlo = imin(imax(ilo - c, 0), m), jhi = imax(imin(ihi - c, m), jlo);
+        const int m = imin(ito - c, CHUNK);
+        level_philox_lanes(g->ctr + (uint32_t)(g->x0 + 2 * c), rk->c1, rk->c2, rk->c3, rk->k0,
+                           rk->k1, m, r0, r1, r2);
+        const int jlo = imin(imax(g->ilo - c, 0), m), jhi = imax(imin(g->ihi - c, m), jlo);
         for (int j = 0; j < jlo; j++)
-            site_general(k->lv, k->sg, k->lat, row + x0 + 2 * (c + j), r0[j], r1[j], r2[j], k->t,
-                         k->move_levels, A);
+            site_edge(g, g->x0 + 2 * (c + j), r0[j], r1[j], r2[j], t, move_levels, &A);
         for (int j = jlo; j < jhi; j++) {
-            const int64_t a = row + x0 + 2 * (c + j);
-            site_interior(k->lv, k->sg, a, a + dup, a + ddn, r0[j], r1[j], r2[j], k->t,
-                          k->move_levels, A);
+            const int x = g->x0 + 2 * (c + j);
+            site_interior(g->lv + x, g->sg + x, g->dup, g->ddn, r0[j], r1[j], r2[j], t,
+                          move_levels, &A);
         }
         for (int j = jhi; j < m; j++)
-            site_general(k->lv, k->sg, k->lat, row + x0 + 2 * (c + j), r0[j], r1[j], r2[j], k->t,
-                         k->move_levels, A);
+            site_edge(g, g->x0 + 2 * (c + j), r0[j], r1[j], r2[j], t, move_levels, &A);
+    }
+    acc_add(out, &A);
+}
+
+/* One row's sites of one colour: edge sites by the scalar code, the interior
+ * by the chosen path. */
+static void row_sweep(const row_geom *g, const level_rng *rk, const level_tables *t,
+                      int move_levels, level_kernel_kind path, sweep_acc *A)
+{
+    int done = 0;
+#ifdef LEVEL_HAVE_SIMD
+    if (path != LEVEL_KERNEL_SCALAR && g->ihi > g->ilo) {
+        row_scalar(g, rk, t, move_levels, 0, g->ilo, A);
+        const int x = g->x0 + 2 * g->ilo;
+        if (path == LEVEL_KERNEL_AVX512)
+            level_interior_avx512(g->lv + x, g->sg + x, g->ctr + (uint32_t)x, g->ihi - g->ilo,
+                                  g->dup, g->ddn, rk, t, move_levels, A);
+        else
+            level_interior_avx2(g->lv + x, g->sg + x, g->ctr + (uint32_t)x, g->ihi - g->ilo,
+                                g->dup, g->ddn, rk, t, move_levels, A);
+        done = g->ihi;
+    }
+#else
+    (void)path;
+#endif
+    row_scalar(g, rk, t, move_levels, done, g->n, A);
+}
+
+/* A rectangle of the lattice in storage: the whole lattice (halo = 0; a
+ * neighbour across an edge wraps within the storage, or is absent on an
+ * open lattice) or a block with one halo cell on each side (halo = 1; a
+ * neighbour across the block's edge is a halo cell, absent only at a global
+ * open boundary). */
+typedef struct {
+    int8_t *lv, *sg;  /* the region's first site */
+    int64_t stride;   /* storage row stride */
+    int gx0, gy0, nx, ny;
+    int Lx, Ly, open; /* the global lattice */
+    int halo;
+} region;
+
+static row_geom region_row(const region *r, int y, int colour)
+{
+    row_geom g;
+    const int gy = r->gy0 + y;
+    g.lv = r->lv + (int64_t)y * r->stride;
+    g.sg = r->sg + (int64_t)y * r->stride;
+    g.ctr = (uint32_t)((int64_t)gy * r->Lx + r->gx0);
+    g.x0 = (colour + r->gx0 + gy) & 1;
+    g.n = (r->nx - g.x0 + 1) / 2;
+    g.xlast = r->nx - 1;
+    unsigned absent = 0;
+    if (r->halo) {
+        g.off_lo = -1;
+        g.off_hi = 1;
+        g.dup = r->stride;
+        g.ddn = -r->stride;
+        if (r->open)
+            absent = (r->gx0 == 0 ? ABSENT_LO : 0) | (r->gx0 + r->nx == r->Lx ? ABSENT_HI : 0) |
+                     (gy == r->Ly - 1 ? ABSENT_UP : 0) | (gy == 0 ? ABSENT_DN : 0);
+    } else {
+        g.off_lo = r->nx - 1;
+        g.off_hi = -(int64_t)(r->nx - 1);
+        g.dup = y + 1 < r->ny ? r->stride : -(int64_t)(r->ny - 1) * r->stride;
+        g.ddn = y > 0 ? -r->stride : (int64_t)(r->ny - 1) * r->stride;
+        if (r->open)
+            absent = ABSENT_LO | ABSENT_HI | (y == r->ny - 1 ? ABSENT_UP : 0) |
+                     (y == 0 ? ABSENT_DN : 0);
+    }
+    g.absent = absent;
+    /* interior: xa <= x <= xb, where all four neighbours are at +-1, dup, ddn */
+    const int xa = g.off_lo == -1 && !(absent & ABSENT_LO) ? 0 : 1;
+    const int xb = g.off_hi == 1 && !(absent & ABSENT_HI) ? g.xlast : g.xlast - 1;
+    g.ilo = xa <= g.x0 ? 0 : (xa - g.x0 + 1) / 2;
+    g.ihi = xb >= g.x0 ? (xb - g.x0) / 2 + 1 : 0;
+    if ((absent & (ABSENT_UP | ABSENT_DN)) || g.ihi <= g.ilo) g.ilo = g.ihi = 0;
+    return g;
+}
+
+/* One colour of a region, rows in parallel (no two sites of a colour are
+ * neighbours). */
+static void region_colour(const region *r, int colour, level_rng rk, const level_tables *t,
+                          int move_levels, level_kernel_kind path, sweep_acc *tot)
+{
+    /* the counter word rng_draw builds from (stream, substep) */
+    rk.c3 = ((uint32_t)RNG_STREAM_LEVEL << 16) | (uint32_t)colour;
+    int64_t dC = 0, dSt = 0, dJ = 0, dh = 0, lacc = 0, sacc = 0;
+#pragma omp parallel for schedule(static) reduction(+ : dC, dSt, dJ, dh, lacc, sacc)
+    for (int y = 0; y < r->ny; y++) {
+        const row_geom g = region_row(r, y, colour);
+        sweep_acc A = {0, 0, 0, 0, 0, 0};
+        row_sweep(&g, &rk, t, move_levels, path, &A);
+        dC += A.dC; dSt += A.dSt; dJ += A.dJ; dh += A.dh; lacc += A.lacc; sacc += A.sacc;
+    }
+    const sweep_acc s = {dC, dSt, dJ, dh, lacc, sacc};
+    acc_add(tot, &s);
+}
+
+int level_kernel_available(level_kernel_kind kind)
+{
+    switch (kind) {
+    case LEVEL_KERNEL_AUTO:
+    case LEVEL_KERNEL_SCALAR: return 1;
+#ifdef LEVEL_HAVE_SIMD
+    case LEVEL_KERNEL_AVX2:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2");
+    case LEVEL_KERNEL_AVX512:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+#endif
+    default: return 0;
     }
 }
 
-int level_kernel_simd_available(void)
+int level_kernel_simd_available(void) { return level_kernel_available(LEVEL_KERNEL_AVX512); }
+
+/* The path that runs: AUTO picks the widest this CPU has; the AVX-512 path
+ * needs the compact table (always there for this model); a path the CPU
+ * lacks falls back to the scalar one. */
+static level_kernel_kind kernel_path(level_kernel_kind kind, const level_tables *t)
 {
-#ifdef LEVEL_HAVE_AVX512
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
-#else
-    return 0;
-#endif
+    if (kind == LEVEL_KERNEL_AUTO)
+        kind = level_kernel_available(LEVEL_KERNEL_AVX512) && t->level16_ok ? LEVEL_KERNEL_AVX512
+             : level_kernel_available(LEVEL_KERNEL_AVX2)                     ? LEVEL_KERNEL_AVX2
+                                                                             : LEVEL_KERNEL_SCALAR;
+    if (kind == LEVEL_KERNEL_AVX512 && !t->level16_ok) kind = LEVEL_KERNEL_SCALAR;
+    return level_kernel_available(kind) ? kind : LEVEL_KERNEL_SCALAR;
+}
+
+static level_rng rng_keys(uint64_t seed, uint64_t sweep)
+{
+    const level_rng rk = {(uint32_t)sweep, (uint32_t)(sweep >> 32), 0, (uint32_t)seed,
+                          (uint32_t)(seed >> 32)};
+    return rk;
+}
+
+static void add_sums(const sweep_acc *s, int64_t sites, int move_levels, energy_terms *de,
+                     move_stats *ms)
+{
+    de->sum_C += s->dC; de->n_steps += s->dSt; de->sum_J += s->dJ; de->sum_h += s->dh;
+    ms->proposed[LEVEL_MOVE_LEVEL] += move_levels ? sites : 0;
+    ms->accepted[LEVEL_MOVE_LEVEL] += s->lacc;
+    ms->proposed[LEVEL_MOVE_SIGMA] += sites;
+    ms->accepted[LEVEL_MOVE_SIGMA] += s->sacc;
 }
 
 void level_sweep(const lattice *lat, model_state *s, const model_params *p,
@@ -538,48 +357,28 @@ void level_sweep_kernel(const lattice *lat, model_state *s, const model_params *
                         const level_tables *t, uint64_t seed, uint64_t sweep, energy_terms *de,
                         move_stats *ms, level_kernel_kind kind)
 {
-    const int Lx = lat->Lx, Ly = lat->Ly;
-    const int periodic = lat->boundary == BOUNDARY_PERIODIC;
-    /* the AVX-512 path needs the compact table (always there for this model) */
-    const int simd = kind == LEVEL_KERNEL_AUTO && t->level16_ok && level_kernel_simd_available();
-    row_ctx k = {s->level, s->sigma, lat, t, (uint32_t)sweep, (uint32_t)(sweep >> 32), 0,
-                 (uint32_t)seed, (uint32_t)(seed >> 32), !p->freeze_levels};
-    int64_t dC = 0, dSt = 0, dJ = 0, dh = 0, lacc = 0, sacc = 0;
+    const region r = {s->level, s->sigma, lat->Lx, 0, 0, lat->Lx, lat->Ly,
+                      lat->Lx, lat->Ly, lat->boundary == BOUNDARY_OPEN, 0};
+    const level_kernel_kind path = kernel_path(kind, t);
+    const int move_levels = !p->freeze_levels;
+    sweep_acc tot = {0, 0, 0, 0, 0, 0};
+    for (int colour = 0; colour < 2; colour++)
+        region_colour(&r, colour, rng_keys(seed, sweep), t, move_levels, path, &tot);
+    add_sums(&tot, lat->N, move_levels, de, ms);
+}
 
-    for (int colour = 0; colour < 2; colour++) {
-        /* the counter word rng_draw builds from (stream, substep) */
-        k.c3 = ((uint32_t)RNG_STREAM_LEVEL << 16) | (uint32_t)colour;
-#pragma omp parallel for schedule(static) reduction(+ : dC, dSt, dJ, dh, lacc, sacc)
-        for (int y = 0; y < Ly; y++) {
-            sweep_acc A = {0, 0, 0, 0, 0, 0};
-            const int x0 = (y + colour) & 1;
-            const int n = (Lx - x0 + 1) / 2; /* sites of this colour in the row */
-            const int64_t row = (int64_t)y * Lx;
-            /* offsets of the +y / -y neighbours for the interior path */
-            const int rows_ok = periodic ? Ly >= 2 : (y > 0 && y < Ly - 1);
-            const int64_t dup = y + 1 < Ly ? Lx : Lx - (int64_t)Ly * Lx;
-            const int64_t ddn = y > 0 ? -(int64_t)Lx : (int64_t)Ly * Lx - Lx;
-            /* i in [ilo, ihi) are interior in x: 1 <= x0 + 2i <= Lx - 2 */
-            int ilo = x0 == 0 ? 1 : 0, ihi = Lx >= 3 ? (Lx - 2 - x0) / 2 + 1 : 0;
-            if (!rows_ok || ihi < ilo) ilo = ihi = 0;
-            int done = 0;
-#ifdef LEVEL_HAVE_AVX512
-            if (simd && ihi > ilo) {
-                row_scalar(&k, row, x0, 0, ilo, ilo, ihi, dup, ddn, &A);
-                interior_avx512(k.lv, k.sg, row + x0 + 2 * ilo, ihi - ilo, dup, ddn, k.c1, k.c2,
-                                k.c3, k.k0, k.k1, t, k.move_levels, &A);
-                done = ihi;
-            }
-#endif
-            row_scalar(&k, row, x0, done, n, ilo, ihi, dup, ddn, &A);
-            dC += A.dC; dSt += A.dSt; dJ += A.dJ; dh += A.dh; lacc += A.lacc; sacc += A.sacc;
-        }
-    }
-    de->sum_C += dC; de->n_steps += dSt; de->sum_J += dJ; de->sum_h += dh;
-    ms->proposed[LEVEL_MOVE_LEVEL] += k.move_levels ? lat->N : 0;
-    ms->accepted[LEVEL_MOVE_LEVEL] += lacc;
-    ms->proposed[LEVEL_MOVE_SIGMA] += lat->N;
-    ms->accepted[LEVEL_MOVE_SIGMA] += sacc;
+void level_sweep_block_colour(const level_block *b, int colour, const model_params *p,
+                              const level_tables *t, uint64_t seed, uint64_t sweep,
+                              energy_terms *de, move_stats *ms, level_kernel_kind kind)
+{
+    const region r = {b->level, b->sigma, b->stride, b->gx0, b->gy0, b->nx, b->ny,
+                      b->lat->Lx, b->lat->Ly, b->lat->boundary == BOUNDARY_OPEN, 1};
+    const int move_levels = !p->freeze_levels;
+    sweep_acc tot = {0, 0, 0, 0, 0, 0};
+    region_colour(&r, colour, rng_keys(seed, sweep), t, move_levels, kernel_path(kind, t), &tot);
+    int64_t sites = 0; /* of this colour in the block */
+    for (int y = 0; y < b->ny; y++) sites += (b->nx - ((colour + b->gx0 + b->gy0 + y) & 1) + 1) / 2;
+    add_sums(&tot, sites, move_levels, de, ms);
 }
 
 /* ---------------------------------------------------- the level dynamics */

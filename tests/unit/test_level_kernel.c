@@ -1,9 +1,10 @@
 /* The level-sweep kernel (docs/model.md section 5) against its own history and against
  * the model: trajectories pinned as checksums taken from the first, plain
  * kernel (commit 2399d7a) so that any optimisation must reproduce it bit for
- * bit (both the scalar and the AVX-512 path); the SIMD Philox against
- * Random123; the incremental energy against a
- * full recomputation; the RSOS constraint; 1 vs 2 threads.
+ * bit (the scalar, AVX2 and AVX-512 paths); the SIMD Philox against
+ * Random123; the incremental energy against a full recomputation; the RSOS
+ * constraint; 1 vs 2 threads; a lattice split into blocks with halos
+ * (level_sweep_block_colour) against the whole-lattice sweep.
  *
  * `test_level_kernel --print` prints the checksums of the kernel it is linked
  * with instead of checking them (how the pinned values were made). */
@@ -94,6 +95,19 @@ static void world_free(world *w)
     model_state_free(&w->st);
 }
 
+/* The checksum of a case's end: levels, spins, energy sums, move counts. */
+static uint64_t world_checksum(const world *w)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    h = fnv(h, w->st.level, (size_t)w->lat.N);
+    h = fnv(h, w->st.sigma, (size_t)w->lat.N);
+    const int64_t sums[4] = {w->e.sum_C, w->e.n_steps, w->e.sum_J, w->e.sum_h};
+    h = fnv(h, sums, sizeof sums);
+    const int64_t mv[4] = {w->ms.proposed[LEVEL_MOVE_LEVEL], w->ms.accepted[LEVEL_MOVE_LEVEL],
+                           w->ms.proposed[LEVEL_MOVE_SIGMA], w->ms.accepted[LEVEL_MOVE_SIGMA]};
+    return fnv(h, mv, sizeof mv);
+}
+
 /* Runs the case; checks energy and RSOS after every sweep when asked. */
 static uint64_t run_case_kind(const kcase *k, int threads, int check_model,
                               level_kernel_kind kind)
@@ -126,14 +140,7 @@ static uint64_t run_case_kind(const kcase *k, int threads, int check_model,
         }
     }
     omp_set_num_threads(nt_saved);
-    uint64_t h = 0xcbf29ce484222325ull;
-    h = fnv(h, w.st.level, (size_t)w.lat.N);
-    h = fnv(h, w.st.sigma, (size_t)w.lat.N);
-    const int64_t sums[4] = {w.e.sum_C, w.e.n_steps, w.e.sum_J, w.e.sum_h};
-    h = fnv(h, sums, sizeof sums);
-    const int64_t mv[4] = {w.ms.proposed[LEVEL_MOVE_LEVEL], w.ms.accepted[LEVEL_MOVE_LEVEL],
-                           w.ms.proposed[LEVEL_MOVE_SIGMA], w.ms.accepted[LEVEL_MOVE_SIGMA]};
-    h = fnv(h, mv, sizeof mv);
+    const uint64_t h = world_checksum(&w);
     free(t);
     world_free(&w);
     return h;
@@ -171,15 +178,134 @@ static void test_philox_lanes(void)
     CHECK(bad == 0, "%d blocks differ from Random123", bad);
 }
 
-/* The AVX-512 interior path (when this CPU has it) against the scalar one,
- * on lattices wide enough to use it. */
-static void test_simd_equals_scalar(void)
+/* Each vector path this CPU has (AVX2, AVX-512) against the scalar one on
+ * every case, 2 threads. */
+static void test_paths_equal_scalar(void)
 {
-    if (!level_kernel_simd_available()) SKIP("no AVX-512 on this CPU");
+    static const level_kernel_kind kinds[] = {LEVEL_KERNEL_AVX2, LEVEL_KERNEL_AVX512};
+    static const char *const names[] = {"AVX2", "AVX-512"};
+    int ran = 0;
+    for (int q = 0; q < 2; q++) {
+        if (!level_kernel_available(kinds[q])) continue;
+        ran++;
+        for (int i = 0; i < NCASES; i++) {
+            const uint64_t hs = run_case_kind(&CASES[i], 2, 0, LEVEL_KERNEL_SCALAR);
+            const uint64_t hv = run_case_kind(&CASES[i], 2, 0, kinds[q]);
+            CHECK(hs == hv, "%s: scalar and %s paths differ", CASES[i].name, names[q]);
+        }
+    }
+    if (!ran) SKIP("neither AVX2 nor AVX-512 on this CPU");
+}
+
+/* A lattice split into blocks, each held with one halo cell on each side
+ * (what a domain-decomposed run holds), swept colour by colour with
+ * level_sweep_block_colour and the halos refilled from the neighbouring
+ * blocks before each colour; the checksum of run_case_kind. xs[0..nbx] and
+ * ys[0..nby] are the cuts (0 = xs[0] < ... < xs[nbx] = Lx). Halo cells
+ * outside an open lattice hold a level no configuration has, so reading one
+ * would show. */
+enum { POISON = 77 };
+typedef struct {
+    level_block b;
+    int8_t *mem_l, *mem_s;
+} tblock;
+
+static void halo_fill(tblock *bl, int nb, const world *w)
+{
+    const lattice *lat = &w->lat;
+    for (int q = 0; q < nb; q++) {
+        const level_block *b = &bl[q].b;
+        for (int y = -1; y <= b->ny; y++)
+            for (int x = -1; x <= b->nx; x++) {
+                if (x >= 0 && x < b->nx && y >= 0 && y < b->ny) continue;
+                int gx = b->gx0 + x, gy = b->gy0 + y;
+                const int out = gx < 0 || gx >= lat->Lx || gy < 0 || gy >= lat->Ly;
+                if (out && lat->boundary == BOUNDARY_OPEN) continue;
+                gx = (gx + lat->Lx) % lat->Lx;
+                gy = (gy + lat->Ly) % lat->Ly;
+                b->level[y * b->stride + x] = w->st.level[(int64_t)gy * lat->Lx + gx];
+                b->sigma[y * b->stride + x] = w->st.sigma[(int64_t)gy * lat->Lx + gx];
+            }
+    }
+}
+
+/* owned sites: between the blocks and the world's arrays */
+static void owned_copy(tblock *bl, int nb, world *w, int to_world)
+{
+    for (int q = 0; q < nb; q++) {
+        const level_block *b = &bl[q].b;
+        for (int y = 0; y < b->ny; y++)
+            for (int x = 0; x < b->nx; x++) {
+                const int64_t a = (int64_t)(b->gy0 + y) * w->lat.Lx + b->gx0 + x;
+                const int64_t i = y * b->stride + x;
+                if (to_world) { w->st.level[a] = b->level[i]; w->st.sigma[a] = b->sigma[i]; }
+                else { b->level[i] = w->st.level[a]; b->sigma[i] = w->st.sigma[a]; }
+            }
+    }
+}
+
+static uint64_t run_case_blocks(const kcase *k, const int *xs, int nbx, const int *ys, int nby,
+                                level_kernel_kind kind)
+{
+    world w;
+    world_init(&w, k);
+    level_tables *t = malloc(sizeof *t);
+    tblock bl[16];
+    const int nb = nbx * nby;
+    for (int by = 0; by < nby; by++)
+        for (int bx = 0; bx < nbx; bx++) {
+            tblock *tb = &bl[by * nbx + bx];
+            const int nx = xs[bx + 1] - xs[bx], ny = ys[by + 1] - ys[by];
+            const int64_t stride = nx + 5; /* wider than needed: stride is not nx + 2 */
+            const size_t size = (size_t)(stride * (ny + 2) + 64);
+            tb->mem_l = malloc(size);
+            tb->mem_s = malloc(size);
+            memset(tb->mem_l, POISON, size);
+            memset(tb->mem_s, POISON, size);
+            tb->b = (level_block){tb->mem_l + stride + 1, tb->mem_s + stride + 1, stride, xs[bx],
+                                  ys[by], nx, ny, &w.lat};
+        }
+    owned_copy(bl, nb, &w, 0);
+    for (int i = 0; i < k->sweeps; i++) {
+        const double T = i < k->sweeps / 2 ? k->T0 : k->T1;
+        if (i == 0 || i == k->sweeps / 2) level_tables_build(t, &w.p, T);
+        for (int colour = 0; colour < 2; colour++) {
+            halo_fill(bl, nb, &w);
+            for (int q = 0; q < nb; q++)
+                level_sweep_block_colour(&bl[q].b, colour, &w.p, t, k->seed,
+                                         k->first_sweep + (uint64_t)i, &w.e, &w.ms, kind);
+            owned_copy(bl, nb, &w, 1);
+        }
+    }
+    const uint64_t h = world_checksum(&w);
+    for (int q = 0; q < nb; q++) { free(bl[q].mem_l); free(bl[q].mem_s); }
+    free(t);
+    world_free(&w);
+    return h;
+}
+
+/* Blocks of 2 x 3, uneven cuts and one block covering the whole lattice,
+ * against level_sweep, on every case, scalar and automatic path. */
+static void test_blocks_equal_sweep(void)
+{
     for (int i = 0; i < NCASES; i++) {
-        const uint64_t hs = run_case_kind(&CASES[i], 2, 0, LEVEL_KERNEL_SCALAR);
-        const uint64_t hv = run_case_kind(&CASES[i], 2, 0, LEVEL_KERNEL_AUTO);
-        CHECK(hs == hv, "%s: scalar and SIMD paths differ", CASES[i].name);
+        const kcase *k = &CASES[i];
+        const int Lx = k->Lx, Ly = k->Ly;
+        const uint64_t ref = run_case_kind(k, 2, 0, LEVEL_KERNEL_SCALAR);
+        const int whole_x[] = {0, Lx}, whole_y[] = {0, Ly};
+        const int even_x[] = {0, Lx / 2, Lx}, even_y[] = {0, Ly / 3, 2 * Ly / 3, Ly};
+        const int odd_x[] = {0, Lx / 5, Lx / 5 + Lx / 2 + 1, Lx}, odd_y[] = {0, Ly - Ly / 3, Ly};
+        for (int kind = LEVEL_KERNEL_AUTO; kind <= LEVEL_KERNEL_SCALAR; kind++) {
+            CHECK(run_case_blocks(k, whole_x, 1, whole_y, 1, kind) == ref, "%s: one block differs",
+                  k->name);
+            /* cuts must leave every block non-empty */
+            if (Lx >= 2 && Ly >= 3)
+                CHECK(run_case_blocks(k, even_x, 2, even_y, 3, kind) == ref, "%s: 2x3 blocks differ",
+                      k->name);
+            if (Lx >= 5 && Ly >= 3)
+                CHECK(run_case_blocks(k, odd_x, 3, odd_y, 2, kind) == ref,
+                      "%s: uneven 3x2 blocks differ", k->name);
+        }
     }
 }
 
@@ -217,7 +343,8 @@ int main(int argc, char **argv)
     }
     RUN(test_philox_lanes);
     RUN(test_pinned_trajectories);
-    RUN(test_simd_equals_scalar);
+    RUN(test_paths_equal_scalar);
+    RUN(test_blocks_equal_sweep);
     RUN(test_energy_and_rsos);
     RUN(test_threads_identical);
     return CHECK_REPORT();
