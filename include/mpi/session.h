@@ -11,6 +11,8 @@
 typedef struct {
     int rank, size;
     int saved_stdout, saved_stderr;   /* a muted rank's own streams, else -1 */
+    long pid;                         /* the process that initialised MPI */
+    int lattice_busy;                 /* a lattice is split over the ranks */
 } mpi_session;
 
 /* Runs dispatch(argc, argv) as the job requires and returns the exit code,
@@ -24,6 +26,13 @@ int mpi_main(int argc, char **argv, int (*dispatch)(int, char **));
 
 /* The session of this process, or NULL when MPI is not in use. */
 const mpi_session *mpi_session_get(void);
+
+/* Rank 0's claim on the other ranks for one split lattice (mpi/level_mpi.c):
+ * 1 when granted, 0 when it must run alone - no MPI, one rank, a forked
+ * child (sweep points), inside an OpenMP region (the transition command's
+ * samplers), or another lattice already split. */
+int mpi_session_claim_lattice(void);
+void mpi_session_release_lattice(void);
 
 /* Gives a muted rank its stderr back (a farm worker, whose messages are
  * about its own points). */

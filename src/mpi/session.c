@@ -6,14 +6,31 @@
 #include <time.h>
 #include <unistd.h>
 #include "core/error.h"
+#include <omp.h>
+#include "mpi/level_mpi.h"
 #include "mpi/session.h"
 
 /* Written once by mpi_main before any subcommand runs and read-only after:
  * MPI_COMM_WORLD is process-wide already, and this is its description for
  * code that the dispatcher reaches through argv alone (the sweep hook). */
-static const mpi_session *the_session;
+static mpi_session *the_session;
 
 const mpi_session *mpi_session_get(void) { return the_session; }
+
+int mpi_session_claim_lattice(void)
+{
+    mpi_session *s = the_session;
+    if (!s || s->size == 1 || s->rank != 0 || s->pid != (long)getpid() || omp_in_parallel() ||
+        s->lattice_busy)
+        return 0;
+    s->lattice_busy = 1;
+    return 1;
+}
+
+void mpi_session_release_lattice(void)
+{
+    if (the_session) the_session->lattice_busy = 0;
+}
 
 /* Launchers announce themselves in the environment: Open MPI's mpirun,
  * PMI (MPICH's hydra, srun --mpi=pmi2) and PMIx (srun --mpi=pmix). Without
@@ -61,15 +78,6 @@ void mpi_session_unmute_stderr(void)
     dup2(s->saved_stderr, STDERR_FILENO);
 }
 
-/* Rank 0's exit code, told to every rank (which wait without spinning). */
-static int agree(int code)
-{
-    int c = code;
-    MPI_Request rq;
-    MPI_Ibcast(&c, 1, MPI_INT, 0, MPI_COMM_WORLD, &rq);
-    mpi_wait_gently(&rq, MPI_STATUS_IGNORE);
-    return c;
-}
 
 int mpi_main(int argc, char **argv, int (*dispatch)(int, char **))
 {
@@ -80,7 +88,7 @@ int mpi_main(int argc, char **argv, int (*dispatch)(int, char **))
         fprintf(stderr, "softmatrix: MPI_Init failed (is the MPI runtime installed?)\n");
         return SM_EXIT_RUNTIME;
     }
-    mpi_session s = {.saved_stdout = -1, .saved_stderr = -1};
+    mpi_session s = {.saved_stdout = -1, .saved_stderr = -1, .pid = (long)getpid()};
     MPI_Comm_rank(MPI_COMM_WORLD, &s.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &s.size);
     the_session = &s;
@@ -90,8 +98,14 @@ int mpi_main(int argc, char **argv, int (*dispatch)(int, char **))
     } else {
         if (s.rank) mute(&s);
         const int everyone = argc > 1 && strcmp(argv[1], "sweep") == 0;
-        if (everyone) code = dispatch(argc, argv);   /* all ranks end with the farm's code */
-        else code = agree(s.rank == 0 ? dispatch(argc, argv) : SM_EXIT_OK);
+        if (everyone) {
+            code = dispatch(argc, argv);   /* all ranks end with the farm's code */
+        } else if (s.rank == 0) {
+            code = dispatch(argc, argv);   /* may split a lattice over the others */
+            mpi_lattice_stop(code);
+        } else {
+            code = mpi_lattice_serve();
+        }
     }
     fflush(stdout);
     fflush(stderr);
