@@ -202,3 +202,49 @@ def test_sweep_index_locked_releases_workers(mpi_bin, tmp_path):
     assert rc != 0
     assert len(softmatrix_lines(err)) >= 1 and "index.h5" in softmatrix_lines(err)[-1]
     assert not (tmp_path / "out" / "index.h5").exists()
+
+
+# ---- one lattice over several ranks ---------------------------------------
+
+def lattice_config(tmp_path, kind, boundary, Lx, Ly):
+    from test_pinned import pinned_config
+    cfg = pinned_config(tmp_path / "run.h5", kind, boundary)
+    cfg["lattice"] = {"Lx": Lx, "Ly": Ly, "boundary": boundary}
+    if kind == "cage":   # the level dynamics equilibrates, split; the cage dynamics on rank 0
+        cfg["run"]["equilibration_dynamics"] = "level"
+    return write_config(tmp_path / f"{kind}_{boundary}.json", cfg)
+
+
+# (kind, boundary, Lx, Ly): odd and uneven sizes, a lattice taller than wide
+CASES = [("level", "open", 23, 17), ("level", "periodic", 24, 20), ("level", "open", 9, 31),
+         ("cage", "open", 21, 15)]
+
+
+@pytest.mark.parametrize("ranks,threads", [(2, 1), (3, 2), (4, 1)])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "_".join(map(str, c)))
+def test_split_lattice_equals_openmp_run(sm_bin, mpi_bin, tmp_path, case, ranks, threads):
+    cfg = lattice_config(tmp_path, *case)
+    rc, _, err = run_sm("run", cfg, "--threads", 2, "--quiet")
+    assert rc == 0, err
+    (tmp_path / "run.h5").rename(tmp_path / "serial.h5")
+    p = subprocess.run(["mpirun", "-n", str(ranks), "--oversubscribe", "-x", "SOFTMATRIX_MPI_VERBOSE=1",
+                        str(mpi_bin), "run", str(cfg), "--threads", str(threads), "--quiet"],
+                       capture_output=True, text=True, timeout=TIMEOUT, env=ENV)
+    assert p.returncode == 0, p.stderr
+    # the lattice was split: the grid's longer side along the lattice's longer side
+    px, py = {2: (2, 1), 3: (3, 1), 4: (2, 2)}[ranks]
+    if case[3] > case[2]:
+        px, py = py, px
+    assert f"lattice split over {px}x{py} ranks" in p.stderr
+    same, diff = same_h5(tmp_path / "serial.h5", tmp_path / "run.h5")
+    assert same, diff
+
+
+def test_more_ranks_than_the_lattice_splits_into(mpi_bin, tmp_path):
+    cfg = lattice_config(tmp_path, "level", "periodic", 2, 2)
+    rc, _, err = mpirun(6, "run", cfg, "--quiet", timeout=120)   # a 3x2 grid, 2 sites in x
+    assert rc != 0
+    assert softmatrix_lines(err) == [
+        "softmatrix: 6 MPI ranks: a 2x2 lattice cannot be split into their 3x2 grid of blocks "
+        "(a block needs at least one site per side); use fewer ranks"]
+    assert not list(tmp_path.glob("run.h5*"))

@@ -10,6 +10,7 @@
  * every diagnostic and checkpoint (the cost of keeping all of the serial
  * output code; docs/mpi.md says what that costs and what comes next). */
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -197,6 +198,10 @@ static int lm_init(sim_state *s, const sm_config *cfg, sm_error *err)
         return 1;
     }
     e->split = 1;
+    /* for tests and for a first look at a new machine (docs/mpi.md) */
+    if (getenv("SOFTMATRIX_MPI_VERBOSE"))
+        fprintf(stderr, "softmatrix: level dynamics: %dx%d lattice split over %dx%d ranks, rank 0's "
+                "block %dx%d\n", s->lat.Lx, s->lat.Ly, e->d.px, e->d.py, e->d.b.nx, e->d.b.ny);
     return 0;
 }
 
