@@ -1,5 +1,6 @@
 /* MPI set-up and the exit-code agreement (mpi/session.h). */
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,14 +45,23 @@ static int under_launcher(void)
     return 0;
 }
 
+/* Polls, yielding the core, then naps of 20 us doubling up to 1 ms: a
+ * split lattice's next sweep command arrives within microseconds, a farm
+ * worker's next point after seconds. */
 void mpi_wait_gently(MPI_Request *rq, MPI_Status *st)
 {
-    const struct timespec nap = {0, 1000000};   /* 1 ms: nothing here is latency-bound */
+    long nap_ns = 20000;
     int done = 0;
-    for (;;) {
+    for (int polls = 0;; polls++) {
         MPI_Test(rq, &done, st);
         if (done) return;
+        if (polls < 200) {
+            sched_yield();
+            continue;
+        }
+        const struct timespec nap = {0, nap_ns};
         nanosleep(&nap, NULL);
+        if (nap_ns < 1000000) nap_ns *= 2;
     }
 }
 
