@@ -248,3 +248,52 @@ def test_more_ranks_than_the_lattice_splits_into(mpi_bin, tmp_path):
         "softmatrix: 6 MPI ranks: a 2x2 lattice cannot be split into their 3x2 grid of blocks "
         "(a block needs at least one site per side); use fewer ranks"]
     assert not list(tmp_path.glob("run.h5*"))
+
+
+def test_checkpoint_with_3_ranks_resumes_with_2_and_without_mpi(sm_bin, mpi_bin, tmp_path):
+    """SIGINT to rank 0 of a split run: checkpoint, every rank exits 130; the
+    run resumed with 2 ranks, and with the OpenMP binary, equals the
+    uninterrupted run."""
+    import signal
+    import time
+    cfg = small_config(tmp_path / "run.h5", lattice={"Lx": 40, "Ly": 30, "boundary": "open"})
+    cfg["run"] = {"seed": 5, "equilibration_sweeps": 50, "sweeps": 3000, "measure_every": 10,
+                  "snapshot_every": 1000}
+    cfg["output"]["snapshot_fields"] = ["level", "sigma"]
+    cfg = write_config(tmp_path / "ck.json", cfg)
+    p = subprocess.Popen(["mpirun", "-n", "3", "--oversubscribe", str(mpi_bin), "run", str(cfg), "--quiet"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    rank0 = None
+    deadline = time.time() + 60
+    while rank0 is None and time.time() < deadline:
+        time.sleep(0.2)
+        for pid in Path("/proc").iterdir():
+            try:
+                if pid.name.isdigit() and b"OMPI_COMM_WORLD_RANK=0\0" in (pid / "environ").read_bytes() \
+                        and str(cfg).encode() in (pid / "cmdline").read_bytes():
+                    rank0 = int(pid.name)
+            except OSError:
+                pass
+    assert rank0, "rank 0 not found"
+    while not (tmp_path / "run.h5.partial").exists() and time.time() < deadline:
+        time.sleep(0.05)   # the run is past its set-up and handles SIGINT
+    time.sleep(0.3)
+    os.kill(rank0, signal.SIGINT)
+    _, err = p.communicate(timeout=TIMEOUT)
+    assert p.returncode == 130, err
+    assert "interrupted at sweep" in err
+    ckpt, partial = tmp_path / "run.h5.ckpt", tmp_path / "run.h5.partial"
+    saved = {f: f.read_bytes() for f in (ckpt, partial)}
+    rc, _, err = mpirun(2, "run", cfg, "--quiet", "--resume")
+    assert rc == 0, err
+    (tmp_path / "run.h5").rename(tmp_path / "resumed_2.h5")
+    for f, data in saved.items():
+        f.write_bytes(data)
+    rc, _, err = run_sm("run", cfg, "--quiet", "--resume")
+    assert rc == 0, err
+    (tmp_path / "run.h5").rename(tmp_path / "resumed_serial.h5")
+    rc, _, err = run_sm("run", cfg, "--quiet")
+    assert rc == 0, err
+    for f in ("resumed_2.h5", "resumed_serial.h5"):
+        same, diff = same_h5(tmp_path / "run.h5", tmp_path / f)
+        assert same, f"{f}: {diff}"
