@@ -48,11 +48,14 @@ int decomp_init(decomp *d, MPI_Comm comm, const lattice *lat, sm_error *err)
     b->stride = b->nx + 2;
     b->lat = &d->lat;
     const size_t cells = (size_t)b->stride * (size_t)(b->ny + 2);
-    for (int f = 0; f < 2; f++)
-        if (!(d->store[f] = calloc(cells, 1))) {
-            decomp_free(d);
-            return sm_fail(err, "out of memory for a %dx%d block", b->nx, b->ny);
-        }
+    for (int f = 0; f < 2; f++) d->store[f] = calloc(cells, 1);
+    /* all ranks fail together, or one would wait for the others for ever */
+    int ok = d->store[0] && d->store[1], all;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm);
+    if (!all) {
+        decomp_free(d);
+        return sm_fail(err, "out of memory for the lattice blocks (%dx%d on rank 0)", b->nx, b->ny);
+    }
     b->level = d->store[0] + b->stride + 1;
     b->sigma = d->store[1] + b->stride + 1;
     MPI_Type_contiguous(b->nx, MPI_INT8_T, &d->row);

@@ -64,25 +64,25 @@ static level_tables *tables_new(void)
     return t;
 }
 
-/* Collective: the block decomposition of setup's lattice on every rank. */
-static int engine_setup(lat_engine *e, const lat_setup *su, sm_error *err)
-{
-    e->p = su->p;
-    e->seed = su->seed;
-    if (!(e->t = tables_new())) return sm_fail(err, "out of memory for the level tables");
-    if (decomp_init(&e->d, MPI_COMM_WORLD, &su->lat, err)) {
-        free(e->t);
-        e->t = NULL;
-        return 1;
-    }
-    return 0;
-}
-
 static void engine_free(lat_engine *e)
 {
     decomp_free(&e->d);
     free(e->t);
     e->t = NULL;
+}
+
+/* Collective: the block decomposition of setup's lattice on every rank. */
+static int engine_setup(lat_engine *e, const lat_setup *su, sm_error *err)
+{
+    e->p = su->p;
+    e->seed = su->seed;
+    if (decomp_init(&e->d, MPI_COMM_WORLD, &su->lat, err)) return 1;   /* the same on every rank */
+    e->t = tables_new();
+    int ok = e->t != NULL, all;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (all) return 0;
+    engine_free(e);
+    return sm_fail(err, "out of memory for the level tables");
 }
 
 /* One colour of a sub-block of this rank's block (offsets in owned sites). */
@@ -184,9 +184,11 @@ static int lm_init(sim_state *s, const sm_config *cfg, sm_error *err)
     s->dyn_data = e;
     e->p = s->p;
     e->seed = s->seed;
-    if (!mpi_session_claim_lattice()) {
-        if (!(e->t = tables_new())) return free(e), s->dyn_data = NULL, sm_fail(err, "out of memory for the level tables");
-        return 0;
+    if (!mpi_session_claim_lattice()) {   /* alone: the OpenMP level sweep */
+        if ((e->t = tables_new())) return 0;
+        free(e);
+        s->dyn_data = NULL;
+        return sm_fail(err, "out of memory for the level tables");
     }
     const lat_setup su = {s->lat, s->p, s->seed, omp_get_max_threads()};
     command((lat_cmd){CMD_SETUP, 0, 0, 0});
