@@ -468,10 +468,9 @@ static void announce(const sweep_ctx *x, const sweep_opts *o, int64_t npts, int6
 
 /* The farm's run of todo, as a status per row of pts (*status, malloc'd;
  * 0 for points finished earlier). */
-static int farm_points(const sweep_ctx *x, const sweep_opts *o, const int64_t *pts, int64_t npts,
-                       const int64_t *todo, int64_t ntodo, int **status)
+static int farm_points(const sweep_opts *o, const int64_t *pts, int64_t npts, const int64_t *todo,
+                       int64_t ntodo, int **status)
 {
-    (void)x;
     int *st = calloc((size_t)(npts ? npts : 1), sizeof *st);
     int *tst = calloc((size_t)(ntodo ? ntodo : 1), sizeof *tst);
     int code = SM_EXIT_RUNTIME;
@@ -516,7 +515,7 @@ static int run_and_index(const sweep_ctx *x, const sweep_opts *o, const int64_t 
     if (!o->quiet) announce(x, o, npts, ntodo, npartial, jobs, tpp);
     const double t0 = omp_get_wtime();
     int *status = NULL;
-    const int code = o->farm ? farm_points(x, o, pts, npts, todo, ntodo, &status)
+    const int code = o->farm ? farm_points(o, pts, npts, todo, ntodo, &status)
                              : run_points(x, todo, ntodo, jobs, tpp, o, npts, npts - ntodo);
     if (code != SM_EXIT_OK) return free(status), -code;   /* reported by the runner */
     const int bad = write_index(x, pts, npts, shard, status, index_path, err);
