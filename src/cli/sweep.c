@@ -7,6 +7,10 @@
 #include "core/error.h"
 #include "run/progress.h"
 #include "scan/runner.h"
+#ifdef SM_WITH_MPI
+#include "mpi/farm.h"   /* make mpi: the points farmed out over MPI ranks */
+#define sweep_execute mpi_sweep_execute
+#endif
 
 static int parse_int(const char *opt, const char *s, int lo, int hi, int *out)
 {

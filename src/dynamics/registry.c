@@ -6,6 +6,12 @@
 
 extern const struct dynamics_ops DYNAMICS_LEVEL, DYNAMICS_CAGE;
 
+#ifdef SM_WITH_MPI
+/* make mpi: the level kind splits one lattice over the ranks (mpi/level_mpi.h) */
+extern const struct dynamics_ops DYNAMICS_LEVEL_MPI;
+#define DYNAMICS_LEVEL DYNAMICS_LEVEL_MPI
+#endif
+
 const dynamics_kind DYNAMICS_REGISTRY[] = {
     {"level", "fast equilibrium sampling", &DYNAMICS_LEVEL},
     {"cage", "PCP jump kinetics", &DYNAMICS_CAGE},

@@ -29,7 +29,7 @@
 #include "scan/runner.h"
 
 /* Everything a point needs, shared read-only by the children. */
-typedef struct {
+typedef struct sweep_ctx {
     const char *src;
     sweep_spec spec;
     char *base;              /* the config without its sweep block, compact */
@@ -128,6 +128,26 @@ static void run_point_child(const sweep_ctx *x, int64_t p, int threads, int over
     _exit(rc);
 }
 
+/* Point p in a child of this process, waited for; its exit code. */
+static int run_point_forked(const sweep_ctx *x, int64_t p, int threads, int overwrite)
+{
+    const pid_t self = getpid();
+    fflush(stdout);
+    fflush(stderr);
+    const pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "softmatrix: sweep: cannot start point %lld: %s\n", (long long)p, strerror(errno));
+        return SM_EXIT_RUNTIME;
+    }
+    if (pid == 0) run_point_child(x, p, threads, overwrite, self);
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) return SM_EXIT_RUNTIME;
+    if (WIFSIGNALED(status))
+        fprintf(stderr, "softmatrix: sweep point %lld: killed by signal %d\n", (long long)p, WTERMSIG(status));
+    return WIFEXITED(status) ? WEXITSTATUS(status) : SM_EXIT_RUNTIME;
+}
+
 typedef struct {
     pid_t pid;
     int64_t point;
@@ -212,9 +232,11 @@ static int run_points(const sweep_ctx *x, const int64_t *todo, int64_t ntodo, in
     return code;
 }
 
-/* Index rows for the shard's points, from the sweep block and the files. */
+/* Index rows for the shard's points, from the sweep block and the files;
+ * status (NULL: all finished) marks failed points, whose summary columns
+ * stay NaN and whose exit code goes to the column "status". */
 static int write_index(const sweep_ctx *x, const int64_t *pts, int64_t n, const char *shard,
-                       const char *path, sm_error *err)
+                       const int *status, const char *path, sm_error *err)
 {
     sweep_index ix;
     if (index_init(&ix, n, x->spec.npoints, shard, x->spec.json, x->base, x->src, err)) {
@@ -225,6 +247,9 @@ static int write_index(const sweep_ctx *x, const int64_t *pts, int64_t n, const 
     ix_column *pc = index_column(&ix, "point", IX_I64, 0, err);
     ix_column *fc = index_column(&ix, "file", IX_STR, 0, err);
     if (!pc || !fc) goto done;
+    ix_column *sc = NULL;
+    for (int64_t r = 0; status && r < n && !sc; r++)
+        if (status[r] && !(sc = index_column(&ix, "status", IX_I64, 0, err))) goto done;
     ix_column *val[SWEEP_MAX_KEYS], *pos[SWEEP_MAX_KEYS], *lab[SWEEP_MAX_KEYS];
     for (int k = 0; k < x->spec.nkeys; k++) {
         const sweep_key *K = &x->spec.key[k];
@@ -266,7 +291,8 @@ static int write_index(const sweep_ctx *x, const int64_t *pts, int64_t n, const 
                 goto done;
             }
         }
-        if (index_add_point_summary(&ix, r, full, err)) goto done;
+        if (sc) sc->i[r] = status[r];
+        if ((!sc || !status[r]) && index_add_point_summary(&ix, r, full, err)) goto done;
     }
     for (int k = 0; k < ix.ncol; k++)
         if (ix.col[k]->conflict)
@@ -435,8 +461,45 @@ static void announce(const sweep_ctx *x, const sweep_opts *o, int64_t npts, int6
     fprintf(stderr, "; %lld finished earlier and kept, %lld to run", (long long)(npts - ntodo),
             (long long)ntodo);
     if (npartial) fprintf(stderr, " (%lld interrupted, redone)", (long long)npartial);
-    fprintf(stderr, "; %d job%s x %d thread%s -> %s/\n", jobs, jobs > 1 ? "s" : "", tpp,
-            tpp > 1 ? "s" : "", x->dir);
+    if (o->farm) fprintf(stderr, "; farmed out one point per worker rank -> %s/\n", x->dir);
+    else fprintf(stderr, "; %d job%s x %d thread%s -> %s/\n", jobs, jobs > 1 ? "s" : "", tpp,
+                 tpp > 1 ? "s" : "", x->dir);
+}
+
+/* The farm's run of todo, as a status per row of pts (*status, malloc'd;
+ * 0 for points finished earlier). */
+static int farm_points(const sweep_opts *o, const int64_t *pts, int64_t npts, const int64_t *todo,
+                       int64_t ntodo, int **status)
+{
+    int *st = calloc((size_t)(npts ? npts : 1), sizeof *st);
+    int *tst = calloc((size_t)(ntodo ? ntodo : 1), sizeof *tst);
+    int code = SM_EXIT_RUNTIME;
+    if (!st || !tst) fprintf(stderr, "softmatrix: sweep: out of memory\n");
+    else code = o->farm->run(o->farm, todo, ntodo, o->tpp ? o->tpp : o->budget, o->quiet, tst);
+    /* todo is an ordered subset of pts */
+    for (int64_t r = 0, t = 0; st && tst && r < npts && t < ntodo; r++)
+        if (pts[r] == todo[t]) st[r] = tst[t++];
+    free(tst);
+    *status = st;
+    return code;
+}
+
+/* One line naming the failed points (at most 20); their number. */
+static int64_t report_failed(const int64_t *pts, int64_t npts, const int *status)
+{
+    int64_t n = 0;
+    char list[256] = "";
+    for (int64_t r = 0; status && r < npts; r++) {
+        if (!status[r]) continue;
+        if (n++ < 20)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%lld", n > 1 ? ", " : "",
+                     (long long)pts[r]);
+    }
+    if (n)
+        fprintf(stderr, "softmatrix: sweep: %lld of %lld points failed (%s%s); the index reports them "
+                "in its status column, rerun the same command to redo them\n", (long long)n,
+                (long long)npts, list, n > 20 ? ", ..." : "");
+    return n;
 }
 
 /* Runs the points of pts that are not finished, then writes the index. */
@@ -451,9 +514,15 @@ static int run_and_index(const sweep_ctx *x, const sweep_opts *o, const int64_t 
     plan_threads(o, ntodo, &jobs, &tpp);
     if (!o->quiet) announce(x, o, npts, ntodo, npartial, jobs, tpp);
     const double t0 = omp_get_wtime();
-    const int code = run_points(x, todo, ntodo, jobs, tpp, o, npts, npts - ntodo);
-    if (code != SM_EXIT_OK) return -code;   /* reported by run_points */
-    if (write_index(x, pts, npts, shard, index_path, err)) return SM_EXIT_RUNTIME;
+    int *status = NULL;
+    const int code = o->farm ? farm_points(o, pts, npts, todo, ntodo, &status)
+                             : run_points(x, todo, ntodo, jobs, tpp, o, npts, npts - ntodo);
+    if (code != SM_EXIT_OK) return free(status), -code;   /* reported by the runner */
+    const int bad = write_index(x, pts, npts, shard, status, index_path, err);
+    const int64_t nfailed = report_failed(pts, npts, status);
+    free(status);
+    if (bad) return SM_EXIT_RUNTIME;
+    if (nfailed) return -SM_EXIT_RUNTIME;
     if (!o->quiet) {
         char el[32];
         fmt_duration(el, sizeof el, omp_get_wtime() - t0);
@@ -519,4 +588,39 @@ int sweep_execute(const sweep_opts *o)
     free(x.base);
     sweep_free(&x.spec);
     return code < 0 ? -code : code;
+}
+
+/* ---- farm workers (scan/runner.h) ------------------------------------- */
+
+sweep_job *sweep_job_open(const sweep_opts *o, sm_error *err)
+{
+    sweep_ctx *x = calloc(1, sizeof *x);
+    sm_config *cfg = malloc(sizeof *cfg);
+    int bad = !x || !cfg;
+    if (bad) sm_fail(err, "out of memory");
+    if (!bad) {
+        x->src = o->config;
+        bad = load_sweep(x, o, err);
+    }
+    for (int64_t p = 0; !bad && p < x->spec.npoints; p++) bad = point_config(x, p, cfg, err);
+    free(cfg);
+    if (bad && x) {
+        sweep_job_close(x);
+        return NULL;
+    }
+    return x;
+}
+
+int sweep_job_run_point(const sweep_job *j, int64_t p, int threads, int overwrite)
+{
+    if (p < 0 || p >= j->spec.npoints) return SM_EXIT_USAGE;
+    return run_point_forked(j, p, threads, overwrite);
+}
+
+void sweep_job_close(sweep_job *j)
+{
+    if (!j) return;
+    free(j->base);
+    sweep_free(&j->spec);
+    free(j);
 }

@@ -1,0 +1,20 @@
+/* The level dynamics of one lattice split over MPI ranks (docs/mpi.md).
+ * In the MPI build the registry's "level" kind is DYNAMICS_LEVEL_MPI: on
+ * rank 0 of several it splits the lattice into blocks (mpi/decomp.h) and
+ * has every rank sweep its own with level_sweep_block_colour, the one
+ * definition of the site update; elsewhere (one rank, no MPI, a sweep
+ * point, the transition command's samplers) it is the OpenMP level sweep.
+ * Either way the result is bitwise that of the OpenMP binary.
+ *
+ * Rank 0 runs the subcommand and keeps the global state, which it owns
+ * between sweeps: diagnostics, output and checkpoints are the serial
+ * code's, unchanged. The other ranks serve rank 0's commands until STOP. */
+#ifndef SM_MPI_LEVEL_MPI_H
+#define SM_MPI_LEVEL_MPI_H
+
+/* Ranks 1..P-1: serve until rank 0's mpi_lattice_stop; its exit code. */
+int mpi_lattice_serve(void);
+/* Rank 0, after its subcommand: releases the others with code. */
+void mpi_lattice_stop(int code);
+
+#endif

@@ -1,0 +1,45 @@
+/* The MPI build's process set-up (docs/mpi.md): main hands its dispatcher
+ * to mpi_main, which initialises MPI when the process was started by a
+ * launcher (mpirun, srun) and decides which ranks run the subcommand.
+ * Compiled only into build/softmatrix-mpi (make mpi, -DSM_WITH_MPI). */
+#ifndef SM_MPI_SESSION_H
+#define SM_MPI_SESSION_H
+
+#include <mpi.h>
+
+/* What every rank knows about the job, attached to MPI_COMM_WORLD. */
+typedef struct {
+    int rank, size;
+    int saved_stdout, saved_stderr;   /* a muted rank's own streams, else -1 */
+    long pid;                         /* the process that initialised MPI */
+    int lattice_busy;                 /* a lattice is split over the ranks */
+} mpi_session;
+
+/* Runs dispatch(argc, argv) as the job requires and returns the exit code,
+ * the same on every rank:
+ *  - started without a launcher: no MPI at all, exactly the OpenMP binary;
+ *  - one rank: dispatch on it, exactly the OpenMP binary;
+ *  - several ranks: `sweep` on every rank (the farm, mpi/farm.h), any other
+ *    subcommand on rank 0 alone; ranks other than 0 print nothing of what
+ *    every rank would print alike (usage errors, config errors). */
+int mpi_main(int argc, char **argv, int (*dispatch)(int, char **));
+
+/* The session of this process, or NULL when MPI is not in use. */
+const mpi_session *mpi_session_get(void);
+
+/* Rank 0's claim on the other ranks for one split lattice (mpi/level_mpi.c):
+ * 1 when granted, 0 when it must run alone - no MPI, one rank, a forked
+ * child (sweep points), inside an OpenMP region (the transition command's
+ * samplers), or another lattice already split. */
+int mpi_session_claim_lattice(void);
+void mpi_session_release_lattice(void);
+
+/* Gives a muted rank its stderr back (a farm worker, whose messages are
+ * about its own points). */
+void mpi_session_unmute_stderr(void);
+
+/* Waits for rq without spinning a core: ranks that wait (the farm's rank
+ * 0, idle workers) share the machine with ranks that compute. */
+void mpi_wait_gently(MPI_Request *rq, MPI_Status *st);
+
+#endif

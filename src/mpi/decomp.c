@@ -1,0 +1,157 @@
+/* The block decomposition and its messages (mpi/decomp.h). */
+#include <stdlib.h>
+#include <string.h>
+#include "mpi/decomp.h"
+
+/* Tags say which way a message travels, so that a rank that is its own
+ * neighbour (one piece along a periodic side), or both neighbours of
+ * another (two pieces), matches each message with the right halo. */
+enum { TO_LEFT = 11, TO_RIGHT = 12, TO_DOWN = 13, TO_UP = 14, SCATTER = 21, GATHER = 22 };
+
+/* px x py with px * py = ranks, the longer side cut into more pieces. */
+static void grid(int ranks, int Lx, int Ly, int *px, int *py)
+{
+    int dims[2] = {0, 0};
+    MPI_Dims_create(ranks, 2, dims);   /* dims[0] >= dims[1] */
+    *px = Lx >= Ly ? dims[0] : dims[1];
+    *py = Lx >= Ly ? dims[1] : dims[0];
+}
+
+int decomp_init(decomp *d, MPI_Comm comm, const lattice *lat, sm_error *err)
+{
+    memset(d, 0, sizeof *d);
+    int ranks;
+    MPI_Comm_size(comm, &ranks);
+    grid(ranks, lat->Lx, lat->Ly, &d->px, &d->py);
+    if (d->px > lat->Lx || d->py > lat->Ly)
+        return sm_fail(err, "%d MPI ranks: a %dx%d lattice cannot be split into their %dx%d grid "
+                       "of blocks (a block needs at least one site per side); use fewer ranks",
+                       ranks, lat->Lx, lat->Ly, d->px, d->py);
+    const int periodic = lat->boundary == BOUNDARY_PERIODIC;
+    int dims[2] = {d->py, d->px}, periods[2] = {periodic, periodic}, coords[2], me;
+    MPI_Cart_create(comm, 2, dims, periods, 0, &d->cart);
+    d->have_cart = 1;
+    MPI_Comm_rank(d->cart, &me);
+    MPI_Cart_coords(d->cart, me, 2, coords);
+    d->cy = coords[0];
+    d->cx = coords[1];
+    MPI_Cart_shift(d->cart, 1, 1, &d->left, &d->right);
+    MPI_Cart_shift(d->cart, 0, 1, &d->down, &d->up);
+    d->lat = *lat;
+    d->Lx = lat->Lx;
+    d->Ly = lat->Ly;
+    level_block *b = &d->b;
+    b->gx0 = decomp_start(d->cx, d->px, lat->Lx);
+    b->gy0 = decomp_start(d->cy, d->py, lat->Ly);
+    b->nx = decomp_start(d->cx + 1, d->px, lat->Lx) - b->gx0;
+    b->ny = decomp_start(d->cy + 1, d->py, lat->Ly) - b->gy0;
+    b->stride = b->nx + 2;
+    b->lat = &d->lat;
+    const size_t cells = (size_t)b->stride * (size_t)(b->ny + 2);
+    for (int f = 0; f < 2; f++) d->store[f] = calloc(cells, 1);
+    /* all ranks fail together, or one would wait for the others for ever */
+    int ok = d->store[0] && d->store[1], all;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm);
+    if (!all) {
+        decomp_free(d);
+        return sm_fail(err, "out of memory for the lattice blocks (%dx%d on rank 0)", b->nx, b->ny);
+    }
+    b->level = d->store[0] + b->stride + 1;
+    b->sigma = d->store[1] + b->stride + 1;
+    MPI_Type_contiguous(b->nx, MPI_INT8_T, &d->row);
+    MPI_Type_vector(b->ny, 1, (int)b->stride, MPI_INT8_T, &d->col);
+    MPI_Type_commit(&d->row);
+    MPI_Type_commit(&d->col);
+    d->have_types = 1;
+    return 0;
+}
+
+void decomp_free(decomp *d)
+{
+    if (d->have_types) {
+        MPI_Type_free(&d->row);
+        MPI_Type_free(&d->col);
+    }
+    if (d->have_cart) MPI_Comm_free(&d->cart);
+    free(d->store[0]);
+    free(d->store[1]);
+    memset(d, 0, sizeof *d);
+}
+
+/* The block of piece (cx, cy) as a datatype over the global arrays. */
+static MPI_Datatype global_block(const decomp *d, int cx, int cy)
+{
+    const int sizes[2] = {d->Ly, d->Lx};
+    const int x0 = decomp_start(cx, d->px, d->Lx), y0 = decomp_start(cy, d->py, d->Ly);
+    const int sub[2] = {decomp_start(cy + 1, d->py, d->Ly) - y0, decomp_start(cx + 1, d->px, d->Lx) - x0};
+    const int start[2] = {y0, x0};
+    MPI_Datatype t;
+    MPI_Type_create_subarray(2, sizes, sub, start, MPI_ORDER_C, MPI_INT8_T, &t);
+    MPI_Type_commit(&t);
+    return t;
+}
+
+/* This rank's owned cells within its halo'd storage. */
+static MPI_Datatype own_block(const decomp *d)
+{
+    MPI_Datatype t;
+    MPI_Type_vector(d->b.ny, d->b.nx, (int)d->b.stride, MPI_INT8_T, &t);
+    MPI_Type_commit(&t);
+    return t;
+}
+
+/* Rank 0 sends (scatter) or receives (gather) every block in turn; the
+ * others do the opposite with their own. Blocks are bytes: a few hundred
+ * MB at most per rank even for 10^10 sites over 64 ranks. */
+static void move_blocks(decomp *d, int8_t *const global[2], int to_blocks)
+{
+    int me, ranks;
+    MPI_Comm_rank(d->cart, &me);
+    MPI_Comm_size(d->cart, &ranks);
+    MPI_Datatype mine = own_block(d);
+    const int tag = to_blocks ? SCATTER : GATHER;
+    for (int f = 0; f < 2; f++) {
+        int8_t *own = d->store[f] + d->b.stride + 1;
+        if (me != 0) {
+            if (to_blocks) MPI_Recv(own, 1, mine, 0, tag, d->cart, MPI_STATUS_IGNORE);
+            else MPI_Send(own, 1, mine, 0, tag, d->cart);
+            continue;
+        }
+        for (int r = 0; r < ranks; r++) {
+            int c[2];
+            MPI_Cart_coords(d->cart, r, 2, c);
+            MPI_Datatype t = global_block(d, c[1], c[0]);
+            if (r == 0 && to_blocks) MPI_Sendrecv(global[f], 1, t, 0, tag, own, 1, mine, 0, tag, d->cart, MPI_STATUS_IGNORE);
+            else if (r == 0) MPI_Sendrecv(own, 1, mine, 0, tag, global[f], 1, t, 0, tag, d->cart, MPI_STATUS_IGNORE);
+            else if (to_blocks) MPI_Send(global[f], 1, t, r, tag, d->cart);
+            else MPI_Recv(global[f], 1, t, r, tag, d->cart, MPI_STATUS_IGNORE);
+            MPI_Type_free(&t);
+        }
+    }
+    MPI_Type_free(&mine);
+}
+
+void decomp_scatter(decomp *d, int8_t *const global[2]) { move_blocks(d, global, 1); }
+void decomp_gather(decomp *d, int8_t *const global[2]) { move_blocks(d, global, 0); }
+
+void decomp_halo_begin(decomp *d, MPI_Request rq[16])
+{
+    const int64_t s = d->b.stride;
+    const int nx = d->b.nx, ny = d->b.ny;
+    int k = 0;
+    for (int f = 0; f < 2; f++) {
+        int8_t *o = d->store[f] + s + 1;   /* owned (0, 0) */
+        /* receives into the halo: the left halo comes from the left
+         * neighbour travelling right, and so on */
+        MPI_Irecv(o - 1, 1, d->col, d->left, TO_RIGHT, d->cart, &rq[k++]);
+        MPI_Irecv(o + nx, 1, d->col, d->right, TO_LEFT, d->cart, &rq[k++]);
+        MPI_Irecv(o - s, 1, d->row, d->down, TO_UP, d->cart, &rq[k++]);
+        MPI_Irecv(o + ny * s, 1, d->row, d->up, TO_DOWN, d->cart, &rq[k++]);
+        MPI_Isend(o, 1, d->col, d->left, TO_LEFT, d->cart, &rq[k++]);
+        MPI_Isend(o + nx - 1, 1, d->col, d->right, TO_RIGHT, d->cart, &rq[k++]);
+        MPI_Isend(o, 1, d->row, d->down, TO_DOWN, d->cart, &rq[k++]);
+        MPI_Isend(o + (ny - 1) * s, 1, d->row, d->up, TO_UP, d->cart, &rq[k++]);
+    }
+}
+
+void decomp_halo_end(MPI_Request rq[16]) { MPI_Waitall(16, rq, MPI_STATUSES_IGNORE); }

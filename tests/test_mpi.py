@@ -1,0 +1,299 @@
+"""The MPI build (docs/mpi.md): `make mpi` builds build/softmatrix-mpi, which
+with one rank (or without a launcher) is the OpenMP binary, file for file;
+`sweep` with several ranks farms the points out and writes point files and
+an index bitwise equal to a serial sweep's; bad input gives one error line
+from rank 0, a non-zero exit on every rank and no hang.
+
+Files are compared with h5diff (values and attributes of every object),
+leaving out only /summary/timing, the wall-clock part. Outputs are written
+to the same path by both binaries, since the path is part of the file."""
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import h5py
+import pytest
+
+from conftest import BIN, ROOT, run_sm, small_config, write_config
+from test_pinned import pinned_config
+
+MPI_BIN = BIN.parent / "softmatrix-mpi"
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMP_WAIT_POLICY="passive", OMPI_MCA_rmaps_base_oversubscribe="1")
+# no test may hang: a hung rank fails the test instead
+TIMEOUT = 300
+
+
+@pytest.fixture(scope="module")
+def mpi_bin():
+    p = subprocess.run(["make", "-j2", "mpi"], cwd=ROOT, capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    assert shutil.which("mpirun"), "mpirun missing: run `make deps`"
+    return MPI_BIN
+
+
+def mpirun(n, *args, timeout=TIMEOUT):
+    cmd = ["mpirun", "-n", str(n), "--oversubscribe", str(MPI_BIN), *map(str, args)]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=ENV)
+    return p.returncode, p.stdout, p.stderr
+
+
+def same_h5(a, b):
+    p = subprocess.run(["h5diff", "--exclude-path", "/summary/timing", str(a), str(b)],
+                       capture_output=True, text=True)
+    assert p.returncode in (0, 1), p.stderr
+    return p.returncode == 0, p.stdout[-1500:]
+
+
+def softmatrix_lines(err):
+    """Lines the program printed (not Open MPI's own banner)."""
+    return [l for l in err.splitlines() if l.startswith("softmatrix")]
+
+
+# ---- one rank: the OpenMP binary ------------------------------------------
+
+@pytest.mark.parametrize("kind,boundary", [("level", "open"), ("cage", "periodic")])
+def test_one_rank_run_is_the_openmp_run(sm_bin, mpi_bin, tmp_path, kind, boundary):
+    out = tmp_path / "run.h5"
+    cfg = write_config(tmp_path / "c.json", pinned_config(out, kind, boundary))
+    rc, _, err = run_sm("run", cfg, "--threads", 2, "--quiet")
+    assert rc == 0, err
+    out.rename(tmp_path / "serial.h5")
+    rc, _, err = mpirun(1, "run", cfg, "--threads", 2, "--quiet")
+    assert rc == 0, err
+    same, diff = same_h5(tmp_path / "serial.h5", out)
+    assert same, diff
+    # started without mpirun: one rank, no MPI runtime needed
+    out.rename(tmp_path / "mpirun.h5")
+    p = subprocess.run([str(mpi_bin), "run", str(cfg), "--threads", "1", "--quiet"],
+                       capture_output=True, text=True, timeout=TIMEOUT, env=ENV)
+    assert p.returncode == 0, p.stderr
+    same, diff = same_h5(tmp_path / "serial.h5", out)
+    assert same, diff
+
+
+@pytest.mark.parametrize("args", [
+    ["validate", "configs/quick.json", "--set", "model.g=2.5"],
+    ["constants"], ["table1"], ["doc", "config"], ["doc", "output"], ["--version"],
+    ["validate", "configs/no_such.json"], ["run", "--no-such-option"], ["nosuch"],
+])
+def test_one_rank_subcommands_print_the_same(sm_bin, mpi_bin, args):
+    rc, out, err = run_sm(*args, cwd=ROOT)
+    p = subprocess.run(["mpirun", "-n", "1", str(mpi_bin), *args], cwd=ROOT, capture_output=True,
+                       text=True, timeout=TIMEOUT, env=ENV)
+    assert p.returncode == rc
+    assert p.stdout == out
+    assert softmatrix_lines(p.stderr) == softmatrix_lines(err)
+
+
+# ---- the sweep farm -------------------------------------------------------
+
+def sweep_config(tmp_path, out_dir):
+    cfg = small_config(tmp_path / "unused.h5", schedule=[{"T": 2.0, "sweeps": 40},
+                                                         {"T_from": 2.0, "T_to": 1.0, "sweeps": 40}])
+    del cfg["temperature"]
+    cfg["run"] = {"seed": 1, "equilibration_sweeps": 10, "measure_every": 2, "snapshot_every": 40}
+    cfg["output"] = {"path": str(out_dir), "snapshot_fields": ["level", "sigma"]}
+    cfg["sweep"] = {"keys": {"model.J": [-0.125, 0.125], "run.seed": [1, 2, 3],
+                             "dynamics.kind": ["level", "cage"]}}
+    return write_config(tmp_path / "sweep.json", cfg)
+
+
+@pytest.fixture(scope="module")
+def serial_sweep(sm_bin, tmp_path_factory):
+    d = tmp_path_factory.mktemp("serial_sweep")
+    cfg = sweep_config(d, d / "out")
+    rc, _, err = run_sm("sweep", cfg, "--quiet", "--jobs", 2)
+    assert rc == 0, err
+    (d / "out").rename(d / "serial")
+    return d, cfg
+
+
+def assert_same_dirs(a, b):
+    names = sorted(p.name for p in a.glob("*.h5"))
+    assert names == sorted(p.name for p in b.glob("*.h5")) and "index.h5" in names
+    for n in names:
+        same, diff = same_h5(a / n, b / n)
+        assert same, f"{n}: {diff}"
+
+
+@pytest.mark.parametrize("ranks", [1, 2, 3])
+def test_sweep_farm_equals_serial_sweep(mpi_bin, serial_sweep, ranks):
+    d, cfg = serial_sweep
+    shutil.rmtree(d / "out", ignore_errors=True)
+    rc, out, err = mpirun(ranks, "sweep", cfg)
+    assert rc == 0, err
+    assert_same_dirs(d / "serial", d / "out")
+    if ranks > 1:
+        # rank 0 reports every point, each once, run by a worker
+        done = [l for l in err.splitlines() if l.startswith("sweep:")]
+        assert len(done) == 12 and all(" on rank " in l and " on rank 0" not in l for l in done)
+        assert out.count("wrote ") == 1
+    # a second run keeps every point and rebuilds the same index
+    rc, _, err = mpirun(ranks, "sweep", cfg, "--quiet")
+    assert rc == 0, err
+    assert_same_dirs(d / "serial", d / "out")
+
+
+def test_sweep_failed_point_is_in_the_index(mpi_bin, serial_sweep):
+    d, cfg = serial_sweep
+    shutil.rmtree(d / "out", ignore_errors=True)
+    (d / "out" / "point_0004.h5.partial").mkdir(parents=True)   # point 4 cannot write its file
+    rc, _, err = mpirun(3, "sweep", cfg, "--quiet")
+    assert rc == 1
+    assert [l for l in softmatrix_lines(err) if "failed" in l] == [
+        "softmatrix: sweep: 1 of 12 points failed (4); the index reports them in its status "
+        "column, rerun the same command to redo them"]
+    with h5py.File(d / "out" / "index.h5") as f:
+        assert list(f["status"][:]) == [0, 0, 0, 0, 2] + [0] * 7   # the point's exit code
+        e = f["mean/energy"][:]
+        assert (e[4] != e[4]) and all(e[i] == e[i] for i in range(12) if i != 4)
+    for p in range(12):   # the others ran to the end, as in the serial sweep
+        if p != 4:
+            same, diff = same_h5(d / "serial" / f"point_{p:04d}.h5", d / "out" / f"point_{p:04d}.h5")
+            assert same, diff
+    # the fault removed, the same command redoes point 4 alone and the index is the serial one
+    (d / "out" / "point_0004.h5.partial").rmdir()
+    rc, _, err = mpirun(3, "sweep", cfg, "--quiet")
+    assert rc == 0, err
+    assert_same_dirs(d / "serial", d / "out")
+
+
+def test_sweep_more_ranks_than_points(mpi_bin, tmp_path):
+    cfg = sweep_config(tmp_path, tmp_path / "out")
+    rc, _, err = mpirun(4, "sweep", cfg, "--set", "sweep.keys.run.seed=[1]",
+                        "--set", 'sweep.keys.dynamics.kind=["level"]')
+    assert rc == 0, err
+    assert "3 worker ranks for 2 points: 1 of them stay idle" in err
+    assert len(list((tmp_path / "out").glob("point_*.h5"))) == 2
+
+
+# ---- bad input: one line from rank 0, non-zero everywhere, no hang ---------
+
+@pytest.mark.parametrize("args,code,needle", [
+    (["sweep", "NOSUCH.json"], 2, "NOSUCH.json"),
+    (["sweep", "CFG", "--set", "sweep.keys.model.g=[-1]"], 2, "sweep.keys.model.g"),
+    (["sweep", "CFG", "--jobs", "0"], 2, "--jobs"),
+    (["sweep", "CFG", "--no-such"], 2, "--no-such"),
+    (["validate", "NOSUCH.json"], 2, "NOSUCH.json"),
+])
+def test_bad_input_one_line_from_rank_0(mpi_bin, tmp_path, args, code, needle):
+    cfg = sweep_config(tmp_path, tmp_path / "out")
+    args = [str(cfg) if a == "CFG" else a for a in args]
+    rc, out, err = mpirun(3, *args, timeout=120)
+    assert rc == code, err
+    lines = softmatrix_lines(err)
+    assert len(lines) == 1 and needle in lines[0], err
+    assert not (tmp_path / "out" / "index.h5").exists()
+
+
+def test_sweep_index_locked_releases_workers(mpi_bin, tmp_path):
+    """rank 0 fails after the workers are waiting (index busy): all leave."""
+    cfg = sweep_config(tmp_path, tmp_path / "out")
+    (tmp_path / "out").mkdir()
+    holder = subprocess.Popen(["flock", str(tmp_path / "out" / "index.h5.lock"), "sleep", "60"])
+    try:
+        import time
+        time.sleep(0.5)
+        rc, _, err = mpirun(3, "sweep", cfg, timeout=120)
+    finally:
+        holder.kill()
+    assert rc != 0
+    assert len(softmatrix_lines(err)) >= 1 and "index.h5" in softmatrix_lines(err)[-1]
+    assert not (tmp_path / "out" / "index.h5").exists()
+
+
+# ---- one lattice over several ranks ---------------------------------------
+
+def lattice_config(tmp_path, kind, boundary, Lx, Ly):
+    from test_pinned import pinned_config
+    cfg = pinned_config(tmp_path / "run.h5", kind, boundary)
+    cfg["lattice"] = {"Lx": Lx, "Ly": Ly, "boundary": boundary}
+    if kind == "cage":   # the level dynamics equilibrates, split; the cage dynamics on rank 0
+        cfg["run"]["equilibration_dynamics"] = "level"
+    return write_config(tmp_path / f"{kind}_{boundary}.json", cfg)
+
+
+# (kind, boundary, Lx, Ly): odd and uneven sizes, a lattice taller than wide
+CASES = [("level", "open", 23, 17), ("level", "periodic", 24, 20), ("level", "open", 9, 31),
+         ("cage", "open", 21, 15)]
+
+
+@pytest.mark.parametrize("ranks,threads", [(2, 1), (3, 2), (4, 1)])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "_".join(map(str, c)))
+def test_split_lattice_equals_openmp_run(sm_bin, mpi_bin, tmp_path, case, ranks, threads):
+    cfg = lattice_config(tmp_path, *case)
+    rc, _, err = run_sm("run", cfg, "--threads", 2, "--quiet")
+    assert rc == 0, err
+    (tmp_path / "run.h5").rename(tmp_path / "serial.h5")
+    p = subprocess.run(["mpirun", "-n", str(ranks), "--oversubscribe", "-x", "SOFTMATRIX_MPI_VERBOSE=1",
+                        str(mpi_bin), "run", str(cfg), "--threads", str(threads), "--quiet"],
+                       capture_output=True, text=True, timeout=TIMEOUT, env=ENV)
+    assert p.returncode == 0, p.stderr
+    # the lattice was split: the grid's longer side along the lattice's longer side
+    px, py = {2: (2, 1), 3: (3, 1), 4: (2, 2)}[ranks]
+    if case[3] > case[2]:
+        px, py = py, px
+    assert f"lattice split over {px}x{py} ranks" in p.stderr
+    same, diff = same_h5(tmp_path / "serial.h5", tmp_path / "run.h5")
+    assert same, diff
+
+
+def test_more_ranks_than_the_lattice_splits_into(mpi_bin, tmp_path):
+    cfg = lattice_config(tmp_path, "level", "periodic", 2, 2)
+    rc, _, err = mpirun(6, "run", cfg, "--quiet", timeout=120)   # a 3x2 grid, 2 sites in x
+    assert rc != 0
+    assert softmatrix_lines(err) == [
+        "softmatrix: 6 MPI ranks: a 2x2 lattice cannot be split into their 3x2 grid of blocks "
+        "(a block needs at least one site per side); use fewer ranks"]
+    assert not list(tmp_path.glob("run.h5*"))
+
+
+def test_checkpoint_with_3_ranks_resumes_with_2_and_without_mpi(sm_bin, mpi_bin, tmp_path):
+    """SIGINT to rank 0 of a split run: checkpoint, every rank exits 130; the
+    run resumed with 2 ranks, and with the OpenMP binary, equals the
+    uninterrupted run."""
+    import signal
+    import time
+    cfg = small_config(tmp_path / "run.h5", lattice={"Lx": 40, "Ly": 30, "boundary": "open"})
+    cfg["run"] = {"seed": 5, "equilibration_sweeps": 50, "sweeps": 3000, "measure_every": 10,
+                  "snapshot_every": 1000}
+    cfg["output"]["snapshot_fields"] = ["level", "sigma"]
+    cfg = write_config(tmp_path / "ck.json", cfg)
+    p = subprocess.Popen(["mpirun", "-n", "3", "--oversubscribe", str(mpi_bin), "run", str(cfg), "--quiet"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    rank0 = None
+    deadline = time.time() + 60
+    while rank0 is None and time.time() < deadline:
+        time.sleep(0.2)
+        for pid in Path("/proc").iterdir():
+            try:
+                if pid.name.isdigit() and b"OMPI_COMM_WORLD_RANK=0\0" in (pid / "environ").read_bytes() \
+                        and str(cfg).encode() in (pid / "cmdline").read_bytes():
+                    rank0 = int(pid.name)
+            except OSError:
+                pass
+    assert rank0, "rank 0 not found"
+    while not (tmp_path / "run.h5.partial").exists() and time.time() < deadline:
+        time.sleep(0.05)   # the run is past its set-up and handles SIGINT
+    time.sleep(0.3)
+    os.kill(rank0, signal.SIGINT)
+    _, err = p.communicate(timeout=TIMEOUT)
+    assert p.returncode == 130, err
+    assert "interrupted at sweep" in err
+    ckpt, partial = tmp_path / "run.h5.ckpt", tmp_path / "run.h5.partial"
+    saved = {f: f.read_bytes() for f in (ckpt, partial)}
+    rc, _, err = mpirun(2, "run", cfg, "--quiet", "--resume")
+    assert rc == 0, err
+    (tmp_path / "run.h5").rename(tmp_path / "resumed_2.h5")
+    for f, data in saved.items():
+        f.write_bytes(data)
+    rc, _, err = run_sm("run", cfg, "--quiet", "--resume")
+    assert rc == 0, err
+    (tmp_path / "run.h5").rename(tmp_path / "resumed_serial.h5")
+    rc, _, err = run_sm("run", cfg, "--quiet")
+    assert rc == 0, err
+    for f in ("resumed_2.h5", "resumed_serial.h5"):
+        same, diff = same_h5(tmp_path / "run.h5", tmp_path / f)
+        assert same, f"{f}: {diff}"
