@@ -31,10 +31,6 @@ int run_main(const sm_config *cfg, const run_options *opt, sm_error *err);
  * less; *what names the one that counts. -1 when neither can be read. */
 double run_memory_available(const char **what);
 
-/* The cores this process may use (its CPU affinity), at least 1. */
-int run_available_cores(void);
-/* Warns on stderr when threads exceeds them; what names the setting. */
-void run_warn_threads(const char *what, int threads);
 
 /* The checkpoint file of an output path: <path>.ckpt. */
 void run_checkpoint_path(char *buf, size_t n, const char *output);

@@ -22,6 +22,11 @@ int threads_auto(int64_t sites, int cores);
  * line for the log, e.g. "auto: 2 cores available, 1024x1024 lattice". */
 int threads_choose(int option, int config_key, int Lx, int Ly, char *why, size_t n);
 
+/* The cores this process may use (its CPU affinity), at least 1. */
+int threads_available_cores(void);
+/* Warns on stderr when threads exceeds them; what names the setting. */
+void threads_warn(const char *what, int threads);
+
 /* Makes idle OpenMP threads sleep after a short spin instead of spinning
  * for milliseconds, unless the user set OMP_WAIT_POLICY or GOMP_SPINCOUNT.
  * libgomp reads these only when it is loaded, before main, so this sets

@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "core/error.h"
 #include "run/progress.h"
+#include "run/threads.h"
 #include "scan/runner.h"
 #ifdef SM_WITH_MPI
 #include "mpi/farm.h"   /* make mpi: the points farmed out over MPI ranks */
@@ -97,8 +98,8 @@ static int parse_opts(int argc, char **argv, sweep_opts *o)
         return SM_EXIT_USAGE;
     }
     o->config = argv[optind];
-    if (!o->quiet && o->budget) run_warn_threads("--threads", o->budget);
-    if (!o->quiet && o->tpp) run_warn_threads("--threads-per-point", o->tpp);
+    if (!o->quiet && o->budget) threads_warn("--threads", o->budget);
+    if (!o->quiet && o->tpp) threads_warn("--threads-per-point", o->tpp);
     return -1;
 }
 

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -393,25 +392,6 @@ static int run_finish(run_state *rs, run_clock *clk, const char *path, int threa
     return SM_EXIT_OK;
 }
 
-int run_available_cores(void)
-{
-    /* the CPUs this process may run on (taskset, a batch system's cgroup),
-     * not those the machine has */
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
-    const long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-}
-
-void run_warn_threads(const char *what, int threads)
-{
-    const int cores = run_available_cores();
-    if (threads > cores)
-        fprintf(stderr, "softmatrix: warning: %s %d exceeds the %d available core%s; the extra threads "
-                        "only wait for each other (results do not change)\n",
-                what, threads, cores, cores > 1 ? "s" : "");
-}
-
 /* The run in the output it has claimed. */
 static int run_claimed(const sm_config *cfg, const run_options *opt, const char *path,
                        const char *ckpt, sm_error *err)
@@ -419,7 +399,7 @@ static int run_claimed(const sm_config *cfg, const run_options *opt, const char 
     char why[128];
     const int threads = threads_choose(opt->threads, cfg->threads, cfg->Lx, cfg->Ly, why, sizeof why);
     if (!opt->quiet && (opt->threads > 0 || cfg->threads > 0))
-        run_warn_threads(opt->threads > 0 ? "--threads" : "run.threads", threads);
+        threads_warn(opt->threads > 0 ? "--threads" : "run.threads", threads);
     omp_set_num_threads(threads);
     run_state rs = {.cfg = cfg, .json = config_to_json(cfg)};
     if (!rs.json) return sm_fail(err, "out of memory"), SM_EXIT_RUNTIME;

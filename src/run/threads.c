@@ -8,11 +8,11 @@
  * behind that job for a time slice: a 2-thread run was 22x slower than a
  * 1-thread run (issue 16). A short spin keeps the idle cost of a region
  * low and lets the scheduler give the core to the thread that has work. */
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <omp.h>
-#include "run/run.h"
 #include "run/threads.h"
 
 /* The variables that make idle threads sleep soon: libgomp's spin count
@@ -47,7 +47,7 @@ int threads_choose(int option, int config_key, int Lx, int Ly, char *why, size_t
         snprintf(why, n, "OMP_NUM_THREADS=%s", env);
         return omp_get_max_threads();
     }
-    const int cores = run_available_cores();
+    const int cores = threads_available_cores();
     snprintf(why, n, "auto: %d core%s available, %dx%d lattice", cores, cores > 1 ? "s" : "", Lx, Ly);
     return threads_auto((int64_t)Lx * Ly, cores);
 }
@@ -60,4 +60,23 @@ void threads_quiet_waits(char **argv)
         if (setenv(QUIET_WAITS[i][0], QUIET_WAITS[i][1], 0)) return;
     execv("/proc/self/exe", argv);
     /* no /proc: the run goes on with the library's default waits */
+}
+
+int threads_available_cores(void)
+{
+    /* the CPUs this process may run on (taskset, a batch system's cgroup),
+     * not those the machine has */
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+    const long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+void threads_warn(const char *what, int threads)
+{
+    const int cores = threads_available_cores();
+    if (threads > cores)
+        fprintf(stderr, "softmatrix: warning: %s %d exceeds the %d available core%s; the extra threads "
+                        "only wait for each other (results do not change)\n",
+                what, threads, cores, cores > 1 ? "s" : "");
 }

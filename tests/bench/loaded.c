@@ -112,7 +112,7 @@ static void print_row(int L, const char *load, const int nt[LOADED_VARIANTS],
 void bench_loaded(int reps)
 {
     reps = reps < 1 ? 7 : reps > LOADED_MAX_REPS ? LOADED_MAX_REPS : reps;
-    const int cores = run_available_cores();
+    const int cores = threads_available_cores();
     printf("\nloaded: level sweeps, ns per site-update (median of %d), idle and with one busy "
            "competing process; %d cores available\n", reps, cores);
     printf("| L | load | 1 thread | 2 threads | default (threads) | 2 / 1 | default / best | CPU 2 / 1 |\n");

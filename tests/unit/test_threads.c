@@ -39,7 +39,7 @@ static void test_choose_order(void)
     unsetenv("OMP_NUM_THREADS");
     CHECK(threads_choose(3, 5, 1024, 1024, why, sizeof why) == 3 && !strcmp(why, "--threads"), "%s", why);
     CHECK(threads_choose(0, 5, 1024, 1024, why, sizeof why) == 5 && !strcmp(why, "run.threads"), "%s", why);
-    const int cores = run_available_cores();
+    const int cores = threads_available_cores();
     CHECK(threads_choose(0, 0, 1024, 1024, why, sizeof why) == threads_auto(1024 * 1024, cores), "%s", why);
     char expect[128];
     snprintf(expect, sizeof expect, "auto: %d core%s available, 1024x1024 lattice", cores, cores > 1 ? "s" : "");
