@@ -19,7 +19,12 @@ def progress_lines(err):
     return [l for l in err.splitlines() if l.startswith("  sweep ")]
 
 
-def run_logged(tmp_path, *args, seconds="0.05", sweeps=3000):
+# long enough for several lines at 0.05 s even with the vector kernel
+# (a 32x32 sweep takes about 30 us)
+LOGGED_SWEEPS = 30000
+
+
+def run_logged(tmp_path, *args, seconds="0.05", sweeps=LOGGED_SWEEPS):
     """A run whose stderr is a pipe (as in a batch job), lines every `seconds`."""
     out = tmp_path / "r.h5"
     cfg = write_config(tmp_path / "c.json", small_config(
@@ -35,8 +40,8 @@ def test_progress_lines_when_stderr_is_not_a_terminal(sm_bin, tmp_path):
     lines = progress_lines(err)
     assert len(lines) >= 3, err
     done = [int(LINE.match(l).group(1)) for l in lines]
-    assert done == sorted(done) and done[-1] == 3000
-    assert all(LINE.match(l).group(2) == "3000" for l in lines)
+    assert done == sorted(done) and done[-1] == LOGGED_SWEEPS
+    assert all(LINE.match(l).group(2) == str(LOGGED_SWEEPS) for l in lines)
 
 
 def test_progress_default_interval_is_about_ten_seconds(sm_bin, tmp_path):
