@@ -7,6 +7,7 @@
 #include "io/config.h"
 #include "run/threads.h"
 #ifdef SM_WITH_MPI
+#include "mpi/level_mpi.h"
 #include "mpi/session.h"
 #endif
 
@@ -53,7 +54,8 @@ int main(int argc, char **argv)
     if (c && (!strcmp(c->name, "run") || !strcmp(c->name, "sweep") || !strcmp(c->name, "transition")))
         threads_quiet_waits(argv);
 #ifdef SM_WITH_MPI
-    return mpi_main(argc, argv, dispatch);   /* make mpi: which ranks run what */
+    const mpi_roles roles = {dispatch, mpi_lattice_serve, mpi_lattice_stop};
+    return mpi_main(argc, argv, &roles);   /* make mpi: which ranks run what */
 #else
     return dispatch(argc, argv);
 #endif

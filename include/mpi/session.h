@@ -15,14 +15,25 @@ typedef struct {
     int lattice_busy;                 /* a lattice is split over the ranks */
 } mpi_session;
 
-/* Runs dispatch(argc, argv) as the job requires and returns the exit code,
+/* What the ranks of a job run: the subcommand dispatcher; for ranks other
+ * than 0 while rank 0 runs a subcommand, a server of the lattice blocks rank
+ * 0 may split over them (mpi/level_mpi.h), and rank 0's call that releases
+ * them with its exit code. Passed in by main, so that the session does not
+ * depend on the dynamics that uses it. */
+typedef struct {
+    int (*dispatch)(int argc, char **argv);
+    int (*serve)(void);
+    void (*stop)(int code);
+} mpi_roles;
+
+/* Runs roles->dispatch(argc, argv) as the job requires and returns the exit code,
  * the same on every rank:
  *  - started without a launcher: no MPI at all, exactly the OpenMP binary;
  *  - one rank: dispatch on it, exactly the OpenMP binary;
  *  - several ranks: `sweep` on every rank (the farm, mpi/farm.h), any other
  *    subcommand on rank 0 alone; ranks other than 0 print nothing of what
  *    every rank would print alike (usage errors, config errors). */
-int mpi_main(int argc, char **argv, int (*dispatch)(int, char **));
+int mpi_main(int argc, char **argv, const mpi_roles *roles);
 
 /* The session of this process, or NULL when MPI is not in use. */
 const mpi_session *mpi_session_get(void);

@@ -8,7 +8,6 @@
 #include <unistd.h>
 #include "core/error.h"
 #include <omp.h>
-#include "mpi/level_mpi.h"
 #include "mpi/session.h"
 
 /* Written once by mpi_main before any subcommand runs and read-only after:
@@ -89,9 +88,9 @@ void mpi_session_unmute_stderr(void)
 }
 
 
-int mpi_main(int argc, char **argv, int (*dispatch)(int, char **))
+int mpi_main(int argc, char **argv, const mpi_roles *roles)
 {
-    if (!under_launcher()) return dispatch(argc, argv);
+    if (!under_launcher()) return roles->dispatch(argc, argv);
     int provided;
     /* threads of a rank never call MPI: OpenMP regions are inside kernels */
     if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
@@ -104,17 +103,17 @@ int mpi_main(int argc, char **argv, int (*dispatch)(int, char **))
     the_session = &s;
     int code;
     if (s.size == 1) {
-        code = dispatch(argc, argv);
+        code = roles->dispatch(argc, argv);
     } else {
         if (s.rank) mute(&s);
         const int everyone = argc > 1 && strcmp(argv[1], "sweep") == 0;
         if (everyone) {
-            code = dispatch(argc, argv);   /* all ranks end with the farm's code */
+            code = roles->dispatch(argc, argv);   /* all ranks end with the farm's code */
         } else if (s.rank == 0) {
-            code = dispatch(argc, argv);   /* may split a lattice over the others */
-            mpi_lattice_stop(code);
+            code = roles->dispatch(argc, argv);   /* may split a lattice over the others */
+            roles->stop(code);
         } else {
-            code = mpi_lattice_serve();
+            code = roles->serve();
         }
     }
     fflush(stdout);
