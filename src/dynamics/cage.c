@@ -219,25 +219,8 @@ static void row_randoms_avx512(uint64_t seed, uint64_t sweep, int colour, int64_
                                uint32_t *restrict o0, uint32_t *restrict o1, uint32_t *restrict o2)
 {
     const uint32_t c3 = ((uint32_t)RNG_STREAM_CAGE_SITE << 16) | (uint32_t)colour;
-    for (int i = 0; i < n; i++) {
-        uint32_t x0 = (uint32_t)a0 + 2u * (uint32_t)i, x1 = (uint32_t)sweep;
-        uint32_t x2 = (uint32_t)(sweep >> 32), x3 = c3;
-        uint32_t q0 = (uint32_t)seed, q1 = (uint32_t)(seed >> 32);
-#pragma GCC unroll 10
-        for (int r = 0; r < 10; r++) {
-            const uint64_t p0 = (uint64_t)0xD2511F53u * x0;
-            const uint64_t p1 = (uint64_t)0xCD9E8D57u * x2;
-            x0 = (uint32_t)(p1 >> 32) ^ x1 ^ q0;
-            x1 = (uint32_t)p1;
-            x2 = (uint32_t)(p0 >> 32) ^ x3 ^ q1;
-            x3 = (uint32_t)p0;
-            q0 += 0x9E3779B9u;
-            q1 += 0xBB67AE85u;
-        }
-        o0[i] = x0;
-        o1[i] = x1;
-        o2[i] = x2;
-    }
+    rng_philox_lanes((uint32_t)a0, (uint32_t)sweep, (uint32_t)(sweep >> 32), c3, (uint32_t)seed,
+                     (uint32_t)(seed >> 32), n, o0, o1, o2);
 }
 
 int cage_simd_available(void)

@@ -100,35 +100,15 @@ void level_tables_build(level_tables *t, const model_params *p, double T)
     level16_build(t);
 }
 
-/* Philox4x32-10 exactly as Random123's philox4x32 (checked against it in
- * test_level_kernel), for the n counters {c0 + 2i, c1, c2, c3}, i < n. Only
- * the three words the kernel uses are stored. Written as a loop over
- * independent lanes of 32-bit words with 32x32->64 products so that it
- * vectorises; the clones let AVX2 / AVX-512 machines use their width while
- * the default clone keeps the x86-64-v2 baseline. */
+/* rng_philox_lanes (core/rng.h; checked against Random123's philox4x32 in
+ * test_level_kernel) compiled once per clone: AVX2 / AVX-512 machines use
+ * their width while the default clone keeps the x86-64-v2 baseline. */
 __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 void level_philox_lanes(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0,
                         uint32_t k1, int n, uint32_t *restrict o0, uint32_t *restrict o1,
                         uint32_t *restrict o2)
 {
-    for (int i = 0; i < n; i++) {
-        uint32_t x0 = c0 + 2u * (uint32_t)i, x1 = c1, x2 = c2, x3 = c3;
-        uint32_t q0 = k0, q1 = k1;
-#pragma GCC unroll 10
-        for (int r = 0; r < 10; r++) {
-            const uint64_t p0 = (uint64_t)0xD2511F53u * x0;
-            const uint64_t p1 = (uint64_t)0xCD9E8D57u * x2;
-            x0 = (uint32_t)(p1 >> 32) ^ x1 ^ q0;
-            x1 = (uint32_t)p1;
-            x2 = (uint32_t)(p0 >> 32) ^ x3 ^ q1;
-            x3 = (uint32_t)p0;
-            q0 += 0x9E3779B9u;
-            q1 += 0xBB67AE85u;
-        }
-        o0[i] = x0;
-        o1[i] = x1;
-        o2[i] = x2;
-    }
+    rng_philox_lanes(c0, c1, c2, c3, k0, k1, n, o0, o1, o2);
 }
 
 /* What the sites of one colour in one row need: their storage, their
