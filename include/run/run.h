@@ -26,10 +26,6 @@ typedef struct {
  * after a stop) and fills err on failure or stop. */
 int run_main(const sm_config *cfg, const run_options *opt, sm_error *err);
 
-/* The memory this process may still allocate, in bytes: MemAvailable of
- * /proc/meminfo, or what is left under a cgroup memory limit when that is
- * less; *what names the one that counts. -1 when neither can be read. */
-double run_memory_available(const char **what);
 
 
 /* The checkpoint file of an output path: <path>.ckpt. */

@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "dynamics/dynamics.h"
 #include "io/config.h"
+#include "run/memavail.h"
 #include "run/run.h"
 
 static void print_memory(const sm_config *cfg)
@@ -19,7 +20,7 @@ static void print_memory(const sm_config *cfg)
                     m.bytes[i] / MiB, m.bytes[i] / N,
                     i >= SIM_MEM_SNAPSHOT ? ", only while it runs" : "");
     const char *what;
-    const double have = run_memory_available(&what);
+    const double have = memory_available(&what);
     fprintf(stderr, "  %-22s %10.1f MiB  (%.3g B/site)", "total at the peak", m.total / MiB, m.total / N);
     if (have >= 0) fprintf(stderr, "; available %.0f MiB (%s)", have / MiB, what);
     fprintf(stderr, "\n");
