@@ -5,6 +5,7 @@ softmatrix writes during the suite is checked for H5MD conformance
 session in the directories of module and session fixtures."""
 import json
 import os
+import struct
 import subprocess
 from pathlib import Path
 
@@ -22,6 +23,25 @@ def run_sm(*args, cwd=None, timeout=600, env=None):
     p = subprocess.run([str(BIN), *map(str, args)], cwd=cwd, capture_output=True, text=True,
                        timeout=timeout, env=env)
     return p.returncode, p.stdout, p.stderr
+
+
+def ckpt_step(path):
+    """The step in the header of checkpoint file `path` (an i64 at byte 16),
+    or -1 while there is none (or only part of its header)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(24)
+    except FileNotFoundError:
+        return -1
+    return struct.unpack("<q", head[16:24])[0] if len(head) == 24 else -1
+
+
+def one_line(err):
+    """The one non-empty line of stderr (an error message); a second line -
+    a sanitizer report, a stray warning - fails the test."""
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert len(lines) == 1, err
+    return lines[0]
 
 
 def write_config(path, cfg):

@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 from conftest import BIN, tmpfs, run_sm as _run_sm, small_config, write_config
+from conftest import one_line
 
 # idle OpenMP threads sleep: the suite shares a small machine
 ENV = dict(os.environ, OMP_WAIT_POLICY="passive")
@@ -34,12 +35,6 @@ EVERY = 250  # run.checkpoint_every of the main configs
 
 def run_sm(*args, **kw):
     return _run_sm(*args, env=ENV, **kw)
-
-
-def one_line(err):
-    lines = [l for l in err.splitlines() if l.strip()]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 def side(out, suffix):

@@ -4,7 +4,6 @@ uniform PCP phases, and records in /equilibrium_check whether its holds
 agree with level-dynamics equilibrium."""
 import hashlib
 import signal
-import struct
 import subprocess
 import time
 
@@ -13,7 +12,7 @@ import numpy as np
 
 import pytest
 
-from conftest import BIN, run_sm, write_config
+from conftest import BIN, ckpt_step, run_sm, write_config
 
 
 def cage_config(out, **run):
@@ -209,13 +208,3 @@ def test_each_segment_resume_is_bitwise_identical(sm_bin, tmp_path, kill_after):
     rc, _, err = run_sm("run", path, "--output", out, "--resume", "--quiet", "--threads", 2)
     assert rc == 0, err
     assert digest(out) == digest(ref)
-
-
-def ckpt_step(path):
-    """The step in a checkpoint's header, -1 while there is none."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(24)
-    except FileNotFoundError:
-        return -1
-    return struct.unpack("<q", head[16:24])[0] if len(head) == 24 else -1

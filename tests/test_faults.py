@@ -29,6 +29,8 @@ import numpy as np
 import pytest
 
 from conftest import BIN, tmpfs, run_sm as _run_sm, write_config
+from conftest import one_line
+from conftest import ckpt_step as conftest_ckpt_step
 
 ENV = dict(os.environ, OMP_WAIT_POLICY="passive")
 TRIALS = max(1, int(os.environ.get("SM_FAULT_TRIALS", "1")))
@@ -38,12 +40,6 @@ TALLY = collections.defaultdict(collections.Counter)
 
 def run_sm(*args, **kw):
     return _run_sm(*args, env=ENV, **kw)
-
-
-def one_line(err):
-    lines = [l for l in err.splitlines() if l.strip()]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -121,10 +117,7 @@ def side(out, suffix):
 
 
 def ckpt_step(out):
-    try:
-        return int.from_bytes(side(out, ".ckpt").read_bytes()[16:24], "little", signed=True)
-    except (FileNotFoundError, ValueError):
-        return -1
+    return conftest_ckpt_step(side(out, ".ckpt"))
 
 
 class Work:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import BIN, run_sm as _run_sm, small_config, write_config
+from conftest import one_line
 
 ENV = dict(os.environ, OMP_WAIT_POLICY="passive")
 
@@ -26,12 +27,6 @@ def run_bytes(*args, data=None):
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
     _, err = p.communicate(data, timeout=120)  # (a refusal closes the pipe early)
     return p.returncode, err
-
-
-def one_line(err):
-    lines = [l for l in err.splitlines() if l.strip()]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 def config(tmp_path, **run):

@@ -20,15 +20,9 @@ import numpy as np
 import pytest
 
 from conftest import BIN, tmpfs, ROOT, run_sm, small_config, write_config
+from conftest import one_line
 
 FUZZ_REGRESSIONS = ROOT / "tests" / "fuzz" / "regressions"
-
-
-def one_line(err):
-    """The non-empty stderr lines; a sanitizer report would add lines and fail."""
-    lines = [l for l in err.splitlines() if l.strip()]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 def assert_no_output(out):

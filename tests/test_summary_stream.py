@@ -7,7 +7,6 @@ ramps; series shorter than about 50 tau_int are flagged and warned about."""
 import json
 import os
 import signal
-import struct
 import subprocess
 import time
 
@@ -15,7 +14,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import BIN, run_sm, small_config, write_config
+from conftest import BIN, ckpt_step, run_sm, small_config, write_config
 
 BLOCKS = 1024
 
@@ -154,15 +153,6 @@ def test_short_series_are_flagged_and_warned_about(sm_bin, tmp_path):
         assert f["summary/level_histogram/error"].attrs["reliable"].shape == (1, 10)
     warnings = [l for l in stdout.splitlines() if l.startswith("warning: segment 0:")]
     assert len(warnings) == 1 and "energy" in warnings[0] and "unreliable" in warnings[0], stdout
-
-
-def ckpt_step(path):
-    try:
-        with open(path, "rb") as f:
-            head = f.read(24)
-    except FileNotFoundError:
-        return -1
-    return struct.unpack("<q", head[16:24])[0] if len(head) == 24 else -1
 
 
 def checkpoint_after(tmp_path, n):

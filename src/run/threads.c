@@ -5,8 +5,8 @@
  * ms on Zen, whose PAUSE is slow) before it sleeps. A sweep has two
  * parallel regions of some 0.1 ms each, so on a machine where another job
  * takes a core, the spinning thread holds its core while its partner waits
- * behind that job for a time slice: a 2-thread run was 22x slower than a
- * 1-thread run (issue 16). A short spin keeps the idle cost of a region
+ * behind that job for a time slice: a 2-thread run of a small lattice can
+ * be twenty times slower than a 1-thread one. A short spin keeps the idle cost of a region
  * low and lets the scheduler give the core to the thread that has work. */
 #include <sched.h>
 #include <stdio.h>

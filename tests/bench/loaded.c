@@ -5,7 +5,7 @@
  * running. Each repetition times the three variants one after the other,
  * so the ratios compare measurements under the same load; reported are
  * the medians and their ratios: 2 threads / 1 thread and default / the
- * better of the two (issue 16: at most 1.3 and 1.1 under load), and the
+ * better of the two (the aims under load: at most 1.3 and 1.1), and the
  * CPU time of 2 threads over that of 1 (above 1: threads waiting actively). */
 #include <omp.h>
 #include <signal.h>

@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
@@ -25,15 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 EQUILIBRATION = 100
 
-
-def ckpt_step(path):
-    """The step in the checkpoint header (an i64 at byte 16), or -1."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(24)
-    except FileNotFoundError:
-        return -1
-    return struct.unpack("<q", head[16:24])[0] if len(head) == 24 else -1
+sys.path.insert(0, str(ROOT / "tests"))
+from conftest import ckpt_step  # noqa: E402  (the checkpoint header, as the tests read it)
 
 
 def status_kib(pid, key):
