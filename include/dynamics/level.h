@@ -56,8 +56,6 @@ void level_sweep_kernel(const lattice *lat, model_state *s, const model_params *
                         move_stats *ms, level_kernel_kind kind);
 /* 1 when this build and CPU have the path (AUTO and SCALAR: always). */
 int level_kernel_available(level_kernel_kind kind);
-/* 1 when this build and CPU have the AVX-512 path. */
-int level_kernel_simd_available(void);
 
 /* A rectangular block of the global lattice *lat held in storage with (at
  * least) one halo cell on each side: site (gx0 + x, gy0 + y), 0 <= x < nx,

@@ -296,7 +296,6 @@ int level_kernel_available(level_kernel_kind kind)
     }
 }
 
-int level_kernel_simd_available(void) { return level_kernel_available(LEVEL_KERNEL_AVX512); }
 
 /* The path that runs: AUTO picks the widest this CPU has; the AVX-512 path
  * needs the compact table (always there for this model); a path the CPU
