@@ -240,6 +240,56 @@ def test_split_lattice_equals_openmp_run(sm_bin, mpi_bin, tmp_path, case, ranks,
     assert same, diff
 
 
+def sparse_config(tmp_path, kind):
+    """Diagnostics due at different sweeps, none at most: the split lattice
+    is gathered only for them and for the checkpoints, between which every
+    rank keeps its block and its own sums (sim_sync)."""
+    cfg = small_config(tmp_path / "run.h5", lattice={"Lx": 26, "Ly": 18, "boundary": "periodic"})
+    cfg["dynamics"] = {"kind": kind}
+    cfg.pop("temperature", None)
+    cfg["schedule"] = [{"T": 4.0, "sweeps": 40, "equilibration": 23},
+                       {"T_from": 4.0, "T_to": 2.0, "sweeps": 30},
+                       {"T": 2.0, "sweeps": 50, "equilibration": 17}]
+    cfg["run"] = {"seed": 3, "equilibration_sweeps": 31, "measure_every": 7, "snapshot_every": 9,
+                  "census_every": 11, "checkpoint_every": 13, "equilibration_dynamics": "level",
+                  "equilibrate_each_segment": kind == "cage"}
+    cfg["output"]["snapshot_fields"] = ["level", "sigma"]
+    return write_config(tmp_path / f"sparse_{kind}.json", cfg)
+
+
+@pytest.mark.parametrize("kind", ["level", "cage"])
+def test_split_lattice_synced_only_when_read(sm_bin, mpi_bin, tmp_path, kind):
+    cfg = sparse_config(tmp_path, kind)
+    rc, _, err = run_sm("run", cfg, "--quiet")
+    assert rc == 0, err
+    (tmp_path / "run.h5").rename(tmp_path / "serial.h5")
+    rc, _, err = mpirun(3, "run", cfg, "--quiet")
+    assert rc == 0, err
+    same, diff = same_h5(tmp_path / "serial.h5", tmp_path / "run.h5")
+    assert same, diff
+
+
+def test_split_lattice_measures_without_gathering(sm_bin, mpi_bin, tmp_path):
+    """measure_every 1: the observables come from the blocks (sums and field
+    counts reduced over ranks); only the 4 snapshots and the end gather the
+    lattice, and the observables are the OpenMP run's."""
+    cfg = small_config(tmp_path / "run.h5", lattice={"Lx": 64, "Ly": 48, "boundary": "periodic"})
+    cfg["run"] = {"seed": 1, "equilibration_sweeps": 10, "sweeps": 200, "measure_every": 1,
+                  "snapshot_every": 50}
+    cfg["output"]["snapshot_fields"] = ["level"]
+    cfg = write_config(tmp_path / "m1.json", cfg)
+    rc, _, err = run_sm("run", cfg, "--quiet")
+    assert rc == 0, err
+    (tmp_path / "run.h5").rename(tmp_path / "serial.h5")
+    p = subprocess.run(["mpirun", "-n", "2", "-x", "SOFTMATRIX_MPI_VERBOSE=1", str(mpi_bin), "run",
+                        str(cfg), "--quiet"], capture_output=True, text=True, timeout=TIMEOUT, env=ENV)
+    assert p.returncode == 0, p.stderr
+    # 200 measurements and the end sum; 4 of the 200 counts follow a snapshot's gather
+    assert "210 split sweeps, 201 sums, 196 counts, 5 gathers" in p.stderr, p.stderr
+    same, diff = same_h5(tmp_path / "serial.h5", tmp_path / "run.h5")
+    assert same, diff
+
+
 def test_more_ranks_than_the_lattice_splits_into(mpi_bin, tmp_path):
     cfg = lattice_config(tmp_path, "level", "periodic", 2, 2)
     rc, _, err = mpirun(6, "run", cfg, "--quiet", timeout=120)   # a 3x2 grid, 2 sites in x

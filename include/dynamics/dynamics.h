@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "core/counts.h"
 #include "core/state.h"
 #include "io/checkpoint.h"
 #include "io/config.h"
@@ -31,6 +32,14 @@ typedef struct dynamics_ops {
     void (*set_temperature)(sim_state *s, double T);
     /* One sweep at the temperature last set; s->step is advanced by sim_sweep. */
     void (*sweep)(sim_state *s);
+    /* Brings s->e and s->moves (SIM_SYNC_SUMS), and with them s->st
+     * (SIM_SYNC_FIELDS), up to date for a kind that keeps them elsewhere
+     * between sweeps (the blocks of a lattice split over MPI ranks); NULL
+     * when the shared state is always current. */
+    void (*sync)(sim_state *s, int what);
+    /* The field counts of the current state, counted where the state is;
+     * NULL: from s->st. */
+    void (*field_counts)(const sim_state *s, field_counts *c);
     int64_t (*updates_per_sweep)(const sim_state *s);
     /* The kind's own checkpoint records, beside the shared fields. */
     void (*save)(const sim_state *s, ckpt_writer *w);
@@ -44,8 +53,18 @@ int sim_init(sim_state *s, const sm_config *cfg, sm_error *err);
 void sim_free(sim_state *s);
 /* Sets the temperature of the next sweep. */
 void sim_set_temperature(sim_state *s, double T);
-/* One sweep of the configured dynamics at s->T; advances s->step. */
+/* One sweep of the configured dynamics at s->T; advances s->step. The
+ * fields are current only after sim_sync, the energy sums and move
+ * counters after sim_sync or sim_sync_sums: whatever reads them after
+ * sweeps (diagnostics, checkpoints, another kind taking over) calls one
+ * first. */
 void sim_sweep(sim_state *s);
+enum { SIM_SYNC_SUMS = 1, SIM_SYNC_FIELDS = 2 };
+void sim_sync(sim_state *s);
+void sim_sync_sums(sim_state *s);
+/* The field counts (core/counts.h) of the state after the last sweep,
+ * without sim_sync. */
+void sim_field_counts(const sim_state *s, field_counts *c);
 /* Site-updates per sweep (the unit of ns per site-update). */
 int64_t sim_site_updates_per_sweep(const sim_state *s);
 /* The run's equilibration (run.equilibration_sweeps at the first

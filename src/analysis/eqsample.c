@@ -82,6 +82,7 @@ void eq_sampler_point(eq_sampler *s, double T, const eq_schedule *sch, eq_sample
         sim_sweep(sim);
         const int due = k % sch->every == 0, span_due = s->has_comp && k % sch->span_every == 0;
         if (!due && !span_due) continue;
+        sim_sync(sim);
         count(sim, &n8, &lsum, n_level);
         if (due && n < s->cap) {
             s->series[n++] = MODEL_SOFT_MATRIX_HSMS * (double)n8 / N;

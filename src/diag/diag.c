@@ -44,6 +44,27 @@ static int due(const diag *d, const schedule_point *sp, int64_t k)
     return sp->measured && (sp->index + 1) % d->every == 0;
 }
 
+int diag_set_needs_before(const diag_set *set, const schedule_point *sp)
+{
+    if (!sp->measured || sp->index != 0) return DIAG_NEEDS_NOTHING;
+    for (int i = 0; i < set->n; i++)
+        if (set->d[i].ops->segment_begin) return DIAG_NEEDS_FIELDS;
+    return DIAG_NEEDS_NOTHING;
+}
+
+int diag_set_needs_after(const diag_set *set, const diag_ctx *c, const schedule_point *sp, int64_t k)
+{
+    const int last = sp->measured && sp->index == c->cfg->seg[sp->segment].sweeps - 1;
+    int need = DIAG_NEEDS_NOTHING;
+    for (int i = 0; i < set->n; i++) {
+        const diag *d = &set->d[i];
+        if (last && d->ops->segment_end) return DIAG_NEEDS_FIELDS;
+        const int n = d->reads == DIAG_READS_SUMS ? DIAG_NEEDS_SUMS : DIAG_NEEDS_FIELDS;
+        if (due(d, sp, k) && n > need) need = n;
+    }
+    return need;
+}
+
 int diag_set_after(diag_set *set, const diag_ctx *c, const schedule_point *sp, int64_t k,
                    sm_error *err)
 {

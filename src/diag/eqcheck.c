@@ -129,6 +129,7 @@ static int reference(const sm_config *cfg, double T, int64_t n, stats_estimate o
         for (int64_t k = 0; k < EQ_REF_EQUILIBRATION; k++) sim_sweep(&sim);
         for (int64_t i = 0; i < ns; i++) {
             for (int k = 0; k < EQ_REF_EVERY; k++) sim_sweep(&sim);
+            sim_sync(&sim);
             double v[EQ_NOBS];
             observe(&sim, v);
             for (int k = 0; k < EQ_NOBS; k++) buf[k * ns + i] = v[k];

@@ -66,6 +66,9 @@ static int obs_init(diag *d, const diag_ctx *c, sm_error *err)
         b->group[b->ngroups] = g;
         b->state[b->ngroups++] = st;
     }
+    d->reads = DIAG_READS_SUMS;
+    for (int g = 0; g < b->ngroups; g++)
+        if (!b->group[g]->sums_only) d->reads = DIAG_READS_FIELDS;
     b->rows = malloc(sizeof *b->rows * OBS_CHUNK * (size_t)b->L.total);
     if (!b->rows || summary_init(&b->S, &b->L, c->cfg, c->sim->lat.N)) {
         obs_free(d);

@@ -74,6 +74,22 @@ void sim_sweep(sim_state *s)
     s->step++;
 }
 
+void sim_sync(sim_state *s)
+{
+    if (s->dyn && s->dyn->sync) s->dyn->sync(s, SIM_SYNC_FIELDS);
+}
+
+void sim_sync_sums(sim_state *s)
+{
+    if (s->dyn && s->dyn->sync) s->dyn->sync(s, SIM_SYNC_SUMS);
+}
+
+void sim_field_counts(const sim_state *s, field_counts *c)
+{
+    if (s->dyn->field_counts) s->dyn->field_counts(s, c);
+    else field_counts_lattice(&s->lat, &s->st, c);
+}
+
 int64_t sim_site_updates_per_sweep(const sim_state *s) { return s->dyn->updates_per_sweep(s); }
 
 void sim_save(const sim_state *s, ckpt_writer *w)

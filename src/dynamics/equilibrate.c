@@ -55,6 +55,7 @@ int sim_level_swap_in(sim_state *s, const sm_config *cfg, level_swap *sw, sm_err
 
 void sim_level_swap_out(sim_state *s, const level_swap *sw)
 {
+    sim_sync(s);
     s->dyn->free(s);
     restore_kind(s, sw);
     draw_phases(s);

@@ -4,11 +4,14 @@
  * from rank 0 (SETUP, SCATTER, SWEEP, FREE, STOP) that all ranks then
  * carry out together. A sweep is, for colour 0 then 1: start the halo
  * exchange, update the block's interior (which reads no halo), finish the
- * exchange, update the block's edge rows and columns. Energy and move
- * counts are integers, summed over ranks exactly; the blocks are gathered
- * to rank 0 after each sweep, so that its global state is current for
- * every diagnostic and checkpoint (the cost of keeping all of the serial
- * output code; docs/mpi.md says what that costs and what comes next). */
+ * exchange, update the block's edge rows and columns. Between sweeps every
+ * rank keeps its block and its own sums of energy changes and move counts.
+ * Only when the run reads the state does rank 0 command what it needs:
+ * SUMS adds those integers over ranks exactly (sim_sync_sums), COUNT the
+ * blocks' field counts (the observables), GATHER the blocks into rank 0's
+ * global arrays (sim_sync: snapshots, the census, checkpoints, the end),
+ * which the serial diagnostics and output code then read (the cost of
+ * keeping them; docs/mpi.md says what that costs). */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +23,8 @@
 #include "mpi/level_mpi.h"
 #include "mpi/session.h"
 
-enum { CMD_STOP = 0, CMD_SETUP = 1, CMD_SCATTER = 2, CMD_SWEEP = 3, CMD_FREE = 4 };
+enum { CMD_STOP = 0, CMD_SETUP = 1, CMD_SCATTER = 2, CMD_SWEEP = 3, CMD_FREE = 4, CMD_SUMS = 5,
+       CMD_GATHER = 6, CMD_COUNT = 7 };
 
 typedef struct {
     int64_t op, arg, step;
@@ -42,6 +46,10 @@ typedef struct {
     uint64_t seed;
     int split;       /* rank 0: the lattice is split (else it sweeps alone) */
     int scattered;   /* the blocks hold rank 0's current state */
+    int ahead;       /* rank 0: SIM_SYNC_* bits of what is behind the blocks */
+    energy_terms de; /* this rank's changes since the last SUMS */
+    move_stats ms;
+    int64_t sweeps, sums, counts, gathers;   /* rank 0: commands sent (SOFTMATRIX_MPI_VERBOSE) */
 } lat_engine;
 
 /* Rank 0 sends, everyone receives, without spinning while waiting. */
@@ -76,6 +84,8 @@ static int engine_setup(lat_engine *e, const lat_setup *su, sm_error *err)
 {
     e->p = su->p;
     e->seed = su->seed;
+    memset(&e->de, 0, sizeof e->de);
+    memset(&e->ms, 0, sizeof e->ms);
     if (decomp_init(&e->d, MPI_COMM_WORLD, &su->lat, err)) return 1;   /* the same on every rank */
     e->t = tables_new();
     int ok = e->t != NULL, all;
@@ -116,21 +126,25 @@ static void sweep_colour(lat_engine *e, int colour, uint64_t step, energy_terms 
     sweep_part(e, colour, nx - 1, 1, 1, ny - 2, step, de, ms);
 }
 
-/* Collective: one sweep of every block; the sums of all ranks' changes
- * reach rank 0's *de and *ms, the blocks its global arrays. */
-static void engine_sweep(lat_engine *e, uint64_t step, double T, int8_t *const global[2],
-                         energy_terms *de, move_stats *ms)
+/* Collective: one sweep of every block, its changes added to the rank's own. */
+static void engine_sweep(lat_engine *e, uint64_t step, double T)
 {
     if (e->t->T != T) level_tables_build(e->t, &e->p, T);
-    energy_terms d = {0, 0, 0, 0};
-    move_stats m;
-    memset(&m, 0, sizeof m);
-    for (int colour = 0; colour < 2; colour++) sweep_colour(e, colour, step, &d, &m);
+    for (int colour = 0; colour < 2; colour++) sweep_colour(e, colour, step, &e->de, &e->ms);
+}
+
+/* Collective: the sums of all ranks' changes since the last SUMS reach rank
+ * 0's *de and *ms (NULL elsewhere). */
+static void engine_sums(lat_engine *e, energy_terms *de, move_stats *ms)
+{
+    const energy_terms d = e->de;
+    const move_stats m = e->ms;
     int64_t mine[4 + 2 * MOVES_MAX] = {d.sum_C, d.n_steps, d.sum_J, d.sum_h}, all[4 + 2 * MOVES_MAX];
     memcpy(mine + 4, m.proposed, sizeof m.proposed);
     memcpy(mine + 4 + MOVES_MAX, m.accepted, sizeof m.accepted);
     MPI_Reduce(mine, all, 4 + 2 * MOVES_MAX, MPI_INT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
-    decomp_gather(&e->d, global);
+    memset(&e->de, 0, sizeof e->de);
+    memset(&e->ms, 0, sizeof e->ms);
     if (!de) return;   /* not rank 0 */
     const energy_terms sum = {all[0], all[1], all[2], all[3]};
     energy_terms_add(de, &sum);
@@ -138,6 +152,16 @@ static void engine_sweep(lat_engine *e, uint64_t step, double T, int8_t *const g
     memcpy(ms_sum.proposed, all + 4, sizeof ms_sum.proposed);
     memcpy(ms_sum.accepted, all + 4 + MOVES_MAX, sizeof ms_sum.accepted);
     move_stats_add(ms, &ms_sum);
+}
+
+/* Collective: the field counts of every block, summed into rank 0's *c. */
+static void engine_count(lat_engine *e, field_counts *c)
+{
+    const level_block *b = &e->d.b;
+    field_counts mine = {{0}, 0}, all;
+    field_counts_block(b->level, b->sigma, b->stride, b->nx, b->ny, (b->gx0 + b->gy0) & 1, &mine);
+    MPI_Reduce(&mine, &all, NLEVELS + 1, MPI_INT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
+    if (c) *c = all;
 }
 
 /* ---- ranks 1..P-1 ------------------------------------------------------ */
@@ -159,7 +183,10 @@ int mpi_lattice_serve(void)
             break;
         }
         case CMD_SCATTER: decomp_scatter(&e.d, none); break;
-        case CMD_SWEEP: engine_sweep(&e, (uint64_t)c.step, c.T, none, NULL, NULL); break;
+        case CMD_SWEEP: engine_sweep(&e, (uint64_t)c.step, c.T); break;
+        case CMD_SUMS: engine_sums(&e, NULL, NULL); break;
+        case CMD_GATHER: decomp_gather(&e.d, none); break;
+        case CMD_COUNT: engine_count(&e, NULL); break;
         case CMD_FREE: engine_free(&e); break;
         default: engine_free(&e); return (int)c.arg;
         }
@@ -227,7 +254,41 @@ static void lm_sweep(sim_state *s)
         e->scattered = 1;
     }
     command((lat_cmd){CMD_SWEEP, 0, s->step, s->T});
-    engine_sweep(e, (uint64_t)s->step, s->T, global, &s->e, &s->moves);
+    engine_sweep(e, (uint64_t)s->step, s->T);
+    e->sweeps++;
+    e->ahead = SIM_SYNC_SUMS | SIM_SYNC_FIELDS;
+}
+
+static void lm_sync(sim_state *s, int what)
+{
+    lat_engine *e = engine_of(s);
+    if (e->ahead & SIM_SYNC_SUMS) {
+        command((lat_cmd){CMD_SUMS, 0, 0, 0});
+        engine_sums(e, &s->e, &s->moves);
+        e->ahead &= ~SIM_SYNC_SUMS;
+        e->sums++;
+    }
+    if (what == SIM_SYNC_FIELDS && (e->ahead & SIM_SYNC_FIELDS)) {
+        int8_t *const global[2] = {s->st.level, s->st.sigma};
+        command((lat_cmd){CMD_GATHER, 0, 0, 0});
+        decomp_gather(&e->d, global);
+        e->ahead &= ~SIM_SYNC_FIELDS;
+        e->gathers++;
+    }
+}
+
+/* From the blocks while they are ahead of rank 0's arrays: the observables
+ * of a run that measures more often than it writes snapshots never gather. */
+static void lm_field_counts(const sim_state *s, field_counts *c)
+{
+    lat_engine *e = engine_of(s);
+    if (!(e->ahead & SIM_SYNC_FIELDS)) {
+        field_counts_lattice(&s->lat, &s->st, c);
+        return;
+    }
+    command((lat_cmd){CMD_COUNT, 0, 0, 0});
+    engine_count(e, c);
+    e->counts++;
 }
 
 static int64_t lm_updates(const sim_state *s) { return s->lat.N; }
@@ -239,7 +300,7 @@ static void lm_save(const sim_state *s, ckpt_writer *w) { (void)s, (void)w; }
 static int lm_restore(sim_state *s, const ckpt_reader *r, sm_error *err)
 {
     (void)r, (void)err;
-    engine_of(s)->scattered = 0;
+    engine_of(s)->scattered = 0;   /* restored right after sim_init: nothing is ahead */
     return 0;
 }
 
@@ -250,6 +311,10 @@ static void lm_free(sim_state *s)
     if (e->split) {
         command((lat_cmd){CMD_FREE, 0, 0, 0});
         mpi_session_release_lattice();
+        if (getenv("SOFTMATRIX_MPI_VERBOSE"))
+            fprintf(stderr, "softmatrix: level dynamics: %lld split sweeps, %lld sums, %lld counts, "
+                    "%lld gathers\n", (long long)e->sweeps, (long long)e->sums, (long long)e->counts,
+                    (long long)e->gathers);
     }
     engine_free(e);
     free(e);
@@ -264,6 +329,8 @@ const dynamics_ops DYNAMICS_LEVEL_MPI = {
     .init = lm_init,
     .set_temperature = lm_set_temperature,
     .sweep = lm_sweep,
+    .sync = lm_sync,
+    .field_counts = lm_field_counts,
     .updates_per_sweep = lm_updates,
     .save = lm_save,
     .restore = lm_restore,

@@ -129,6 +129,18 @@ static void timed_sweep(run_state *rs)
     rs->sweep_time += omp_get_wtime() - t;
 }
 
+/* The diagnostics due after sweep k, on a state brought up to date as far
+ * as they read it; between them the dynamics may keep it elsewhere
+ * (sim_sync). */
+static int diags_after(run_state *rs, const schedule_point *sp, int64_t k, sm_error *err)
+{
+    const int need = diag_set_needs_after(&rs->diags, &rs->ctx, sp, k);
+    if (need == DIAG_NEEDS_NOTHING) return 0;
+    if (need == DIAG_NEEDS_SUMS) sim_sync_sums(&rs->sim);
+    else sim_sync(&rs->sim);
+    return diag_set_after(&rs->diags, &rs->ctx, sp, k, err);
+}
+
 static int64_t total_steps(const sm_config *cfg)
 {
     return cfg->equilibration_sweeps + config_total_sweeps(cfg);
@@ -197,7 +209,7 @@ static int level_block(run_state *rs, run_clock *clk, int64_t k, int64_t n, sm_e
         const schedule_point sp = config_schedule_point(rs->cfg, j);
         sim_set_temperature(sim, sp.T);
         timed_sweep(rs);
-        rc = diag_set_after(&rs->diags, &rs->ctx, &sp, j, err);   /* snapshots */
+        rc = diags_after(rs, &sp, j, err);   /* snapshots */
         progress_show(&clk->pr, sim->step, sim->T, 0);
     }
     sim_level_swap_out(sim, &sw);
@@ -222,7 +234,10 @@ static int run_schedule(run_state *rs, run_clock *clk, sm_error *err)
         code = between_sweeps(rs, clk, err);
     }
     if (code) return code;
-    if (from_start) diag_set_begin(&rs->diags, &rs->ctx);
+    if (from_start) {
+        sim_sync(sim);
+        diag_set_begin(&rs->diags, &rs->ctx);
+    }
     for (int64_t k = sim->step - eq; k < total && !code; k++) {
         const int64_t block = sim_level_block(cfg, k);
         if (block) {
@@ -232,9 +247,10 @@ static int run_schedule(run_state *rs, run_clock *clk, sm_error *err)
         }
         const schedule_point sp = config_schedule_point(cfg, k);
         sim_set_temperature(sim, sp.T);
+        if (diag_set_needs_before(&rs->diags, &sp)) sim_sync(sim);
         diag_set_before(&rs->diags, &rs->ctx, &sp);
         timed_sweep(rs);
-        if (diag_set_after(&rs->diags, &rs->ctx, &sp, k, err)) return SM_EXIT_RUNTIME;
+        if (diags_after(rs, &sp, k, err)) return SM_EXIT_RUNTIME;
         code = between_sweeps(rs, clk, err);
     }
     return code;
@@ -288,6 +304,7 @@ static int run_finish(run_state *rs, run_clock *clk, const char *path, int threa
 {
     const sim_state *sim = &rs->sim;
     progress_show(&clk->pr, sim->step, sim->T, 1);
+    sim_sync(&rs->sim);
     if (diag_set_finish(&rs->diags, &rs->ctx, err)) return SM_EXIT_RUNTIME;
     const double sweeps = (double)sim->step, th = threads;
     const double ns = sweeps > 0 ? 1e9 * rs->sweep_time / (sweeps * (double)sim_site_updates_per_sweep(sim)) : NAN;

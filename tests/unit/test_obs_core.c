@@ -108,9 +108,49 @@ static void test_large(void)
     }
 }
 
+/* A lattice counted in uneven blocks (field_counts_block on a sub-array
+ * with the whole lattice's stride and each block's parity, as an MPI rank
+ * counts its own) sums to the count of the whole, which equals the direct
+ * count: odd block origins flip the staggered sign. */
+static void check_blocks(int Lx, int Ly, int px, int py, uint64_t seed, int threads)
+{
+    sim_state s;
+    make_state(&s, Lx, Ly, seed, NLEVELS);
+    omp_set_num_threads(threads);
+    field_counts whole, sum;
+    field_counts_lattice(&s.lat, &s.st, &whole);
+    memset(&sum, 0, sizeof sum);
+    for (int j = 0; j < py; j++)
+        for (int i = 0; i < px; i++) {
+            const int x0 = i * Lx / px, x1 = (i + 1) * Lx / px, y0 = j * Ly / py, y1 = (j + 1) * Ly / py;
+            const int64_t o = (int64_t)y0 * Lx + x0;
+            field_counts_block(s.st.level + o, s.st.sigma + o, Lx, x1 - x0, y1 - y0, (x0 + y0) & 1, &sum);
+        }
+    const expected e = count_direct(&s);
+    const double N = (double)s.lat.N;
+    CHECK(memcmp(&whole, &sum, sizeof sum) == 0, "%dx%d in %dx%d blocks: sums differ from the whole",
+          Lx, Ly, px, py);
+    for (int i = 0; i < NLEVELS; i++)
+        CHECK(whole.hist[i] / N == e.hist[i], "%dx%d: level %d", Lx, Ly, i - 1);
+    CHECK(whole.stag / N == e.stag, "%dx%d: stag %lld vs %.17g", Lx, Ly, (long long)whole.stag, e.stag * N);
+    free(s.st.level);
+    free(s.st.sigma);
+}
+
+static void test_blocks(void)
+{
+    for (int t = 1; t <= 2; t++) {
+        check_blocks(23, 17, 3, 2, 11, t);
+        check_blocks(100, 37, 7, 5, 12, t);
+        check_blocks(513, 300, 3, 3, 13, t);
+        check_blocks(9, 31, 1, 4, 14, t);
+    }
+}
+
 int main(void)
 {
     RUN(test_widths);
     RUN(test_large);
+    RUN(test_blocks);
     return CHECK_REPORT();
 }
