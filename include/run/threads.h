@@ -27,6 +27,36 @@ int threads_available_cores(void);
 /* Warns on stderr when threads exceeds them; what names the setting. */
 void threads_warn(const char *what, int threads);
 
+/* The team each sweep of a run uses, re-chosen as the run goes. A result
+ * does not depend on the thread count (every random number is addressed
+ * by site), so a run given T > 1 threads may sweep with one whenever that
+ * is faster: on a machine where another job takes a core, a team of two
+ * waits for its descheduled member at every parallel region, and a small
+ * lattice is then faster on one thread. The tuner times a few sweeps with
+ * T threads and a few with one (at least THREADS_PROBE_SECONDS of each),
+ * keeps T unless one thread was faster by THREADS_ONE_MARGIN (a noisy
+ * probe must not halve a run's speed for a whole hold), for
+ * THREADS_HOLD_SECONDS of sweeps, and probes again. */
+enum { THREADS_PROBE_MIN_SWEEPS = 3 };
+#define THREADS_PROBE_SECONDS 0.03
+#define THREADS_HOLD_SECONDS 2.0
+#define THREADS_ONE_MARGIN 0.9
+
+typedef struct {
+    int given;             /* the run's thread count */
+    int team;              /* the team of the next sweep */
+    int stage;             /* probing `given`, probing 1, holding */
+    double spent, t[2];    /* seconds in this stage; probe totals (given, 1) */
+    int64_t n[2];          /* probe sweeps (given, 1) */
+    int64_t swept[2];      /* sweeps run on the given team, on one thread */
+} threads_tuner;
+
+void threads_tuner_init(threads_tuner *tt, int given);
+/* The team for the next sweep (and sets it with omp_set_num_threads). */
+int threads_tuner_next(threads_tuner *tt);
+/* The wall seconds of the sweep run on that team. */
+void threads_tuner_record(threads_tuner *tt, double seconds);
+
 /* Makes idle OpenMP threads sleep after a short spin instead of spinning
  * for milliseconds, unless the user set OMP_WAIT_POLICY or GOMP_SPINCOUNT.
  * libgomp reads these only when it is loaded, before main, so this sets

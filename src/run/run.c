@@ -26,6 +26,7 @@ typedef struct {
     const char *ckpt;
     double t0, last_flush, last_ckpt;
     progress pr;
+    threads_tuner team;
 } run_clock;
 
 enum { FLUSH_SECONDS = 2 };
@@ -122,11 +123,14 @@ static int check_memory(const sm_config *cfg, sm_error *err)
     return 0;
 }
 
-static void timed_sweep(run_state *rs)
+static void timed_sweep(run_state *rs, run_clock *clk)
 {
+    threads_tuner_next(&clk->team);
     const double t = omp_get_wtime();
     sim_sweep(&rs->sim);
-    rs->sweep_time += omp_get_wtime() - t;
+    const double dt = omp_get_wtime() - t;
+    rs->sweep_time += dt;
+    threads_tuner_record(&clk->team, dt);
 }
 
 /* The diagnostics due after sweep k, on a state brought up to date as far
@@ -208,7 +212,7 @@ static int level_block(run_state *rs, run_clock *clk, int64_t k, int64_t n, sm_e
     for (int64_t j = k; j < k + n && !rc; j++) {
         const schedule_point sp = config_schedule_point(rs->cfg, j);
         sim_set_temperature(sim, sp.T);
-        timed_sweep(rs);
+        timed_sweep(rs, clk);
         rc = diags_after(rs, &sp, j, err);   /* snapshots */
         progress_show(&clk->pr, sim->step, sim->T, 0);
     }
@@ -230,7 +234,7 @@ static int run_schedule(run_state *rs, run_clock *clk, sm_error *err)
     rs->sweep_time += omp_get_wtime() - t_eq;
     sim_set_temperature(sim, cfg->seg[0].T_from);
     while (sim->step < eq && !code) {
-        timed_sweep(rs);
+        timed_sweep(rs, clk);
         code = between_sweeps(rs, clk, err);
     }
     if (code) return code;
@@ -249,7 +253,7 @@ static int run_schedule(run_state *rs, run_clock *clk, sm_error *err)
         sim_set_temperature(sim, sp.T);
         if (diag_set_needs_before(&rs->diags, &sp)) sim_sync(sim);
         diag_set_before(&rs->diags, &rs->ctx, &sp);
-        timed_sweep(rs);
+        timed_sweep(rs, clk);
         if (diags_after(rs, &sp, k, err)) return SM_EXIT_RUNTIME;
         code = between_sweeps(rs, clk, err);
     }
@@ -315,10 +319,17 @@ static int run_finish(run_state *rs, run_clock *clk, const char *path, int threa
         h5out_write_quantity(rs->h, "/summary/timing/threads", 0, NULL, &th, &count, err) ||
         h5out_write_quantity(rs->h, "/summary/timing/wall_seconds", 0, NULL, &wall, &seconds, err))
         return SM_EXIT_RUNTIME;
-    if (rs->ctx.report)
-        printf("timing: %.3f ns per %s (%d thread%s), %.2f s wall, %lld sweeps of %lld sites\n", ns,
-               sim->dyn->update_unit, threads, threads > 1 ? "s" : "", wall, (long long)sim->step,
+    if (rs->ctx.report) {
+        /* the sweeps the tuner ran on one thread, as it found that faster */
+        const int64_t *sw = clk->team.swept;
+        char one[64] = "";
+        if (sw[1] > 0 && threads > 1)
+            snprintf(one, sizeof one, "; one for %.0f %% of the sweeps",
+                     100.0 * (double)sw[1] / (double)(sw[0] + sw[1]));
+        printf("timing: %.3f ns per %s (%d thread%s%s), %.2f s wall, %lld sweeps of %lld sites\n", ns,
+               sim->dyn->update_unit, threads, threads > 1 ? "s" : "", one, wall, (long long)sim->step,
                (long long)sim->lat.N);
+    }
     h5out *h = rs->h;
     rs->h = NULL;
     if (h5out_close(h, H5OUT_SEALED, err)) return SM_EXIT_RUNTIME;
@@ -344,7 +355,8 @@ static int run_claimed(const sm_config *cfg, const run_options *opt, const char 
         if (!opt->quiet) fprintf(stderr, "threads: %d (%s)\n", threads, why);
         announce(&rs, opt, path, ckpt, threads);
         const double t0 = omp_get_wtime();
-        run_clock clk = {opt, ckpt, t0, t0, t0, {0}};
+        run_clock clk = {opt, ckpt, t0, t0, t0, {0}, {0}};
+        threads_tuner_init(&clk.team, threads);
         progress_init(&clk.pr, opt->progress, opt->quiet, t0, total_steps(cfg), rs.sim.lat.N, rs.sim.step);
         code = run_schedule(&rs, &clk, err);
         if (!code) code = run_finish(&rs, &clk, path, threads, err);

@@ -80,3 +80,46 @@ void threads_warn(const char *what, int threads)
                         "only wait for each other (results do not change)\n",
                 what, threads, cores, cores > 1 ? "s" : "");
 }
+
+enum { STAGE_GIVEN = 0, STAGE_ONE = 1, STAGE_HOLD = 2 };
+
+void threads_tuner_init(threads_tuner *tt, int given)
+{
+    *tt = (threads_tuner){.given = given, .team = given, .stage = given > 1 ? STAGE_GIVEN : STAGE_HOLD};
+}
+
+int threads_tuner_next(threads_tuner *tt)
+{
+    const int team = tt->stage == STAGE_GIVEN ? tt->given : tt->stage == STAGE_ONE ? 1 : tt->team;
+    omp_set_num_threads(team);
+    return team;
+}
+
+/* Both probes done: one thread if its mean sweep was clearly shorter. */
+static void settle(threads_tuner *tt)
+{
+    const double given = tt->t[0] / (double)tt->n[0], one = tt->t[1] / (double)tt->n[1];
+    tt->team = one < THREADS_ONE_MARGIN * given ? 1 : tt->given;
+    tt->stage = STAGE_HOLD;
+}
+
+void threads_tuner_record(threads_tuner *tt, double seconds)
+{
+    const int on_one = tt->stage == STAGE_ONE || (tt->stage == STAGE_HOLD && tt->team == 1);
+    tt->swept[on_one]++;
+    if (tt->given <= 1) return;
+    tt->spent += seconds;
+    if (tt->stage == STAGE_HOLD) {
+        if (tt->spent < THREADS_HOLD_SECONDS) return;
+        tt->stage = STAGE_GIVEN;
+        tt->spent = tt->t[0] = tt->t[1] = 0;
+        tt->n[0] = tt->n[1] = 0;
+        return;
+    }
+    tt->t[tt->stage] += seconds;
+    tt->n[tt->stage]++;
+    if (tt->spent < THREADS_PROBE_SECONDS || tt->n[tt->stage] < THREADS_PROBE_MIN_SWEEPS) return;
+    tt->spent = 0;
+    if (tt->stage == STAGE_GIVEN) tt->stage = STAGE_ONE;
+    else settle(tt);
+}

@@ -73,6 +73,44 @@ static void test_user_wait_policy_kept(void)
     CHECK(!strcmp(getenv("OMP_WAIT_POLICY"), "active"), "%s", getenv("OMP_WAIT_POLICY"));
 }
 
+/* Runs sweeps through the tuner with a sweep costing t_given seconds on
+ * the given team and t_one on one thread; returns the team of the last. */
+static int tune(threads_tuner *tt, int sweeps, double t_given, double t_one)
+{
+    int team = 0;
+    for (int i = 0; i < sweeps; i++) {
+        team = threads_tuner_next(tt);
+        threads_tuner_record(tt, team == 1 ? t_one : t_given);
+    }
+    return team;
+}
+
+/* The tuner probes both teams, holds the faster, and follows a change of
+ * load at the next probe; a run given one thread never probes. */
+static void test_tuner_follows_the_faster_team(void)
+{
+    threads_tuner tt;
+    threads_tuner_init(&tt, 2);
+    CHECK(threads_tuner_next(&tt) == 2, "the first sweeps run on the given team");
+    /* a loaded machine: one thread faster; 1 ms sweeps, so a probe is 30 sweeps */
+    CHECK(tune(&tt, 200, 1.4e-3, 1.0e-3) == 1, "one faster: team %d", tt.team);
+    CHECK(tt.swept[1] > tt.swept[0], "sweeps on one %lld, on two %lld", (long long)tt.swept[1],
+          (long long)tt.swept[0]);
+    /* the load goes: after the hold (2 s) the given team wins again */
+    CHECK(tune(&tt, 3000, 0.5e-3, 1.0e-3) == 2, "two faster: team %d", tt.team);
+    /* within the margin the given team stays */
+    threads_tuner_init(&tt, 2);
+    CHECK(tune(&tt, 200, 1.05e-3, 1.0e-3) == 2, "one 5 %% faster: team %d", tt.team);
+    /* probes are short: over a long run on an idle machine, one thread for
+     * at most a few per cent of the time */
+    threads_tuner_init(&tt, 2);
+    tune(&tt, 100000, 0.5e-3, 1.0e-3);
+    const double one = (double)tt.swept[1] / (double)(tt.swept[0] + tt.swept[1]);
+    CHECK(one < 0.02, "%.3f of the sweeps on one thread", one);
+    threads_tuner_init(&tt, 1);
+    CHECK(tune(&tt, 1000, 1.0, 2.0) == 1 && tt.swept[0] == 0 && tt.swept[1] == 1000, "given 1");
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -82,6 +120,7 @@ int main(int argc, char **argv)
     }
     RUN(test_auto_table);
     RUN(test_choose_order);
+    RUN(test_tuner_follows_the_faster_team);
     test_argv = argv;
     RUN(test_user_wait_policy_kept);
     return CHECK_REPORT();
