@@ -347,3 +347,34 @@ def test_checkpoint_with_3_ranks_resumes_with_2_and_without_mpi(sm_bin, mpi_bin,
     for f in ("resumed_2.h5", "resumed_serial.h5"):
         same, diff = same_h5(tmp_path / "run.h5", tmp_path / f)
         assert same, f"{f}: {diff}"
+
+
+def test_resume_from_another_configs_checkpoint_refused_by_every_rank(sm_bin, mpi_bin, tmp_path):
+    """A checkpoint of a run with another seed: one line from rank 0, a non-zero
+    exit on every rank (mpirun's own code), the checkpoint and the partial
+    output unchanged, no result written."""
+    import signal
+    import time
+    cfg = small_config(tmp_path / "run.h5", lattice={"Lx": 40, "Ly": 30, "boundary": "open"})
+    cfg["run"] = {"seed": 5, "equilibration_sweeps": 50, "sweeps": 200000, "measure_every": 10}
+    path = write_config(tmp_path / "a.json", cfg)
+    p = subprocess.Popen([str(sm_bin), "run", str(path), "--quiet"], stderr=subprocess.PIPE, text=True,
+                         env=ENV)
+    deadline = time.time() + 60
+    while not (tmp_path / "run.h5.partial").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=TIMEOUT)
+    assert p.returncode == 130, err
+    saved = {f: f.read_bytes() for f in tmp_path.glob("run.h5.*") if f.is_file() and f.suffix != ".lock"}
+    assert set(f.name for f in saved) == {"run.h5.ckpt", "run.h5.partial"}
+    cfg["run"]["seed"] = 6
+    path = write_config(tmp_path / "a.json", cfg)
+    rc, _, err = mpirun(3, "run", path, "--quiet", "--resume", timeout=120)
+    assert rc != 0
+    lines = softmatrix_lines(err)
+    assert len(lines) == 1 and "checkpoint was written with another configuration" in lines[0] \
+        and "seed" in lines[0], err
+    assert all(f.read_bytes() == data for f, data in saved.items())
+    assert not (tmp_path / "run.h5").exists()
