@@ -50,7 +50,14 @@ void mpi_session_release_lattice(void);
 void mpi_session_unmute_stderr(void);
 
 /* Waits for rq without spinning a core: ranks that wait (the farm's rank
- * 0, idle workers) share the machine with ranks that compute. */
-void mpi_wait_gently(MPI_Request *rq, MPI_Status *st);
+ * 0, idle workers, the blocks' ranks between sweeps) share the machine
+ * with ranks that compute. After a short spell of polls that yield the
+ * core it naps, each nap twice the last up to max_nap_ns: the latency it
+ * may add. A farm worker's next point comes after seconds (MPI_NAP_FARM_NS);
+ * a split lattice's next command within a sweep's time (MPI_NAP_LATTICE_NS,
+ * less than a sweep of a small block). */
+#define MPI_NAP_FARM_NS 1000000L   /* also a rank that waits for a lattice to split */
+#define MPI_NAP_LATTICE_NS 20000L
+void mpi_wait_gently(MPI_Request *rq, MPI_Status *st, long max_nap_ns);
 
 #endif

@@ -29,7 +29,7 @@ static int recv2(int64_t m[2], int from, int tag)
     MPI_Request rq;
     MPI_Status st;
     MPI_Irecv(m, 2, MPI_INT64_T, from, tag, MPI_COMM_WORLD, &rq);
-    mpi_wait_gently(&rq, &st);
+    mpi_wait_gently(&rq, &st, MPI_NAP_FARM_NS);
     return st.MPI_SOURCE;
 }
 
@@ -82,7 +82,7 @@ static int work(const sweep_opts *o)
         MPI_Status st;
         MPI_Request rq;
         MPI_Irecv(m, 2, MPI_INT64_T, 0, MPI_ANY_TAG, MPI_COMM_WORLD, &rq);
-        mpi_wait_gently(&rq, &st);
+        mpi_wait_gently(&rq, &st, MPI_NAP_FARM_NS);
         if (st.MPI_TAG == TAG_STOP) {
             sweep_job_close(j);
             return (int)m[0];

@@ -52,12 +52,14 @@ typedef struct {
     int64_t sweeps, sums, counts, gathers;   /* rank 0: commands sent (SOFTMATRIX_MPI_VERBOSE) */
 } lat_engine;
 
-/* Rank 0 sends, everyone receives, without spinning while waiting. */
-static lat_cmd command(lat_cmd c)
+/* Rank 0 sends, everyone receives, without spinning while waiting: with a
+ * lattice split (busy), the next command comes within a sweep; without,
+ * perhaps only at the end of rank 0's subcommand. */
+static lat_cmd command(lat_cmd c, int busy)
 {
     MPI_Request rq;
     MPI_Ibcast(&c, (int)sizeof c, MPI_BYTE, 0, MPI_COMM_WORLD, &rq);
-    mpi_wait_gently(&rq, MPI_STATUS_IGNORE);
+    mpi_wait_gently(&rq, MPI_STATUS_IGNORE, busy ? MPI_NAP_LATTICE_NS : MPI_NAP_FARM_NS);
     return c;
 }
 
@@ -172,7 +174,7 @@ int mpi_lattice_serve(void)
     memset(&e, 0, sizeof e);
     int8_t *const none[2] = {NULL, NULL};
     for (;;) {
-        const lat_cmd c = command((lat_cmd){0, 0, 0, 0});
+        const lat_cmd c = command((lat_cmd){0, 0, 0, 0}, e.d.have_cart);
         switch (c.op) {
         case CMD_SETUP: {
             lat_setup su;
@@ -196,7 +198,7 @@ int mpi_lattice_serve(void)
 void mpi_lattice_stop(int code)
 {
     const mpi_session *s = mpi_session_get();
-    if (s && s->size > 1 && s->rank == 0) command((lat_cmd){CMD_STOP, code, 0, 0});
+    if (s && s->size > 1 && s->rank == 0) command((lat_cmd){CMD_STOP, code, 0, 0}, 1);
 }
 
 /* ---- rank 0: the dynamics kind ------------------------------------------ */
@@ -218,7 +220,7 @@ static int lm_init(sim_state *s, const sm_config *cfg, sm_error *err)
         return sm_fail(err, "out of memory for the level tables");
     }
     const lat_setup su = {s->lat, s->p, s->seed, omp_get_max_threads()};
-    command((lat_cmd){CMD_SETUP, 0, 0, 0});
+    command((lat_cmd){CMD_SETUP, 0, 0, 0}, 1);
     MPI_Bcast((void *)&su, (int)sizeof su, MPI_BYTE, 0, MPI_COMM_WORLD);
     if (engine_setup(e, &su, err)) {
         mpi_session_release_lattice();
@@ -249,11 +251,11 @@ static void lm_sweep(sim_state *s)
     }
     int8_t *const global[2] = {s->st.level, s->st.sigma};
     if (!e->scattered) {
-        command((lat_cmd){CMD_SCATTER, 0, 0, 0});
+        command((lat_cmd){CMD_SCATTER, 0, 0, 0}, 1);
         decomp_scatter(&e->d, global);
         e->scattered = 1;
     }
-    command((lat_cmd){CMD_SWEEP, 0, s->step, s->T});
+    command((lat_cmd){CMD_SWEEP, 0, s->step, s->T}, 1);
     engine_sweep(e, (uint64_t)s->step, s->T);
     e->sweeps++;
     e->ahead = SIM_SYNC_SUMS | SIM_SYNC_FIELDS;
@@ -263,14 +265,14 @@ static void lm_sync(sim_state *s, int what)
 {
     lat_engine *e = engine_of(s);
     if (e->ahead & SIM_SYNC_SUMS) {
-        command((lat_cmd){CMD_SUMS, 0, 0, 0});
+        command((lat_cmd){CMD_SUMS, 0, 0, 0}, 1);
         engine_sums(e, &s->e, &s->moves);
         e->ahead &= ~SIM_SYNC_SUMS;
         e->sums++;
     }
     if (what == SIM_SYNC_FIELDS && (e->ahead & SIM_SYNC_FIELDS)) {
         int8_t *const global[2] = {s->st.level, s->st.sigma};
-        command((lat_cmd){CMD_GATHER, 0, 0, 0});
+        command((lat_cmd){CMD_GATHER, 0, 0, 0}, 1);
         decomp_gather(&e->d, global);
         e->ahead &= ~SIM_SYNC_FIELDS;
         e->gathers++;
@@ -286,7 +288,7 @@ static void lm_field_counts(const sim_state *s, field_counts *c)
         field_counts_lattice(&s->lat, &s->st, c);
         return;
     }
-    command((lat_cmd){CMD_COUNT, 0, 0, 0});
+    command((lat_cmd){CMD_COUNT, 0, 0, 0}, 1);
     engine_count(e, c);
     e->counts++;
 }
@@ -309,7 +311,7 @@ static void lm_free(sim_state *s)
     lat_engine *e = engine_of(s);
     if (!e) return;
     if (e->split) {
-        command((lat_cmd){CMD_FREE, 0, 0, 0});
+        command((lat_cmd){CMD_FREE, 0, 0, 0}, 1);
         mpi_session_release_lattice();
         if (getenv("SOFTMATRIX_MPI_VERBOSE"))
             fprintf(stderr, "softmatrix: level dynamics: %lld split sweeps, %lld sums, %lld counts, "

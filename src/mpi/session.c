@@ -44,12 +44,10 @@ static int under_launcher(void)
     return 0;
 }
 
-/* Polls, yielding the core, then naps of 20 us doubling up to 1 ms: a
- * split lattice's next sweep command arrives within microseconds, a farm
- * worker's next point after seconds. */
-void mpi_wait_gently(MPI_Request *rq, MPI_Status *st)
+/* Polls, yielding the core, then naps of 20 us doubling up to max_nap_ns. */
+void mpi_wait_gently(MPI_Request *rq, MPI_Status *st, long max_nap_ns)
 {
-    long nap_ns = 20000;
+    long nap_ns = 20000 < max_nap_ns ? 20000 : max_nap_ns;
     int done = 0;
     for (int polls = 0;; polls++) {
         MPI_Test(rq, &done, st);
@@ -60,7 +58,7 @@ void mpi_wait_gently(MPI_Request *rq, MPI_Status *st)
         }
         const struct timespec nap = {0, nap_ns};
         nanosleep(&nap, NULL);
-        if (nap_ns < 1000000) nap_ns *= 2;
+        if (nap_ns < max_nap_ns) nap_ns = 2 * nap_ns < max_nap_ns ? 2 * nap_ns : max_nap_ns;
     }
 }
 
