@@ -19,10 +19,23 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(os.environ.get("SOFTMATRIX_BIN") or ROOT / "build" / "softmatrix").resolve()
 
 
+# idle OpenMP threads sleep: the suite runs beside other jobs
+PASSIVE_ENV = dict(os.environ, OMP_WAIT_POLICY="passive")
+
+
 def run_sm(*args, cwd=None, timeout=600, env=None):
     p = subprocess.run([str(BIN), *map(str, args)], cwd=cwd, capture_output=True, text=True,
                        timeout=timeout, env=env)
     return p.returncode, p.stdout, p.stderr
+
+
+def run_sm_passive(*args, **kw):
+    return run_sm(*args, env=PASSIVE_ENV, **kw)
+
+
+def side(out, suffix):
+    """The file beside output `out`: <out><suffix> (.ckpt, .partial, .lock)."""
+    return Path(f"{out}{suffix}")
 
 
 def ckpt_step(path):

@@ -18,27 +18,17 @@ import signal
 import struct
 import subprocess
 import time
-from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
-from conftest import BIN, tmpfs, run_sm as _run_sm, small_config, write_config
+from conftest import BIN, tmpfs, run_sm_passive as run_sm, side, PASSIVE_ENV as ENV, small_config, write_config
 from conftest import one_line
 
 # idle OpenMP threads sleep: the suite shares a small machine
-ENV = dict(os.environ, OMP_WAIT_POLICY="passive")
 CKPT_MAGIC = b"SMCKPT\r\n"
 EVERY = 250  # run.checkpoint_every of the main configs
-
-
-def run_sm(*args, **kw):
-    return _run_sm(*args, env=ENV, **kw)
-
-
-def side(out, suffix):
-    return Path(f"{out}{suffix}")
 
 
 def ckpt_step(out):

@@ -28,18 +28,13 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import BIN, tmpfs, run_sm as _run_sm, write_config
+from conftest import BIN, tmpfs, run_sm_passive as run_sm, side, PASSIVE_ENV as ENV, write_config
 from conftest import one_line
 from conftest import ckpt_step as conftest_ckpt_step
 
-ENV = dict(os.environ, OMP_WAIT_POLICY="passive")
 TRIALS = max(1, int(os.environ.get("SM_FAULT_TRIALS", "1")))
 RNG = random.Random(int(os.environ.get("SM_FAULT_SEED", "2718")))
 TALLY = collections.defaultdict(collections.Counter)
-
-
-def run_sm(*args, **kw):
-    return _run_sm(*args, env=ENV, **kw)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -110,10 +105,6 @@ def files(d):
     """Every file under d (the lock files aside) and its bytes."""
     return {str(p.relative_to(d)): p.read_bytes() for p in sorted(Path(d).rglob("*"))
             if p.is_file() and not p.name.endswith(".lock")}
-
-
-def side(out, suffix):
-    return Path(f"{out}{suffix}")
 
 
 def ckpt_step(out):
