@@ -136,6 +136,40 @@ def test_sweep_farm_equals_serial_sweep(mpi_bin, serial_sweep, ranks):
     assert_same_dirs(d / "serial", d / "out")
 
 
+@pytest.mark.parametrize("ranks,groups", [(3, 1), (6, 2)])
+def test_sweep_groups_of_ranks_split_each_point(mpi_bin, serial_sweep, ranks, groups):
+    """--ranks-per-point 2: rank 0 hands the points to groups of two ranks,
+    whose leader splits each level point's lattice over its group (cage
+    points run on the leader alone); the files are the serial sweep's. With
+    6 ranks: 2 groups, rank 5 idle."""
+    d, cfg = serial_sweep
+    shutil.rmtree(d / "out", ignore_errors=True)
+    p = subprocess.run(["mpirun", "-n", str(ranks), "-x", "SOFTMATRIX_MPI_VERBOSE=1", str(mpi_bin), "sweep",
+                        str(cfg), "--ranks-per-point", "2"], capture_output=True, text=True,
+                       timeout=TIMEOUT, env=ENV)
+    assert p.returncode == 0, p.stderr
+    assert_same_dirs(d / "serial", d / "out")
+    # split over the group's 2 ranks: the 6 level points, and for each of the
+    # 6 cage points its level-dynamics equilibration and equilibrium reference
+    assert p.stderr.count("lattice split over 2x1 ranks") == 18, p.stderr
+    leaders = {int(l.split(" on rank ")[1].split()[0]) for l in p.stderr.splitlines() if l.startswith("sweep:")}
+    assert leaders == {1 + 2 * g for g in range(groups)}
+    if ranks == 6:
+        assert "5 ranks in 2 groups of 2; 1 rank stays idle" in p.stderr
+
+
+def test_sweep_ranks_per_point_needs_the_ranks(mpi_bin, sm_bin, tmp_path):
+    cfg = sweep_config(tmp_path, tmp_path / "out")
+    rc, _, err = mpirun(2, "sweep", cfg, "--ranks-per-point", 2, timeout=120)
+    assert rc == 2 and softmatrix_lines(err) == [
+        "softmatrix: sweep: --ranks-per-point 2: the job has 2 ranks, a group needs 2 beside rank 0 "
+        "(use mpirun -n 3 or more)"], err
+    rc, _, err = run_sm("sweep", cfg, "--ranks-per-point", 2)
+    assert rc == 2 and "--ranks-per-point 2: needs build/softmatrix-mpi started by mpirun with at least 3 " \
+        "ranks" in err, err
+    assert not (tmp_path / "out").exists()
+
+
 def test_sweep_failed_point_is_in_the_index(mpi_bin, serial_sweep):
     d, cfg = serial_sweep
     shutil.rmtree(d / "out", ignore_errors=True)

@@ -8,8 +8,9 @@
 
 #include "scan/runner.h"
 
-/* sweep_execute on one rank or without MPI; the farm on several. Every
- * rank returns the same exit code. */
+/* sweep_execute on one rank or without MPI; the farm on several, of
+ * single ranks or of groups of o->rpp ranks. Every rank returns the same
+ * exit code. */
 int mpi_sweep_execute(const sweep_opts *o);
 
 #endif

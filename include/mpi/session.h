@@ -13,6 +13,11 @@ typedef struct {
     int saved_stdout, saved_stderr;   /* a muted rank's own streams, else -1 */
     long pid;                         /* the process that initialised MPI */
     int lattice_busy;                 /* a lattice is split over the ranks */
+    /* The ranks a lattice of this process is split over, whose rank 0 drives
+     * it: MPI_COMM_WORLD, or a sweep's group of ranks for one point at a
+     * time (mpi/farm.h); lattice_rank is this process's rank in it. */
+    MPI_Comm lattice_comm;
+    int lattice_rank, lattice_size;
 } mpi_session;
 
 /* What the ranks of a job run: the subcommand dispatcher; for ranks other
@@ -38,12 +43,16 @@ int mpi_main(int argc, char **argv, const mpi_roles *roles);
 /* The session of this process, or NULL when MPI is not in use. */
 const mpi_session *mpi_session_get(void);
 
-/* Rank 0's claim on the other ranks for one split lattice (mpi/level_mpi.c):
- * 1 when granted, 0 when it must run alone - no MPI, one rank, a forked
- * child (sweep points), inside an OpenMP region (the transition command's
- * samplers), or another lattice already split. */
+/* The lattice communicator's rank 0's claim on the other ranks for one
+ * split lattice (mpi/level_mpi.c): 1 when granted, 0 when it must run
+ * alone - no MPI, one rank in it, a forked child (sweep points of one rank
+ * each), inside an OpenMP region (the transition command's samplers), or
+ * another lattice already split. */
 int mpi_session_claim_lattice(void);
 void mpi_session_release_lattice(void);
+
+/* Splits lattices over comm from now on (a sweep's group of ranks, mpi/farm.c). */
+void mpi_session_set_lattice_comm(MPI_Comm comm);
 
 /* Gives a muted rank its stderr back (a farm worker, whose messages are
  * about its own points). */

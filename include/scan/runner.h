@@ -27,6 +27,7 @@ typedef struct {
     int shard_k, shard_n;    /* 0/0: unsharded */
     int quiet, overwrite, list;
     int progress;            /* progress_mode (run/progress.h) */
+    int rpp;                 /* ranks per point (MPI farm); 0: one */
     const sweep_farm *farm;  /* NULL: forked children on this machine */
 } sweep_opts;
 
@@ -41,6 +42,10 @@ typedef struct sweep_ctx sweep_job;
 sweep_job *sweep_job_open(const sweep_opts *o, sm_error *err);
 /* The exit code of point p's run (0: its file is finished). */
 int sweep_job_run_point(const sweep_job *j, int64_t p, int threads, int overwrite);
+/* The same in this process, not a forked child: a group leader's point,
+ * whose lattice is split over the group's ranks (MPI forbids a forked
+ * child to use them). Messages about the point go to stderr. */
+int sweep_job_run_point_here(const sweep_job *j, int64_t p, int threads, int overwrite);
 void sweep_job_close(sweep_job *j);
 
 #endif

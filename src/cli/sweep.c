@@ -33,6 +33,7 @@ static void usage(FILE *out)
         "usage: softmatrix sweep CONFIG [--output-dir DIR] [--jobs N] [--threads-per-point M]\n"
         "                        [--threads B] [--shard K/N] [--set key.path=value]...\n"
         "                        [--overwrite] [--list] [--quiet] [--progress auto|always|never]\n"
+        "                        [--ranks-per-point G]\n"
         "runs every point of CONFIG's sweep block: DIR/point_NNNN.h5 per point and\n"
         "DIR/index.h5 (DIR/index_shard_K_of_N.h5 with --shard) with one row per point.\n"
         "DIR defaults to output.path without its .h5 suffix. B threads (default: all) are\n"
@@ -40,7 +41,10 @@ static void usage(FILE *out)
         "interrupted sweep resumes with the same command; --overwrite reruns them all.\n"
         "--list validates every point and prints them without running anything.\n"
         "--progress: a line per finished point unless --quiet (auto), also with it\n"
-        "(always), or none (never).\n");
+        "(always), or none (never).\n"
+        "Under mpirun (build/softmatrix-mpi), rank 0 hands the points out to the other\n"
+        "ranks, one point per rank, or with --ranks-per-point G to groups of G ranks that\n"
+        "split each point's lattice between them (docs/mpi.md).\n");
 }
 
 static int parse_opts(int argc, char **argv, sweep_opts *o)
@@ -51,7 +55,8 @@ static int parse_opts(int argc, char **argv, sweep_opts *o)
         {"shard", required_argument, NULL, 'k'}, {"set", required_argument, NULL, 's'},
         {"overwrite", no_argument, NULL, 'w'}, {"list", no_argument, NULL, 'l'},
         {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},
-        {"progress", required_argument, NULL, 'p'}, {NULL, 0, NULL, 0}};
+        {"progress", required_argument, NULL, 'p'}, {"ranks-per-point", required_argument, NULL, 'r'},
+        {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
     o->sets = calloc((size_t)argc, sizeof *o->sets);
     if (!o->sets) return 1;
@@ -64,6 +69,7 @@ static int parse_opts(int argc, char **argv, sweep_opts *o)
         case 'j': if (parse_int("--jobs", optarg, 1, 4096, &o->jobs)) return SM_EXIT_USAGE; break;
         case 'm': if (parse_int("--threads-per-point", optarg, 1, 4096, &o->tpp)) return SM_EXIT_USAGE; break;
         case 't': if (parse_int("--threads", optarg, 1, 4096, &o->budget)) return SM_EXIT_USAGE; break;
+        case 'r': if (parse_int("--ranks-per-point", optarg, 1, 1 << 20, &o->rpp)) return SM_EXIT_USAGE; break;
         case 'k': {
             char tail, got[256];
             if (sscanf(optarg, "%d/%d%c", &o->shard_k, &o->shard_n, &tail) != 2 || o->shard_n < 1 ||

@@ -52,13 +52,16 @@ typedef struct {
     int64_t sweeps, sums, counts, gathers;   /* rank 0: commands sent (SOFTMATRIX_MPI_VERBOSE) */
 } lat_engine;
 
+/* The ranks the lattice is split over (mpi/session.h). */
+static MPI_Comm lattice_comm(void) { return mpi_session_get()->lattice_comm; }
+
 /* Rank 0 sends, everyone receives, without spinning while waiting: with a
  * lattice split (busy), the next command comes within a sweep; without,
  * perhaps only at the end of rank 0's subcommand. */
 static lat_cmd command(lat_cmd c, int busy)
 {
     MPI_Request rq;
-    MPI_Ibcast(&c, (int)sizeof c, MPI_BYTE, 0, MPI_COMM_WORLD, &rq);
+    MPI_Ibcast(&c, (int)sizeof c, MPI_BYTE, 0, lattice_comm(), &rq);
     mpi_wait_gently(&rq, MPI_STATUS_IGNORE, busy ? MPI_NAP_LATTICE_NS : MPI_NAP_FARM_NS);
     return c;
 }
@@ -88,10 +91,10 @@ static int engine_setup(lat_engine *e, const lat_setup *su, sm_error *err)
     e->seed = su->seed;
     memset(&e->de, 0, sizeof e->de);
     memset(&e->ms, 0, sizeof e->ms);
-    if (decomp_init(&e->d, MPI_COMM_WORLD, &su->lat, err)) return 1;   /* the same on every rank */
+    if (decomp_init(&e->d, lattice_comm(), &su->lat, err)) return 1;   /* the same on every rank */
     e->t = tables_new();
     int ok = e->t != NULL, all;
-    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, lattice_comm());
     if (all) return 0;
     engine_free(e);
     return sm_fail(err, "out of memory for the level tables");
@@ -144,7 +147,7 @@ static void engine_sums(lat_engine *e, energy_terms *de, move_stats *ms)
     int64_t mine[4 + 2 * MOVES_MAX] = {d.sum_C, d.n_steps, d.sum_J, d.sum_h}, all[4 + 2 * MOVES_MAX];
     memcpy(mine + 4, m.proposed, sizeof m.proposed);
     memcpy(mine + 4 + MOVES_MAX, m.accepted, sizeof m.accepted);
-    MPI_Reduce(mine, all, 4 + 2 * MOVES_MAX, MPI_INT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
+    MPI_Reduce(mine, all, 4 + 2 * MOVES_MAX, MPI_INT64_T, MPI_SUM, 0, lattice_comm());
     memset(&e->de, 0, sizeof e->de);
     memset(&e->ms, 0, sizeof e->ms);
     if (!de) return;   /* not rank 0 */
@@ -162,7 +165,7 @@ static void engine_count(lat_engine *e, field_counts *c)
     const level_block *b = &e->d.b;
     field_counts mine = {{0}, 0}, all;
     field_counts_block(b->level, b->sigma, b->stride, b->nx, b->ny, (b->gx0 + b->gy0) & 1, &mine);
-    MPI_Reduce(&mine, &all, NLEVELS + 1, MPI_INT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
+    MPI_Reduce(&mine, &all, NLEVELS + 1, MPI_INT64_T, MPI_SUM, 0, lattice_comm());
     if (c) *c = all;
 }
 
@@ -178,7 +181,7 @@ int mpi_lattice_serve(void)
         switch (c.op) {
         case CMD_SETUP: {
             lat_setup su;
-            MPI_Bcast(&su, (int)sizeof su, MPI_BYTE, 0, MPI_COMM_WORLD);
+            MPI_Bcast(&su, (int)sizeof su, MPI_BYTE, 0, lattice_comm());
             omp_set_num_threads(su.threads);
             sm_error err;   /* rank 0 reports the same failure */
             if (engine_setup(&e, &su, &err)) memset(&e, 0, sizeof e);
@@ -198,7 +201,7 @@ int mpi_lattice_serve(void)
 void mpi_lattice_stop(int code)
 {
     const mpi_session *s = mpi_session_get();
-    if (s && s->size > 1 && s->rank == 0) command((lat_cmd){CMD_STOP, code, 0, 0}, 1);
+    if (s && s->lattice_size > 1 && s->lattice_rank == 0) command((lat_cmd){CMD_STOP, code, 0, 0}, 1);
 }
 
 /* ---- rank 0: the dynamics kind ------------------------------------------ */
@@ -221,7 +224,7 @@ static int lm_init(sim_state *s, const sm_config *cfg, sm_error *err)
     }
     const lat_setup su = {s->lat, s->p, s->seed, omp_get_max_threads()};
     command((lat_cmd){CMD_SETUP, 0, 0, 0}, 1);
-    MPI_Bcast((void *)&su, (int)sizeof su, MPI_BYTE, 0, MPI_COMM_WORLD);
+    MPI_Bcast((void *)&su, (int)sizeof su, MPI_BYTE, 0, lattice_comm());
     if (engine_setup(e, &su, err)) {
         mpi_session_release_lattice();
         free(e);

@@ -20,8 +20,8 @@ const mpi_session *mpi_session_get(void) { return the_session; }
 int mpi_session_claim_lattice(void)
 {
     mpi_session *s = the_session;
-    if (!s || s->size == 1 || s->rank != 0 || s->pid != (long)getpid() || omp_in_parallel() ||
-        s->lattice_busy)
+    if (!s || s->lattice_size == 1 || s->lattice_rank != 0 || s->pid != (long)getpid() ||
+        omp_in_parallel() || s->lattice_busy)
         return 0;
     s->lattice_busy = 1;
     return 1;
@@ -30,6 +30,14 @@ int mpi_session_claim_lattice(void)
 void mpi_session_release_lattice(void)
 {
     if (the_session) the_session->lattice_busy = 0;
+}
+
+void mpi_session_set_lattice_comm(MPI_Comm comm)
+{
+    mpi_session *s = the_session;
+    s->lattice_comm = comm;
+    MPI_Comm_rank(comm, &s->lattice_rank);
+    MPI_Comm_size(comm, &s->lattice_size);
 }
 
 /* Launchers announce themselves in the environment: Open MPI's mpirun,
@@ -99,6 +107,7 @@ int mpi_main(int argc, char **argv, const mpi_roles *roles)
     MPI_Comm_rank(MPI_COMM_WORLD, &s.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &s.size);
     the_session = &s;
+    mpi_session_set_lattice_comm(MPI_COMM_WORLD);
     int code;
     if (s.size == 1) {
         code = roles->dispatch(argc, argv);

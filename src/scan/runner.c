@@ -105,14 +105,9 @@ static int same_run(const char *a, const char *b)
     return same;
 }
 
-/* The child: run one point and leave. _exit keeps the parent's atexit
- * handlers and stdio buffers out of it. */
-static void run_point_child(const sweep_ctx *x, int64_t p, int threads, int overwrite, pid_t parent)
+/* Point p's run in this process; its exit code. */
+static int run_point_here(const sweep_ctx *x, int64_t p, int threads, int overwrite)
 {
-    /* a sweep killed with SIGKILL takes its points along, so a resumed
-     * sweep never races an orphan writing the same .partial */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(SM_EXIT_RUNTIME);
     sm_config *cfg = malloc(sizeof *cfg);
     sm_error err = {{0}};
     int rc = SM_EXIT_RUNTIME;
@@ -125,7 +120,18 @@ static void run_point_child(const sweep_ctx *x, int64_t p, int threads, int over
     if (rc) fprintf(stderr, "softmatrix: sweep point %lld: %s\n", (long long)p, err.msg);
     fflush(stderr);
     free(cfg);
-    _exit(rc);
+    return rc;
+}
+
+/* The child: run one point and leave. _exit keeps the parent's atexit
+ * handlers and stdio buffers out of it. */
+static void run_point_child(const sweep_ctx *x, int64_t p, int threads, int overwrite, pid_t parent)
+{
+    /* a sweep killed with SIGKILL takes its points along, so a resumed
+     * sweep never races an orphan writing the same .partial */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(SM_EXIT_RUNTIME);
+    _exit(run_point_here(x, p, threads, overwrite));
 }
 
 /* Point p in a child of this process, waited for; its exit code. */
@@ -563,6 +569,9 @@ int sweep_execute(const sweep_opts *o)
     if (!cfg) {
         sm_fail(&err, "out of memory");
         code = SM_EXIT_RUNTIME;
+    } else if (o->rpp > 1 && !o->farm && !o->list) {
+        sm_fail(&err, "sweep: --ranks-per-point %d: needs build/softmatrix-mpi started by mpirun with "
+                "at least %d ranks (rank 0 hands the points out)", o->rpp, o->rpp + 1);
     } else if (load_sweep(&x, o, &err)) {
         code = SM_EXIT_USAGE;
     } else if (o->list) {
@@ -615,6 +624,12 @@ int sweep_job_run_point(const sweep_job *j, int64_t p, int threads, int overwrit
 {
     if (p < 0 || p >= j->spec.npoints) return SM_EXIT_USAGE;
     return run_point_forked(j, p, threads, overwrite);
+}
+
+int sweep_job_run_point_here(const sweep_job *j, int64_t p, int threads, int overwrite)
+{
+    if (p < 0 || p >= j->spec.npoints) return SM_EXIT_USAGE;
+    return run_point_here(j, p, threads, overwrite);
 }
 
 void sweep_job_close(sweep_job *j)
