@@ -1,14 +1,16 @@
 /* The level dynamics of one lattice split over MPI ranks (docs/mpi.md).
  * In the MPI build the registry's "level" kind is DYNAMICS_LEVEL_MPI: on
- * rank 0 of several it splits the lattice into blocks (mpi/decomp.h) and
- * has every rank sweep its own with level_sweep_block_colour, the one
+ * rank 0 of several (of the lattice communicator: the job, or a sweep's
+ * group of ranks) it splits the lattice into blocks (mpi/decomp.h) and has
+ * every rank sweep its own with level_sweep_block_colour, the one
  * definition of the site update; elsewhere (one rank, no MPI, a sweep
- * point, the transition command's samplers) it is the OpenMP level sweep.
- * Either way the result is bitwise that of the OpenMP binary.
+ * point of one rank, the transition command's samplers) it is the OpenMP
+ * level sweep. Either way the result is bitwise that of the OpenMP binary.
  *
- * Rank 0 runs the subcommand and keeps the global state, which it owns
- * between sweeps: diagnostics, output and checkpoints are the serial
- * code's, unchanged. The other ranks serve rank 0's commands until STOP. */
+ * Rank 0 runs the subcommand and keeps a global copy of the state, brought
+ * up to date when the run reads it (sim_sync): diagnostics, output and
+ * checkpoints are the serial code's, unchanged. The other ranks serve rank
+ * 0's commands until STOP. */
 #ifndef SM_MPI_LEVEL_MPI_H
 #define SM_MPI_LEVEL_MPI_H
 

@@ -1,8 +1,10 @@
-/* The level dynamics over MPI ranks (mpi/level_mpi.h).
+/* The level dynamics over MPI ranks (mpi/level_mpi.h). "Rank" here is a
+ * rank of the lattice communicator (mpi/session.h): the whole job's, or a
+ * sweep group's.
  *
  * Rank 0 drives, the others follow: every step is a command broadcast
- * from rank 0 (SETUP, SCATTER, SWEEP, FREE, STOP) that all ranks then
- * carry out together. A sweep is, for colour 0 then 1: start the halo
+ * from rank 0 (SETUP, SCATTER, SWEEP, SUMS, COUNT, GATHER, FREE, STOP) that
+ * all ranks then carry out together. A sweep is, for colour 0 then 1: start the halo
  * exchange, update the block's interior (which reads no halo), finish the
  * exchange, update the block's edge rows and columns. Between sweeps every
  * rank keeps its block and its own sums of energy changes and move counts.
