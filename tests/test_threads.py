@@ -34,18 +34,18 @@ def threads_line(err):
 
 def test_small_lattice_runs_on_one_thread(sm_bin, tmp_path):
     c = cores()
-    rc, _, err = run_cfg(tmp_path, 64)
+    rc, _, err = run_cfg(tmp_path, 32)
     assert rc == 0, err
-    assert threads_line(err) == f"threads: 1 (auto: {c} core{'s' if c > 1 else ''} available, 64x64 lattice)"
+    assert threads_line(err) == f"threads: 1 (auto: {c} core{'s' if c > 1 else ''} available, 32x32 lattice)"
     assert ", 1 thread," in err
 
 
 def test_large_lattice_uses_the_cores(sm_bin, tmp_path):
     c = cores()
-    rc, _, err = run_cfg(tmp_path, 256)   # 2 x 32768 sites: two threads' worth
+    rc, _, err = run_cfg(tmp_path, 64)   # 2 x 2048 sites: two threads' worth
     assert rc == 0, err
     n = min(c, 2)
-    assert threads_line(err) == f"threads: {n} (auto: {c} core{'s' if c > 1 else ''} available, 256x256 lattice)"
+    assert threads_line(err) == f"threads: {n} (auto: {c} core{'s' if c > 1 else ''} available, 64x64 lattice)"
 
 
 def test_explicit_settings_override(sm_bin, tmp_path):

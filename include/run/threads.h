@@ -7,9 +7,12 @@
 #include <stdint.h>
 
 /* Below this many sites per thread a second thread costs more (two
- * parallel regions per sweep, a wake-up each) than it saves; measured in
- * docs/performance.md ("Threads on a shared machine"). */
-enum { THREADS_MIN_SITES_PER_THREAD = 1 << 15 };
+ * parallel regions per sweep, a wake-up each) than it can save on any
+ * machine measured; above it a run starts with the threads and its tuner
+ * (threads_tuner below) keeps one whenever that is faster, as it is for
+ * small lattices with the AVX-512 kernel or on a loaded machine
+ * (docs/performance.md, "Threads on a shared machine"). */
+enum { THREADS_MIN_SITES_PER_THREAD = 1 << 11 };
 
 /* The default thread count of a lattice of `sites` sites on `cores`
  * available cores: one thread per THREADS_MIN_SITES_PER_THREAD sites, at

@@ -13,18 +13,19 @@
 static void test_auto_table(void)
 {
     const int64_t S = THREADS_MIN_SITES_PER_THREAD;
-    CHECK(S == 32768, "threshold %lld: update docs/performance.md and docs/running.md", (long long)S);
+    CHECK(S == 2048, "threshold %lld: update docs/performance.md and docs/running.md", (long long)S);
     /* small lattices run on one thread, whatever the cores */
-    CHECK(threads_auto(64 * 64, 2) == 1, "ising_limit.json");
-    CHECK(threads_auto(128 * 128, 16) == 1, "128^2");
+    CHECK(threads_auto(32 * 32, 2) == 1, "32^2");
+    CHECK(threads_auto(48 * 48, 16) == 1, "48^2");
     CHECK(threads_auto(2 * S - 1, 2) == 1, "just below two threads' worth");
     /* one thread per S sites, at most the cores */
-    CHECK(threads_auto(2 * S, 2) == 2, "256^2 = 2 S");
+    CHECK(threads_auto(2 * S, 2) == 2, "64^2 = 2 S");
+    CHECK(threads_auto(64 * 64, 2) == 2, "ising_limit.json");
     CHECK(threads_auto(256 * 256, 2) == 2, "default.json");
     CHECK(threads_auto(3 * S, 4) == 3, "3 S on 4 cores");
     CHECK(threads_auto(1024 * 1024, 2) == 2, "1024^2 on 2 cores");
-    CHECK(threads_auto(1024 * 1024, 16) == 16, "1024^2 on 16 cores");
-    CHECK(threads_auto(1024 * 1024, 64) == 32, "1024^2 = 32 S on 64 cores");
+    CHECK(threads_auto(128 * 128, 16) == 8, "128^2 = 8 S on 16 cores");
+    CHECK(threads_auto(1024 * 1024, 64) == 64, "1024^2 on 64 cores");
     CHECK(threads_auto(INT64_MAX, 8) == 8, "no overflow");
     /* degenerate inputs give one thread */
     CHECK(threads_auto(1 << 20, 1) == 1, "one core");
@@ -44,7 +45,7 @@ static void test_choose_order(void)
     char expect[128];
     snprintf(expect, sizeof expect, "auto: %d core%s available, 1024x1024 lattice", cores, cores > 1 ? "s" : "");
     CHECK(!strcmp(why, expect), "'%s' vs '%s'", why, expect);
-    CHECK(threads_choose(0, 0, 64, 64, why, sizeof why) == 1, "64x64: %s", why);
+    CHECK(threads_choose(0, 0, 32, 32, why, sizeof why) == 1, "32x32: %s", why);
     /* OMP_NUM_THREADS is read by libgomp when it loads: the explicit
      * setting shows in why, the count is the library's */
     setenv("OMP_NUM_THREADS", "3", 1);
