@@ -39,8 +39,10 @@ void threads_warn(const char *what, int threads);
  * T threads and a few with one (at least THREADS_PROBE_SECONDS of each),
  * keeps T unless one thread was faster by THREADS_ONE_MARGIN (a noisy
  * probe must not halve a run's speed for a whole hold), for
- * THREADS_HOLD_SECONDS of sweeps, and probes again. */
-enum { THREADS_PROBE_MIN_SWEEPS = 3 };
+ * THREADS_HOLD_SECONDS of sweeps, and probes again. Each probe that
+ * confirms the team doubles the next hold, up to THREADS_HOLD_MAX_DOUBLINGS
+ * times: on a steady machine the slower team's probes cost next to nothing. */
+enum { THREADS_PROBE_MIN_SWEEPS = 3, THREADS_HOLD_MAX_DOUBLINGS = 5 };
 #define THREADS_PROBE_SECONDS 0.03
 #define THREADS_HOLD_SECONDS 2.0
 #define THREADS_ONE_MARGIN 0.9
@@ -49,6 +51,7 @@ typedef struct {
     int given;             /* the run's thread count */
     int team;              /* the team of the next sweep */
     int stage;             /* probing `given`, probing 1, holding */
+    int doublings;         /* of the hold: probes in a row that kept the team */
     double spent, t[2];    /* seconds in this stage; probe totals (given, 1) */
     int64_t n[2];          /* probe sweeps (given, 1) */
     int64_t swept[2];      /* sweeps run on the given team, on one thread */

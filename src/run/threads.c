@@ -99,7 +99,10 @@ int threads_tuner_next(threads_tuner *tt)
 static void settle(threads_tuner *tt)
 {
     const double given = tt->t[0] / (double)tt->n[0], one = tt->t[1] / (double)tt->n[1];
-    tt->team = one < THREADS_ONE_MARGIN * given ? 1 : tt->given;
+    const int team = one < THREADS_ONE_MARGIN * given ? 1 : tt->given;
+    if (team != tt->team) tt->doublings = 0;
+    else if (tt->doublings < THREADS_HOLD_MAX_DOUBLINGS) tt->doublings++;
+    tt->team = team;
     tt->stage = STAGE_HOLD;
 }
 
@@ -110,7 +113,7 @@ void threads_tuner_record(threads_tuner *tt, double seconds)
     if (tt->given <= 1) return;
     tt->spent += seconds;
     if (tt->stage == STAGE_HOLD) {
-        if (tt->spent < THREADS_HOLD_SECONDS) return;
+        if (tt->spent < THREADS_HOLD_SECONDS * (double)(1 << tt->doublings)) return;
         tt->stage = STAGE_GIVEN;
         tt->spent = tt->t[0] = tt->t[1] = 0;
         tt->n[0] = tt->n[1] = 0;
