@@ -62,6 +62,8 @@ void threads_tuner_init(threads_tuner *tt, int given);
 int threads_tuner_next(threads_tuner *tt);
 /* The wall seconds of the sweep run on that team. */
 void threads_tuner_record(threads_tuner *tt, double seconds);
+/* 1 while the tuner is timing the teams, 0 while it holds one. */
+int threads_tuner_probing(const threads_tuner *tt);
 
 /* Makes idle OpenMP threads sleep after a short spin instead of spinning
  * for milliseconds, unless the user set OMP_WAIT_POLICY or GOMP_SPINCOUNT.

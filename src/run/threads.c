@@ -95,6 +95,8 @@ int threads_tuner_next(threads_tuner *tt)
     return team;
 }
 
+int threads_tuner_probing(const threads_tuner *tt) { return tt->stage != STAGE_HOLD; }
+
 /* Both probes done: one thread if its mean sweep was clearly shorter. */
 static void settle(threads_tuner *tt)
 {

@@ -109,11 +109,10 @@ static void measure(sim_state *s, const int nt[LOADED_VARIANTS], int64_t sweeps,
     threads_tuner tt;
     threads_tuner_init(&tt, nt[LOADED_TUNED]);
     /* through its first probes, as a run is after its first 0.06 s; the
-     * repetitions then hold its choice (a run probes again every 2 s, 3 %
-     * of its time) */
+     * repetitions then hold its choice (a run probes again after 2 s, then
+     * less often while the choice stands) */
     double ignored;
-    while (tt.swept[0] + tt.swept[1] < 1000000 && (tt.n[0] == 0 || tt.n[1] == 0))
-        time_tuned(s, &tt, 1, &ignored);
+    while (threads_tuner_probing(&tt)) time_tuned(s, &tt, 1, &ignored);
     for (int r = 0; r < reps; r++)
         for (int v = 0; v < LOADED_VARIANTS; v++)
             t[v][r] = v == LOADED_TUNED ? time_tuned(s, &tt, sweeps, &c[v][r])
