@@ -6,6 +6,7 @@
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
+#include <string.h>
 #include "dynamics/cage.h"
 #include "dynamics/dynamics.h"
 #include "core/rng.h"
@@ -274,19 +275,20 @@ static void loop_crossed(const row_ctx *c, int x, int y, int64_t a, int up, int 
     kinetics *k = c->k;
     if (!up) {
         acc->k.undos[l]++;
-        k->stamp[a] = KIN_NO_STAMP;
+        kinetics_set_stamp(k, a, KIN_NO_STAMP);
         return;
     }
     acc->k.completions[l2]++;
     /* a stamp means the last completion reached l = l2 - 1: loop l2 - 1
      * then loop l2 */
-    if (l2 >= 1 && k->stamp[a] != KIN_NO_STAMP) {
-        const int64_t dt = (int64_t)c->now - k->stamp[a];
+    const uint32_t then = kinetics_stamp(k, a);
+    if (l2 >= 1 && then != KIN_NO_STAMP) {
+        const int64_t dt = (int64_t)c->now - then;
         acc->k.tau_sum[l2 - 1] += dt;
         acc->k.tau_sumsq[l2 - 1] += (uint64_t)(dt * dt);
         acc->k.tau_count[l2 - 1]++;
     }
-    k->stamp[a] = c->now;
+    kinetics_set_stamp(k, a, c->now);
     if (l2 == LEVEL_MAX) {
         /* the sigma of the completed loop, before the flip that may follow
          * chooses a new one */
@@ -454,17 +456,23 @@ static void cage_free(sim_state *s)
     s->kin = NULL;
 }
 
+/* Sweeps of the whole run, equilibration included: the stamps' range. */
+static int64_t run_sweeps(const sm_config *cfg)
+{
+    return cfg->equilibration_sweeps + config_total_sweeps(cfg);
+}
+
 static int cage_init(sim_state *s, const sm_config *cfg, sm_error *err)
 {
-    /* the kinetic stamps are 32-bit sweep numbers */
-    if (cfg->equilibration_sweeps + config_total_sweeps(cfg) >= (int64_t)KIN_NO_STAMP)
+    /* the kinetic stamps are at most 32-bit sweep numbers */
+    if (run_sweeps(cfg) >= (int64_t)KIN_NO_STAMP)
         return sm_fail(err, "%s: run.sweeps: a cage run has at most %lld sweeps in all, equilibration included",
                        cfg->source, (long long)KIN_NO_STAMP - 1);
     cage_data *d = calloc(1, sizeof *d);
     if (!d) return sm_fail(err, "out of memory for the cage dynamics");
     s->dyn_data = d;
     d->t.T = -1.0;
-    if (kinetics_init(&d->kin, &s->lat, err)) {
+    if (kinetics_init(&d->kin, &s->lat, run_sweeps(cfg), err)) {
         cage_free(s);
         return 1;
     }
@@ -482,6 +490,7 @@ static void cage_set_temperature(sim_state *s, double T)
 static void cage_do_sweep(sim_state *s)
 {
     cage_data *d = cage_of(s);
+    kinetics_before_sweep(&d->kin, s->lat.N, (uint64_t)s->step);
     cage_sweep(&s->lat, &s->st, &s->p, &d->t, &d->kin, s->seed, (uint64_t)s->step, &s->e, &s->moves);
 }
 
@@ -489,21 +498,55 @@ static void cage_do_sweep(sim_state *s)
  * bond. */
 static int64_t cage_updates(const sim_state *s) { return cage_of(s)->moves_per_sweep; }
 
+/* The stamps are stored as the run keeps them, uint16 or uint32. */
 static void cage_save(const sim_state *s, ckpt_writer *w)
 {
     const kinetics *k = &cage_of(s)->kin;
     const size_t N = (size_t)s->lat.N;
-    ckpt_put(w, "kin.stamp", k->stamp, N * sizeof *k->stamp);
+    if (k->stamp16) ckpt_put(w, "kin.stamp", k->stamp16, N * sizeof *k->stamp16);
+    else ckpt_put(w, "kin.stamp", k->stamp32, N * sizeof *k->stamp32);
     ckpt_put(w, "kin.counters", &k->c, sizeof k->c);
+}
+
+/* Reads uint16 or uint32 stamps, whichever the checkpoint has, into the
+ * width this run keeps: uint32 once the step is past what uint16 holds (a
+ * valid stamp is below the step, so below that it fits in uint16). */
+static int restore_stamps(sim_state *s, const ckpt_reader *r, sm_error *err)
+{
+    kinetics *k = &cage_of(s)->kin;
+    const int64_t N = s->lat.N;
+    const ckpt_record *rec = ckpt_find(r, "kin.stamp", err);
+    if (!rec) return 1;
+    const int wide = rec->size == (uint64_t)N * sizeof(uint32_t);
+    if (!wide && rec->size != (uint64_t)N * sizeof(uint16_t))
+        return sm_fail(err, "%s: checkpoint record kin.stamp has %llu bytes, not 2 or 4 per site", r->path,
+                       (unsigned long long)rec->size);
+    if (s->step >= (int64_t)KIN_STAMP16_SWEEPS && kinetics_widen_stamps(k, N))
+        return sm_fail(err, "out of memory for the kinetic stamps of %lld sites", (long long)N);
+    for (int64_t a = 0; a < N; a++) {
+        uint32_t v;
+        if (wide) {
+            memcpy(&v, (const unsigned char *)rec->data + 4 * a, sizeof v);
+        } else {
+            uint16_t n;
+            memcpy(&n, (const unsigned char *)rec->data + 2 * a, sizeof n);
+            v = n == 0xFFFF ? KIN_NO_STAMP : n;
+        }
+        if (v != KIN_NO_STAMP && v >= (uint64_t)s->step)
+            return sm_fail(err, "%s: checkpoint has a kinetic stamp of sweep %lu at step %lld", r->path,
+                           (unsigned long)v, (long long)s->step);
+        kinetics_set_stamp(k, a, v);
+    }
+    return 0;
 }
 
 static int cage_restore(sim_state *s, const ckpt_reader *r, sm_error *err)
 {
     kinetics *k = &cage_of(s)->kin;
-    const size_t N = (size_t)s->lat.N;
-    return ckpt_get(r, "kin.stamp", k->stamp, N * sizeof *k->stamp, err) ||
-           ckpt_get(r, "kin.counters", &k->c, sizeof k->c, err);
+    return restore_stamps(s, r, err) || ckpt_get(r, "kin.counters", &k->c, sizeof k->c, err);
 }
+
+static double cage_bytes_per_site(const sm_config *cfg) { return kinetics_bytes_per_site(run_sweeps(cfg)); }
 
 const dynamics_ops DYNAMICS_CAGE = {
     .update_unit = "PCP move",
@@ -511,7 +554,7 @@ const dynamics_ops DYNAMICS_CAGE = {
     .move_names = CAGE_MOVE_NAMES,
     .pcp_fields = 1,
     /* the last completion's sweep per site, soft-matrix event bits */
-    .bytes_per_site = 4.125,
+    .bytes_per_site_of = cage_bytes_per_site,
     .init = cage_init,
     .set_temperature = cage_set_temperature,
     .sweep = cage_do_sweep,
