@@ -78,6 +78,8 @@ int model_state_bytes_per_site(int pcp);
  * zjumps_wide set); the array grows in place where the allocator can.
  * Returns 0, or -1 when out of memory (the int16 counts are kept). */
 int model_state_widen_z(model_state *s);
+/* Whether the state keeps jump counts (else every z is 0). */
+static inline int model_has_z(const model_state *s) { return s->zjumps || s->zjumps_wide; }
 /* The net soft-matrix jump count of site a. */
 static inline int32_t model_zjumps(const model_state *s, int64_t a)
 {
