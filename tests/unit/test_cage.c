@@ -16,6 +16,9 @@
 #include "core/state.h"
 #include "dynamics/dynamics.h"
 
+/* test_trajectory_pinned's state after run_hot */
+#define CAGE_PINNED_CHECKSUM 0x6b1bc17aeaf60da1ull
+
 /* sm_config holds the whole schedule table: too big for the stack */
 static sm_config CFG;
 
@@ -555,6 +558,47 @@ static void test_narrow_storage_is_exact(void)
     sim_free(&b);
 }
 
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* A checksum of run_hot's state: every field, the z counts and stamps by
+ * value, the energy sums, the move and kinetic counters. */
+static uint64_t state_checksum(const sim_state *s)
+{
+    const size_t N = (size_t)s->lat.N;
+    uint64_t h = 0xcbf29ce484222325ull;
+    h = fnv(h, s->st.level, N);
+    h = fnv(h, s->st.sigma, N);
+    h = fnv(h, s->st.phase, N);
+    for (int64_t a = 0; a < s->lat.N; a++) {
+        const int32_t z = model_zjumps(&s->st, a);
+        const uint32_t t = kinetics_stamp(s->kin, a);
+        h = fnv(h, &z, sizeof z);
+        h = fnv(h, &t, sizeof t);
+    }
+    h = fnv(h, &s->e, sizeof s->e);
+    h = fnv(h, &s->moves, sizeof s->moves);
+    return fnv(h, &s->kin->c, sizeof s->kin->c);
+}
+
+/* The trajectory of a hot run, where levels move, loops are crossed both
+ * ways, sigma flips and soft matrices form, pinned as a checksum of the
+ * state after 3000 sweeps: a change to the sweep that keeps the invariants
+ * but moves differently fails here (the pinned runs of tests/test_pinned.py
+ * stay at level -1, where no loop can be undone). */
+static void test_trajectory_pinned(void)
+{
+    sim_state s;
+    run_hot(&s, 0);
+    const uint64_t h = state_checksum(&s);
+    CHECK(h == CAGE_PINNED_CHECKSUM, "checksum %016llx", (unsigned long long)h);
+    sim_free(&s);
+}
+
 /* Saves a to checkpoint `path` and restores it into a fresh *b of run_hot's
  * config. */
 static int roundtrip(const sim_state *a, const char *path, sim_state *b)
@@ -627,5 +671,6 @@ int main(void)
     RUN(test_stamp_widths);
     RUN(test_narrow_storage_is_exact);
     RUN(test_checkpoint_widths);
+    RUN(test_trajectory_pinned);
     return CHECK_REPORT();
 }
