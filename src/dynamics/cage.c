@@ -141,13 +141,17 @@ static inline void pair_jump(uint8_t *phase, int64_t a, int64_t b, int cls, uint
 
 enum { BOND_CHUNK = 64 };
 
-/* One row of a bond class: bonds from sites with coordinate parity `parity`
- * along direction d (0: +x, 1: +y) to their neighbour. Within a class no
- * site belongs to two bonds (L even when periodic), so pairs jump
- * independently, and a pairing found before a jump holds after it for
- * every other bond of the class. About one bond in 256 is paired: the test
- * runs branch-free over a chunk of the row (vectorised; along x over both
- * parities, the wrong one ignored), and only the paired bonds draw. */
+/* One row of a bond pass: for cls 0 every bond along +x of row r (both
+ * classes, 0 and 1, at once: a bond's class is the parity of its left
+ * site), for cls 2 or 3 the bonds along +y from row 2r + (cls & 1). A site
+ * belongs to at most one paired bond (it faces one neighbour, which must
+ * face it back) and a pair jump leaves both sites facing as before, so no
+ * jump changes whether another bond is paired or what it may do: the bonds
+ * of a row jump independently, and both x classes in one pass make the
+ * same moves as one after the other (each draws its own numbers, addressed
+ * by class and site). About one bond in 256 is paired: the test runs
+ * branch-free over a chunk of the row (vectorised), and only the paired
+ * bonds draw. */
 static void bond_row(const lattice *lat, model_state *s, int cls, int r, uint64_t seed,
                      uint64_t sweep, cage_acc *acc)
 {
@@ -176,17 +180,18 @@ static void bond_row(const lattice *lat, model_state *s, int cls, int r, uint64_
         }
         if (!any) continue;
         for (int i = 0; i < n; i++) {
-            if (!hit[i] || (d == 0 && ((xb + i) & 1) != parity)) continue;
+            if (!hit[i]) continue;
+            const int x = xb + i;
             prop++;
-            pair_jump(phase, a0 + xb + i, a0 + xb + i + off, cls, seed, sweep, &accepted);
+            pair_jump(phase, a0 + x, a0 + x + off, d == 0 ? x & 1 : cls, seed, sweep, &accepted);
         }
     }
     /* the bond across the periodic edge along x */
-    if (d == 0 && ((Lx - 1) & 1) == parity && nb0 >= 0) {
+    if (d == 0 && nb0 >= 0) {
         const int64_t a = a0 + Lx - 1;
         if (cage_paired(phase[a], sigma[a], phase[nb0], sigma[nb0], d)) {
             prop++;
-            pair_jump(phase, a, nb0, cls, seed, sweep, &accepted);
+            pair_jump(phase, a, nb0, (Lx - 1) & 1, seed, sweep, &accepted);
         }
     }
     acc->prop[CAGE_MOVE_PAIR] += prop;
@@ -197,7 +202,7 @@ static void bond_pass(const lattice *lat, model_state *s, int cls, uint64_t seed
                       cage_acc *acc)
 {
     const int d = cls >> 1, parity = cls & 1;
-    /* along x: every row, every other site; along y: every other row */
+    /* along x: every row; along y: every other row */
     const int nrows = d == 0 ? lat->Ly : (lat->Ly - parity + 1) / 2;
     cage_acc sum = {0};
     if (run_parallel(lat)) {
@@ -367,7 +372,10 @@ static void site_row(const row_ctx *c, int colour, int y, uint64_t seed, uint64_
     uint8_t *restrict phase = c->s->phase;
     const uint64_t thr_single = c->t->async, thr_trap = c->t->trap;
     const int Lx = c->lat->Lx;
-    int64_t nprop[2] = {0, 0}, nacc[2] = {0, 0}; /* single, trap */
+    /* single jumps inside the loop: proposed, of them on the trap line,
+     * accepted, of them on the trap line (in registers: an array indexed
+     * by the trap bit would make every site wait on the last one's store) */
+    int64_t in = 0, ntrap = 0, nok = 0, nok_trap = 0;
     uint32_t r0[CAGE_BLOCK], r1[CAGE_BLOCK], r2[CAGE_BLOCK];
     for (int xb = (y + colour) & 1; xb < Lx; xb += 2 * CAGE_BLOCK) {
         const int n = (Lx - xb + 1) / 2 < CAGE_BLOCK ? (Lx - xb + 1) / 2 : CAGE_BLOCK;
@@ -388,25 +396,28 @@ cage_row_randoms(c->avx512, seed, sweep, colour, a0, n, r0, r1, r2);
                 const int lam = ph & 15;
                 const int trap = lam == (CAGE_TRAP_LINE & -up);
                 const int ok = (uint64_t)r1[i] < (trap ? thr_trap : thr_single);
-                nprop[trap]++;
-                nacc[trap] += ok;
+                in++;
+                ntrap += trap;
+                nok += ok;
+                nok_trap += ok & trap;
                 ph += ok * (2 * up - 1);
                 phase[a] = (uint8_t)ph;
             }
             if (ph == 0) sigma_move(c, x, y, a, r2[i], acc);
         }
     }
-    acc->prop[CAGE_MOVE_SINGLE] += nprop[0];
-    acc->acc[CAGE_MOVE_SINGLE] += nacc[0];
-    acc->prop[CAGE_MOVE_TRAP] += nprop[1];
-    acc->acc[CAGE_MOVE_TRAP] += nacc[1];
+    acc->prop[CAGE_MOVE_SINGLE] += in - ntrap;
+    acc->acc[CAGE_MOVE_SINGLE] += nok - nok_trap;
+    acc->prop[CAGE_MOVE_TRAP] += ntrap;
+    acc->acc[CAGE_MOVE_TRAP] += nok_trap;
 }
 
 void cage_sweep(const lattice *lat, model_state *s, const model_params *p, const cage_tables *t,
                 kinetics *k, uint64_t seed, uint64_t sweep, energy_terms *de, move_stats *ms)
 {
     cage_acc tot = {0};
-    for (int cls = 0; cls < 4; cls++) bond_pass(lat, s, cls, seed, sweep, &tot);
+    /* both x classes in one pass (bond_row), then the two y classes */
+    for (int cls = 0; cls < 4; cls += cls == 0 ? 2 : 1) bond_pass(lat, s, cls, seed, sweep, &tot);
     const row_ctx rc = {lat, s, p, t, k, (uint32_t)sweep, cage_simd_available()};
     for (int colour = 0; colour < 2; colour++) {
         cage_acc sum = {0};
