@@ -413,9 +413,9 @@ def test_extreme_valid_values_run_cleanly(sm_bin, tmp_path, kind):
 
 def test_lattice_too_large_refused_with_size(sm_bin, tmp_path):
     # the largest lattice the config allows (just below 2^31 sites), cage
-    # dynamics: 11.125 bytes a site, ~22 GiB; refused before any allocation
+    # dynamics: 7.125 bytes a site, ~14 GiB; refused before any allocation
     # where MemAvailable is less (tests/test_memory.py refuses under a limit)
-    need = (46340 * 46340) * 11.125
+    need = (46340 * 46340) * 7.125
     with open("/proc/meminfo") as f:
         have = next(int(l.split()[1]) * 1024 for l in f if l.startswith("MemAvailable:"))
     if need <= have:
@@ -426,7 +426,7 @@ def test_lattice_too_large_refused_with_size(sm_bin, tmp_path):
     t0 = time.monotonic()
     rc, _, err = run_sm("run", cfg)
     line = one_line(err)
-    assert rc == 2 and "c.json: lattice: 46340 x 46340 needs 22783 MiB" in line and "available" in line, line
+    assert rc == 2 and "c.json: lattice: 46340 x 46340 needs 14591 MiB" in line and "available" in line, line
     assert time.monotonic() - t0 < 30  # refused, not swapped into
     assert_no_output(out)
 

@@ -54,26 +54,41 @@ typedef struct {
     int8_t *sigma;   /* +1 / -1 */
     uint8_t *phase;  /* 0..63, or NULL: all 0 */
     /* net soft-matrix jumps that moved the site (+1 for sigma_a = +1, -1
-     * otherwise), or NULL: all 0. z = zjumps * n_z, rounded once when read,
-     * so z does not drift with float round-off however many jumps there are.
-     * A site's count moves by at most 141 (its footprint) every two sweeps,
-     * so reaching 2^31 takes over 10^7 sweeps of jumps of one sign at the
-     * fastest possible rate; kinetics_apply_jumps saturates rather than
-     * wraps. */
-    int32_t *zjumps;
+     * otherwise): z = count * n_z, rounded once when read, so z does not
+     * drift with float round-off however many jumps there are. Kept as
+     * int16 (zjumps) until a count leaves [-32768, 32767], then as int32
+     * (zjumps_wide), converted in place once (model_state_widen_z); the
+     * int32 count saturates rather than wraps. A site's count moves by at
+     * most 141 (its footprint) every two sweeps, so the int16 lasts at
+     * least 464 sweeps and in practice the whole run unless a field drives
+     * z one way. Both NULL: all 0. Read it with model_zjumps. */
+    int16_t *zjumps;
+    int32_t *zjumps_wide;
     double n_z;      /* z of one jump, N_c^(-Tg/Tm) */
 } model_state;
 
 /* level and sigma (zeroed); phase and zjumps NULL. */
 int model_state_init(model_state *s, int64_t N, sm_error *err);
-/* Adds phase and zjumps (zeroed) to a state from model_state_init. */
+/* Adds phase and zjumps (zeroed, int16) to a state from model_state_init. */
 int model_state_init_pcp(model_state *s, const model_params *p, sm_error *err);
-/* Bytes a site of the fields allocated above: 2, or 7 with pcp. */
+/* Bytes a site of the fields allocated above: 2, or 5 with pcp (the int16
+ * counts; 2 more once they are widened). */
 int model_state_bytes_per_site(int pcp);
+/* Replaces the int16 counts by int32 ones of the same values (zjumps NULL,
+ * zjumps_wide set); the array grows in place where the allocator can.
+ * Returns 0, or -1 when out of memory (the int16 counts are kept). */
+int model_state_widen_z(model_state *s);
+/* Whether the state keeps jump counts (else every z is 0). */
+static inline int model_has_z(const model_state *s) { return s->zjumps || s->zjumps_wide; }
+/* The net soft-matrix jump count of site a. */
+static inline int32_t model_zjumps(const model_state *s, int64_t a)
+{
+    return s->zjumps ? s->zjumps[a] : s->zjumps_wide ? s->zjumps_wide[a] : 0;
+}
 /* The z displacement of site a. */
 static inline float model_z(const model_state *s, int64_t a)
 {
-    return s->zjumps ? (float)(s->zjumps[a] * s->n_z) : 0.0f;
+    return (float)(model_zjumps(s, a) * s->n_z);
 }
 void model_state_free(model_state *s);
 

@@ -24,8 +24,10 @@ typedef struct dynamics_ops {
     /* 1 when the kind moves the PCPs: phase and the soft-matrix jump counts
      * are allocated only then (core/model.h). */
     int pcp_fields;
-    /* Extra bytes per site the kind allocates (for the memory estimate). */
+    /* Extra bytes per site the kind allocates (for the memory estimate), or
+     * when bytes_per_site_of is set, what it says for the config. */
     double bytes_per_site;
+    double (*bytes_per_site_of)(const sm_config *cfg);
     /* Allocates s->dyn_data; may set s->kin. */
     int (*init)(sim_state *s, const sm_config *cfg, sm_error *err);
     /* Rebuilds acceptance tables for T (called before every sweep). */

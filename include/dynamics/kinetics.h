@@ -30,13 +30,17 @@ typedef struct {
 } kin_counters;
 
 typedef struct kinetics {
-    /* per site: the sweep of its last completion, or KIN_NO_STAMP when it
-     * has none or has undone a loop since. While a stamp stands the site is
-     * still at the level that completion reached (levels change only by
-     * completions and undos), so the level need not be kept: a completion
-     * to l + 1 closes a tau_l interval exactly when the site has a stamp.
-     * 32 bits: a cage run has fewer than 2^32 - 1 sweeps (cage_init). */
-    uint32_t *stamp;
+    /* per site: the sweep of its last completion, or none when it has none
+     * or has undone a loop since. While a stamp stands the site is still at
+     * the level that completion reached (levels change only by completions
+     * and undos), so the level need not be kept: a completion to l + 1
+     * closes a tau_l interval exactly when the site has a stamp. uint16
+     * (stamp16, none = 0xFFFF) while every sweep number is below 0xFFFF,
+     * else uint32 (stamp32, none = KIN_NO_STAMP; a cage run has fewer than
+     * 2^32 - 1 sweeps, cage_init): exactly one is set. Use the accessors
+     * below. */
+    uint16_t *stamp16;
+    uint32_t *stamp32;
     /* soft-matrix events of one colour pass: bit x / 2 of row y's words in
      * ev_mask marks an arrival of site (x, y) at level 8, the same bit of
      * ev_sign its sigma > 0. Each row is written by one thread and replayed
@@ -52,11 +56,40 @@ typedef struct kinetics {
 } kinetics;
 
 #define KIN_NO_STAMP UINT32_MAX
+/* The sweeps a uint16 stamp can hold: 0 .. KIN_STAMP16_SWEEPS - 1. */
+#define KIN_STAMP16_SWEEPS 0xFFFFu
 
-int kinetics_init(kinetics *k, const lattice *lat, sm_error *err);
+/* stamps: uint16 when sweeps (the number of sweeps the run will do, from 0)
+ * is at most KIN_STAMP16_SWEEPS, else uint32. */
+int kinetics_init(kinetics *k, const lattice *lat, int64_t sweeps, sm_error *err);
 void kinetics_free(kinetics *k);
-/* Per-site bytes kinetics_init allocates (for the memory estimate). */
-double kinetics_bytes_per_site(void);
+/* Per-site bytes kinetics_init allocates for a run of that many sweeps (for
+ * the memory estimate). */
+double kinetics_bytes_per_site(int64_t sweeps);
+/* Replaces uint16 stamps by uint32 ones of the same meaning, so that sweep
+ * numbers from KIN_STAMP16_SWEEPS on can be stamped; a no-op when they are
+ * uint32. Returns 0, or -1 when out of memory (the stamps are kept). */
+int kinetics_widen_stamps(kinetics *k, int64_t N);
+
+/* The last completion's sweep of site a, or KIN_NO_STAMP. */
+static inline uint32_t kinetics_stamp(const kinetics *k, int64_t a)
+{
+    if (k->stamp32) return k->stamp32[a];
+    return k->stamp16[a] == 0xFFFF ? KIN_NO_STAMP : k->stamp16[a];
+}
+/* Stamps site a with sweep `now` (below KIN_STAMP16_SWEEPS when uint16), or
+ * with none when now = KIN_NO_STAMP. */
+static inline void kinetics_set_stamp(kinetics *k, int64_t a, uint32_t now)
+{
+    if (k->stamp32) k->stamp32[a] = now;
+    else k->stamp16[a] = (uint16_t)(now == KIN_NO_STAMP ? 0xFFFF : now);
+}
+/* Widens the stamps before the first sweep numbered KIN_STAMP16_SWEEPS or
+ * later (a run longer than kinetics_init was told, such as a benchmark's);
+ * exits with a message when out of memory. */
+void kinetics_before_sweep(kinetics *k, int64_t N, uint64_t sweep);
+/* No site has a stamp. */
+void kinetics_clear_stamps(kinetics *k, int64_t N);
 
 /* Records an arrival at level 8 of site (x, y) with sigma > 0 when up. */
 static inline void kinetics_mark_event(kinetics *k, int x, int y, int up)
@@ -70,7 +103,8 @@ static inline void kinetics_mark_event(kinetics *k, int x, int y, int up)
 
 /* Replays the soft-matrix events recorded in the colour pass `colour`
  * (every footprint site's jump count moves by +1 or -1 with the sigma of the
- * arriving site) and clears the buffers. */
+ * arriving site) and clears the buffers. Widens the counts (model.h) when
+ * one leaves the int16 range; exits with a message when out of memory. */
 void kinetics_apply_jumps(kinetics *k, const lattice *lat, model_state *s, int colour);
 /* now - then, field by field. */
 kin_counters kinetics_diff(const kin_counters *now, const kin_counters *then);

@@ -39,6 +39,7 @@ int model_state_init_pcp(model_state *s, const model_params *p, sm_error *err)
     s->n_z = pow(p->N_c, -p->Tg_over_Tm);
     s->phase = calloc((size_t)s->N, 1);
     s->zjumps = calloc((size_t)s->N, sizeof *s->zjumps);
+    s->zjumps_wide = NULL;
     if (!s->phase || !s->zjumps) {
         model_state_free(s);
         return sm_fail(err, "model: out of memory for the PCP fields of %lld sites", (long long)s->N);
@@ -48,7 +49,30 @@ int model_state_init_pcp(model_state *s, const model_params *p, sm_error *err)
 
 int model_state_bytes_per_site(int pcp)
 {
-    return 2 + (pcp ? 1 + (int)sizeof(int32_t) : 0);
+    return 2 + (pcp ? 1 + (int)sizeof(int16_t) : 0);
+}
+
+int model_state_widen_z(model_state *s)
+{
+    const size_t N = (size_t)s->N;
+    if (!s->zjumps) return 0;
+    /* realloc of a large block remaps its pages rather than copying them
+     * (and never holds both arrays whole), then each count moves up from
+     * the top: the int32 of site a covers the int16s of sites 2a and
+     * 2a + 1, both >= a, so every int16 is read before it is overwritten */
+    void *grown = realloc(s->zjumps, N * sizeof(int32_t));
+    if (!grown) return -1;
+    unsigned char *bytes = grown;
+    /* memcpy: the same bytes are read as int16 and written as int32 */
+    for (size_t a = N; a-- > 0;) {
+        int16_t v;
+        memcpy(&v, bytes + a * sizeof v, sizeof v);
+        const int32_t w = v;
+        memcpy(bytes + a * sizeof w, &w, sizeof w);
+    }
+    s->zjumps = NULL;
+    s->zjumps_wide = grown;
+    return 0;
 }
 
 void model_state_free(model_state *s)
@@ -57,7 +81,8 @@ void model_state_free(model_state *s)
     free(s->sigma);
     free(s->phase);
     free(s->zjumps);
-    s->level = NULL; s->sigma = NULL; s->phase = NULL; s->zjumps = NULL;
+    free(s->zjumps_wide);
+    s->level = NULL; s->sigma = NULL; s->phase = NULL; s->zjumps = NULL; s->zjumps_wide = NULL;
 }
 
 void energy_terms_compute(const lattice *lat, const model_state *s, energy_terms *e)

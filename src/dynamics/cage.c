@@ -6,6 +6,7 @@
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
+#include <string.h>
 #include "dynamics/cage.h"
 #include "dynamics/dynamics.h"
 #include "core/rng.h"
@@ -116,13 +117,6 @@ static inline int64_t nbr(const lattice *lat, int x, int y, int64_t a, int d)
     }
 }
 
-/* cage_facing without a branch: q, or -q mod 4 when sigma = -1. */
-static inline int facing_bf(int phase, int sigma)
-{
-    const int q = phase >> 4, m = -(sigma < 0);
-    return ((q ^ m) - m) & 3;
-}
-
 /* The pair jump of a paired bond a-b of class cls. */
 static inline void pair_jump(uint8_t *phase, int64_t a, int64_t b, int cls, uint64_t seed,
                              uint64_t sweep, int64_t *accepted)
@@ -140,13 +134,17 @@ static inline void pair_jump(uint8_t *phase, int64_t a, int64_t b, int cls, uint
 
 enum { BOND_CHUNK = 64 };
 
-/* One row of a bond class: bonds from sites with coordinate parity `parity`
- * along direction d (0: +x, 1: +y) to their neighbour. Within a class no
- * site belongs to two bonds (L even when periodic), so pairs jump
- * independently, and a pairing found before a jump holds after it for
- * every other bond of the class. About one bond in 256 is paired: the test
- * runs branch-free over a chunk of the row (vectorised; along x over both
- * parities, the wrong one ignored), and only the paired bonds draw. */
+/* One row of a bond pass: for cls 0 every bond along +x of row r (both
+ * classes, 0 and 1, at once: a bond's class is the parity of its left
+ * site), for cls 2 or 3 the bonds along +y from row 2r + (cls & 1). A site
+ * belongs to at most one paired bond (it faces one neighbour, which must
+ * face it back) and a pair jump leaves both sites facing as before, so no
+ * jump changes whether another bond is paired or what it may do: the bonds
+ * of a row jump independently, and both x classes in one pass make the
+ * same moves as one after the other (each draws its own numbers, addressed
+ * by class and site). About one bond in 256 is paired: the test runs
+ * branch-free over a chunk of the row (vectorised), and only the paired
+ * bonds draw. */
 static void bond_row(const lattice *lat, model_state *s, int cls, int r, uint64_t seed,
                      uint64_t sweep, cage_acc *acc)
 {
@@ -160,7 +158,12 @@ static void bond_row(const lattice *lat, model_state *s, int cls, int r, uint64_
     const int64_t nb0 = lattice_nbr_xy(lat, d == 0 ? Lx - 1 : 0, y, d); /* -1: cut */
     const int64_t off = d == 0 ? 1 : nb0 - a0;
     const int inner = d == 0 ? Lx - 1 : (nb0 < 0 ? 0 : Lx); /* x with partner a + off */
-    const int fa = d, fb = (d + 2) & 3;
+    /* a faces d and b faces back: the diagonal bits (phase & 0x30) of a
+     * site of sigma +1 facing f are f << 4, of sigma -1 ((4 - f) & 3) << 4
+     * (cage_facing), compared on the bytes themselves so that the test
+     * runs 16 or more bonds to a vector */
+    const uint8_t fa_up = (uint8_t)(d << 4), fa_dn = (uint8_t)(((4 - d) & 3) << 4);
+    const uint8_t fb_up = (uint8_t)(((d + 2) & 3) << 4), fb_dn = (uint8_t)(((2 - d) & 3) << 4);
     int64_t prop = 0, accepted = 0;
     for (int xb = 0; xb < inner; xb += BOND_CHUNK) {
         const int n = inner - xb < BOND_CHUNK ? inner - xb : BOND_CHUNK;
@@ -169,23 +172,24 @@ static void bond_row(const lattice *lat, model_state *s, int cls, int r, uint64_
         uint8_t hit[BOND_CHUNK];
         int any = 0;
         for (int i = 0; i < n; i++) {
-            hit[i] = (((pa[i] ^ pb[i]) & 15) == 0) & (facing_bf(pa[i], sa[i]) == fa) &
-                     (facing_bf(pb[i], sb[i]) == fb);
+            const uint8_t qa = sa[i] < 0 ? fa_dn : fa_up, qb = sb[i] < 0 ? fb_dn : fb_up;
+            hit[i] = (((pa[i] ^ pb[i]) & 15) == 0) & ((pa[i] & 0x30) == qa) & ((pb[i] & 0x30) == qb);
             any |= hit[i];
         }
         if (!any) continue;
         for (int i = 0; i < n; i++) {
-            if (!hit[i] || (d == 0 && ((xb + i) & 1) != parity)) continue;
+            if (!hit[i]) continue;
+            const int x = xb + i;
             prop++;
-            pair_jump(phase, a0 + xb + i, a0 + xb + i + off, cls, seed, sweep, &accepted);
+            pair_jump(phase, a0 + x, a0 + x + off, d == 0 ? x & 1 : cls, seed, sweep, &accepted);
         }
     }
     /* the bond across the periodic edge along x */
-    if (d == 0 && ((Lx - 1) & 1) == parity && nb0 >= 0) {
+    if (d == 0 && nb0 >= 0) {
         const int64_t a = a0 + Lx - 1;
         if (cage_paired(phase[a], sigma[a], phase[nb0], sigma[nb0], d)) {
             prop++;
-            pair_jump(phase, a, nb0, cls, seed, sweep, &accepted);
+            pair_jump(phase, a, nb0, (Lx - 1) & 1, seed, sweep, &accepted);
         }
     }
     acc->prop[CAGE_MOVE_PAIR] += prop;
@@ -196,7 +200,7 @@ static void bond_pass(const lattice *lat, model_state *s, int cls, uint64_t seed
                       cage_acc *acc)
 {
     const int d = cls >> 1, parity = cls & 1;
-    /* along x: every row, every other site; along y: every other row */
+    /* along x: every row; along y: every other row */
     const int nrows = d == 0 ? lat->Ly : (lat->Ly - parity + 1) / 2;
     cage_acc sum = {0};
     if (run_parallel(lat)) {
@@ -274,19 +278,20 @@ static void loop_crossed(const row_ctx *c, int x, int y, int64_t a, int up, int 
     kinetics *k = c->k;
     if (!up) {
         acc->k.undos[l]++;
-        k->stamp[a] = KIN_NO_STAMP;
+        kinetics_set_stamp(k, a, KIN_NO_STAMP);
         return;
     }
     acc->k.completions[l2]++;
     /* a stamp means the last completion reached l = l2 - 1: loop l2 - 1
      * then loop l2 */
-    if (l2 >= 1 && k->stamp[a] != KIN_NO_STAMP) {
-        const int64_t dt = (int64_t)c->now - k->stamp[a];
+    const uint32_t then = kinetics_stamp(k, a);
+    if (l2 >= 1 && then != KIN_NO_STAMP) {
+        const int64_t dt = (int64_t)c->now - then;
         acc->k.tau_sum[l2 - 1] += dt;
         acc->k.tau_sumsq[l2 - 1] += (uint64_t)(dt * dt);
         acc->k.tau_count[l2 - 1]++;
     }
-    k->stamp[a] = c->now;
+    kinetics_set_stamp(k, a, c->now);
     if (l2 == LEVEL_MAX) {
         /* the sigma of the completed loop, before the flip that may follow
          * chooses a new one */
@@ -365,7 +370,10 @@ static void site_row(const row_ctx *c, int colour, int y, uint64_t seed, uint64_
     uint8_t *restrict phase = c->s->phase;
     const uint64_t thr_single = c->t->async, thr_trap = c->t->trap;
     const int Lx = c->lat->Lx;
-    int64_t nprop[2] = {0, 0}, nacc[2] = {0, 0}; /* single, trap */
+    /* single jumps inside the loop: proposed, of them on the trap line,
+     * accepted, of them on the trap line (in registers: an array indexed
+     * by the trap bit would make every site wait on the last one's store) */
+    int64_t in = 0, ntrap = 0, nok = 0, nok_trap = 0;
     uint32_t r0[CAGE_BLOCK], r1[CAGE_BLOCK], r2[CAGE_BLOCK];
     for (int xb = (y + colour) & 1; xb < Lx; xb += 2 * CAGE_BLOCK) {
         const int n = (Lx - xb + 1) / 2 < CAGE_BLOCK ? (Lx - xb + 1) / 2 : CAGE_BLOCK;
@@ -386,25 +394,28 @@ cage_row_randoms(c->avx512, seed, sweep, colour, a0, n, r0, r1, r2);
                 const int lam = ph & 15;
                 const int trap = lam == (CAGE_TRAP_LINE & -up);
                 const int ok = (uint64_t)r1[i] < (trap ? thr_trap : thr_single);
-                nprop[trap]++;
-                nacc[trap] += ok;
+                in++;
+                ntrap += trap;
+                nok += ok;
+                nok_trap += ok & trap;
                 ph += ok * (2 * up - 1);
                 phase[a] = (uint8_t)ph;
             }
             if (ph == 0) sigma_move(c, x, y, a, r2[i], acc);
         }
     }
-    acc->prop[CAGE_MOVE_SINGLE] += nprop[0];
-    acc->acc[CAGE_MOVE_SINGLE] += nacc[0];
-    acc->prop[CAGE_MOVE_TRAP] += nprop[1];
-    acc->acc[CAGE_MOVE_TRAP] += nacc[1];
+    acc->prop[CAGE_MOVE_SINGLE] += in - ntrap;
+    acc->acc[CAGE_MOVE_SINGLE] += nok - nok_trap;
+    acc->prop[CAGE_MOVE_TRAP] += ntrap;
+    acc->acc[CAGE_MOVE_TRAP] += nok_trap;
 }
 
 void cage_sweep(const lattice *lat, model_state *s, const model_params *p, const cage_tables *t,
                 kinetics *k, uint64_t seed, uint64_t sweep, energy_terms *de, move_stats *ms)
 {
     cage_acc tot = {0};
-    for (int cls = 0; cls < 4; cls++) bond_pass(lat, s, cls, seed, sweep, &tot);
+    /* both x classes in one pass (bond_row), then the two y classes */
+    for (int cls = 0; cls < 4; cls += cls == 0 ? 2 : 1) bond_pass(lat, s, cls, seed, sweep, &tot);
     const row_ctx rc = {lat, s, p, t, k, (uint32_t)sweep, cage_simd_available()};
     for (int colour = 0; colour < 2; colour++) {
         cage_acc sum = {0};
@@ -454,17 +465,23 @@ static void cage_free(sim_state *s)
     s->kin = NULL;
 }
 
+/* Sweeps of the whole run, equilibration included: the stamps' range. */
+static int64_t run_sweeps(const sm_config *cfg)
+{
+    return cfg->equilibration_sweeps + config_total_sweeps(cfg);
+}
+
 static int cage_init(sim_state *s, const sm_config *cfg, sm_error *err)
 {
-    /* the kinetic stamps are 32-bit sweep numbers */
-    if (cfg->equilibration_sweeps + config_total_sweeps(cfg) >= (int64_t)KIN_NO_STAMP)
+    /* the kinetic stamps are at most 32-bit sweep numbers */
+    if (run_sweeps(cfg) >= (int64_t)KIN_NO_STAMP)
         return sm_fail(err, "%s: run.sweeps: a cage run has at most %lld sweeps in all, equilibration included",
                        cfg->source, (long long)KIN_NO_STAMP - 1);
     cage_data *d = calloc(1, sizeof *d);
     if (!d) return sm_fail(err, "out of memory for the cage dynamics");
     s->dyn_data = d;
     d->t.T = -1.0;
-    if (kinetics_init(&d->kin, &s->lat, err)) {
+    if (kinetics_init(&d->kin, &s->lat, run_sweeps(cfg), err)) {
         cage_free(s);
         return 1;
     }
@@ -482,6 +499,7 @@ static void cage_set_temperature(sim_state *s, double T)
 static void cage_do_sweep(sim_state *s)
 {
     cage_data *d = cage_of(s);
+    kinetics_before_sweep(&d->kin, s->lat.N, (uint64_t)s->step);
     cage_sweep(&s->lat, &s->st, &s->p, &d->t, &d->kin, s->seed, (uint64_t)s->step, &s->e, &s->moves);
 }
 
@@ -489,21 +507,55 @@ static void cage_do_sweep(sim_state *s)
  * bond. */
 static int64_t cage_updates(const sim_state *s) { return cage_of(s)->moves_per_sweep; }
 
+/* The stamps are stored as the run keeps them, uint16 or uint32. */
 static void cage_save(const sim_state *s, ckpt_writer *w)
 {
     const kinetics *k = &cage_of(s)->kin;
     const size_t N = (size_t)s->lat.N;
-    ckpt_put(w, "kin.stamp", k->stamp, N * sizeof *k->stamp);
+    if (k->stamp16) ckpt_put(w, "kin.stamp", k->stamp16, N * sizeof *k->stamp16);
+    else ckpt_put(w, "kin.stamp", k->stamp32, N * sizeof *k->stamp32);
     ckpt_put(w, "kin.counters", &k->c, sizeof k->c);
+}
+
+/* Reads uint16 or uint32 stamps, whichever the checkpoint has, into the
+ * width this run keeps: uint32 once the step is past what uint16 holds (a
+ * valid stamp is below the step, so below that it fits in uint16). */
+static int restore_stamps(sim_state *s, const ckpt_reader *r, sm_error *err)
+{
+    kinetics *k = &cage_of(s)->kin;
+    const int64_t N = s->lat.N;
+    const ckpt_record *rec = ckpt_find(r, "kin.stamp", err);
+    if (!rec) return 1;
+    const int wide = rec->size == (uint64_t)N * sizeof(uint32_t);
+    if (!wide && rec->size != (uint64_t)N * sizeof(uint16_t))
+        return sm_fail(err, "%s: checkpoint record kin.stamp has %llu bytes, not 2 or 4 per site", r->path,
+                       (unsigned long long)rec->size);
+    if (s->step >= (int64_t)KIN_STAMP16_SWEEPS && kinetics_widen_stamps(k, N))
+        return sm_fail(err, "out of memory for the kinetic stamps of %lld sites", (long long)N);
+    for (int64_t a = 0; a < N; a++) {
+        uint32_t v;
+        if (wide) {
+            memcpy(&v, (const unsigned char *)rec->data + 4 * a, sizeof v);
+        } else {
+            uint16_t n;
+            memcpy(&n, (const unsigned char *)rec->data + 2 * a, sizeof n);
+            v = n == 0xFFFF ? KIN_NO_STAMP : n;
+        }
+        if (v != KIN_NO_STAMP && v >= (uint64_t)s->step)
+            return sm_fail(err, "%s: checkpoint has a kinetic stamp of sweep %lu at step %lld", r->path,
+                           (unsigned long)v, (long long)s->step);
+        kinetics_set_stamp(k, a, v);
+    }
+    return 0;
 }
 
 static int cage_restore(sim_state *s, const ckpt_reader *r, sm_error *err)
 {
     kinetics *k = &cage_of(s)->kin;
-    const size_t N = (size_t)s->lat.N;
-    return ckpt_get(r, "kin.stamp", k->stamp, N * sizeof *k->stamp, err) ||
-           ckpt_get(r, "kin.counters", &k->c, sizeof k->c, err);
+    return restore_stamps(s, r, err) || ckpt_get(r, "kin.counters", &k->c, sizeof k->c, err);
 }
+
+static double cage_bytes_per_site(const sm_config *cfg) { return kinetics_bytes_per_site(run_sweeps(cfg)); }
 
 const dynamics_ops DYNAMICS_CAGE = {
     .update_unit = "PCP move",
@@ -511,7 +563,7 @@ const dynamics_ops DYNAMICS_CAGE = {
     .move_names = CAGE_MOVE_NAMES,
     .pcp_fields = 1,
     /* the last completion's sweep per site, soft-matrix event bits */
-    .bytes_per_site = 4.125,
+    .bytes_per_site_of = cage_bytes_per_site,
     .init = cage_init,
     .set_temperature = cage_set_temperature,
     .sweep = cage_do_sweep,

@@ -105,7 +105,9 @@ void sim_save(const sim_state *s, ckpt_writer *w)
     ckpt_put(w, "sim.sigma", s->st.sigma, N);
     if (s->st.phase) {
         ckpt_put(w, "sim.phase", s->st.phase, N);
-        ckpt_put(w, "sim.zjumps", s->st.zjumps, N * sizeof *s->st.zjumps);
+        /* as kept: int16, or int32 once widened */
+        if (s->st.zjumps) ckpt_put(w, "sim.zjumps", s->st.zjumps, N * sizeof *s->st.zjumps);
+        else ckpt_put(w, "sim.zjumps", s->st.zjumps_wide, N * sizeof *s->st.zjumps_wide);
     }
     s->dyn->save(s, w);
 }
@@ -141,6 +143,45 @@ static int check_fields(const sim_state *s, const ckpt_reader *r, sm_error *err)
     return 0;
 }
 
+/* Count a of a sim.zjumps record of int16 (w = 2) or int32 (w = 4) counts. */
+static int32_t record_zjump(const ckpt_record *rec, int w, int64_t a)
+{
+    const unsigned char *p = (const unsigned char *)rec->data + w * a;
+    if (w == 2) {
+        int16_t v;
+        memcpy(&v, p, sizeof v);
+        return v;
+    }
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* int16 or int32 counts, whichever the checkpoint has; kept as int16 when
+ * every count fits, else widened. */
+static int restore_zjumps(sim_state *s, const ckpt_reader *r, sm_error *err)
+{
+    const int64_t N = s->lat.N;
+    const ckpt_record *rec = ckpt_find(r, "sim.zjumps", err);
+    if (!rec) return 1;
+    const int w = rec->size == (uint64_t)N * sizeof(int16_t) ? 2 : 4;
+    if (rec->size != (uint64_t)N * (uint64_t)w)
+        return sm_fail(err, "%s: checkpoint record sim.zjumps has %llu bytes, not 2 or 4 per site", r->path,
+                       (unsigned long long)rec->size);
+    int fits = 1;
+    for (int64_t a = 0; a < N && fits && w == 4; a++) {
+        const int32_t v = record_zjump(rec, w, a);
+        fits = v >= INT16_MIN && v <= INT16_MAX;
+    }
+    if ((!fits || !s->st.zjumps) && model_state_widen_z(&s->st))
+        return sm_fail(err, "out of memory for the z jump counts of %lld sites", (long long)N);
+    for (int64_t a = 0; a < N; a++) {
+        if (s->st.zjumps) s->st.zjumps[a] = (int16_t)record_zjump(rec, w, a);
+        else s->st.zjumps_wide[a] = record_zjump(rec, w, a);
+    }
+    return 0;
+}
+
 int sim_restore(sim_state *s, const ckpt_reader *r, sm_error *err)
 {
     const size_t N = (size_t)s->lat.N;
@@ -150,8 +191,7 @@ int sim_restore(sim_state *s, const ckpt_reader *r, sm_error *err)
         ckpt_get(r, "sim.moves", &s->moves, sizeof s->moves, err) ||
         ckpt_get(r, "sim.level", s->st.level, N, err) ||
         ckpt_get(r, "sim.sigma", s->st.sigma, N, err) ||
-        (s->st.phase && (ckpt_get(r, "sim.phase", s->st.phase, N, err) ||
-                         ckpt_get(r, "sim.zjumps", s->st.zjumps, N * sizeof *s->st.zjumps, err))) ||
+        (s->st.phase && (ckpt_get(r, "sim.phase", s->st.phase, N, err) || restore_zjumps(s, r, err))) ||
         s->dyn->restore(s, r, err))
         return 1;
     return check_fields(s, r, err);
@@ -184,7 +224,9 @@ void sim_memory_estimate(const sm_config *cfg, sim_memory *m)
     const int pcp = kind && kind->ops->pcp_fields;
     m->bytes[SIM_MEM_FIELDS] = N * model_state_bytes_per_site(0);
     m->bytes[SIM_MEM_PCP] = N * (model_state_bytes_per_site(pcp) - model_state_bytes_per_site(0));
-    m->bytes[SIM_MEM_DYNAMICS] = kind ? N * kind->ops->bytes_per_site : 0;
+    if (kind)
+        m->bytes[SIM_MEM_DYNAMICS] =
+            N * (kind->ops->bytes_per_site_of ? kind->ops->bytes_per_site_of(cfg) : kind->ops->bytes_per_site);
     if (cfg->snapshot_every > 0)
         m->bytes[SIM_MEM_SNAPSHOT] = N * snapshot_bytes_per_site(cfg->snapshot_fields, pcp);
     if (cfg->census_every > 0) m->bytes[SIM_MEM_CENSUS] = N * CENSUS_BYTES_PER_SITE;

@@ -21,7 +21,7 @@ static void draw_phases(sim_state *s)
 static void restart_kinetics(sim_state *s)
 {
     if (!s->kin) return;
-    for (int64_t a = 0; a < s->lat.N; a++) s->kin->stamp[a] = KIN_NO_STAMP;
+    kinetics_clear_stamps(s->kin, s->lat.N);
 }
 
 static int is_level(const sim_state *s)

@@ -41,21 +41,23 @@ static int build_footprint(kinetics *k, const lattice *lat, sm_error *err)
     return 0;
 }
 
-int kinetics_init(kinetics *k, const lattice *lat, sm_error *err)
+static int narrow_stamps(int64_t sweeps) { return sweeps <= (int64_t)KIN_STAMP16_SWEEPS; }
+
+int kinetics_init(kinetics *k, const lattice *lat, int64_t sweeps, sm_error *err)
 {
     memset(k, 0, sizeof *k);
-    const size_t N = (size_t)lat->N;
     k->row_words = ((lat->Lx + 1) / 2 + 63) / 64;
     const size_t words = (size_t)lat->Ly * (size_t)k->row_words;
-    k->stamp = malloc(sizeof *k->stamp * N);
+    if (narrow_stamps(sweeps)) k->stamp16 = malloc(sizeof *k->stamp16 * (size_t)lat->N);
+    else k->stamp32 = malloc(sizeof *k->stamp32 * (size_t)lat->N);
     k->ev_mask = calloc(words, sizeof *k->ev_mask);
     k->ev_sign = calloc(words, sizeof *k->ev_sign);
     k->nevents = calloc((size_t)lat->Ly, sizeof *k->nevents);
-    if (!k->stamp || !k->ev_mask || !k->ev_sign || !k->nevents) {
+    if ((!k->stamp16 && !k->stamp32) || !k->ev_mask || !k->ev_sign || !k->nevents) {
         kinetics_free(k);
         return sm_fail(err, "kinetics: out of memory for %lld sites", (long long)lat->N);
     }
-    for (size_t a = 0; a < N; a++) k->stamp[a] = KIN_NO_STAMP;
+    kinetics_clear_stamps(k, lat->N);
     if (build_footprint(k, lat, err)) {
         kinetics_free(k);
         return 1;
@@ -63,15 +65,42 @@ int kinetics_init(kinetics *k, const lattice *lat, sm_error *err)
     return 0;
 }
 
-double kinetics_bytes_per_site(void)
+double kinetics_bytes_per_site(int64_t sweeps)
 {
     /* the stamp, and two event bits per site of one colour */
-    return (double)sizeof(uint32_t) + 2.0 / 16.0;
+    const size_t stamp = narrow_stamps(sweeps) ? sizeof(uint16_t) : sizeof(uint32_t);
+    return (double)stamp + 2.0 / 16.0;
+}
+
+void kinetics_clear_stamps(kinetics *k, int64_t N)
+{
+    for (int64_t a = 0; a < N; a++) kinetics_set_stamp(k, a, KIN_NO_STAMP);
+}
+
+int kinetics_widen_stamps(kinetics *k, int64_t N)
+{
+    if (!k->stamp16) return 0;
+    void *grown = realloc(k->stamp16, (size_t)N * sizeof(uint32_t));
+    if (!grown) return -1;
+    /* from the top down, as model_state_widen_z: the uint32 of site a
+     * covers the uint16s of sites 2a and 2a + 1, both >= a; memcpy
+     * because the same bytes are read as one type and written as another */
+    unsigned char *bytes = grown;
+    for (size_t a = (size_t)N; a-- > 0;) {
+        uint16_t v;
+        memcpy(&v, bytes + a * sizeof v, sizeof v);
+        const uint32_t w = v == 0xFFFF ? KIN_NO_STAMP : v;
+        memcpy(bytes + a * sizeof w, &w, sizeof w);
+    }
+    k->stamp16 = NULL;
+    k->stamp32 = grown;
+    return 0;
 }
 
 void kinetics_free(kinetics *k)
 {
-    free(k->stamp);
+    free(k->stamp16);
+    free(k->stamp32);
     free(k->ev_mask);
     free(k->ev_sign);
     free(k->nevents);
@@ -80,9 +109,34 @@ void kinetics_free(kinetics *k)
     memset(k, 0, sizeof *k);
 }
 
-/* z += d at (x, y), the count saturating instead of wrapping. */
-static inline void add_jump(int32_t *zj, int d)
+/* A sweep cannot report an error to its caller, and going on with a count
+ * or stamp that does not fit would change the results: stop. */
+static void widening_failed(const char *what, int64_t N)
 {
+    fprintf(stderr, "softmatrix: out of memory widening the %s of %lld sites to 32 bits\n", what,
+            (long long)N);
+    exit(SM_EXIT_RUNTIME);
+}
+
+void kinetics_before_sweep(kinetics *k, int64_t N, uint64_t sweep)
+{
+    if (k->stamp16 && sweep >= KIN_STAMP16_SWEEPS && kinetics_widen_stamps(k, N))
+        widening_failed("kinetic stamps", N);
+}
+
+/* z += d at site a: in the int16 counts while they hold it, else in the
+ * int32 counts, saturating instead of wrapping. */
+static inline void add_jump(model_state *s, int64_t a, int d)
+{
+    if (s->zjumps) {
+        const int v = s->zjumps[a] + d;
+        if (v >= INT16_MIN && v <= INT16_MAX) {
+            s->zjumps[a] = (int16_t)v;
+            return;
+        }
+        if (model_state_widen_z(s)) widening_failed("z jump counts", s->N);
+    }
+    int32_t *zj = &s->zjumps_wide[a];
     const int64_t v = (int64_t)*zj + d;
     *zj = v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int32_t)v;
 }
@@ -99,7 +153,7 @@ static void apply_one(const kinetics *k, const lattice *lat, model_state *s, int
         } else if (x < 0 || x >= Lx || y < 0 || y >= Ly) {
             continue;
         }
-        add_jump(&s->zjumps[(int64_t)y * Lx + x], d);
+        add_jump(s, (int64_t)y * Lx + x, d);
     }
 }
 

@@ -425,8 +425,8 @@ static const void *snapshot_frame(int i, const model_state *s, void **buf)
     case SNAP_SIGMA: return s->sigma;
     case SNAP_PHASE: return s->phase ? (const void *)s->phase : (*buf = calloc(N, 1));
     case SNAP_Z: {
-        float *z = *buf = (s->zjumps ? malloc(N * sizeof *z) : calloc(N, sizeof *z));
-        if (z && s->zjumps)
+        float *z = *buf = (model_has_z(s) ? malloc(N * sizeof *z) : calloc(N, sizeof *z));
+        if (z && model_has_z(s))
             for (size_t a = 0; a < N; a++) z[a] = model_z(s, (int64_t)a);
         return z;
     }

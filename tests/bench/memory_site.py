@@ -7,9 +7,15 @@ L^2, beside what `softmatrix validate` estimates for the lattice
 The runs measure every sweep and write no snapshot and no census, so what is
 left is the state and the dynamics' bookkeeping.
 
+--worst makes every page of every array resident: T = 10 with every site
+starting at level 8 and phi = 0, so that in the first sweeps PCPs everywhere
+undo and redo their last loop and the soft-matrix jumps of those arrivals
+write every page of the z counts. Without it the runs are at T = 1 from
+level -1, where no soft-matrix jump happens and z stays zero pages.
+
     tests/bench/memory_site.py [--bin build/softmatrix] [--sizes 4096]
                                [--kinds level,cage] [--reps 3] [--sweeps 4]
-                               [--threads 1] [--json out.json]
+                               [--threads 1] [--worst] [--json out.json]
 
 Prints a Markdown table; median of --reps runs (each run's peak, the
 baseline's median). Exits nonzero if a run fails.
@@ -29,11 +35,12 @@ ROOT = Path(__file__).resolve().parents[2]
 BASE_L = 16
 
 
-def config(path, out, kind, L, sweeps, threads):
+def config(path, out, kind, L, sweeps, threads, worst=False):
     cfg = {
         "lattice": {"Lx": L, "Ly": L, "boundary": "periodic"},
         "dynamics": {"kind": kind},
-        "temperature": 1.0,
+        "temperature": 10.0 if worst else 1.0,
+        "init": {"level": 8 if worst else -1},
         "run": {"seed": 3, "equilibration_sweeps": 0, "sweeps": sweeps, "measure_every": 1,
                 "snapshot_every": 0, "census_every": 0, "threads": threads,
                 "checkpoint_every": 0, "checkpoint_seconds": 0},
@@ -82,9 +89,10 @@ def estimate_bytes(binary, cfg):
     return float(m.group(1)) * 1048576.0
 
 
-def measure(binary, kind, L, reps, sweeps, threads, tmp):
-    cfg = config(tmp / f"{kind}_{L}.json", tmp / f"{kind}_{L}.h5", kind, L, sweeps, threads)
-    base = config(tmp / f"{kind}_base.json", tmp / f"{kind}_base.h5", kind, BASE_L, sweeps, threads)
+def measure(binary, kind, L, reps, sweeps, threads, tmp, worst=False):
+    cfg = config(tmp / f"{kind}_{L}.json", tmp / f"{kind}_{L}.h5", kind, L, sweeps, threads, worst)
+    base = config(tmp / f"{kind}_base.json", tmp / f"{kind}_base.h5", kind, BASE_L, sweeps, threads,
+                  worst)
     peaks = [peak_kib(binary, cfg) for _ in range(reps)]
     bases = [peak_kib(binary, base) for _ in range(reps)]
     N = L * L
@@ -103,13 +111,15 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--sweeps", type=int, default=4)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--worst", action="store_true",
+                    help="T = 10 from level 8: soft-matrix jumps write every page of z")
     ap.add_argument("--json")
     a = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as t:
         for L in (int(s) for s in a.sizes.split(",")):
             for kind in a.kinds.split(","):
-                rows.append(measure(a.bin, kind, L, a.reps, a.sweeps, a.threads, Path(t)))
+                rows.append(measure(a.bin, kind, L, a.reps, a.sweeps, a.threads, Path(t), a.worst))
     print("| dynamics | L | peak RSS (KiB) | baseline, 16² (KiB) | B/site, median [min–max] "
           "| validate's estimate (B/site) |")
     print("|---|---:|---:|---:|---:|---:|")

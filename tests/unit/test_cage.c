@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <omp.h>
 #include "dynamics/cage.h"
 #include "check.h"
@@ -14,6 +15,9 @@
 #include "core/rng.h"
 #include "core/state.h"
 #include "dynamics/dynamics.h"
+
+/* test_trajectory_pinned's state after run_hot */
+#define CAGE_PINNED_CHECKSUM 0x6b1bc17aeaf60da1ull
 
 /* sm_config holds the whole schedule table: too big for the stack */
 static sm_config CFG;
@@ -222,7 +226,7 @@ static void test_soft_matrix_footprint(void)
         model_params_default(&p);
         if (lattice_init(&lat, cases[c].L, cases[c].L, cases[c].bc, &err) ||
             model_state_init(&st, lat.N, &err) || model_state_init_pcp(&st, &p, &err) ||
-            kinetics_init(&k, &lat, &err)) {
+            kinetics_init(&k, &lat, 100, &err)) {
             CHECK(0, "set-up");
             return;
         }
@@ -291,10 +295,21 @@ static void test_fields_by_kind(void)
         CHECK(0, "set-up");
         return;
     }
-    CHECK(s.st.phase && s.st.zjumps && s.kin && s.kin->stamp, "cage fields");
-    CHECK(fabs(s.dyn->bytes_per_site - kinetics_bytes_per_site()) < 1e-12, "cage bytes_per_site %g",
-          s.dyn->bytes_per_site);
-    CHECK(model_state_bytes_per_site(1) == 7 && model_state_bytes_per_site(0) == 2, "state bytes");
+    /* a short run: int16 counts and uint16 stamps */
+    CHECK(s.st.phase && s.st.zjumps && !s.st.zjumps_wide && s.kin && s.kin->stamp16 && !s.kin->stamp32,
+          "cage fields");
+    CHECK(s.dyn->bytes_per_site_of && s.dyn->bytes_per_site_of(&CFG) == 2.125, "cage bytes_per_site %g",
+          s.dyn->bytes_per_site_of(&CFG));
+    CHECK(model_state_bytes_per_site(1) == 5 && model_state_bytes_per_site(0) == 2, "state bytes");
+    sim_free(&s);
+    /* a run past sweep 65534: uint32 stamps from the start */
+    if (make_sim(&s, "{\"lattice\": {\"Lx\": 8, \"Ly\": 6}, \"temperature\": 1, \"dynamics\": {\"kind\": \"cage\"},"
+                     " \"run\": {\"sweeps\": 65000, \"equilibration_sweeps\": 536}}")) {
+        CHECK(0, "set-up");
+        return;
+    }
+    CHECK(!s.kin->stamp16 && s.kin->stamp32, "65536 sweeps: uint32 stamps");
+    CHECK(s.dyn->bytes_per_site_of(&CFG) == 4.125, "long run bytes_per_site %g", s.dyn->bytes_per_site_of(&CFG));
     sim_free(&s);
 }
 
@@ -417,6 +432,229 @@ static void test_threads_bitwise(void)
     sim_free(&b);
 }
 
+/* The int16 jump counts widen to int32 when one would leave the int16
+ * range: every count keeps its value, the one that overflowed gets its
+ * exact new value, and the int32 counts still saturate. */
+static void test_z_widens_exactly(void)
+{
+    lattice lat;
+    model_state st;
+    model_params p;
+    kinetics k;
+    sm_error err;
+    model_params_default(&p);
+    if (lattice_init(&lat, 32, 32, BOUNDARY_PERIODIC, &err) || model_state_init(&st, lat.N, &err) ||
+        model_state_init_pcp(&st, &p, &err) || kinetics_init(&k, &lat, 100, &err)) {
+        CHECK(0, "set-up");
+        return;
+    }
+    const int64_t N = lat.N, a = 5 * lat.Lx + 3;
+    int32_t *want = malloc(sizeof *want * (size_t)N);
+    /* every value of the int16 range appears, both ends included */
+    for (int64_t b = 0; b < N; b++) st.zjumps[b] = (int16_t)(b * 64 - 32768 + (b & 63));
+    const int64_t far = 21 * lat.Lx + 19; /* outside a's footprint */
+    st.zjumps[a] = INT16_MAX;
+    st.zjumps[far] = INT16_MIN;
+    for (int64_t b = 0; b < N; b++) want[b] = st.zjumps[b];
+    kinetics_mark_event(&k, 3, 5, 1); /* sigma = +1 at a: its footprint + 1 */
+    kinetics_apply_jumps(&k, &lat, &st, (3 + 5) & 1);
+    CHECK(!st.zjumps && st.zjumps_wide, "not widened");
+    int moved = 0, wrong = 0;
+    for (int64_t b = 0; b < N && st.zjumps_wide; b++) {
+        const int32_t d = st.zjumps_wide[b] - want[b];
+        moved += d == 1;
+        wrong += d != 0 && d != 1;
+    }
+    CHECK(moved == 141 && wrong == 0, "%d moved, %d wrong", moved, wrong);
+    CHECK(model_zjumps(&st, a) == 32768 && model_z(&st, a) == (float)(32768 * st.n_z), "overflowed count");
+    CHECK(model_zjumps(&st, far) == INT16_MIN, "far count");
+    st.zjumps_wide[a] = INT32_MAX;
+    kinetics_mark_event(&k, 3, 5, 1);
+    kinetics_apply_jumps(&k, &lat, &st, (3 + 5) & 1);
+    CHECK(model_zjumps(&st, a) == INT32_MAX, "int32 count wrapped");
+    free(want);
+    kinetics_free(&k);
+    model_state_free(&st);
+}
+
+/* uint16 stamps for runs of at most 0xFFFF sweeps, uint32 beyond; they
+ * widen before sweep 0xFFFF with every stamp and "none" kept. */
+static void test_stamp_widths(void)
+{
+    CHECK(kinetics_bytes_per_site(KIN_STAMP16_SWEEPS) == 2.125, "65535 sweeps");
+    CHECK(kinetics_bytes_per_site(KIN_STAMP16_SWEEPS + 1) == 4.125, "65536 sweeps");
+    lattice lat;
+    kinetics k;
+    sm_error err;
+    if (lattice_init(&lat, 16, 8, BOUNDARY_PERIODIC, &err) ||
+        kinetics_init(&k, &lat, KIN_STAMP16_SWEEPS, &err)) {
+        CHECK(0, "set-up");
+        return;
+    }
+    CHECK(k.stamp16 && !k.stamp32, "uint16 stamps");
+    for (int64_t a = 0; a < lat.N; a++)
+        kinetics_set_stamp(&k, a, a % 3 ? (uint32_t)(a * 511) : KIN_NO_STAMP);
+    kinetics_set_stamp(&k, 1, KIN_STAMP16_SWEEPS - 1);
+    kinetics_before_sweep(&k, lat.N, KIN_STAMP16_SWEEPS - 1);
+    CHECK(k.stamp16, "widened too early");
+    kinetics_before_sweep(&k, lat.N, KIN_STAMP16_SWEEPS);
+    CHECK(!k.stamp16 && k.stamp32, "not widened");
+    int wrong = 0;
+    for (int64_t a = 2; a < lat.N; a++)
+        wrong += kinetics_stamp(&k, a) != (a % 3 ? (uint32_t)(a * 511) : KIN_NO_STAMP);
+    CHECK(wrong == 0 && kinetics_stamp(&k, 1) == KIN_STAMP16_SWEEPS - 1, "%d stamps changed", wrong);
+    kinetics_set_stamp(&k, 2, KIN_STAMP16_SWEEPS);
+    CHECK(kinetics_stamp(&k, 2) == KIN_STAMP16_SWEEPS, "a wide stamp");
+    kinetics_free(&k);
+}
+
+/* The narrow counts and stamps give the trajectory the int32 / uint32 ones
+ * give: a hot run like run_threads', long enough for tau intervals (a loop
+ * of 64 jumps after a completion), twice, once widened before its first
+ * sweep. */
+static void run_hot(sim_state *s, int widen)
+{
+    omp_set_num_threads(1);
+    if (make_sim(s, "{\"lattice\": {\"Lx\": 32, \"Ly\": 24}, \"dynamics\": {\"kind\": \"cage\","
+                    " \"trap_barrier\": 0, \"async_barrier\": 0}, \"temperature\": 9,"
+                    " \"init\": {\"level\": 7}, \"run\": {\"seed\": 78}}")) {
+        CHECK(0, "set-up");
+        return;
+    }
+    if (widen) CHECK(!model_state_widen_z(&s->st) && !kinetics_widen_stamps(s->kin, s->lat.N), "widen");
+    for (int64_t a = 0; a < s->lat.N; a++) s->st.phase[a] = (uint8_t)(56 + a % 8);
+    sim_set_temperature(s, 9.0);
+    for (int sw = 0; sw < 3000; sw++) sim_sweep(s);
+}
+
+static int same_state(const sim_state *a, const sim_state *b)
+{
+    const size_t N = (size_t)a->lat.N;
+    int same = !memcmp(a->st.level, b->st.level, N) && !memcmp(a->st.sigma, b->st.sigma, N) &&
+               !memcmp(a->st.phase, b->st.phase, N) && !memcmp(&a->e, &b->e, sizeof a->e) &&
+               !memcmp(&a->moves, &b->moves, sizeof a->moves) &&
+               !memcmp(&a->kin->c, &b->kin->c, sizeof a->kin->c) && a->step == b->step;
+    for (int64_t i = 0; i < a->lat.N && same; i++)
+        same = model_zjumps(&a->st, i) == model_zjumps(&b->st, i) &&
+               kinetics_stamp(a->kin, i) == kinetics_stamp(b->kin, i);
+    return same;
+}
+
+static void test_narrow_storage_is_exact(void)
+{
+    sim_state a, b;
+    run_hot(&a, 0);
+    run_hot(&b, 1);
+    CHECK(a.st.zjumps && a.kin->stamp16 && b.st.zjumps_wide && b.kin->stamp32, "widths");
+    int64_t taus = 0;
+    for (int i = 0; i < KIN_NTAU; i++) taus += a.kin->c.tau_count[i];
+    CHECK(a.kin->c.sm_jumps > 0 && taus > 0, "%lld soft-matrix jumps, %lld tau intervals",
+          (long long)a.kin->c.sm_jumps, (long long)taus);
+    int nz = 0;
+    for (int64_t i = 0; i < a.lat.N; i++) nz += model_zjumps(&a.st, i) != 0;
+    CHECK(nz > a.lat.N / 2, "only %d counts moved", nz);
+    CHECK(same_state(&a, &b), "int16/uint16 and int32/uint32 runs differ");
+    sim_free(&a);
+    sim_free(&b);
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* A checksum of run_hot's state: every field, the z counts and stamps by
+ * value, the energy sums, the move and kinetic counters. */
+static uint64_t state_checksum(const sim_state *s)
+{
+    const size_t N = (size_t)s->lat.N;
+    uint64_t h = 0xcbf29ce484222325ull;
+    h = fnv(h, s->st.level, N);
+    h = fnv(h, s->st.sigma, N);
+    h = fnv(h, s->st.phase, N);
+    for (int64_t a = 0; a < s->lat.N; a++) {
+        const int32_t z = model_zjumps(&s->st, a);
+        const uint32_t t = kinetics_stamp(s->kin, a);
+        h = fnv(h, &z, sizeof z);
+        h = fnv(h, &t, sizeof t);
+    }
+    h = fnv(h, &s->e, sizeof s->e);
+    h = fnv(h, &s->moves, sizeof s->moves);
+    return fnv(h, &s->kin->c, sizeof s->kin->c);
+}
+
+/* The trajectory of a hot run, where levels move, loops are crossed both
+ * ways, sigma flips and soft matrices form, pinned as a checksum of the
+ * state after 3000 sweeps: a change to the sweep that keeps the invariants
+ * but moves differently fails here (the pinned runs of tests/test_pinned.py
+ * stay at level -1, where no loop can be undone). */
+static void test_trajectory_pinned(void)
+{
+    sim_state s;
+    run_hot(&s, 0);
+    const uint64_t h = state_checksum(&s);
+    CHECK(h == CAGE_PINNED_CHECKSUM, "checksum %016llx", (unsigned long long)h);
+    sim_free(&s);
+}
+
+/* Saves a to checkpoint `path` and restores it into a fresh *b of run_hot's
+ * config. */
+static int roundtrip(const sim_state *a, const char *path, sim_state *b)
+{
+    sm_error err;
+    ckpt_writer w;
+    ckpt_reader r;
+    int missing = 0;
+    if (ckpt_writer_open(&w, path, &err)) return 1;
+    sim_save(a, &w);
+    if (ckpt_writer_commit(&w, a->step, &err) ||
+        make_sim(b, "{\"lattice\": {\"Lx\": 32, \"Ly\": 24}, \"dynamics\": {\"kind\": \"cage\","
+                    " \"trap_barrier\": 0, \"async_barrier\": 0}, \"temperature\": 9,"
+                    " \"init\": {\"level\": 7}, \"run\": {\"seed\": 78}}"))
+        return 1;
+    if (ckpt_reader_open(&r, path, &missing, &err)) return 1;
+    const int rc = sim_restore(b, &r, &err);
+    if (rc) fprintf(stderr, "  restore: %s\n", err.msg);
+    ckpt_reader_close(&r);
+    return rc;
+}
+
+/* A checkpoint with int32 counts and uint32 stamps (the layout of earlier
+ * versions, and of a run that widened them) restores into a run that keeps
+ * int16 and uint16 when the counts fit, and int32 counts when one does
+ * not; one with int16 / uint16 restores into the same. */
+static void test_checkpoint_widths(void)
+{
+    sim_state a, b;
+    run_hot(&a, 1);
+    char path[] = "/tmp/sm_test_cage_ckptXXXXXX";
+    const int fd = mkstemp(path);
+    CHECK(fd >= 0, "mkstemp");
+    if (fd < 0) return;
+    close(fd);
+    for (int round = 0; round < 3; round++) {
+        if (round == 2) {
+            /* a count beyond int16 */
+            CHECK(!model_state_widen_z(&a.st), "widen");
+            a.st.zjumps_wide[3] = -40000;
+        }
+        if (roundtrip(&a, path, &b)) {
+            CHECK(0, "round %d: checkpoint round trip", round);
+            break;
+        }
+        CHECK(round == 2 ? b.st.zjumps_wide && !b.st.zjumps : b.st.zjumps && !b.st.zjumps_wide,
+              "round %d: z width after restore", round);
+        CHECK(b.kin->stamp16, "round %d: stamps not uint16 after restore", round);
+        CHECK(same_state(&a, &b), "round %d: restored state differs", round);
+        sim_free(&a);
+        a = b; /* round 1 saves the narrow layout */
+    }
+    sim_free(&a);
+    unlink(path);
+}
+
 int main(void)
 {
     RUN(test_pairing_rule_is_closed);
@@ -429,5 +667,10 @@ int main(void)
     RUN(test_tau_against_definition);
     RUN(test_row_randoms);
     RUN(test_threads_bitwise);
+    RUN(test_z_widens_exactly);
+    RUN(test_stamp_widths);
+    RUN(test_narrow_storage_is_exact);
+    RUN(test_checkpoint_widths);
+    RUN(test_trajectory_pinned);
     return CHECK_REPORT();
 }
