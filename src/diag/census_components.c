@@ -29,7 +29,8 @@
  * spanning is read off the few labels that have evidence for it (a
  * winding, or a run on an open edge).
  * So a census has three points where threads wait for each other, however
- * many sets it labels.
+ * many sets it labels, unless their buffers do not fit the memory budget
+ * together: then the sets are labelled in batches (sets_per_batch).
  *
  * The bit-level steps (masks, positions of set bits) have an AVX-512 version
  * (compress instructions write out a word's bit positions at once), chosen
