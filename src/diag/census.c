@@ -1050,8 +1050,8 @@ static int planes_alloc(census_work *w, sm_error *err)
 /* Gives the pages of freed census buffers back to the system. glibc keeps
  * freed blocks of this size in its heap once it has raised its mmap
  * threshold: a run would hold the census's memory between censuses, and
- * the components, allocated after the planes are freed, would not reuse
- * their pages but add to them. */
+ * nothing would make the components, allocated after the planes are
+ * freed, reuse the planes' pages rather than add to them. */
 static void trim_heap(void)
 {
 #ifdef __GLIBC__
