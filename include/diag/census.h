@@ -76,8 +76,11 @@ typedef struct {
 int census_work_init(census_work *w, int Lx, int Ly, sm_error *err);
 void census_work_free(census_work *w);
 
-/* Full census of the configuration. work may be NULL (buffers are then
- * allocated and freed inside the call) or a work set up for in's Lx, Ly. */
+/* Full census of the configuration. work may be NULL or a work set up for
+ * in's Lx, Ly. With NULL the buffers are allocated and freed inside the
+ * call, each part's in turn (the cluster planes are freed before the
+ * components allocate theirs), so that the peak is the larger part alone;
+ * a work holds both parts' buffers for as long as it lives. */
 int census_compute(const census_input *in, census_work *work, census_result *out,
                    sm_error *err);
 

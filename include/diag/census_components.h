@@ -25,6 +25,10 @@ typedef struct {
      * results; tests vary it. */
     int nstrips;
     int min_strips, max_strips;
+    /* Sets labelled at once: 0 (what init sets) for as many as the memory
+     * budget allows (census_components.c); more than 0 for that many. Any
+     * number gives the same results; tests vary it. */
+    int batch;
     int strip_rows;             /* rows of the tallest strip, ceil(Ly / min_strips) */
     int slots;                  /* threads that can work at once (max threads at init) */
     int words;                  /* 64-site mask words per row */

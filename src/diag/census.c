@@ -1019,7 +1019,8 @@ static census_kernels census_isa(int want)
 
 /* ---------------------------------------------------------------- driver */
 
-int census_work_init(census_work *w, int Lx, int Ly, sm_error *err)
+/* The work's sizes, with no buffer yet. */
+static int work_dims(census_work *w, int Lx, int Ly, sm_error *err)
 {
     memset(w, 0, sizeof *w);
     if (Lx < 1 || Ly < 1) return sm_fail(err, "census: lattice %d x %d is empty", Lx, Ly);
@@ -1028,15 +1029,47 @@ int census_work_init(census_work *w, int Lx, int Ly, sm_error *err)
         return sm_fail(err, "census: %lld sites exceed the 32-bit site index", (long long)N);
     w->Lx = Lx; w->Ly = Ly; w->N = N;
     w->pw = Lx + 2 * PAD;
-    const size_t rows = (size_t)Ly + 2 * PAD, pw = (size_t)w->pw;
+    return 0;
+}
+
+/* The buffers of the cluster part: planes, row counts, diagonal rows. */
+static int planes_alloc(census_work *w, sm_error *err)
+{
+    const size_t rows = (size_t)w->Ly + 2 * PAD, pw = (size_t)w->pw;
     w->qh = malloc(rows * (pw + 1));
     w->qp = malloc(rows * (pw + 1));
     w->qs = malloc(rows * (pw + 1));
-    w->rowcnt = malloc(sizeof *w->rowcnt * (size_t)Ly * CENSUS_NV);
+    w->rowcnt = malloc(sizeof *w->rowcnt * (size_t)w->Ly * CENSUS_NV);
     w->dbuf_threads = omp_get_max_threads();
     w->dbuf = malloc((size_t)w->dbuf_threads * DROWS * 6 * pw);
-    if (!w->qh || !w->qp || !w->qs || !w->rowcnt || !w->dbuf ||
-        census_comp_work_init(&w->comp, Lx, Ly, err)) {
+    if (!w->qh || !w->qp || !w->qs || !w->rowcnt || !w->dbuf)
+        return sm_fail(err, "census: out of memory for %d x %d work buffers", w->Lx, w->Ly);
+    return 0;
+}
+
+/* Gives the pages of freed census buffers back to the system. glibc keeps
+ * freed blocks of this size in its heap once it has raised its mmap
+ * threshold: a run would hold the census's memory between censuses, and
+ * nothing would make the components, allocated after the planes are
+ * freed, reuse the planes' pages rather than add to them. */
+static void trim_heap(void)
+{
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
+static void planes_free(census_work *w)
+{
+    free(w->qh); free(w->qp); free(w->qs); free(w->rowcnt); free(w->dbuf);
+    w->qh = w->qp = w->qs = w->dbuf = NULL;
+    w->rowcnt = NULL;
+}
+
+int census_work_init(census_work *w, int Lx, int Ly, sm_error *err)
+{
+    if (work_dims(w, Lx, Ly, err)) return 1;
+    if (planes_alloc(w, err) || census_comp_work_init(&w->comp, Lx, Ly, err)) {
         census_work_free(w);
         return sm_fail(err, "census: out of memory for %d x %d work buffers", Lx, Ly);
     }
@@ -1045,15 +1078,10 @@ int census_work_init(census_work *w, int Lx, int Ly, sm_error *err)
 
 void census_work_free(census_work *w)
 {
-    free(w->qh); free(w->qp); free(w->qs); free(w->rowcnt); free(w->dbuf);
+    planes_free(w);
     census_comp_work_free(&w->comp);
     memset(w, 0, sizeof *w);
-#ifdef __GLIBC__
-    /* glibc keeps freed blocks of this size in its heap once it has raised
-     * its mmap threshold, and the run would hold the census's memory between
-     * censuses: give it back */
-    malloc_trim(0);
-#endif
+    trim_heap();
 }
 
 /* The planes of every row, checking the input and counting each row's
@@ -1084,58 +1112,32 @@ static int build_planes(const census_input *in, census_work *work, const census_
     return 0;
 }
 
-int census_compute(const census_input *in, census_work *work, census_result *out,
-                   sm_error *err)
+/* The Table 1 comparison of each level and its fitting footprint's bonds. */
+static int level_specs(match_spec S[CENSUS_NV], int64_t arrows[CENSUS_NV], int64_t cbosons[CENSUS_NV],
+                       sm_error *err)
 {
-    census_work local;
-    if (!work) {
-        if (census_work_init(&local, in->Lx, in->Ly, err)) return 1;
-        work = &local;
-    } else if (work->Lx != in->Lx || work->Ly != in->Ly) {
-        return sm_fail(err, "census: work buffers are for %d x %d, lattice is %d x %d",
-                       work->Lx, work->Ly, in->Lx, in->Ly);
-    }
-    const int Lx = in->Lx, Ly = in->Ly;
-    memset(out, 0, sizeof *out);
-
-    /* as many threads as there are rolling diagonal rows for (the most at
-     * census_work_init; the results do not depend on the number) */
-    const int nthreads = omp_get_max_threads() < work->dbuf_threads ? omp_get_max_threads() : work->dbuf_threads;
-    const census_kernels K = census_isa(in->vector_bytes);
-    if (build_planes(in, work, &K, nthreads, err)) {
-        if (work == &local) census_work_free(&local);
-        return 1;
-    }
-
-    match_spec S[CENSUS_NV];
-    int64_t arrows[CENSUS_NV], cbosons[CENSUS_NV];
-    fp_ctx ctx = { .in = in, .w = work, .S = S };
     for (int i = 0; i < CENSUS_NV; i++) {
         template_bonds(i, &arrows[i], &cbosons[i]);
-        if (match_spec_init(&S[i], i, arrows[i], cbosons[i], err)) {
-            if (work == &local) census_work_free(&local);
-            return 1;
-        }
-        ctx.fits[i] = census_fits(Lx, Ly, BOUNDARY_PERIODIC, i, 0, 0);
+        if (match_spec_init(&S[i], i, arrows[i], cbosons[i], err)) return 1;
     }
+    return 0;
+}
 
-    if (!in->skip_components) {
-        int64_t n_level[CENSUS_NV] = {0};
-        for (int y = 0; y < Ly; y++)
-            for (int i = 0; i < CENSUS_NV; i++) n_level[i] += work->rowcnt[(int64_t)y * CENSUS_NV + i];
-        if (census_components(in, n_level, &work->comp, out)) {
-            if (work == &local) census_work_free(&local);
-            return sm_fail(err, "census: out of memory for the components of %d x %d", Lx, Ly);
-        }
-    }
-
+/* The cluster fields of out, from the planes (built). */
+static void cluster_pass(const census_input *in, census_work *work, const census_kernels *K,
+                         int nthreads, census_result *out, const match_spec S[CENSUS_NV],
+                         const int64_t arrows[CENSUS_NV], const int64_t cbosons[CENSUS_NV])
+{
+    const int Ly = in->Ly;
+    fp_ctx ctx = { .in = in, .w = work, .S = S };
+    for (int i = 0; i < CENSUS_NV; i++) ctx.fits[i] = census_fits(in->Lx, Ly, BOUNDARY_PERIODIC, i, 0, 0);
     #pragma omp parallel num_threads(nthreads)
     {
         cluster_acc T;
         memset(&T, 0, sizeof T);
         uint8_t *dbuf = work->dbuf + (size_t)omp_get_thread_num() * DROWS * 6 * (size_t)work->pw;
         #pragma omp for schedule(dynamic, 1) nowait
-        for (int y = 0; y < Ly; y += STRIP) K.rows(&ctx, &T, dbuf, y, y + STRIP < Ly ? y + STRIP : Ly);
+        for (int y = 0; y < Ly; y += STRIP) K->rows(&ctx, &T, dbuf, y, y + STRIP < Ly ? y + STRIP : Ly);
         for (int i = 0; i < CENSUS_NV; i++) lane_flush(&T.lanes[i], &T.fit[i]);
 
         #pragma omp critical(census_merge)
@@ -1154,8 +1156,61 @@ int census_compute(const census_input *in, census_work *work, census_result *out
             counts_add(&out->sum_truncated[i], &T.trunc[i]);
         }
     }
+}
 
-    if (work == &local) census_work_free(&local);
+/* The clusters: checks the input, counts each level (n_level) and fills
+ * the cluster fields of out. own: the planes are allocated here and freed
+ * at the end, so that they are gone before the components allocate theirs
+ * (a census's peak is the larger of the two parts, not their sum). */
+static int census_clusters(const census_input *in, census_work *work, bool own, census_result *out,
+                           int64_t n_level[CENSUS_NV], sm_error *err)
+{
+    match_spec S[CENSUS_NV];
+    int64_t arrows[CENSUS_NV], cbosons[CENSUS_NV];
+    if (level_specs(S, arrows, cbosons, err)) return 1;
+    if (own && planes_alloc(work, err)) {
+        planes_free(work);
+        return 1;
+    }
+    /* as many threads as there are rolling diagonal rows for (the most at
+     * planes_alloc; the results do not depend on the number) */
+    const int nthreads = omp_get_max_threads() < work->dbuf_threads ? omp_get_max_threads() : work->dbuf_threads;
+    const census_kernels K = census_isa(in->vector_bytes);
+    int rc = build_planes(in, work, &K, nthreads, err);
+    if (!rc) {
+        cluster_pass(in, work, &K, nthreads, out, S, arrows, cbosons);
+        for (int i = 0; i < CENSUS_NV; i++) n_level[i] = 0;
+        for (int y = 0; y < in->Ly; y++)
+            for (int i = 0; i < CENSUS_NV; i++) n_level[i] += work->rowcnt[(int64_t)y * CENSUS_NV + i];
+    }
+    if (own) {
+        planes_free(work);
+        trim_heap();
+    }
+    return rc;
+}
+
+int census_compute(const census_input *in, census_work *work, census_result *out,
+                   sm_error *err)
+{
+    /* without a work, each part allocates its own buffers and frees them */
+    census_work local;
+    const bool own = !work;
+    if (own) {
+        if (work_dims(&local, in->Lx, in->Ly, err)) return 1;
+        work = &local;
+    } else if (work->Lx != in->Lx || work->Ly != in->Ly) {
+        return sm_fail(err, "census: work buffers are for %d x %d, lattice is %d x %d",
+                       work->Lx, work->Ly, in->Lx, in->Ly);
+    }
+    memset(out, 0, sizeof *out);
+    int64_t n_level[CENSUS_NV];
+    if (census_clusters(in, work, own, out, n_level, err)) return 1;
+    if (in->skip_components) return 0;
+    if (own && census_comp_work_init(&work->comp, in->Lx, in->Ly, err)) return 1;
+    int rc = census_components(in, n_level, &work->comp, out);
+    if (own) census_work_free(work);
+    if (rc) return sm_fail(err, "census: out of memory for the components of %d x %d", in->Lx, in->Ly);
     return 0;
 }
 

@@ -29,7 +29,8 @@
  * spanning is read off the few labels that have evidence for it (a
  * winding, or a run on an open edge).
  * So a census has three points where threads wait for each other, however
- * many sets it labels.
+ * many sets it labels, unless their buffers do not fit the memory budget
+ * together: then the sets are labelled in batches (sets_per_batch).
  *
  * The bit-level steps (masks, positions of set bits) have an AVX-512 version
  * (compress instructions write out a word's bit positions at once), chosen
@@ -641,24 +642,41 @@ void census_comp_work_free(census_comp_work *w)
     memset(w, 0, sizeof *w);
 }
 
-/* The buffers of one labelled set for ns strips (allocated per census, for
- * the sets that are labelled only: they take 17 bytes a label). */
-static int level_alloc(struct census_comp_level *L, const census_comp_work *w, int ns)
+/* The sizes of the buffers of one labelled set for ns strips, in entries:
+ * labels (each has a parent, size, link_x, link_y and mark: 17 bytes),
+ * kept runs of the strips' first and last rows (top, bot), events. */
+typedef struct { size_t labels, kept, events; } level_sizes;
+
+static level_sizes level_sizes_for(const census_comp_work *w, int ns)
 {
     const size_t cap = (size_t)w->row_cap, Ly = (size_t)w->Ly, ms = (size_t)ns;
-    const size_t labels = 2 * (ms * cap + Ly);
+    return (level_sizes){.labels = 2 * (ms * cap + Ly), .kept = ms * cap, .events = 2 * (Ly + cap) + 8};
+}
+
+static size_t level_bytes(const census_comp_work *w, int ns)
+{
+    const level_sizes z = level_sizes_for(w, ns);
+    return z.labels * (4 * sizeof(int32_t) + 1) + 2 * z.kept * sizeof(int32_t) +
+           2 * (size_t)w->Ly * sizeof(int32_t) + z.events * sizeof(event) + (size_t)ns * sizeof(strip_stats);
+}
+
+/* The buffers of one labelled set for ns strips (allocated per census, for
+ * the sets that are labelled only). */
+static int level_alloc(struct census_comp_level *L, const census_comp_work *w, int ns)
+{
+    const level_sizes z = level_sizes_for(w, ns);
     bool ok = true;
-    L->top = alloc_n(ms * cap, sizeof *L->top, &ok);
-    L->bot = alloc_n(ms * cap, sizeof *L->bot, &ok);
-    L->first = alloc_n(Ly, sizeof *L->first, &ok);
-    L->last = alloc_n(Ly, sizeof *L->last, &ok);
-    L->parent = alloc_n(labels, sizeof *L->parent, &ok);
-    L->size = alloc_n(labels, sizeof *L->size, &ok);
-    L->link_x = alloc_n(labels, sizeof *L->link_x, &ok);
-    L->link_y = alloc_n(labels, sizeof *L->link_y, &ok);
-    L->mark = alloc_n(labels, sizeof *L->mark, &ok);
-    L->event = alloc_n(2 * (Ly + cap) + 8, sizeof *L->event, &ok);
-    L->strip = alloc_n(ms, sizeof *L->strip, &ok);
+    L->top = alloc_n(z.kept, sizeof *L->top, &ok);
+    L->bot = alloc_n(z.kept, sizeof *L->bot, &ok);
+    L->first = alloc_n((size_t)w->Ly, sizeof *L->first, &ok);
+    L->last = alloc_n((size_t)w->Ly, sizeof *L->last, &ok);
+    L->parent = alloc_n(z.labels, sizeof *L->parent, &ok);
+    L->size = alloc_n(z.labels, sizeof *L->size, &ok);
+    L->link_x = alloc_n(z.labels, sizeof *L->link_x, &ok);
+    L->link_y = alloc_n(z.labels, sizeof *L->link_y, &ok);
+    L->mark = alloc_n(z.labels, sizeof *L->mark, &ok);
+    L->event = alloc_n(z.events, sizeof *L->event, &ok);
+    L->strip = alloc_n((size_t)ns, sizeof *L->strip, &ok);
     return ok ? 0 : 1;
 }
 
@@ -667,6 +685,7 @@ static void level_free(struct census_comp_level *L)
     free(L->top); free(L->bot); free(L->first); free(L->last); free(L->parent);
     free(L->size); free(L->link_x); free(L->link_y); free(L->mark); free(L->event);
     free(L->strip);
+    memset(L, 0, sizeof *L);
 }
 
 /* ge[i]: sites with level >= i (ge[CENSUS_NV] = 0); todo: the sets to
@@ -683,6 +702,52 @@ static int plan_levels(const int64_t n_level[CENSUS_NV], int64_t N, int64_t ge[C
     return n;
 }
 
+/* Labelled sets whose buffers are held at once: as many as fit in
+ * LEVEL_BUDGET bytes a site, at least one. A set's buffers grow with its
+ * strips, i.e. with the threads (8 strips a thread): at 1024^2 0.23 bytes
+ * a site on 1 thread, 0.40 on 2, 2.7 on 16. With the threads' strip
+ * scratch (0.75 bytes a site) they stay below the cluster part's planes (3
+ * bytes a site), which are freed before the components start, so the
+ * components do not raise a census's peak however many sets they label.
+ * An equilibrated field labels two or three sets, one batch; each further
+ * batch adds the two points where the threads wait. */
+enum { LEVEL_BUDGET = 2 };
+
+static int sets_per_batch(const census_comp_work *w, int ns)
+{
+    if (w->batch > 0) return w->batch < CENSUS_NV ? w->batch : CENSUS_NV;
+    const size_t per_set = level_bytes(w, ns), budget = (size_t)LEVEL_BUDGET * (size_t)w->N;
+    const size_t k = budget / per_set;
+    return k < 1 ? 1 : (k > CENSUS_NV ? CENSUS_NV : (int)k);
+}
+
+/* Labels the nt sets todo[0..nt) in ns strips each: their buffers, phase 1
+ * for all their strips, phase 2 for each set, their buffers freed. */
+static int label_batch(const census_input *in, census_comp_work *w, const int *todo, int nt, int ns,
+                       census_result *r)
+{
+    const int Ly = in->Ly;
+    const bool simd = have_avx512();
+    const int threads = omp_get_max_threads() < w->slots ? omp_get_max_threads() : w->slots;
+    bool ok = true;
+    for (int t = 0; ok && t < nt; t++) ok = !level_alloc(&w->level[todo[t]], w, ns);
+    if (ok) {
+        #pragma omp parallel num_threads(threads)
+        {
+            struct census_comp_slot *S = &w->slot[omp_get_thread_num()];
+            #pragma omp for schedule(dynamic, 1)
+            for (int task = 0; task < nt * ns; task++) {
+                const int s = task % ns;
+                label_strip(in, w, simd, S, todo[task / ns], s, strip_row(s, ns, Ly), strip_row(s + 1, ns, Ly));
+            }
+            #pragma omp for schedule(dynamic, 1)
+            for (int t = 0; t < nt; t++) merge_level(in, w, simd, S, todo[t], ns, r);
+        }
+    }
+    for (int t = 0; t < nt; t++) level_free(&w->level[todo[t]]);
+    return ok ? 0 : 1;
+}
+
 int census_components(const census_input *in, const int64_t n_level[CENSUS_NV], census_comp_work *w,
                       census_result *r)
 {
@@ -696,36 +761,20 @@ int census_components(const census_input *in, const int64_t n_level[CENSUS_NV], 
     memset(r->n_span_y, 0, sizeof r->n_span_y);
     memset(r->n_span_xy, 0, sizeof r->n_span_xy);
 
-    const bool simd = have_avx512();
     int ns = w->nstrips > w->min_strips ? w->nstrips : w->min_strips;
     if (ns > w->max_strips) ns = w->max_strips;
-    const int nt = omp_get_max_threads() < w->slots ? omp_get_max_threads() : w->slots;
     int64_t ge[CENSUS_NV + 1];
     int todo[CENSUS_NV];
     const int ntodo = plan_levels(n_level, N, ge, todo);
     w->level = calloc(CENSUS_NV, sizeof *w->level);
-    bool ok = w->level != NULL;
-    for (int t = 0; ok && t < ntodo; t++) ok = !level_alloc(&w->level[todo[t]], w, ns);
-    if (!ok) {
-        for (int i = 0; w->level && i < CENSUS_NV; i++) level_free(&w->level[i]);
-        free(w->level);
-        w->level = NULL;
-        return 1;
-    }
-    #pragma omp parallel num_threads(nt)
-    {
-        struct census_comp_slot *S = &w->slot[omp_get_thread_num()];
-        #pragma omp for schedule(dynamic, 1)
-        for (int task = 0; task < ntodo * ns; task++) {
-            const int s = task % ns;
-            label_strip(in, w, simd, S, todo[task / ns], s, strip_row(s, ns, Ly), strip_row(s + 1, ns, Ly));
-        }
-        #pragma omp for schedule(dynamic, 1)
-        for (int t = 0; t < ntodo; t++) merge_level(in, w, simd, S, todo[t], ns, r);
-    }
-    for (int i = 0; i < CENSUS_NV; i++) level_free(&w->level[i]);
+    if (!w->level) return 1;
+    const int per = sets_per_batch(w, ns);
+    int rc = 0;
+    for (int t0 = 0; !rc && t0 < ntodo; t0 += per)
+        rc = label_batch(in, w, todo + t0, ntodo - t0 < per ? ntodo - t0 : per, ns, r);
     free(w->level);
     w->level = NULL;
+    if (rc) return 1;
     /* the sets settled by the counts, top down so that i + 1 is done */
     for (int i = CENSUS_NV - 1; i >= 0; i--) {
         r->n_sites_ge[i] = ge[i];

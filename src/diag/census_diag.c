@@ -7,9 +7,9 @@
 #include "diag/census.h"
 #include "diag/diag.h"
 
-/* The census's work buffers (about 4 bytes a site) are allocated by each
- * census and freed when it ends, so that a run holds them only while a
- * census runs (docs/census.md, cost). */
+/* The census's work buffers (about 3 bytes a site at its peak) are
+ * allocated by each census and freed when it ends, so that a run holds
+ * them only while a census runs (docs/census.md, memory). */
 typedef struct {
     census_input in;
     census_result last;
