@@ -151,7 +151,7 @@ def test_sweep_groups_of_ranks_split_each_point(mpi_bin, serial_sweep, ranks, gr
     assert_same_dirs(d / "serial", d / "out")
     # split over the group's 2 ranks: the 6 level points, and for each of the
     # 6 cage points its level-dynamics equilibration and equilibrium reference
-    assert p.stderr.count("lattice split over 2x1 ranks") == 18, p.stderr
+    assert p.stderr.count("lattice split over 1x2 ranks") == 18, p.stderr
     leaders = {int(l.split(" on rank ")[1].split()[0]) for l in p.stderr.splitlines() if l.startswith("sweep:")}
     assert leaders == {1 + 2 * g for g in range(groups)}
     if ranks == 6:
@@ -249,9 +249,10 @@ def lattice_config(tmp_path, kind, boundary, Lx, Ly):
     return write_config(tmp_path / f"{kind}_{boundary}.json", cfg)
 
 
-# (kind, boundary, Lx, Ly): odd and uneven sizes, a lattice taller than wide
+# (kind, boundary, Lx, Ly): odd and uneven sizes, a lattice taller than wide, and one
+# more than twice as wide as tall (cut along x: halo columns, edge columns)
 CASES = [("level", "open", 23, 17), ("level", "periodic", 24, 20), ("level", "open", 9, 31),
-         ("cage", "open", 21, 15)]
+         ("level", "open", 41, 13), ("cage", "open", 21, 15)]
 
 
 @pytest.mark.parametrize("ranks,threads", [(2, 1), (3, 2), (4, 1)])
@@ -265,9 +266,9 @@ def test_split_lattice_equals_openmp_run(sm_bin, mpi_bin, tmp_path, case, ranks,
                         str(mpi_bin), "run", str(cfg), "--threads", str(threads), "--quiet"],
                        capture_output=True, text=True, timeout=TIMEOUT, env=ENV)
     assert p.returncode == 0, p.stderr
-    # the lattice was split: the grid's longer side along the lattice's longer side
-    px, py = {2: (2, 1), 3: (3, 1), 4: (2, 2)}[ranks]
-    if case[3] > case[2]:
+    # the lattice was split: more pieces along y, unless it is more than twice as wide as tall
+    px, py = {2: (1, 2), 3: (1, 3), 4: (2, 2)}[ranks]
+    if case[2] > 2 * case[3]:
         px, py = py, px
     assert f"lattice split over {px}x{py} ranks" in p.stderr
     same, diff = same_h5(tmp_path / "serial.h5", tmp_path / "run.h5")
@@ -326,10 +327,10 @@ def test_split_lattice_measures_without_gathering(sm_bin, mpi_bin, tmp_path):
 
 def test_more_ranks_than_the_lattice_splits_into(mpi_bin, tmp_path):
     cfg = lattice_config(tmp_path, "level", "periodic", 2, 2)
-    rc, _, err = mpirun(6, "run", cfg, "--quiet", timeout=120)   # a 3x2 grid, 2 sites in x
+    rc, _, err = mpirun(6, "run", cfg, "--quiet", timeout=120)   # a 2x3 grid, 2 sites in y
     assert rc != 0
     assert softmatrix_lines(err) == [
-        "softmatrix: 6 MPI ranks: a 2x2 lattice cannot be split into their 3x2 grid of blocks "
+        "softmatrix: 6 MPI ranks: a 2x2 lattice cannot be split into their 2x3 grid of blocks "
         "(a block needs at least one site per side); use fewer ranks"]
     assert not list(tmp_path.glob("run.h5*"))
 
@@ -341,8 +342,9 @@ def test_checkpoint_with_3_ranks_resumes_with_2_and_without_mpi(sm_bin, mpi_bin,
     import signal
     import time
     cfg = small_config(tmp_path / "run.h5", lattice={"Lx": 40, "Ly": 30, "boundary": "open"})
-    cfg["run"] = {"seed": 5, "equilibration_sweeps": 50, "sweeps": 3000, "measure_every": 10,
-                  "snapshot_every": 1000}
+    # long enough that the signal lands mid-run (a split sweep of 40 x 30 takes tens of us)
+    cfg["run"] = {"seed": 5, "equilibration_sweeps": 50, "sweeps": 100000, "measure_every": 10,
+                  "snapshot_every": 10000}
     cfg["output"]["snapshot_fields"] = ["level", "sigma"]
     cfg = write_config(tmp_path / "ck.json", cfg)
     p = subprocess.Popen(["mpirun", "-n", "3", "--oversubscribe", str(mpi_bin), "run", str(cfg), "--quiet"],

@@ -1,6 +1,6 @@
 /* The 2D block decomposition of one lattice over MPI ranks (docs/mpi.md).
- * The ranks form a px x py Cartesian grid (MPI_Dims_create, the longer
- * side of the lattice cut into more pieces); rank (cx, cy) owns sites
+ * The ranks form a px x py Cartesian grid (MPI_Dims_create, y cut into
+ * more pieces unless the lattice is more than twice as wide as tall); rank (cx, cy) owns sites
  * x0(cx) <= x < x0(cx + 1), y0(cy) <= y < y0(cy + 1) with x0(i) =
  * i * Lx / px, so blocks differ by at most one site per side when the grid
  * does not divide the lattice. A block's level and sigma are stored with
