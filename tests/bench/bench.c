@@ -39,6 +39,7 @@
 #include "io/h5out.h"
 #include "core/state.h"
 #include "dynamics/dynamics.h"
+#include "core/rng.h"
 #include "ising.h"
 #include "loaded.h"
 #include "run/threads.h"
@@ -323,6 +324,17 @@ static int make_sim(sim_state *s, sm_config *cfg, int L, const char *kind, doubl
     return 0;
 }
 
+/* The cage lattice from PCP phases drawn uniformly (their equilibrium
+ * distribution, as a run hands them over after its level equilibration),
+ * not all at phi = 0, where every PCP stands at the loop boundary and reads
+ * its neighbours; then the presweeps. */
+static void cage_start(sim_state *s, int presweeps)
+{
+    for (int64_t a = 0; a < s->lat.N; a++)
+        s->st.phase[a] = (uint8_t)(rng_draw(s->seed, 0, RNG_STREAM_PHASE, 0, (uint32_t)a).v[0] % NPHASE);
+    for (int i = 0; i < presweeps; i++) sim_sweep(s);
+}
+
 static void run_size(bench *b, int L, const char *outdir)
 {
     const int64_t N = (int64_t)L * L;
@@ -334,6 +346,7 @@ static void run_size(bench *b, int L, const char *outdir)
     for (int i = 0; i < b->presweeps; i++) sim_sweep(&sim);
     const int cage = want(b, "cage") && BENCH_HAVE_CAGE;
     if (cage && make_sim(&cs, ccfg, L, "cage", b->temperature, b->boundary)) exit(1);
+    if (cage) cage_start(&cs, b->presweeps);
     ising_ctx ic = {.sweep = 0};
     if (want(b, "ising") && ising_init(&ic.m, L, 2.5, 99)) exit(1);
     sm_error err;
