@@ -71,11 +71,13 @@ void cage_sweep(const lattice *lat, model_state *s, const model_params *p, const
                 kinetics *k, uint64_t seed, uint64_t sweep, energy_terms *de, move_stats *ms);
 
 /* Words 0..2 of rng_draw(seed, sweep, RNG_STREAM_CAGE_SITE, colour, a0 +
- * 2i), i < n, into o0..o2 (n <= 64): through the AVX-512 Philox when
- * avx512 (only if cage_simd_available()), else rng_draw. Exposed for the
- * test that both give the same words. */
-void cage_row_randoms(int avx512, uint64_t seed, uint64_t sweep, int colour, int64_t a0, int n,
+ * 2i), i < n, into o0..o2 (n <= 64): through the AVX-512 or the AVX2
+ * Philox (simd, at most cage_simd_available()), else rng_draw. Exposed for
+ * the test that every path gives the same words. */
+enum { CAGE_RNG_SCALAR = 0, CAGE_RNG_AVX2 = 1, CAGE_RNG_AVX512 = 2 };
+void cage_row_randoms(int simd, uint64_t seed, uint64_t sweep, int colour, int64_t a0, int n,
                       uint32_t *o0, uint32_t *o1, uint32_t *o2);
+/* The fastest path the CPU has. */
 int cage_simd_available(void);
 
 /* PCP move proposals per sweep (one single jump per site plus one pair

@@ -10,6 +10,7 @@
 #include "dynamics/cage.h"
 #include "dynamics/dynamics.h"
 #include "core/rng.h"
+#include "philox_avx2.h"
 
 const char *const CAGE_MOVE_NAMES[CAGE_NMOVES] = {"pair", "single", "trap", "loop", "sigma"};
 
@@ -215,9 +216,9 @@ static void bond_pass(const lattice *lat, model_state *s, int cls, uint64_t seed
 /* Words 0..2 of rng_draw(seed, sweep, RNG_STREAM_CAGE_SITE, colour, a0 +
  * 2 i) for i < n (the sites of one colour in a row), with the
  * Philox4x32-10 rounds written out as a loop over sites that the compiler
- * vectorises, 8 sites to a vector with AVX-512. Without AVX-512 (4 or 2
- * lanes of 64-bit products) this was slower than the scalar rng_draw on a
- * Zen 1 core, so it is used only where the CPU has AVX-512. */
+ * vectorises, 8 sites to a vector with AVX-512. Compiled for AVX2 (4 lanes
+ * of 64-bit products) this was slower than the scalar rng_draw on a Zen 1
+ * core; the AVX2 path below is the level kernel's hand-scheduled Philox. */
 __attribute__((target("arch=x86-64-v4,prefer-vector-width=512")))
 static void row_randoms_avx512(uint64_t seed, uint64_t sweep, int colour, int64_t a0, int n,
                                uint32_t *restrict o0, uint32_t *restrict o1, uint32_t *restrict o2)
@@ -227,19 +228,45 @@ static void row_randoms_avx512(uint64_t seed, uint64_t sweep, int colour, int64_
                      (uint32_t)(seed >> 32), n, o0, o1, o2);
 }
 
-int cage_simd_available(void)
+/* The same with AVX2, 16 sites at a time (philox_avx2.h, shared with the
+ * level kernel); returns how many sites it did (a multiple of 16). */
+__attribute__((target("avx2")))
+static int row_randoms_avx2(uint64_t seed, uint64_t sweep, int colour, int64_t a0, int n,
+                            uint32_t *restrict o0, uint32_t *restrict o1, uint32_t *restrict o2)
 {
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+    philox_keys pk;
+    philox_keys_init(&pk, (uint32_t)sweep, (uint32_t)(sweep >> 32),
+                     ((uint32_t)RNG_STREAM_CAGE_SITE << 16) | (uint32_t)colour, (uint32_t)seed,
+                     (uint32_t)(seed >> 32));
+    uint64_t R0[16], R1[16], R2[16];
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        philox16((uint32_t)a0 + 2u * (uint32_t)i, &pk, R0, R1, R2);
+        for (int k = 0; k < 16; k++) {
+            const int l = philox_lane(k);
+            o0[i + k] = (uint32_t)R0[l];
+            o1[i + k] = (uint32_t)R1[l];
+            o2[i + k] = (uint32_t)R2[l];
+        }
+    }
+    return i;
 }
 
-void cage_row_randoms(int avx512, uint64_t seed, uint64_t sweep, int colour, int64_t a0, int n,
+int cage_simd_available(void)
+{
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) return CAGE_RNG_AVX512;
+    return __builtin_cpu_supports("avx2") ? CAGE_RNG_AVX2 : CAGE_RNG_SCALAR;
+}
+
+void cage_row_randoms(int simd, uint64_t seed, uint64_t sweep, int colour, int64_t a0, int n,
                       uint32_t *restrict o0, uint32_t *restrict o1, uint32_t *restrict o2)
 {
-    if (avx512) {
+    if (simd == CAGE_RNG_AVX512) {
         row_randoms_avx512(seed, sweep, colour, a0, n, o0, o1, o2);
         return;
     }
-    for (int i = 0; i < n; i++) {
+    const int done = simd == CAGE_RNG_AVX2 ? row_randoms_avx2(seed, sweep, colour, a0, n, o0, o1, o2) : 0;
+    for (int i = done; i < n; i++) {
         const rng_block r =
             rng_draw(seed, sweep, RNG_STREAM_CAGE_SITE, (uint32_t)colour, (uint32_t)(a0 + 2 * i));
         o0[i] = r.v[0];
@@ -256,7 +283,7 @@ typedef struct {
     const cage_tables *t;
     kinetics *k;
     uint32_t now;
-    int avx512;   /* the CPU has it (cage_row_randoms) */
+    int simd;     /* the row randoms' path (cage_row_randoms) */
 } row_ctx;
 
 /* Neighbour sum S = sum_b n_b sigma_b of site a. */
@@ -378,7 +405,7 @@ static void site_row(const row_ctx *c, int colour, int y, uint64_t seed, uint64_
     for (int xb = (y + colour) & 1; xb < Lx; xb += 2 * CAGE_BLOCK) {
         const int n = (Lx - xb + 1) / 2 < CAGE_BLOCK ? (Lx - xb + 1) / 2 : CAGE_BLOCK;
         const int64_t a0 = (int64_t)y * Lx + xb;
-cage_row_randoms(c->avx512, seed, sweep, colour, a0, n, r0, r1, r2);
+        cage_row_randoms(c->simd, seed, sweep, colour, a0, n, r0, r1, r2);
         for (int i = 0; i < n; i++) {
             const int x = xb + 2 * i;
             const int64_t a = a0 + 2 * i;

@@ -20,91 +20,9 @@
 
 #ifdef LEVEL_HAVE_SIMD
 #include <immintrin.h>
+#include "philox_avx2.h"
 #define AVX2_TARGET __attribute__((target("avx2")))
 #define AVX2_INLINE __attribute__((target("avx2"), always_inline)) static inline
-
-/* The Philox constants of a row (the key and the counter words other than
- * the site), broadcast once: inside the block loop gcc rebuilt each from
- * its scalar at every block, two vector uops apiece. */
-typedef struct {
-    __m256i r1;         /* round 1: c3 ^ k1 */
-    __m256i r2a, r2b;   /* round 2: lo(M1 c2) ^ k0', hi(M0 a0) ^ k1' */
-    __m256i r2x3;       /* round 2: lo(M0 a0) */
-    __m256i q0[8], q1[8]; /* rounds 3 to 10 */
-} philox_keys;
-
-/* Rounds 1 and 2 share their lane-independent products (only c0 differs
- * between lanes), computed once in scalar code, as in the AVX-512 path
- * (level_avx512.c). */
-AVX2_TARGET static void philox_keys_init(philox_keys *pk, const level_rng *rk)
-{
-    const uint32_t W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
-    const uint64_t p1c = (uint64_t)0xCD9E8D57u * rk->c2;
-    const uint32_t a0 = (uint32_t)(p1c >> 32) ^ rk->c1 ^ rk->k0, a1 = (uint32_t)p1c;
-    const uint64_t p0c = (uint64_t)0xD2511F53u * a0;
-    pk->r1 = _mm256_set1_epi64x(rk->c3 ^ rk->k1);
-    pk->r2a = _mm256_set1_epi64x(a1 ^ (rk->k0 + W0));
-    pk->r2b = _mm256_set1_epi64x((uint32_t)(p0c >> 32) ^ (rk->k1 + W1));
-    pk->r2x3 = _mm256_set1_epi64x((uint32_t)p0c);
-    for (int r = 0; r < 8; r++) {
-        pk->q0[r] = _mm256_set1_epi64x((uint32_t)(rk->k0 + (uint32_t)(r + 2) * W0));
-        pk->q1[r] = _mm256_set1_epi64x((uint32_t)(rk->k1 + (uint32_t)(r + 2) * W1));
-    }
-}
-
-/* Philox4x32-10 for 8 of the 16 counters {c0 + 2k, c1, c2, c3}, k < 16, as
- * level_philox_lanes: chains h = h0 and h0 + 1. Chain h holds sites 2h,
- * 2h + 1, 2h + 8, 2h + 9 in its four 64-bit lanes, each word in the low half
- * of a lane (the high halves carry junk that vpmuludq never reads). Two
- * chains, not four: on Zen 1 a 256-bit vpmuludq takes the one multiplier
- * pipe for two cycles, so two chains already keep it busy, and four need
- * more than the 16 vector registers. Words 1 and 2 go to r1, r2 (site k at
- * lane 4 ((k & 7) >> 1) + (k & 1) + 2 (k >> 3)); bit 0 of word 0 comes back
- * as 0 / 1 in 32-bit lanes packed from the two chains. */
-AVX2_INLINE __m256i philox8(uint32_t c0, int h0, const philox_keys *pk, uint64_t *r1,
-                            uint64_t *r2)
-{
-    const __m256i M0 = _mm256_set1_epi64x(0xD2511F53u), M1 = _mm256_set1_epi64x(0xCD9E8D57u);
-    const __m256i iota = _mm256_setr_epi64x(0, 2, 16, 18);
-    __m256i x0[2], x1[2], x2[2], x3[2];
-    for (int h = 0; h < 2; h++) {
-        const __m256i c = _mm256_add_epi64(_mm256_set1_epi64x(c0 + 4u * (uint32_t)(h0 + h)), iota);
-        /* round 1: x0, x1 do not depend on the lane */
-        const __m256i p0 = _mm256_mul_epu32(c, M0);
-        x2[h] = _mm256_xor_si256(_mm256_srli_epi64(p0, 32), pk->r1);
-        /* round 2: x2, x3 do not depend on the lane */
-        const __m256i p1 = _mm256_mul_epu32(x2[h], M1);
-        x0[h] = _mm256_xor_si256(_mm256_srli_epi64(p1, 32), pk->r2a);
-        x1[h] = p1;
-        x2[h] = _mm256_xor_si256(p0, pk->r2b);
-        x3[h] = pk->r2x3;
-    }
-    for (int r = 0; r < 8; r++)
-        for (int h = 0; h < 2; h++) {
-            const __m256i p0 = _mm256_mul_epu32(x0[h], M0);
-            const __m256i p1 = _mm256_mul_epu32(x2[h], M1);
-            x0[h] = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), x1[h]), pk->q0[r]);
-            x2[h] = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), x3[h]), pk->q1[r]);
-            x1[h] = p1;
-            x3[h] = p0;
-        }
-    for (int h = 0; h < 2; h++) {
-        _mm256_storeu_si256((__m256i *)(r1 + 4 * (h0 + h)), x1[h]);
-        _mm256_storeu_si256((__m256i *)(r2 + 4 * (h0 + h)), x2[h]);
-    }
-    const __m256i b64 = _mm256_set1_epi64x(1);
-    return _mm256_packs_epi32(_mm256_and_si256(x0[0], b64), _mm256_and_si256(x0[1], b64));
-}
-
-/* Philox for the 16 sites of a block: words 1 and 2 to r1[16], r2[16] in
- * philox8's lane order, the "up" bits (bit 0 of word 0) returned as 0 / 1
- * in 16-bit lanes in site order (the chain layout makes one more pack
- * enough). */
-AVX2_INLINE __m256i philox16(uint32_t c0, const philox_keys *pk, uint64_t *r1, uint64_t *r2)
-{
-    const __m256i a = philox8(c0, 0, pk, r1, r2);
-    return _mm256_packs_epi32(a, philox8(c0, 2, pk, r1, r2));
-}
 
 /* All-ones in the 16-bit lanes whose bit of m (bits: each lane's) is set. */
 AVX2_INLINE __m256i expand16(unsigned m, __m256i bits)
@@ -302,7 +220,7 @@ AVX2_TARGET void level_interior_avx2(int8_t *lv, int8_t *sg, uint32_t ctr, int n
         _mm256_setr_epi16((short)0x8000, 16384, 8192, 4096, 2048, 1024, 512, 256, 128, 64, 32, 16,
                           8, 4, 2, 1)};
     philox_keys pk;
-    philox_keys_init(&pk, rk);
+    philox_keys_init(&pk, rk->c1, rk->c2, rk->c3, rk->k0, rk->k1);
     vsums V = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
                _mm256_setzero_si256(), 0, 0};
     const __m256i all = _mm256_set1_epi16(-1);
@@ -311,7 +229,7 @@ AVX2_TARGET void level_interior_avx2(int8_t *lv, int8_t *sg, uint32_t ctr, int n
     int8_t *pl = NULL, *ps = NULL;
     int i = 0;
     for (; i + 16 <= n; i += 16) {
-        const __m256i up = philox16(ctr + 2u * (uint32_t)i, &pk, R1, R2);
+        const __m256i up = philox16(ctr + 2u * (uint32_t)i, &pk, NULL, R1, R2);
         block16(lv + 2 * i, sg + 2 * i, dup, ddn, R1, R2, up, all, &K, &V, out);
         /* A block's bytes are stored after the next block's loads: the next
          * block's load from lv - 1 takes one byte of this block's store,
@@ -333,7 +251,7 @@ AVX2_TARGET void level_interior_avx2(int8_t *lv, int8_t *sg, uint32_t ctr, int n
          * previous block, whose store is in memory now, so they write back
          * what they read */
         const int m = n - i, j = n - 16;
-        const __m256i up = philox16(ctr + 2u * (uint32_t)j, &pk, R1, R2);
+        const __m256i up = philox16(ctr + 2u * (uint32_t)j, &pk, NULL, R1, R2);
         const __m256i live = _mm256_cmpgt_epi16(
             _mm256_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
             _mm256_set1_epi16((short)(15 - m)));
@@ -341,7 +259,7 @@ AVX2_TARGET void level_interior_avx2(int8_t *lv, int8_t *sg, uint32_t ctr, int n
         _mm256_storeu_si256((__m256i *)(lv + 2 * j), out[0]);
         _mm256_storeu_si256((__m256i *)(sg + 2 * j), out[1]);
     } else if (i < n) {
-        const __m256i up = philox16(ctr + 2u * (uint32_t)i, &pk, R1, R2);
+        const __m256i up = philox16(ctr + 2u * (uint32_t)i, &pk, NULL, R1, R2);
         tail16(lv + 2 * i, sg + 2 * i, n - i, dup, ddn, R1, R2, up, &K, &V);
     }
     A->dC += hsum32(V.C4) / 64; /* 4 C / 256 */
