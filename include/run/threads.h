@@ -41,8 +41,14 @@ void threads_warn(const char *what, int threads);
  * probe must not halve a run's speed for a whole hold), for
  * THREADS_HOLD_SECONDS of sweeps, and probes again. Each probe that
  * confirms the team doubles the next hold, up to THREADS_HOLD_MAX_DOUBLINGS
- * times: on a steady machine the slower team's probes cost next to nothing. */
+ * times: on a steady machine the slower team's probes cost next to nothing.
+ * Sweeps longer than THREADS_LONG_SWEEP_SECONDS on T threads keep them
+ * without a probe of one: a parallel region's wake-up and a partner's time
+ * slice are small beside them (1024^2 on 2 threads under one competitor ran
+ * as fast as on 1, docs/performance.md), and probing one thread would cost
+ * about 1 % of a short run. */
 enum { THREADS_PROBE_MIN_SWEEPS = 3, THREADS_HOLD_MAX_DOUBLINGS = 5 };
+#define THREADS_LONG_SWEEP_SECONDS 2e-3
 #define THREADS_PROBE_SECONDS 0.03
 #define THREADS_HOLD_SECONDS 2.0
 #define THREADS_ONE_MARGIN 0.9

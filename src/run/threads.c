@@ -97,10 +97,12 @@ int threads_tuner_next(threads_tuner *tt)
 
 int threads_tuner_probing(const threads_tuner *tt) { return tt->stage != STAGE_HOLD; }
 
-/* Both probes done: one thread if its mean sweep was clearly shorter. */
+/* Probes done: one thread if its mean sweep was clearly shorter (no probe
+ * of one after long sweeps: n[1] = 0). */
 static void settle(threads_tuner *tt)
 {
-    const double given = tt->t[0] / (double)tt->n[0], one = tt->t[1] / (double)tt->n[1];
+    const double given = tt->t[0] / (double)tt->n[0];
+    const double one = tt->n[1] ? tt->t[1] / (double)tt->n[1] : given;
     const int team = one < THREADS_ONE_MARGIN * given ? 1 : tt->given;
     if (team != tt->team) tt->doublings = 0;
     else if (tt->doublings < THREADS_HOLD_MAX_DOUBLINGS) tt->doublings++;
@@ -125,6 +127,7 @@ void threads_tuner_record(threads_tuner *tt, double seconds)
     tt->n[tt->stage]++;
     if (tt->spent < THREADS_PROBE_SECONDS || tt->n[tt->stage] < THREADS_PROBE_MIN_SWEEPS) return;
     tt->spent = 0;
-    if (tt->stage == STAGE_GIVEN) tt->stage = STAGE_ONE;
+    const int long_sweeps = tt->t[0] > THREADS_LONG_SWEEP_SECONDS * (double)tt->n[0];
+    if (tt->stage == STAGE_GIVEN && !long_sweeps) tt->stage = STAGE_ONE;
     else settle(tt);
 }

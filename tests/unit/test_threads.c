@@ -111,6 +111,10 @@ static void test_tuner_follows_the_faster_team(void)
     CHECK(one < 0.005, "%.4f of the sweeps on one thread", one);
     threads_tuner_init(&tt, 1);
     CHECK(tune(&tt, 1000, 1.0, 2.0) == 1 && tt.swept[0] == 0 && tt.swept[1] == 1000, "given 1");
+    /* sweeps of 5 ms on the given team: no sweep ever runs on one */
+    threads_tuner_init(&tt, 2);
+    CHECK(tune(&tt, 20000, 5e-3, 1e-3) == 2 && tt.swept[1] == 0, "long sweeps: %lld on one",
+          (long long)tt.swept[1]);
 }
 
 int main(int argc, char **argv)
