@@ -39,6 +39,7 @@
 #include "io/h5out.h"
 #include "core/state.h"
 #include "dynamics/dynamics.h"
+#include "census_memory.h"
 #include "core/rng.h"
 #include "ising.h"
 #include "loaded.h"
@@ -209,43 +210,15 @@ static void unit_census(void *ctx)
     }
 }
 
-/* Resident set of the process, kB: peak (VmHWM) or now (VmRSS). */
-static long rss_kb(const char *key)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    long v = -1;
-    char line[256];
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, key, strlen(key))) v = strtol(line + strlen(key) + 1, NULL, 10);
-    if (f) fclose(f);
-    return v;
-}
-
 /* Bytes per site a census adds to the peak resident set: the peak is reset
  * (Linux: 5 to /proc/self/clear_refs), one census runs, and the new peak
  * less the resident set before it is its scratch. -1 where unsupported. */
 static double census_scratch(census_ctx *c, int64_t N)
 {
-    FILE *f = fopen("/proc/self/clear_refs", "w");
-    if (!f) return -1;
-    const int ok = fputs("5", f) >= 0;
-    fclose(f);
-    const long before = rss_kb("VmRSS:");
-    if (!ok || before < 0 || rss_kb("VmHWM:") > before + 64) return -1;   /* not reset */
+    if (!proc_peak_reset()) return -1;
+    const long before = proc_status_kb("VmRSS:");
     unit_census(c);
-    return 1024.0 * (double)(rss_kb("VmHWM:") - before) / (double)N;
-}
-
-/* Levels uniform in -1..8 and random sigma (xorshift64*, fixed seed). */
-static void fill_uniform(int8_t *level, int8_t *sigma, int64_t N)
-{
-    uint64_t s = 0x9E3779B97F4A7C15ull;
-    for (int64_t a = 0; a < N; a++) {
-        s ^= s >> 12; s ^= s << 25; s ^= s >> 27;
-        const uint64_t r = s * 2685821657736338717ull;
-        level[a] = (int8_t)((r >> 32) % 10) - 1;
-        sigma[a] = (r >> 20) & 1 ? 1 : -1;
-    }
+    return 1024.0 * (double)(proc_status_kb("VmHWM:") - before) / (double)N;
 }
 
 /* One measurement row of every observable group that serves the state: what
@@ -363,7 +336,7 @@ static void run_size(bench *b, int L, const char *outdir)
         usigma = malloc((size_t)N);
         cu.r = malloc(sizeof *cu.r);
         if (!ulevel || !usigma || !cu.r) exit(1);
-        fill_uniform(ulevel, usigma, N);
+        census_fill_uniform(ulevel, usigma, N);
         cu.in.level = ulevel;
         cu.in.sigma = usigma;
     }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <omp.h>
+#include "../bench/census_memory.h"
 #include "check.h"
 #include "diag/census.h"
 
@@ -30,54 +31,18 @@ enum { L = 1024 };
 #endif
 #endif
 
-/* A "key: N kB" line of /proc/self/status (VmHWM: peak, VmRSS: now,
- * RssAnon: the part of it that is not mapped files), -1 if none. */
-static long status_kb(const char *key)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    long v = -1;
-    char line[256];
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, key, strlen(key))) v = strtol(line + strlen(key) + 1, NULL, 10);
-    if (f) fclose(f);
-    return v;
-}
-
-/* Resets the peak resident set to the current one; false where it cannot. */
-static bool reset_peak(void)
-{
-    FILE *f = fopen("/proc/self/clear_refs", "w");
-    if (!f) return false;
-    const bool ok = fputs("5", f) >= 0;
-    if (fclose(f) != 0 || !ok) return false;
-    const long now = status_kb("VmRSS:"), peak = status_kb("VmHWM:");
-    return now >= 0 && peak >= 0 && peak <= now + 64;
-}
-
-/* Levels uniform in -1..8 and random sigma (xorshift64*, fixed seed). */
-static void fill_uniform(int8_t *level, int8_t *sigma, int64_t N)
-{
-    uint64_t s = 0x9E3779B97F4A7C15ull;
-    for (int64_t a = 0; a < N; a++) {
-        s ^= s >> 12; s ^= s << 25; s ^= s >> 27;
-        const uint64_t r = s * 2685821657736338717ull;
-        level[a] = (int8_t)((r >> 32) % 10) - 1;
-        sigma[a] = (r >> 20) & 1 ? 1 : -1;
-    }
-}
-
 static void test_scratch_worst_case(void)
 {
 #ifdef UNDER_ASAN
     SKIP("AddressSanitizer keeps freed memory in quarantine: resident sizes are its own");
 #endif
-    if (!reset_peak()) SKIP("the peak resident set cannot be reset here (/proc/self/clear_refs)");
+    if (!proc_peak_reset()) SKIP("the peak resident set cannot be reset here (/proc/self/clear_refs)");
     const int64_t N = (int64_t)L * L;
     int8_t *level = malloc((size_t)N), *sigma = malloc((size_t)N);
     census_result *r = malloc(sizeof *r);
     CHECK(level && sigma && r, "out of memory");
     if (!level || !sigma || !r) return;
-    fill_uniform(level, sigma, N);
+    census_fill_uniform(level, sigma, N);
     const census_input in = {.Lx = L, .Ly = L, .boundary = BOUNDARY_PERIODIC,
                              .level = level, .sigma = sigma};
     const int saved = omp_get_max_threads();
@@ -87,13 +52,13 @@ static void test_scratch_worst_case(void)
          * both it and a later one must stay within the bound */
         for (int rep = 0; rep < 2; rep++) {
             sm_error err;
-            CHECK(reset_peak(), "peak not reset");
-            const long before = status_kb("VmRSS:"), anon = status_kb("RssAnon:");
+            CHECK(proc_peak_reset(), "peak not reset");
+            const long before = proc_status_kb("VmRSS:"), anon = proc_status_kb("RssAnon:");
             CHECK(census_compute(&in, NULL, r, &err) == 0, "%s", err.msg);
-            const double added = 1024.0 * (double)(status_kb("VmHWM:") - before) / (double)N;
+            const double added = 1024.0 * (double)(proc_status_kb("VmHWM:") - before) / (double)N;
             /* anonymous memory only: the first census also pages in the
              * census's code (some 200 kB of it), which stays mapped */
-            const double left = 1024.0 * (double)(status_kb("RssAnon:") - anon) / (double)N;
+            const double left = 1024.0 * (double)(proc_status_kb("RssAnon:") - anon) / (double)N;
             printf("  %d thread(s), census %d: %.2f bytes/site added to the peak, %.3f left after\n",
                    t, rep + 1, added, left);
             CHECK(added <= CENSUS_SCRATCH_MAX, "%d thread(s): %.2f bytes/site > %.1f", t, added,
