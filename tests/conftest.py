@@ -19,6 +19,13 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(os.environ.get("SOFTMATRIX_BIN") or ROOT / "build" / "softmatrix").resolve()
 
 
+# The sanitized build of `make test-sanitize` (build-san/): AddressSanitizer
+# reserves terabytes of shadow address space when the program starts, so it
+# cannot start under an address-space limit (ulimit -v), and it adds its own
+# memory to every allocation, so peak-RSS figures are not the program's.
+SANITIZED = BIN.parent.name.startswith("build-san")
+not_under_asan = pytest.mark.skipif(SANITIZED, reason="AddressSanitizer: no ulimit -v, no RSS figures")
+
 # idle OpenMP threads sleep: the suite runs beside other jobs
 PASSIVE_ENV = dict(os.environ, OMP_WAIT_POLICY="passive")
 

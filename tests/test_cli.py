@@ -1,14 +1,13 @@
 """Command-line behaviour: help, version, validate, config errors, output
 file safety, the quick end-to-end run and the HDF5 layout read with h5py."""
 import json
-import os
 import subprocess
 
 import h5py
 import numpy as np
 import pytest
 
-from conftest import BIN, ROOT, run_sm, small_config, write_config
+from conftest import BIN, ROOT, not_under_asan, run_sm, small_config, write_config
 
 
 def test_help_and_version(sm_bin):
@@ -100,6 +99,7 @@ def test_missing_config_file(sm_bin, tmp_path):
     assert rc == 2 and "nope.json: cannot open" in err
 
 
+@not_under_asan
 def test_too_large_lattice_refused_before_allocation(sm_bin, tmp_path):
     # 40000^2 level sites need 3052 MiB: more than 1 GiB of address space
     # (tests/test_memory.py has the other limits and the estimate)

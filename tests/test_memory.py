@@ -7,11 +7,10 @@ import re
 import resource
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from conftest import BIN, ROOT, run_sm, write_config
+from conftest import BIN, ROOT, not_under_asan, run_sm, write_config
 
 sys.path.insert(0, str(ROOT / "tests" / "bench"))
 import memory_site  # noqa: E402
@@ -56,6 +55,7 @@ def test_validate_prints_the_parts(sm_bin, tmp_path):
     assert "available" in err
 
 
+@not_under_asan
 @pytest.mark.parametrize("kind", ["level", "cage"])
 def test_estimate_against_measured_peak(sm_bin, tmp_path, kind):
     """At 2048^2 the measured peak above the baseline is validate's estimate
@@ -70,6 +70,7 @@ def limit_address_space():
     resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 
 
+@not_under_asan
 def test_refuses_before_making_anything(sm_bin, tmp_path):
     out = tmp_path / "sub" / "big.h5"
     cfg = write_config(tmp_path / "big.json", {

@@ -15,10 +15,12 @@ from pathlib import Path
 import h5py
 import pytest
 
-from conftest import BIN, ROOT, run_sm, small_config, write_config
+from conftest import ROOT, run_sm, small_config, write_config
 from test_pinned import pinned_config
 
-MPI_BIN = BIN.parent / "softmatrix-mpi"
+# make mpi's binary, also when the suite runs against another build of the
+# OpenMP one (SOFTMATRIX_BIN: the sanitized build-san/ has no MPI binary)
+MPI_BIN = ROOT / "build" / "softmatrix-mpi"
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMP_WAIT_POLICY="passive", OMPI_MCA_rmaps_base_oversubscribe="1")
 # no test may hang: a hung rank fails the test instead
