@@ -210,6 +210,21 @@ static void test_thresholds(void)
     CHECK(t.trap == (uint64_t)1 << 32 && t.async == (uint64_t)1 << 32, "negative barrier capped");
 }
 
+/* An L x L lattice with level, sigma, the PCP fields and the kinetics of a
+ * 100-sweep run, default parameters; 1 (a failed check) when set-up fails. */
+static int pcp_fields_init(lattice *lat, model_state *st, model_params *p, kinetics *k, int L,
+                           boundary_kind bc)
+{
+    sm_error err;
+    model_params_default(p);
+    if (lattice_init(lat, L, L, bc, &err) || model_state_init(st, lat->N, &err) ||
+        model_state_init_pcp(st, p, &err) || kinetics_init(k, lat, 100, &err)) {
+        CHECK(0, "set-up: %s", err.msg);
+        return 1;
+    }
+    return 0;
+}
+
 /* Soft-matrix footprint: 141 sites (diamond of radius 8 without its tips),
  * each moved once by sigma n_z; overlaps on a small periodic lattice count a
  * site once; open boundaries cut the footprint. */
@@ -222,14 +237,7 @@ static void test_soft_matrix_footprint(void)
         model_state st;
         model_params p;
         kinetics k;
-        sm_error err;
-        model_params_default(&p);
-        if (lattice_init(&lat, cases[c].L, cases[c].L, cases[c].bc, &err) ||
-            model_state_init(&st, lat.N, &err) || model_state_init_pcp(&st, &p, &err) ||
-            kinetics_init(&k, &lat, 100, &err)) {
-            CHECK(0, "set-up");
-            return;
-        }
+        if (pcp_fields_init(&lat, &st, &p, &k, cases[c].L, cases[c].bc)) return;
         const int64_t a = cases[c].bc == BOUNDARY_OPEN ? 0 : 5 * lat.Lx + 3; /* corner when open */
         const int x = lattice_x(&lat, a), y = lattice_y(&lat, a);
         kinetics_mark_event(&k, x, y, 0); /* sigma = -1 */
@@ -442,13 +450,7 @@ static void test_z_widens_exactly(void)
     model_state st;
     model_params p;
     kinetics k;
-    sm_error err;
-    model_params_default(&p);
-    if (lattice_init(&lat, 32, 32, BOUNDARY_PERIODIC, &err) || model_state_init(&st, lat.N, &err) ||
-        model_state_init_pcp(&st, &p, &err) || kinetics_init(&k, &lat, 100, &err)) {
-        CHECK(0, "set-up");
-        return;
-    }
+    if (pcp_fields_init(&lat, &st, &p, &k, 32, BOUNDARY_PERIODIC)) return;
     const int64_t N = lat.N, a = 5 * lat.Lx + 3;
     int32_t *want = malloc(sizeof *want * (size_t)N);
     /* every value of the int16 range appears, both ends included */
