@@ -310,6 +310,57 @@ def flip(offset):
     return f
 
 
+FNV_INIT, FNV_PRIME, M64 = 0xcbf29ce484222325, 0x100000001b3, (1 << 64) - 1
+
+
+def sm_hash(data):
+    """io/hash.h: FNV-1a's step over little-endian 8-byte words, the tail
+    zero-padded, then the length mixed in."""
+    h, n = FNV_INIT, len(data)
+    full = n - n % 8
+    for (w,) in struct.iter_unpack("<Q", data[:full]):
+        h = ((h ^ w) * FNV_PRIME) & M64
+    (tail,) = struct.unpack("<Q", data[full:] + bytes(8 - n % 8))
+    h = ((h ^ tail) * FNV_PRIME) & M64
+    return ((h ^ n) * FNV_PRIME) & M64
+
+
+def ckpt_records(b):
+    """(name, site record?, record start, values start, values end) of each
+    record of checkpoint bytes b (include/io/checkpoint.h)."""
+    at, out = 48, []
+    while at < len(b):
+        (ln,) = struct.unpack_from("<I", b, at)
+        sites, ln = ln >> 31, ln & 0x7FFFFFFF
+        (size,) = struct.unpack_from("<Q", b, at + 4 + ln)
+        start = at + 12 + ln + (20 if sites else 0)
+        out.append((b[at + 4:at + 4 + ln].decode(), bool(sites), at, start, start + size))
+        at = start + size
+    return out
+
+
+def flip_site(name, index):
+    def f(out):
+        p = side(out, ".ckpt")
+        b = bytearray(p.read_bytes())
+        (start,) = [r[3] for r in ckpt_records(b) if r[0] == name and r[1]]
+        b[start + index] ^= 0x02  # sigma +1 <-> -1 would be 0xFE
+        p.write_bytes(bytes(b))
+    return f
+
+
+def as_format_2(path):
+    """Rewrites a checkpoint in format 2: plain records, every payload byte
+    under the payload checksum."""
+    b = path.read_bytes()
+    payload = b""
+    for name, sites, at, start, end in ckpt_records(b):
+        payload += struct.pack("<I", len(name)) + name.encode() + struct.pack("<Q", end - start) + b[start:end]
+    (step,) = struct.unpack_from("<q", b, 16)
+    head = CKPT_MAGIC + struct.pack("<IIqQQ", 2, 0x01020304, step, len(payload), sm_hash(payload))
+    path.write_bytes(head + struct.pack("<Q", sm_hash(head)) + payload)
+
+
 def truncate(suffix, size):
     def f(out):
         p = side(out, suffix)
@@ -352,6 +403,10 @@ BAD = [
     ("ckpt_flipped_payload", flip(5000), [], 1, "r.h5.ckpt: checkpoint is damaged (payload checksum mismatch)"),
     ("ckpt_flipped_step", flip(16), [], 1, "r.h5.ckpt: checkpoint is damaged (header checksum mismatch)"),
     ("ckpt_flipped_magic", flip(0), [], 1, "r.h5.ckpt: checkpoint is damaged (not a softmatrix checkpoint)"),
+    ("ckpt_flipped_level", flip_site("sim.level", 517), [], 1,
+     "r.h5.ckpt: checkpoint is damaged (record sim.level: checksum mismatch)"),
+    ("ckpt_flipped_sigma", flip_site("sim.sigma", 1023), [], 1,
+     "r.h5.ckpt: checkpoint is damaged (record sim.sigma: checksum mismatch)"),
     ("other_seed", None, ["--set", "run.seed=8"], 2,
      'r.h5.ckpt: checkpoint was written with another configuration (it has `"seed": 7` where the config has `"seed": 8`)'),
     ("other_lattice", None, ["--set", "lattice.Lx=16"], 2,
@@ -377,6 +432,24 @@ def test_bad_resume_inputs_change_nothing(work, interrupted, tmp_path, damage, e
     assert so == ""
     after = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     assert after == before  # nothing created, removed or changed, <out> included
+
+
+def test_checkpoint_has_site_records_and_format_2_still_resumes(work, interrupted, tmp_path):
+    """Level and sigma are site records (their values outside the payload
+    checksum, under their own); a format-2 checkpoint of the same state, all
+    of it under the payload checksum, resumes to the same file."""
+    out = tmp_path / "r.h5"
+    place(interrupted, out)
+    b = side(out, ".ckpt").read_bytes()
+    assert struct.unpack_from("<I", b, 8) == (3,)
+    sites = {r[0]: r[4] - r[3] for r in ckpt_records(b) if r[1]}
+    assert sites == {"sim.level": 32 * 32, "sim.sigma": 32 * 32}
+    as_format_2(side(out, ".ckpt"))
+    assert struct.unpack_from("<I", side(out, ".ckpt").read_bytes(), 8) == (2,)
+    rc, _, err = run_sm("run", work.cfg["level"], "--output", out, "--resume", "--quiet")
+    assert rc == 0, err
+    finished_cleanly(out)
+    assert_identical(out, work.reference("level"))
 
 
 # A partial file that does not match its checkpoint is rebuilt (the run

@@ -101,10 +101,10 @@ void sim_save(const sim_state *s, ckpt_writer *w)
     ckpt_put(w, "sim.step", &s->step, sizeof s->step);
     ckpt_put(w, "sim.energy", &s->e, sizeof s->e);
     ckpt_put(w, "sim.moves", &s->moves, sizeof s->moves);
-    ckpt_put(w, "sim.level", s->st.level, N);
-    ckpt_put(w, "sim.sigma", s->st.sigma, N);
+    ckpt_put_sites(w, "sim.level", s->st.level, 1, s->lat.Lx, s->lat.Ly);
+    ckpt_put_sites(w, "sim.sigma", s->st.sigma, 1, s->lat.Lx, s->lat.Ly);
     if (s->st.phase) {
-        ckpt_put(w, "sim.phase", s->st.phase, N);
+        ckpt_put_sites(w, "sim.phase", s->st.phase, 1, s->lat.Lx, s->lat.Ly);
         /* as kept: int16, or int32 once widened */
         if (s->st.zjumps) ckpt_put(w, "sim.zjumps", s->st.zjumps, N * sizeof *s->st.zjumps);
         else ckpt_put(w, "sim.zjumps", s->st.zjumps_wide, N * sizeof *s->st.zjumps_wide);

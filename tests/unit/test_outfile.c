@@ -1,5 +1,6 @@
 /* Unit tests of the pieces behind the output discipline: the streaming
  * checksum (the same bytes in any pieces give one value, any change another),
+ * the sites checksum of checkpoints (parts add up; values and places count),
  * the escaping of error messages, and the one-writer lock. */
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 #include "check.h"
 #include "core/error.h"
+#include "io/checkpoint.h"
 #include "io/hash.h"
 #include "io/outfile.h"
 
@@ -85,10 +87,50 @@ static void test_lock(void)
     rmdir(dir);
 }
 
+/* The blocks of a split lattice hash their own sites: the parts of any
+ * cut add up to the whole; a changed value, two values swapped or every
+ * value moved by one site give another sum. A value is hashed, not its
+ * width: the width is in the record's header, under the payload checksum. */
+static void test_sites_hash_parts_and_changes(void)
+{
+    enum { LX = 37, LY = 23, N = LX * LY };
+    int16_t v[N];
+    for (int a = 0; a < N; a++) v[a] = (int16_t)((a * 7919) % 301 - 150);
+    for (int elem = 1; elem <= 2; elem++) {
+        const uint64_t whole = ckpt_sites_hash(v, elem, 0, N);
+        for (int cut = 0; cut <= N; cut += 61) {
+            const uint64_t parts = ckpt_sites_hash(v, elem, 0, cut) +
+                                   ckpt_sites_hash((const char *)v + (size_t)elem * cut, elem, cut, N - cut);
+            CHECK(parts == whole, "elem %d cut at %d", elem, cut);
+        }
+        /* rows of a 2 x 2 grid of blocks, each row its own part */
+        uint64_t rows = 0;
+        for (int y = 0; y < LY; y++)
+            for (int x0 = 0; x0 < LX; x0 += 19) {
+                const int nx = x0 + 19 > LX ? LX - x0 : 19;
+                rows += ckpt_sites_hash((const char *)v + (size_t)elem * (y * LX + x0), elem, y * LX + x0, nx);
+            }
+        CHECK(rows == whole, "elem %d by block rows", elem);
+    }
+    const uint64_t h = ckpt_sites_hash(v, 2, 0, N);
+    int16_t w[N];
+    memcpy(w, v, sizeof w);
+    w[400] ^= 1;
+    CHECK(ckpt_sites_hash(w, 2, 0, N) != h, "a changed value");
+    memcpy(w, v, sizeof w);
+    w[3] = v[4], w[4] = v[3];
+    CHECK(v[3] != v[4] && ckpt_sites_hash(w, 2, 0, N) != h, "two values swapped");
+    CHECK(ckpt_sites_hash(v, 2, 1, N) != h, "every value one site on");
+    const uint8_t one = 5;
+    const uint16_t wide = 5;
+    CHECK(ckpt_sites_hash(&one, 1, 9, 1) == ckpt_sites_hash(&wide, 2, 9, 1), "values, not their width");
+}
+
 int main(void)
 {
     RUN(test_hash_is_independent_of_pieces);
     RUN(test_hash_sees_every_change);
+    RUN(test_sites_hash_parts_and_changes);
     RUN(test_escape);
     RUN(test_lock);
     return CHECK_REPORT();
