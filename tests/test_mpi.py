@@ -8,6 +8,7 @@ Files are compared with h5diff (values and attributes of every object),
 leaving out only /summary/timing, the wall-clock part. Outputs are written
 to the same path by both binaries, since the path is part of the file."""
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -35,8 +36,11 @@ def mpi_bin():
     return MPI_BIN
 
 
-def mpirun(n, *args, timeout=TIMEOUT):
-    cmd = ["mpirun", "-n", str(n), "--oversubscribe", str(MPI_BIN), *map(str, args)]
+def mpirun(n, *args, timeout=TIMEOUT, verbose=False):
+    """verbose: rank 0 says what the split lattice's ranks were commanded
+    (SOFTMATRIX_MPI_VERBOSE)."""
+    cmd = ["mpirun", "-n", str(n), "--oversubscribe", *(["-x", "SOFTMATRIX_MPI_VERBOSE=1"] if verbose else []),
+           str(MPI_BIN), *map(str, args)]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=ENV)
     return p.returncode, p.stdout, p.stderr
 
@@ -46,6 +50,14 @@ def same_h5(a, b):
                        capture_output=True, text=True)
     assert p.returncode in (0, 1), p.stderr
     return p.returncode == 0, p.stdout[-1500:]
+
+
+def mpi_counts(err):
+    """The counts of commands in rank 0's SOFTMATRIX_MPI_VERBOSE line."""
+    m = re.search(r"(\d+) split sweeps, (\d+) sums, (\d+) counts, (\d+) gathers, (\d+) block writes, "
+                  r"(\d+) block reads", err)
+    assert m, err
+    return dict(zip(("sweeps", "sums", "counts", "gathers", "writes", "reads"), map(int, m.groups())))
 
 
 def softmatrix_lines(err):
@@ -300,10 +312,13 @@ def test_split_lattice_synced_only_when_read(sm_bin, mpi_bin, tmp_path, kind):
     rc, _, err = run_sm("run", cfg, "--quiet")
     assert rc == 0, err
     (tmp_path / "run.h5").rename(tmp_path / "serial.h5")
-    rc, _, err = mpirun(3, "run", cfg, "--quiet")
+    rc, _, err = mpirun(3, "run", cfg, "--quiet", verbose=True)
     assert rc == 0, err
     same, diff = same_h5(tmp_path / "serial.h5", tmp_path / "run.h5")
     assert same, diff
+    # a checkpoint every 13 of the 191 sweeps: each writes level and sigma
+    # from the blocks; the cage run's level blocks hold no checkpoint
+    assert mpi_counts(err)["writes"] == (2 * (191 // 13) if kind == "level" else 0), err
 
 
 def test_split_lattice_measures_without_gathering(sm_bin, mpi_bin, tmp_path):
@@ -372,8 +387,9 @@ def test_checkpoint_with_3_ranks_resumes_with_2_and_without_mpi(sm_bin, mpi_bin,
     assert "interrupted at sweep" in err
     ckpt, partial = tmp_path / "run.h5.ckpt", tmp_path / "run.h5.partial"
     saved = {f: f.read_bytes() for f in (ckpt, partial)}
-    rc, _, err = mpirun(2, "run", cfg, "--quiet", "--resume")
+    rc, _, err = mpirun(2, "run", cfg, "--quiet", "--resume", verbose=True)
     assert rc == 0, err
+    assert mpi_counts(err)["reads"] == 2, err   # level and sigma straight into the blocks
     (tmp_path / "run.h5").rename(tmp_path / "resumed_2.h5")
     for f, data in saved.items():
         f.write_bytes(data)

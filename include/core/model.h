@@ -98,6 +98,12 @@ typedef struct {
 
 /* Full O(N) recomputation of the four sums from the configuration. */
 void energy_terms_compute(const lattice *lat, const model_state *s, energy_terms *e);
+/* Adds to *e the terms of an nx x ny block of lat whose site (0, 0) is
+ * (gx0, gy0) and is at level[0], sigma[0], rows stride apart, with the row
+ * above and the column to its right readable (a halo): the blocks of a
+ * split lattice sum to the terms of the whole. */
+void energy_terms_block(const lattice *lat, const int8_t *level, const int8_t *sigma, int64_t stride,
+                        int gx0, int gy0, int nx, int ny, energy_terms *e);
 static inline void energy_terms_add(energy_terms *a, const energy_terms *b)
 {
     a->sum_C += b->sum_C; a->n_steps += b->n_steps; a->sum_J += b->sum_J; a->sum_h += b->sum_h;

@@ -43,6 +43,11 @@ typedef struct dynamics_ops {
      * NULL: from s->st. */
     void (*field_counts)(const sim_state *s, field_counts *c);
     int64_t (*updates_per_sweep)(const sim_state *s);
+    /* The checkpoint records of level and sigma, written and read (and the
+     * restored state checked) where the fields are: the blocks of a lattice
+     * split over MPI ranks. NULL: sim_save_fields and sim_restore_fields. */
+    void (*save_fields)(const sim_state *s, ckpt_writer *w);
+    int (*restore_fields)(sim_state *s, const ckpt_reader *r, sm_error *err);
     /* The kind's own checkpoint records, beside the shared fields. */
     void (*save)(const sim_state *s, ckpt_writer *w);
     int (*restore)(sim_state *s, const ckpt_reader *r, sm_error *err);
@@ -125,5 +130,11 @@ void sim_save(const sim_state *s, ckpt_writer *w);
 /* Restores them into a state set up by sim_init from the same config; a
  * checkpoint that does not belong to this state is refused. */
 int sim_restore(sim_state *s, const ckpt_reader *r, sm_error *err);
+/* The shared site records (level, sigma; phase and z with PCP fields) from
+ * and into s->st, the restored fields checked (in range, the energy sums
+ * those of the configuration): what a kind without save_fields and
+ * restore_fields has done for it. */
+void sim_save_fields(const sim_state *s, ckpt_writer *w);
+int sim_restore_fields(sim_state *s, const ckpt_reader *r, sm_error *err);
 
 #endif

@@ -70,6 +70,9 @@ void ckpt_put_sites_end(ckpt_writer *w, uint64_t sites_hash);
  * first, first + 1, ...: parts of disjoint sites add up (mod 2^64). */
 uint64_t ckpt_sites_hash(const void *values, int elem, int64_t first, int64_t n);
 
+/* Marks the checkpoint failed (errno e), for commit to report: a site
+ * record's values that others could not write. */
+void ckpt_writer_fail(ckpt_writer *w, int e);
 /* Finishes the file (header, fsync) and renames it over `path`. On failure
  * path.tmp is removed and `path` (the previous checkpoint) is untouched. */
 int ckpt_writer_commit(ckpt_writer *w, int64_t step, sm_error *err);

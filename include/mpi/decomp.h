@@ -36,6 +36,12 @@ void decomp_free(decomp *d);
 /* Block start of piece i of n over L sites. */
 static inline int decomp_start(int i, int n, int L) { return (int)((int64_t)i * L / n); }
 
+/* The block of piece (cx, cy) as a committed datatype of bytes over the
+ * global Ly x Lx arrays (or a file view of them), and this rank's owned
+ * cells within its halo'd storage; the caller frees them. */
+MPI_Datatype decomp_global_block(const decomp *d, int cx, int cy);
+MPI_Datatype decomp_own_block(const decomp *d);
+
 /* Rank 0's global arrays (level, sigma; N sites each, NULL elsewhere) to
  * every block, and back; collective. */
 void decomp_scatter(decomp *d, int8_t *const global[2]);

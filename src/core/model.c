@@ -85,27 +85,51 @@ void model_state_free(model_state *s)
     s->level = NULL; s->sigma = NULL; s->phase = NULL; s->zjumps = NULL; s->zjumps_wide = NULL;
 }
 
+/* The terms a site owns: its C-bosons and field, and its +x and +y bonds
+ * where they exist (b: the neighbour's level, or -100 without the bond).
+ * The one definition behind the lattice and the block sums. */
+static inline void site_terms(int la, int sa, int bx, int sx, int by, int sy, energy_terms *e)
+{
+    const int na = la >= 0;
+    e->sum_C += MODEL_CBOSONS[la + 1];
+    e->sum_h += na * sa;
+    if (bx > -100) {
+        e->n_steps += abs(la - bx);
+        e->sum_J += na * (bx >= 0) * sa * sx;
+    }
+    if (by > -100) {
+        e->n_steps += abs(la - by);
+        e->sum_J += na * (by >= 0) * sa * sy;
+    }
+}
+
 void energy_terms_compute(const lattice *lat, const model_state *s, energy_terms *e)
 {
-    int64_t sc = 0, st = 0, sj = 0, sh = 0;
+    energy_terms t = {0, 0, 0, 0};
     for (int y = 0; y < lat->Ly; y++) {
         for (int x = 0; x < lat->Lx; x++) {
             const int64_t a = (int64_t)y * lat->Lx + x;
-            const int la = s->level[a];
-            const int na = la >= 0;
-            sc += MODEL_CBOSONS[la + 1];
-            sh += na * s->sigma[a];
-            /* each site owns its +x and +y bond */
-            for (int d = DIR_PX; d <= DIR_PY; d++) {
-                const int64_t b = lattice_nbr_xy(lat, x, y, d);
-                if (b < 0) continue;
-                const int lb = s->level[b];
-                st += abs(la - lb);
-                sj += na * (lb >= 0) * s->sigma[a] * s->sigma[b];
-            }
+            const int64_t bx = lattice_nbr_xy(lat, x, y, DIR_PX), by = lattice_nbr_xy(lat, x, y, DIR_PY);
+            site_terms(s->level[a], s->sigma[a], bx >= 0 ? s->level[bx] : -100, bx >= 0 ? s->sigma[bx] : 0,
+                       by >= 0 ? s->level[by] : -100, by >= 0 ? s->sigma[by] : 0, &t);
         }
     }
-    e->sum_C = sc; e->n_steps = st; e->sum_J = sj; e->sum_h = sh;
+    *e = t;
+}
+
+void energy_terms_block(const lattice *lat, const int8_t *level, const int8_t *sigma, int64_t stride,
+                        int gx0, int gy0, int nx, int ny, energy_terms *e)
+{
+    const int open = lat->boundary == BOUNDARY_OPEN;
+    for (int y = 0; y < ny; y++) {
+        const int hy = !(open && gy0 + y == lat->Ly - 1);
+        for (int x = 0; x < nx; x++) {
+            const int64_t a = (int64_t)y * stride + x;
+            const int hx = !(open && gx0 + x == lat->Lx - 1);
+            site_terms(level[a], sigma[a], hx ? level[a + 1] : -100, sigma[a + 1],
+                       hy ? level[a + stride] : -100, sigma[a + stride], e);
+        }
+    }
 }
 
 energy_parts energy_from_terms(const model_params *p, const energy_terms *e)

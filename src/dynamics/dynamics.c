@@ -92,6 +92,13 @@ void sim_field_counts(const sim_state *s, field_counts *c)
 
 int64_t sim_site_updates_per_sweep(const sim_state *s) { return s->dyn->updates_per_sweep(s); }
 
+void sim_save_fields(const sim_state *s, ckpt_writer *w)
+{
+    const int Lx = s->lat.Lx, Ly = s->lat.Ly;
+    ckpt_put_sites(w, "sim.level", s->st.level, 1, Lx, Ly);
+    ckpt_put_sites(w, "sim.sigma", s->st.sigma, 1, Lx, Ly);
+}
+
 void sim_save(const sim_state *s, ckpt_writer *w)
 {
     const size_t N = (size_t)s->lat.N;
@@ -101,8 +108,8 @@ void sim_save(const sim_state *s, ckpt_writer *w)
     ckpt_put(w, "sim.step", &s->step, sizeof s->step);
     ckpt_put(w, "sim.energy", &s->e, sizeof s->e);
     ckpt_put(w, "sim.moves", &s->moves, sizeof s->moves);
-    ckpt_put_sites(w, "sim.level", s->st.level, 1, s->lat.Lx, s->lat.Ly);
-    ckpt_put_sites(w, "sim.sigma", s->st.sigma, 1, s->lat.Lx, s->lat.Ly);
+    if (s->dyn->save_fields) s->dyn->save_fields(s, w);
+    else sim_save_fields(s, w);
     if (s->st.phase) {
         ckpt_put_sites(w, "sim.phase", s->st.phase, 1, s->lat.Lx, s->lat.Ly);
         /* as kept: int16, or int32 once widened */
@@ -130,7 +137,6 @@ static int check_shape(const sim_state *s, const ckpt_reader *r, sm_error *err)
 /* Every field in range and the incremental sums equal to a recount. */
 static int check_fields(const sim_state *s, const ckpt_reader *r, sm_error *err)
 {
-    if (s->step < 0) return sm_fail(err, "%s: checkpoint has a negative step", r->path);
     for (int64_t a = 0; a < s->lat.N; a++) {
         const int l = s->st.level[a], sg = s->st.sigma[a];
         if (l < LEVEL_MIN || l > LEVEL_MAX || (sg != 1 && sg != -1) || (s->st.phase && s->st.phase[a] >= NPHASE))
@@ -182,19 +188,25 @@ static int restore_zjumps(sim_state *s, const ckpt_reader *r, sm_error *err)
     return 0;
 }
 
-int sim_restore(sim_state *s, const ckpt_reader *r, sm_error *err)
+int sim_restore_fields(sim_state *s, const ckpt_reader *r, sm_error *err)
 {
     const size_t N = (size_t)s->lat.N;
+    if (ckpt_get(r, "sim.level", s->st.level, N, err) || ckpt_get(r, "sim.sigma", s->st.sigma, N, err) ||
+        (s->st.phase && (ckpt_get(r, "sim.phase", s->st.phase, N, err) || restore_zjumps(s, r, err))))
+        return 1;
+    return check_fields(s, r, err);
+}
+
+int sim_restore(sim_state *s, const ckpt_reader *r, sm_error *err)
+{
     if (check_shape(s, r, err) ||
         ckpt_get(r, "sim.step", &s->step, sizeof s->step, err) ||
         ckpt_get(r, "sim.energy", &s->e, sizeof s->e, err) ||
-        ckpt_get(r, "sim.moves", &s->moves, sizeof s->moves, err) ||
-        ckpt_get(r, "sim.level", s->st.level, N, err) ||
-        ckpt_get(r, "sim.sigma", s->st.sigma, N, err) ||
-        (s->st.phase && (ckpt_get(r, "sim.phase", s->st.phase, N, err) || restore_zjumps(s, r, err))) ||
-        s->dyn->restore(s, r, err))
+        ckpt_get(r, "sim.moves", &s->moves, sizeof s->moves, err))
         return 1;
-    return check_fields(s, r, err);
+    if (s->step < 0) return sm_fail(err, "%s: checkpoint has a negative step", r->path);
+    const int bad = s->dyn->restore_fields ? s->dyn->restore_fields(s, r, err) : sim_restore_fields(s, r, err);
+    return bad || s->dyn->restore(s, r, err);
 }
 
 const char *const SIM_MEM_PART_NAMES[SIM_MEM_NPARTS] = {

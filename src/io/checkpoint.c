@@ -139,6 +139,13 @@ void ckpt_put_sites(ckpt_writer *w, const char *name, const void *data, int elem
     ckpt_put_sites_end(w, ckpt_sites_hash(data, elem, 0, n));
 }
 
+void ckpt_writer_fail(ckpt_writer *w, int e)
+{
+    if (w->failed) return;
+    w->failed = 1;
+    w->err_no = e;
+}
+
 void ckpt_writer_abort(ckpt_writer *w)
 {
     if (w->f) fclose(w->f);

@@ -84,8 +84,7 @@ void decomp_free(decomp *d)
     memset(d, 0, sizeof *d);
 }
 
-/* The block of piece (cx, cy) as a datatype over the global arrays. */
-static MPI_Datatype global_block(const decomp *d, int cx, int cy)
+MPI_Datatype decomp_global_block(const decomp *d, int cx, int cy)
 {
     const int sizes[2] = {d->Ly, d->Lx};
     const int x0 = decomp_start(cx, d->px, d->Lx), y0 = decomp_start(cy, d->py, d->Ly);
@@ -97,8 +96,7 @@ static MPI_Datatype global_block(const decomp *d, int cx, int cy)
     return t;
 }
 
-/* This rank's owned cells within its halo'd storage. */
-static MPI_Datatype own_block(const decomp *d)
+MPI_Datatype decomp_own_block(const decomp *d)
 {
     MPI_Datatype t;
     MPI_Type_vector(d->b.ny, d->b.nx, (int)d->b.stride, MPI_INT8_T, &t);
@@ -114,7 +112,7 @@ static void move_blocks(decomp *d, int8_t *const global[2], int to_blocks)
     int me, ranks;
     MPI_Comm_rank(d->cart, &me);
     MPI_Comm_size(d->cart, &ranks);
-    MPI_Datatype mine = own_block(d);
+    MPI_Datatype mine = decomp_own_block(d);
     const int tag = to_blocks ? SCATTER : GATHER;
     for (int f = 0; f < 2; f++) {
         int8_t *own = d->store[f] + d->b.stride + 1;
@@ -126,7 +124,7 @@ static void move_blocks(decomp *d, int8_t *const global[2], int to_blocks)
         for (int r = 0; r < ranks; r++) {
             int c[2];
             MPI_Cart_coords(d->cart, r, 2, c);
-            MPI_Datatype t = global_block(d, c[1], c[0]);
+            MPI_Datatype t = decomp_global_block(d, c[1], c[0]);
             if (r == 0 && to_blocks) MPI_Sendrecv(global[f], 1, t, 0, tag, own, 1, mine, 0, tag, d->cart, MPI_STATUS_IGNORE);
             else if (r == 0) MPI_Sendrecv(own, 1, mine, 0, tag, global[f], 1, t, 0, tag, d->cart, MPI_STATUS_IGNORE);
             else if (to_blocks) MPI_Send(global[f], 1, t, r, tag, d->cart);

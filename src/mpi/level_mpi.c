@@ -11,9 +11,11 @@
  * Only when the run reads the state does rank 0 command what it needs:
  * SUMS adds those integers over ranks exactly (sim_sync_sums), COUNT the
  * blocks' field counts (the observables), GATHER the blocks into rank 0's
- * global arrays (sim_sync: snapshots, the census, checkpoints, the end),
- * which the serial diagnostics and output code then read (the cost of
- * keeping them; docs/mpi.md says what that costs). */
+ * global arrays (sim_sync: snapshots, the census, the end), which the
+ * serial diagnostics and output code then read (the cost of keeping them;
+ * docs/mpi.md says what that costs). Checkpoints are written and read by
+ * the blocks themselves (CKPT_WRITE, CKPT_READ, CKPT_CHECK; mpi/ckpt_mpi.h). */
+#include <errno.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,17 +23,26 @@
 #include <unistd.h>
 #include "dynamics/dynamics.h"
 #include "dynamics/level.h"
+#include "mpi/ckpt_mpi.h"
 #include "mpi/decomp.h"
 #include "mpi/level_mpi.h"
 #include "mpi/session.h"
 
 enum { CMD_STOP = 0, CMD_SETUP = 1, CMD_SCATTER = 2, CMD_SWEEP = 3, CMD_FREE = 4, CMD_SUMS = 5,
-       CMD_GATHER = 6, CMD_COUNT = 7 };
+       CMD_GATHER = 6, CMD_COUNT = 7, CMD_CKPT_WRITE = 8, CMD_CKPT_READ = 9, CMD_CKPT_CHECK = 10 };
 
 typedef struct {
     int64_t op, arg, step;
     double T;
 } lat_cmd;
+
+/* What a CKPT_WRITE or CKPT_READ moves: field f of the blocks, the values
+ * of a site record at offset of a file. */
+typedef struct {
+    uint64_t offset;
+    int f;
+    char path[4200];
+} lat_io;
 
 typedef struct {
     lattice lat;
@@ -51,7 +62,8 @@ typedef struct {
     int ahead;       /* rank 0: SIM_SYNC_* bits of what is behind the blocks */
     energy_terms de; /* this rank's changes since the last SUMS */
     move_stats ms;
-    int64_t sweeps, sums, counts, gathers;   /* rank 0: commands sent (SOFTMATRIX_MPI_VERBOSE) */
+    /* rank 0: commands sent (SOFTMATRIX_MPI_VERBOSE) */
+    int64_t sweeps, sums, counts, gathers, block_writes, block_reads;
 } lat_engine;
 
 /* The ranks the lattice is split over (mpi/session.h). */
@@ -171,6 +183,21 @@ static void engine_count(lat_engine *e, field_counts *c)
     if (c) *c = all;
 }
 
+/* Collective: rank 0's *io (NULL elsewhere) to every rank, then the blocks'
+ * field written into or read from the file; 1 on every rank on failure,
+ * and rank 0's *io gets the record's sites checksum in its offset field. */
+static int engine_io(lat_engine *e, int write, lat_io *io)
+{
+    lat_io mine;
+    if (io) mine = *io;
+    MPI_Bcast(&mine, (int)sizeof mine, MPI_BYTE, 0, lattice_comm());
+    uint64_t hash;
+    const int bad = write ? ckpt_mpi_write(&e->d, mine.f, mine.path, mine.offset, &hash)
+                          : ckpt_mpi_read(&e->d, mine.f, mine.path, mine.offset, &hash);
+    if (io) io->offset = hash;
+    return bad;
+}
+
 /* ---- ranks 1..P-1 ------------------------------------------------------ */
 
 int mpi_lattice_serve(void)
@@ -194,6 +221,14 @@ int mpi_lattice_serve(void)
         case CMD_SUMS: engine_sums(&e, NULL, NULL); break;
         case CMD_GATHER: decomp_gather(&e.d, none); break;
         case CMD_COUNT: engine_count(&e, NULL); break;
+        case CMD_CKPT_WRITE:
+        case CMD_CKPT_READ: engine_io(&e, c.op == CMD_CKPT_WRITE, NULL); break;
+        case CMD_CKPT_CHECK: {
+            int64_t bad;
+            energy_terms t;
+            ckpt_mpi_check(&e.d, &bad, &t);
+            break;
+        }
         case CMD_FREE: engine_free(&e); break;
         default: engine_free(&e); return (int)c.arg;
         }
@@ -298,16 +333,75 @@ static void lm_field_counts(const sim_state *s, field_counts *c)
     e->counts++;
 }
 
+static const char *const FIELD_RECORDS[2] = {"sim.level", "sim.sigma"};
+
+/* Rank 0's stream holds the rest of the file; each field's values go from
+ * the blocks straight into their site record. */
+static void lm_save_fields(const sim_state *s, ckpt_writer *w)
+{
+    lat_engine *e = engine_of(s);
+    if (!e->split || !e->scattered) {   /* the state is rank 0's arrays */
+        sim_save_fields(s, w);
+        return;
+    }
+    for (int f = 0; f < 2; f++) {
+        lat_io io = {0, f, ""};
+        if (ckpt_put_sites_begin(w, FIELD_RECORDS[f], 1, s->lat.Lx, s->lat.Ly, &io.offset)) return;
+        snprintf(io.path, sizeof io.path, "%s", w->tmp);
+        command((lat_cmd){CMD_CKPT_WRITE, 0, 0, 0}, 1);
+        e->block_writes++;
+        if (engine_io(e, 1, &io)) {
+            ckpt_writer_fail(w, EIO);
+            return;
+        }
+        ckpt_put_sites_end(w, io.offset);
+    }
+}
+
+/* The site records go straight into the blocks, whose checks (range, the
+ * energy sums) are reduced to rank 0; its global arrays are left behind
+ * until something reads them (sim_sync). A format-2 checkpoint, without
+ * site records, goes through rank 0's arrays. */
+static int lm_restore_fields(sim_state *s, const ckpt_reader *r, sm_error *err)
+{
+    lat_engine *e = engine_of(s);
+    const ckpt_record *rec[2];
+    for (int f = 0; f < 2; f++)
+        if (!(rec[f] = ckpt_find(r, FIELD_RECORDS[f], err))) return 1;
+    if (!e->split || !rec[0]->elem || !rec[1]->elem) return sim_restore_fields(s, r, err);
+    for (int f = 0; f < 2; f++) {
+        if (rec[f]->elem != 1 || rec[f]->Lx != s->lat.Lx || rec[f]->Ly != s->lat.Ly)
+            return sm_fail(err, "%s: checkpoint record %s is not one byte a site of a %dx%d lattice", r->path,
+                           FIELD_RECORDS[f], s->lat.Lx, s->lat.Ly);
+        lat_io io = {rec[f]->offset, f, ""};
+        snprintf(io.path, sizeof io.path, "%s", r->path);
+        command((lat_cmd){CMD_CKPT_READ, 0, 0, 0}, 1);
+        e->block_reads++;
+        if (engine_io(e, 0, &io)) return sm_fail(err, "%s: cannot read checkpoint record %s", r->path, FIELD_RECORDS[f]);
+        if (io.offset != rec[f]->sites_hash) return ckpt_sites_damaged(r->path, rec[f], err);
+    }
+    int64_t bad;
+    energy_terms t;
+    command((lat_cmd){CMD_CKPT_CHECK, 0, 0, 0}, 1);
+    ckpt_mpi_check(&e->d, &bad, &t);
+    if (bad) return sm_fail(err, "%s: checkpoint has an invalid state at %lld sites", r->path, (long long)bad);
+    if (memcmp(&t, &s->e, sizeof t) != 0)
+        return sm_fail(err, "%s: checkpoint energy sums disagree with its configuration", r->path);
+    e->scattered = 1;
+    e->ahead = SIM_SYNC_FIELDS;
+    return 0;
+}
+
 static int64_t lm_updates(const sim_state *s) { return s->lat.N; }
 
-/* Nothing of its own: the tables are rebuilt from T, the blocks from the
- * restored global state. */
+/* Nothing of its own: the tables are rebuilt from T; the fields are
+ * restored by lm_restore_fields (into the blocks, or into rank 0's arrays,
+ * which the first sweep scatters). */
 static void lm_save(const sim_state *s, ckpt_writer *w) { (void)s, (void)w; }
 
 static int lm_restore(sim_state *s, const ckpt_reader *r, sm_error *err)
 {
-    (void)r, (void)err;
-    engine_of(s)->scattered = 0;   /* restored right after sim_init: nothing is ahead */
+    (void)s, (void)r, (void)err;
     return 0;
 }
 
@@ -320,8 +414,9 @@ static void lm_free(sim_state *s)
         mpi_session_release_lattice();
         if (getenv("SOFTMATRIX_MPI_VERBOSE"))
             fprintf(stderr, "softmatrix: level dynamics: %lld split sweeps, %lld sums, %lld counts, "
-                    "%lld gathers\n", (long long)e->sweeps, (long long)e->sums, (long long)e->counts,
-                    (long long)e->gathers);
+                    "%lld gathers, %lld block writes, %lld block reads\n", (long long)e->sweeps,
+                    (long long)e->sums, (long long)e->counts, (long long)e->gathers,
+                    (long long)e->block_writes, (long long)e->block_reads);
     }
     engine_free(e);
     free(e);
@@ -339,6 +434,8 @@ const dynamics_ops DYNAMICS_LEVEL_MPI = {
     .sync = lm_sync,
     .field_counts = lm_field_counts,
     .updates_per_sweep = lm_updates,
+    .save_fields = lm_save_fields,
+    .restore_fields = lm_restore_fields,
     .save = lm_save,
     .restore = lm_restore,
     .free = lm_free,

@@ -1,0 +1,27 @@
+/* Checkpoints of a lattice split over MPI ranks: every rank writes and reads
+ * its own block of the site records of level and sigma (io/checkpoint.h)
+ * with collective MPI-IO, in the one file that rank 0 writes the rest of,
+ * and adds its part to each record's sites checksum. No rank holds the whole
+ * lattice, and the file is the OpenMP binary's, byte for byte, so a
+ * checkpoint of P ranks resumes with Q or without MPI. Compiled only into
+ * the MPI build. */
+#ifndef SM_MPI_CKPT_MPI_H
+#define SM_MPI_CKPT_MPI_H
+
+#include <stdint.h>
+#include "core/model.h"
+#include "mpi/decomp.h"
+
+/* Collective: field f (0 level, 1 sigma) of every block into, or out of,
+ * the values of a site record at byte offset of file path; rank 0 gets the
+ * sum of every block's part of the sites checksum in *hash. Returns 1 on
+ * every rank when the file cannot be opened, written or read. */
+int ckpt_mpi_write(decomp *d, int f, const char *path, uint64_t offset, uint64_t *hash);
+int ckpt_mpi_read(decomp *d, int f, const char *path, uint64_t offset, uint64_t *hash);
+
+/* Collective, after both fields are read: rank 0 gets the number of sites
+ * out of range and the energy terms of the whole lattice (for the checks
+ * of a restored state); the halos are refreshed first. */
+void ckpt_mpi_check(decomp *d, int64_t *bad, energy_terms *e);
+
+#endif
