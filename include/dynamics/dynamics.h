@@ -28,8 +28,12 @@ typedef struct dynamics_ops {
      * when bytes_per_site_of is set, what it says for the config. */
     double bytes_per_site;
     double (*bytes_per_site_of)(const sm_config *cfg);
-    /* Allocates s->dyn_data; may set s->kin. */
+    /* Allocates s->dyn_data; may set s->kin. Called before the fields are
+     * set up (s->st allocated, all zero). */
     int (*init)(sim_state *s, const sm_config *cfg, sm_error *err);
+    /* Sets up the initial fields (field_init_site) and s->e where the kind
+     * keeps them, and returns 1; 0 (or NULL): sim_init fills s->st. */
+    int (*init_fields)(sim_state *s, const sm_config *cfg);
     /* Rebuilds acceptance tables for T (called before every sweep). */
     void (*set_temperature)(sim_state *s, double T);
     /* One sweep at the temperature last set; s->step is advanced by sim_sweep. */
@@ -54,6 +58,15 @@ typedef struct dynamics_ops {
     void (*free)(sim_state *s);
 } dynamics_ops;
 
+
+/* The initial state of a site (run.init_* of the config): level and sigma
+ * of site (x, y) of a lattice Lx wide, from the seed's initial stream, so
+ * that any piece of the lattice can be set up on its own. */
+typedef struct {
+    int level_random, level, sigma;
+} field_init;
+field_init field_init_of(const sm_config *cfg);
+void field_init_site(const field_init *fi, uint64_t seed, int Lx, int x, int y, int8_t *level, int8_t *sigma);
 
 /* Shared state from cfg plus the configured kind's own. */
 int sim_init(sim_state *s, const sm_config *cfg, sm_error *err);

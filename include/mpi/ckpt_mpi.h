@@ -9,7 +9,6 @@
 #define SM_MPI_CKPT_MPI_H
 
 #include <stdint.h>
-#include "core/model.h"
 #include "mpi/decomp.h"
 
 /* Collective: field f (0 level, 1 sigma) of every block into, or out of,
@@ -18,10 +17,5 @@
  * every rank when the file cannot be opened, written or read. */
 int ckpt_mpi_write(decomp *d, int f, const char *path, uint64_t offset, uint64_t *hash);
 int ckpt_mpi_read(decomp *d, int f, const char *path, uint64_t offset, uint64_t *hash);
-
-/* Collective, after both fields are read: rank 0 gets the number of sites
- * out of range and the energy terms of the whole lattice (for the checks
- * of a restored state); the halos are refreshed first. */
-void ckpt_mpi_check(decomp *d, int64_t *bad, energy_terms *e);
 
 #endif

@@ -47,6 +47,11 @@ MPI_Datatype decomp_own_block(const decomp *d);
 void decomp_scatter(decomp *d, int8_t *const global[2]);
 void decomp_gather(decomp *d, int8_t *const global[2]);
 
+/* Collective: rank 0 gets the number of sites whose level or sigma is out
+ * of range and the energy terms of the whole lattice (an initial or
+ * restored state); the halos are refreshed first. */
+void decomp_state_terms(decomp *d, int64_t *bad, energy_terms *e);
+
 /* Starts the halo exchange of level and sigma (16 requests into rq). */
 void decomp_halo_begin(decomp *d, MPI_Request rq[16]);
 void decomp_halo_end(MPI_Request rq[16]);

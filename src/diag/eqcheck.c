@@ -32,16 +32,17 @@ static int is_hold(const sm_config *cfg, int s)
     return cfg->seg[s].T_from == cfg->seg[s].T_to && cfg->seg[s].sweeps / cfg->measure_every >= EQ_MIN_SAMPLES;
 }
 
+/* From the level histogram, counted where the state is (sim_field_counts):
+ * a split lattice is not gathered for it. */
 static void observe(const sim_state *s, double v[EQ_NOBS])
 {
-    int64_t lsum = 0, n8 = 0;
-    for (int64_t a = 0; a < s->lat.N; a++) {
-        lsum += s->st.level[a];
-        n8 += s->st.level[a] == LEVEL_MAX;
-    }
+    field_counts c;
+    sim_field_counts(s, &c);
+    int64_t lsum = 0;
+    for (int l = LEVEL_MIN; l <= LEVEL_MAX; l++) lsum += l * c.hist[l + 1];
     const double N = (double)s->lat.N;
     v[0] = (double)lsum / N;
-    v[1] = MODEL_SOFT_MATRIX_HSMS * (double)n8 / N;
+    v[1] = MODEL_SOFT_MATRIX_HSMS * (double)c.hist[LEVEL_MAX + 1] / N;
     v[2] = energy_from_terms(&s->p, &s->e).total / N;
 }
 
@@ -80,6 +81,7 @@ static int eq_init(diag *d, const diag_ctx *c, sm_error *err)
             return eq_free(d), sm_fail(err, "out of memory"), DIAG_FAILED;
     d->every = cfg->measure_every;
     d->clock = DIAG_MEASURED;
+    d->reads = DIAG_READS_SUMS;   /* the energy and the level histogram (observe) */
     return DIAG_OK;
 }
 
@@ -129,7 +131,7 @@ static int reference(const sm_config *cfg, double T, int64_t n, stats_estimate o
         for (int64_t k = 0; k < EQ_REF_EQUILIBRATION; k++) sim_sweep(&sim);
         for (int64_t i = 0; i < ns; i++) {
             for (int k = 0; k < EQ_REF_EVERY; k++) sim_sweep(&sim);
-            sim_sync(&sim);
+            sim_sync_sums(&sim);
             double v[EQ_NOBS];
             observe(&sim, v);
             for (int k = 0; k < EQ_NOBS; k++) buf[k * ns + i] = v[k];

@@ -3,26 +3,35 @@
 #include "core/rng.h"
 #include "dynamics/dynamics.h"
 
-static int8_t initial_sigma(const sm_config *cfg, int x, int y, uint32_t r)
+field_init field_init_of(const sm_config *cfg)
 {
-    switch (cfg->init_sigma) {
-    case INIT_SIGMA_UP: return 1;
-    case INIT_SIGMA_DOWN: return -1;
-    case INIT_SIGMA_NEEL: return ((x + y) & 1) ? -1 : 1;
+    return (field_init){cfg->init_level_random, cfg->init_level, cfg->init_sigma};
+}
+
+void field_init_site(const field_init *fi, uint64_t seed, int Lx, int x, int y, int8_t *level, int8_t *sigma)
+{
+    const rng_block r = rng_draw(seed, 0, RNG_STREAM_INIT, 0, (uint32_t)((int64_t)y * Lx + x));
+    *level = (int8_t)(fi->level_random ? -(int)(r.v[0] & 1u) : fi->level);
+    switch (fi->sigma) {
+    case INIT_SIGMA_UP: *sigma = 1; break;
+    case INIT_SIGMA_DOWN: *sigma = -1; break;
+    case INIT_SIGMA_NEEL: *sigma = ((x + y) & 1) ? -1 : 1; break;
     case INIT_SIGMA_RANDOM:
-    default: return (r & 1u) ? 1 : -1;
+    default: *sigma = (r.v[1] & 1u) ? 1 : -1;
     }
 }
 
 static void init_fields(sim_state *s, const sm_config *cfg)
 {
     const lattice *lat = &s->lat;
-    for (int64_t a = 0; a < lat->N; a++) {
-        const rng_block r = rng_draw(s->seed, 0, RNG_STREAM_INIT, 0, (uint32_t)a);
-        s->st.level[a] = (int8_t)(cfg->init_level_random ? -(int)(r.v[0] & 1u) : cfg->init_level);
-        s->st.sigma[a] = initial_sigma(cfg, lattice_x(lat, a), lattice_y(lat, a), r.v[1]);
-    }
+    const field_init fi = field_init_of(cfg);
+    for (int y = 0; y < lat->Ly; y++)
+        for (int x = 0; x < lat->Lx; x++) {
+            const int64_t a = (int64_t)y * lat->Lx + x;
+            field_init_site(&fi, s->seed, lat->Lx, x, y, &s->st.level[a], &s->st.sigma[a]);
+        }
     /* phase and the jump counts start at 0, as allocated */
+    energy_terms_compute(&s->lat, &s->st, &s->e);
 }
 
 int sim_init(sim_state *s, const sm_config *cfg, sm_error *err)
@@ -43,13 +52,15 @@ int sim_init(sim_state *s, const sm_config *cfg, sm_error *err)
         memset(s, 0, sizeof *s);
         return 1;
     }
-    init_fields(s, cfg);
-    energy_terms_compute(&s->lat, &s->st, &s->e);
+    /* The kind first: one that keeps the fields elsewhere (the blocks of a
+     * split lattice) sets them up there, and s->st is not written at all
+     * (its zero pages cost no memory until a sim_sync fills them). */
     if (s->dyn->init(s, cfg, err)) {
         model_state_free(&s->st);
         memset(s, 0, sizeof *s);
         return 1;
     }
+    if (!s->dyn->init_fields || !s->dyn->init_fields(s, cfg)) init_fields(s, cfg);
     return 0;
 }
 

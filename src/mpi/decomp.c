@@ -159,3 +159,24 @@ void decomp_halo_begin(decomp *d, MPI_Request rq[16])
 }
 
 void decomp_halo_end(MPI_Request rq[16]) { MPI_Waitall(16, rq, MPI_STATUSES_IGNORE); }
+
+void decomp_state_terms(decomp *d, int64_t *bad, energy_terms *e)
+{
+    MPI_Request rq[16];
+    decomp_halo_begin(d, rq);
+    decomp_halo_end(rq);
+    const level_block *b = &d->b;
+    int64_t mine[5] = {0}, all[5];
+    for (int y = 0; y < b->ny; y++)
+        for (int x = 0; x < b->nx; x++) {
+            const int64_t a = (int64_t)y * b->stride + x;
+            mine[0] += b->level[a] < LEVEL_MIN || b->level[a] > LEVEL_MAX || (b->sigma[a] != 1 && b->sigma[a] != -1);
+        }
+    energy_terms t = {0, 0, 0, 0};
+    /* only a valid state has terms to compare (levels index the C-boson table) */
+    if (!mine[0]) energy_terms_block(b->lat, b->level, b->sigma, b->stride, b->gx0, b->gy0, b->nx, b->ny, &t);
+    mine[1] = t.sum_C, mine[2] = t.n_steps, mine[3] = t.sum_J, mine[4] = t.sum_h;
+    MPI_Reduce(mine, all, 5, MPI_INT64_T, MPI_SUM, 0, d->cart);
+    *bad = all[0];
+    *e = (energy_terms){all[1], all[2], all[3], all[4]};
+}

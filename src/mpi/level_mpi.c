@@ -29,7 +29,8 @@
 #include "mpi/session.h"
 
 enum { CMD_STOP = 0, CMD_SETUP = 1, CMD_SCATTER = 2, CMD_SWEEP = 3, CMD_FREE = 4, CMD_SUMS = 5,
-       CMD_GATHER = 6, CMD_COUNT = 7, CMD_CKPT_WRITE = 8, CMD_CKPT_READ = 9, CMD_CKPT_CHECK = 10 };
+       CMD_GATHER = 6, CMD_COUNT = 7, CMD_CKPT_WRITE = 8, CMD_CKPT_READ = 9, CMD_TERMS = 10,
+       CMD_INIT = 11 };
 
 typedef struct {
     int64_t op, arg, step;
@@ -198,6 +199,21 @@ static int engine_io(lat_engine *e, int write, lat_io *io)
     return bad;
 }
 
+/* Collective: rank 0's *fi (NULL elsewhere) to every rank, and each block
+ * set to the initial state. */
+static void engine_init(lat_engine *e, const field_init *fi)
+{
+    field_init mine;
+    if (fi) mine = *fi;
+    MPI_Bcast(&mine, (int)sizeof mine, MPI_BYTE, 0, lattice_comm());
+    const level_block *b = &e->d.b;
+    for (int y = 0; y < b->ny; y++)
+        for (int x = 0; x < b->nx; x++) {
+            const int64_t a = (int64_t)y * b->stride + x;
+            field_init_site(&mine, e->seed, b->lat->Lx, b->gx0 + x, b->gy0 + y, &b->level[a], &b->sigma[a]);
+        }
+}
+
 /* ---- ranks 1..P-1 ------------------------------------------------------ */
 
 int mpi_lattice_serve(void)
@@ -223,10 +239,11 @@ int mpi_lattice_serve(void)
         case CMD_COUNT: engine_count(&e, NULL); break;
         case CMD_CKPT_WRITE:
         case CMD_CKPT_READ: engine_io(&e, c.op == CMD_CKPT_WRITE, NULL); break;
-        case CMD_CKPT_CHECK: {
+        case CMD_INIT: engine_init(&e, NULL); break;
+        case CMD_TERMS: {
             int64_t bad;
             energy_terms t;
-            ckpt_mpi_check(&e.d, &bad, &t);
+            decomp_state_terms(&e.d, &bad, &t);
             break;
         }
         case CMD_FREE: engine_free(&e); break;
@@ -382,14 +399,30 @@ static int lm_restore_fields(sim_state *s, const ckpt_reader *r, sm_error *err)
     }
     int64_t bad;
     energy_terms t;
-    command((lat_cmd){CMD_CKPT_CHECK, 0, 0, 0}, 1);
-    ckpt_mpi_check(&e->d, &bad, &t);
+    command((lat_cmd){CMD_TERMS, 0, 0, 0}, 1);
+    decomp_state_terms(&e->d, &bad, &t);
     if (bad) return sm_fail(err, "%s: checkpoint has an invalid state at %lld sites", r->path, (long long)bad);
     if (memcmp(&t, &s->e, sizeof t) != 0)
         return sm_fail(err, "%s: checkpoint energy sums disagree with its configuration", r->path);
     e->scattered = 1;
     e->ahead = SIM_SYNC_FIELDS;
     return 0;
+}
+
+/* The blocks set themselves up; rank 0 gets the energy terms. */
+static int lm_init_fields(sim_state *s, const sm_config *cfg)
+{
+    lat_engine *e = engine_of(s);
+    if (!e->split) return 0;
+    const field_init fi = field_init_of(cfg);
+    command((lat_cmd){CMD_INIT, 0, 0, 0}, 1);
+    engine_init(e, &fi);
+    int64_t bad;
+    command((lat_cmd){CMD_TERMS, 0, 0, 0}, 1);
+    decomp_state_terms(&e->d, &bad, &s->e);
+    e->scattered = 1;
+    e->ahead = SIM_SYNC_FIELDS;
+    return 1;
 }
 
 static int64_t lm_updates(const sim_state *s) { return s->lat.N; }
@@ -429,6 +462,7 @@ const dynamics_ops DYNAMICS_LEVEL_MPI = {
     .move_names = LEVEL_MOVE_NAMES,
     .bytes_per_site = 0,
     .init = lm_init,
+    .init_fields = lm_init_fields,
     .set_temperature = lm_set_temperature,
     .sweep = lm_sweep,
     .sync = lm_sync,

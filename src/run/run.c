@@ -239,7 +239,7 @@ static int run_schedule(run_state *rs, run_clock *clk, sm_error *err)
     }
     if (code) return code;
     if (from_start) {
-        sim_sync(sim);
+        sim_sync_sums(sim);   /* the begin hooks mark counters, not fields */
         diag_set_begin(&rs->diags, &rs->ctx);
     }
     for (int64_t k = sim->step - eq; k < total && !code; k++) {
@@ -308,7 +308,7 @@ static int run_finish(run_state *rs, run_clock *clk, const char *path, int threa
 {
     const sim_state *sim = &rs->sim;
     progress_show(&clk->pr, sim->step, sim->T, 1);
-    sim_sync(&rs->sim);
+    sim_sync_sums(&rs->sim);   /* no diagnostic reads the fields at the end */
     if (diag_set_finish(&rs->diags, &rs->ctx, err)) return SM_EXIT_RUNTIME;
     const double sweeps = (double)sim->step, th = threads;
     const double ns = sweeps > 0 ? 1e9 * rs->sweep_time / (sweeps * (double)sim_site_updates_per_sweep(sim)) : NAN;
