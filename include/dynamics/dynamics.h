@@ -29,10 +29,12 @@ typedef struct dynamics_ops {
     double bytes_per_site;
     double (*bytes_per_site_of)(const sm_config *cfg);
     /* Allocates s->dyn_data; may set s->kin. Called before the fields are
-     * set up (s->st allocated, all zero). */
+     * set up: reads the lattice and parameters only. */
     int (*init)(sim_state *s, const sm_config *cfg, sm_error *err);
     /* Sets up the initial fields (field_init_site) and s->e where the kind
-     * keeps them, and returns 1; 0 (or NULL): sim_init fills s->st. */
+     * keeps them, and returns 1: s->st is then unallocated (NULL arrays)
+     * until its sync allocates and fills it. 0 (or NULL): sim_init
+     * allocates and fills s->st. */
     int (*init_fields)(sim_state *s, const sm_config *cfg);
     /* Rebuilds acceptance tables for T (called before every sweep). */
     void (*set_temperature)(sim_state *s, double T);

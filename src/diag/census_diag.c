@@ -154,7 +154,12 @@ static int census_init(diag *d, const diag_ctx *c, sm_error *err)
 static int census_measure(diag *d, const diag_ctx *c, const schedule_point *sp, sm_error *err)
 {
     (void)sp;
-    return census_take(d->data, c->h, c->sim->step, err);
+    census_diag *cd = d->data;
+    /* the arrays as they are now: a split lattice's copy on rank 0 is
+     * allocated by the first sync that fills it */
+    cd->in.level = c->sim->st.level;
+    cd->in.sigma = c->sim->st.sigma;
+    return census_take(cd, c->h, c->sim->step, err);
 }
 
 static int census_finish(diag *d, const diag_ctx *c, sm_error *err)

@@ -47,20 +47,22 @@ int sim_init(sim_state *s, const sm_config *cfg, sm_error *err)
         memset(s, 0, sizeof *s);
         return 1;
     }
+    /* The kind first: one that keeps the fields elsewhere (the blocks of a
+     * split lattice) sets them up there, and s->st stays unallocated until
+     * its sync fills it (the lattice need not fit in one process). */
+    if (s->dyn->init(s, cfg, err)) {
+        memset(s, 0, sizeof *s);
+        return 1;
+    }
+    s->st.N = s->lat.N;
+    if (s->dyn->init_fields && s->dyn->init_fields(s, cfg)) return 0;
     if (model_state_init(&s->st, s->lat.N, err) ||
         (s->dyn->pcp_fields && model_state_init_pcp(&s->st, &s->p, err))) {
+        s->dyn->free(s);
         memset(s, 0, sizeof *s);
         return 1;
     }
-    /* The kind first: one that keeps the fields elsewhere (the blocks of a
-     * split lattice) sets them up there, and s->st is not written at all
-     * (its zero pages cost no memory until a sim_sync fills them). */
-    if (s->dyn->init(s, cfg, err)) {
-        model_state_free(&s->st);
-        memset(s, 0, sizeof *s);
-        return 1;
-    }
-    if (!s->dyn->init_fields || !s->dyn->init_fields(s, cfg)) init_fields(s, cfg);
+    init_fields(s, cfg);
     return 0;
 }
 

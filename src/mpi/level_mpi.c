@@ -318,6 +318,19 @@ static void lm_sweep(sim_state *s)
     e->ahead = SIM_SYNC_SUMS | SIM_SYNC_FIELDS;
 }
 
+/* Rank 0's copy of the lattice, allocated the first time something reads
+ * the fields of a lattice whose blocks set themselves up: sync cannot fail
+ * softly, and a run that cannot hold what it must write cannot go on. */
+static void global_arrays(sim_state *s)
+{
+    sm_error err;
+    if (!model_state_init(&s->st, s->lat.N, &err)) return;
+    fprintf(stderr, "softmatrix: out of memory for rank 0's copy of the %dx%d lattice (%lld MB), which "
+            "snapshots and the census read; docs/mpi.md\n", s->lat.Lx, s->lat.Ly,
+            (long long)(2 * s->lat.N >> 20));
+    MPI_Abort(MPI_COMM_WORLD, 1);
+}
+
 static void lm_sync(sim_state *s, int what)
 {
     lat_engine *e = engine_of(s);
@@ -328,6 +341,7 @@ static void lm_sync(sim_state *s, int what)
         e->sums++;
     }
     if (what == SIM_SYNC_FIELDS && (e->ahead & SIM_SYNC_FIELDS)) {
+        if (!s->st.level) global_arrays(s);
         int8_t *const global[2] = {s->st.level, s->st.sigma};
         command((lat_cmd){CMD_GATHER, 0, 0, 0}, 1);
         decomp_gather(&e->d, global);
