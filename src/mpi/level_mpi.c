@@ -3,15 +3,18 @@
  * sweep group's.
  *
  * Rank 0 drives, the others follow: every step is a command broadcast
- * from rank 0 (SETUP, SCATTER, SWEEP, SUMS, COUNT, GATHER, FREE, STOP) that
+ * from rank 0 (SETUP, SCATTER, SWEEP, SUMS, COUNT, CENSUS, GATHER, FREE,
+ * STOP) that
  * all ranks then carry out together. A sweep is, for colour 0 then 1: start the halo
  * exchange, update the block's interior (which reads no halo), finish the
  * exchange, update the block's edge rows and columns. Between sweeps every
  * rank keeps its block and its own sums of energy changes and move counts.
  * Only when the run reads the state does rank 0 command what it needs:
  * SUMS adds those integers over ranks exactly (sim_sync_sums), COUNT the
- * blocks' field counts (the observables), GATHER the blocks into rank 0's
- * global arrays (sim_sync: snapshots, the census, checkpoints, the end),
+ * blocks' field counts (the observables), CENSUS the census on the blocks
+ * (mpi/census_mpi.h), GATHER the blocks into rank 0's global arrays
+ * (sim_sync: snapshots, checkpoints, the end, a census of blocks too small
+ * for their own),
  * which the serial diagnostics and output code then read (the cost of
  * keeping them; docs/mpi.md says what that costs). */
 #include <omp.h>
@@ -21,12 +24,13 @@
 #include <unistd.h>
 #include "dynamics/dynamics.h"
 #include "dynamics/level.h"
+#include "mpi/census_mpi.h"
 #include "mpi/decomp.h"
 #include "mpi/level_mpi.h"
 #include "mpi/session.h"
 
 enum { CMD_STOP = 0, CMD_SETUP = 1, CMD_SCATTER = 2, CMD_SWEEP = 3, CMD_FREE = 4, CMD_SUMS = 5,
-       CMD_GATHER = 6, CMD_COUNT = 7 };
+       CMD_GATHER = 6, CMD_COUNT = 7, CMD_CENSUS = 8 };
 
 typedef struct {
     int64_t op, arg, step;
@@ -51,7 +55,7 @@ typedef struct {
     int ahead;       /* rank 0: SIM_SYNC_* bits of what is behind the blocks */
     energy_terms de; /* this rank's changes since the last SUMS */
     move_stats ms;
-    int64_t sweeps, sums, counts, gathers;   /* rank 0: commands sent (SOFTMATRIX_MPI_VERBOSE) */
+    int64_t sweeps, sums, counts, gathers, censuses;   /* rank 0: commands sent (SOFTMATRIX_MPI_VERBOSE) */
 } lat_engine;
 
 /* The ranks the lattice is split over (mpi/session.h). */
@@ -194,6 +198,11 @@ int mpi_lattice_serve(void)
         case CMD_SUMS: engine_sums(&e, NULL, NULL); break;
         case CMD_GATHER: decomp_gather(&e.d, none); break;
         case CMD_COUNT: engine_count(&e, NULL); break;
+        case CMD_CENSUS: {
+            sm_error err;   /* rank 0 reports the same failure */
+            census_mpi_take(&e.d, NULL, &err);
+            break;
+        }
         case CMD_FREE: engine_free(&e); break;
         default: engine_free(&e); return (int)c.arg;
         }
@@ -266,6 +275,17 @@ static void lm_sweep(sim_state *s)
     e->ahead = SIM_SYNC_SUMS | SIM_SYNC_FIELDS;
 }
 
+/* The blocks into rank 0's global arrays (which the state's pointers
+ * reach even through a const state). */
+static void engine_gather(lat_engine *e, const sim_state *s)
+{
+    int8_t *const global[2] = {s->st.level, s->st.sigma};
+    command((lat_cmd){CMD_GATHER, 0, 0, 0}, 1);
+    decomp_gather(&e->d, global);
+    e->ahead &= ~SIM_SYNC_FIELDS;
+    e->gathers++;
+}
+
 static void lm_sync(sim_state *s, int what)
 {
     lat_engine *e = engine_of(s);
@@ -275,13 +295,24 @@ static void lm_sync(sim_state *s, int what)
         e->ahead &= ~SIM_SYNC_SUMS;
         e->sums++;
     }
-    if (what == SIM_SYNC_FIELDS && (e->ahead & SIM_SYNC_FIELDS)) {
-        int8_t *const global[2] = {s->st.level, s->st.sigma};
-        command((lat_cmd){CMD_GATHER, 0, 0, 0}, 1);
-        decomp_gather(&e->d, global);
-        e->ahead &= ~SIM_SYNC_FIELDS;
-        e->gathers++;
+    if (what == SIM_SYNC_FIELDS && (e->ahead & SIM_SYNC_FIELDS)) engine_gather(e, s);
+}
+
+/* On the blocks while they are ahead of rank 0's arrays, unless they are
+ * too small to hold the margin the census reads (then gathered: a small
+ * lattice). */
+static int lm_census(const sim_state *s, census_result *r, sm_error *err)
+{
+    lat_engine *e = engine_of(s);
+    if (e->ahead & SIM_SYNC_FIELDS) {
+        if (census_mpi_blocks_ok(&e->d)) {
+            command((lat_cmd){CMD_CENSUS, 0, 0, 0}, 1);
+            e->censuses++;
+            return census_mpi_take(&e->d, r, err);
+        }
+        engine_gather(e, s);
     }
+    return sim_census_fields(s, r, err);
 }
 
 /* From the blocks while they are ahead of rank 0's arrays: the observables
@@ -320,8 +351,8 @@ static void lm_free(sim_state *s)
         mpi_session_release_lattice();
         if (getenv("SOFTMATRIX_MPI_VERBOSE"))
             fprintf(stderr, "softmatrix: level dynamics: %lld split sweeps, %lld sums, %lld counts, "
-                    "%lld gathers\n", (long long)e->sweeps, (long long)e->sums, (long long)e->counts,
-                    (long long)e->gathers);
+                    "%lld gathers, %lld censuses\n", (long long)e->sweeps, (long long)e->sums,
+                    (long long)e->counts, (long long)e->gathers, (long long)e->censuses);
     }
     engine_free(e);
     free(e);
@@ -338,6 +369,7 @@ const dynamics_ops DYNAMICS_LEVEL_MPI = {
     .sweep = lm_sweep,
     .sync = lm_sync,
     .field_counts = lm_field_counts,
+    .census = lm_census,
     .updates_per_sweep = lm_updates,
     .save = lm_save,
     .restore = lm_restore,
