@@ -327,6 +327,69 @@ def test_split_lattice_measures_without_gathering(sm_bin, mpi_bin, tmp_path):
     assert same, diff
 
 
+def census_config(tmp_path, Lx, Ly, boundary):
+    """A census every 2nd of 24 measured sweeps and nothing else that reads
+    the fields: a split lattice gathers only at the end."""
+    cfg = small_config(tmp_path / "run.h5", lattice={"Lx": Lx, "Ly": Ly, "boundary": boundary})
+    cfg["temperature"] = 3.0
+    cfg["run"] = {"seed": 5, "equilibration_sweeps": 5, "sweeps": 24, "measure_every": 3,
+                  "census_every": 2}
+    return write_config(tmp_path / "census.json", cfg)
+
+
+def verbose_mpirun(n, *args):
+    p = subprocess.run(["mpirun", "-n", str(n), "--oversubscribe", "-x", "SOFTMATRIX_MPI_VERBOSE=1",
+                        str(MPI_BIN), *map(str, args)], capture_output=True, text=True,
+                       timeout=TIMEOUT, env=ENV)
+    return p.returncode, p.stdout, p.stderr
+
+
+def without_timing(out):
+    return [l for l in out.splitlines() if not l.startswith("timing:")]
+
+
+@pytest.mark.parametrize("ranks,Lx,Ly,boundary,threads", [
+    (2, 40, 34, "open", 1),       # 1x2 blocks
+    (3, 38, 34, "periodic", 1),   # 1x3, uneven
+    (4, 40, 34, "periodic", 2),   # 2x2
+    (4, 37, 29, "open", 1),       # 2x2, uneven both ways
+    (3, 64, 20, "open", 1),       # 3x1, uneven
+    (2, 64, 20, "periodic", 2),   # 2x1
+])
+def test_census_on_the_blocks(sm_bin, mpi_bin, tmp_path, ranks, Lx, Ly, boundary, threads):
+    """The census of a split lattice is taken on its blocks, with no gather,
+    and is the OpenMP binary's in every field (file and printed table)."""
+    cfg = census_config(tmp_path, Lx, Ly, boundary)
+    rc, serial_out, err = run_sm("run", cfg, "--threads", threads)
+    assert rc == 0, err
+    (tmp_path / "run.h5").rename(tmp_path / "serial.h5")
+    rc, out, err = verbose_mpirun(ranks, "run", cfg, "--threads", threads)
+    assert rc == 0, err
+    # the end's 2 gathers only (each census used to add one)
+    assert "29 split sweeps, 17 sums, 8 counts, 2 gathers, 12 censuses" in err, err
+    assert without_timing(out) == without_timing(serial_out)
+    assert "cluster census at sweep" in out
+    same, diff = same_h5(tmp_path / "serial.h5", tmp_path / "run.h5")
+    assert same, diff
+
+
+def test_census_of_blocks_too_small_gathers(sm_bin, mpi_bin, tmp_path):
+    """Blocks under 7 sites a side (6 rows here) cannot hold the margin the
+    census reads: the lattice is gathered for each census instead, with the
+    same result."""
+    cfg = census_config(tmp_path, 30, 18, "open")
+    rc, serial_out, err = run_sm("run", cfg)
+    assert rc == 0, err
+    (tmp_path / "run.h5").rename(tmp_path / "serial.h5")
+    rc, out, err = verbose_mpirun(3, "run", cfg)
+    assert rc == 0, err
+    assert "split over 1x3 ranks" in err, err
+    assert "13 gathers, 0 censuses" in err, err
+    assert without_timing(out) == without_timing(serial_out)
+    same, diff = same_h5(tmp_path / "serial.h5", tmp_path / "run.h5")
+    assert same, diff
+
+
 def test_more_ranks_than_the_lattice_splits_into(mpi_bin, tmp_path):
     cfg = lattice_config(tmp_path, "level", "periodic", 2, 2)
     rc, _, err = mpirun(6, "run", cfg, "--quiet", timeout=120)   # a 2x3 grid, 2 sites in y
