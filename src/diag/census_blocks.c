@@ -1,6 +1,8 @@
 /* The census of a lattice split into blocks (diag/census_blocks.h).
  *
- * A block's packed part, per set i = 0..8: ncomp, largest, hist[32], nlab,
+ * A block's packed part, per set i = 8 down to 0 (a set equal to the one
+ * above in the block, no site of level i there, is a copy of its record
+ * rather than labelled again): ncomp, largest, hist[32], nlab,
  * the nlab edge pieces' sizes, then the labels of the sites of its bottom
  * row (nx), top row (nx), left column (ny) and right column (ny), -1 off
  * the set. Numbers are int64 so that one MPI type carries everything. */
@@ -55,9 +57,10 @@ static int64_t pack_piece(const census_comp_piece *pc, int nx, int ny, int64_t *
     return n;
 }
 
-/* The components of every set of the block (level: its nx x ny sites). */
-static int pack_components(const int8_t *level, int nx, int ny, int64_t *packed, int64_t *len,
-                           sm_error *err)
+/* The components of every set of the block (level: its nx x ny sites, ge:
+ * its sites with level >= i). */
+static int pack_components(const int8_t *level, int nx, int ny, const int64_t ge[CENSUS_NV],
+                           int64_t *packed, int64_t *len, sm_error *err)
 {
     census_comp_work cw;
     if (census_comp_work_init(&cw, nx, ny, err)) return 1;
@@ -72,9 +75,19 @@ static int pack_components(const int8_t *level, int nx, int ny, int64_t *packed,
         pc.edge[CENSUS_EDGE_RIGHT] = pc.edge[CENSUS_EDGE_LEFT] + ny;
     }
     *len = 0;
-    for (int i = 0; !rc && i < CENSUS_NV; i++) {
-        rc = census_comp_piece_of(&in, i, &cw, &pc);
-        if (!rc) *len += pack_piece(&pc, nx, ny, packed + *len);
+    int64_t above = 0;   /* where the record of set i + 1 starts */
+    for (int i = CENSUS_NV - 1; !rc && i >= 0; i--) {
+        const int64_t at = *len;
+        int64_t n;
+        if (i < CENSUS_NV - 1 && ge[i] == ge[i + 1]) {
+            n = at - above;
+            memcpy(packed + at, packed + above, sizeof *packed * (size_t)n);
+        } else {
+            rc = census_comp_piece_of(&in, i, &cw, &pc);
+            n = rc ? 0 : pack_piece(&pc, nx, ny, packed + at);
+        }
+        *len += n;
+        above = at;
     }
     free(buf);
     census_comp_work_free(&cw);
@@ -106,7 +119,7 @@ int census_block_part(const census_grid *g, int cx, int cy, const int8_t *level,
         for (int x = 0; x < nx; x++)
             for (int i = 0; i <= row[x]; i++) r->n_sites_ge[i]++;
     }
-    const int rc = pack_components(own, nx, ny, *packed, len, err);
+    const int rc = pack_components(own, nx, ny, r->n_sites_ge, *packed, len, err);
     free(own);
     if (rc) { free(*packed); *packed = NULL; }
     return rc;
@@ -286,7 +299,7 @@ int census_join_blocks(const census_grid *g, const int64_t *const *packed, censu
     piece_view *V = malloc(sizeof *V * (size_t)nb);
     int rc = !cur || !V;
     for (int b = 0; !rc && b < nb; b++) cur[b] = packed[b];
-    for (int i = 0; !rc && i < CENSUS_NV; i++) {
+    for (int i = CENSUS_NV - 1; !rc && i >= 0; i--) {
         int64_t nodes = 0;
         for (int b = 0; b < nb; b++) {
             int x0, y0, nx, ny;

@@ -4,7 +4,8 @@
  * whole lattice in every field, for many grids (uneven blocks, one or
  * several blocks a side), open and periodic, fields of every density (a
  * uniform random field, where the low sets percolate and the high ones do
- * not, and a smooth one with large clusters and winding components). */
+ * not, a smooth one with large clusters and winding components, and one of
+ * a few levels). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,9 @@ static uint64_t rnd(uint64_t *s)
     return *s;
 }
 
-/* kind 0: uniform in -1..8; 1: a smooth landscape (stripes and bumps) with noise */
+/* kind 0: uniform in -1..8; 1: a smooth landscape (stripes and bumps) with
+ * noise; 2: levels -1, 2, 3 and 6 only, so that most sets equal the next
+ * one up (which a block copies instead of labelling) */
 static void fill(int8_t *level, int8_t *sigma, int Lx, int Ly, int kind, uint64_t seed)
 {
     uint64_t s = seed | 1;
@@ -25,6 +28,7 @@ static void fill(int8_t *level, int8_t *sigma, int Lx, int Ly, int kind, uint64_
         for (int x = 0; x < Lx; x++) {
             int v = (int)(rnd(&s) % 10) - 1;
             if (kind == 1) v = (x * 7 / Lx + y * 5 / Ly + (int)(rnd(&s) % 3)) % 10 - 1;
+            if (kind == 2) v = (int[]){-1, 2, 3, 6}[(x / 5 + y / 4 + (int)(rnd(&s) % 2)) % 4];
             level[(int64_t)y * Lx + x] = (int8_t)v;
             sigma[(int64_t)y * Lx + x] = rnd(&s) & 1 ? 1 : -1;
         }
@@ -89,7 +93,7 @@ static void test_blocks_equal_whole(void)
     static const int sizes[][2] = {{40, 34}, {37, 29}, {64, 20}, {16, 16}, {17, 25}, {70, 33}, {9, 40}};
     int grids = 0;
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
-        for (int kind = 0; kind < 2; kind++)
+        for (int kind = 0; kind < 3; kind++)
             for (int bc = 0; bc < 2; bc++) {
                 const int Lx = sizes[s][0], Ly = sizes[s][1];
                 int8_t *level = malloc((size_t)Lx * Ly), *sigma = malloc((size_t)Lx * Ly);
@@ -103,7 +107,7 @@ static void test_blocks_equal_whole(void)
                     for (int py = 1; py <= 5; py++) {
                         const census_grid g = {Lx, Ly, in.boundary, px, py};
                         if (!census_grid_blocks_ok(&g)) continue;
-                        check_grid(&g, level, sigma, &want, kind ? "smooth" : "uniform");
+                        check_grid(&g, level, sigma, &want, (const char *[]){"uniform", "smooth", "few levels"}[kind]);
                         grids++;
                     }
                 free(level); free(sigma);
