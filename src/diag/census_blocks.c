@@ -57,6 +57,23 @@ static int64_t pack_piece(const census_comp_piece *pc, int nx, int ny, int64_t *
     return n;
 }
 
+/* The piece of a set that is empty in the block, or the whole block (one
+ * component, every edge site on it): nothing to label. */
+static void settled_piece(census_comp_piece *pc, int nx, int ny, bool whole)
+{
+    memset(pc->hist, 0, sizeof pc->hist);
+    const int64_t n = (int64_t)nx * ny;
+    pc->ncomp = pc->nlab = whole;
+    pc->largest = whole ? n : 0;
+    if (whole) {
+        pc->hist[63 - __builtin_clzll((unsigned long long)n)] = 1;
+        pc->size[0] = (int32_t)n;
+    }
+    const int len[4] = {nx, nx, ny, ny};
+    for (int e = 0; e < 4; e++)
+        for (int j = 0; j < len[e]; j++) pc->edge[e][j] = whole ? 0 : -1;
+}
+
 /* The components of every set of the block (level: its nx x ny sites, ge:
  * its sites with level >= i). */
 static int pack_components(const int8_t *level, int nx, int ny, const int64_t ge[CENSUS_NV],
@@ -83,7 +100,8 @@ static int pack_components(const int8_t *level, int nx, int ny, const int64_t ge
             n = at - above;
             memcpy(packed + at, packed + above, sizeof *packed * (size_t)n);
         } else {
-            rc = census_comp_piece_of(&in, i, &cw, &pc);
+            if (ge[i] == 0 || ge[i] == (int64_t)nx * ny) settled_piece(&pc, nx, ny, ge[i] > 0);
+            else rc = census_comp_piece_of(&in, i, &cw, &pc);
             n = rc ? 0 : pack_piece(&pc, nx, ny, packed + at);
         }
         *len += n;
@@ -113,12 +131,14 @@ int census_block_part(const census_grid *g, int cx, int cy, const int8_t *level,
         free(own); free(*packed); *packed = NULL;
         return sm_fail(err, "census: out of memory for a %d x %d block", nx, ny);
     }
+    int64_t at[CENSUS_NV + 1] = {0};   /* sites of level i - 1 (index 0: level -1) */
     for (int y = 0; y < ny; y++) {
         const int8_t *row = level + (int64_t)(y + M) * ww + M;
         memcpy(own + (int64_t)y * nx, row, (size_t)nx);
-        for (int x = 0; x < nx; x++)
-            for (int i = 0; i <= row[x]; i++) r->n_sites_ge[i]++;
+        for (int x = 0; x < nx; x++) at[row[x] + 1]++;
     }
+    for (int i = CENSUS_NV - 1; i >= 0; i--)
+        r->n_sites_ge[i] = at[i + 1] + (i + 1 < CENSUS_NV ? r->n_sites_ge[i + 1] : 0);
     const int rc = pack_components(own, nx, ny, r->n_sites_ge, *packed, len, err);
     free(own);
     if (rc) { free(*packed); *packed = NULL; }
