@@ -101,6 +101,7 @@ struct census_comp_level {
 static inline int size_bin(int64_t s) { return 63 - __builtin_clzll((unsigned long long)s); }
 
 _Static_assert(CENSUS_NV == 9, "census_components.h declares n_level[9]");
+_Static_assert(CENSUS_NBINS == 32, "census_components.h declares census_comp_piece's hist[32]");
 
 static inline int strip_row(int s, int ns, int Ly) { return (int)((int64_t)s * Ly / ns); }
 
