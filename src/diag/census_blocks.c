@@ -5,7 +5,7 @@
  * rather than labelled again): ncomp, largest, hist[32], nlab,
  * the nlab edge pieces' sizes, then the labels of the sites of its bottom
  * row (nx), top row (nx), left column (ny) and right column (ny), -1 off
- * the set. Numbers are int64 so that one MPI type carries everything. */
+ * the set. */
 #include <stdlib.h>
 #include <string.h>
 #include "diag/census_blocks.h"
@@ -43,12 +43,12 @@ _Static_assert(sizeof(census_result) % sizeof(int64_t) == 0, "census_result is i
 /* ------------------------------------------------------------ a block */
 
 /* One set's piece appended at p; returns the numbers written. */
-static int64_t pack_piece(const census_comp_piece *pc, int nx, int ny, int64_t *p)
+static int64_t pack_piece(const census_comp_piece *pc, int nx, int ny, census_packed *p)
 {
     int64_t n = 0;
-    p[n++] = pc->ncomp;
-    p[n++] = pc->largest;
-    for (int k = 0; k < CENSUS_NBINS; k++) p[n++] = pc->hist[k];
+    p[n++] = (census_packed)pc->ncomp;
+    p[n++] = (census_packed)pc->largest;
+    for (int k = 0; k < CENSUS_NBINS; k++) p[n++] = (census_packed)pc->hist[k];
     p[n++] = pc->nlab;
     for (int32_t k = 0; k < pc->nlab; k++) p[n++] = pc->size[k];
     const int len[4] = {nx, nx, ny, ny};
@@ -77,7 +77,7 @@ static void settled_piece(census_comp_piece *pc, int nx, int ny, bool whole)
 /* The components of every set of the block (level: its nx x ny sites, ge:
  * its sites with level >= i). */
 static int pack_components(const int8_t *level, int nx, int ny, const int64_t ge[CENSUS_NV],
-                           int64_t *packed, int64_t *len, sm_error *err)
+                           census_packed *packed, int64_t *len, sm_error *err)
 {
     census_comp_work cw;
     if (census_comp_work_init(&cw, nx, ny, err)) return 1;
@@ -113,7 +113,7 @@ static int pack_components(const int8_t *level, int nx, int ny, const int64_t ge
 }
 
 int census_block_part(const census_grid *g, int cx, int cy, const int8_t *level, const int8_t *sigma,
-                      census_result *r, int64_t **packed, int64_t *len, sm_error *err)
+                      census_result *r, census_packed **packed, int64_t *len, sm_error *err)
 {
     const int M = CENSUS_WINDOW_MARGIN;
     int x0, y0, nx, ny;
@@ -200,11 +200,11 @@ static void join_link(piece_join *J, int64_t a, int64_t b, int wx, int wy)
 /* One block's record of one set, read from its packed part. */
 typedef struct {
     int64_t ncomp, largest, nlab;
-    const int64_t *hist, *size, *edge[4];
+    const census_packed *hist, *size, *edge[4];
     int64_t base;   /* its first node */
 } piece_view;
 
-static const int64_t *piece_read(const int64_t *p, int nx, int ny, piece_view *v)
+static const census_packed *piece_read(const census_packed *p, int nx, int ny, piece_view *v)
 {
     v->ncomp = p[0];
     v->largest = p[1];
@@ -311,11 +311,11 @@ static int join_level(const census_grid *g, const piece_view *V, int64_t nodes, 
     return rc;
 }
 
-int census_join_blocks(const census_grid *g, const int64_t *const *packed, census_result *r,
+int census_join_blocks(const census_grid *g, const census_packed *const *packed, census_result *r,
                        sm_error *err)
 {
     const int nb = g->px * g->py;
-    const int64_t **cur = malloc(sizeof *cur * (size_t)nb);
+    const census_packed **cur = malloc(sizeof *cur * (size_t)nb);
     piece_view *V = malloc(sizeof *V * (size_t)nb);
     int rc = !cur || !V;
     for (int b = 0; !rc && b < nb; b++) cur[b] = packed[b];

@@ -65,7 +65,7 @@ static void window_exchange(const decomp *d, int8_t *win[2], int ww)
 
 /* This rank's part: its window filled and exchanged, its clusters and
  * component pieces. */
-static int block_part(decomp *d, census_result *part, int64_t **packed, int64_t *len, sm_error *err)
+static int block_part(decomp *d, census_result *part, census_packed **packed, int64_t *len, sm_error *err)
 {
     const int M = CENSUS_WINDOW_MARGIN, ww = d->b.nx + 2 * M, wh = d->b.ny + 2 * M;
     int8_t *win[2] = {malloc((size_t)ww * (size_t)wh), malloc((size_t)ww * (size_t)wh)};
@@ -87,7 +87,8 @@ static int block_part(decomp *d, census_result *part, int64_t **packed, int64_t 
 
 /* Rank 0: every rank's packed part, by_block[b] pointing at block b's;
  * NULL elsewhere, or when out of memory. */
-static int64_t *gather_parts(decomp *d, const int64_t *mine, int64_t len, const int64_t **by_block)
+static census_packed *gather_parts(decomp *d, const census_packed *mine, int64_t len,
+                                   const census_packed **by_block)
 {
     int me, ranks;
     MPI_Comm_rank(d->cart, &me);
@@ -96,13 +97,13 @@ static int64_t *gather_parts(decomp *d, const int64_t *mine, int64_t len, const 
     int *counts = me == 0 ? malloc(sizeof *counts * (size_t)ranks) : NULL;
     int *displs = me == 0 ? malloc(sizeof *displs * (size_t)ranks) : NULL;
     MPI_Gather(&n, 1, MPI_INT, counts, 1, MPI_INT, 0, d->cart);
-    int64_t *all = NULL;
+    census_packed *all = NULL;
     if (me == 0) {
         int64_t total = 0;
         for (int r = 0; r < ranks; r++) { displs[r] = (int)total; total += counts[r]; }
         all = malloc(sizeof *all * (size_t)total);
     }
-    MPI_Gatherv(mine, n, MPI_INT64_T, all, counts, displs, MPI_INT64_T, 0, d->cart);
+    MPI_Gatherv(mine, n, MPI_INT32_T, all, counts, displs, MPI_INT32_T, 0, d->cart);
     for (int r = 0; me == 0 && all && by_block && r < ranks; r++) {
         int c[2];
         MPI_Cart_coords(d->cart, r, 2, c);
@@ -117,7 +118,8 @@ int census_mpi_take(decomp *d, census_result *r, sm_error *err)
 {
     census_result part;
     memset(&part, 0, sizeof part);
-    int64_t *packed = NULL, len = 0;
+    census_packed *packed = NULL;
+    int64_t len = 0;
     int ok = !block_part(d, &part, &packed, &len, err), all;
     MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, d->cart);
     if (!all) {
@@ -127,8 +129,8 @@ int census_mpi_take(decomp *d, census_result *r, sm_error *err)
     census_result sum;
     MPI_Reduce(&part, &sum, (int)(sizeof part / sizeof(int64_t)), MPI_INT64_T, MPI_SUM, 0, d->cart);
     const int nb = d->px * d->py;
-    const int64_t **by_block = r ? calloc((size_t)nb, sizeof *by_block) : NULL;
-    int64_t *parts = gather_parts(d, packed, len, by_block);
+    const census_packed **by_block = r ? calloc((size_t)nb, sizeof *by_block) : NULL;
+    census_packed *parts = gather_parts(d, packed, len, by_block);
     free(packed);
     if (!r) return 0;
     int rc = 0;

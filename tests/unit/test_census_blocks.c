@@ -64,7 +64,7 @@ static void check_grid(const census_grid *g, const int8_t *level, const int8_t *
     const int nb = g->px * g->py, M = CENSUS_WINDOW_MARGIN;
     const size_t wcap = (size_t)(g->Lx + 2 * M) * (size_t)(g->Ly + 2 * M);
     int8_t *wl = malloc(wcap), *ws = malloc(wcap);
-    int64_t **packed = calloc((size_t)nb, sizeof *packed);
+    census_packed **packed = calloc((size_t)nb, sizeof *packed);
     census_result sum, part;
     memset(&sum, 0, sizeof sum);
     sm_error err;
@@ -75,7 +75,7 @@ static void check_grid(const census_grid *g, const int8_t *level, const int8_t *
         CHECK(census_block_part(g, b % g->px, b / g->px, wl, ws, &part, &packed[b], &len, &err) == 0, "%s", err.msg);
         census_result_add(&sum, &part);
     }
-    CHECK(census_join_blocks(g, (const int64_t *const *)packed, &sum, &err) == 0, "%s", err.msg);
+    CHECK(census_join_blocks(g, (const census_packed *const *)packed, &sum, &err) == 0, "%s", err.msg);
     const int64_t *a = (const int64_t *)&sum, *b = (const int64_t *)want;
     for (size_t k = 0; k < sizeof sum / sizeof *a; k++)
         if (a[k] != b[k]) {
