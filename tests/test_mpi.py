@@ -55,10 +55,11 @@ def same_h5(a, b):
 
 def mpi_counts(err):
     """The counts of commands in rank 0's SOFTMATRIX_MPI_VERBOSE line."""
-    m = re.search(r"(\d+) split sweeps, (\d+) sums, (\d+) counts, (\d+) gathers, (\d+) block writes, "
-                  r"(\d+) block reads", err)
+    m = re.search(r"(\d+) split sweeps, (\d+) sums, (\d+) counts, (\d+) gathers, (\d+) censuses, "
+                  r"(\d+) block writes, (\d+) block reads", err)
     assert m, err
-    return dict(zip(("sweeps", "sums", "counts", "gathers", "writes", "reads"), map(int, m.groups())))
+    keys = ("sweeps", "sums", "counts", "gathers", "censuses", "writes", "reads")
+    return dict(zip(keys, map(int, m.groups())))
 
 
 def softmatrix_lines(err):
@@ -368,6 +369,62 @@ def test_split_lattice_is_not_held_by_rank_0(mpi_bin, tmp_path):
         return ["mpirun", "-n", "2", "-x", "SOFTMATRIX_MPI_VERBOSE=1", MPI_BIN, "run", cfg, "--quiet"]
     per_site = peak_rss_mb(cmd(4096, 2048, "big")) - peak_rss_mb(cmd(64, 32, "small"))
     assert 4 < per_site < 12, per_site   # rank 0 holding the lattice too: about 25
+
+
+def census_config(tmp_path, Lx, Ly, boundary):
+    """A census every 2nd of 24 measured sweeps and nothing else that reads
+    the fields."""
+    cfg = small_config(tmp_path / "run.h5", lattice={"Lx": Lx, "Ly": Ly, "boundary": boundary})
+    cfg["temperature"] = 3.0
+    cfg["run"] = {"seed": 5, "equilibration_sweeps": 5, "sweeps": 24, "measure_every": 3,
+                  "census_every": 2}
+    return write_config(tmp_path / "census.json", cfg)
+
+
+def without_timing(out):
+    return [l for l in out.splitlines() if not l.startswith("timing:")]
+
+
+@pytest.mark.parametrize("ranks,Lx,Ly,boundary,threads", [
+    (2, 40, 34, "open", 1),       # 1x2 blocks
+    (3, 38, 34, "periodic", 1),   # 1x3, uneven
+    (4, 40, 34, "periodic", 2),   # 2x2
+    (4, 37, 29, "open", 1),       # 2x2, uneven both ways
+    (3, 64, 20, "open", 1),       # 3x1, uneven
+    (2, 64, 20, "periodic", 2),   # 2x1
+])
+def test_census_on_the_blocks(sm_bin, mpi_bin, tmp_path, ranks, Lx, Ly, boundary, threads):
+    """The census of a split lattice is taken on its blocks, with no gather,
+    and is the OpenMP binary's in every field (file and printed table)."""
+    cfg = census_config(tmp_path, Lx, Ly, boundary)
+    rc, serial_out, err = run_sm("run", cfg, "--threads", threads)
+    assert rc == 0, err
+    (tmp_path / "run.h5").rename(tmp_path / "serial.h5")
+    rc, out, err = mpirun(ranks, "run", cfg, "--threads", threads, verbose=True)
+    assert rc == 0, err
+    # no gather at all (each census used to add one)
+    assert "29 split sweeps, 17 sums, 8 counts, 0 gathers, 12 censuses" in err, err
+    assert without_timing(out) == without_timing(serial_out)
+    assert "cluster census at sweep" in out
+    same, diff = same_h5(tmp_path / "serial.h5", tmp_path / "run.h5")
+    assert same, diff
+
+
+def test_census_of_blocks_too_small_gathers(sm_bin, mpi_bin, tmp_path):
+    """Blocks under 7 sites a side (6 rows here) cannot hold the margin the
+    census reads: the lattice is gathered for each census instead, with the
+    same result."""
+    cfg = census_config(tmp_path, 30, 18, "open")
+    rc, serial_out, err = run_sm("run", cfg)
+    assert rc == 0, err
+    (tmp_path / "run.h5").rename(tmp_path / "serial.h5")
+    rc, out, err = mpirun(3, "run", cfg, verbose=True)
+    assert rc == 0, err
+    assert "split over 1x3 ranks" in err, err
+    assert "12 gathers, 0 censuses" in err, err   # one for each census
+    assert without_timing(out) == without_timing(serial_out)
+    same, diff = same_h5(tmp_path / "serial.h5", tmp_path / "run.h5")
+    assert same, diff
 
 
 def test_more_ranks_than_the_lattice_splits_into(mpi_bin, tmp_path):

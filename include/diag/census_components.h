@@ -51,4 +51,22 @@ void census_comp_work_free(census_comp_work *w);
 int census_components(const struct census_input *in, const int64_t n_level[9],
                       census_comp_work *w, struct census_result *r);
 
+/* One set {level >= i} of a block of a lattice split over ranks (the
+ * whole of in, an open lattice: no bond leaves it), labelled for joining
+ * with the other blocks (census_blocks.h): the counts of all its
+ * components, and a label for each component with a site on the block's
+ * edge. The caller gives out's arrays: size 2 (Lx + Ly), edge[BOTTOM] and
+ * edge[TOP] (rows 0 and Ly - 1) Lx, edge[LEFT] and edge[RIGHT] (columns 0
+ * and Lx - 1) Ly entries. Returns 1 when out of memory. */
+enum { CENSUS_EDGE_BOTTOM, CENSUS_EDGE_TOP, CENSUS_EDGE_LEFT, CENSUS_EDGE_RIGHT };
+typedef struct {
+    int64_t ncomp, largest, hist[32];   /* every component of the block */
+    int32_t nlab;                       /* components on the edge: labels 0..nlab - 1 */
+    int32_t *size;                      /* their sizes */
+    int32_t *edge[4];                   /* label of each edge site, -1 off the set */
+} census_comp_piece;
+
+int census_comp_piece_of(const struct census_input *in, int i, census_comp_work *w,
+                         census_comp_piece *out);
+
 #endif

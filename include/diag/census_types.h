@@ -18,6 +18,21 @@ typedef struct {
     int64_t hscl, cavity, arrows, cbosons, n, jamming, co, counter, neel;
 } census_counts;
 
+/* A window of a larger lattice: the array holds sites x0 <= gx < x0 + Lx,
+ * y0 <= gy < y0 + Ly of a global Lx x Ly lattice (unwrapped global
+ * coordinates; open: sites outside the lattice hold level -1), and only
+ * the centres own_x0 <= x < own_x1, own_y0 <= y < own_y1 of the array are
+ * counted. Counting a centre reads the sites up to 7 away in x and y (the
+ * V8 footprint without its tips; its bonds are known from where it sits),
+ * so the owned centres need a margin of CENSUS_WINDOW_MARGIN sites. The
+ * clusters of a block of a lattice split over MPI ranks (census_blocks.h). */
+enum { CENSUS_WINDOW_MARGIN = 7 };
+typedef struct census_window {
+    int Lx, Ly;
+    int x0, y0;
+    int own_x0, own_x1, own_y0, own_y1;
+} census_window;
+
 typedef struct census_input {
     int Lx, Ly;
     boundary_kind boundary;
@@ -29,6 +44,11 @@ typedef struct census_input {
      * has; 16 or 32 force a narrower version (the results are the same;
      * tests run every version the CPU can). */
     int vector_bytes;
+    /* NULL: the array is the whole lattice. Else it is a window of one
+     * (above): only the cluster fields are computed (skip_components is
+     * implied), and a periodic lattice must fit every footprint
+     * (Lx, Ly >= 16). */
+    const census_window *window;
 } census_input;
 
 typedef struct census_result {

@@ -28,8 +28,8 @@ typedef struct {
 typedef enum { DIAG_MEASURED = 0, DIAG_SCHEDULE = 1 } diag_clock;
 
 /* What a due diagnostic reads of the state: the per-site fields (the
- * default), or only the energy sums, the move counters and
- * sim_field_counts, which a lattice split over MPI ranks gives without
+ * default), or only the energy sums, the move counters, sim_field_counts
+ * and sim_census, which a lattice split over MPI ranks gives without
  * gathering its blocks. */
 typedef enum { DIAG_READS_FIELDS = 0, DIAG_READS_SUMS = 1 } diag_reads;
 

@@ -17,6 +17,8 @@
 #include "io/config.h"
 #include "dynamics/registry.h"
 
+struct census_result;
+
 typedef struct dynamics_ops {
     const char *update_unit;     /* what one site-update of the timing is */
     int nmoves;                  /* move types counted in sim_state.moves */
@@ -48,6 +50,9 @@ typedef struct dynamics_ops {
     /* The field counts of the current state, counted where the state is;
      * NULL: from s->st. */
     void (*field_counts)(const sim_state *s, field_counts *c);
+    /* The census (diag/census.h) of the current state, taken where the
+     * state is; NULL: census_compute on s->st. */
+    int (*census)(const sim_state *s, struct census_result *r, sm_error *err);
     int64_t (*updates_per_sweep)(const sim_state *s);
     /* The checkpoint records of level and sigma, written and read (and the
      * restored state checked) where the fields are: the blocks of a lattice
@@ -89,6 +94,12 @@ void sim_sync_sums(sim_state *s);
 void sim_field_counts(const sim_state *s, field_counts *c);
 /* Site-updates per sweep (the unit of ns per site-update). */
 int64_t sim_site_updates_per_sweep(const sim_state *s);
+/* The census of the state after the last sweep, without sim_sync (a
+ * lattice split over MPI ranks takes it on its blocks). */
+int sim_census(const sim_state *s, struct census_result *r, sm_error *err);
+/* The census of s->st as it stands: what sim_census does for a kind
+ * without its own. */
+int sim_census_fields(const sim_state *s, struct census_result *r, sm_error *err);
 /* The run's equilibration (run.equilibration_sweeps at the first
  * temperature) with the level dynamics when run.equilibration_dynamics is
  * "level" and the configured kind is another: the level dynamics samples

@@ -638,6 +638,11 @@ typedef struct {
     const census_work *w;
     const match_spec *S;
     bool fits[CENSUS_NV];   /* periodic: V_i fits the lattice at all */
+    /* the lattice (of which the array may be a window): its size, the
+     * global coordinates of array site (0, 0), and the array's columns and
+     * rows whose centres are counted */
+    int Lx, Ly, x0, y0;
+    int own_x0, own_x1, own_y0, own_y1;
 } fp_ctx;
 
 /* Truncated V_i clusters among sites x0 <= x < x1 of row y of a periodic
@@ -692,14 +697,14 @@ static void open_bonds(int Lx, int Ly, int x, int y, int i, int64_t *arrows, int
  * lattice: the planes are zero outside the lattice, so the footprint sums
  * are those of the footprint cut back to it; only the bonds depend on
  * where the edges are. */
-static ALWAYS_INLINE void truncated_open(const census_input *in, const fp_rows *R, cluster_acc *T, int y,
+static ALWAYS_INLINE void truncated_open(const fp_ctx *c, const fp_rows *R, cluster_acc *T, int y,
                                          int x0, int x1, const int i)
 {
     for (int x = x0; x < x1; x++) {
         if (R->level[x] != i) continue;
         const fp_vals v = fp_at(R, x, i);
         census_counts k;
-        open_bonds(in->Lx, in->Ly, x, y, i, &k.arrows, &k.cbosons);
+        open_bonds(c->Lx, c->Ly, x + c->x0, y + c->y0, i, &k.arrows, &k.cbosons);
         k.hscl = v.hscl; k.cavity = v.cav; k.n = v.hscl + k.arrows; k.jamming = 2 * (int64_t)v.ring;
         k.co = v.co; k.counter = v.hscl - v.co; k.neel = v.neel;
         T->ntrunc[i]++;
@@ -707,11 +712,11 @@ static ALWAYS_INLINE void truncated_open(const census_input *in, const fp_rows *
     }
 }
 
-static void truncated_open_row(const census_input *in, const fp_rows *R, cluster_acc *T, int y,
+static void truncated_open_row(const fp_ctx *c, const fp_rows *R, cluster_acc *T, int y,
                                int x0, int x1, int i)
 {
     switch (i) {
-#define LEVEL_CASE(k) case k: truncated_open(in, R, T, y, x0, x1, k); break;
+#define LEVEL_CASE(k) case k: truncated_open(c, R, T, y, x0, x1, k); break;
     LEVEL_CASE(0) LEVEL_CASE(1) LEVEL_CASE(2) LEVEL_CASE(3) LEVEL_CASE(4)
     LEVEL_CASE(5) LEVEL_CASE(6) LEVEL_CASE(7) LEVEL_CASE(8)
 #undef LEVEL_CASE
@@ -796,7 +801,7 @@ static ALWAYS_INLINE void rows_body(const fp_ctx *c, cluster_acc *T, uint8_t *db
 {
     const census_input *in = c->in;
     const census_work *w = c->w;
-    const int Lx = in->Lx, Ly = in->Ly, pw = w->pw;
+    const int Lx = in->Lx, pw = w->pw;
     const bool periodic = in->boundary == BOUNDARY_PERIODIC;
     /* diagonal rows from 8 above the first centre row to 7 below the last */
     int next = y0 + PAD - 8;
@@ -821,20 +826,23 @@ static ALWAYS_INLINE void rows_body(const fp_ctx *c, cluster_acc *T, uint8_t *db
         unsigned full = 0;
         int lo[CENSUS_NV], hi[CENSUS_NV];
         for (int i = 0; i < CENSUS_NV; i++) {
-            lo[i] = 0; hi[i] = Lx;
+            lo[i] = c->own_x0; hi[i] = c->own_x1;
             if (!cnt[i]) continue;
             if (periodic) {
-                if (!c->fits[i]) { truncated_row(in, T, y, 0, Lx, i); continue; }
+                if (!c->fits[i]) { truncated_row(in, T, y, lo[i], hi[i], i); continue; }
             } else {
-                int ylo, yhi;
-                open_fit_range(Ly, i, &ylo, &yhi);
-                open_fit_range(Lx, i, &lo[i], &hi[i]);
-                if (y < ylo || y >= yhi || lo[i] >= hi[i]) {
-                    truncated_open_row(in, &R, T, y, 0, Lx, i);
+                /* the fitting range in global coordinates, then in the array's */
+                int ylo, yhi, xlo, xhi;
+                open_fit_range(c->Ly, i, &ylo, &yhi);
+                open_fit_range(c->Lx, i, &xlo, &xhi);
+                if (xlo - c->x0 > lo[i]) lo[i] = xlo - c->x0;
+                if (xhi - c->x0 < hi[i]) hi[i] = xhi - c->x0;
+                if (y + c->y0 < ylo || y + c->y0 >= yhi || lo[i] >= hi[i]) {
+                    truncated_open_row(c, &R, T, y, c->own_x0, c->own_x1, i);
                     continue;
                 }
-                truncated_open_row(in, &R, T, y, 0, lo[i], i);
-                truncated_open_row(in, &R, T, y, hi[i], Lx, i);
+                truncated_open_row(c, &R, T, y, c->own_x0, lo[i], i);
+                truncated_open_row(c, &R, T, y, hi[i], c->own_x1, i);
             }
             /* a full-row pass costs about as much as 1/64 of its sites one by one */
             if (64 * cnt[i] < Lx || Lx < BLOCK) row_sparse(c, &R, T, i, lo[i], hi[i]);
@@ -919,7 +927,8 @@ static ALWAYS_INLINE int64_t planes_body(const census_input *in, census_work *w,
                                          uint8_t *scratch, const int vw)
 {
     const int Lx = in->Lx, Ly = in->Ly, pw = w->pw;
-    const bool periodic = in->boundary == BOUNDARY_PERIODIC;
+    /* a window holds its neighbourhood already: its planes' margin is never read */
+    const bool periodic = in->boundary == BOUNDARY_PERIODIC && !in->window;
     /* the row's indicators, HSCL and sigma = +1, which only its prefix sums keep */
     uint8_t *ih = scratch, *ip = scratch + pw;
     for (int Y = Y0; Y < Y1; Y++) {
@@ -1128,16 +1137,25 @@ static void cluster_pass(const census_input *in, census_work *work, const census
                          int nthreads, census_result *out, const match_spec S[CENSUS_NV],
                          const int64_t arrows[CENSUS_NV], const int64_t cbosons[CENSUS_NV])
 {
-    const int Ly = in->Ly;
+    const census_window *win = in->window;
     fp_ctx ctx = { .in = in, .w = work, .S = S };
-    for (int i = 0; i < CENSUS_NV; i++) ctx.fits[i] = census_fits(in->Lx, Ly, BOUNDARY_PERIODIC, i, 0, 0);
+    if (win) {
+        ctx.Lx = win->Lx; ctx.Ly = win->Ly; ctx.x0 = win->x0; ctx.y0 = win->y0;
+        ctx.own_x0 = win->own_x0; ctx.own_x1 = win->own_x1;
+        ctx.own_y0 = win->own_y0; ctx.own_y1 = win->own_y1;
+    } else {
+        ctx.Lx = in->Lx; ctx.Ly = in->Ly;
+        ctx.own_x1 = in->Lx; ctx.own_y1 = in->Ly;
+    }
+    for (int i = 0; i < CENSUS_NV; i++) ctx.fits[i] = census_fits(ctx.Lx, ctx.Ly, BOUNDARY_PERIODIC, i, 0, 0);
+    const int y0 = ctx.own_y0, y1 = ctx.own_y1;
     #pragma omp parallel num_threads(nthreads)
     {
         cluster_acc T;
         memset(&T, 0, sizeof T);
         uint8_t *dbuf = work->dbuf + (size_t)omp_get_thread_num() * DROWS * 6 * (size_t)work->pw;
         #pragma omp for schedule(dynamic, 1) nowait
-        for (int y = 0; y < Ly; y += STRIP) K->rows(&ctx, &T, dbuf, y, y + STRIP < Ly ? y + STRIP : Ly);
+        for (int y = y0; y < y1; y += STRIP) K->rows(&ctx, &T, dbuf, y, y + STRIP < y1 ? y + STRIP : y1);
         for (int i = 0; i < CENSUS_NV; i++) lane_flush(&T.lanes[i], &T.fit[i]);
 
         #pragma omp critical(census_merge)
@@ -1190,6 +1208,24 @@ static int census_clusters(const census_input *in, census_work *work, bool own, 
     return rc;
 }
 
+/* A window's counted centres have their margin in the array, and a
+ * periodic lattice fits every footprint (a smaller one's wrapped
+ * footprints are counted by explicit enumeration, which needs the whole
+ * lattice). */
+static int check_window(const census_input *in, sm_error *err)
+{
+    const census_window *v = in->window;
+    const int M = CENSUS_WINDOW_MARGIN;
+    if (v->own_x0 < M || v->own_y0 < M || v->own_x1 > in->Lx - M || v->own_y1 > in->Ly - M ||
+        v->own_x0 > v->own_x1 || v->own_y0 > v->own_y1)
+        return sm_fail(err, "census: window %d x %d has no margin of %d round its centres [%d, %d) x [%d, %d)",
+                       in->Lx, in->Ly, M, v->own_x0, v->own_x1, v->own_y0, v->own_y1);
+    if (in->boundary == BOUNDARY_PERIODIC && !census_fits(v->Lx, v->Ly, BOUNDARY_PERIODIC, 8, 0, 0))
+        return sm_fail(err, "census: a window of a periodic %d x %d lattice, which wraps footprints onto "
+                       "themselves (needs 16 x 16)", v->Lx, v->Ly);
+    return 0;
+}
+
 int census_compute(const census_input *in, census_work *work, census_result *out,
                    sm_error *err)
 {
@@ -1203,10 +1239,11 @@ int census_compute(const census_input *in, census_work *work, census_result *out
         return sm_fail(err, "census: work buffers are for %d x %d, lattice is %d x %d",
                        work->Lx, work->Ly, in->Lx, in->Ly);
     }
+    if (in->window && check_window(in, err)) return 1;
     memset(out, 0, sizeof *out);
     int64_t n_level[CENSUS_NV];
     if (census_clusters(in, work, own, out, n_level, err)) return 1;
-    if (in->skip_components) return 0;
+    if (in->skip_components || in->window) return 0;
     if (own && census_comp_work_init(&work->comp, in->Lx, in->Ly, err)) return 1;
     int rc = census_components(in, n_level, &work->comp, out);
     if (own) census_work_free(work);

@@ -101,6 +101,7 @@ struct census_comp_level {
 static inline int size_bin(int64_t s) { return 63 - __builtin_clzll((unsigned long long)s); }
 
 _Static_assert(CENSUS_NV == 9, "census_components.h declares n_level[9]");
+_Static_assert(CENSUS_NBINS == 32, "census_components.h declares census_comp_piece's hist[32]");
 
 static inline int strip_row(int s, int ns, int Ly) { return (int)((int64_t)s * Ly / ns); }
 
@@ -510,6 +511,27 @@ static void join_rows(merge_state *M, const census_input *in, const census_comp_
                   lb[run_at(S->start + W, S->before + W, S->bc[j])], 0, wy);
 }
 
+/* The strips' counts joined across the seams between them. */
+static void join_strips(merge_state *M, const census_input *in, const census_comp_work *w, bool simd,
+                        struct census_comp_slot *S, int i, int ns)
+{
+    struct census_comp_level *L = &w->level[i];
+    const int32_t cap = w->row_cap;
+    memset(M, 0, sizeof *M);
+    M->L = L;
+    for (int s = 0; s < ns; s++) {
+        const strip_stats *T = &L->strip[s];
+        M->ncomp += T->ncomp;
+        if (T->largest > M->largest) M->largest = T->largest;
+        for (int k = 0; k < CENSUS_NBINS; k++) M->hist[k] += T->hist[k];
+    }
+    for (int s = 1; s < ns; s++) {
+        const int y = strip_row(s, ns, in->Ly);
+        join_rows(M, in, w, simd, S, i, y - 1, L->bot + (int64_t)(s - 1) * cap, y,
+                  L->top + (int64_t)s * cap, 0);
+    }
+}
+
 /* Phase 2 for {level >= i}, labelled in ns strips; fills r's fields for i. */
 static void merge_level(const census_input *in, const census_comp_work *w, bool simd,
                         struct census_comp_slot *S, int i, int ns, census_result *r)
@@ -519,21 +541,9 @@ static void merge_level(const census_input *in, const census_comp_work *w, bool 
     const bool periodic = in->boundary == BOUNDARY_PERIODIC;
     struct census_comp_level *L = &w->level[i];
     merge_state M;
-    memset(&M, 0, sizeof M);
-    M.L = L;
-    for (int s = 0; s < ns; s++) {
-        const strip_stats *T = &L->strip[s];
-        M.ncomp += T->ncomp;
-        if (T->largest > M.largest) M.largest = T->largest;
-        for (int k = 0; k < CENSUS_NBINS; k++) M.hist[k] += T->hist[k];
-    }
     /* seams first: every link then has displacement 0, so only wraps can
      * close a winding loop and the events stay within Ly + row_cap */
-    for (int s = 1; s < ns; s++) {
-        const int y = strip_row(s, ns, Ly);
-        join_rows(&M, in, w, simd, S, i, y - 1, L->bot + (int64_t)(s - 1) * cap, y,
-                  L->top + (int64_t)s * cap, 0);
-    }
+    join_strips(&M, in, w, simd, S, i, ns);
     if (periodic) {
         for (int y = 0; y < Ly; y++) {
             const int8_t *row = in->level + (int64_t)y * Lx;
@@ -748,6 +758,91 @@ static int label_batch(const census_input *in, census_comp_work *w, const int *t
     return ok ? 0 : 1;
 }
 
+/* Strips per set: as many as asked for within min_strips..max_strips. */
+static int strips_of(const census_comp_work *w)
+{
+    const int ns = w->nstrips > w->min_strips ? w->nstrips : w->min_strips;
+    return ns > w->max_strips ? w->max_strips : ns;
+}
+
+/* --------------------------------------------------------------- a piece */
+
+/* The roots of the labels of row y's sites (labs: its runs' labels), or
+ * -1 off the set, into out. */
+static void piece_row(const census_input *in, const census_comp_work *w, bool simd,
+                      struct census_comp_slot *S, int i, int y, const int32_t *labs, int32_t *out)
+{
+    const int Lx = in->Lx, W = w->words;
+    const struct census_comp_level *L = &w->level[i];
+    build_masks(simd, in->level + (int64_t)y * Lx, Lx, 1, i, W, S->mask);
+    row_starts(S->mask, S->start, S->before, W, 0, NULL);
+    for (int x = 0; x < Lx; x++) {
+        int32_t kx, ky;
+        out[x] = S->mask[x >> 6] >> (x & 63) & 1 ? find_link(L, labs[run_at(S->start, S->before, x)], &kx, &ky)
+                                                 : -1;
+    }
+}
+
+/* The edges' roots renumbered 0..nlab - 1 in order of appearance, their
+ * sizes into out->size. link_x, free once every root is found, holds the
+ * new numbers. */
+static void piece_renumber(struct census_comp_level *L, const census_input *in, census_comp_piece *out)
+{
+    const int len[4] = {in->Lx, in->Lx, in->Ly, in->Ly};
+    for (int k = 0; k < 4; k++)
+        for (int j = 0; j < len[k]; j++)
+            if (out->edge[k][j] >= 0) L->link_x[out->edge[k][j]] = -1;
+    out->nlab = 0;
+    for (int k = 0; k < 4; k++)
+        for (int j = 0; j < len[k]; j++) {
+            const int32_t r = out->edge[k][j];
+            if (r < 0) continue;
+            if (L->link_x[r] < 0) {
+                L->link_x[r] = out->nlab;
+                out->size[out->nlab++] = L->size[r];
+            }
+            out->edge[k][j] = L->link_x[r];
+        }
+}
+
+int census_comp_piece_of(const census_input *in, int i, census_comp_work *w, census_comp_piece *out)
+{
+    const int Lx = in->Lx, Ly = in->Ly, ns = strips_of(w);
+    const bool simd = have_avx512();
+    const int threads = omp_get_max_threads() < w->slots ? omp_get_max_threads() : w->slots;
+    w->level = calloc(CENSUS_NV, sizeof *w->level);
+    struct census_comp_level *L = w->level ? &w->level[i] : NULL;
+    if (!L || level_alloc(L, w, ns)) {
+        if (L) level_free(L);
+        free(w->level);
+        w->level = NULL;
+        return 1;
+    }
+    #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+    for (int s = 0; s < ns; s++)
+        label_strip(in, w, simd, &w->slot[omp_get_thread_num()], i, s, strip_row(s, ns, Ly),
+                    strip_row(s + 1, ns, Ly));
+    merge_state M;
+    join_strips(&M, in, w, simd, &w->slot[0], i, ns);
+    out->ncomp = M.ncomp;
+    out->largest = M.largest;
+    memcpy(out->hist, M.hist, sizeof M.hist);
+    piece_row(in, w, simd, &w->slot[0], i, 0, L->top, out->edge[CENSUS_EDGE_BOTTOM]);
+    piece_row(in, w, simd, &w->slot[0], i, Ly - 1, L->bot + (int64_t)(ns - 1) * w->row_cap,
+              out->edge[CENSUS_EDGE_TOP]);
+    for (int y = 0; y < Ly; y++) {
+        const int8_t *row = in->level + (int64_t)y * Lx;
+        int32_t kx, ky;
+        out->edge[CENSUS_EDGE_LEFT][y] = row[0] >= i ? find_link(L, L->first[y], &kx, &ky) : -1;
+        out->edge[CENSUS_EDGE_RIGHT][y] = row[Lx - 1] >= i ? find_link(L, L->last[y], &kx, &ky) : -1;
+    }
+    piece_renumber(L, in, out);
+    level_free(L);
+    free(w->level);
+    w->level = NULL;
+    return 0;
+}
+
 int census_components(const census_input *in, const int64_t n_level[CENSUS_NV], census_comp_work *w,
                       census_result *r)
 {
@@ -761,8 +856,7 @@ int census_components(const census_input *in, const int64_t n_level[CENSUS_NV], 
     memset(r->n_span_y, 0, sizeof r->n_span_y);
     memset(r->n_span_xy, 0, sizeof r->n_span_xy);
 
-    int ns = w->nstrips > w->min_strips ? w->nstrips : w->min_strips;
-    if (ns > w->max_strips) ns = w->max_strips;
+    const int ns = strips_of(w);
     int64_t ge[CENSUS_NV + 1];
     int todo[CENSUS_NV];
     const int ntodo = plan_levels(n_level, N, ge, todo);

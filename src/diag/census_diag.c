@@ -6,12 +6,14 @@
 #include <string.h>
 #include "diag/census.h"
 #include "diag/diag.h"
+#include "dynamics/dynamics.h"
 
 /* The census's work buffers (about 3 bytes a site at its peak) are
  * allocated by each census and freed when it ends, so that a run holds
- * them only while a census runs (docs/census.md, memory). */
+ * them only while a census runs (docs/census.md, memory). The census is
+ * taken where the state is (sim_census): a lattice split over MPI ranks
+ * takes it on its blocks, so the run need not gather the fields for it. */
 typedef struct {
-    census_input in;
     census_result last;
     int64_t n;        /* censuses taken */
     int64_t last_step;
@@ -20,16 +22,6 @@ typedef struct {
 
 static const char *const LEVEL_COLS[CENSUS_NV] = {"0", "1", "2", "3", "4", "5", "6", "7", "8"};
 
-static void census_setup(census_diag *d, const lattice *lat, const model_state *s)
-{
-    memset(d, 0, sizeof *d);
-    d->in.Lx = lat->Lx;
-    d->in.Ly = lat->Ly;
-    d->in.boundary = lat->boundary;
-    d->in.level = s->level;
-    d->in.sigma = s->sigma;
-    d->last_step = -1;
-}
 
 
 /* One [9]-wide series row per quantity; counts (passed as doubles, exact
@@ -72,10 +64,11 @@ static const char HIST_DESC[] = "components of {level >= i} with size in [2^b, 2
     X("n_span_x", "components of {level >= i} spanning (wrapping) x", 1, r->n_span_x[i]) \
     X("n_span_y", "components of {level >= i} spanning (wrapping) y", 1, r->n_span_y[i])
 
-static int census_take(census_diag *d, h5out *h, int64_t step, sm_error *err)
+static int census_take(census_diag *d, const sim_state *sim, h5out *h, sm_error *err)
 {
     census_result *r = &d->last;
-    if (census_compute(&d->in, NULL, r, err)) return 1;
+    const int64_t step = sim->step;
+    if (sim_census(sim, r, err)) return 1;
     d->n++;
     d->last_step = step;
     double v[CENSUS_NV];
@@ -146,7 +139,8 @@ static int census_init(diag *d, const diag_ctx *c, sm_error *err)
     d->data = cd;
     d->every = c->cfg->census_every;
     d->clock = DIAG_MEASURED;
-    census_setup(cd, &c->sim->lat, &c->sim->st);
+    d->reads = DIAG_READS_SUMS;   /* sim_census reads the fields where they are */
+    cd->last_step = -1;
     cd->rows = config_measured_rows(c->cfg, c->cfg->census_every);
     return DIAG_OK;
 }
@@ -154,12 +148,7 @@ static int census_init(diag *d, const diag_ctx *c, sm_error *err)
 static int census_measure(diag *d, const diag_ctx *c, const schedule_point *sp, sm_error *err)
 {
     (void)sp;
-    census_diag *cd = d->data;
-    /* the arrays as they are now: a split lattice's copy on rank 0 is
-     * allocated by the first sync that fills it */
-    cd->in.level = c->sim->st.level;
-    cd->in.sigma = c->sim->st.sigma;
-    return census_take(cd, c->h, c->sim->step, err);
+    return census_take(d->data, c->sim, c->h, err);
 }
 
 static int census_finish(diag *d, const diag_ctx *c, sm_error *err)

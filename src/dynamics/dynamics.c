@@ -1,6 +1,7 @@
 /* The shared simulation state and the dispatch to the configured kind. */
 #include <string.h>
 #include "core/rng.h"
+#include "diag/census.h"
 #include "dynamics/dynamics.h"
 
 field_init field_init_of(const sm_config *cfg)
@@ -104,6 +105,19 @@ void sim_field_counts(const sim_state *s, field_counts *c)
 }
 
 int64_t sim_site_updates_per_sweep(const sim_state *s) { return s->dyn->updates_per_sweep(s); }
+
+int sim_census_fields(const sim_state *s, census_result *r, sm_error *err)
+{
+    const census_input in = {.Lx = s->lat.Lx, .Ly = s->lat.Ly, .boundary = s->lat.boundary,
+                             .level = s->st.level, .sigma = s->st.sigma};
+    return census_compute(&in, NULL, r, err);
+}
+
+int sim_census(const sim_state *s, census_result *r, sm_error *err)
+{
+    if (s->dyn->census) return s->dyn->census(s, r, err);
+    return sim_census_fields(s, r, err);
+}
 
 void sim_save_fields(const sim_state *s, ckpt_writer *w)
 {

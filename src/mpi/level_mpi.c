@@ -3,18 +3,22 @@
  * sweep group's.
  *
  * Rank 0 drives, the others follow: every step is a command broadcast
- * from rank 0 (SETUP, SCATTER, SWEEP, SUMS, COUNT, GATHER, FREE, STOP) that
+ * from rank 0 (SETUP, SCATTER, SWEEP, SUMS, COUNT, CENSUS, GATHER, FREE,
+ * STOP) that
  * all ranks then carry out together. A sweep is, for colour 0 then 1: start the halo
  * exchange, update the block's interior (which reads no halo), finish the
  * exchange, update the block's edge rows and columns. Between sweeps every
  * rank keeps its block and its own sums of energy changes and move counts.
  * Only when the run reads the state does rank 0 command what it needs:
  * SUMS adds those integers over ranks exactly (sim_sync_sums), COUNT the
- * blocks' field counts (the observables), GATHER the blocks into rank 0's
- * global arrays (sim_sync: snapshots, the census, the end), which the
- * serial diagnostics and output code then read (the cost of keeping them;
- * docs/mpi.md says what that costs). Checkpoints are written and read by
- * the blocks themselves (CKPT_WRITE, CKPT_READ, CKPT_CHECK; mpi/ckpt_mpi.h). */
+ * blocks' field counts (the observables), CENSUS the census on the blocks
+ * (mpi/census_mpi.h), GATHER the blocks into rank 0's global arrays
+ * (sim_sync: snapshots, the census of blocks too small for their own),
+ * which the serial diagnostics and output code then read (the cost of
+ * keeping them; docs/mpi.md says what that costs). Checkpoints are written
+ * and read by the blocks themselves (CKPT_WRITE, CKPT_READ, TERMS;
+ * mpi/ckpt_mpi.h), and so is the initial state (INIT): rank 0's global
+ * arrays are allocated and written only by a GATHER. */
 #include <errno.h>
 #include <omp.h>
 #include <stdio.h>
@@ -23,14 +27,15 @@
 #include <unistd.h>
 #include "dynamics/dynamics.h"
 #include "dynamics/level.h"
+#include "mpi/census_mpi.h"
 #include "mpi/ckpt_mpi.h"
 #include "mpi/decomp.h"
 #include "mpi/level_mpi.h"
 #include "mpi/session.h"
 
 enum { CMD_STOP = 0, CMD_SETUP = 1, CMD_SCATTER = 2, CMD_SWEEP = 3, CMD_FREE = 4, CMD_SUMS = 5,
-       CMD_GATHER = 6, CMD_COUNT = 7, CMD_CKPT_WRITE = 8, CMD_CKPT_READ = 9, CMD_TERMS = 10,
-       CMD_INIT = 11 };
+       CMD_GATHER = 6, CMD_COUNT = 7, CMD_CENSUS = 8, CMD_CKPT_WRITE = 9, CMD_CKPT_READ = 10,
+       CMD_TERMS = 11, CMD_INIT = 12 };
 
 typedef struct {
     int64_t op, arg, step;
@@ -64,7 +69,7 @@ typedef struct {
     energy_terms de; /* this rank's changes since the last SUMS */
     move_stats ms;
     /* rank 0: commands sent (SOFTMATRIX_MPI_VERBOSE) */
-    int64_t sweeps, sums, counts, gathers, block_writes, block_reads;
+    int64_t sweeps, sums, counts, gathers, censuses, block_writes, block_reads;
 } lat_engine;
 
 /* The ranks the lattice is split over (mpi/session.h). */
@@ -237,6 +242,11 @@ int mpi_lattice_serve(void)
         case CMD_SUMS: engine_sums(&e, NULL, NULL); break;
         case CMD_GATHER: decomp_gather(&e.d, none); break;
         case CMD_COUNT: engine_count(&e, NULL); break;
+        case CMD_CENSUS: {
+            sm_error err;   /* rank 0 reports the same failure */
+            census_mpi_take(&e.d, NULL, &err);
+            break;
+        }
         case CMD_CKPT_WRITE:
         case CMD_CKPT_READ: engine_io(&e, c.op == CMD_CKPT_WRITE, NULL); break;
         case CMD_INIT: engine_init(&e, NULL); break;
@@ -321,14 +331,25 @@ static void lm_sweep(sim_state *s)
 /* Rank 0's copy of the lattice, allocated the first time something reads
  * the fields of a lattice whose blocks set themselves up: sync cannot fail
  * softly, and a run that cannot hold what it must write cannot go on. */
-static void global_arrays(sim_state *s)
+static void global_arrays(model_state *st, const lattice *lat)
 {
     sm_error err;
-    if (!model_state_init(&s->st, s->lat.N, &err)) return;
+    if (!model_state_init(st, lat->N, &err)) return;
     fprintf(stderr, "softmatrix: out of memory for rank 0's copy of the %dx%d lattice (%lld MB), which "
-            "snapshots and the census read; docs/mpi.md\n", s->lat.Lx, s->lat.Ly,
-            (long long)(2 * s->lat.N >> 20));
+            "snapshots read; docs/mpi.md\n", lat->Lx, lat->Ly, (long long)(2 * lat->N >> 20));
     MPI_Abort(MPI_COMM_WORLD, 1);
+}
+
+/* The blocks into rank 0's global arrays, a copy that a state reading
+ * them even through a const pointer brings up to date (hence the cast). */
+static void engine_gather(lat_engine *e, const sim_state *s)
+{
+    if (!s->st.level) global_arrays((model_state *)&s->st, &s->lat);
+    int8_t *const global[2] = {s->st.level, s->st.sigma};
+    command((lat_cmd){CMD_GATHER, 0, 0, 0}, 1);
+    decomp_gather(&e->d, global);
+    e->ahead &= ~SIM_SYNC_FIELDS;
+    e->gathers++;
 }
 
 static void lm_sync(sim_state *s, int what)
@@ -340,14 +361,24 @@ static void lm_sync(sim_state *s, int what)
         e->ahead &= ~SIM_SYNC_SUMS;
         e->sums++;
     }
-    if (what == SIM_SYNC_FIELDS && (e->ahead & SIM_SYNC_FIELDS)) {
-        if (!s->st.level) global_arrays(s);
-        int8_t *const global[2] = {s->st.level, s->st.sigma};
-        command((lat_cmd){CMD_GATHER, 0, 0, 0}, 1);
-        decomp_gather(&e->d, global);
-        e->ahead &= ~SIM_SYNC_FIELDS;
-        e->gathers++;
+    if (what == SIM_SYNC_FIELDS && (e->ahead & SIM_SYNC_FIELDS)) engine_gather(e, s);
+}
+
+/* On the blocks while they are ahead of rank 0's arrays, unless they are
+ * too small to hold the margin the census reads (then gathered: a small
+ * lattice). */
+static int lm_census(const sim_state *s, census_result *r, sm_error *err)
+{
+    lat_engine *e = engine_of(s);
+    if (e->ahead & SIM_SYNC_FIELDS) {
+        if (census_mpi_blocks_ok(&e->d)) {
+            command((lat_cmd){CMD_CENSUS, 0, 0, 0}, 1);
+            e->censuses++;
+            return census_mpi_take(&e->d, r, err);
+        }
+        engine_gather(e, s);
     }
+    return sim_census_fields(s, r, err);
 }
 
 /* From the blocks while they are ahead of rank 0's arrays: the observables
@@ -461,8 +492,8 @@ static void lm_free(sim_state *s)
         mpi_session_release_lattice();
         if (getenv("SOFTMATRIX_MPI_VERBOSE"))
             fprintf(stderr, "softmatrix: level dynamics: %lld split sweeps, %lld sums, %lld counts, "
-                    "%lld gathers, %lld block writes, %lld block reads\n", (long long)e->sweeps,
-                    (long long)e->sums, (long long)e->counts, (long long)e->gathers,
+                    "%lld gathers, %lld censuses, %lld block writes, %lld block reads\n", (long long)e->sweeps,
+                    (long long)e->sums, (long long)e->counts, (long long)e->gathers, (long long)e->censuses,
                     (long long)e->block_writes, (long long)e->block_reads);
     }
     engine_free(e);
@@ -481,6 +512,7 @@ const dynamics_ops DYNAMICS_LEVEL_MPI = {
     .sweep = lm_sweep,
     .sync = lm_sync,
     .field_counts = lm_field_counts,
+    .census = lm_census,
     .updates_per_sweep = lm_updates,
     .save_fields = lm_save_fields,
     .restore_fields = lm_restore_fields,

@@ -43,7 +43,7 @@ static config cfg_new(int Lx, int Ly, boundary_kind bc)
 static void cfg_free(config *c) { free(c->level); free(c->sigma); }
 static census_input cfg_input(const config *c)
 {
-    census_input in = {c->Lx, c->Ly, c->bc, c->level, c->sigma, false, 0};
+    census_input in = {c->Lx, c->Ly, c->bc, c->level, c->sigma, false, 0, NULL};
     return in;
 }
 static int8_t *at(config *c, int8_t *f, int x, int y)

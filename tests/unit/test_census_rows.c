@@ -89,7 +89,7 @@ static void field_free(field *f) { free(f->level); free(f->sigma); }
 
 static void check_clusters(const field *f, const census_result *r, const char *what)
 {
-    census_input in = {f->Lx, f->Ly, f->bc, f->level, f->sigma, true, 0};
+    census_input in = {f->Lx, f->Ly, f->bc, f->level, f->sigma, true, 0, NULL};
     check_clusters_reference(&in, r, what);
 }
 
@@ -105,7 +105,7 @@ static void test_wide_lattices(void)
     for (size_t k = 0; k < sizeof lat / sizeof lat[0]; k++)
         for (int kind = 0; kind < 4; kind++) {
             field f = field_new(lat[k].Lx, lat[k].Ly, lat[k].bc, kind, 100 * k + kind);
-            census_input in = {f.Lx, f.Ly, f.bc, f.level, f.sigma, true, 0};
+            census_input in = {f.Lx, f.Ly, f.bc, f.level, f.sigma, true, 0, NULL};
             sm_error err;
             CHECK(census_work_init(&w, f.Lx, f.Ly, &err) == 0, "%s", err.msg);
             census_result r1, r2;
@@ -139,7 +139,7 @@ static void test_reused_work(void)
     census_work w;
     sm_error err;
     CHECK(census_work_init(&w, 150, 40, &err) == 0, "%s", err.msg);
-    census_input ia = {a.Lx, a.Ly, a.bc, a.level, a.sigma, true, 0}, ib = {b.Lx, b.Ly, b.bc, b.level, b.sigma, true, 0};
+    census_input ia = {a.Lx, a.Ly, a.bc, a.level, a.sigma, true, 0, NULL}, ib = {b.Lx, b.Ly, b.bc, b.level, b.sigma, true, 0, NULL};
     census_result r1, r2, r3;
     CHECK(census_compute(&ib, NULL, &r1, &err) == 0, "%s", err.msg);
     CHECK(census_compute(&ia, &w, &r2, &err) == 0, "%s", err.msg);
