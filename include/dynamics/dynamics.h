@@ -17,6 +17,8 @@
 #include "io/config.h"
 #include "dynamics/registry.h"
 
+struct h5out;
+
 typedef struct dynamics_ops {
     const char *update_unit;     /* what one site-update of the timing is */
     int nmoves;                  /* move types counted in sim_state.moves */
@@ -42,6 +44,11 @@ typedef struct dynamics_ops {
     /* The field counts of the current state, counted where the state is;
      * NULL: from s->st. */
     void (*field_counts)(const sim_state *s, field_counts *c);
+    /* A snapshot of the current state (io/h5out.h's h5out_snapshot of the
+     * fields bits), written from where the state is; NULL: from s->st,
+     * after sim_sync. */
+    int (*snapshot)(const sim_state *s, struct h5out *h, unsigned fields, int compression,
+                    sm_error *err);
     int64_t (*updates_per_sweep)(const sim_state *s);
     /* The kind's own checkpoint records, beside the shared fields. */
     void (*save)(const sim_state *s, ckpt_writer *w);
@@ -67,6 +74,10 @@ void sim_sync_sums(sim_state *s);
 /* The field counts (core/counts.h) of the state after the last sweep,
  * without sim_sync. */
 void sim_field_counts(const sim_state *s, field_counts *c);
+/* The snapshot of the state after the last sweep into h: without sim_sync
+ * when sim_snapshot_in_place, else of s->st. */
+int sim_snapshot(const sim_state *s, struct h5out *h, unsigned fields, int compression, sm_error *err);
+int sim_snapshot_in_place(const sim_state *s);
 /* Site-updates per sweep (the unit of ns per site-update). */
 int64_t sim_site_updates_per_sweep(const sim_state *s);
 /* The run's equilibration (run.equilibration_sweeps at the first

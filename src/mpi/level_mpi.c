@@ -24,9 +24,10 @@
 #include "mpi/decomp.h"
 #include "mpi/level_mpi.h"
 #include "mpi/session.h"
+#include "mpi/snapshot_mpi.h"
 
 enum { CMD_STOP = 0, CMD_SETUP = 1, CMD_SCATTER = 2, CMD_SWEEP = 3, CMD_FREE = 4, CMD_SUMS = 5,
-       CMD_GATHER = 6, CMD_COUNT = 7 };
+       CMD_GATHER = 6, CMD_COUNT = 7, CMD_SNAPSHOT = 8 };
 
 typedef struct {
     int64_t op, arg, step;
@@ -51,7 +52,7 @@ typedef struct {
     int ahead;       /* rank 0: SIM_SYNC_* bits of what is behind the blocks */
     energy_terms de; /* this rank's changes since the last SUMS */
     move_stats ms;
-    int64_t sweeps, sums, counts, gathers;   /* rank 0: commands sent (SOFTMATRIX_MPI_VERBOSE) */
+    int64_t sweeps, sums, counts, gathers, snapshots;   /* rank 0: commands sent (SOFTMATRIX_MPI_VERBOSE) */
 } lat_engine;
 
 /* The ranks the lattice is split over (mpi/session.h). */
@@ -194,6 +195,7 @@ int mpi_lattice_serve(void)
         case CMD_SUMS: engine_sums(&e, NULL, NULL); break;
         case CMD_GATHER: decomp_gather(&e.d, none); break;
         case CMD_COUNT: engine_count(&e, NULL); break;
+        case CMD_SNAPSHOT: snapshot_mpi_serve(&e.d); break;
         case CMD_FREE: engine_free(&e); break;
         default: engine_free(&e); return (int)c.arg;
         }
@@ -298,6 +300,18 @@ static void lm_field_counts(const sim_state *s, field_counts *c)
     e->counts++;
 }
 
+/* Every rank writes its own block into the file (mpi/snapshot_mpi.h): a
+ * snapshot gathers nothing, so rank 0 never needs the whole frame. */
+static int lm_snapshot(const sim_state *s, h5out *h, unsigned fields, int compression, sm_error *err)
+{
+    lat_engine *e = engine_of(s);
+    if (!e->split || !e->scattered)   /* the state is rank 0's */
+        return h5out_snapshot(h, fields, s->lat.Lx, s->lat.Ly, &s->st, s->step, compression, err);
+    command((lat_cmd){CMD_SNAPSHOT, 0, 0, 0}, 1);
+    e->snapshots++;
+    return snapshot_mpi_write(&e->d, h, fields, compression, s->step, err);
+}
+
 static int64_t lm_updates(const sim_state *s) { return s->lat.N; }
 
 /* Nothing of its own: the tables are rebuilt from T, the blocks from the
@@ -320,8 +334,8 @@ static void lm_free(sim_state *s)
         mpi_session_release_lattice();
         if (getenv("SOFTMATRIX_MPI_VERBOSE"))
             fprintf(stderr, "softmatrix: level dynamics: %lld split sweeps, %lld sums, %lld counts, "
-                    "%lld gathers\n", (long long)e->sweeps, (long long)e->sums, (long long)e->counts,
-                    (long long)e->gathers);
+                    "%lld gathers, %lld snapshots\n", (long long)e->sweeps, (long long)e->sums,
+                    (long long)e->counts, (long long)e->gathers, (long long)e->snapshots);
     }
     engine_free(e);
     free(e);
@@ -338,6 +352,7 @@ const dynamics_ops DYNAMICS_LEVEL_MPI = {
     .sweep = lm_sweep,
     .sync = lm_sync,
     .field_counts = lm_field_counts,
+    .snapshot = lm_snapshot,
     .updates_per_sweep = lm_updates,
     .save = lm_save,
     .restore = lm_restore,

@@ -1,0 +1,18 @@
+/* Snapshots of a lattice split over MPI ranks (docs/mpi.md): every rank
+ * writes its block of each frame into the output file collectively
+ * (io/h5out_mpio.h); nothing is gathered. Rank 0, which drives the run and
+ * owns the output, calls snapshot_mpi_write after it has commanded the
+ * others to snapshot_mpi_serve (mpi/level_mpi.c's SNAPSHOT). */
+#ifndef SM_MPI_SNAPSHOT_MPI_H
+#define SM_MPI_SNAPSHOT_MPI_H
+
+#include "io/h5out.h"
+#include "mpi/decomp.h"
+
+/* Rank 0 of d's grid: the snapshot of fields at step into h. */
+int snapshot_mpi_write(const decomp *d, h5out *h, unsigned fields, int compression, int64_t step,
+                       sm_error *err);
+/* The other ranks: their blocks of the snapshot rank 0 writes. */
+void snapshot_mpi_serve(const decomp *d);
+
+#endif
