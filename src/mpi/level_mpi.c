@@ -195,7 +195,7 @@ int mpi_lattice_serve(void)
         case CMD_SUMS: engine_sums(&e, NULL, NULL); break;
         case CMD_GATHER: decomp_gather(&e.d, none); break;
         case CMD_COUNT: engine_count(&e, NULL); break;
-        case CMD_SNAPSHOT: snapshot_mpi_serve(&e.d); break;
+        case CMD_SNAPSHOT: snapshot_mpi_serve(&e.d, lattice_comm()); break;
         case CMD_FREE: engine_free(&e); break;
         default: engine_free(&e); return (int)c.arg;
         }
@@ -309,7 +309,7 @@ static int lm_snapshot(const sim_state *s, h5out *h, unsigned fields, int compre
         return h5out_snapshot(h, fields, s->lat.Lx, s->lat.Ly, &s->st, s->step, compression, err);
     command((lat_cmd){CMD_SNAPSHOT, 0, 0, 0}, 1);
     e->snapshots++;
-    return snapshot_mpi_write(&e->d, h, fields, compression, s->step, err);
+    return snapshot_mpi_write(&e->d, lattice_comm(), h, fields, compression, s->step, err);
 }
 
 static int64_t lm_updates(const sim_state *s) { return s->lat.N; }
