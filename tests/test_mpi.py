@@ -373,13 +373,14 @@ def test_checkpoint_with_3_ranks_resumes_with_2_and_without_mpi(sm_bin, mpi_bin,
     assert "interrupted at sweep" in err
     ckpt, partial = tmp_path / "run.h5.ckpt", tmp_path / "run.h5.partial"
     saved = {f: f.read_bytes() for f in (ckpt, partial)}
-    rc, _, err = mpirun(2, "run", cfg, "--quiet", "--resume")
-    assert rc == 0, err
+    # resumed from the verified partial file, not rebuilt: the frames' checksums match
+    rc, _, err = mpirun(2, "run", cfg, "--resume")
+    assert rc == 0 and "resuming at sweep" in err and "rebuilding" not in err, err
     (tmp_path / "run.h5").rename(tmp_path / "resumed_2.h5")
     for f, data in saved.items():
         f.write_bytes(data)
-    rc, _, err = run_sm("run", cfg, "--quiet", "--resume")
-    assert rc == 0, err
+    rc, _, err = run_sm("run", cfg, "--resume")
+    assert rc == 0 and "resuming at sweep" in err and "rebuilding" not in err, err
     (tmp_path / "run.h5").rename(tmp_path / "resumed_serial.h5")
     rc, _, err = run_sm("run", cfg, "--quiet")
     assert rc == 0, err
@@ -485,8 +486,8 @@ def test_split_snapshots_in_row_strips(sm_bin, mpi_bin, tmp_path):
 def test_split_run_with_snapshots_resumes_bitwise(sm_bin, mpi_bin, tmp_path):
     """SIGINT to rank 0 of a split run that writes snapshots collectively:
     the checkpoint holds the frames' checksums (read back from the file by
-    rank 0); resumed split over 2 ranks, and by the OpenMP binary, the file
-    equals the uninterrupted OpenMP run's."""
+    rank 0), which the partial file matches; resumed split over 2 ranks, and
+    by the OpenMP binary, the file equals the uninterrupted OpenMP run's."""
     import signal
     import time
     cfg = snapshot_config(tmp_path, 40, 30, "open", 1, sweeps=6000, every=300)
@@ -518,13 +519,14 @@ def test_split_run_with_snapshots_resumes_bitwise(sm_bin, mpi_bin, tmp_path):
     assert p.returncode == 130, err
     ckpt = tmp_path / "run.h5.ckpt"
     saved = {f: f.read_bytes() for f in (ckpt, partial)}
-    rc, _, err = mpirun(2, "run", cfg, "--quiet", "--resume")
-    assert rc == 0, err
+    # resumed from the verified partial file, not rebuilt: the frames' checksums match
+    rc, _, err = mpirun(2, "run", cfg, "--resume")
+    assert rc == 0 and "resuming at sweep" in err and "rebuilding" not in err, err
     (tmp_path / "run.h5").rename(tmp_path / "resumed_2.h5")
     for f, data in saved.items():
         f.write_bytes(data)
-    rc, _, err = run_sm("run", cfg, "--quiet", "--resume")
-    assert rc == 0, err
+    rc, _, err = run_sm("run", cfg, "--resume")
+    assert rc == 0 and "resuming at sweep" in err and "rebuilding" not in err, err
     (tmp_path / "run.h5").rename(tmp_path / "resumed_serial.h5")
     rc, _, err = run_sm("run", cfg, "--quiet")
     assert rc == 0, err

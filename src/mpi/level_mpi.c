@@ -3,17 +3,19 @@
  * sweep group's.
  *
  * Rank 0 drives, the others follow: every step is a command broadcast
- * from rank 0 (SETUP, SCATTER, SWEEP, SUMS, COUNT, GATHER, FREE, STOP) that
+ * from rank 0 (SETUP, SCATTER, SWEEP, SUMS, COUNT, GATHER, SNAPSHOT, FREE, STOP) that
  * all ranks then carry out together. A sweep is, for colour 0 then 1: start the halo
  * exchange, update the block's interior (which reads no halo), finish the
  * exchange, update the block's edge rows and columns. Between sweeps every
  * rank keeps its block and its own sums of energy changes and move counts.
  * Only when the run reads the state does rank 0 command what it needs:
  * SUMS adds those integers over ranks exactly (sim_sync_sums), COUNT the
- * blocks' field counts (the observables), GATHER the blocks into rank 0's
- * global arrays (sim_sync: snapshots, the census, checkpoints, the end),
- * which the serial diagnostics and output code then read (the cost of
- * keeping them; docs/mpi.md says what that costs). */
+ * blocks' field counts (the observables), SNAPSHOT has every rank write
+ * its block of the snapshot frames into the output file collectively
+ * (mpi/snapshot_mpi.h), GATHER the blocks into rank 0's global arrays
+ * (sim_sync: the census, checkpoints, the end), which the serial
+ * diagnostics and output code then read (the cost of keeping them;
+ * docs/mpi.md says what that costs). */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
