@@ -101,40 +101,6 @@ static int write_block(hid_t d, int i, const h5out_snap_plan *pl, hsize_t at, co
     return rc < 0;
 }
 
-/* Field i's frame: its datasets created with the first one (collectively,
- * by the serial writer's code), step and time appended, this rank's block
- * written. */
-static int write_field(h5out *sh, int i, const h5out_snap_plan *pl, const h5out_block *b, int me,
-                       hid_t dxpl, sm_error *err)
-{
-    snap_field *f = &sh->snap[i];
-    if (!pl->created[i]) {
-        if (h5o_snapshot_create(sh, i, pl->Lx, pl->Ly, pl->compression, err)) return 1;
-    } else {
-        char g[96];
-        snprintf(g, sizeof g, "/snapshots/%s", SNAP_FIELD_NAMES[i]);
-        f->step = open_leaf(sh->file, g, "step");
-        f->time = open_leaf(sh->file, g, "time");
-        f->value = open_leaf(sh->file, g, "value");
-    }
-    void *buf = NULL;
-    const void *frame = h5o_snapshot_frame(i, &b->st, &buf);
-    const hsize_t at = (hsize_t)pl->frames[i];
-    const double time = (double)pl->step;   /* time in sweeps */
-    errno = 0;
-    int bad = f->step < 0 || f->time < 0 || f->value < 0 || !frame;
-    bad = bad || append_clock(f->step, H5T_NATIVE_INT64, at, &pl->step, me == 0, dxpl);
-    bad = bad || append_clock(f->time, H5T_NATIVE_DOUBLE, at, &time, me == 0, dxpl);
-    bad = bad || write_block(f->value, i, pl, at, b, frame, dxpl);
-    free(buf);
-    H5Dclose(f->step);
-    H5Dclose(f->time);
-    H5Dclose(f->value);
-    if (bad) return sm_fail(err, "%s: collective write of the %s snapshot failed: %s", pl->partial,
-                            SNAP_FIELD_NAMES[i], frame ? h5o_io_cause(errno) : "out of memory");
-    return 0;
-}
-
 static hid_t open_parallel(const char *path, MPI_Comm comm)
 {
     hid_t fapl = h5o_file_access();
@@ -146,7 +112,8 @@ static hid_t open_parallel(const char *path, MPI_Comm comm)
 }
 
 /* A failure on any rank is a failure on all: one of them may not have
- * written its block, so the frame is not what the run computed. */
+ * written its block, so the frame is not what the run computed, and a rank
+ * that stopped alone would leave the others waiting in a collective call. */
 static int agree(int bad, MPI_Comm comm, const h5out_snap_plan *pl, sm_error *err)
 {
     int any;
@@ -155,11 +122,47 @@ static int agree(int bad, MPI_Comm comm, const h5out_snap_plan *pl, sm_error *er
     return any;
 }
 
+/* Field i's frame: its datasets created with the first one (collectively,
+ * by the serial writer's code), step and time appended, this rank's block
+ * written. Every rank makes every collective call, whatever its own
+ * earlier calls returned. */
+static int write_field(h5out *sh, MPI_Comm comm, int i, const h5out_snap_plan *pl,
+                       const h5out_block *b, hid_t dxpl, sm_error *err)
+{
+    void *buf = NULL;
+    const void *frame = h5o_snapshot_frame(i, &b->st, &buf);
+    if (!frame) sm_fail(err, "%s: out of memory for the %s snapshot block", pl->partial, SNAP_FIELD_NAMES[i]);
+    if (agree(!frame, comm, pl, err)) return free(buf), 1;
+    snap_field *f = &sh->snap[i];
+    int me, bad = 0;
+    MPI_Comm_rank(comm, &me);
+    if (!pl->created[i]) {
+        bad = h5o_snapshot_create(sh, i, pl->Lx, pl->Ly, pl->compression, err);
+    } else {
+        char g[96];
+        snprintf(g, sizeof g, "/snapshots/%s", SNAP_FIELD_NAMES[i]);
+        f->step = open_leaf(sh->file, g, "step");
+        f->time = open_leaf(sh->file, g, "time");
+        f->value = open_leaf(sh->file, g, "value");
+    }
+    const hsize_t at = (hsize_t)pl->frames[i];
+    const double time = (double)pl->step;   /* time in sweeps */
+    errno = 0;
+    bad |= append_clock(f->step, H5T_NATIVE_INT64, at, &pl->step, me == 0, dxpl);
+    bad |= append_clock(f->time, H5T_NATIVE_DOUBLE, at, &time, me == 0, dxpl);
+    bad |= write_block(f->value, i, pl, at, b, frame, dxpl);
+    free(buf);
+    H5Dclose(f->step);
+    H5Dclose(f->time);
+    H5Dclose(f->value);
+    if (bad) sm_fail(err, "%s: collective write of the %s snapshot failed: %s", pl->partial,
+                     SNAP_FIELD_NAMES[i], h5o_io_cause(errno));
+    return agree(bad, comm, pl, err);
+}
+
 int h5out_snapshot_blocks(const h5out_snap_plan *pl, MPI_Comm comm, const h5out_block *b,
                           sm_error *err)
 {
-    int me;
-    MPI_Comm_rank(comm, &me);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);   /* errors are reported through sm_error */
     errno = 0;
     h5out *sh = calloc(1, sizeof *sh);   /* this rank's view of the writer, for the calls it shares */
@@ -178,7 +181,7 @@ int h5out_snapshot_blocks(const h5out_snap_plan *pl, MPI_Comm comm, const h5out_
     const hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
     H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
     for (int i = 0; i < SNAP_NFIELDS && !bad; i++)
-        if (pl->fields & (1u << i)) bad = write_field(sh, i, pl, b, me, dxpl, err);
+        if (pl->fields & (1u << i)) bad = write_field(sh, comm, i, pl, b, dxpl, err);
     H5Pclose(dxpl);
     errno = 0;
     if (H5Fclose(file) < 0 && !bad)
