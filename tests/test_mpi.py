@@ -15,7 +15,7 @@ from pathlib import Path
 import h5py
 import pytest
 
-from conftest import ROOT, run_sm, small_config, write_config
+from conftest import ROOT, run_sm, small_config, tmpfs, write_config
 from test_pinned import pinned_config
 
 # make mpi's binary, also when the suite runs against another build of the
@@ -535,3 +535,29 @@ def test_split_run_with_snapshots_resumes_bitwise(sm_bin, mpi_bin, tmp_path):
     for f in ("resumed_2.h5", "resumed_serial.h5"):
         same, diff = same_h5(tmp_path / "run.h5", tmp_path / f)
         assert same, f"{f}: {diff}"
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 2 MiB tmpfs (needs root and mount permission; skipped otherwise)."""
+    yield from tmpfs(tmp_path, "small", "2m")
+
+
+@pytest.mark.parametrize("ranks", [2, 4])
+def test_split_snapshot_on_a_full_disk_fails_cleanly(mpi_bin, small_fs, ranks):
+    """Uncompressed frames of 0.76 MB on a 2 MiB disk: the first snapshot is
+    written, the second does not fit. Rank 0 says so in one line before any
+    rank starts writing (parallel HDF5 would leave the others waiting in a
+    collective call), every rank exits non-zero, nothing is published."""
+    cfg = small_config(small_fs / "run.h5", lattice={"Lx": 200, "Ly": 200, "boundary": "open"})
+    cfg["run"] = {"seed": 2, "equilibration_sweeps": 5, "sweeps": 10, "measure_every": 3, "snapshot_every": 2}
+    cfg["output"]["snapshot_fields"] = SNAP_FIELDS
+    cfg["output"]["compression"] = 0
+    path = write_config(small_fs.parent / "full.json", cfg)
+    rc, _, err = mpirun(ranks, "run", path, "--quiet", timeout=120)
+    assert rc != 0
+    lines = softmatrix_lines(err)
+    assert len(lines) == 1 and "No space left on device for the snapshot" in lines[0], err
+    assert not (small_fs / "run.h5").exists()
+    with h5py.File(small_fs / "run.h5.partial", "r") as h:
+        assert h["snapshots/pcp/value"].shape[0] == 1

@@ -14,7 +14,8 @@
  *      collectively, and closes it;
  *   3. rank 0: h5out_snapshot_end reopens its handles and adds the frame to
  *      the checksums a checkpoint records, reading it back a chunk of rows
- *      at a time (bounded memory; the same bytes a serial snapshot hashes). */
+ *      at a time (bounded memory; the same bytes a serial snapshot hashes),
+ *      and checks that it reads back as the ranks wrote it. */
 #ifndef SM_H5OUT_MPIO_H
 #define SM_H5OUT_MPIO_H
 
@@ -44,11 +45,13 @@ typedef struct {
 int h5out_snapshot_begin(h5out *h, unsigned fields, int Lx, int Ly, int compression, int64_t step,
                          h5out_snap_plan *plan, sm_error *err);
 /* Every rank of comm (rank 0 of comm the one that began it): writes b.
- * Returns the same on every rank; a failure anywhere fails all. */
+ * Returns the same on every rank; a failure anywhere fails all. Rank 0
+ * gets in sums the checksums of what the ranks wrote of each field, by
+ * position (order free), which h5out_snapshot_end checks the file against. */
 int h5out_snapshot_blocks(const h5out_snap_plan *plan, MPI_Comm comm, const h5out_block *b,
-                          sm_error *err);
-/* Rank 0: h's handles reopened, and when written (the blocks' result) the
- * frame counted and hashed. */
-int h5out_snapshot_end(h5out *h, const h5out_snap_plan *plan, int written, sm_error *err);
+                          uint64_t sums[SNAP_NFIELDS], sm_error *err);
+/* Rank 0: h's handles reopened, and when written (sums not NULL) the frame
+ * read back, checked against sums, counted and hashed. */
+int h5out_snapshot_end(h5out *h, const h5out_snap_plan *plan, const uint64_t *sums, sm_error *err);
 
 #endif

@@ -6,8 +6,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include "h5out_impl.h"
 #include "io/h5out_mpio.h"
+
+/* Room on the file's disk for the frames uncompressed, and a little
+ * metadata, before any rank starts: parallel HDF5 fails a full disk on one
+ * rank in the middle of a collective call (rank 0 allocating the chunks)
+ * while the others wait in it for ever, so that case must not arise. */
+enum { SNAP_SPARE_BYTES = 1 << 20 };
+static int check_room(const h5out *h, unsigned fields, int Lx, int Ly, sm_error *err)
+{
+    double need = SNAP_SPARE_BYTES;
+    for (int i = 0; i < SNAP_NFIELDS; i++)
+        if (fields & (1u << i)) need += (double)h5o_snapshot_site_bytes(i) * Lx * Ly;
+    struct statvfs st;
+    if (statvfs(h->partial, &st) != 0) return 0;   /* nothing known: let the writes tell */
+    const double have = (double)st.f_bavail * (double)st.f_frsize;
+    if (have >= need) return 0;
+    return sm_fail(err, "%s: No space left on device for the snapshot (%.1f MiB free, its frames "
+                   "need up to %.1f MiB)", h->partial, have / 1048576.0, need / 1048576.0);
+}
 
 int h5out_snapshot_begin(h5out *h, unsigned fields, int Lx, int Ly, int compression, int64_t step,
                          h5out_snap_plan *plan, sm_error *err)
@@ -24,7 +43,7 @@ int h5out_snapshot_begin(h5out *h, unsigned fields, int Lx, int Ly, int compress
         plan->created[i] = h->snap[i].group >= 0;
         plan->frames[i] = (int64_t)h->snap[i].n;
     }
-    plan->ok = h5o_close_file(h, err) == 0;
+    plan->ok = check_room(h, fields, Lx, Ly, err) == 0 && h5o_close_file(h, err) == 0;
     return !plan->ok;
 }
 
@@ -33,6 +52,29 @@ static hid_t open_leaf(hid_t file, const char *group, const char *leaf)
     char p[300];
     snprintf(p, sizeof p, "%s/%s", group, leaf);
     return H5Dopen2(file, p, H5P_DEFAULT);
+}
+
+/* A checksum of frame bytes that does not depend on the order they are
+ * added in, each weighted by its offset in the frame: the ranks add up
+ * their blocks', rank 0 the frame it reads back, and the two must agree.
+ * It catches a write that MPI-IO lost without returning an error (Open
+ * MPI's OMPIO reports a full disk only on stderr), which would otherwise
+ * leave holes in a frame whose read-back checksum a checkpoint vouches for. */
+static uint64_t placed_sum(const unsigned char *p, size_t n, uint64_t offset)
+{
+    uint64_t s = 0;
+    for (size_t i = 0; i < n; i++) s += (uint64_t)(p[i] + 1u) * (((offset + i) * 0x9E3779B97F4A7C15ull) | 1u);
+    return s;
+}
+
+static uint64_t block_sum(int i, const h5out_snap_plan *pl, const h5out_block *b, const void *frame)
+{
+    const size_t site = h5o_snapshot_site_bytes(i), row = site * (size_t)b->nx;
+    uint64_t s = 0;
+    for (int y = 0; y < b->ny; y++)
+        s += placed_sum((const unsigned char *)frame + row * (size_t)y, row,
+                        ((uint64_t)(b->y0 + y) * (uint64_t)pl->Lx + (uint64_t)b->x0) * site);
+    return s;
 }
 
 /* Every dataset h5o_close_file closed, opened again by its path. */
@@ -127,12 +169,13 @@ static int agree(int bad, MPI_Comm comm, const h5out_snap_plan *pl, sm_error *er
  * written. Every rank makes every collective call, whatever its own
  * earlier calls returned. */
 static int write_field(h5out *sh, MPI_Comm comm, int i, const h5out_snap_plan *pl,
-                       const h5out_block *b, hid_t dxpl, sm_error *err)
+                       const h5out_block *b, hid_t dxpl, uint64_t *sum, sm_error *err)
 {
     void *buf = NULL;
     const void *frame = h5o_snapshot_frame(i, &b->st, &buf);
     if (!frame) sm_fail(err, "%s: out of memory for the %s snapshot block", pl->partial, SNAP_FIELD_NAMES[i]);
     if (agree(!frame, comm, pl, err)) return free(buf), 1;
+    *sum = block_sum(i, pl, b, frame);
     snap_field *f = &sh->snap[i];
     int me, bad = 0;
     MPI_Comm_rank(comm, &me);
@@ -161,8 +204,9 @@ static int write_field(h5out *sh, MPI_Comm comm, int i, const h5out_snap_plan *p
 }
 
 int h5out_snapshot_blocks(const h5out_snap_plan *pl, MPI_Comm comm, const h5out_block *b,
-                          sm_error *err)
+                          uint64_t sums[SNAP_NFIELDS], sm_error *err)
 {
+    uint64_t mine[SNAP_NFIELDS] = {0};
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);   /* errors are reported through sm_error */
     errno = 0;
     h5out *sh = calloc(1, sizeof *sh);   /* this rank's view of the writer, for the calls it shares */
@@ -181,19 +225,23 @@ int h5out_snapshot_blocks(const h5out_snap_plan *pl, MPI_Comm comm, const h5out_
     const hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
     H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
     for (int i = 0; i < SNAP_NFIELDS && !bad; i++)
-        if (pl->fields & (1u << i)) bad = write_field(sh, comm, i, pl, b, dxpl, err);
+        if (pl->fields & (1u << i)) bad = write_field(sh, comm, i, pl, b, dxpl, &mine[i], err);
     H5Pclose(dxpl);
     errno = 0;
     if (H5Fclose(file) < 0 && !bad)
         bad = sm_fail(err, "%s: closing the file after a snapshot failed: %s", pl->partial, h5o_io_cause(errno));
     free(sh);
-    return agree(bad, comm, pl, err);
+    if (agree(bad, comm, pl, err)) return 1;
+    MPI_Reduce(mine, sums, SNAP_NFIELDS, MPI_UINT64_T, MPI_SUM, 0, comm);
+    return 0;
 }
 
 /* Adds frame `at` of field i, as the file holds it, to its value checksum:
  * a chunk of rows at a time, in the order a serial snapshot hashes it. */
-static int hash_frame(h5out *h, int i, const h5out_snap_plan *pl, hsize_t at, sm_error *err)
+static int hash_frame(h5out *h, int i, const h5out_snap_plan *pl, hsize_t at, uint64_t written,
+                      sm_error *err)
 {
+    uint64_t sum = 0;
     snap_field *f = &h->snap[i];
     const int rank = h5o_snapshot_rank(i);
     const hsize_t strip = h5o_snapshot_strip_rows(i, pl->Lx, pl->Ly);
@@ -208,16 +256,22 @@ static int hash_frame(h5out *h, int i, const h5out_snap_plan *pl, hsize_t at, sm
         bad = H5Dread(f->value, h5o_snapshot_memtype(i), ms, fs, H5P_DEFAULT, buf) < 0;
         H5Sclose(ms);
         H5Sclose(fs);
-        if (!bad) sm_hash_add(&f->hash[2], buf, row * (size_t)rows);
+        if (bad) break;
+        sm_hash_add(&f->hash[2], buf, row * (size_t)rows);
+        sum += placed_sum(buf, row * (size_t)rows, (uint64_t)y * row);
     }
     free(buf);
     if (bad) return sm_fail(err, "%s: cannot read back the %s snapshot at step %lld", pl->partial,
                             SNAP_FIELD_NAMES[i], (long long)pl->step);
+    if (sum != written)
+        return sm_fail(err, "%s: the %s snapshot at step %lld does not read back as the ranks wrote it "
+                       "(MPI-IO lost a write: disk full?)", pl->partial, SNAP_FIELD_NAMES[i], (long long)pl->step);
     return 0;
 }
 
-int h5out_snapshot_end(h5out *h, const h5out_snap_plan *pl, int written, sm_error *err)
+int h5out_snapshot_end(h5out *h, const h5out_snap_plan *pl, const uint64_t *sums, sm_error *err)
 {
+    const int written = sums != NULL;
     for (int i = 0; i < SNAP_NFIELDS && written; i++) {
         snap_field *f = &h->snap[i];
         if (!(pl->fields & (1u << i)) || f->group >= 0) continue;
@@ -229,7 +283,7 @@ int h5out_snapshot_end(h5out *h, const h5out_snap_plan *pl, int written, sm_erro
     for (int i = 0; i < SNAP_NFIELDS && written; i++) {
         snap_field *f = &h->snap[i];
         if (!(pl->fields & (1u << i))) continue;
-        if (hash_frame(h, i, pl, f->n, err)) return 1;
+        if (hash_frame(h, i, pl, f->n, sums[i], err)) return 1;
         sm_hash_add(&f->hash[0], &pl->step, sizeof pl->step);
         sm_hash_add(&f->hash[1], &time, sizeof time);
         f->n++;

@@ -27,14 +27,15 @@ static int block_state(const decomp *d, h5out_block *b)
 }
 
 /* Every rank: its block of the plan's frames. */
-static int write_blocks(const decomp *d, MPI_Comm comm, const h5out_snap_plan *pl, sm_error *err)
+static int write_blocks(const decomp *d, MPI_Comm comm, const h5out_snap_plan *pl,
+                        uint64_t sums[SNAP_NFIELDS], sm_error *err)
 {
     h5out_block b;
     const int bad = block_state(d, &b);
     int any;
     MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, comm);
     int rc = any ? sm_fail(err, "%s: out of memory for the snapshot blocks", pl->partial)
-                 : h5out_snapshot_blocks(pl, comm, &b, err);
+                 : h5out_snapshot_blocks(pl, comm, &b, sums, err);
     free(b.st.level);
     free(b.st.sigma);
     return rc;
@@ -47,8 +48,9 @@ int snapshot_mpi_write(const decomp *d, MPI_Comm comm, h5out *h, unsigned fields
     const int begun = h5out_snapshot_begin(h, fields, d->Lx, d->Ly, compression, step, &pl, err) == 0;
     MPI_Bcast(&pl, (int)sizeof pl, MPI_BYTE, 0, comm);
     if (!begun) return 1;
-    const int rc = write_blocks(d, comm, &pl, err);
-    return h5out_snapshot_end(h, &pl, !rc, rc ? NULL : err) || rc;
+    uint64_t sums[SNAP_NFIELDS];
+    const int rc = write_blocks(d, comm, &pl, sums, err);
+    return h5out_snapshot_end(h, &pl, rc ? NULL : sums, rc ? NULL : err) || rc;
 }
 
 void snapshot_mpi_serve(const decomp *d, MPI_Comm comm)
@@ -56,5 +58,6 @@ void snapshot_mpi_serve(const decomp *d, MPI_Comm comm)
     h5out_snap_plan pl;
     MPI_Bcast(&pl, (int)sizeof pl, MPI_BYTE, 0, comm);
     sm_error err;   /* rank 0 reports the failure */
-    if (pl.ok) write_blocks(d, comm, &pl, &err);
+    uint64_t sums[SNAP_NFIELDS];   /* rank 0's */
+    if (pl.ok) write_blocks(d, comm, &pl, sums, &err);
 }
