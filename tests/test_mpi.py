@@ -17,7 +17,7 @@ from pathlib import Path
 import h5py
 import pytest
 
-from conftest import ROOT, not_under_asan, run_sm, small_config, write_config
+from conftest import ROOT, not_under_asan, run_sm, small_config, tmpfs, write_config
 from test_pinned import pinned_config
 
 # make mpi's binary, also when the suite runs against another build of the
@@ -56,9 +56,9 @@ def same_h5(a, b):
 def mpi_counts(err):
     """The counts of commands in rank 0's SOFTMATRIX_MPI_VERBOSE line."""
     m = re.search(r"(\d+) split sweeps, (\d+) sums, (\d+) counts, (\d+) gathers, (\d+) censuses, "
-                  r"(\d+) block writes, (\d+) block reads", err)
+                  r"(\d+) snapshots, (\d+) block writes, (\d+) block reads", err)
     assert m, err
-    keys = ("sweeps", "sums", "counts", "gathers", "censuses", "writes", "reads")
+    keys = ("sweeps", "sums", "counts", "gathers", "censuses", "snapshots", "writes", "reads")
     return dict(zip(keys, map(int, m.groups())))
 
 
@@ -325,8 +325,8 @@ def test_split_lattice_synced_only_when_read(sm_bin, mpi_bin, tmp_path, kind):
 
 def test_split_lattice_measures_without_gathering(sm_bin, mpi_bin, tmp_path):
     """measure_every 1: the observables come from the blocks (sums and field
-    counts reduced over ranks); only the 4 snapshots gather the lattice, and
-    the observables are the OpenMP run's."""
+    counts reduced over ranks), the 4 snapshots are written by every rank from
+    its block: nothing gathers the lattice, and the file is the OpenMP run's."""
     cfg = small_config(tmp_path / "run.h5", lattice={"Lx": 64, "Ly": 48, "boundary": "periodic"})
     cfg["run"] = {"seed": 1, "equilibration_sweeps": 10, "sweeps": 200, "measure_every": 1,
                   "snapshot_every": 50}
@@ -338,8 +338,8 @@ def test_split_lattice_measures_without_gathering(sm_bin, mpi_bin, tmp_path):
     p = subprocess.run(["mpirun", "-n", "2", "-x", "SOFTMATRIX_MPI_VERBOSE=1", str(mpi_bin), "run",
                         str(cfg), "--quiet"], capture_output=True, text=True, timeout=TIMEOUT, env=ENV)
     assert p.returncode == 0, p.stderr
-    # 200 measurements and the end sum; 4 of the 200 counts follow a snapshot's gather
-    assert "210 split sweeps, 201 sums, 196 counts, 4 gathers" in p.stderr, p.stderr
+    # 200 measurements and the end sum, every count from the blocks
+    assert "210 split sweeps, 201 sums, 200 counts, 0 gathers, 0 censuses, 4 snapshots" in p.stderr, p.stderr
     same, diff = same_h5(tmp_path / "serial.h5", tmp_path / "run.h5")
     assert same, diff
 
@@ -472,14 +472,16 @@ def test_checkpoint_with_3_ranks_resumes_with_2_and_without_mpi(sm_bin, mpi_bin,
     assert "interrupted at sweep" in err
     ckpt, partial = tmp_path / "run.h5.ckpt", tmp_path / "run.h5.partial"
     saved = {f: f.read_bytes() for f in (ckpt, partial)}
-    rc, _, err = mpirun(2, "run", cfg, "--quiet", "--resume", verbose=True)
-    assert rc == 0, err
-    assert mpi_counts(err)["reads"] == 2, err   # level and sigma straight into the blocks
+    # resumed from the verified partial file, not rebuilt: the frames' checksums match;
+    # level and sigma go straight into the blocks
+    rc, _, err = mpirun(2, "run", cfg, "--resume", verbose=True)
+    assert rc == 0 and "resuming at sweep" in err and "rebuilding" not in err, err
+    assert mpi_counts(err)["reads"] == 2, err
     (tmp_path / "run.h5").rename(tmp_path / "resumed_2.h5")
     for f, data in saved.items():
         f.write_bytes(data)
-    rc, _, err = run_sm("run", cfg, "--quiet", "--resume")
-    assert rc == 0, err
+    rc, _, err = run_sm("run", cfg, "--resume")
+    assert rc == 0 and "resuming at sweep" in err and "rebuilding" not in err, err
     (tmp_path / "run.h5").rename(tmp_path / "resumed_serial.h5")
     rc, _, err = run_sm("run", cfg, "--quiet")
     assert rc == 0, err
@@ -517,3 +519,145 @@ def test_resume_from_another_configs_checkpoint_refused_by_every_rank(sm_bin, mp
         and "seed" in lines[0], err
     assert all(f.read_bytes() == data for f, data in saved.items())
     assert not (tmp_path / "run.h5").exists()
+
+
+# ---- snapshots of a split lattice: written collectively from the blocks ----
+
+SNAP_FIELDS = ["level", "sigma", "phase", "z", "pcp"]
+
+
+def snapshot_config(tmp_path, Lx, Ly, boundary, compression, sweeps=20, every=4):
+    cfg = small_config(tmp_path / "run.h5", lattice={"Lx": Lx, "Ly": Ly, "boundary": boundary})
+    cfg["run"] = {"seed": 2, "equilibration_sweeps": 5, "sweeps": sweeps, "measure_every": 3,
+                  "snapshot_every": every}
+    cfg["output"]["snapshot_fields"] = SNAP_FIELDS
+    cfg["output"]["compression"] = compression
+    return write_config(tmp_path / "snap.json", cfg)
+
+
+def without_timing(out):
+    return [l for l in out.splitlines() if not l.startswith("timing:")]
+
+
+def split_run_equals_openmp(tmp_path, cfg, ranks, threads=1):
+    """The OpenMP run and the split one, to the same path: same file (h5diff),
+    same XDMF sidecar, same report; returns the split run's stderr."""
+    rc, out, err = run_sm("run", cfg, "--threads", 2)
+    assert rc == 0, err
+    (tmp_path / "run.h5").rename(tmp_path / "serial.h5")
+    xmf = (tmp_path / "run.h5.xmf").read_text()
+    p = subprocess.run(["mpirun", "-n", str(ranks), "--oversubscribe", "-x", "SOFTMATRIX_MPI_VERBOSE=1",
+                        str(MPI_BIN), "run", str(cfg), "--threads", str(threads)],
+                       capture_output=True, text=True, timeout=TIMEOUT, env=ENV)
+    assert p.returncode == 0, p.stderr
+    same, diff = same_h5(tmp_path / "serial.h5", tmp_path / "run.h5")
+    assert same, diff
+    assert (tmp_path / "run.h5.xmf").read_text() == xmf
+    assert without_timing(p.stdout) == without_timing(out)
+    return p.stderr
+
+
+# (ranks, Lx, Ly, boundary, compression): odd sizes, uneven blocks, a 2x2 grid,
+# a lattice cut along x (blocks of partial rows), compressed and not
+@pytest.mark.parametrize("ranks,Lx,Ly,boundary,compression", [
+    (2, 23, 17, "open", 0), (3, 24, 20, "periodic", 4), (4, 23, 17, "open", 2),
+    (4, 26, 18, "periodic", 0), (4, 41, 13, "open", 3)])
+def test_split_snapshots_written_collectively(sm_bin, mpi_bin, tmp_path, ranks, Lx, Ly, boundary,
+                                              compression):
+    """Every snapshot field every 4 sweeps: each rank writes its block; the
+    file is the OpenMP run's, and the lattice is never gathered."""
+    err = split_run_equals_openmp(tmp_path, snapshot_config(tmp_path, Lx, Ly, boundary, compression), ranks)
+    assert "0 gathers, 0 censuses, 5 snapshots" in err, err
+
+
+def test_split_snapshots_in_row_strips(sm_bin, mpi_bin, tmp_path):
+    """A pcp frame of 4.7 MB is stored in chunks of 116 rows (at most 4 MiB,
+    the same for any rank count), compressed, written by 2 ranks whose blocks
+    hold half rows (cut along x); the other fields' frames are one chunk."""
+    cfg = snapshot_config(tmp_path, 3000, 130, "periodic", 1, sweeps=6, every=3)
+    err = split_run_equals_openmp(tmp_path, cfg, 2, threads=2)
+    assert "lattice split over 2x1 ranks" in err and "2 snapshots" in err, err
+    for f in ("serial.h5", "run.h5"):
+        with h5py.File(tmp_path / f) as h:
+            assert h["snapshots/pcp/value"].chunks == (1, 116, 3000, 3)
+            assert h["snapshots/level/value"].chunks == (1, 130, 3000)
+
+
+def test_split_run_with_snapshots_resumes_bitwise(sm_bin, mpi_bin, tmp_path):
+    """SIGINT to rank 0 of a split run that writes snapshots collectively:
+    the checkpoint holds the frames' checksums (read back from the file by
+    rank 0), which the partial file matches; resumed split over 2 ranks, and
+    by the OpenMP binary, the file equals the uninterrupted OpenMP run's."""
+    import signal
+    import time
+    cfg = snapshot_config(tmp_path, 40, 30, "open", 1, sweeps=6000, every=300)
+    p = subprocess.Popen(["mpirun", "-n", "3", "--oversubscribe", str(mpi_bin), "run", str(cfg), "--quiet"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    rank0 = None
+    deadline = time.time() + 60
+    while rank0 is None and time.time() < deadline:
+        time.sleep(0.2)
+        for pid in Path("/proc").iterdir():
+            try:
+                if pid.name.isdigit() and b"OMPI_COMM_WORLD_RANK=0\0" in (pid / "environ").read_bytes() \
+                        and str(cfg).encode() in (pid / "cmdline").read_bytes():
+                    rank0 = int(pid.name)
+            except OSError:
+                pass
+    assert rank0, "rank 0 not found"
+    partial = tmp_path / "run.h5.partial"
+    while time.time() < deadline:   # past the first snapshots
+        time.sleep(0.05)
+        try:
+            with h5py.File(partial, "r", locking=False) as h:
+                if h["snapshots/pcp/value"].shape[0] >= 2:
+                    break
+        except (OSError, KeyError):
+            pass
+    os.kill(rank0, signal.SIGINT)
+    _, err = p.communicate(timeout=TIMEOUT)
+    assert p.returncode == 130, err
+    ckpt = tmp_path / "run.h5.ckpt"
+    saved = {f: f.read_bytes() for f in (ckpt, partial)}
+    # resumed from the verified partial file, not rebuilt: the frames' checksums match
+    rc, _, err = mpirun(2, "run", cfg, "--resume")
+    assert rc == 0 and "resuming at sweep" in err and "rebuilding" not in err, err
+    (tmp_path / "run.h5").rename(tmp_path / "resumed_2.h5")
+    for f, data in saved.items():
+        f.write_bytes(data)
+    rc, _, err = run_sm("run", cfg, "--resume")
+    assert rc == 0 and "resuming at sweep" in err and "rebuilding" not in err, err
+    (tmp_path / "run.h5").rename(tmp_path / "resumed_serial.h5")
+    rc, _, err = run_sm("run", cfg, "--quiet")
+    assert rc == 0, err
+    with h5py.File(tmp_path / "run.h5") as h:
+        assert h["snapshots/pcp/value"].shape[0] == 20
+    for f in ("resumed_2.h5", "resumed_serial.h5"):
+        same, diff = same_h5(tmp_path / "run.h5", tmp_path / f)
+        assert same, f"{f}: {diff}"
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 2 MiB tmpfs (needs root and mount permission; skipped otherwise)."""
+    yield from tmpfs(tmp_path, "small", "2m")
+
+
+@pytest.mark.parametrize("ranks", [2, 4])
+def test_split_snapshot_on_a_full_disk_fails_cleanly(mpi_bin, small_fs, ranks):
+    """Uncompressed frames of 0.76 MB on a 2 MiB disk: the first snapshot is
+    written, the second does not fit. Rank 0 says so in one line before any
+    rank starts writing (parallel HDF5 would leave the others waiting in a
+    collective call), every rank exits non-zero, nothing is published."""
+    cfg = small_config(small_fs / "run.h5", lattice={"Lx": 200, "Ly": 200, "boundary": "open"})
+    cfg["run"] = {"seed": 2, "equilibration_sweeps": 5, "sweeps": 10, "measure_every": 3, "snapshot_every": 2}
+    cfg["output"]["snapshot_fields"] = SNAP_FIELDS
+    cfg["output"]["compression"] = 0
+    path = write_config(small_fs.parent / "full.json", cfg)
+    rc, _, err = mpirun(ranks, "run", path, "--quiet", timeout=120)
+    assert rc != 0
+    lines = softmatrix_lines(err)
+    assert len(lines) == 1 and "No space left on device for the snapshot" in lines[0], err
+    assert not (small_fs / "run.h5").exists()
+    with h5py.File(small_fs / "run.h5.partial", "r") as h:
+        assert h["snapshots/pcp/value"].shape[0] == 1

@@ -18,6 +18,7 @@
 #include "dynamics/registry.h"
 
 struct census_result;
+struct h5out;
 
 typedef struct dynamics_ops {
     const char *update_unit;     /* what one site-update of the timing is */
@@ -53,6 +54,11 @@ typedef struct dynamics_ops {
     /* The census (diag/census.h) of the current state, taken where the
      * state is; NULL: census_compute on s->st. */
     int (*census)(const sim_state *s, struct census_result *r, sm_error *err);
+    /* A snapshot of the current state (io/h5out.h's h5out_snapshot of the
+     * fields bits), written from where the state is; NULL: from s->st,
+     * after sim_sync. */
+    int (*snapshot)(const sim_state *s, struct h5out *h, unsigned fields, int compression,
+                    sm_error *err);
     int64_t (*updates_per_sweep)(const sim_state *s);
     /* The checkpoint records of level and sigma, written and read (and the
      * restored state checked) where the fields are: the blocks of a lattice
@@ -92,6 +98,10 @@ void sim_sync_sums(sim_state *s);
 /* The field counts (core/counts.h) of the state after the last sweep,
  * without sim_sync. */
 void sim_field_counts(const sim_state *s, field_counts *c);
+/* The snapshot of the state after the last sweep into h: without sim_sync
+ * when sim_snapshot_in_place, else of s->st. */
+int sim_snapshot(const sim_state *s, struct h5out *h, unsigned fields, int compression, sm_error *err);
+int sim_snapshot_in_place(const sim_state *s);
 /* Site-updates per sweep (the unit of ns per site-update). */
 int64_t sim_site_updates_per_sweep(const sim_state *s);
 /* The census of the state after the last sweep, without sim_sync (a

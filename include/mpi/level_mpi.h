@@ -9,8 +9,9 @@
  *
  * Rank 0 runs the subcommand and keeps a global copy of the state, brought
  * up to date when the run reads it (sim_sync): diagnostics, output and
- * checkpoints are the serial code's, unchanged. The other ranks serve rank
- * 0's commands until STOP. */
+ * checkpoints are the serial code's, unchanged, except snapshots, which
+ * every rank writes from its block (mpi/snapshot_mpi.h). The other ranks
+ * serve rank 0's commands until STOP. */
 #ifndef SM_MPI_LEVEL_MPI_H
 #define SM_MPI_LEVEL_MPI_H
 

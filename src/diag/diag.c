@@ -59,7 +59,9 @@ int diag_set_needs_after(const diag_set *set, const diag_ctx *c, const schedule_
     for (int i = 0; i < set->n; i++) {
         const diag *d = &set->d[i];
         if (last && d->ops->segment_end) return DIAG_NEEDS_FIELDS;
-        const int n = d->reads == DIAG_READS_SUMS ? DIAG_NEEDS_SUMS : DIAG_NEEDS_FIELDS;
+        const int n = d->reads == DIAG_READS_SUMS       ? DIAG_NEEDS_SUMS
+                      : d->reads == DIAG_READS_IN_PLACE ? DIAG_NEEDS_IN_PLACE
+                                                        : DIAG_NEEDS_FIELDS;
         if (due(d, sp, k) && n > need) need = n;
     }
     return need;

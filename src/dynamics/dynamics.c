@@ -3,6 +3,7 @@
 #include "core/rng.h"
 #include "diag/census.h"
 #include "dynamics/dynamics.h"
+#include "io/h5out.h"
 
 field_init field_init_of(const sm_config *cfg)
 {
@@ -103,6 +104,14 @@ void sim_field_counts(const sim_state *s, field_counts *c)
     if (s->dyn->field_counts) s->dyn->field_counts(s, c);
     else field_counts_lattice(&s->lat, &s->st, c);
 }
+
+int sim_snapshot(const sim_state *s, h5out *h, unsigned fields, int compression, sm_error *err)
+{
+    if (s->dyn->snapshot) return s->dyn->snapshot(s, h, fields, compression, err);
+    return h5out_snapshot(h, fields, s->lat.Lx, s->lat.Ly, &s->st, s->step, compression, err);
+}
+
+int sim_snapshot_in_place(const sim_state *s) { return s->dyn->snapshot != NULL; }
 
 int64_t sim_site_updates_per_sweep(const sim_state *s) { return s->dyn->updates_per_sweep(s); }
 

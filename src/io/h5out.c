@@ -182,8 +182,14 @@ static hsize_t chunk_rows(int64_t rows, size_t row_bytes)
     return (hsize_t)(n > 0 ? n : 1);
 }
 
+/* An extendible dataset of rows of `inner` elements; a chunk holds
+ * rows_per_chunk rows, and of a frame (rank >= 3) strip_rows of its rows
+ * (0: all of them). Space for the chunks of new rows is allocated when
+ * the rows are written, or with early != 0 as they are added (what
+ * parallel HDF5 always does, and records in the file). */
 static hid_t create_extendible(hid_t file, const char *path, hid_t type, int rank,
-                               const hsize_t *inner, hsize_t rows_per_chunk, int compression)
+                               const hsize_t *inner, hsize_t rows_per_chunk, hsize_t strip_rows,
+                               int compression, int early)
 {
     hsize_t dims[4] = {0, 0, 0, 0}, maxd[4], chunk[4];
     maxd[0] = H5S_UNLIMITED;
@@ -191,10 +197,12 @@ static hid_t create_extendible(hid_t file, const char *path, hid_t type, int ran
     for (int i = 1; i < rank; i++) {
         dims[i] = maxd[i] = chunk[i] = inner[i - 1];
     }
+    if (rank >= 3 && strip_rows > 0 && strip_rows < chunk[1]) chunk[1] = strip_rows;
     hid_t sp = H5Screate_simple(rank, dims, maxd);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     H5Pset_chunk(dcpl, rank, chunk);
     H5Pset_obj_track_times(dcpl, 0);   /* smaller headers; the file has its own times */
+    if (early) H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
     if (compression > 0) {
         H5Pset_shuffle(dcpl);
         H5Pset_deflate(dcpl, (unsigned)compression);
@@ -206,13 +214,14 @@ static hid_t create_extendible(hid_t file, const char *path, hid_t type, int ran
 }
 
 /* The step and time datasets of a series group, time in sweeps. */
-static int create_clock(hid_t file, const char *group, hsize_t rows_per_chunk, hid_t *step, hid_t *time)
+static int create_clock(hid_t file, const char *group, hsize_t rows_per_chunk, int early, hid_t *step,
+                        hid_t *time)
 {
     char p[300];
     snprintf(p, sizeof p, "%s/step", group);
-    *step = create_extendible(file, p, H5T_STD_I64LE, 1, NULL, rows_per_chunk, 0);
+    *step = create_extendible(file, p, H5T_STD_I64LE, 1, NULL, rows_per_chunk, 0, 0, early);
     snprintf(p, sizeof p, "%s/time", group);
-    *time = create_extendible(file, p, H5T_IEEE_F64LE, 1, NULL, rows_per_chunk, 0);
+    *time = create_extendible(file, p, H5T_IEEE_F64LE, 1, NULL, rows_per_chunk, 0, 0, early);
     return *step < 0 || *time < 0 || h5md_attr_unit(*time, UNIT_TIME);
 }
 
@@ -272,9 +281,9 @@ series *h5o_series(h5out *h, const char *path, int width, const char *columns, c
     if (make_groups(h->file, h->path, p, err)) return NULL;
     const int64_t rows = m->rows > 0 ? m->rows : h->rows_measured;
     const hsize_t inner = (hsize_t)width, crows = chunk_rows(rows, sizeof(double) * (size_t)width);
-    const int bad_clock = create_clock(h->file, path, chunk_rows(rows, sizeof(int64_t)), &s->step, &s->time);
+    const int bad_clock = create_clock(h->file, path, chunk_rows(rows, sizeof(int64_t)), 0, &s->step, &s->time);
     s->value = create_extendible(h->file, p, m->integer ? H5T_STD_I64LE : H5T_IEEE_F64LE,
-                                 width > 1 ? 2 : 1, &inner, crows, 0);
+                                 width > 1 ? 2 : 1, &inner, crows, 0, 0, 0);
     if (bad_clock || s->value < 0 || describe_value(s->value, m, columns)) {
         sm_fail(err, "%s: cannot create datasets under %s", h->path, path);
         return NULL;
@@ -372,8 +381,28 @@ static const snap_kind SNAP_KINDS[SNAP_NFIELDS] = {
 hid_t h5o_snapshot_memtype(int i) { return SNAP_KINDS[i].mtype(); }
 int h5o_snapshot_rank(int i) { return SNAP_KINDS[i].rank; }
 
-static int snapshot_create(h5out *h, int i, const hsize_t *inner, int compression, sm_error *err)
+/* Bytes a site of field i in the file and in memory. */
+size_t h5o_snapshot_site_bytes(int i)
 {
+    return H5Tget_size(SNAP_KINDS[i].mtype()) * (SNAP_KINDS[i].rank == 4 ? 3 : 1);
+}
+
+/* Rows of a frame per chunk: the whole frame (what a reader asks for) up to
+ * SNAP_CHUNK_BYTES, else strips of rows, since HDF5 caps a chunk at 4 GiB
+ * and a compressed chunk is written whole by one process. It depends on
+ * the lattice alone, so that the file is the same however the lattice is
+ * split over MPI ranks. */
+enum { SNAP_CHUNK_BYTES = 4 << 20 };
+hsize_t h5o_snapshot_strip_rows(int i, int Lx, int Ly)
+{
+    const size_t row = h5o_snapshot_site_bytes(i) * (size_t)Lx;
+    const size_t rows = SNAP_CHUNK_BYTES / row;
+    return (hsize_t)(rows < 1 ? 1 : rows > (size_t)Ly ? (size_t)Ly : rows);
+}
+
+int h5o_snapshot_create(h5out *h, int i, int Lx, int Ly, int compression, sm_error *err)
+{
+    const hsize_t inner[3] = {(hsize_t)Ly, (hsize_t)Lx, 3};
     snap_field *f = &h->snap[i];
     const snap_kind *k = &SNAP_KINDS[i];
     char g[96], p[128];
@@ -381,10 +410,12 @@ static int snapshot_create(h5out *h, int i, const hsize_t *inner, int compressio
     snprintf(p, sizeof p, "%s/value", g);
     if (make_groups(h->file, h->path, p, err)) return 1;
     const h5out_meta m = {k->desc, k->unit, 0, 0};
-    const int bad_clock = create_clock(h->file, g, chunk_rows(h->rows_snapshots, sizeof(int64_t)),
+    /* early allocation: the datasets a lattice split over MPI ranks writes
+     * collectively (io/h5out_mpio.h) are the same, property for property */
+    const int bad_clock = create_clock(h->file, g, chunk_rows(h->rows_snapshots, sizeof(int64_t)), 1,
                                        &f->step, &f->time);
-    /* one frame a chunk: a frame is what a reader asks for */
-    f->value = create_extendible(h->file, p, k->ftype(), k->rank, inner, 1, compression);
+    f->value = create_extendible(h->file, p, k->ftype(), k->rank, inner, 1,
+                                 h5o_snapshot_strip_rows(i, Lx, Ly), compression, 1);
     f->group = 0;
     for (int j = 0; j < 3; j++) sm_hash_init(&f->hash[j]);
     if (bad_clock || f->value < 0 || describe_value(f->value, &m, NULL))
@@ -398,14 +429,14 @@ int h5o_snapshot_write(h5out *h, int i, int Lx, int Ly, int compression, int64_t
     snap_field *f = &h->snap[i];
     const snap_kind *k = &SNAP_KINDS[i];
     const hsize_t inner[3] = {(hsize_t)Ly, (hsize_t)Lx, 3};
-    if (f->group < 0 && snapshot_create(h, i, inner, compression, err)) return 1;
+    if (f->group < 0 && h5o_snapshot_create(h, i, Lx, Ly, compression, err)) return 1;
     errno = 0;
     if (append_rows(f->step, H5T_NATIVE_INT64, 1, NULL, f->n, 1, &step) ||
         append_rows(f->time, H5T_NATIVE_DOUBLE, 1, NULL, f->n, 1, &time) ||
         append_rows(f->value, k->mtype(), k->rank, inner, f->n, 1, frame))
         return sm_fail(err, "%s: snapshot write failed: %s", h->path, h5o_io_cause(errno));
     f->n++;
-    const size_t bytes = H5Tget_size(k->mtype()) * (size_t)Lx * (size_t)Ly * (k->rank == 4 ? 3 : 1);
+    const size_t bytes = h5o_snapshot_site_bytes(i) * (size_t)Lx * (size_t)Ly;
     sm_hash_add(&f->hash[0], &step, sizeof step);
     sm_hash_add(&f->hash[1], &time, sizeof time);
     sm_hash_add(&f->hash[2], frame, bytes);
@@ -416,7 +447,7 @@ int h5o_snapshot_write(h5out *h, int i, int Lx, int Ly, int compression, int64_t
  * (*buf stays NULL), the others built into a buffer allocated here (a
  * snapshot is I/O, not a sweep; one frame at a time). Without PCP fields
  * (level dynamics) every phase is 0 and every z 0: zero pages. */
-static const void *snapshot_frame(int i, const model_state *s, void **buf)
+const void *h5o_snapshot_frame(int i, const model_state *s, void **buf)
 {
     const size_t N = (size_t)s->N;
     *buf = NULL;
@@ -452,7 +483,7 @@ int h5out_snapshot(h5out *h, unsigned fields, int Lx, int Ly, const model_state 
     for (int i = 0; i < SNAP_NFIELDS && !rc; i++) {
         if (!(fields & (1u << i))) continue;
         void *buf;
-        const void *frame = snapshot_frame(i, s, &buf);
+        const void *frame = h5o_snapshot_frame(i, s, &buf);
         rc = frame ? h5o_snapshot_write(h, i, Lx, Ly, compression, step, (double)step, frame, err)
                    : sm_fail(err, "%s: out of memory for the %s snapshot", h->path, SNAP_FIELD_NAMES[i]);
         free(buf);
@@ -545,8 +576,7 @@ int h5out_publish(const char *path, int overwrite, sm_error *err)
     return outfile_publish(partial, path, overwrite, err);
 }
 
-/* Closes every dataset and the file. */
-static int close_file(h5out *h, sm_error *err)
+int h5o_close_file(h5out *h, sm_error *err)
 {
     for (int i = 0; i < h->nseries; i++) {
         H5Dclose(h->s[i].step);
@@ -616,7 +646,7 @@ int h5out_close(h5out *h, int mode, sm_error *err)
     char src[SNAP_NFIELDS][64];
     int rc = mode != H5OUT_KEEP ? snapshot_series(h, &x, fl, src, err) : 0;
     if (!rc && x.nfields) rc = xdmf_write_views(h->file, &x, err);
-    const int closed = close_file(h, rc ? NULL : err);
+    const int closed = h5o_close_file(h, rc ? NULL : err);
     if (!rc) rc = closed;
     if (!rc && mode == H5OUT_PUBLISH) rc = h5out_publish(h->path, h->overwrite, err);
     /* the sidecar names <path>, which a sealed file becomes when published */
@@ -629,7 +659,7 @@ int h5out_close(h5out *h, int mode, sm_error *err)
 void h5out_discard(h5out *h)
 {
     if (!h) return;
-    close_file(h, NULL);
+    h5o_close_file(h, NULL);
     unlink(h->partial);
     free(h);
 }
@@ -663,7 +693,7 @@ void h5out_describe_snapshots(FILE *md)
 {
     for (int i = 0; i < SNAP_NFIELDS; i++) {
         const snap_kind *k = &SNAP_KINDS[i];
-        fprintf(md, "| `/snapshots/%s/value` | %s [n][Ly][Lx]%s | `%s` | %s (chunks of one snapshot) |\n",
+        fprintf(md, "| `/snapshots/%s/value` | %s [n][Ly][Lx]%s | `%s` | %s (chunks of one snapshot, or of strips of its rows past 4 MiB) |\n",
                 SNAP_FIELD_NAMES[i], k->dtype, k->rank == 4 ? "[3]" : "", k->unit, k->desc);
     }
     fprintf(md, "| `/snapshots/<field>/step`, `time` | int64 [n], float64 [n] | `%s` (time) | sweep of each snapshot (run.snapshot_every schedule sweeps) |\n",

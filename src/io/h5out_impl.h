@@ -54,10 +54,22 @@ hid_t h5o_snapshot_memtype(int i);
 int h5o_snapshot_rank(int i);
 int h5o_snapshot_write(h5out *h, int i, int Lx, int Ly, int compression, int64_t step,
                        double time, const void *frame, sm_error *err);
+/* Its step, time and (empty) value datasets under /snapshots in h->file. */
+int h5o_snapshot_create(h5out *h, int i, int Lx, int Ly, int compression, sm_error *err);
+/* Bytes of one site of it, and the rows of a frame its chunks hold. */
+size_t h5o_snapshot_site_bytes(int i);
+hsize_t h5o_snapshot_strip_rows(int i, int Lx, int Ly);
+/* Its frame of state s (s->N sites, row-major) as the file stores it: level
+ * and sigma in place (*buf NULL), the others built into *buf (malloc'd;
+ * NULL returned when out of memory). */
+const void *h5o_snapshot_frame(int i, const model_state *s, void **buf);
 
 /* File access properties of every file the writer opens or creates: the
  * 1.8 object format and caches that do not grow with the run. */
 hid_t h5o_file_access(void);
+
+/* Closes every dataset and the file (h stays allocated). */
+int h5o_close_file(h5out *h, sm_error *err);
 
 /* Rank of dataset d (1..4, else -1), its extent in dims. */
 int h5o_dataset_dims(hid_t d, hsize_t dims[4]);

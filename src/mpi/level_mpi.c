@@ -3,8 +3,8 @@
  * sweep group's.
  *
  * Rank 0 drives, the others follow: every step is a command broadcast
- * from rank 0 (SETUP, SCATTER, SWEEP, SUMS, COUNT, CENSUS, GATHER, FREE,
- * STOP) that
+ * from rank 0 (SETUP, SCATTER, SWEEP, SUMS, COUNT, CENSUS, SNAPSHOT, GATHER,
+ * FREE, STOP and the checkpoint's) that
  * all ranks then carry out together. A sweep is, for colour 0 then 1: start the halo
  * exchange, update the block's interior (which reads no halo), finish the
  * exchange, update the block's edge rows and columns. Between sweeps every
@@ -12,13 +12,14 @@
  * Only when the run reads the state does rank 0 command what it needs:
  * SUMS adds those integers over ranks exactly (sim_sync_sums), COUNT the
  * blocks' field counts (the observables), CENSUS the census on the blocks
- * (mpi/census_mpi.h), GATHER the blocks into rank 0's global arrays
- * (sim_sync: snapshots, the census of blocks too small for their own),
- * which the serial diagnostics and output code then read (the cost of
- * keeping them; docs/mpi.md says what that costs). Checkpoints are written
- * and read by the blocks themselves (CKPT_WRITE, CKPT_READ, TERMS;
- * mpi/ckpt_mpi.h), and so is the initial state (INIT): rank 0's global
- * arrays are allocated and written only by a GATHER. */
+ * (mpi/census_mpi.h), SNAPSHOT has every rank write its block of the
+ * snapshot frames into the output file collectively (mpi/snapshot_mpi.h),
+ * GATHER the blocks into rank 0's global arrays (sim_sync: the census of
+ * blocks too small for their own, a kind that takes over the state), which
+ * the serial code then reads (docs/mpi.md says what that costs).
+ * Checkpoints are written and read by the blocks themselves (CKPT_WRITE,
+ * CKPT_READ, TERMS; mpi/ckpt_mpi.h), and so is the initial state (INIT):
+ * rank 0's global arrays are allocated and written only by a GATHER. */
 #include <errno.h>
 #include <omp.h>
 #include <stdio.h>
@@ -32,10 +33,11 @@
 #include "mpi/decomp.h"
 #include "mpi/level_mpi.h"
 #include "mpi/session.h"
+#include "mpi/snapshot_mpi.h"
 
 enum { CMD_STOP = 0, CMD_SETUP = 1, CMD_SCATTER = 2, CMD_SWEEP = 3, CMD_FREE = 4, CMD_SUMS = 5,
-       CMD_GATHER = 6, CMD_COUNT = 7, CMD_CENSUS = 8, CMD_CKPT_WRITE = 9, CMD_CKPT_READ = 10,
-       CMD_TERMS = 11, CMD_INIT = 12 };
+       CMD_GATHER = 6, CMD_COUNT = 7, CMD_CENSUS = 8, CMD_SNAPSHOT = 9, CMD_CKPT_WRITE = 10,
+       CMD_CKPT_READ = 11, CMD_TERMS = 12, CMD_INIT = 13 };
 
 typedef struct {
     int64_t op, arg, step;
@@ -69,7 +71,7 @@ typedef struct {
     energy_terms de; /* this rank's changes since the last SUMS */
     move_stats ms;
     /* rank 0: commands sent (SOFTMATRIX_MPI_VERBOSE) */
-    int64_t sweeps, sums, counts, gathers, censuses, block_writes, block_reads;
+    int64_t sweeps, sums, counts, gathers, censuses, snapshots, block_writes, block_reads;
 } lat_engine;
 
 /* The ranks the lattice is split over (mpi/session.h). */
@@ -256,6 +258,7 @@ int mpi_lattice_serve(void)
             decomp_state_terms(&e.d, &bad, &t);
             break;
         }
+        case CMD_SNAPSHOT: snapshot_mpi_serve(&e.d, lattice_comm()); break;
         case CMD_FREE: engine_free(&e); break;
         default: engine_free(&e); return (int)c.arg;
         }
@@ -470,6 +473,18 @@ static int lm_init_fields(sim_state *s, const sm_config *cfg)
     return 1;
 }
 
+/* Every rank writes its own block into the file (mpi/snapshot_mpi.h): a
+ * snapshot gathers nothing, so rank 0 never needs the whole frame. */
+static int lm_snapshot(const sim_state *s, h5out *h, unsigned fields, int compression, sm_error *err)
+{
+    lat_engine *e = engine_of(s);
+    if (!e->split || !e->scattered)   /* the state is rank 0's */
+        return h5out_snapshot(h, fields, s->lat.Lx, s->lat.Ly, &s->st, s->step, compression, err);
+    command((lat_cmd){CMD_SNAPSHOT, 0, 0, 0}, 1);
+    e->snapshots++;
+    return snapshot_mpi_write(&e->d, lattice_comm(), h, fields, compression, s->step, err);
+}
+
 static int64_t lm_updates(const sim_state *s) { return s->lat.N; }
 
 /* Nothing of its own: the tables are rebuilt from T; the fields are
@@ -492,9 +507,10 @@ static void lm_free(sim_state *s)
         mpi_session_release_lattice();
         if (getenv("SOFTMATRIX_MPI_VERBOSE"))
             fprintf(stderr, "softmatrix: level dynamics: %lld split sweeps, %lld sums, %lld counts, "
-                    "%lld gathers, %lld censuses, %lld block writes, %lld block reads\n", (long long)e->sweeps,
-                    (long long)e->sums, (long long)e->counts, (long long)e->gathers, (long long)e->censuses,
-                    (long long)e->block_writes, (long long)e->block_reads);
+                    "%lld gathers, %lld censuses, %lld snapshots, %lld block writes, %lld block reads\n",
+                    (long long)e->sweeps, (long long)e->sums, (long long)e->counts, (long long)e->gathers,
+                    (long long)e->censuses, (long long)e->snapshots, (long long)e->block_writes,
+                    (long long)e->block_reads);
     }
     engine_free(e);
     free(e);
@@ -513,6 +529,7 @@ const dynamics_ops DYNAMICS_LEVEL_MPI = {
     .sync = lm_sync,
     .field_counts = lm_field_counts,
     .census = lm_census,
+    .snapshot = lm_snapshot,
     .updates_per_sweep = lm_updates,
     .save_fields = lm_save_fields,
     .restore_fields = lm_restore_fields,

@@ -141,7 +141,7 @@ static int diags_after(run_state *rs, const schedule_point *sp, int64_t k, sm_er
     const int need = diag_set_needs_after(&rs->diags, &rs->ctx, sp, k);
     if (need == DIAG_NEEDS_NOTHING) return 0;
     if (need == DIAG_NEEDS_SUMS) sim_sync_sums(&rs->sim);
-    else sim_sync(&rs->sim);
+    else if (need == DIAG_NEEDS_FIELDS) sim_sync(&rs->sim);
     return diag_set_after(&rs->diags, &rs->ctx, sp, k, err);
 }
 
