@@ -42,6 +42,10 @@ typedef struct dynamics_ops {
     /* The field counts of the current state, counted where the state is;
      * NULL: from s->st. */
     void (*field_counts)(const sim_state *s, field_counts *c);
+    /* The shared state was changed from outside the kind (the level
+     * dynamics' equilibration handed it back): a kind that keeps it
+     * elsewhere takes it again before its next sweep; NULL: nothing to do. */
+    void (*reload)(sim_state *s);
     int64_t (*updates_per_sweep)(const sim_state *s);
     /* The kind's own checkpoint records, beside the shared fields. */
     void (*save)(const sim_state *s, ckpt_writer *w);
