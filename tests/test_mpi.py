@@ -141,9 +141,8 @@ def test_sweep_farm_equals_serial_sweep(mpi_bin, serial_sweep, ranks):
 @pytest.mark.parametrize("ranks,groups", [(3, 1), (6, 2)])
 def test_sweep_groups_of_ranks_split_each_point(mpi_bin, serial_sweep, ranks, groups):
     """--ranks-per-point 2: rank 0 hands the points to groups of two ranks,
-    whose leader splits each level point's lattice over its group (cage
-    points run on the leader alone); the files are the serial sweep's. With
-    6 ranks: 2 groups, rank 5 idle."""
+    whose leader splits each point's lattice over its group; the files are
+    the serial sweep's. With 6 ranks: 2 groups, rank 5 idle."""
     d, cfg = serial_sweep
     shutil.rmtree(d / "out", ignore_errors=True)
     p = subprocess.run(["mpirun", "-n", str(ranks), "-x", "SOFTMATRIX_MPI_VERBOSE=1", str(mpi_bin), "sweep",
@@ -152,8 +151,11 @@ def test_sweep_groups_of_ranks_split_each_point(mpi_bin, serial_sweep, ranks, gr
     assert p.returncode == 0, p.stderr
     assert_same_dirs(d / "serial", d / "out")
     # split over the group's 2 ranks: the 6 level points, and for each of the
-    # 6 cage points its level-dynamics equilibration and equilibrium reference
-    assert p.stderr.count("lattice split over 1x2 ranks") == 18, p.stderr
+    # 6 cage points its level-dynamics equilibration (the cage dynamics set
+    # aside) and the cage dynamics before and after it (the equilibrium
+    # reference, a lattice of its own, runs on the leader beside it)
+    assert p.stderr.count("level dynamics: 8x8 lattice split over 1x2 ranks") == 12, p.stderr
+    assert p.stderr.count("cage dynamics: 8x8 lattice split over 1x2 ranks") == 12, p.stderr
     leaders = {int(l.split(" on rank ")[1].split()[0]) for l in p.stderr.splitlines() if l.startswith("sweep:")}
     assert leaders == {1 + 2 * g for g in range(groups)}
     if ranks == 6:

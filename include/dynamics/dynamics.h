@@ -42,10 +42,13 @@ typedef struct dynamics_ops {
     /* The field counts of the current state, counted where the state is;
      * NULL: from s->st. */
     void (*field_counts)(const sim_state *s, field_counts *c);
-    /* The shared state was changed from outside the kind (the level
-     * dynamics' equilibration handed it back): a kind that keeps it
-     * elsewhere takes it again before its next sweep; NULL: nothing to do. */
-    void (*reload)(sim_state *s);
+    /* Another kind takes over the shared state for a while (the level
+     * dynamics' equilibration, sim_level_swap_in): with aside 1, after
+     * sim_sync, the kind lets go of what it keeps elsewhere (a split
+     * lattice's blocks and ranks, which the other kind may then split its
+     * own over); with aside 0 it takes the state, changed, back. NULL:
+     * nothing to do. */
+    void (*set_aside)(sim_state *s, int aside);
     int64_t (*updates_per_sweep)(const sim_state *s);
     /* The kind's own checkpoint records, beside the shared fields. */
     void (*save)(const sim_state *s, ckpt_writer *w);

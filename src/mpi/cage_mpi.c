@@ -310,6 +310,7 @@ void cage_mpi_serve(cage_part **e, const lat_cmd *c)
 typedef struct {
     void *serial;        /* DYNAMICS_CAGE's dyn_data */
     cage_part *part;     /* NULL: the lattice is not split */
+    int was_split;       /* split before the kind was set aside */
     int scattered;       /* the blocks hold rank 0's current state */
     int ahead;           /* SIM_SYNC_* bits of what is behind the blocks */
     int64_t sweeps, sums, counts, gathers;   /* commands sent (SOFTMATRIX_MPI_VERBOSE) */
@@ -352,14 +353,22 @@ static int split(sim_state *s, cage_mpi *m, sm_error *err)
     return 0;
 }
 
+/* Gives the other ranks back (the blocks are behind nothing: sim_sync). */
+static void unsplit(cage_mpi *m)
+{
+    if (!m->part) return;
+    command(CMD_CAGE_FREE, 0, 0);
+    part_free(m->part);
+    m->part = NULL;
+    mpi_session_release_lattice();
+}
+
 static void cm_free(sim_state *s)
 {
     cage_mpi *m = mpi_of(s);
     if (!m) return;
     if (m->part) {
-        command(CMD_CAGE_FREE, 0, 0);
-        part_free(m->part);
-        mpi_session_release_lattice();
+        unsplit(m);
         if (getenv("SOFTMATRIX_MPI_VERBOSE"))
             fprintf(stderr, "softmatrix: cage dynamics: %lld split sweeps, %lld sums, %lld counts, "
                     "%lld gathers\n", (long long)m->sweeps, (long long)m->sums, (long long)m->counts,
@@ -452,9 +461,26 @@ static void cm_field_counts(const sim_state *s, field_counts *c)
     m->counts++;
 }
 
-/* The shared state was changed from outside (a checkpoint restored, the
- * level dynamics' equilibration handed back): the blocks take it again. */
+/* The blocks take the state again at the next sweep: it was changed
+ * outside them (a checkpoint restored, the level dynamics' equilibration). */
 static void cm_reload(sim_state *s) { mpi_of(s)->scattered = 0; }
+
+/* Set aside, the ranks go to the level dynamics' own split; back, the
+ * lattice is split again (or, should that fail, swept on rank 0 alone:
+ * the same results). */
+static void cm_set_aside(sim_state *s, int aside)
+{
+    cage_mpi *m = mpi_of(s);
+    if (aside) {
+        m->was_split = m->part != NULL;
+        unsplit(m);
+        return;
+    }
+    sm_error err;
+    if (m->was_split && split(s, m, &err) && getenv("SOFTMATRIX_MPI_VERBOSE"))
+        fprintf(stderr, "softmatrix: cage dynamics: not split again: %s\n", err.msg);
+    cm_reload(s);
+}
 
 /* s as the OpenMP cage dynamics keeps it, for the ops that only read it. */
 static sim_state serial_view(const sim_state *s)
@@ -498,7 +524,7 @@ const dynamics_ops DYNAMICS_CAGE_MPI = {
     .sweep = cm_sweep,
     .sync = cm_sync,
     .field_counts = cm_field_counts,
-    .reload = cm_reload,
+    .set_aside = cm_set_aside,
     .updates_per_sweep = cm_updates,
     .save = cm_save,
     .restore = cm_restore,
