@@ -97,6 +97,7 @@ static void acc_add(cage_acc *o, const cage_acc *i)
 
 #pragma omp declare reduction(cage_sum : cage_acc : acc_add(&omp_out, &omp_in)) \
     initializer(omp_priv = (cage_acc){0})
+
 /* A rectangle of the lattice in storage: the whole lattice (halo = 0; a
  * neighbour across an edge wraps within the storage, or is absent on an
  * open lattice) or a block with one halo cell on each side (halo = 1; a
@@ -172,18 +173,19 @@ enum { BOND_CHUNK = 64 };
  * region row y, partner at storage offset off. */
 typedef struct {
     int64_t a0, off;   /* storage index of x = 0; partner offset */
-    int xlo, xhi, d, cls, gy;
+    int xlo, xhi, d, gy;   /* gy: the global row of the first sites */
 } bond_span;
 
 /* The span of region row y: for d = 0 the bonds along +x, for d = 1 along
- * +y. A block takes every bond with one end in it, halo ends included (x or
- * y = -1, the last x or y + 1); the whole lattice its own bonds, the one
- * across the periodic x edge apart (its partner is not at +1). */
+ * +y. A block takes every bond with one end in it, the other end possibly a
+ * halo cell (a first site at x = -1 or in row -1, a partner at x = nx or in
+ * row ny); the whole lattice its own bonds, the one across the periodic x
+ * edge apart (its partner is not at +1). */
 static bond_span row_span(const region *r, int cls, int y)
 {
     const cage_block *b = &r->b;
     const lattice *lat = b->lat;
-    bond_span s = {(int64_t)y * b->stride, 1, 0, 0, cls >> 1, cls, wrap_index(b->gy0 + y, lat->Ly)};
+    bond_span s = {(int64_t)y * b->stride, 1, 0, 0, cls >> 1, wrap_index(b->gy0 + y, lat->Ly)};
     if (s.d == 0) {
         s.xlo = r->halo && !(r->open && b->gx0 == 0) ? -1 : 0;
         s.xhi = r->halo && !(r->open && b->gx0 + b->nx == lat->Lx) ? b->nx : b->nx - 1;
@@ -244,7 +246,8 @@ static void bond_row(const region *r, int cls, int y, uint64_t seed, uint64_t sw
         for (int i = 0; i < n; i++) {
             if (!hit[i]) continue;
             const int x = xb + i, gx = wrap_index(b->gx0 + x, Lx);
-            const int own_a = own_row_a && x >= 0, own_b = own_row_b && (d == 1 || !r->halo || x + 1 < b->nx);
+            const int own_a = own_row_a && x >= 0;
+            const int own_b = own_row_b && (d == 1 || !r->halo || x + 1 < b->nx);
             prop += own_a;
             pair_jump(phase, s.a0 + x, s.a0 + x + s.off, own_a, own_b, d == 0 ? gx & 1 : cls,
                       ctr0 + (uint32_t)gx, seed, sweep, &accepted);
