@@ -785,8 +785,10 @@ static int64_t sweep_blocks(test_block *blk, int n, model_state *mirror, const l
 
 /* A hot lattice cut into px x py uneven blocks, swept block by block with
  * halos refreshed before each pass and the soft-matrix events exchanged,
- * equals cage_sweep bit for bit: fields, counts, stamps, sums. */
-static void blocks_equal_whole(int Lx, int Ly, const char *boundary, int px, int py)
+ * equals cage_sweep bit for bit: fields, counts, stamps, sums. z0: the
+ * counts to start from (near the int16 limit, the whole lattice's counts
+ * are widened on the way, and the blocks must say so). */
+static void blocks_equal_whole(int Lx, int Ly, const char *boundary, int px, int py, int16_t z0)
 {
     char json[512];
     snprintf(json, sizeof json, "{\"lattice\": {\"Lx\": %d, \"Ly\": %d, \"boundary\": \"%s\"},"
@@ -797,7 +799,10 @@ static void blocks_equal_whole(int Lx, int Ly, const char *boundary, int px, int
         CHECK(0, "set-up");
         return;
     }
-    for (int64_t a = 0; a < s.lat.N; a++) s.st.phase[a] = m.st.phase[a] = (uint8_t)(56 + a % 8);
+    for (int64_t a = 0; a < s.lat.N; a++) {
+        s.st.phase[a] = m.st.phase[a] = (uint8_t)(56 + a % 8);
+        s.st.zjumps[a] = z0;
+    }
     cage_tables t;
     cage_tables_build(&t, &s.p, 9.0);
     test_block blk[MAXB];
@@ -807,7 +812,9 @@ static void blocks_equal_whole(int Lx, int Ly, const char *boundary, int px, int
         const int x0 = cx * Lx / px, y0 = cy * Ly / py;
         block_init(&blk[i], &s.lat, x0, y0, (cx + 1) * Lx / px - x0, (cy + 1) * Ly / py - y0);
         block_copy(&blk[i], &m.st, &s.lat, 1, 0);
-        for (int64_t c = 0; c < (int64_t)(blk[i].b.nx + 2) * (blk[i].b.ny + 2); c++) blk[i].stamp[c] = KIN_NO_STAMP;
+        for (int64_t c = 0; c < (int64_t)(blk[i].b.nx + 2) * (blk[i].b.ny + 2); c++)
+            blk[i].stamp[c] = KIN_NO_STAMP;
+        for (int64_t c = 0; c < (int64_t)blk[i].b.nx * blk[i].b.ny; c++) blk[i].z[c] = z0;
     }
     energy_terms de = {0}, bde = {0};
     move_stats ms = {0}, bms = {0};
@@ -838,7 +845,8 @@ static void blocks_equal_whole(int Lx, int Ly, const char *boundary, int px, int
     }
     CHECK(same_z, "z counts differ");
     CHECK(same_stamp, "kinetic stamps differ");
-    CHECK(wide == (s.st.zjumps_wide != NULL), "widening differs");
+    CHECK(wide == (s.st.zjumps_wide != NULL) && wide == (z0 > 0), "widening: blocks %d, whole %d", wide,
+          s.st.zjumps_wide != NULL);
     CHECK(memcmp(&de, &bde, sizeof de) == 0, "energy differs");
     CHECK(memcmp(&ms, &bms, sizeof ms) == 0, "move counts differ");
     CHECK(memcmp(&s.kin->c, &kc, sizeof kc) == 0, "kinetic counters differ");
@@ -852,10 +860,10 @@ static void blocks_equal_whole(int Lx, int Ly, const char *boundary, int px, int
 
 static void test_blocks_equal_whole_sweep(void)
 {
-    blocks_equal_whole(37, 29, "open", 3, 2);
-    blocks_equal_whole(36, 30, "periodic", 2, 3);
-    blocks_equal_whole(20, 18, "periodic", 1, 2);   /* one block across x: its own x halo */
-    blocks_equal_whole(21, 9, "open", 2, 1);
+    blocks_equal_whole(37, 29, "open", 3, 2, 0);
+    blocks_equal_whole(36, 30, "periodic", 2, 3, INT16_MAX - 3);
+    blocks_equal_whole(20, 18, "periodic", 1, 2, 0);   /* one block across x: its own x halo */
+    blocks_equal_whole(21, 9, "open", 2, 1, INT16_MAX - 3);
 }
 
 int main(void)
