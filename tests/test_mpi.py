@@ -155,9 +155,8 @@ def test_sweep_farm_equals_serial_sweep(mpi_bin, serial_sweep, ranks):
 @pytest.mark.parametrize("ranks,groups", [(3, 1), (6, 2)])
 def test_sweep_groups_of_ranks_split_each_point(mpi_bin, serial_sweep, ranks, groups):
     """--ranks-per-point 2: rank 0 hands the points to groups of two ranks,
-    whose leader splits each level point's lattice over its group (cage
-    points run on the leader alone); the files are the serial sweep's. With
-    6 ranks: 2 groups, rank 5 idle."""
+    whose leader splits each point's lattice over its group; the files are
+    the serial sweep's. With 6 ranks: 2 groups, rank 5 idle."""
     d, cfg = serial_sweep
     shutil.rmtree(d / "out", ignore_errors=True)
     p = subprocess.run(["mpirun", "-n", str(ranks), "-x", "SOFTMATRIX_MPI_VERBOSE=1", str(mpi_bin), "sweep",
@@ -166,8 +165,11 @@ def test_sweep_groups_of_ranks_split_each_point(mpi_bin, serial_sweep, ranks, gr
     assert p.returncode == 0, p.stderr
     assert_same_dirs(d / "serial", d / "out")
     # split over the group's 2 ranks: the 6 level points, and for each of the
-    # 6 cage points its level-dynamics equilibration and equilibrium reference
-    assert p.stderr.count("lattice split over 1x2 ranks") == 18, p.stderr
+    # 6 cage points its level-dynamics equilibration (the cage dynamics set
+    # aside) and the cage dynamics before and after it (the equilibrium
+    # reference, a lattice of its own, runs on the leader beside it)
+    assert p.stderr.count("level dynamics: 8x8 lattice split over 1x2 ranks") == 12, p.stderr
+    assert p.stderr.count("cage dynamics: 8x8 lattice split over 1x2 ranks") == 12, p.stderr
     leaders = {int(l.split(" on rank ")[1].split()[0]) for l in p.stderr.splitlines() if l.startswith("sweep:")}
     assert leaders == {1 + 2 * g for g in range(groups)}
     if ranks == 6:
@@ -260,7 +262,7 @@ def lattice_config(tmp_path, kind, boundary, Lx, Ly):
     from test_pinned import pinned_config
     cfg = pinned_config(tmp_path / "run.h5", kind, boundary)
     cfg["lattice"] = {"Lx": Lx, "Ly": Ly, "boundary": boundary}
-    if kind == "cage":   # the level dynamics equilibrates, split; the cage dynamics on rank 0
+    if kind == "cage":   # the level dynamics equilibrates, then the cage dynamics, both split
         cfg["run"]["equilibration_dynamics"] = "level"
     return write_config(tmp_path / f"{kind}_{boundary}.json", cfg)
 
@@ -437,19 +439,13 @@ def test_more_ranks_than_the_lattice_splits_into(mpi_bin, tmp_path):
     assert not list(tmp_path.glob("run.h5*"))
 
 
-def test_checkpoint_with_3_ranks_resumes_with_2_and_without_mpi(sm_bin, mpi_bin, tmp_path):
-    """SIGINT to rank 0 of a split run: checkpoint, every rank exits 130; the
-    run resumed with 2 ranks, and with the OpenMP binary, equals the
-    uninterrupted run."""
+def interrupt_resume_compare(tmp_path, cfg):
+    """SIGINT to rank 0 of a run of cfg split over 3 ranks: checkpoint, every
+    rank exits 130; the run resumed with 2 ranks, and with the OpenMP
+    binary, equals the uninterrupted run."""
     import signal
     import time
-    cfg = small_config(tmp_path / "run.h5", lattice={"Lx": 40, "Ly": 30, "boundary": "open"})
-    # long enough that the signal lands mid-run (a split sweep of 40 x 30 takes tens of us)
-    cfg["run"] = {"seed": 5, "equilibration_sweeps": 50, "sweeps": 100000, "measure_every": 10,
-                  "snapshot_every": 10000}
-    cfg["output"]["snapshot_fields"] = ["level", "sigma"]
-    cfg = write_config(tmp_path / "ck.json", cfg)
-    p = subprocess.Popen(["mpirun", "-n", "3", "--oversubscribe", str(mpi_bin), "run", str(cfg), "--quiet"],
+    p = subprocess.Popen(["mpirun", "-n", "3", "--oversubscribe", str(MPI_BIN), "run", str(cfg), "--quiet"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     rank0 = None
     deadline = time.time() + 60
@@ -476,7 +472,8 @@ def test_checkpoint_with_3_ranks_resumes_with_2_and_without_mpi(sm_bin, mpi_bin,
     # level and sigma go straight into the blocks
     rc, _, err = mpirun(2, "run", cfg, "--resume", verbose=True)
     assert rc == 0 and "resuming at sweep" in err and "rebuilding" not in err, err
-    assert mpi_counts(err)["reads"] == 2, err
+    if "cage dynamics:" not in err:   # the cage dynamics' fields go through rank 0
+        assert mpi_counts(err)["reads"] == 2, err
     (tmp_path / "run.h5").rename(tmp_path / "resumed_2.h5")
     for f, data in saved.items():
         f.write_bytes(data)
@@ -488,6 +485,15 @@ def test_checkpoint_with_3_ranks_resumes_with_2_and_without_mpi(sm_bin, mpi_bin,
     for f in ("resumed_2.h5", "resumed_serial.h5"):
         same, diff = same_h5(tmp_path / "run.h5", tmp_path / f)
         assert same, f"{f}: {diff}"
+
+
+def test_checkpoint_with_3_ranks_resumes_with_2_and_without_mpi(sm_bin, mpi_bin, tmp_path):
+    cfg = small_config(tmp_path / "run.h5", lattice={"Lx": 40, "Ly": 30, "boundary": "open"})
+    # long enough that the signal lands mid-run (a split sweep of 40 x 30 takes tens of us)
+    cfg["run"] = {"seed": 5, "equilibration_sweeps": 50, "sweeps": 100000, "measure_every": 10,
+                  "snapshot_every": 10000}
+    cfg["output"]["snapshot_fields"] = ["level", "sigma"]
+    interrupt_resume_compare(tmp_path, write_config(tmp_path / "ck.json", cfg))
 
 
 def test_resume_from_another_configs_checkpoint_refused_by_every_rank(sm_bin, mpi_bin, tmp_path):
@@ -533,10 +539,6 @@ def snapshot_config(tmp_path, Lx, Ly, boundary, compression, sweeps=20, every=4)
     cfg["output"]["snapshot_fields"] = SNAP_FIELDS
     cfg["output"]["compression"] = compression
     return write_config(tmp_path / "snap.json", cfg)
-
-
-def without_timing(out):
-    return [l for l in out.splitlines() if not l.startswith("timing:")]
 
 
 def split_run_equals_openmp(tmp_path, cfg, ranks, threads=1):
@@ -661,3 +663,71 @@ def test_split_snapshot_on_a_full_disk_fails_cleanly(mpi_bin, small_fs, ranks):
     assert not (small_fs / "run.h5").exists()
     with h5py.File(small_fs / "run.h5.partial", "r") as h:
         assert h["snapshots/pcp/value"].shape[0] == 1
+
+
+# ---- the cage dynamics of one lattice over several ranks ------------------
+
+def hot_cage_config(tmp_path, boundary, Lx, Ly, schedule=None):
+    """Hot enough that soft matrices form at once: level 7 everywhere, phases
+    drawn uniformly by a one-sweep level-dynamics equilibration, no
+    barriers, so PCPs cross into level 8 (and back) every few sweeps; every
+    event's footprint (radius 8) reaches across block edges. Three segments,
+    the last with its own level-dynamics equilibration, for which the cage
+    dynamics is set aside and taken back."""
+    cfg = small_config(tmp_path / "run.h5", lattice={"Lx": Lx, "Ly": Ly, "boundary": boundary})
+    cfg.pop("temperature")
+    cfg["dynamics"] = {"kind": "cage", "trap_barrier": 0, "async_barrier": 0}
+    cfg["schedule"] = schedule or [{"T": 9.0, "sweeps": 60}, {"T_from": 9.0, "T_to": 6.0, "sweeps": 40},
+                                   {"T": 8.0, "equilibration": 15, "sweeps": 40}]
+    cfg["run"] = {"seed": 11, "equilibration_sweeps": 1, "measure_every": 3, "snapshot_every": 37,
+                  "census_every": 50, "equilibration_dynamics": "level", "equilibrate_each_segment": True}
+    cfg["init"] = {"level": 7, "sigma": "random"}
+    cfg["output"]["snapshot_fields"] = ["level", "sigma", "phase", "z"]
+    return write_config(tmp_path / "hot.json", cfg)
+
+
+# (boundary, Lx, Ly, ranks, threads): odd sizes, uneven blocks, a 2x2 grid,
+# lattices more than twice as wide as tall (cut along x: x halos, bonds
+# across the periodic x edge between blocks)
+CAGE_CASES = [("periodic", 26, 22, 2, 1), ("periodic", 26, 22, 4, 2), ("open", 21, 15, 3, 2),
+              ("open", 21, 15, 4, 1), ("open", 45, 13, 2, 2), ("periodic", 40, 12, 3, 1)]
+
+
+@pytest.mark.parametrize("case", CAGE_CASES, ids=lambda c: "_".join(map(str, c)))
+def test_split_cage_equals_openmp_run(sm_bin, mpi_bin, tmp_path, case):
+    boundary, Lx, Ly, ranks, threads = case
+    cfg = hot_cage_config(tmp_path, boundary, Lx, Ly)
+    rc, out, err = run_sm("run", cfg, "--threads", 2)
+    assert rc == 0, err
+    (tmp_path / "run.h5").rename(tmp_path / "serial.h5")
+    with h5py.File(tmp_path / "serial.h5", "r") as f:
+        assert f["kinetics/soft_matrix_jumps"][:].min() > 0   # in every segment
+    p = subprocess.run(["mpirun", "-n", str(ranks), "--oversubscribe", "-x", "SOFTMATRIX_MPI_VERBOSE=1",
+                        str(mpi_bin), "run", str(cfg), "--threads", str(threads)],
+                       capture_output=True, text=True, timeout=TIMEOUT, env=ENV)
+    assert p.returncode == 0, p.stderr
+    px, py = {2: (1, 2), 3: (1, 3), 4: (2, 2)}[ranks]
+    if Lx > 2 * Ly:
+        px, py = py, px
+    # split at the start and again after each level-dynamics equilibration
+    assert p.stderr.count(f"cage dynamics: {Lx}x{Ly} lattice split over {px}x{py} ranks") == 3, p.stderr
+    same, diff = same_h5(tmp_path / "serial.h5", tmp_path / "run.h5")
+    assert same, diff
+    assert without_timing(p.stdout) == without_timing(out)
+
+
+def test_split_cage_checkpoint_resumes_with_2_and_without_mpi(sm_bin, mpi_bin, tmp_path):
+    cfg = hot_cage_config(tmp_path, "open", 30, 23, schedule=[{"T": 9.0, "equilibration": 10, "sweeps": 8000}])
+    interrupt_resume_compare(tmp_path, cfg)
+    with h5py.File(tmp_path / "run.h5", "r") as f:
+        assert f["kinetics/soft_matrix_jumps"][:].min() > 0
+
+
+def test_split_cage_lattice_too_small_for_the_ranks(mpi_bin, tmp_path):
+    cfg = lattice_config(tmp_path, "cage", "periodic", 2, 2)
+    rc, _, err = mpirun(6, "run", cfg, "--quiet", timeout=120)
+    assert rc != 0
+    assert softmatrix_lines(err) == [
+        "softmatrix: 6 MPI ranks: a 2x2 lattice cannot be split into their 2x3 grid of blocks "
+        "(a block needs at least one site per side); use fewer ranks"]
+    assert not list(tmp_path.glob("run.h5*"))

@@ -70,6 +70,39 @@ static inline int cage_paired(int phase_a, int sigma_a, int phase_b, int sigma_b
 void cage_sweep(const lattice *lat, model_state *s, const model_params *p, const cage_tables *t,
                 kinetics *k, uint64_t seed, uint64_t sweep, energy_terms *de, move_stats *ms);
 
+/* A rectangular block of the global lattice *lat held in storage with one
+ * halo cell on each side: site (gx0 + x, gy0 + y), 0 <= x < nx, 0 <= y <
+ * ny, at level[y * stride + x] (level points at the block's first owned
+ * site; stride >= nx + 2), the same for sigma and phase; its kinetic stamp
+ * at the same index of k's stamps, its soft-matrix events marked in k's
+ * buffers at block coordinates (x, y). */
+typedef struct {
+    int8_t *level, *sigma;
+    uint8_t *phase;
+    kinetics *k;
+    int64_t stride;
+    int gx0, gy0, nx, ny;
+    const lattice *lat;
+} cage_block;
+
+/* The passes of cage_sweep on a block, bitwise what cage_sweep does to its
+ * sites with the same random numbers. The caller fills the halo with the
+ * neighbouring sites' current values before each pass (phase and sigma for
+ * a bond pass, level and sigma for a colour pass; at a global open boundary
+ * the halo is not read). So cage_sweep equals, for bond class 0 (both x
+ * classes), 2 and 3: fill every halo, every block's bond pass; then for
+ * colour 0 and 1: fill every halo, every block's colour pass, then the
+ * soft-matrix events of all blocks applied in the order of their global
+ * index (kinetics_apply_jumps). A bond across a block edge is computed by
+ * both blocks, each moving its own end; it is counted by the block of its
+ * first (left or lower) site. Adds the move counts to *ms, the energy change
+ * to *de and the kinetic counters to *kc; leaves the colour pass's
+ * soft-matrix events in b->k (kinetics_take_events). */
+void cage_block_bonds(const cage_block *b, int cls, uint64_t seed, uint64_t sweep, move_stats *ms);
+void cage_block_colour(const cage_block *b, int colour, const model_params *p, const cage_tables *t,
+                       uint64_t seed, uint64_t sweep, energy_terms *de, move_stats *ms,
+                       kin_counters *kc);
+
 /* Words 0..2 of rng_draw(seed, sweep, RNG_STREAM_CAGE_SITE, colour, a0 +
  * 2i), i < n, into o0..o2 (n <= 64): through the AVX-512 or the AVX2
  * Philox (simd, at most cage_simd_available()), else rng_draw. Exposed for

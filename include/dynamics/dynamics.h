@@ -59,6 +59,13 @@ typedef struct dynamics_ops {
      * after sim_sync. */
     int (*snapshot)(const sim_state *s, struct h5out *h, unsigned fields, int compression,
                     sm_error *err);
+    /* Another kind takes over the shared state for a while (the level
+     * dynamics' equilibration, sim_level_swap_in): with aside 1, after
+     * sim_sync, the kind lets go of what it keeps elsewhere (a split
+     * lattice's blocks and ranks, which the other kind may then split its
+     * own over); with aside 0 it takes the state, changed, back. NULL:
+     * nothing to do. */
+    void (*set_aside)(sim_state *s, int aside);
     int64_t (*updates_per_sweep)(const sim_state *s);
     /* The checkpoint records of level and sigma, written and read (and the
      * restored state checked) where the fields are: the blocks of a lattice
@@ -107,6 +114,9 @@ int64_t sim_site_updates_per_sweep(const sim_state *s);
 /* The census of the state after the last sweep, without sim_sync (a
  * lattice split over MPI ranks takes it on its blocks). */
 int sim_census(const sim_state *s, struct census_result *r, sm_error *err);
+/* 1 when sim_census needs no sim_sync first (the kind takes it where the
+ * state is); else it reads s->st, which sim_sync brings up to date. */
+int sim_census_in_place(const sim_state *s);
 /* The census of s->st as it stands: what sim_census does for a kind
  * without its own. */
 int sim_census_fields(const sim_state *s, struct census_result *r, sm_error *err);
@@ -171,6 +181,9 @@ int sim_restore(sim_state *s, const ckpt_reader *r, sm_error *err);
  * those of the configuration): what a kind without save_fields and
  * restore_fields has done for it. */
 void sim_save_fields(const sim_state *s, ckpt_writer *w);
+/* Brings up to date what sim_save reads: the sums, and the fields unless
+ * the kind writes them from where they are (save_fields). */
+void sim_sync_for_save(sim_state *s);
 int sim_restore_fields(sim_state *s, const ckpt_reader *r, sm_error *err);
 
 #endif

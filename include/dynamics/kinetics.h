@@ -106,6 +106,24 @@ static inline void kinetics_mark_event(kinetics *k, int x, int y, int up)
  * arriving site) and clears the buffers. Widens the counts (model.h) when
  * one leaves the int16 range; exits with a message when out of memory. */
 void kinetics_apply_jumps(kinetics *k, const lattice *lat, model_state *s, int colour);
+/* For a block of the lattice (cage_block): k gets the event buffers of an
+ * nx x ny region and lat's footprint, no stamps (the caller sets stamp32
+ * and clears it before kinetics_free). */
+int kinetics_init_events(kinetics *k, const lattice *lat, int nx, int ny, sm_error *err);
+/* The events recorded in rows 0..ny-1 of the buffers. */
+int64_t kinetics_event_count(const kinetics *k, int ny);
+/* Writes them as (x, y, +1 or -1 for sigma > 0 or not) into ev, row by row
+ * and x by x (the order kinetics_apply_jumps applies them in), where the
+ * sites of the pass's colour in row y have x = (x0 + y) mod 2 + 2i; clears
+ * the buffers. */
+void kinetics_take_events(kinetics *k, int ny, int x0, int32_t *ev);
+/* The part of the footprint of an event at global (xa, ya) with sign d in
+ * the block [gx0, gx0 + nx) x [gy0, gy0 + ny) of lat, added to the block's
+ * int32 counts z (row stride nx) as kinetics_apply_jumps adds them. Returns
+ * 1 when a count it changed is outside the int16 range (where the whole
+ * lattice's counts would have been widened). */
+int kinetics_apply_event_block(const kinetics *k, const lattice *lat, int xa, int ya, int d, int32_t *z,
+                               int gx0, int gy0, int nx, int ny);
 /* now - then, field by field. */
 kin_counters kinetics_diff(const kin_counters *now, const kin_counters *then);
 

@@ -139,7 +139,8 @@ static int census_init(diag *d, const diag_ctx *c, sm_error *err)
     d->data = cd;
     d->every = c->cfg->census_every;
     d->clock = DIAG_MEASURED;
-    d->reads = DIAG_READS_SUMS;   /* sim_census reads the fields where they are */
+    /* sim_census reads the fields where they are, or s->st after a sync */
+    d->reads = sim_census_in_place(c->sim) ? DIAG_READS_SUMS : DIAG_READS_FIELDS;
     cd->last_step = -1;
     cd->rows = config_measured_rows(c->cfg, c->cfg->census_every);
     return DIAG_OK;

@@ -98,46 +98,113 @@ static void acc_add(cage_acc *o, const cage_acc *i)
 #pragma omp declare reduction(cage_sum : cage_acc : acc_add(&omp_out, &omp_in)) \
     initializer(omp_priv = (cage_acc){0})
 
-/* Small lattices run serially: a parallel region costs more than the pass
+/* A rectangle of the lattice in storage: the whole lattice (halo = 0; a
+ * neighbour across an edge wraps within the storage, or is absent on an
+ * open lattice) or a block with one halo cell on each side (halo = 1; a
+ * neighbour across the block's edge is a halo cell, absent only at a global
+ * open boundary). Sites are addressed by region coordinates (x, y): storage
+ * index y * stride + x, random-number counter (gy0 + y) * Lx + gx0 + x. */
+typedef struct {
+    cage_block b;
+    int halo, open;
+} region;
+
+/* Small regions run serially: a parallel region costs more than the pass
  * (even with one thread), and the result is the same either way. */
-static int run_parallel(const lattice *lat)
+static int run_parallel(const region *r)
 {
-    return lat->N >= CAGE_PARALLEL_MIN_SITES && omp_get_max_threads() > 1;
+    return (int64_t)r->b.nx * r->b.ny >= CAGE_PARALLEL_MIN_SITES && omp_get_max_threads() > 1;
 }
 
-/* The neighbour of (x, y) in direction d: row offsets inside, the lattice's
- * boundary rule at the edges. */
-static inline int64_t nbr(const lattice *lat, int x, int y, int64_t a, int d)
+static inline int wrap_index(int v, int L) { return v < 0 ? v + L : v >= L ? v - L : v; }
+
+/* A neighbour cut by an open boundary: block storage indices are relative
+ * to the block's first owned site, so a halo cell's index may be negative. */
+#define NBR_NONE INT64_MIN
+
+/* The neighbour of (x, y) in direction d, or NBR_NONE: row offsets inside,
+ * the lattice's boundary rule at the edges of the whole lattice, the halo
+ * at the edges of a block. */
+static inline int64_t nbr(const region *r, int x, int y, int64_t a, int d)
 {
-    const int Lx = lat->Lx;
-    switch (d) {
-    case DIR_PX: return x + 1 < Lx ? a + 1 : lattice_nbr_xy(lat, x, y, d);
-    case DIR_PY: return y + 1 < lat->Ly ? a + Lx : lattice_nbr_xy(lat, x, y, d);
-    case DIR_MX: return x > 0 ? a - 1 : lattice_nbr_xy(lat, x, y, d);
-    default:     return y > 0 ? a - Lx : lattice_nbr_xy(lat, x, y, d);
+    const cage_block *b = &r->b;
+    const lattice *lat = b->lat;
+    if (r->halo) {
+        const int gx = b->gx0 + x, gy = b->gy0 + y;
+        switch (d) {
+        case DIR_PX: return r->open && gx + 1 == lat->Lx ? NBR_NONE : a + 1;
+        case DIR_PY: return r->open && gy + 1 == lat->Ly ? NBR_NONE : a + b->stride;
+        case DIR_MX: return r->open && gx == 0 ? NBR_NONE : a - 1;
+        default:     return r->open && gy == 0 ? NBR_NONE : a - b->stride;
+        }
     }
+    const int Lx = lat->Lx;
+    int64_t n;
+    switch (d) {
+    case DIR_PX: n = x + 1 < Lx ? a + 1 : lattice_nbr_xy(lat, x, y, d); break;
+    case DIR_PY: n = y + 1 < lat->Ly ? a + Lx : lattice_nbr_xy(lat, x, y, d); break;
+    case DIR_MX: n = x > 0 ? a - 1 : lattice_nbr_xy(lat, x, y, d); break;
+    default:     n = y > 0 ? a - Lx : lattice_nbr_xy(lat, x, y, d); break;
+    }
+    return n < 0 ? NBR_NONE : n;
 }
 
-/* The pair jump of a paired bond a-b of class cls. */
-static inline void pair_jump(uint8_t *phase, int64_t a, int64_t b, int cls, uint64_t seed,
-                             uint64_t sweep, int64_t *accepted)
+/* The pair jump of a paired bond a-b of class cls whose first site has
+ * random-number counter ctr. Each end moves only where own_a / own_b: a
+ * bond across a block edge is computed by both blocks, from the same
+ * numbers, and each moves its own end. */
+static inline void pair_jump(uint8_t *phase, int64_t a, int64_t b, int own_a, int own_b, int cls,
+                             uint32_t ctr, uint64_t seed, uint64_t sweep, int64_t *accepted)
 {
-    const rng_block rb = rng_draw(seed, sweep, RNG_STREAM_CAGE_BOND, (uint32_t)cls, (uint32_t)a);
+    const rng_block rb = rng_draw(seed, sweep, RNG_STREAM_CAGE_BOND, (uint32_t)cls, ctr);
     /* both PCPs move one angle line together, never across a diagonal
      * boundary, so (l, sigma) and the pairing are kept */
     const int step = (rb.v[0] & 1u) ? 1 : -1;
     const int lam = (phase[a] & 15) + step;
     if (lam < 0 || lam >= CAGE_LINES) return;
-    phase[a] = (uint8_t)(phase[a] + step);
-    phase[b] = (uint8_t)(phase[b] + step);
-    (*accepted)++;
+    phase[a] = (uint8_t)(phase[a] + step * own_a);
+    phase[b] = (uint8_t)(phase[b] + step * own_b);
+    *accepted += own_a;
 }
 
 enum { BOND_CHUNK = 64 };
 
-/* One row of a bond pass: for cls 0 every bond along +x of row r (both
- * classes, 0 and 1, at once: a bond's class is the parity of its left
- * site), for cls 2 or 3 the bonds along +y from row 2r + (cls & 1). A site
+/* The bonds of one row of a bond pass: first sites x in [xlo, xhi) of
+ * region row y, partner at storage offset off. */
+typedef struct {
+    int64_t a0, off;   /* storage index of x = 0; partner offset */
+    int xlo, xhi, d, gy;   /* gy: the global row of the first sites */
+} bond_span;
+
+/* The span of region row y: for d = 0 the bonds along +x, for d = 1 along
+ * +y. A block takes every bond with one end in it, the other end possibly a
+ * halo cell (a first site at x = -1 or in row -1, a partner at x = nx or in
+ * row ny); the whole lattice its own bonds, the one across the periodic x
+ * edge apart (its partner is not at +1). */
+static bond_span row_span(const region *r, int cls, int y)
+{
+    const cage_block *b = &r->b;
+    const lattice *lat = b->lat;
+    bond_span s = {(int64_t)y * b->stride, 1, 0, 0, cls >> 1, wrap_index(b->gy0 + y, lat->Ly)};
+    if (s.d == 0) {
+        s.xlo = r->halo && !(r->open && b->gx0 == 0) ? -1 : 0;
+        s.xhi = r->halo && !(r->open && b->gx0 + b->nx == lat->Lx) ? b->nx : b->nx - 1;
+        return s;
+    }
+    if (r->halo) {
+        s.xhi = r->open && s.gy + 1 == lat->Ly ? 0 : b->nx;   /* cut at the top */
+        s.off = b->stride;
+        return s;
+    }
+    const int64_t nb0 = lattice_nbr_xy(lat, 0, y, DIR_PY);   /* -1: cut */
+    s.off = nb0 - s.a0;
+    s.xhi = nb0 < 0 ? 0 : lat->Lx;
+    return s;
+}
+
+/* One row of a bond pass: for cls 0 every bond along +x of row y (both
+ * classes, 0 and 1, at once: a bond's class is the parity of its first
+ * site's global x), for cls 2 or 3 the bonds along +y from row y. A site
  * belongs to at most one paired bond (it faces one neighbour, which must
  * face it back) and a pair jump leaves both sites facing as before, so no
  * jump changes whether another bond is paired or what it may do: the bonds
@@ -145,31 +212,29 @@ enum { BOND_CHUNK = 64 };
  * same moves as one after the other (each draws its own numbers, addressed
  * by class and site). About one bond in 256 is paired: the test runs
  * branch-free over a chunk of the row (vectorised), and only the paired
- * bonds draw. */
-static void bond_row(const lattice *lat, model_state *s, int cls, int r, uint64_t seed,
-                     uint64_t sweep, cage_acc *acc)
+ * bonds draw. A bond is counted where its first site is owned. */
+static void bond_row(const region *r, int cls, int y, uint64_t seed, uint64_t sweep, cage_acc *acc)
 {
-    uint8_t *restrict phase = s->phase;
-    const int8_t *restrict sigma = s->sigma;
-    const int Lx = lat->Lx;
-    const int d = cls >> 1, parity = cls & 1;
-    const int y = d == 0 ? r : 2 * r + parity;
-    const int64_t a0 = (int64_t)y * Lx;
-    /* the partner of x: x + 1 along x, the same x one row up along y */
-    const int64_t nb0 = lattice_nbr_xy(lat, d == 0 ? Lx - 1 : 0, y, d); /* -1: cut */
-    const int64_t off = d == 0 ? 1 : nb0 - a0;
-    const int inner = d == 0 ? Lx - 1 : (nb0 < 0 ? 0 : Lx); /* x with partner a + off */
+    const cage_block *b = &r->b;
+    uint8_t *restrict phase = b->phase;
+    const int8_t *restrict sigma = b->sigma;
+    const int Lx = b->lat->Lx;
+    const bond_span s = row_span(r, cls, y);
+    const int d = s.d;
+    const uint32_t ctr0 = (uint32_t)((int64_t)s.gy * Lx);
     /* a faces d and b faces back: the diagonal bits (phase & 0x30) of a
      * site of sigma +1 facing f are f << 4, of sigma -1 ((4 - f) & 3) << 4
      * (cage_facing), compared on the bytes themselves so that the test
      * runs 16 or more bonds to a vector */
     const uint8_t fa_up = (uint8_t)(d << 4), fa_dn = (uint8_t)(((4 - d) & 3) << 4);
     const uint8_t fb_up = (uint8_t)(((d + 2) & 3) << 4), fb_dn = (uint8_t)(((2 - d) & 3) << 4);
+    /* ends in the halo: the first site's row (y bonds) or column (x bonds) */
+    const int own_row_a = y >= 0, own_row_b = d == 0 || !r->halo || y + 1 < b->ny;
     int64_t prop = 0, accepted = 0;
-    for (int xb = 0; xb < inner; xb += BOND_CHUNK) {
-        const int n = inner - xb < BOND_CHUNK ? inner - xb : BOND_CHUNK;
-        const uint8_t *pa = phase + a0 + xb, *pb = pa + off;
-        const int8_t *sa = sigma + a0 + xb, *sb = sa + off;
+    for (int xb = s.xlo; xb < s.xhi; xb += BOND_CHUNK) {
+        const int n = s.xhi - xb < BOND_CHUNK ? s.xhi - xb : BOND_CHUNK;
+        const uint8_t *pa = phase + s.a0 + xb, *pb = pa + s.off;
+        const int8_t *sa = sigma + s.a0 + xb, *sb = sa + s.off;
         uint8_t hit[BOND_CHUNK];
         int any = 0;
         for (int i = 0; i < n; i++) {
@@ -180,35 +245,44 @@ static void bond_row(const lattice *lat, model_state *s, int cls, int r, uint64_
         if (!any) continue;
         for (int i = 0; i < n; i++) {
             if (!hit[i]) continue;
-            const int x = xb + i;
-            prop++;
-            pair_jump(phase, a0 + x, a0 + x + off, d == 0 ? x & 1 : cls, seed, sweep, &accepted);
+            const int x = xb + i, gx = wrap_index(b->gx0 + x, Lx);
+            const int own_a = own_row_a && x >= 0;
+            const int own_b = own_row_b && (d == 1 || !r->halo || x + 1 < b->nx);
+            prop += own_a;
+            pair_jump(phase, s.a0 + x, s.a0 + x + s.off, own_a, own_b, d == 0 ? gx & 1 : cls,
+                      ctr0 + (uint32_t)gx, seed, sweep, &accepted);
         }
     }
-    /* the bond across the periodic edge along x */
-    if (d == 0 && nb0 >= 0) {
-        const int64_t a = a0 + Lx - 1;
-        if (cage_paired(phase[a], sigma[a], phase[nb0], sigma[nb0], d)) {
-            prop++;
-            pair_jump(phase, a, nb0, (Lx - 1) & 1, seed, sweep, &accepted);
-        }
+    /* the whole lattice's bond across the periodic edge along x */
+    const int64_t a = s.a0 + Lx - 1;
+    const int64_t nb0 = d == 0 && !r->halo ? lattice_nbr_xy(b->lat, Lx - 1, y, d) : -1;
+    if (nb0 >= 0 && cage_paired(phase[a], sigma[a], phase[nb0], sigma[nb0], d)) {
+        prop++;
+        pair_jump(phase, a, nb0, 1, 1, (Lx - 1) & 1, ctr0 + (uint32_t)(Lx - 1), seed, sweep, &accepted);
     }
     acc->prop[CAGE_MOVE_PAIR] += prop;
     acc->acc[CAGE_MOVE_PAIR] += accepted;
 }
 
-static void bond_pass(const lattice *lat, model_state *s, int cls, uint64_t seed, uint64_t sweep,
-                      cage_acc *acc)
+/* Bond class pass cls of a region: along x every row; along y every other
+ * row, those whose first site's global row has the class's parity (in a
+ * block, from its bottom halo row unless an open edge cuts it). */
+static void bond_pass(const region *r, int cls, uint64_t seed, uint64_t sweep, cage_acc *acc)
 {
-    const int d = cls >> 1, parity = cls & 1;
-    /* along x: every row; along y: every other row */
-    const int nrows = d == 0 ? lat->Ly : (lat->Ly - parity + 1) / 2;
+    const cage_block *b = &r->b;
+    int y0 = 0, step = 1, yend = b->ny;
+    if (cls >> 1) {
+        y0 = r->halo && !(r->open && b->gy0 == 0) ? -1 : 0;
+        y0 += (wrap_index(b->gy0 + y0, b->lat->Ly) & 1) != (cls & 1);
+        step = 2;
+    }
+    const int nrows = yend > y0 ? (yend - y0 + step - 1) / step : 0;
     cage_acc sum = {0};
-    if (run_parallel(lat)) {
+    if (run_parallel(r)) {
 #pragma omp parallel for schedule(static) reduction(cage_sum : sum)
-        for (int r = 0; r < nrows; r++) bond_row(lat, s, cls, r, seed, sweep, &sum);
+        for (int i = 0; i < nrows; i++) bond_row(r, cls, y0 + step * i, seed, sweep, &sum);
     } else {
-        for (int r = 0; r < nrows; r++) bond_row(lat, s, cls, r, seed, sweep, &sum);
+        for (int i = 0; i < nrows; i++) bond_row(r, cls, y0 + step * i, seed, sweep, &sum);
     }
     acc_add(acc, &sum);
 }
@@ -277,11 +351,9 @@ void cage_row_randoms(int simd, uint64_t seed, uint64_t sweep, int colour, int64
 
 /* What one row of a colour pass reads but does not change. */
 typedef struct {
-    const lattice *lat;
-    model_state *s;
+    const region *r;
     const model_params *p;
     const cage_tables *t;
-    kinetics *k;
     uint32_t now;
     int simd;     /* the row randoms' path (cage_row_randoms) */
 } row_ctx;
@@ -289,11 +361,11 @@ typedef struct {
 /* Neighbour sum S = sum_b n_b sigma_b of site a. */
 static inline int nbr_sum(const row_ctx *c, int x, int y, int64_t a)
 {
-    const int8_t *level = c->s->level, *sigma = c->s->sigma;
+    const int8_t *level = c->r->b.level, *sigma = c->r->b.sigma;
     int S = 0;
     for (int d = 0; d < NDIR; d++) {
-        const int64_t b = nbr(c->lat, x, y, a, d);
-        if (b >= 0) S += (level[b] >= 0) * sigma[b];
+        const int64_t b = nbr(c->r, x, y, a, d);
+        if (b != NBR_NONE) S += (level[b] >= 0) * sigma[b];
     }
     return S;
 }
@@ -302,7 +374,7 @@ static inline int nbr_sum(const row_ctx *c, int x, int y, int64_t a)
 static void loop_crossed(const row_ctx *c, int x, int y, int64_t a, int up, int l, int l2, int sa,
                          cage_acc *acc)
 {
-    kinetics *k = c->k;
+    kinetics *k = c->r->b.k;
     if (!up) {
         acc->k.undos[l]++;
         kinetics_set_stamp(k, a, KIN_NO_STAMP);
@@ -333,15 +405,15 @@ static void loop_crossed(const row_ctx *c, int x, int y, int64_t a, int up, int 
 static int loop_move(const row_ctx *c, int x, int y, int64_t a, int up, uint32_t r1, int ph,
                      cage_acc *acc)
 {
-    int8_t *level = c->s->level, *sigma = c->s->sigma;
+    int8_t *level = c->r->b.level, *sigma = c->r->b.sigma;
     const int l = level[a], sa = sigma[a];
     const int l2 = up ? l + 1 : l - 1;
     acc->prop[CAGE_MOVE_LOOP]++;
     if (c->p->freeze_levels || l2 < LEVEL_MIN || l2 > LEVEL_MAX) return ph;
     int S = 0, lmin = 99, lmax = -99, n_same = 0, n_up = 0;
     for (int d = 0; d < NDIR; d++) {
-        const int64_t b = nbr(c->lat, x, y, a, d);
-        if (b < 0) continue;
+        const int64_t b = nbr(c->r, x, y, a, d);
+        if (b == NBR_NONE) continue;
         const int lb = level[b];
         S += (lb >= 0) * sigma[b];
         lmin = lb < lmin ? lb : lmin;
@@ -367,10 +439,10 @@ static int loop_move(const row_ctx *c, int x, int y, int64_t a, int up, uint32_t
  * start of a loop. */
 static void sigma_move(const row_ctx *c, int x, int y, int64_t a, uint32_t r2, cage_acc *acc)
 {
-    int8_t *sigma = c->s->sigma;
+    int8_t *sigma = c->r->b.sigma;
     const int sa = sigma[a];
     acc->prop[CAGE_MOVE_SIGMA]++;
-    if (c->s->level[a] < 0) {
+    if (c->r->b.level[a] < 0) {
         sigma[a] = (int8_t)-sa;
         acc->acc[CAGE_MOVE_SIGMA]++;
         return;
@@ -394,18 +466,20 @@ enum { CAGE_BLOCK = 64 };
 static void site_row(const row_ctx *c, int colour, int y, uint64_t seed, uint64_t sweep,
                      cage_acc *acc)
 {
-    uint8_t *restrict phase = c->s->phase;
+    const cage_block *b = &c->r->b;
+    uint8_t *restrict phase = b->phase;
     const uint64_t thr_single = c->t->async, thr_trap = c->t->trap;
-    const int Lx = c->lat->Lx;
+    const int nx = b->nx;
+    const int64_t ctr_row = (int64_t)(b->gy0 + y) * b->lat->Lx + b->gx0;
     /* single jumps inside the loop: proposed, of them on the trap line,
      * accepted, of them on the trap line (in registers: an array indexed
      * by the trap bit would make every site wait on the last one's store) */
     int64_t in = 0, ntrap = 0, nok = 0, nok_trap = 0;
     uint32_t r0[CAGE_BLOCK], r1[CAGE_BLOCK], r2[CAGE_BLOCK];
-    for (int xb = (y + colour) & 1; xb < Lx; xb += 2 * CAGE_BLOCK) {
-        const int n = (Lx - xb + 1) / 2 < CAGE_BLOCK ? (Lx - xb + 1) / 2 : CAGE_BLOCK;
-        const int64_t a0 = (int64_t)y * Lx + xb;
-        cage_row_randoms(c->simd, seed, sweep, colour, a0, n, r0, r1, r2);
+    for (int xb = (b->gx0 + b->gy0 + y + colour) & 1; xb < nx; xb += 2 * CAGE_BLOCK) {
+        const int n = (nx - xb + 1) / 2 < CAGE_BLOCK ? (nx - xb + 1) / 2 : CAGE_BLOCK;
+        const int64_t a0 = (int64_t)y * b->stride + xb;
+        cage_row_randoms(c->simd, seed, sweep, colour, ctr_row + xb, n, r0, r1, r2);
         for (int i = 0; i < n; i++) {
             const int x = xb + 2 * i;
             const int64_t a = a0 + 2 * i;
@@ -437,40 +511,83 @@ static void site_row(const row_ctx *c, int colour, int y, uint64_t seed, uint64_
     acc->acc[CAGE_MOVE_TRAP] += nok_trap;
 }
 
+/* One colour pass of a region, rows in parallel; its soft-matrix events
+ * are left in the region's kinetics buffers. */
+static void colour_pass(const region *r, int colour, const model_params *p, const cage_tables *t,
+                        uint64_t seed, uint64_t sweep, cage_acc *acc)
+{
+    const row_ctx rc = {r, p, t, (uint32_t)sweep, cage_simd_available()};
+    cage_acc sum = {0};
+    if (run_parallel(r)) {
+#pragma omp parallel for schedule(static) reduction(cage_sum : sum)
+        for (int y = 0; y < r->b.ny; y++) site_row(&rc, colour, y, seed, sweep, &sum);
+    } else {
+        for (int y = 0; y < r->b.ny; y++) site_row(&rc, colour, y, seed, sweep, &sum);
+    }
+    acc_add(acc, &sum);
+}
+
+/* A pass's sums into the caller's totals. */
+static void commit(const cage_acc *tot, energy_terms *de, move_stats *ms, kin_counters *c)
+{
+    de->sum_C += tot->dC; de->n_steps += tot->dSt; de->sum_J += tot->dJ; de->sum_h += tot->dh;
+    for (int m = 0; m < CAGE_NMOVES; m++) {
+        ms->proposed[m] += tot->prop[m];
+        ms->accepted[m] += tot->acc[m];
+    }
+    for (int l = 0; l < KIN_NLOOPS; l++) {
+        c->completions[l] += tot->k.completions[l];
+        c->undos[l] += tot->k.undos[l];
+    }
+    for (int l = 0; l < KIN_NTAU; l++) {
+        c->tau_sum[l] += tot->k.tau_sum[l];
+        c->tau_sumsq[l] += tot->k.tau_sumsq[l];
+        c->tau_count[l] += tot->k.tau_count[l];
+    }
+    c->sm_jumps += tot->k.sm_jumps;
+}
+
 void cage_sweep(const lattice *lat, model_state *s, const model_params *p, const cage_tables *t,
                 kinetics *k, uint64_t seed, uint64_t sweep, energy_terms *de, move_stats *ms)
 {
+    const region r = {{s->level, s->sigma, s->phase, k, lat->Lx, 0, 0, lat->Lx, lat->Ly, lat}, 0,
+                      lat->boundary == BOUNDARY_OPEN};
     cage_acc tot = {0};
     /* both x classes in one pass (bond_row), then the two y classes */
-    for (int cls = 0; cls < 4; cls += cls == 0 ? 2 : 1) bond_pass(lat, s, cls, seed, sweep, &tot);
-    const row_ctx rc = {lat, s, p, t, k, (uint32_t)sweep, cage_simd_available()};
+    for (int cls = 0; cls < 4; cls += cls == 0 ? 2 : 1) bond_pass(&r, cls, seed, sweep, &tot);
     for (int colour = 0; colour < 2; colour++) {
-        cage_acc sum = {0};
-        if (run_parallel(lat)) {
-#pragma omp parallel for schedule(static) reduction(cage_sum : sum)
-            for (int y = 0; y < lat->Ly; y++) site_row(&rc, colour, y, seed, sweep, &sum);
-        } else {
-            for (int y = 0; y < lat->Ly; y++) site_row(&rc, colour, y, seed, sweep, &sum);
-        }
-        if (sum.k.sm_jumps) kinetics_apply_jumps(k, lat, s, colour);
-        acc_add(&tot, &sum);
+        const int64_t jumps = tot.k.sm_jumps;
+        colour_pass(&r, colour, p, t, seed, sweep, &tot);
+        if (tot.k.sm_jumps != jumps) kinetics_apply_jumps(k, lat, s, colour);
     }
-    de->sum_C += tot.dC; de->n_steps += tot.dSt; de->sum_J += tot.dJ; de->sum_h += tot.dh;
-    for (int m = 0; m < CAGE_NMOVES; m++) {
-        ms->proposed[m] += tot.prop[m];
-        ms->accepted[m] += tot.acc[m];
-    }
-    kin_counters *c = &k->c;
-    for (int l = 0; l < KIN_NLOOPS; l++) {
-        c->completions[l] += tot.k.completions[l];
-        c->undos[l] += tot.k.undos[l];
-    }
-    for (int l = 0; l < KIN_NTAU; l++) {
-        c->tau_sum[l] += tot.k.tau_sum[l];
-        c->tau_sumsq[l] += tot.k.tau_sumsq[l];
-        c->tau_count[l] += tot.k.tau_count[l];
-    }
-    c->sm_jumps += tot.k.sm_jumps;
+    commit(&tot, de, ms, &k->c);
+}
+
+static region block_region(const cage_block *b)
+{
+    const region r = {*b, 1, b->lat->boundary == BOUNDARY_OPEN};
+    return r;
+}
+
+void cage_block_bonds(const cage_block *b, int cls, uint64_t seed, uint64_t sweep, move_stats *ms)
+{
+    const region r = block_region(b);
+    cage_acc tot = {0};
+    energy_terms de = {0};
+    kin_counters kc;
+    memset(&kc, 0, sizeof kc);
+    bond_pass(&r, cls, seed, sweep, &tot);
+    commit(&tot, &de, ms, &kc);
+}
+
+void cage_block_colour(const cage_block *b, int colour, const model_params *p, const cage_tables *t,
+                       uint64_t seed, uint64_t sweep, energy_terms *de, move_stats *ms,
+                       kin_counters *kc)
+{
+    const region r = block_region(b);
+    cage_acc tot = {0};
+    colour_pass(&r, colour, p, t, seed, sweep, &tot);
+    commit(&tot, de, ms, kc);
 }
 
 /* ----------------------------------------------------- the cage dynamics */

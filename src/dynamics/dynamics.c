@@ -122,6 +122,14 @@ int sim_census_fields(const sim_state *s, census_result *r, sm_error *err)
     return census_compute(&in, NULL, r, err);
 }
 
+int sim_census_in_place(const sim_state *s) { return s->dyn->census != NULL; }
+
+void sim_sync_for_save(sim_state *s)
+{
+    if (s->dyn->save_fields) sim_sync_sums(s);
+    else sim_sync(s);
+}
+
 int sim_census(const sim_state *s, census_result *r, sm_error *err)
 {
     if (s->dyn->census) return s->dyn->census(s, r, err);

@@ -43,6 +43,10 @@ int sim_level_swap_in(sim_state *s, const sm_config *cfg, level_swap *sw, sm_err
 {
     const dynamics_kind *level = dynamics_at(dynamics_index("level"));
     if (!level) return sm_fail(err, "%s: the level dynamics is not registered", cfg->source);
+    /* what the configured kind keeps elsewhere (a split lattice's blocks)
+     * is what the level dynamics starts from */
+    sim_sync(s);
+    if (s->dyn->set_aside) s->dyn->set_aside(s, 1);
     *sw = (level_swap){s->dyn, s->kind, s->dyn_data, s->kin, s->moves};
     s->dyn = level->ops;
     s->kind = level->name;
@@ -50,6 +54,7 @@ int sim_level_swap_in(sim_state *s, const sm_config *cfg, level_swap *sw, sm_err
     s->kin = NULL;
     if (!s->dyn->init(s, cfg, err)) return 0;
     restore_kind(s, sw);
+    if (s->dyn->set_aside) s->dyn->set_aside(s, 0);
     return 1;
 }
 
@@ -60,6 +65,7 @@ void sim_level_swap_out(sim_state *s, const level_swap *sw)
     restore_kind(s, sw);
     draw_phases(s);
     restart_kinetics(s);
+    if (s->dyn->set_aside) s->dyn->set_aside(s, 0);
 }
 
 int sim_equilibrate_level(sim_state *s, const sm_config *cfg, sm_error *err)

@@ -43,21 +43,41 @@ static int build_footprint(kinetics *k, const lattice *lat, sm_error *err)
 
 static int narrow_stamps(int64_t sweeps) { return sweeps <= (int64_t)KIN_STAMP16_SWEEPS; }
 
+/* The event buffers of an nx x ny region and the footprint of lat. */
+static int init_events(kinetics *k, int nx, int ny)
+{
+    k->row_words = ((nx + 1) / 2 + 63) / 64;
+    const size_t words = (size_t)ny * (size_t)k->row_words;
+    k->ev_mask = calloc(words, sizeof *k->ev_mask);
+    k->ev_sign = calloc(words, sizeof *k->ev_sign);
+    k->nevents = calloc((size_t)ny, sizeof *k->nevents);
+    return !k->ev_mask || !k->ev_sign || !k->nevents;
+}
+
 int kinetics_init(kinetics *k, const lattice *lat, int64_t sweeps, sm_error *err)
 {
     memset(k, 0, sizeof *k);
-    k->row_words = ((lat->Lx + 1) / 2 + 63) / 64;
-    const size_t words = (size_t)lat->Ly * (size_t)k->row_words;
     if (narrow_stamps(sweeps)) k->stamp16 = malloc(sizeof *k->stamp16 * (size_t)lat->N);
     else k->stamp32 = malloc(sizeof *k->stamp32 * (size_t)lat->N);
-    k->ev_mask = calloc(words, sizeof *k->ev_mask);
-    k->ev_sign = calloc(words, sizeof *k->ev_sign);
-    k->nevents = calloc((size_t)lat->Ly, sizeof *k->nevents);
-    if ((!k->stamp16 && !k->stamp32) || !k->ev_mask || !k->ev_sign || !k->nevents) {
+    if ((!k->stamp16 && !k->stamp32) || init_events(k, lat->Lx, lat->Ly)) {
         kinetics_free(k);
         return sm_fail(err, "kinetics: out of memory for %lld sites", (long long)lat->N);
     }
     kinetics_clear_stamps(k, lat->N);
+    if (build_footprint(k, lat, err)) {
+        kinetics_free(k);
+        return 1;
+    }
+    return 0;
+}
+
+int kinetics_init_events(kinetics *k, const lattice *lat, int nx, int ny, sm_error *err)
+{
+    memset(k, 0, sizeof *k);
+    if (init_events(k, nx, ny)) {
+        kinetics_free(k);
+        return sm_fail(err, "kinetics: out of memory for the events of %dx%d sites", nx, ny);
+    }
     if (build_footprint(k, lat, err)) {
         kinetics_free(k);
         return 1;
@@ -141,21 +161,32 @@ static inline void add_jump(model_state *s, int64_t a, int d)
     *zj = v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int32_t)v;
 }
 
+/* Site i of the footprint of (xa, ya) into (*x, *y); 0 when an open
+ * boundary cuts it. */
+static inline int footprint_site(const kinetics *k, const lattice *lat, int xa, int ya, int i, int *x,
+                                 int *y)
+{
+    *x = xa + k->fp_dx[i];
+    *y = ya + k->fp_dy[i];
+    if (lat->boundary == BOUNDARY_PERIODIC) {
+        *x -= *x >= lat->Lx ? lat->Lx : 0;
+        *y -= *y >= lat->Ly ? lat->Ly : 0;
+        return 1;
+    }
+    return *x >= 0 && *x < lat->Lx && *y >= 0 && *y < lat->Ly;
+}
+
 static void apply_one(const kinetics *k, const lattice *lat, model_state *s, int xa, int ya, int d)
 {
-    const int Lx = lat->Lx, Ly = lat->Ly;
-    const int periodic = lat->boundary == BOUNDARY_PERIODIC;
     for (int i = 0; i < k->nfp; i++) {
-        int x = xa + k->fp_dx[i], y = ya + k->fp_dy[i];
-        if (periodic) {
-            x -= x >= Lx ? Lx : 0;
-            y -= y >= Ly ? Ly : 0;
-        } else if (x < 0 || x >= Lx || y < 0 || y >= Ly) {
-            continue;
-        }
-        add_jump(s, (int64_t)y * Lx + x, d);
+        int x, y;
+        if (footprint_site(k, lat, xa, ya, i, &x, &y)) add_jump(s, (int64_t)y * lat->Lx + x, d);
     }
 }
+
+/* The bit of event word i, bit b of a row whose sites of the colour start
+ * at x0 (0 or 1). */
+static inline int event_x(int w, int b, int x0) { return 2 * (64 * w + b) + x0; }
 
 void kinetics_apply_jumps(kinetics *k, const lattice *lat, model_state *s, int colour)
 {
@@ -165,13 +196,58 @@ void kinetics_apply_jumps(kinetics *k, const lattice *lat, model_state *s, int c
             const int64_t i = (int64_t)y * k->row_words + w;
             for (uint64_t m = k->ev_mask[i]; m; m &= m - 1) {
                 const int b = __builtin_ctzll(m);
-                const int x = 2 * (64 * w + b) + ((y + colour) & 1);
+                const int x = event_x(w, b, (y + colour) & 1);
                 apply_one(k, lat, s, x, y, (k->ev_sign[i] >> b) & 1 ? 1 : -1);
             }
             k->ev_mask[i] = k->ev_sign[i] = 0;
         }
         k->nevents[y] = 0;
     }
+}
+
+int64_t kinetics_event_count(const kinetics *k, int ny)
+{
+    int64_t n = 0;
+    for (int y = 0; y < ny; y++) n += k->nevents[y];
+    return n;
+}
+
+void kinetics_take_events(kinetics *k, int ny, int x0, int32_t *ev)
+{
+    int64_t n = 0;
+    for (int y = 0; y < ny; y++) {
+        if (!k->nevents[y]) continue;
+        for (int w = 0; w < k->row_words; w++) {
+            const int64_t i = (int64_t)y * k->row_words + w;
+            for (uint64_t m = k->ev_mask[i]; m; m &= m - 1) {
+                const int b = __builtin_ctzll(m);
+                ev[n++] = event_x(w, b, (x0 + y) & 1);
+                ev[n++] = y;
+                ev[n++] = (k->ev_sign[i] >> b) & 1 ? 1 : -1;
+            }
+            k->ev_mask[i] = k->ev_sign[i] = 0;
+        }
+        k->nevents[y] = 0;
+    }
+}
+
+int kinetics_apply_event_block(const kinetics *k, const lattice *lat, int xa, int ya, int d, int32_t *z,
+                               int gx0, int gy0, int nx, int ny)
+{
+    int out16 = 0;
+    for (int i = 0; i < k->nfp; i++) {
+        int x, y;
+        if (!footprint_site(k, lat, xa, ya, i, &x, &y)) continue;
+        x -= gx0;
+        y -= gy0;
+        if (x < 0 || x >= nx || y < 0 || y >= ny) continue;
+        /* as add_jump: exact in int32, saturating */
+        int32_t *zj = &z[(int64_t)y * nx + x];
+        const int64_t v = (int64_t)*zj + d;
+        *zj = v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int32_t)v;
+        out16 |= *zj < INT16_MIN || *zj > INT16_MAX;
+    }
+    return out16;
 }
 
 kin_counters kinetics_diff(const kin_counters *now, const kin_counters *then)

@@ -7,9 +7,11 @@
 extern const struct dynamics_ops DYNAMICS_LEVEL, DYNAMICS_CAGE;
 
 #ifdef SM_WITH_MPI
-/* make mpi: the level kind splits one lattice over the ranks (mpi/level_mpi.h) */
-extern const struct dynamics_ops DYNAMICS_LEVEL_MPI;
+/* make mpi: the level and cage kinds split one lattice over the ranks
+ * (mpi/level_mpi.h, mpi/cage_mpi.c) */
+extern const struct dynamics_ops DYNAMICS_LEVEL_MPI, DYNAMICS_CAGE_MPI;
 #define DYNAMICS_LEVEL DYNAMICS_LEVEL_MPI
+#define DYNAMICS_CAGE DYNAMICS_CAGE_MPI
 #endif
 
 const dynamics_kind DYNAMICS_REGISTRY[] = {

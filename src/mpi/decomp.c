@@ -23,9 +23,10 @@ static void grid(int ranks, int Lx, int Ly, int *px, int *py)
     *py = wide ? dims[1] : dims[0];
 }
 
-int decomp_init(decomp *d, MPI_Comm comm, const lattice *lat, sm_error *err)
+int decomp_init(decomp *d, MPI_Comm comm, const lattice *lat, int nfields, sm_error *err)
 {
     memset(d, 0, sizeof *d);
+    d->nfields = nfields;
     int ranks;
     MPI_Comm_size(comm, &ranks);
     grid(ranks, lat->Lx, lat->Ly, &d->px, &d->py);
@@ -54,9 +55,9 @@ int decomp_init(decomp *d, MPI_Comm comm, const lattice *lat, sm_error *err)
     b->stride = b->nx + 2;
     b->lat = &d->lat;
     const size_t cells = (size_t)b->stride * (size_t)(b->ny + 2);
-    for (int f = 0; f < 2; f++) d->store[f] = calloc(cells, 1);
+    int ok = 1, all;
+    for (int f = 0; f < nfields; f++) ok &= (d->store[f] = calloc(cells, 1)) != NULL;
     /* all ranks fail together, or one would wait for the others for ever */
-    int ok = d->store[0] && d->store[1], all;
     MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm);
     if (!all) {
         decomp_free(d);
@@ -79,71 +80,89 @@ void decomp_free(decomp *d)
         MPI_Type_free(&d->col);
     }
     if (d->have_cart) MPI_Comm_free(&d->cart);
-    free(d->store[0]);
-    free(d->store[1]);
+    for (int f = 0; f < DECOMP_MAX_FIELDS; f++) free(d->store[f]);
     memset(d, 0, sizeof *d);
 }
 
-MPI_Datatype decomp_global_block(const decomp *d, int cx, int cy)
+/* The block of piece (cx, cy) as a datatype over the global arrays. */
+static MPI_Datatype global_block(const decomp *d, int cx, int cy, MPI_Datatype elem)
 {
     const int sizes[2] = {d->Ly, d->Lx};
     const int x0 = decomp_start(cx, d->px, d->Lx), y0 = decomp_start(cy, d->py, d->Ly);
     const int sub[2] = {decomp_start(cy + 1, d->py, d->Ly) - y0, decomp_start(cx + 1, d->px, d->Lx) - x0};
     const int start[2] = {y0, x0};
     MPI_Datatype t;
-    MPI_Type_create_subarray(2, sizes, sub, start, MPI_ORDER_C, MPI_INT8_T, &t);
+    MPI_Type_create_subarray(2, sizes, sub, start, MPI_ORDER_C, elem, &t);
     MPI_Type_commit(&t);
     return t;
 }
 
-MPI_Datatype decomp_own_block(const decomp *d)
+/* This rank's owned cells within storage of that row stride. */
+static MPI_Datatype own_block(const decomp *d, int64_t stride, MPI_Datatype elem)
 {
     MPI_Datatype t;
-    MPI_Type_vector(d->b.ny, d->b.nx, (int)d->b.stride, MPI_INT8_T, &t);
+    MPI_Type_vector(d->b.ny, d->b.nx, (int)stride, elem, &t);
     MPI_Type_commit(&t);
     return t;
 }
 
 /* Rank 0 sends (scatter) or receives (gather) every block in turn; the
- * others do the opposite with their own. Blocks are bytes: a few hundred
- * MB at most per rank even for 10^10 sites over 64 ranks. */
-static void move_blocks(decomp *d, int8_t *const global[2], int to_blocks)
+ * others do the opposite with their own (own: the block's first owned
+ * element, rows stride apart). Blocks are bytes or words: a few hundred MB
+ * at most per rank even for 10^10 sites over 64 ranks. */
+static void move_block(decomp *d, void *own, int64_t stride, void *global, MPI_Datatype elem, int to_blocks)
 {
     int me, ranks;
     MPI_Comm_rank(d->cart, &me);
     MPI_Comm_size(d->cart, &ranks);
-    MPI_Datatype mine = decomp_own_block(d);
+    MPI_Datatype mine = own_block(d, stride, elem);
     const int tag = to_blocks ? SCATTER : GATHER;
-    for (int f = 0; f < 2; f++) {
-        int8_t *own = d->store[f] + d->b.stride + 1;
-        if (me != 0) {
-            if (to_blocks) MPI_Recv(own, 1, mine, 0, tag, d->cart, MPI_STATUS_IGNORE);
-            else MPI_Send(own, 1, mine, 0, tag, d->cart);
-            continue;
-        }
-        for (int r = 0; r < ranks; r++) {
-            int c[2];
-            MPI_Cart_coords(d->cart, r, 2, c);
-            MPI_Datatype t = decomp_global_block(d, c[1], c[0]);
-            if (r == 0 && to_blocks) MPI_Sendrecv(global[f], 1, t, 0, tag, own, 1, mine, 0, tag, d->cart, MPI_STATUS_IGNORE);
-            else if (r == 0) MPI_Sendrecv(own, 1, mine, 0, tag, global[f], 1, t, 0, tag, d->cart, MPI_STATUS_IGNORE);
-            else if (to_blocks) MPI_Send(global[f], 1, t, r, tag, d->cart);
-            else MPI_Recv(global[f], 1, t, r, tag, d->cart, MPI_STATUS_IGNORE);
-            MPI_Type_free(&t);
-        }
+    if (me != 0) {
+        if (to_blocks) MPI_Recv(own, 1, mine, 0, tag, d->cart, MPI_STATUS_IGNORE);
+        else MPI_Send(own, 1, mine, 0, tag, d->cart);
+        MPI_Type_free(&mine);
+        return;
+    }
+    for (int r = 0; r < ranks; r++) {
+        int c[2];
+        MPI_Cart_coords(d->cart, r, 2, c);
+        MPI_Datatype t = global_block(d, c[1], c[0], elem);
+        if (r == 0 && to_blocks) MPI_Sendrecv(global, 1, t, 0, tag, own, 1, mine, 0, tag, d->cart, MPI_STATUS_IGNORE);
+        else if (r == 0) MPI_Sendrecv(own, 1, mine, 0, tag, global, 1, t, 0, tag, d->cart, MPI_STATUS_IGNORE);
+        else if (to_blocks) MPI_Send(global, 1, t, r, tag, d->cart);
+        else MPI_Recv(global, 1, t, r, tag, d->cart, MPI_STATUS_IGNORE);
+        MPI_Type_free(&t);
     }
     MPI_Type_free(&mine);
 }
 
-void decomp_scatter(decomp *d, int8_t *const global[2]) { move_blocks(d, global, 1); }
-void decomp_gather(decomp *d, int8_t *const global[2]) { move_blocks(d, global, 0); }
+static void move_blocks(decomp *d, int8_t *const global[], int to_blocks)
+{
+    for (int f = 0; f < d->nfields; f++)
+        move_block(d, d->store[f] + d->b.stride + 1, d->b.stride, global ? global[f] : NULL, MPI_INT8_T,
+                   to_blocks);
+}
 
-void decomp_halo_begin(decomp *d, MPI_Request rq[16])
+void decomp_scatter(decomp *d, int8_t *const global[]) { move_blocks(d, global, 1); }
+void decomp_gather(decomp *d, int8_t *const global[]) { move_blocks(d, global, 0); }
+
+void decomp_scatter_words(decomp *d, uint32_t *own, int64_t stride, const uint32_t *global)
+{
+    move_block(d, own, stride, (void *)global, MPI_UINT32_T, 1);
+}
+
+void decomp_gather_words(decomp *d, const uint32_t *own, int64_t stride, uint32_t *global)
+{
+    move_block(d, (void *)own, stride, global, MPI_UINT32_T, 0);
+}
+
+int decomp_halo_begin(decomp *d, unsigned fields, MPI_Request rq[DECOMP_MAX_REQUESTS])
 {
     const int64_t s = d->b.stride;
     const int nx = d->b.nx, ny = d->b.ny;
     int k = 0;
-    for (int f = 0; f < 2; f++) {
+    for (int f = 0; f < d->nfields; f++) {
+        if (!(fields >> f & 1)) continue;
         int8_t *o = d->store[f] + s + 1;   /* owned (0, 0) */
         /* receives into the halo: the left halo comes from the left
          * neighbour travelling right, and so on */
@@ -156,15 +175,18 @@ void decomp_halo_begin(decomp *d, MPI_Request rq[16])
         MPI_Isend(o, 1, d->row, d->down, TO_DOWN, d->cart, &rq[k++]);
         MPI_Isend(o + (ny - 1) * s, 1, d->row, d->up, TO_UP, d->cart, &rq[k++]);
     }
+    return k;
 }
 
-void decomp_halo_end(MPI_Request rq[16]) { MPI_Waitall(16, rq, MPI_STATUSES_IGNORE); }
+void decomp_halo_end(int n, MPI_Request rq[DECOMP_MAX_REQUESTS]) { MPI_Waitall(n, rq, MPI_STATUSES_IGNORE); }
+
+MPI_Datatype decomp_global_block(const decomp *d, int cx, int cy) { return global_block(d, cx, cy, MPI_INT8_T); }
+MPI_Datatype decomp_own_block(const decomp *d) { return own_block(d, d->b.stride, MPI_INT8_T); }
 
 void decomp_state_terms(decomp *d, int64_t *bad, energy_terms *e)
 {
-    MPI_Request rq[16];
-    decomp_halo_begin(d, rq);
-    decomp_halo_end(rq);
+    MPI_Request rq[DECOMP_MAX_REQUESTS];
+    decomp_halo_end(decomp_halo_begin(d, DECOMP_LEVEL | DECOMP_SIGMA, rq), rq);
     const level_block *b = &d->b;
     int64_t mine[5] = {0}, all[5];
     for (int y = 0; y < b->ny; y++)

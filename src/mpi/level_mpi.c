@@ -31,18 +31,10 @@
 #include "mpi/census_mpi.h"
 #include "mpi/ckpt_mpi.h"
 #include "mpi/decomp.h"
+#include "mpi/lattice_cmd.h"
 #include "mpi/level_mpi.h"
 #include "mpi/session.h"
 #include "mpi/snapshot_mpi.h"
-
-enum { CMD_STOP = 0, CMD_SETUP = 1, CMD_SCATTER = 2, CMD_SWEEP = 3, CMD_FREE = 4, CMD_SUMS = 5,
-       CMD_GATHER = 6, CMD_COUNT = 7, CMD_CENSUS = 8, CMD_SNAPSHOT = 9, CMD_CKPT_WRITE = 10,
-       CMD_CKPT_READ = 11, CMD_TERMS = 12, CMD_INIT = 13 };
-
-typedef struct {
-    int64_t op, arg, step;
-    double T;
-} lat_cmd;
 
 /* What a CKPT_WRITE or CKPT_READ moves: field f of the blocks, the values
  * of a site record at offset of a file. */
@@ -75,18 +67,21 @@ typedef struct {
 } lat_engine;
 
 /* The ranks the lattice is split over (mpi/session.h). */
-static MPI_Comm lattice_comm(void) { return mpi_session_get()->lattice_comm; }
+MPI_Comm mpi_lattice_comm(void) { return mpi_session_get()->lattice_comm; }
+static MPI_Comm lattice_comm(void) { return mpi_lattice_comm(); }
 
 /* Rank 0 sends, everyone receives, without spinning while waiting: with a
  * lattice split (busy), the next command comes within a sweep; without,
  * perhaps only at the end of rank 0's subcommand. */
-static lat_cmd command(lat_cmd c, int busy)
+lat_cmd mpi_lattice_command(lat_cmd c, int busy)
 {
     MPI_Request rq;
     MPI_Ibcast(&c, (int)sizeof c, MPI_BYTE, 0, lattice_comm(), &rq);
     mpi_wait_gently(&rq, MPI_STATUS_IGNORE, busy ? MPI_NAP_LATTICE_NS : MPI_NAP_FARM_NS);
     return c;
 }
+
+static lat_cmd command(lat_cmd c, int busy) { return mpi_lattice_command(c, busy); }
 
 static level_tables *tables_new(void)
 {
@@ -113,7 +108,7 @@ static int engine_setup(lat_engine *e, const lat_setup *su, sm_error *err)
     e->seed = su->seed;
     memset(&e->de, 0, sizeof e->de);
     memset(&e->ms, 0, sizeof e->ms);
-    if (decomp_init(&e->d, lattice_comm(), &su->lat, err)) return 1;   /* the same on every rank */
+    if (decomp_init(&e->d, lattice_comm(), &su->lat, 2, err)) return 1;   /* the same on every rank */
     e->t = tables_new();
     int ok = e->t != NULL, all;
     MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, lattice_comm());
@@ -138,11 +133,11 @@ static void sweep_part(lat_engine *e, int colour, int x, int y, int nx, int ny, 
 static void sweep_colour(lat_engine *e, int colour, uint64_t step, energy_terms *de, move_stats *ms)
 {
     const int nx = e->d.b.nx, ny = e->d.b.ny;
-    MPI_Request rq[16];
-    decomp_halo_begin(&e->d, rq);
+    MPI_Request rq[DECOMP_MAX_REQUESTS];
+    const int n = decomp_halo_begin(&e->d, DECOMP_LEVEL | DECOMP_SIGMA, rq);
     const int inner = nx >= 3 && ny >= 3;
     if (inner) sweep_part(e, colour, 1, 1, nx - 2, ny - 2, step, de, ms);
-    decomp_halo_end(rq);
+    decomp_halo_end(n, rq);
     if (!inner) {
         sweep_part(e, colour, 0, 0, nx, ny, step, de, ms);
         return;
@@ -227,9 +222,14 @@ int mpi_lattice_serve(void)
 {
     lat_engine e;
     memset(&e, 0, sizeof e);
+    struct cage_part *cage = NULL;
     int8_t *const none[2] = {NULL, NULL};
     for (;;) {
-        const lat_cmd c = command((lat_cmd){0, 0, 0, 0}, e.d.have_cart);
+        const lat_cmd c = command((lat_cmd){0, 0, 0, 0}, e.d.have_cart || cage);
+        if (c.op >= CMD_CAGE_SETUP) {
+            cage_mpi_serve(&cage, &c);
+            continue;
+        }
         switch (c.op) {
         case CMD_SETUP: {
             lat_setup su;
@@ -260,7 +260,10 @@ int mpi_lattice_serve(void)
         }
         case CMD_SNAPSHOT: snapshot_mpi_serve(&e.d, lattice_comm()); break;
         case CMD_FREE: engine_free(&e); break;
-        default: engine_free(&e); return (int)c.arg;
+        default:
+            engine_free(&e);
+            cage_mpi_serve(&cage, &(lat_cmd){CMD_CAGE_FREE, 0, 0, 0});
+            return (int)c.arg;
         }
     }
 }
@@ -478,8 +481,13 @@ static int lm_init_fields(sim_state *s, const sm_config *cfg)
 static int lm_snapshot(const sim_state *s, h5out *h, unsigned fields, int compression, sm_error *err)
 {
     lat_engine *e = engine_of(s);
-    if (!e->split || !e->scattered)   /* the state is rank 0's */
+    /* Rank 0's arrays when the lattice is not split, and when the level
+     * dynamics stands in for a kind with PCP fields (its equilibration of a
+     * cage run): the blocks hold no phase or z. */
+    if (!e->split || !e->scattered || s->st.phase) {
+        if (e->split && (e->ahead & SIM_SYNC_FIELDS)) engine_gather(e, s);
         return h5out_snapshot(h, fields, s->lat.Lx, s->lat.Ly, &s->st, s->step, compression, err);
+    }
     command((lat_cmd){CMD_SNAPSHOT, 0, 0, 0}, 1);
     e->snapshots++;
     return snapshot_mpi_write(&e->d, lattice_comm(), h, fields, compression, s->step, err);

@@ -47,8 +47,7 @@ static void config_difference(char *out, size_t n, const char *a, size_t alen, c
  * on disk: a resumed run keeps exactly these rows. */
 int run_checkpoint_write(run_state *rs, const char *ckpt, double wall_now, sm_error *err)
 {
-    /* the fields are written where they are (sim_save) */
-    sim_sync_sums(&rs->sim);
+    sim_sync_for_save(&rs->sim);
     if (diag_set_flush(&rs->diags, &rs->ctx, err) || h5out_flush(rs->h, err)) return 1;
     h5out_count *counts = malloc(sizeof *counts * H5OUT_MAX_COUNTS);
     if (!counts) return sm_fail(err, "out of memory");

@@ -658,6 +658,214 @@ static void test_checkpoint_widths(void)
     unlink(path);
 }
 
+/* ---- a lattice cut into blocks (the MPI split, in one process) -------- */
+
+enum { MAXB = 6 };
+
+/* One block with halo storage, as a rank of the MPI build holds it: level,
+ * sigma, phase and stamps with one halo cell per side, int32 counts. */
+typedef struct {
+    cage_block b;
+    int8_t *lv, *sg;
+    uint8_t *ph;
+    uint32_t *stamp;
+    int32_t *z;
+    kinetics k;
+} test_block;
+
+static void block_init(test_block *t, const lattice *lat, int gx0, int gy0, int nx, int ny)
+{
+    const size_t cells = (size_t)(nx + 2) * (size_t)(ny + 2);
+    const int64_t o = nx + 3;   /* the first owned cell */
+    t->lv = calloc(cells, 1);
+    t->sg = calloc(cells, 1);
+    t->ph = calloc(cells, 1);
+    t->stamp = malloc(cells * sizeof *t->stamp);
+    t->z = calloc((size_t)nx * (size_t)ny, sizeof *t->z);
+    sm_error err;
+    CHECK(!kinetics_init_events(&t->k, lat, nx, ny, &err), "events");
+    t->k.stamp32 = t->stamp + o;
+    t->b = (cage_block){t->lv + o, t->sg + o, t->ph + o, &t->k, nx + 2, gx0, gy0, nx, ny, lat};
+}
+
+static void block_free(test_block *t)
+{
+    t->k.stamp32 = NULL;
+    kinetics_free(&t->k);
+    free(t->lv); free(t->sg); free(t->ph); free(t->stamp); free(t->z);
+}
+
+/* Owned cells to the global state (from_global 0) or back (1), halo cells
+ * from it (halo 1: the neighbour across each edge, wrapped when periodic). */
+static void block_copy(test_block *t, model_state *g, const lattice *lat, int from_global, int halo)
+{
+    const cage_block *b = &t->b;
+    for (int y = -halo; y < b->ny + halo; y++)
+        for (int x = -halo; x < b->nx + halo; x++) {
+            const int inside = x >= 0 && x < b->nx && y >= 0 && y < b->ny;
+            if (halo && (inside || ((x < 0 || x >= b->nx) && (y < 0 || y >= b->ny)))) continue;
+            int gx = b->gx0 + x, gy = b->gy0 + y;
+            gx = (gx + lat->Lx) % lat->Lx;
+            gy = (gy + lat->Ly) % lat->Ly;
+            const int64_t a = (int64_t)y * b->stride + x, ga = (int64_t)gy * lat->Lx + gx;
+            if (from_global) {
+                b->level[a] = g->level[ga];
+                b->sigma[a] = g->sigma[ga];
+                b->phase[a] = g->phase[ga];
+            } else {
+                g->level[ga] = b->level[a];
+                g->sigma[ga] = b->sigma[a];
+                g->phase[ga] = b->phase[a];
+            }
+        }
+}
+
+/* Every block's owned cells to the mirror, then every halo from it. */
+static void refresh_halos(test_block *blk, int n, model_state *mirror, const lattice *lat)
+{
+    for (int i = 0; i < n; i++) block_copy(&blk[i], mirror, lat, 0, 0);
+    for (int i = 0; i < n; i++) block_copy(&blk[i], mirror, lat, 1, 1);
+}
+
+static int event_order(const void *pa, const void *pb)
+{
+    const int64_t *a = pa, *b = pb;
+    return (a[0] > b[0]) - (a[0] < b[0]);
+}
+
+/* The soft-matrix events of every block's colour pass, in the order of
+ * their global index, applied to every block's counts. Returns the number. */
+static int64_t exchange_events(test_block *blk, int n, const lattice *lat, int colour, int *wide)
+{
+    int64_t total = 0;
+    for (int i = 0; i < n; i++) total += kinetics_event_count(&blk[i].k, blk[i].b.ny);
+    int64_t (*ev)[2] = malloc(sizeof *ev * (size_t)(total + 1));
+    int32_t *one = malloc(sizeof *one * 3 * (size_t)(total + 1));
+    int64_t m = 0;
+    for (int i = 0; i < n; i++) {
+        const cage_block *b = &blk[i].b;
+        const int64_t c = kinetics_event_count(&blk[i].k, b->ny);
+        kinetics_take_events(&blk[i].k, b->ny, (colour + b->gx0 + b->gy0) & 1, one);
+        for (int64_t e = 0; e < c; e++, m++) {
+            const int gx = b->gx0 + one[3 * e], gy = b->gy0 + one[3 * e + 1];
+            ev[m][0] = (int64_t)gy * lat->Lx + gx;
+            ev[m][1] = one[3 * e + 2];
+        }
+    }
+    qsort(ev, (size_t)total, sizeof *ev, event_order);
+    for (int64_t e = 0; e < total; e++)
+        for (int i = 0; i < n; i++) {
+            const cage_block *b = &blk[i].b;
+            *wide |= kinetics_apply_event_block(&blk[i].k, lat, (int)(ev[e][0] % lat->Lx),
+                                                (int)(ev[e][0] / lat->Lx), (int)ev[e][1], blk[i].z,
+                                                b->gx0, b->gy0, b->nx, b->ny);
+        }
+    free(ev);
+    free(one);
+    return total;
+}
+
+/* One cage sweep of the blocks: what cage_sweep does to the whole lattice. */
+static int64_t sweep_blocks(test_block *blk, int n, model_state *mirror, const lattice *lat,
+                            const model_params *p, const cage_tables *t, uint64_t seed, uint64_t sw,
+                            energy_terms *de, move_stats *ms, kin_counters *kc, int *wide)
+{
+    int64_t events = 0;
+    for (int cls = 0; cls < 4; cls += cls == 0 ? 2 : 1) {
+        refresh_halos(blk, n, mirror, lat);
+        for (int i = 0; i < n; i++) cage_block_bonds(&blk[i].b, cls, seed, sw, ms);
+    }
+    for (int colour = 0; colour < 2; colour++) {
+        refresh_halos(blk, n, mirror, lat);
+        for (int i = 0; i < n; i++) cage_block_colour(&blk[i].b, colour, p, t, seed, sw, de, ms, kc);
+        events += exchange_events(blk, n, lat, colour, wide);
+    }
+    return events;
+}
+
+/* A hot lattice cut into px x py uneven blocks, swept block by block with
+ * halos refreshed before each pass and the soft-matrix events exchanged,
+ * equals cage_sweep bit for bit: fields, counts, stamps, sums. z0: the
+ * counts to start from (near the int16 limit, the whole lattice's counts
+ * are widened on the way, and the blocks must say so). */
+static void blocks_equal_whole(int Lx, int Ly, const char *boundary, int px, int py, int16_t z0)
+{
+    char json[512];
+    snprintf(json, sizeof json, "{\"lattice\": {\"Lx\": %d, \"Ly\": %d, \"boundary\": \"%s\"},"
+             " \"dynamics\": {\"kind\": \"cage\", \"trap_barrier\": 0, \"async_barrier\": 0},"
+             " \"temperature\": 9, \"init\": {\"level\": 7}, \"run\": {\"seed\": 79}}", Lx, Ly, boundary);
+    sim_state s, m;
+    if (make_sim(&s, json) || make_sim(&m, json)) {
+        CHECK(0, "set-up");
+        return;
+    }
+    for (int64_t a = 0; a < s.lat.N; a++) {
+        s.st.phase[a] = m.st.phase[a] = (uint8_t)(56 + a % 8);
+        s.st.zjumps[a] = z0;
+    }
+    cage_tables t;
+    cage_tables_build(&t, &s.p, 9.0);
+    test_block blk[MAXB];
+    const int n = px * py;
+    for (int i = 0; i < n; i++) {
+        const int cx = i % px, cy = i / px;
+        const int x0 = cx * Lx / px, y0 = cy * Ly / py;
+        block_init(&blk[i], &s.lat, x0, y0, (cx + 1) * Lx / px - x0, (cy + 1) * Ly / py - y0);
+        block_copy(&blk[i], &m.st, &s.lat, 1, 0);
+        for (int64_t c = 0; c < (int64_t)(blk[i].b.nx + 2) * (blk[i].b.ny + 2); c++)
+            blk[i].stamp[c] = KIN_NO_STAMP;
+        for (int64_t c = 0; c < (int64_t)blk[i].b.nx * blk[i].b.ny; c++) blk[i].z[c] = z0;
+    }
+    energy_terms de = {0}, bde = {0};
+    move_stats ms = {0}, bms = {0};
+    kin_counters kc;
+    memset(&kc, 0, sizeof kc);
+    int wide = 0;
+    int64_t events = 0, near_edge = 0;
+    for (int sw = 0; sw < 200; sw++) {
+        cage_sweep(&s.lat, &s.st, &s.p, &t, s.kin, s.seed, (uint64_t)sw, &de, &ms);
+        events += sweep_blocks(blk, n, &m.st, &s.lat, &s.p, &t, s.seed, (uint64_t)sw, &bde, &bms, &kc, &wide);
+    }
+    for (int i = 0; i < n; i++) block_copy(&blk[i], &m.st, &s.lat, 0, 0);
+    const size_t N = (size_t)s.lat.N;
+    CHECK(memcmp(s.st.level, m.st.level, N) == 0, "level differs");
+    CHECK(memcmp(s.st.sigma, m.st.sigma, N) == 0, "sigma differs");
+    CHECK(memcmp(s.st.phase, m.st.phase, N) == 0, "phase differs");
+    int same_z = 1, same_stamp = 1;
+    for (int i = 0; i < n; i++) {
+        const cage_block *b = &blk[i].b;
+        for (int y = 0; y < b->ny; y++)
+            for (int x = 0; x < b->nx; x++) {
+                const int64_t ga = (int64_t)(b->gy0 + y) * Lx + b->gx0 + x;
+                same_z &= blk[i].z[y * b->nx + x] == model_zjumps(&s.st, ga);
+                same_stamp &= kinetics_stamp(&blk[i].k, y * b->stride + x) == kinetics_stamp(s.kin, ga);
+                /* an event's footprint crosses the block edge */
+                near_edge += x < 8 || y < 8 || x >= b->nx - 8 || y >= b->ny - 8;
+            }
+    }
+    CHECK(same_z, "z counts differ");
+    CHECK(same_stamp, "kinetic stamps differ");
+    CHECK(wide == (s.st.zjumps_wide != NULL) && wide == (z0 > 0), "widening: blocks %d, whole %d", wide,
+          s.st.zjumps_wide != NULL);
+    CHECK(memcmp(&de, &bde, sizeof de) == 0, "energy differs");
+    CHECK(memcmp(&ms, &bms, sizeof ms) == 0, "move counts differ");
+    CHECK(memcmp(&s.kin->c, &kc, sizeof kc) == 0, "kinetic counters differ");
+    CHECK(kc.sm_jumps == events && events > 100 && ms.accepted[CAGE_MOVE_PAIR] > 0,
+          "%lld events, %lld pair jumps", (long long)events, (long long)ms.accepted[CAGE_MOVE_PAIR]);
+    CHECK(near_edge > 0, "no site near a block edge");
+    for (int i = 0; i < n; i++) block_free(&blk[i]);
+    sim_free(&s);
+    sim_free(&m);
+}
+
+static void test_blocks_equal_whole_sweep(void)
+{
+    blocks_equal_whole(37, 29, "open", 3, 2, 0);
+    blocks_equal_whole(36, 30, "periodic", 2, 3, INT16_MAX - 3);
+    blocks_equal_whole(20, 18, "periodic", 1, 2, 0);   /* one block across x: its own x halo */
+    blocks_equal_whole(21, 9, "open", 2, 1, INT16_MAX - 3);
+}
+
 int main(void)
 {
     RUN(test_pairing_rule_is_closed);
@@ -675,5 +883,6 @@ int main(void)
     RUN(test_narrow_storage_is_exact);
     RUN(test_checkpoint_widths);
     RUN(test_trajectory_pinned);
+    RUN(test_blocks_equal_whole_sweep);
     return CHECK_REPORT();
 }

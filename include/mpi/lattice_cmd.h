@@ -1,0 +1,35 @@
+/* The commands rank 0 of a split lattice broadcasts to the other ranks of
+ * the lattice communicator (mpi/session.h), which carry them out together
+ * with it: the level dynamics' (mpi/level_mpi.c) and the cage dynamics'
+ * (mpi/cage_mpi.c), served by one loop (mpi_lattice_serve). Compiled only
+ * into the MPI build. */
+#ifndef SM_MPI_LATTICE_CMD_H
+#define SM_MPI_LATTICE_CMD_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+typedef struct {
+    int64_t op, arg, step;
+    double T;
+} lat_cmd;
+
+enum { CMD_STOP = 0, CMD_SETUP = 1, CMD_SCATTER = 2, CMD_SWEEP = 3, CMD_FREE = 4, CMD_SUMS = 5,
+       CMD_GATHER = 6, CMD_COUNT = 7, CMD_CENSUS = 8, CMD_SNAPSHOT = 9, CMD_CKPT_WRITE = 10,
+       CMD_CKPT_READ = 11, CMD_TERMS = 12, CMD_INIT = 13,
+       /* the cage dynamics' */
+       CMD_CAGE_SETUP = 16, CMD_CAGE_SCATTER = 17, CMD_CAGE_SWEEP = 18, CMD_CAGE_SUMS = 19,
+       CMD_CAGE_GATHER = 20, CMD_CAGE_COUNT = 21, CMD_CAGE_FREE = 22 };
+
+/* The ranks the lattice is split over. */
+MPI_Comm mpi_lattice_comm(void);
+/* Rank 0 sends c, every rank returns it, without spinning while waiting
+ * (busy: a lattice is split, so the next command comes within a sweep). */
+lat_cmd mpi_lattice_command(lat_cmd c, int busy);
+
+/* Ranks other than 0: carry out cage command c (CMD_CAGE_*) on this rank's
+ * part *e of the split lattice, created by SETUP and freed by FREE. */
+struct cage_part;
+void cage_mpi_serve(struct cage_part **e, const lat_cmd *c);
+
+#endif

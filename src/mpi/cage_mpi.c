@@ -1,0 +1,532 @@
+/* The cage dynamics of one lattice split over MPI ranks (docs/mpi.md). In
+ * the MPI build the registry's "cage" kind is DYNAMICS_CAGE_MPI: on rank 0
+ * of several it splits the lattice into the level dynamics' blocks
+ * (mpi/decomp.h, with the phase field) and has every rank sweep its own
+ * with cage_block_bonds and cage_block_colour, the one definition of every
+ * move; elsewhere it is the OpenMP cage dynamics. Either way the result is
+ * bitwise that of the OpenMP binary.
+ *
+ * A sweep on every rank: for bond class 0 (both x classes), 2 and 3 the
+ * phase halo (and, before class 0, the sigma halo) then the block's bonds;
+ * for colour 0 and 1 the level and sigma halos, the block's colour pass,
+ * then the pass's soft-matrix events: every rank's events (rare: arrivals at
+ * level 8) go to every rank (MPI_Allgatherv), which adds to its own z counts
+ * the part of each footprint inside its block, in the order of the events'
+ * global index as kinetics_apply_jumps does. A bond across a block edge is
+ * computed by both blocks from the same random numbers, each moving its own
+ * end.
+ *
+ * Each block keeps its kinetic stamps (uint32) and its z counts (int32,
+ * exact; whether the OpenMP run's int16 counts would have been widened is
+ * kept as a flag) between sweeps. Rank 0 keeps the global state and the
+ * global kinetics: SUMS adds every rank's energy changes, move counts and
+ * kinetic counters into it, GATHER brings back level, sigma, phase, stamps
+ * and z counts (sim_sync), so the diagnostics, checkpoints and output read
+ * what the OpenMP run has. */
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "dynamics/cage.h"
+#include "dynamics/dynamics.h"
+#include "mpi/decomp.h"
+#include "mpi/lattice_cmd.h"
+#include "mpi/session.h"
+
+extern const dynamics_ops DYNAMICS_CAGE;
+
+typedef struct {
+    lattice lat;
+    model_params p;
+    uint64_t seed;
+    int threads;
+} cage_setup;
+
+/* One rank's part of the split lattice. */
+typedef struct cage_part {
+    decomp d;            /* level, sigma, phase with halo */
+    cage_block b;        /* the block as the kernel reads it */
+    cage_tables *t;
+    model_params p;
+    uint64_t seed;
+    uint32_t *stamp;     /* with halo, as the fields (the halo unused) */
+    int32_t *z;          /* nx x ny */
+    int z_wide;          /* a count left the int16 range since the scatter */
+    kinetics k;          /* the block's event buffers and the footprint */
+    int32_t *ev, *ev_all;   /* events (x, y, sign) of this rank, of all */
+    int64_t ev_cap, ev_all_cap;
+    int *counts, *displs;   /* per rank, for the Allgatherv */
+    energy_terms de;     /* changes since the last SUMS */
+    move_stats ms;
+    kin_counters kc;
+} cage_part;
+
+static MPI_Comm comm(void) { return mpi_lattice_comm(); }
+
+static void part_free(cage_part *e)
+{
+    if (!e) return;
+    e->k.stamp32 = NULL;   /* the part's own, below */
+    kinetics_free(&e->k);
+    decomp_free(&e->d);
+    free(e->t);
+    free(e->stamp);
+    free(e->z);
+    free(e->ev);
+    free(e->ev_all);
+    free(e->counts);
+    free(e->displs);
+    free(e);
+}
+
+static int64_t block_cells(const decomp *d) { return (int64_t)d->b.stride * (d->b.ny + 2); }
+
+/* Collective: the block decomposition of su's lattice and this rank's part;
+ * NULL (the same message on every rank) when it cannot be made. */
+static cage_part *part_new(const cage_setup *su, sm_error *err)
+{
+    cage_part *e = calloc(1, sizeof *e);
+    int ok = e != NULL, all;
+    MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, comm());
+    if (!ok) {
+        free(e);
+        sm_fail(err, "out of memory for the cage dynamics' block");
+        return NULL;
+    }
+    e->p = su->p;
+    e->seed = su->seed;
+    if (decomp_init(&e->d, comm(), &su->lat, 3, err)) {   /* the same on every rank */
+        free(e);
+        return NULL;
+    }
+    const level_block *lb = &e->d.b;
+    int ranks;
+    MPI_Comm_size(comm(), &ranks);
+    sm_error mine;
+    e->t = malloc(sizeof *e->t);
+    e->stamp = malloc(sizeof *e->stamp * (size_t)block_cells(&e->d));
+    e->z = calloc((size_t)lb->nx * (size_t)lb->ny, sizeof *e->z);
+    e->counts = calloc((size_t)ranks, sizeof *e->counts);
+    e->displs = calloc((size_t)ranks, sizeof *e->displs);
+    ok = e->t && e->stamp && e->z && e->counts && e->displs &&
+         !kinetics_init_events(&e->k, &e->d.lat, lb->nx, lb->ny, &mine);
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm());
+    if (!all) {
+        part_free(e);
+        sm_fail(err, "out of memory for the cage dynamics' block");
+        return NULL;
+    }
+    e->t->T = -1.0;
+    e->k.stamp32 = e->stamp + lb->stride + 1;
+    e->b = (cage_block){lb->level, lb->sigma, (uint8_t *)e->d.store[2] + lb->stride + 1, &e->k,
+                        lb->stride, lb->gx0, lb->gy0, lb->nx, lb->ny, &e->d.lat};
+    return e;
+}
+
+/* Room for n int32 in *buf (no shrinking); exits when out of memory, as a
+ * sweep cannot report an error. */
+static int32_t *room(int32_t **buf, int64_t *cap, int64_t n)
+{
+    if (n <= *cap) return *buf;
+    int32_t *grown = realloc(*buf, sizeof *grown * (size_t)n);
+    if (!grown) {
+        fprintf(stderr, "softmatrix: out of memory for %lld soft-matrix events\n", (long long)n / 3);
+        MPI_Abort(comm(), SM_EXIT_RUNTIME);
+    }
+    *cap = n;
+    return *buf = grown;
+}
+
+static int event_order(const void *pa, const void *pb)
+{
+    const int32_t *a = pa, *b = pb;
+    return a[1] != b[1] ? (a[1] > b[1]) - (a[1] < b[1]) : (a[0] > b[0]) - (a[0] < b[0]);
+}
+
+/* Collective: the soft-matrix events of colour pass `colour` of every block
+ * to every rank, each applied to the part of its footprint in this block. */
+static void exchange_events(cage_part *e, int colour)
+{
+    const cage_block *b = &e->b;
+    const int n = (int)(3 * kinetics_event_count(&e->k, b->ny));
+    int32_t *ev = room(&e->ev, &e->ev_cap, n);
+    kinetics_take_events(&e->k, b->ny, (colour + b->gx0 + b->gy0) & 1, ev);
+    for (int i = 0; i < n; i += 3) {
+        ev[i] += b->gx0;
+        ev[i + 1] += b->gy0;
+    }
+    int ranks;
+    MPI_Comm_size(comm(), &ranks);
+    MPI_Allgather(&n, 1, MPI_INT, e->counts, 1, MPI_INT, comm());
+    int64_t total = 0;
+    for (int r = 0; r < ranks; r++) {
+        e->displs[r] = (int)total;
+        total += e->counts[r];
+    }
+    if (!total) return;
+    int32_t *all = room(&e->ev_all, &e->ev_all_cap, total);
+    MPI_Allgatherv(ev, n, MPI_INT32_T, all, e->counts, e->displs, MPI_INT32_T, comm());
+    /* the serial order (row by row): the same int32 saturation */
+    qsort(all, (size_t)(total / 3), 3 * sizeof *all, event_order);
+    for (int64_t i = 0; i < total; i += 3)
+        e->z_wide |= kinetics_apply_event_block(&e->k, b->lat, all[i], all[i + 1], all[i + 2], e->z,
+                                                b->gx0, b->gy0, b->nx, b->ny);
+}
+
+/* Collective: the halos of fields (DECOMP_*). */
+static void halo(cage_part *e, unsigned fields)
+{
+    MPI_Request rq[DECOMP_MAX_REQUESTS];
+    decomp_halo_end(decomp_halo_begin(&e->d, fields, rq), rq);
+}
+
+/* Collective: one cage sweep of every block, its sums added to the part's. */
+static void part_sweep(cage_part *e, uint64_t step, double T)
+{
+    if (e->t->T != T) cage_tables_build(e->t, &e->p, T);
+    /* a bond pass reads phase and sigma; sigma last moved in a colour pass */
+    for (int cls = 0; cls < 4; cls += cls == 0 ? 2 : 1) {
+        halo(e, cls == 0 ? DECOMP_PHASE | DECOMP_SIGMA : DECOMP_PHASE);
+        cage_block_bonds(&e->b, cls, e->seed, step, &e->ms);
+    }
+    for (int colour = 0; colour < 2; colour++) {
+        halo(e, DECOMP_LEVEL | DECOMP_SIGMA);
+        cage_block_colour(&e->b, colour, &e->p, e->t, e->seed, step, &e->de, &e->ms, &e->kc);
+        exchange_events(e, colour);
+    }
+}
+
+/* The integers SUMS adds over ranks: energy, moves, kinetic counters. */
+enum { SUM_WORDS = 4 + 2 * MOVES_MAX + sizeof(kin_counters) / sizeof(int64_t) };
+
+/* Collective: every rank's changes since the last SUMS, added into rank 0's
+ * *de, *ms and *kc (NULL elsewhere). */
+static void part_sums(cage_part *e, energy_terms *de, move_stats *ms, kin_counters *kc)
+{
+    int64_t mine[SUM_WORDS], all[SUM_WORDS];
+    memcpy(mine, &e->de, sizeof e->de);
+    memcpy(mine + 4, e->ms.proposed, sizeof e->ms.proposed);
+    memcpy(mine + 4 + MOVES_MAX, e->ms.accepted, sizeof e->ms.accepted);
+    memcpy(mine + 4 + 2 * MOVES_MAX, &e->kc, sizeof e->kc);
+    MPI_Reduce(mine, all, SUM_WORDS, MPI_INT64_T, MPI_SUM, 0, comm());
+    memset(&e->de, 0, sizeof e->de);
+    memset(&e->ms, 0, sizeof e->ms);
+    memset(&e->kc, 0, sizeof e->kc);
+    if (!de) return;   /* not rank 0 */
+    int64_t had[SUM_WORDS];
+    memcpy(had, de, sizeof *de);
+    memcpy(had + 4, ms->proposed, sizeof ms->proposed);
+    memcpy(had + 4 + MOVES_MAX, ms->accepted, sizeof ms->accepted);
+    memcpy(had + 4 + 2 * MOVES_MAX, kc, sizeof *kc);
+    /* unsigned: the uint64 tau_sumsq wraps as the OpenMP sum does */
+    for (int i = 0; i < SUM_WORDS; i++) had[i] = (int64_t)((uint64_t)had[i] + (uint64_t)all[i]);
+    memcpy(de, had, sizeof *de);
+    memcpy(ms->proposed, had + 4, sizeof ms->proposed);
+    memcpy(ms->accepted, had + 4 + MOVES_MAX, sizeof ms->accepted);
+    memcpy(kc, had + 4 + 2 * MOVES_MAX, sizeof *kc);
+}
+
+/* Collective: the field counts of every block into rank 0's *c. */
+static void part_count(cage_part *e, field_counts *c)
+{
+    const level_block *b = &e->d.b;
+    field_counts mine = {{0}, 0}, all;
+    field_counts_block(b->level, b->sigma, b->stride, b->nx, b->ny, (b->gx0 + b->gy0) & 1, &mine);
+    MPI_Reduce(&mine, &all, NLEVELS + 1, MPI_INT64_T, MPI_SUM, 0, comm());
+    if (c) *c = all;
+}
+
+/* Collective: rank 0's state s (NULL elsewhere) to the blocks: fields,
+ * stamps, z counts; words is N words of scratch on rank 0. */
+static void part_scatter(cage_part *e, const sim_state *s, uint32_t *words)
+{
+    int8_t *const none[3] = {NULL, NULL, NULL};
+    int8_t *const global[3] = {s ? s->st.level : NULL, s ? s->st.sigma : NULL,
+                               s ? (int8_t *)s->st.phase : NULL};
+    decomp_scatter(&e->d, s ? global : none);
+    const int64_t N = s ? s->lat.N : 0;
+    for (int64_t a = 0; a < N; a++) words[a] = kinetics_stamp(s->kin, a);
+    decomp_scatter_words(&e->d, e->k.stamp32, e->b.stride, words);
+    for (int64_t a = 0; a < N; a++) words[a] = (uint32_t)model_zjumps(&s->st, a);
+    decomp_scatter_words(&e->d, (uint32_t *)e->z, e->b.nx, words);
+    e->z_wide = 0;
+}
+
+/* Collective: the blocks back into rank 0's state s (NULL elsewhere); the
+ * z counts widened where the OpenMP run's would have been. Exits when out
+ * of memory for that, as kinetics_apply_jumps does. */
+static void part_gather(cage_part *e, sim_state *s, uint32_t *words)
+{
+    int8_t *const none[3] = {NULL, NULL, NULL};
+    int8_t *const global[3] = {s ? s->st.level : NULL, s ? s->st.sigma : NULL,
+                               s ? (int8_t *)s->st.phase : NULL};
+    decomp_gather(&e->d, s ? global : none);
+    int wide;
+    MPI_Reduce(&e->z_wide, &wide, 1, MPI_INT, MPI_MAX, 0, comm());
+    decomp_gather_words(&e->d, e->k.stamp32, e->b.stride, words);
+    const int64_t N = s ? s->lat.N : 0;
+    for (int64_t a = 0; a < N; a++) kinetics_set_stamp(s->kin, a, words[a]);
+    decomp_gather_words(&e->d, (const uint32_t *)e->z, e->b.nx, words);
+    if (!s) return;
+    if (wide && s->st.zjumps && model_state_widen_z(&s->st)) {
+        fprintf(stderr, "softmatrix: out of memory widening the z jump counts of %lld sites to 32 bits\n",
+                (long long)N);
+        MPI_Abort(comm(), SM_EXIT_RUNTIME);
+    }
+    for (int64_t a = 0; a < N; a++) {
+        if (s->st.zjumps) s->st.zjumps[a] = (int16_t)(int32_t)words[a];
+        else s->st.zjumps_wide[a] = (int32_t)words[a];
+    }
+}
+
+/* ---- ranks 1..P-1 ------------------------------------------------------ */
+
+void cage_mpi_serve(cage_part **e, const lat_cmd *c)
+{
+    switch (c->op) {
+    case CMD_CAGE_SETUP: {
+        cage_setup su;
+        MPI_Bcast(&su, (int)sizeof su, MPI_BYTE, 0, comm());
+        omp_set_num_threads(su.threads);
+        sm_error err;   /* rank 0 reports the same failure */
+        *e = part_new(&su, &err);
+        break;
+    }
+    case CMD_CAGE_SCATTER: part_scatter(*e, NULL, NULL); break;
+    case CMD_CAGE_SWEEP: part_sweep(*e, (uint64_t)c->step, c->T); break;
+    case CMD_CAGE_SUMS: part_sums(*e, NULL, NULL, NULL); break;
+    case CMD_CAGE_GATHER: part_gather(*e, NULL, NULL); break;
+    case CMD_CAGE_COUNT: part_count(*e, NULL); break;
+    default:
+        part_free(*e);
+        *e = NULL;
+    }
+}
+
+/* ---- rank 0: the dynamics kind ------------------------------------------ */
+
+/* Rank 0's data: the OpenMP cage dynamics' own (its tables, the global
+ * kinetics, its checkpoint records), and the part when split. */
+typedef struct {
+    void *serial;        /* DYNAMICS_CAGE's dyn_data */
+    cage_part *part;     /* NULL: the lattice is not split */
+    int was_split;       /* split before the kind was set aside */
+    int scattered;       /* the blocks hold rank 0's current state */
+    int ahead;           /* SIM_SYNC_* bits of what is behind the blocks */
+    int64_t sweeps, sums, counts, gathers;   /* commands sent (SOFTMATRIX_MPI_VERBOSE) */
+} cage_mpi;
+
+static cage_mpi *mpi_of(const sim_state *s) { return s->dyn_data; }
+
+/* Runs the OpenMP cage dynamics' op on s, whose dyn_data it finds as it
+ * left it. */
+#define SERIAL(s, call)                                     \
+    do {                                                    \
+        cage_mpi *m_ = mpi_of(s);                           \
+        (s)->dyn_data = m_->serial;                         \
+        call;                                               \
+        m_->serial = (s)->dyn_data;                         \
+        (s)->dyn_data = m_;                                 \
+    } while (0)
+
+static lat_cmd command(int64_t op, int64_t step, double T)
+{
+    return mpi_lattice_command((lat_cmd){op, 0, step, T}, 1);
+}
+
+/* Splits the lattice over the ranks when it may (mpi_session_claim_lattice). */
+static int split(sim_state *s, cage_mpi *m, sm_error *err)
+{
+    if (!mpi_session_claim_lattice()) return 0;
+    const cage_setup su = {s->lat, s->p, s->seed, omp_get_max_threads()};
+    command(CMD_CAGE_SETUP, 0, 0);
+    MPI_Bcast((void *)&su, (int)sizeof su, MPI_BYTE, 0, comm());
+    m->part = part_new(&su, err);
+    if (!m->part) {
+        mpi_session_release_lattice();
+        return 1;
+    }
+    if (getenv("SOFTMATRIX_MPI_VERBOSE"))
+        fprintf(stderr, "softmatrix: cage dynamics: %dx%d lattice split over %dx%d ranks, rank 0's "
+                "block %dx%d\n", s->lat.Lx, s->lat.Ly, m->part->d.px, m->part->d.py, m->part->b.nx,
+                m->part->b.ny);
+    return 0;
+}
+
+/* Gives the other ranks back (the blocks are behind nothing: sim_sync). */
+static void unsplit(cage_mpi *m)
+{
+    if (!m->part) return;
+    command(CMD_CAGE_FREE, 0, 0);
+    part_free(m->part);
+    m->part = NULL;
+    mpi_session_release_lattice();
+}
+
+static void cm_free(sim_state *s)
+{
+    cage_mpi *m = mpi_of(s);
+    if (!m) return;
+    if (m->part) {
+        unsplit(m);
+        if (getenv("SOFTMATRIX_MPI_VERBOSE"))
+            fprintf(stderr, "softmatrix: cage dynamics: %lld split sweeps, %lld sums, %lld counts, "
+                    "%lld gathers\n", (long long)m->sweeps, (long long)m->sums, (long long)m->counts,
+                    (long long)m->gathers);
+    }
+    SERIAL(s, DYNAMICS_CAGE.free(s));
+    free(m);
+    s->dyn_data = NULL;
+}
+
+static int cm_init(sim_state *s, const sm_config *cfg, sm_error *err)
+{
+    if (DYNAMICS_CAGE.init(s, cfg, err)) return 1;
+    cage_mpi *m = calloc(1, sizeof *m);
+    if (!m) {
+        DYNAMICS_CAGE.free(s);
+        return sm_fail(err, "out of memory for the cage dynamics");
+    }
+    m->serial = s->dyn_data;
+    s->dyn_data = m;
+    if (!split(s, m, err)) return 0;
+    cm_free(s);
+    return 1;
+}
+
+static void cm_set_temperature(sim_state *s, double T) { SERIAL(s, DYNAMICS_CAGE.set_temperature(s, T)); }
+
+/* N words of scratch for a scatter or gather (not kept: N int32 beside the
+ * global state only while the blocks move). */
+static uint32_t *scratch(const sim_state *s)
+{
+    uint32_t *w = malloc(sizeof *w * (size_t)s->lat.N);
+    if (!w) {
+        fprintf(stderr, "softmatrix: out of memory moving the blocks of %lld sites\n", (long long)s->lat.N);
+        MPI_Abort(comm(), SM_EXIT_RUNTIME);
+    }
+    return w;
+}
+
+static void cm_sweep(sim_state *s)
+{
+    cage_mpi *m = mpi_of(s);
+    if (!m->part) {
+        SERIAL(s, DYNAMICS_CAGE.sweep(s));
+        return;
+    }
+    /* the global stamps widen when the OpenMP run's do */
+    kinetics_before_sweep(s->kin, s->lat.N, (uint64_t)s->step);
+    if (!m->scattered) {
+        uint32_t *w = scratch(s);
+        command(CMD_CAGE_SCATTER, 0, 0);
+        part_scatter(m->part, s, w);
+        free(w);
+        m->scattered = 1;
+    }
+    command(CMD_CAGE_SWEEP, s->step, s->T);
+    part_sweep(m->part, (uint64_t)s->step, s->T);
+    m->sweeps++;
+    m->ahead = SIM_SYNC_SUMS | SIM_SYNC_FIELDS;
+}
+
+static void cm_sync(sim_state *s, int what)
+{
+    cage_mpi *m = mpi_of(s);
+    if (m->ahead & SIM_SYNC_SUMS) {
+        command(CMD_CAGE_SUMS, 0, 0);
+        part_sums(m->part, &s->e, &s->moves, &s->kin->c);
+        m->ahead &= ~SIM_SYNC_SUMS;
+        m->sums++;
+    }
+    if (what == SIM_SYNC_FIELDS && (m->ahead & SIM_SYNC_FIELDS)) {
+        uint32_t *w = scratch(s);
+        command(CMD_CAGE_GATHER, 0, 0);
+        part_gather(m->part, s, w);
+        free(w);
+        m->ahead &= ~SIM_SYNC_FIELDS;
+        m->gathers++;
+    }
+}
+
+static void cm_field_counts(const sim_state *s, field_counts *c)
+{
+    cage_mpi *m = mpi_of(s);
+    if (!(m->ahead & SIM_SYNC_FIELDS)) {
+        field_counts_lattice(&s->lat, &s->st, c);
+        return;
+    }
+    command(CMD_CAGE_COUNT, 0, 0);
+    part_count(m->part, c);
+    m->counts++;
+}
+
+/* The blocks take the state again at the next sweep: it was changed
+ * outside them (a checkpoint restored, the level dynamics' equilibration). */
+static void cm_reload(sim_state *s) { mpi_of(s)->scattered = 0; }
+
+/* Set aside, the ranks go to the level dynamics' own split; back, the
+ * lattice is split again (or, should that fail, swept on rank 0 alone:
+ * the same results). */
+static void cm_set_aside(sim_state *s, int aside)
+{
+    cage_mpi *m = mpi_of(s);
+    if (aside) {
+        m->was_split = m->part != NULL;
+        unsplit(m);
+        return;
+    }
+    sm_error err;
+    if (m->was_split && split(s, m, &err) && getenv("SOFTMATRIX_MPI_VERBOSE"))
+        fprintf(stderr, "softmatrix: cage dynamics: not split again: %s\n", err.msg);
+    cm_reload(s);
+}
+
+/* s as the OpenMP cage dynamics keeps it, for the ops that only read it. */
+static sim_state serial_view(const sim_state *s)
+{
+    sim_state v = *s;
+    v.dyn_data = mpi_of(s)->serial;
+    return v;
+}
+
+static int64_t cm_updates(const sim_state *s)
+{
+    const sim_state v = serial_view(s);
+    return DYNAMICS_CAGE.updates_per_sweep(&v);
+}
+
+/* The stamps and counters of the global kinetics, current after sim_sync. */
+static void cm_save(const sim_state *s, ckpt_writer *w)
+{
+    const sim_state v = serial_view(s);
+    DYNAMICS_CAGE.save(&v, w);
+}
+
+static int cm_restore(sim_state *s, const ckpt_reader *r, sm_error *err)
+{
+    int rc;
+    SERIAL(s, rc = DYNAMICS_CAGE.restore(s, r, err));
+    cm_reload(s);
+    return rc;
+}
+
+static double cm_bytes_per_site(const sm_config *cfg) { return DYNAMICS_CAGE.bytes_per_site_of(cfg); }
+
+const dynamics_ops DYNAMICS_CAGE_MPI = {
+    .update_unit = "PCP move",
+    .nmoves = CAGE_NMOVES,
+    .move_names = CAGE_MOVE_NAMES,
+    .pcp_fields = 1,
+    .bytes_per_site_of = cm_bytes_per_site,
+    .init = cm_init,
+    .set_temperature = cm_set_temperature,
+    .sweep = cm_sweep,
+    .sync = cm_sync,
+    .field_counts = cm_field_counts,
+    .set_aside = cm_set_aside,
+    .updates_per_sweep = cm_updates,
+    .save = cm_save,
+    .restore = cm_restore,
+    .free = cm_free,
+};
