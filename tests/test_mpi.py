@@ -702,6 +702,7 @@ def test_split_cage_equals_openmp_run(sm_bin, mpi_bin, tmp_path, case):
     (tmp_path / "run.h5").rename(tmp_path / "serial.h5")
     with h5py.File(tmp_path / "serial.h5", "r") as f:
         assert f["kinetics/soft_matrix_jumps"][:].min() > 0   # in every segment
+        censuses = f["census/n_centres/step"].shape[0]
     p = subprocess.run(["mpirun", "-n", str(ranks), "--oversubscribe", "-x", "SOFTMATRIX_MPI_VERBOSE=1",
                         str(mpi_bin), "run", str(cfg), "--threads", str(threads)],
                        capture_output=True, text=True, timeout=TIMEOUT, env=ENV)
@@ -711,6 +712,11 @@ def test_split_cage_equals_openmp_run(sm_bin, mpi_bin, tmp_path, case):
         px, py = py, px
     # split at the start and again after each level-dynamics equilibration
     assert p.stderr.count(f"cage dynamics: {Lx}x{Ly} lattice split over {px}x{py} ranks") == 3, p.stderr
+    # every census taken on the blocks (blocks under 7 sites a side and periodic
+    # lattices under 16 x 16 gather instead, census_mpi_blocks_ok)
+    taken = sum(int(n) for n in re.findall(r"cage dynamics: .* gathers, (\d+) censuses", p.stderr))
+    on_blocks = min(Lx // px, Ly // py) >= 7 and (boundary == "open" or min(Lx, Ly) >= 16)
+    assert taken == (censuses if on_blocks else 0) and censuses > 0, p.stderr
     same, diff = same_h5(tmp_path / "serial.h5", tmp_path / "run.h5")
     assert same, diff
     assert without_timing(p.stdout) == without_timing(out)

@@ -29,6 +29,7 @@
 #include <string.h>
 #include "dynamics/cage.h"
 #include "dynamics/dynamics.h"
+#include "mpi/census_mpi.h"
 #include "mpi/decomp.h"
 #include "mpi/lattice_cmd.h"
 #include "mpi/session.h"
@@ -297,6 +298,11 @@ void cage_mpi_serve(cage_part **e, const lat_cmd *c)
     case CMD_CAGE_SUMS: part_sums(*e, NULL, NULL, NULL); break;
     case CMD_CAGE_GATHER: part_gather(*e, NULL, NULL); break;
     case CMD_CAGE_COUNT: part_count(*e, NULL); break;
+    case CMD_CAGE_CENSUS: {
+        sm_error err;   /* rank 0 reports the same failure */
+        census_mpi_take(&(*e)->d, NULL, &err);
+        break;
+    }
     default:
         part_free(*e);
         *e = NULL;
@@ -313,7 +319,7 @@ typedef struct {
     int was_split;       /* split before the kind was set aside */
     int scattered;       /* the blocks hold rank 0's current state */
     int ahead;           /* SIM_SYNC_* bits of what is behind the blocks */
-    int64_t sweeps, sums, counts, gathers;   /* commands sent (SOFTMATRIX_MPI_VERBOSE) */
+    int64_t sweeps, sums, counts, gathers, censuses;   /* commands sent (SOFTMATRIX_MPI_VERBOSE) */
 } cage_mpi;
 
 static cage_mpi *mpi_of(const sim_state *s) { return s->dyn_data; }
@@ -371,8 +377,8 @@ static void cm_free(sim_state *s)
         unsplit(m);
         if (getenv("SOFTMATRIX_MPI_VERBOSE"))
             fprintf(stderr, "softmatrix: cage dynamics: %lld split sweeps, %lld sums, %lld counts, "
-                    "%lld gathers\n", (long long)m->sweeps, (long long)m->sums, (long long)m->counts,
-                    (long long)m->gathers);
+                    "%lld gathers, %lld censuses\n", (long long)m->sweeps, (long long)m->sums,
+                    (long long)m->counts, (long long)m->gathers, (long long)m->censuses);
     }
     SERIAL(s, DYNAMICS_CAGE.free(s));
     free(m);
@@ -430,6 +436,16 @@ static void cm_sweep(sim_state *s)
     m->ahead = SIM_SYNC_SUMS | SIM_SYNC_FIELDS;
 }
 
+static void gather(sim_state *s, cage_mpi *m)
+{
+    uint32_t *w = scratch(s);
+    command(CMD_CAGE_GATHER, 0, 0);
+    part_gather(m->part, s, w);
+    free(w);
+    m->ahead &= ~SIM_SYNC_FIELDS;
+    m->gathers++;
+}
+
 static void cm_sync(sim_state *s, int what)
 {
     cage_mpi *m = mpi_of(s);
@@ -439,14 +455,24 @@ static void cm_sync(sim_state *s, int what)
         m->ahead &= ~SIM_SYNC_SUMS;
         m->sums++;
     }
-    if (what == SIM_SYNC_FIELDS && (m->ahead & SIM_SYNC_FIELDS)) {
-        uint32_t *w = scratch(s);
-        command(CMD_CAGE_GATHER, 0, 0);
-        part_gather(m->part, s, w);
-        free(w);
-        m->ahead &= ~SIM_SYNC_FIELDS;
-        m->gathers++;
+    if (what == SIM_SYNC_FIELDS && (m->ahead & SIM_SYNC_FIELDS)) gather(s, m);
+}
+
+/* On the blocks while they are ahead of rank 0's arrays (the census reads
+ * level and sigma only, which the blocks hold as the level dynamics' do),
+ * unless they are too small for the margin it reads. */
+static int cm_census(const sim_state *s, census_result *r, sm_error *err)
+{
+    cage_mpi *m = mpi_of(s);
+    if (m->part && (m->ahead & SIM_SYNC_FIELDS)) {
+        if (census_mpi_blocks_ok(&m->part->d)) {
+            command(CMD_CAGE_CENSUS, 0, 0);
+            m->censuses++;
+            return census_mpi_take(&m->part->d, r, err);
+        }
+        gather((sim_state *)s, m);   /* rank 0's copy, which a const state still reaches */
     }
+    return sim_census_fields(s, r, err);
 }
 
 static void cm_field_counts(const sim_state *s, field_counts *c)
@@ -524,6 +550,7 @@ const dynamics_ops DYNAMICS_CAGE_MPI = {
     .sweep = cm_sweep,
     .sync = cm_sync,
     .field_counts = cm_field_counts,
+    .census = cm_census,
     .set_aside = cm_set_aside,
     .updates_per_sweep = cm_updates,
     .save = cm_save,
