@@ -84,6 +84,10 @@ void census_work_free(census_work *w);
 int census_compute(const census_input *in, census_work *work, census_result *out,
                    sm_error *err);
 
+/* The census of a lattice's fields as they stand (core/model.h's state):
+ * census_compute of its level and sigma. */
+int census_of_fields(const lattice *lat, const model_state *st, census_result *out, sm_error *err);
+
 /* Counts of the single cluster centred on site a (level >= 0), by explicit
  * enumeration of the distinct lattice sites and bonds of its footprint: the
  * slow reference the fast census is tested against, and what the census uses

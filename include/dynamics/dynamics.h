@@ -111,15 +111,11 @@ int sim_snapshot(const sim_state *s, struct h5out *h, unsigned fields, int compr
 int sim_snapshot_in_place(const sim_state *s);
 /* Site-updates per sweep (the unit of ns per site-update). */
 int64_t sim_site_updates_per_sweep(const sim_state *s);
-/* The census of the state after the last sweep, without sim_sync (a
- * lattice split over MPI ranks takes it on its blocks). */
-int sim_census(const sim_state *s, struct census_result *r, sm_error *err);
-/* 1 when sim_census needs no sim_sync first (the kind takes it where the
- * state is); else it reads s->st, which sim_sync brings up to date. */
+/* 1 when the kind takes the census (diag/census.h) where the state is,
+ * without sim_sync (a lattice split over MPI ranks takes it on its
+ * blocks): sim_census; else the census is of s->st after sim_sync. */
 int sim_census_in_place(const sim_state *s);
-/* The census of s->st as it stands: what sim_census does for a kind
- * without its own. */
-int sim_census_fields(const sim_state *s, struct census_result *r, sm_error *err);
+int sim_census(const sim_state *s, struct census_result *r, sm_error *err);
 /* The run's equilibration (run.equilibration_sweeps at the first
  * temperature) with the level dynamics when run.equilibration_dynamics is
  * "level" and the configured kind is another: the level dynamics samples

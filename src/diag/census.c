@@ -1226,6 +1226,13 @@ static int check_window(const census_input *in, sm_error *err)
     return 0;
 }
 
+int census_of_fields(const lattice *lat, const model_state *st, census_result *out, sm_error *err)
+{
+    const census_input in = {.Lx = lat->Lx, .Ly = lat->Ly, .boundary = lat->boundary, .level = st->level,
+                             .sigma = st->sigma};
+    return census_compute(&in, NULL, out, err);
+}
+
 int census_compute(const census_input *in, census_work *work, census_result *out,
                    sm_error *err)
 {

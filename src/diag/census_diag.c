@@ -68,7 +68,8 @@ static int census_take(census_diag *d, const sim_state *sim, h5out *h, sm_error 
 {
     census_result *r = &d->last;
     const int64_t step = sim->step;
-    if (sim_census(sim, r, err)) return 1;
+    if (sim_census_in_place(sim) ? sim_census(sim, r, err) : census_of_fields(&sim->lat, &sim->st, r, err))
+        return 1;
     d->n++;
     d->last_step = step;
     double v[CENSUS_NV];

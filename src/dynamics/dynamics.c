@@ -1,7 +1,6 @@
 /* The shared simulation state and the dispatch to the configured kind. */
 #include <string.h>
 #include "core/rng.h"
-#include "diag/census.h"
 #include "dynamics/dynamics.h"
 #include "io/h5out.h"
 
@@ -115,13 +114,6 @@ int sim_snapshot_in_place(const sim_state *s) { return s->dyn->snapshot != NULL;
 
 int64_t sim_site_updates_per_sweep(const sim_state *s) { return s->dyn->updates_per_sweep(s); }
 
-int sim_census_fields(const sim_state *s, census_result *r, sm_error *err)
-{
-    const census_input in = {.Lx = s->lat.Lx, .Ly = s->lat.Ly, .boundary = s->lat.boundary,
-                             .level = s->st.level, .sigma = s->st.sigma};
-    return census_compute(&in, NULL, r, err);
-}
-
 int sim_census_in_place(const sim_state *s) { return s->dyn->census != NULL; }
 
 void sim_sync_for_save(sim_state *s)
@@ -130,10 +122,9 @@ void sim_sync_for_save(sim_state *s)
     else sim_sync(s);
 }
 
-int sim_census(const sim_state *s, census_result *r, sm_error *err)
+int sim_census(const sim_state *s, struct census_result *r, sm_error *err)
 {
-    if (s->dyn->census) return s->dyn->census(s, r, err);
-    return sim_census_fields(s, r, err);
+    return s->dyn->census(s, r, err);
 }
 
 void sim_save_fields(const sim_state *s, ckpt_writer *w)

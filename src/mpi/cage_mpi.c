@@ -472,7 +472,7 @@ static int cm_census(const sim_state *s, census_result *r, sm_error *err)
         }
         gather((sim_state *)s, m);   /* rank 0's copy, which a const state still reaches */
     }
-    return sim_census_fields(s, r, err);
+    return census_of_fields(&s->lat, &s->st, r, err);
 }
 
 static void cm_field_counts(const sim_state *s, field_counts *c)

@@ -384,7 +384,7 @@ static int lm_census(const sim_state *s, census_result *r, sm_error *err)
         }
         engine_gather(e, s);
     }
-    return sim_census_fields(s, r, err);
+    return census_of_fields(&s->lat, &s->st, r, err);
 }
 
 /* From the blocks while they are ahead of rank 0's arrays: the observables
