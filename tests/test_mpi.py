@@ -682,6 +682,8 @@ def test_split_cage_equals_openmp_run(sm_bin, mpi_bin, tmp_path, case):
     # every census taken on the blocks (blocks under 7 sites a side and periodic
     # lattices under 16 x 16 gather instead, census_mpi_blocks_ok)
     taken = sum(int(n) for n in re.findall(r"cage dynamics: .* gathers, (\d+) censuses", p.stderr))
+    # snapshots (phase and z included) written by every rank from its block
+    assert sum(int(n) for n in re.findall(r"cage dynamics: .* censuses, (\d+) snapshots", p.stderr)) > 0
     on_blocks = min(Lx // px, Ly // py) >= 7 and (boundary == "open" or min(Lx, Ly) >= 16)
     assert taken == (censuses if on_blocks else 0) and censuses > 0, p.stderr
     same, diff = same_h5(tmp_path / "serial.h5", tmp_path / "run.h5")

@@ -71,6 +71,8 @@ typedef struct {
 int model_state_init(model_state *s, int64_t N, sm_error *err);
 /* Adds phase and zjumps (zeroed, int16) to a state from model_state_init. */
 int model_state_init_pcp(model_state *s, const model_params *p, sm_error *err);
+/* z of one soft-matrix jump, N_c^(-Tg/Tm). */
+double model_n_z(const model_params *p);
 /* Bytes a site of the fields allocated above: 2, or 5 with pcp (the int16
  * counts; 2 more once they are widened). */
 int model_state_bytes_per_site(int pcp);

@@ -13,10 +13,18 @@
  * order), not the grid itself: Open MPI's MPI-IO (OMPIO, 4.1) given a
  * Cartesian communicator sometimes leaves rows of a collective write
  * unwritten (3 runs in 12 of a 2x2 grid here; open-mpi/ompi#12718). */
+/* What the blocks of a kind with PCP fields add to their frames: the
+ * phase is d's third field, z the block's jump counts (nx x ny) times the
+ * z of one jump. NULL for the level dynamics (phase and z all 0). */
+typedef struct {
+    const int32_t *z;
+    double n_z;
+} snapshot_pcp;
+
 /* Rank 0 of comm: the snapshot of fields at step into h. */
-int snapshot_mpi_write(const decomp *d, MPI_Comm comm, h5out *h, unsigned fields, int compression,
-                       int64_t step, sm_error *err);
+int snapshot_mpi_write(const decomp *d, const snapshot_pcp *pcp, MPI_Comm comm, h5out *h, unsigned fields,
+                       int compression, int64_t step, sm_error *err);
 /* The other ranks: their blocks of the snapshot rank 0 writes. */
-void snapshot_mpi_serve(const decomp *d, MPI_Comm comm);
+void snapshot_mpi_serve(const decomp *d, const snapshot_pcp *pcp, MPI_Comm comm);
 
 #endif

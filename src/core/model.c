@@ -34,9 +34,11 @@ int model_state_init(model_state *s, int64_t N, sm_error *err)
     return 0;
 }
 
+double model_n_z(const model_params *p) { return pow(p->N_c, -p->Tg_over_Tm); }
+
 int model_state_init_pcp(model_state *s, const model_params *p, sm_error *err)
 {
-    s->n_z = pow(p->N_c, -p->Tg_over_Tm);
+    s->n_z = model_n_z(p);
     s->phase = calloc((size_t)s->N, 1);
     s->zjumps = calloc((size_t)s->N, sizeof *s->zjumps);
     s->zjumps_wide = NULL;

@@ -33,6 +33,7 @@
 #include "mpi/decomp.h"
 #include "mpi/lattice_cmd.h"
 #include "mpi/session.h"
+#include "mpi/snapshot_mpi.h"
 
 extern const dynamics_ops DYNAMICS_CAGE;
 
@@ -298,6 +299,11 @@ void cage_mpi_serve(cage_part **e, const lat_cmd *c)
     case CMD_CAGE_SUMS: part_sums(*e, NULL, NULL, NULL); break;
     case CMD_CAGE_GATHER: part_gather(*e, NULL, NULL); break;
     case CMD_CAGE_COUNT: part_count(*e, NULL); break;
+    case CMD_CAGE_SNAPSHOT: {
+        const snapshot_pcp pcp = {(*e)->z, model_n_z(&(*e)->p)};
+        snapshot_mpi_serve(&(*e)->d, &pcp, comm());
+        break;
+    }
     case CMD_CAGE_CENSUS: {
         sm_error err;   /* rank 0 reports the same failure */
         census_mpi_take(&(*e)->d, NULL, &err);
@@ -319,7 +325,8 @@ typedef struct {
     int was_split;       /* split before the kind was set aside */
     int scattered;       /* the blocks hold rank 0's current state */
     int ahead;           /* SIM_SYNC_* bits of what is behind the blocks */
-    int64_t sweeps, sums, counts, gathers, censuses;   /* commands sent (SOFTMATRIX_MPI_VERBOSE) */
+    /* commands sent (SOFTMATRIX_MPI_VERBOSE) */
+    int64_t sweeps, sums, counts, gathers, censuses, snapshots;
 } cage_mpi;
 
 static cage_mpi *mpi_of(const sim_state *s) { return s->dyn_data; }
@@ -377,8 +384,9 @@ static void cm_free(sim_state *s)
         unsplit(m);
         if (getenv("SOFTMATRIX_MPI_VERBOSE"))
             fprintf(stderr, "softmatrix: cage dynamics: %lld split sweeps, %lld sums, %lld counts, "
-                    "%lld gathers, %lld censuses\n", (long long)m->sweeps, (long long)m->sums,
-                    (long long)m->counts, (long long)m->gathers, (long long)m->censuses);
+                    "%lld gathers, %lld censuses, %lld snapshots\n", (long long)m->sweeps,
+                    (long long)m->sums, (long long)m->counts, (long long)m->gathers, (long long)m->censuses,
+                    (long long)m->snapshots);
     }
     SERIAL(s, DYNAMICS_CAGE.free(s));
     free(m);
@@ -456,6 +464,19 @@ static void cm_sync(sim_state *s, int what)
         m->sums++;
     }
     if (what == SIM_SYNC_FIELDS && (m->ahead & SIM_SYNC_FIELDS)) gather(s, m);
+}
+
+/* Every rank writes its block, phase and z included (mpi/snapshot_mpi.h),
+ * while the blocks are ahead of rank 0's arrays. */
+static int cm_snapshot(const sim_state *s, h5out *h, unsigned fields, int compression, sm_error *err)
+{
+    cage_mpi *m = mpi_of(s);
+    if (!m->part || !(m->ahead & SIM_SYNC_FIELDS))
+        return h5out_snapshot(h, fields, s->lat.Lx, s->lat.Ly, &s->st, s->step, compression, err);
+    command(CMD_CAGE_SNAPSHOT, 0, 0);
+    m->snapshots++;
+    const snapshot_pcp pcp = {m->part->z, s->st.n_z};
+    return snapshot_mpi_write(&m->part->d, &pcp, comm(), h, fields, compression, s->step, err);
 }
 
 /* On the blocks while they are ahead of rank 0's arrays (the census reads
@@ -551,6 +572,7 @@ const dynamics_ops DYNAMICS_CAGE_MPI = {
     .sync = cm_sync,
     .field_counts = cm_field_counts,
     .census = cm_census,
+    .snapshot = cm_snapshot,
     .set_aside = cm_set_aside,
     .updates_per_sweep = cm_updates,
     .save = cm_save,

@@ -258,7 +258,7 @@ int mpi_lattice_serve(void)
             decomp_state_terms(&e.d, &bad, &t);
             break;
         }
-        case CMD_SNAPSHOT: snapshot_mpi_serve(&e.d, lattice_comm()); break;
+        case CMD_SNAPSHOT: snapshot_mpi_serve(&e.d, NULL, lattice_comm()); break;
         case CMD_FREE: engine_free(&e); break;
         default:
             engine_free(&e);
@@ -490,7 +490,7 @@ static int lm_snapshot(const sim_state *s, h5out *h, unsigned fields, int compre
     }
     command((lat_cmd){CMD_SNAPSHOT, 0, 0, 0}, 1);
     e->snapshots++;
-    return snapshot_mpi_write(&e->d, lattice_comm(), h, fields, compression, s->step, err);
+    return snapshot_mpi_write(&e->d, NULL, lattice_comm(), h, fields, compression, s->step, err);
 }
 
 static int64_t lm_updates(const sim_state *s) { return s->lat.N; }
