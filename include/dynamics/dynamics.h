@@ -177,9 +177,9 @@ int sim_restore(sim_state *s, const ckpt_reader *r, sm_error *err);
  * those of the configuration): what a kind without save_fields and
  * restore_fields has done for it. */
 void sim_save_fields(const sim_state *s, ckpt_writer *w);
+int sim_restore_fields(sim_state *s, const ckpt_reader *r, sm_error *err);
 /* Brings up to date what sim_save reads: the sums, and the fields unless
  * the kind writes them from where they are (save_fields). */
 void sim_sync_for_save(sim_state *s);
-int sim_restore_fields(sim_state *s, const ckpt_reader *r, sm_error *err);
 
 #endif
