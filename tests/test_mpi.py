@@ -374,6 +374,28 @@ def test_split_lattice_is_not_held_by_rank_0(mpi_bin, tmp_path):
     assert 4 < per_site < 12, per_site   # rank 0 holding the lattice too: about 25
 
 
+def test_validate_under_mpirun_gives_one_ranks_memory(sm_bin, mpi_bin, tmp_path):
+    """A level lattice split over 2 ranks: validate (and the run's check
+    before it starts) counts one rank's block, half of the OpenMP binary's
+    figure; the cage dynamics, whose rank 0 holds the lattice, the whole."""
+    def level_and_sigma(err):
+        (mib,) = re.findall(r"level and sigma +([0-9.]+) MiB", err)
+        return float(mib)
+    for kind in ("level", "cage"):
+        c = small_config(tmp_path / "run.h5", lattice={"Lx": 4096, "Ly": 4096, "boundary": "periodic"})
+        c["dynamics"] = {"kind": kind}
+        cfg = write_config(tmp_path / f"{kind}.json", c)
+        rc, _, serial = run_sm("validate", cfg)
+        assert rc == 0 and level_and_sigma(serial) == 32.0, serial
+        rc, _, err = mpirun(2, "validate", cfg)
+        assert rc == 0, err
+        if kind == "level":
+            assert "memory of each of 2 MPI ranks of a 4096 x 4096 run" in err, err
+            assert level_and_sigma(err) == 16.0, err
+        else:
+            assert "memory of a 4096 x 4096 run" in err and level_and_sigma(err) == 32.0, err
+
+
 def census_config(tmp_path, Lx, Ly, boundary):
     """A census every 2nd of 24 measured sweeps and nothing else that reads
     the fields."""

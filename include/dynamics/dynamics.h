@@ -31,6 +31,9 @@ typedef struct dynamics_ops {
      * when bytes_per_site_of is set, what it says for the config. */
     double bytes_per_site;
     double (*bytes_per_site_of)(const sm_config *cfg);
+    /* The fraction of the lattice's fields this process would hold in a
+     * run of cfg (one rank's block of a split lattice); NULL: all of it. */
+    double (*memory_share)(const sm_config *cfg);
     /* Allocates s->dyn_data; may set s->kin. Called before the fields are
      * set up: reads the lattice and parameters only. */
     int (*init)(sim_state *s, const sm_config *cfg, sm_error *err);
@@ -157,12 +160,15 @@ int64_t sim_level_block(const sm_config *cfg, int64_t k);
 
 /* The memory a run of cfg needs, by part, in bytes (sim_memory_estimate):
  * what sim_init allocates and, while they run, snapshot frames and the
- * census. Baseline (program, libraries, HDF5 caches) not included. */
+ * census; in this process, which holds share of the lattice (one rank's
+ * block of a lattice split over MPI ranks). Baseline (program, libraries,
+ * HDF5 caches) not included. */
 enum { SIM_MEM_FIELDS, SIM_MEM_PCP, SIM_MEM_DYNAMICS, SIM_MEM_SNAPSHOT, SIM_MEM_CENSUS,
        SIM_MEM_NPARTS };
 typedef struct {
     double bytes[SIM_MEM_NPARTS];
     double total;
+    double share;   /* of the lattice held here: 1, or one rank's block of a split lattice */
 } sim_memory;
 extern const char *const SIM_MEM_PART_NAMES[SIM_MEM_NPARTS];
 void sim_memory_estimate(const sm_config *cfg, sim_memory *m);

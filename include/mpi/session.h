@@ -49,6 +49,9 @@ const mpi_session *mpi_session_get(void);
  * each), inside an OpenMP region (the transition command's samplers), or
  * another lattice already split. */
 int mpi_session_claim_lattice(void);
+/* The ranks a lattice claimed now would be split over: 1 when it would run
+ * alone (for the memory a run needs here, before it claims them). */
+int mpi_session_lattice_ranks(void);
 void mpi_session_release_lattice(void);
 
 /* Splits lattices over comm from now on (a sweep's group of ranks, mpi/farm.c). */

@@ -12,8 +12,12 @@ static void print_memory(const sm_config *cfg)
 {
     sim_memory m;
     sim_memory_estimate(cfg, &m);
-    const double MiB = 1048576.0, N = (double)cfg->Lx * (double)cfg->Ly;
-    fprintf(stderr, "memory of a %d x %d run, beyond the program itself:\n", cfg->Lx, cfg->Ly);
+    const double MiB = 1048576.0, N = (double)cfg->Lx * (double)cfg->Ly * m.share;
+    if (m.share < 1)
+        fprintf(stderr, "memory of each of %.0f MPI ranks of a %d x %d run (a block of about %.0f sites), "
+                "beyond the program itself:\n", 1.0 / m.share, cfg->Lx, cfg->Ly, N);
+    else
+        fprintf(stderr, "memory of a %d x %d run, beyond the program itself:\n", cfg->Lx, cfg->Ly);
     for (int i = 0; i < SIM_MEM_NPARTS; i++)
         if (m.bytes[i] > 0)
             fprintf(stderr, "  %-22s %10.1f MiB  (%.3g B/site%s)\n", SIM_MEM_PART_NAMES[i],

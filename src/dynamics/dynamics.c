@@ -267,15 +267,18 @@ void sim_memory_estimate(const sm_config *cfg, sim_memory *m)
 {
     memset(m, 0, sizeof *m);
     const dynamics_kind *kind = dynamics_at(cfg->dynamics);
-    const double N = (double)cfg->Lx * (double)cfg->Ly;
+    m->share = kind && kind->ops->memory_share ? kind->ops->memory_share(cfg) : 1.0;
+    /* the sites held here: the whole lattice, or one rank's block */
+    const double N = (double)cfg->Lx * (double)cfg->Ly * m->share;
     const int pcp = kind && kind->ops->pcp_fields;
     m->bytes[SIM_MEM_FIELDS] = N * model_state_bytes_per_site(0);
     m->bytes[SIM_MEM_PCP] = N * (model_state_bytes_per_site(pcp) - model_state_bytes_per_site(0));
     if (kind)
         m->bytes[SIM_MEM_DYNAMICS] =
             N * (kind->ops->bytes_per_site_of ? kind->ops->bytes_per_site_of(cfg) : kind->ops->bytes_per_site);
+    /* a block's frames are built from a copy of its level and sigma */
     if (cfg->snapshot_every > 0)
-        m->bytes[SIM_MEM_SNAPSHOT] = N * snapshot_bytes_per_site(cfg->snapshot_fields, pcp);
+        m->bytes[SIM_MEM_SNAPSHOT] = N * (snapshot_bytes_per_site(cfg->snapshot_fields, pcp) + (m->share < 1 ? 2 : 0));
     if (cfg->census_every > 0) m->bytes[SIM_MEM_CENSUS] = N * CENSUS_BYTES_PER_SITE;
     /* snapshots and the census run after a sweep, never together with
      * each other's buffers */

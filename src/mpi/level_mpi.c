@@ -493,6 +493,15 @@ static int lm_snapshot(const sim_state *s, h5out *h, unsigned fields, int compre
     return snapshot_mpi_write(&e->d, NULL, lattice_comm(), h, fields, compression, s->step, err);
 }
 
+/* A split lattice's rank 0 holds its block (and nothing of the rest: the
+ * blocks set themselves up, write the snapshots and checkpoints, take the
+ * census); the blocks are as even as the grid allows. */
+static double lm_memory_share(const sm_config *cfg)
+{
+    (void)cfg;
+    return 1.0 / mpi_session_lattice_ranks();
+}
+
 static int64_t lm_updates(const sim_state *s) { return s->lat.N; }
 
 /* Nothing of its own: the tables are rebuilt from T; the fields are
@@ -530,6 +539,7 @@ const dynamics_ops DYNAMICS_LEVEL_MPI = {
     .nmoves = LEVEL_NMOVES,
     .move_names = LEVEL_MOVE_NAMES,
     .bytes_per_site = 0,
+    .memory_share = lm_memory_share,
     .init = lm_init,
     .init_fields = lm_init_fields,
     .set_temperature = lm_set_temperature,

@@ -17,13 +17,19 @@ static mpi_session *the_session;
 
 const mpi_session *mpi_session_get(void) { return the_session; }
 
-int mpi_session_claim_lattice(void)
+int mpi_session_lattice_ranks(void)
 {
-    mpi_session *s = the_session;
+    const mpi_session *s = the_session;
     if (!s || s->lattice_size == 1 || s->lattice_rank != 0 || s->pid != (long)getpid() ||
         omp_in_parallel() || s->lattice_busy)
-        return 0;
-    s->lattice_busy = 1;
+        return 1;
+    return s->lattice_size;
+}
+
+int mpi_session_claim_lattice(void)
+{
+    if (mpi_session_lattice_ranks() == 1) return 0;
+    the_session->lattice_busy = 1;
     return 1;
 }
 
