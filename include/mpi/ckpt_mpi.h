@@ -11,11 +11,16 @@
 #include <stdint.h>
 #include "mpi/decomp.h"
 
-/* Collective: field f (0 level, 1 sigma) of every block into, or out of,
- * the values of a site record at byte offset of file path; rank 0 gets the
- * sum of every block's part of the sites checksum in *hash. Returns 1 on
- * every rank when the file cannot be opened, written or read. */
-int ckpt_mpi_write(decomp *d, int f, const char *path, uint64_t offset, uint64_t *hash);
-int ckpt_mpi_read(decomp *d, int f, const char *path, uint64_t offset, uint64_t *hash);
+/* Collective over comm, the communicator d's grid was made from (the same
+ * ranks in the same order; Open MPI 4.1's MPI-IO given the Cartesian grid
+ * itself has left rows of a collective write unwritten, mpi/snapshot_mpi.h):
+ * field f (0 level, 1 sigma) of every block into, or out of, the values of
+ * a site record at byte offset of file path; rank 0 gets the sum of every
+ * block's part of the sites checksum, of what the file holds, in *hash.
+ * A written block is read back. Returns 1 on every rank when the file
+ * cannot be opened, written or read, or a block did not read back as
+ * written. */
+int ckpt_mpi_write(decomp *d, MPI_Comm comm, int f, const char *path, uint64_t offset, uint64_t *hash);
+int ckpt_mpi_read(decomp *d, MPI_Comm comm, int f, const char *path, uint64_t offset, uint64_t *hash);
 
 #endif

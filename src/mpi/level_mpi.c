@@ -195,8 +195,8 @@ static int engine_io(lat_engine *e, int write, lat_io *io)
     if (io) mine = *io;
     MPI_Bcast(&mine, (int)sizeof mine, MPI_BYTE, 0, lattice_comm());
     uint64_t hash;
-    const int bad = write ? ckpt_mpi_write(&e->d, mine.f, mine.path, mine.offset, &hash)
-                          : ckpt_mpi_read(&e->d, mine.f, mine.path, mine.offset, &hash);
+    const int bad = write ? ckpt_mpi_write(&e->d, lattice_comm(), mine.f, mine.path, mine.offset, &hash)
+                          : ckpt_mpi_read(&e->d, lattice_comm(), mine.f, mine.path, mine.offset, &hash);
     if (io) io->offset = hash;
     return bad;
 }
