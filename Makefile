@@ -129,10 +129,12 @@ unit: all $(UNIT_BIN) $(EXACT_TEST_BIN) $(EXACT_BIN) ## C unit tests and exact-e
 	@fail=0; for t in $(UNIT_BIN) $(EXACT_TEST_BIN); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 
 # C unit tests first, then the pytest suite (CLI, HDF5, physics); pytest's
-# closing line is the summary of the whole run.
+# closing line is the summary of the whole run. The builds use every core
+# (BUILD_JOBS): compiled one file at a time they took minutes of the run.
+BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 test: deps ## set up, then the whole test suite (what CI runs)
-	$(MAKE) unit
-	$(MAKE) sanitize-smoke
+	$(MAKE) -j$(BUILD_JOBS) unit
+	$(MAKE) -j$(BUILD_JOBS) sanitize-smoke
 	$(PYTHON) -m pytest -q tests
 
 # Benchmark: tests/bench/*.c linked against the library; results
