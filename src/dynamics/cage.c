@@ -54,20 +54,6 @@ int64_t cage_moves_per_sweep(const lattice *lat)
     return lat->N + bonds;
 }
 
-int64_t cage_count_paired(const lattice *lat, const model_state *s)
-{
-    int64_t n = 0;
-    for (int y = 0; y < lat->Ly; y++)
-        for (int x = 0; x < lat->Lx; x++) {
-            const int64_t a = (int64_t)y * lat->Lx + x;
-            for (int d = DIR_PX; d <= DIR_PY; d++) {
-                const int64_t b = lattice_nbr_xy(lat, x, y, d);
-                n += b >= 0 && cage_paired(s->phase[a], s->sigma[a], s->phase[b], s->sigma[b], d);
-            }
-        }
-    return n;
-}
-
 /* Everything a pass adds up, so that one user-defined OpenMP reduction
  * covers it; all integers, so the sum does not depend on the thread count. */
 typedef struct {

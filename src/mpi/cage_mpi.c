@@ -58,6 +58,7 @@ typedef struct cage_part {
     int32_t *ev, *ev_all;   /* events (x, y, sign) of this rank, of all */
     int64_t ev_cap, ev_all_cap;
     int *counts, *displs;   /* per rank, for the Allgatherv */
+    cage_counts *rank_counts;   /* per rank, for the PCP counts */
     energy_terms de;     /* changes since the last SUMS */
     move_stats ms;
     kin_counters kc;
@@ -78,6 +79,7 @@ static void part_free(cage_part *e)
     free(e->ev_all);
     free(e->counts);
     free(e->displs);
+    free(e->rank_counts);
     free(e);
 }
 
@@ -110,7 +112,8 @@ static cage_part *part_new(const cage_setup *su, sm_error *err)
     e->z = calloc((size_t)lb->nx * (size_t)lb->ny, sizeof *e->z);
     e->counts = calloc((size_t)ranks, sizeof *e->counts);
     e->displs = calloc((size_t)ranks, sizeof *e->displs);
-    ok = e->t && e->stamp && e->z && e->counts && e->displs &&
+    e->rank_counts = calloc((size_t)ranks, sizeof *e->rank_counts);
+    ok = e->t && e->stamp && e->z && e->counts && e->displs && e->rank_counts &&
          !kinetics_init_events(&e->k, &e->d.lat, lb->nx, lb->ny, &mine);
     MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm());
     if (!all) {
@@ -238,6 +241,22 @@ static void part_count(cage_part *e, field_counts *c)
     if (c) *c = all;
 }
 
+/* Collective: the PCP field counts of every block, added into rank 0's *c
+ * (NULL elsewhere). The bonds of a block's last row and column read the
+ * halo, which the sweep's last passes have left behind for phase. */
+static void part_pcp_count(cage_part *e, cage_counts *c)
+{
+    halo(e, DECOMP_PHASE | DECOMP_SIGMA);
+    cage_counts mine = {0, 0, 0, 0};
+    cage_counts_block(&e->b, e->z, &mine);
+    MPI_Gather(&mine, (int)sizeof mine, MPI_BYTE, e->rank_counts, (int)sizeof mine, MPI_BYTE, 0, comm());
+    if (!c) return;
+    int ranks;
+    MPI_Comm_size(comm(), &ranks);
+    *c = (cage_counts){0, 0, 0, 0};
+    for (int r = 0; r < ranks; r++) cage_counts_add(c, &e->rank_counts[r]);
+}
+
 /* Collective: rank 0's state s (NULL elsewhere) to the blocks: fields,
  * stamps, z counts; words is N words of scratch on rank 0. */
 static void part_scatter(cage_part *e, const sim_state *s, uint32_t *words)
@@ -299,6 +318,7 @@ void cage_mpi_serve(cage_part **e, const lat_cmd *c)
     case CMD_CAGE_SUMS: part_sums(*e, NULL, NULL, NULL); break;
     case CMD_CAGE_GATHER: part_gather(*e, NULL, NULL); break;
     case CMD_CAGE_COUNT: part_count(*e, NULL); break;
+    case CMD_CAGE_PCP_COUNT: part_pcp_count(*e, NULL); break;
     case CMD_CAGE_SNAPSHOT: {
         const snapshot_pcp pcp = {(*e)->z, model_n_z(&(*e)->p)};
         snapshot_mpi_serve(&(*e)->d, &pcp, comm());
@@ -508,6 +528,18 @@ static void cm_field_counts(const sim_state *s, field_counts *c)
     m->counts++;
 }
 
+static void cm_cage_counts(const sim_state *s, cage_counts *c)
+{
+    cage_mpi *m = mpi_of(s);
+    if (!(m->ahead & SIM_SYNC_FIELDS)) {
+        cage_counts_lattice(&s->lat, &s->st, c);
+        return;
+    }
+    command(CMD_CAGE_PCP_COUNT, 0, 0);
+    part_pcp_count(m->part, c);
+    m->counts++;
+}
+
 /* The blocks take the state again at the next sweep: it was changed
  * outside them (a checkpoint restored, the level dynamics' equilibration). */
 static void cm_reload(sim_state *s) { mpi_of(s)->scattered = 0; }
@@ -571,6 +603,7 @@ const dynamics_ops DYNAMICS_CAGE_MPI = {
     .sweep = cm_sweep,
     .sync = cm_sync,
     .field_counts = cm_field_counts,
+    .cage_counts = cm_cage_counts,
     .census = cm_census,
     .snapshot = cm_snapshot,
     .set_aside = cm_set_aside,
