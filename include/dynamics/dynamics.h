@@ -190,6 +190,9 @@ int sim_restore(sim_state *s, const ckpt_reader *r, sm_error *err);
  * restore_fields has done for it. */
 void sim_save_fields(const sim_state *s, ckpt_writer *w);
 int sim_restore_fields(sim_state *s, const ckpt_reader *r, sm_error *err);
+/* 1 when site record rec of sim.zjumps fits s (int16 or int32 counts of its
+ * lattice), else 0 with err set. */
+int sim_zjumps_record_ok(const sim_state *s, const ckpt_reader *r, const ckpt_record *rec, sm_error *err);
 /* Brings up to date what sim_save reads: the sums, and the fields unless
  * the kind writes them from where they are (save_fields). */
 void sim_sync_for_save(sim_state *s);
