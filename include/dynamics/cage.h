@@ -23,6 +23,8 @@
 #include "core/lattice.h"
 #include "core/model.h"
 #include "core/moves.h"
+#include "core/state.h"
+#include "io/config.h"
 
 enum {
     CAGE_MOVE_PAIR = 0,   /* SASC pair jump on a paired bond */
@@ -112,6 +114,12 @@ void cage_row_randoms(int simd, uint64_t seed, uint64_t sweep, int colour, int64
                       uint32_t *o0, uint32_t *o1, uint32_t *o2);
 /* The fastest path the CPU has. */
 int cage_simd_available(void);
+
+/* DYNAMICS_CAGE's init for a run whose per-site kinetics are kept
+ * elsewhere (the blocks of a split lattice): s->kin has its counters and
+ * the stamps' width, and gets its stamps and event buffers from
+ * kinetics_init_sites when something here reads them. */
+int cage_init_deferred(sim_state *s, const sm_config *cfg, sm_error *err);
 
 /* PCP move proposals per sweep (one single jump per site plus one pair
  * check per bond), the unit of the cage timing. */

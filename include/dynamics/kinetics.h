@@ -37,10 +37,12 @@ typedef struct kinetics {
      * closes a tau_l interval exactly when the site has a stamp. uint16
      * (stamp16, none = 0xFFFF) while every sweep number is below 0xFFFF,
      * else uint32 (stamp32, none = KIN_NO_STAMP; a cage run has fewer than
-     * 2^32 - 1 sweeps, cage_init): exactly one is set. Use the accessors
-     * below. */
+     * 2^32 - 1 sweeps, cage_init): exactly one is set, or neither while
+     * the per-site arrays are kept elsewhere (kinetics_init_counters: the
+     * blocks of a split lattice). Use the accessors below. */
     uint16_t *stamp16;
     uint32_t *stamp32;
+    int stamp_wide;    /* the stamps are, or would be, uint32 */
     /* soft-matrix events of one colour pass: bit x / 2 of row y's words in
      * ev_mask marks an arrival of site (x, y) at level 8, the same bit of
      * ev_sign its sigma > 0. Each row is written by one thread and replayed
@@ -62,6 +64,12 @@ typedef struct kinetics {
 /* stamps: uint16 when sweeps (the number of sweeps the run will do, from 0)
  * is at most KIN_STAMP16_SWEEPS, else uint32. */
 int kinetics_init(kinetics *k, const lattice *lat, int64_t sweeps, sm_error *err);
+/* kinetics_init in two steps: the counters, the footprint and the stamps'
+ * width, for a run whose per-site arrays are kept elsewhere until
+ * something here reads them; then the stamps (none set) and the event
+ * buffers of the whole lattice (a no-op when allocated). */
+int kinetics_init_counters(kinetics *k, const lattice *lat, int64_t sweeps, sm_error *err);
+int kinetics_init_sites(kinetics *k, const lattice *lat, sm_error *err);
 void kinetics_free(kinetics *k);
 /* Per-site bytes kinetics_init allocates for a run of that many sweeps (for
  * the memory estimate). */

@@ -601,7 +601,8 @@ static int64_t run_sweeps(const sm_config *cfg)
     return cfg->equilibration_sweeps + config_total_sweeps(cfg);
 }
 
-static int cage_init(sim_state *s, const sm_config *cfg, sm_error *err)
+/* sites: allocate the per-site kinetics (else kinetics_init_sites, later). */
+static int init_with(sim_state *s, const sm_config *cfg, int sites, sm_error *err)
 {
     /* the kinetic stamps are at most 32-bit sweep numbers */
     if (run_sweeps(cfg) >= (int64_t)KIN_NO_STAMP)
@@ -611,7 +612,7 @@ static int cage_init(sim_state *s, const sm_config *cfg, sm_error *err)
     if (!d) return sm_fail(err, "out of memory for the cage dynamics");
     s->dyn_data = d;
     d->t.T = -1.0;
-    if (kinetics_init(&d->kin, &s->lat, run_sweeps(cfg), err)) {
+    if ((sites ? kinetics_init : kinetics_init_counters)(&d->kin, &s->lat, run_sweeps(cfg), err)) {
         cage_free(s);
         return 1;
     }
@@ -619,6 +620,10 @@ static int cage_init(sim_state *s, const sm_config *cfg, sm_error *err)
     s->kin = &d->kin;
     return 0;
 }
+
+static int cage_init(sim_state *s, const sm_config *cfg, sm_error *err) { return init_with(s, cfg, 1, err); }
+
+int cage_init_deferred(sim_state *s, const sm_config *cfg, sm_error *err) { return init_with(s, cfg, 0, err); }
 
 static void cage_set_temperature(sim_state *s, double T)
 {

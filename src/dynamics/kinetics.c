@@ -54,21 +54,44 @@ static int init_events(kinetics *k, int nx, int ny)
     return !k->ev_mask || !k->ev_sign || !k->nevents;
 }
 
-int kinetics_init(kinetics *k, const lattice *lat, int64_t sweeps, sm_error *err)
+static void free_sites(kinetics *k)
+{
+    free(k->stamp16);
+    free(k->stamp32);
+    free(k->ev_mask);
+    free(k->ev_sign);
+    free(k->nevents);
+    k->stamp16 = NULL, k->stamp32 = NULL, k->ev_mask = NULL, k->ev_sign = NULL, k->nevents = NULL;
+}
+
+int kinetics_init_counters(kinetics *k, const lattice *lat, int64_t sweeps, sm_error *err)
 {
     memset(k, 0, sizeof *k);
-    if (narrow_stamps(sweeps)) k->stamp16 = malloc(sizeof *k->stamp16 * (size_t)lat->N);
-    else k->stamp32 = malloc(sizeof *k->stamp32 * (size_t)lat->N);
+    k->stamp_wide = !narrow_stamps(sweeps);
+    if (!build_footprint(k, lat, err)) return 0;
+    kinetics_free(k);
+    return 1;
+}
+
+int kinetics_init_sites(kinetics *k, const lattice *lat, sm_error *err)
+{
+    if (k->stamp16 || k->stamp32) return 0;
+    if (k->stamp_wide) k->stamp32 = malloc(sizeof *k->stamp32 * (size_t)lat->N);
+    else k->stamp16 = malloc(sizeof *k->stamp16 * (size_t)lat->N);
     if ((!k->stamp16 && !k->stamp32) || init_events(k, lat->Lx, lat->Ly)) {
-        kinetics_free(k);
+        free_sites(k);
         return sm_fail(err, "kinetics: out of memory for %lld sites", (long long)lat->N);
     }
     kinetics_clear_stamps(k, lat->N);
-    if (build_footprint(k, lat, err)) {
-        kinetics_free(k);
-        return 1;
-    }
     return 0;
+}
+
+int kinetics_init(kinetics *k, const lattice *lat, int64_t sweeps, sm_error *err)
+{
+    if (kinetics_init_counters(k, lat, sweeps, err)) return 1;
+    if (!kinetics_init_sites(k, lat, err)) return 0;
+    kinetics_free(k);
+    return 1;
 }
 
 int kinetics_init_events(kinetics *k, const lattice *lat, int nx, int ny, sm_error *err)
@@ -99,7 +122,10 @@ void kinetics_clear_stamps(kinetics *k, int64_t N)
 
 int kinetics_widen_stamps(kinetics *k, int64_t N)
 {
-    if (!k->stamp16) return 0;
+    if (!k->stamp16) {   /* already uint32, or not allocated (kinetics_init_counters) */
+        k->stamp_wide = 1;
+        return 0;
+    }
     void *grown = realloc(k->stamp16, (size_t)N * sizeof(uint32_t));
     if (!grown) return -1;
     /* from the top down, as model_state_widen_z: the uint32 of site a
@@ -114,6 +140,7 @@ int kinetics_widen_stamps(kinetics *k, int64_t N)
     }
     k->stamp16 = NULL;
     k->stamp32 = grown;
+    k->stamp_wide = 1;
     return 0;
 }
 
@@ -126,16 +153,13 @@ int kinetics_stamps_of_width(kinetics *k, int64_t N, int wide)
     free(k->stamp32);
     k->stamp16 = wide ? NULL : fresh;
     k->stamp32 = wide ? fresh : NULL;
+    k->stamp_wide = wide;
     return 0;
 }
 
 void kinetics_free(kinetics *k)
 {
-    free(k->stamp16);
-    free(k->stamp32);
-    free(k->ev_mask);
-    free(k->ev_sign);
-    free(k->nevents);
+    free_sites(k);
     free(k->fp_dx);
     free(k->fp_dy);
     memset(k, 0, sizeof *k);
@@ -152,7 +176,7 @@ static void widening_failed(const char *what, int64_t N)
 
 void kinetics_before_sweep(kinetics *k, int64_t N, uint64_t sweep)
 {
-    if (k->stamp16 && sweep >= KIN_STAMP16_SWEEPS && kinetics_widen_stamps(k, N))
+    if (!k->stamp_wide && sweep >= KIN_STAMP16_SWEEPS && kinetics_widen_stamps(k, N))
         widening_failed("kinetic stamps", N);
 }
 

@@ -308,6 +308,26 @@ static void part_gather(cage_part *e, sim_state *s, uint32_t *words, int wide0)
     }
 }
 
+/* Collective: rank 0's *fi (NULL elsewhere) to every rank, and each block
+ * set to the initial state: level and sigma by the serial rule per site,
+ * phase 0, no stamps, no jumps. */
+static void part_init(cage_part *e, const field_init *fi)
+{
+    field_init mine;
+    if (fi) mine = *fi;
+    MPI_Bcast(&mine, (int)sizeof mine, MPI_BYTE, 0, comm());
+    const cage_block *b = &e->b;
+    for (int y = 0; y < b->ny; y++)
+        for (int x = 0; x < b->nx; x++) {
+            const int64_t a = (int64_t)y * b->stride + x;
+            field_init_site(&mine, e->seed, b->lat->Lx, b->gx0 + x, b->gy0 + y, &b->level[a], &b->sigma[a]);
+            b->phase[a] = 0;
+            e->k.stamp32[a] = KIN_NO_STAMP;
+            e->z[(int64_t)y * b->nx + x] = 0;
+        }
+    e->z_wide = 0;
+}
+
 /* The site records of a cage run, numbered as ckpt_mpi_io.rec: the
  * decomposition's three fields, then the z counts and the stamps. */
 enum { REC_PHASE = 2, REC_Z = 3, REC_STAMP = 4, NREC = 5 };
@@ -410,6 +430,7 @@ void cage_mpi_serve(cage_part **e, const lat_cmd *c)
     case CMD_CAGE_PCP_COUNT: part_pcp_count(*e, NULL); break;
     case CMD_CAGE_CKPT_WRITE:
     case CMD_CAGE_CKPT_READ: part_io(*e, c->op == CMD_CAGE_CKPT_WRITE, NULL, NULL); break;
+    case CMD_CAGE_INIT: part_init(*e, NULL); break;
     case CMD_CAGE_TERMS: {
         int64_t bad;
         energy_terms t;
@@ -466,10 +487,10 @@ static lat_cmd command(int64_t op, int64_t step, double T)
     return mpi_lattice_command((lat_cmd){op, 0, step, T}, 1);
 }
 
-/* Splits the lattice over the ranks when it may (mpi_session_claim_lattice). */
-static int split(sim_state *s, cage_mpi *m, sm_error *err)
+/* Splits the lattice over the ranks, which it has claimed
+ * (mpi_session_claim_lattice); gives them back when it cannot. */
+static int split_claimed(sim_state *s, cage_mpi *m, sm_error *err)
 {
-    if (!mpi_session_claim_lattice()) return 0;
     const cage_setup su = {s->lat, s->p, s->seed, omp_get_max_threads()};
     command(CMD_CAGE_SETUP, 0, 0);
     MPI_Bcast((void *)&su, (int)sizeof su, MPI_BYTE, 0, comm());
@@ -483,6 +504,12 @@ static int split(sim_state *s, cage_mpi *m, sm_error *err)
                 "block %dx%d\n", s->lat.Lx, s->lat.Ly, m->part->d.px, m->part->d.py, m->part->b.nx,
                 m->part->b.ny);
     return 0;
+}
+
+/* Splits the lattice over the ranks when it may. */
+static int split(sim_state *s, cage_mpi *m, sm_error *err)
+{
+    return mpi_session_claim_lattice() ? split_claimed(s, m, err) : 0;
 }
 
 /* Gives the other ranks back (the blocks are behind nothing: sim_sync). */
@@ -513,18 +540,58 @@ static void cm_free(sim_state *s)
     s->dyn_data = NULL;
 }
 
+/* Split, rank 0 keeps the cage dynamics' counters and tables but neither
+ * the lattice nor its stamps until something reads them (global_state). */
 static int cm_init(sim_state *s, const sm_config *cfg, sm_error *err)
 {
-    if (DYNAMICS_CAGE.init(s, cfg, err)) return 1;
+    const int claimed = mpi_session_claim_lattice();
+    if ((claimed ? cage_init_deferred : DYNAMICS_CAGE.init)(s, cfg, err)) {
+        if (claimed) mpi_session_release_lattice();
+        return 1;
+    }
     cage_mpi *m = calloc(1, sizeof *m);
     if (!m) {
         DYNAMICS_CAGE.free(s);
+        if (claimed) mpi_session_release_lattice();
         return sm_fail(err, "out of memory for the cage dynamics");
     }
     m->serial = s->dyn_data;
     s->dyn_data = m;
-    if (!split(s, m, err)) return 0;
+    if (!claimed || !split_claimed(s, m, err)) return 0;
     cm_free(s);
+    return 1;
+}
+
+/* Rank 0's copy of the lattice and of its kinetic stamps, allocated the
+ * first time something reads them (a gather, a checkpoint without site
+ * records): sync cannot fail softly, and a run that cannot hold what it
+ * must read cannot go on. */
+static void global_state(sim_state *s)
+{
+    sm_error err;
+    if ((s->st.level || (!model_state_init(&s->st, s->lat.N, &err) && !model_state_init_pcp(&s->st, &s->p, &err))) &&
+        !kinetics_init_sites(s->kin, &s->lat, &err))
+        return;
+    fprintf(stderr, "softmatrix: out of memory for rank 0's copy of the %dx%d lattice and its kinetics: %s; "
+            "docs/mpi.md\n", s->lat.Lx, s->lat.Ly, err.msg);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+}
+
+/* The blocks set themselves up; rank 0 gets the energy terms (and n_z,
+ * which its unallocated state would otherwise lack). */
+static int cm_init_fields(sim_state *s, const sm_config *cfg)
+{
+    cage_mpi *m = mpi_of(s);
+    if (!m->part) return 0;
+    const field_init fi = field_init_of(cfg);
+    command(CMD_CAGE_INIT, 0, 0);
+    part_init(m->part, &fi);
+    int64_t bad;
+    command(CMD_CAGE_TERMS, 0, 0);
+    decomp_state_terms(&m->part->d, &bad, &s->e);
+    s->st.n_z = model_n_z(&s->p);
+    m->scattered = 1;
+    m->ahead = SIM_SYNC_FIELDS;
     return 1;
 }
 
@@ -566,6 +633,7 @@ static void cm_sweep(sim_state *s)
 
 static void gather(sim_state *s, cage_mpi *m)
 {
+    global_state(s);
     uint32_t *w = scratch(s);
     command(CMD_CAGE_GATHER, 0, 0);
     part_gather(m->part, s, w, m->z_wide);
@@ -733,7 +801,7 @@ static void cm_save(const sim_state *s, ckpt_writer *w)
         DYNAMICS_CAGE.save(&v, w);
         return;
     }
-    put_record(s, m, w, REC_STAMP, s->kin->stamp16 ? 2 : 4);
+    put_record(s, m, w, REC_STAMP, s->kin->stamp_wide ? 4 : 2);
     ckpt_put(w, "kin.counters", &s->kin->c, sizeof s->kin->c);
 }
 
@@ -750,6 +818,7 @@ static int cm_restore_fields(sim_state *s, const ckpt_reader *r, sm_error *err)
         if (!(rec[f] = ckpt_find(r, RECORDS[f], err))) return 1;
     if (!m->part || !rec[0]->elem || !rec[1]->elem || !rec[2]->elem || !rec[REC_Z]->elem) {
         cm_reload(s);
+        global_state(s);
         return sim_restore_fields(s, r, err);
     }
     for (int f = 0; f < REC_Z; f++)
@@ -794,7 +863,31 @@ static int cm_restore(sim_state *s, const ckpt_reader *r, sm_error *err)
     return ckpt_get(r, "kin.counters", &s->kin->c, sizeof s->kin->c, err);
 }
 
-static double cm_bytes_per_site(const sm_config *cfg) { return DYNAMICS_CAGE.bytes_per_site_of(cfg); }
+/* A level-dynamics equilibration hands the lattice to rank 0, from whose
+ * copy the level dynamics takes it (the run's own, or a segment's). */
+static int hands_over(const sm_config *cfg)
+{
+    if (cfg->equilibration_dynamics == EQ_DYNAMICS_LEVEL && cfg->equilibration_sweeps > 0) return 1;
+    for (int i = 0; i < cfg->nseg; i++)
+        if (sim_segment_equilibrates_level(cfg, i)) return 1;
+    return 0;
+}
+
+static int split_all_along(const sm_config *cfg) { return mpi_session_lattice_ranks() > 1 && !hands_over(cfg); }
+
+/* One rank's block when the lattice stays split; else rank 0's copy, the
+ * whole lattice. */
+static double cm_memory_share(const sm_config *cfg)
+{
+    return split_all_along(cfg) ? 1.0 / mpi_session_lattice_ranks() : 1.0;
+}
+
+/* A block keeps int32 z counts (2 bytes a site beyond the int16 ones of
+ * the shared state) and uint32 stamps beside its event bits. */
+static double cm_bytes_per_site(const sm_config *cfg)
+{
+    return split_all_along(cfg) ? 2.0 + 4.0 + 2.0 / 16.0 : DYNAMICS_CAGE.bytes_per_site_of(cfg);
+}
 
 const dynamics_ops DYNAMICS_CAGE_MPI = {
     .update_unit = "PCP move",
@@ -802,7 +895,9 @@ const dynamics_ops DYNAMICS_CAGE_MPI = {
     .move_names = CAGE_MOVE_NAMES,
     .pcp_fields = 1,
     .bytes_per_site_of = cm_bytes_per_site,
+    .memory_share = cm_memory_share,
     .init = cm_init,
+    .init_fields = cm_init_fields,
     .set_temperature = cm_set_temperature,
     .sweep = cm_sweep,
     .sync = cm_sync,
