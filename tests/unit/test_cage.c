@@ -1048,21 +1048,21 @@ typedef struct {
  * then interior (B) — equal in fields, stamps, sums and events; and its
  * interior alone with the halo as it is (Q) and poisoned (P): equal, and
  * no edge site changed. Adds the events and pair jumps seen. */
-static void parts_equal_whole(const sim_state *g, const cage_tables *t, int gx0, int gy0, int nx, int ny,
+static void parts_equal_whole(sim_state *g, const cage_tables *t, int gx0, int gy0, int nx, int ny,
                               int64_t *events, int64_t *pairs)
 {
     enum { W, A, B, Q, P, BEFORE, NB };
     test_block k[NB];
     for (int i = 0; i < NB; i++) block_init(&k[i], &g->lat, gx0, gy0, nx, ny);
-    block_copy(&k[W], (model_state *)&g->st, &g->lat, 1, 0);
-    block_copy(&k[W], (model_state *)&g->st, &g->lat, 1, 1);
+    block_copy(&k[W], &g->st, &g->lat, 1, 0);
+    block_copy(&k[W], &g->st, &g->lat, 1, 1);
     for (size_t c = 0; c < block_cells(&k[W]); c++) k[W].stamp[c] = KIN_NO_STAMP;
     block_assign(&k[A], &k[W]);
     block_assign(&k[B], &k[W]);
     int32_t *ev[NB];
     for (int i = 0; i < NB; i++) ev[i] = malloc(sizeof *ev[i] * 3 * (size_t)nx * (size_t)ny);
     int ok = 1;
-    for (int sw = 0; sw < 40 && ok; sw++)
+    for (int sw = 0; sw < 30 && ok; sw++)
         for (int pass = 0; pass < 5 && ok; pass++) {
             const pass_ctx c = {&g->p, t, g->seed, (uint64_t)sw};
             sums_of sum[NB];
@@ -1135,7 +1135,6 @@ static void test_block_parts_equal_whole_pass(void)
 
 static void test_blocks_overlapped_equal_whole_sweep(void)
 {
-    blocks_equal_whole_by(sweep_blocks_overlapped, 37, 29, "open", 3, 2, 0);
     blocks_equal_whole_by(sweep_blocks_overlapped, 36, 30, "periodic", 2, 3, INT16_MAX - 3);
     blocks_equal_whole_by(sweep_blocks_overlapped, 20, 18, "periodic", 1, 2, 0);
     /* blocks of 1 to 3 sites across: no interior, or an interior of one row */
