@@ -145,7 +145,8 @@ def test_z_beyond_int16_and_stamps_beyond_uint16(sm_bin, tmp_path):
     """A run long enough for uint32 stamps (over 65535 sweeps) whose field
     drives z one way until a count leaves the int16 range: the snapshot of
     z holds the widened counts (the z_msd measured at the same sweep is
-    their mean square), and the kinetics still time tau intervals."""
+    their exact mean square times n_z^2, not a sum of the stored floats),
+    and the kinetics still time tau intervals."""
     out = tmp_path / "w.h5"
     cfg = {
         "lattice": {"Lx": 16, "Ly": 16, "boundary": "periodic"},
@@ -164,8 +165,9 @@ def test_z_beyond_int16_and_stamps_beyond_uint16(sm_bin, tmp_path):
         z_msd = f["observables/z_msd/value"][-1]
         assert f["kinetics/tau/count"][:].sum() > 0
     n_z = 200.0 ** -0.625
-    assert np.abs(z).max() / n_z > 32767
-    assert z_msd == pytest.approx((z * z).mean(), rel=1e-12)
+    counts = np.rint(z / n_z)
+    assert np.abs(counts).max() > 32767
+    assert z_msd == pytest.approx((counts * counts).mean() * n_z * n_z, rel=1e-14)
 
 
 def test_level_dynamics_has_no_cage_fields(sm_bin, tmp_path):

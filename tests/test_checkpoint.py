@@ -452,6 +452,43 @@ def test_checkpoint_has_site_records_and_format_2_still_resumes(work, interrupte
     assert_identical(out, work.reference("level"))
 
 
+@pytest.fixture(scope="module")
+def interrupted_cage(work):
+    """<out>.ckpt and <out>.partial of a cage run stopped by SIGTERM after its
+    first periodic checkpoint."""
+    out = work.dir / "base_cage" / "r.h5"
+    out.parent.mkdir()
+    p = start(work.cfg["cage"], out)
+    wait_for_ckpt(p, out, EVERY)
+    rc, err = stop(p, signal.SIGTERM)
+    assert rc == 143, err
+    return {s: side(out, s).read_bytes() for s in (".ckpt", ".partial")}
+
+
+def test_cage_checkpoint_site_records(work, interrupted_cage, tmp_path):
+    """Every per-site array of a cage run is a site record (so that the blocks
+    of a split lattice write and read their own): phase, the int16 z jump
+    counts and the uint16 kinetic stamps beside level and sigma. A flipped
+    value of either is refused by its record's checksum; the same state as a
+    format-2 file (plain records) resumes to the uninterrupted run's file."""
+    out = tmp_path / "r.h5"
+    place(interrupted_cage, out)
+    sites = {r[0]: r[4] - r[3] for r in ckpt_records(side(out, ".ckpt").read_bytes()) if r[1]}
+    n = 32 * 32
+    assert sites == {"sim.level": n, "sim.sigma": n, "sim.phase": n, "sim.zjumps": 2 * n, "kin.stamp": 2 * n}
+    for name in ("sim.zjumps", "kin.stamp"):
+        place(interrupted_cage, out)
+        flip_site(name, 301)(out)
+        rc, _, err = run_sm("run", work.cfg["cage"], "--output", out, "--resume", "--quiet")
+        assert rc == 1 and f"checkpoint is damaged (record {name}: checksum mismatch)" in one_line(err), err
+    place(interrupted_cage, out)
+    as_format_2(side(out, ".ckpt"))
+    rc, _, err = run_sm("run", work.cfg["cage"], "--output", out, "--resume", "--quiet")
+    assert rc == 0, err
+    finished_cleanly(out)
+    assert_identical(out, work.reference("cage"))
+
+
 # A partial file that does not match its checkpoint is rebuilt (the run
 # recomputed from sweep 0 to the checkpoint into a new file), never refused
 # and never carried into the result.

@@ -53,10 +53,11 @@ def same_h5(a, b):
     return p.returncode == 0, p.stdout[-1500:]
 
 
-def mpi_counts(err):
-    """The counts of commands in rank 0's SOFTMATRIX_MPI_VERBOSE line."""
-    m = re.search(r"(\d+) split sweeps, (\d+) sums, (\d+) counts, (\d+) gathers, (\d+) censuses, "
-                  r"(\d+) snapshots, (\d+) block writes, (\d+) block reads", err)
+def mpi_counts(err, kind="level"):
+    """The counts of commands in rank 0's SOFTMATRIX_MPI_VERBOSE line of the
+    kind's split (the first, when it split more than once)."""
+    m = re.search(kind + r" dynamics: (\d+) split sweeps, (\d+) sums, (\d+) counts, (\d+) gathers, "
+                  r"(\d+) censuses, (\d+) snapshots, (\d+) block writes, (\d+) block reads", err)
     assert m, err
     keys = ("sweeps", "sums", "counts", "gathers", "censuses", "snapshots", "writes", "reads")
     return dict(zip(keys, map(int, m.groups())))
@@ -322,8 +323,13 @@ def test_split_lattice_synced_only_when_read(sm_bin, mpi_bin, tmp_path, kind):
     same, diff = same_h5(tmp_path / "serial.h5", tmp_path / "run.h5")
     assert same, diff
     # a checkpoint every 13 of the 191 sweeps: each writes level and sigma
-    # from the blocks; the cage run's level blocks hold no checkpoint
+    # from the blocks; the cage run's level blocks hold no checkpoint, its
+    # cage blocks write level, sigma, phase, z counts and stamps for the 9
+    # checkpoints they hold the state at (the other 5 come right after a
+    # level-dynamics block, from rank 0's arrays)
     assert mpi_counts(err)["writes"] == (2 * (191 // 13) if kind == "level" else 0), err
+    if kind == "cage":
+        assert mpi_counts(err, "cage")["writes"] == 5 * 9, err
 
 
 def test_split_lattice_measures_without_gathering(sm_bin, mpi_bin, tmp_path):
@@ -494,10 +500,13 @@ def interrupt_resume_compare(tmp_path, cfg, ready=None):
     ckpt, partial = tmp_path / "run.h5.ckpt", tmp_path / "run.h5.partial"
     saved = {f: f.read_bytes() for f in (ckpt, partial)}
     # resumed from the verified partial file, not rebuilt: the frames' checksums match;
-    # level and sigma go straight into the blocks
+    # every site record goes straight into the blocks (level, sigma; for the cage
+    # dynamics phase, z counts and stamps too)
     rc, _, err = mpirun(2, "run", cfg, "--resume", verbose=True)
     assert rc == 0 and "resuming at sweep" in err and "rebuilding" not in err, err
-    if "cage dynamics:" not in err:   # the cage dynamics' fields go through rank 0
+    if "cage dynamics:" in err:
+        assert mpi_counts(err, "cage")["reads"] == 5, err
+    else:
         assert mpi_counts(err)["reads"] == 2, err
     (tmp_path / "run.h5").rename(tmp_path / "resumed_2.h5")
     for f, data in saved.items():
@@ -708,6 +717,11 @@ def test_split_cage_equals_openmp_run(sm_bin, mpi_bin, tmp_path, case):
     assert sum(int(n) for n in re.findall(r"cage dynamics: .* censuses, (\d+) snapshots", p.stderr)) > 0
     on_blocks = min(Lx // px, Ly // py) >= 7 and (boundary == "open" or min(Lx, Ly) >= 16)
     assert taken == (censuses if on_blocks else 0) and censuses > 0, p.stderr
+    # the observables (trap line, paired bonds, z counts) are counted on the
+    # blocks too: the one gather left hands the lattice to the last segment's
+    # level-dynamics equilibration; small blocks gather for their censuses
+    gathers = sum(int(n) for n in re.findall(r"cage dynamics: .* (\d+) gathers", p.stderr))
+    assert gathers == 1 if on_blocks else 1 <= gathers <= censuses + 1, p.stderr
     same, diff = same_h5(tmp_path / "serial.h5", tmp_path / "run.h5")
     assert same, diff
     assert without_timing(p.stdout) == without_timing(out)

@@ -27,11 +27,13 @@ typedef struct {
 
 typedef enum { DIAG_MEASURED = 0, DIAG_SCHEDULE = 1 } diag_clock;
 
-/* What a due diagnostic reads of the state: the per-site fields (the
- * default), or only the energy sums, the move counters, sim_field_counts
- * and sim_census, which a lattice split over MPI ranks gives without
- * gathering its blocks, or nothing the run must bring up to date: it goes
- * through the dynamics to the state where it is (sim_snapshot). */
+/* What a due diagnostic reads of the state (in measure, and in its
+ * segment_begin and segment_end): the per-site fields (the default), or
+ * only the energy sums, the move and kinetic counters, sim_field_counts,
+ * sim_cage_counts and sim_census, which a lattice split over MPI ranks
+ * gives without gathering its blocks, or nothing the run must bring up to
+ * date: it goes through the dynamics to the state where it is
+ * (sim_snapshot). */
 typedef enum { DIAG_READS_FIELDS = 0, DIAG_READS_SUMS = 1, DIAG_READS_IN_PLACE = 2 } diag_reads;
 
 typedef struct diag {
@@ -89,8 +91,7 @@ void diag_set_before(diag_set *set, const diag_ctx *c, const schedule_point *sp)
 /* What diag_set_before or diag_set_after at schedule point sp (sweep k)
  * will read: DIAG_NEEDS_NOTHING when it calls no diagnostic, else the most
  * any of them reads (DIAG_NEEDS_IN_PLACE: nothing brought up to date), so that the run brings that much of the state up to
- * date first (sim_sync_sums, sim_sync) and no more. Segment hooks read
- * the fields. */
+ * date first (sim_sync_sums, sim_sync) and no more. */
 enum { DIAG_NEEDS_NOTHING = 0, DIAG_NEEDS_IN_PLACE = 1, DIAG_NEEDS_SUMS = 2, DIAG_NEEDS_FIELDS = 3 };
 int diag_set_needs_before(const diag_set *set, const schedule_point *sp);
 int diag_set_needs_after(const diag_set *set, const diag_ctx *c, const schedule_point *sp, int64_t k);

@@ -162,7 +162,4 @@ int cage_simd_available(void);
  * check per bond), the unit of the cage timing. */
 int64_t cage_moves_per_sweep(const lattice *lat);
 
-/* Number of SASC-paired bonds in the configuration. */
-int64_t cage_count_paired(const lattice *lat, const model_state *s);
-
 #endif

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include "core/counts.h"
 #include "core/state.h"
+#include "dynamics/cage_counts.h"
 #include "io/checkpoint.h"
 #include "io/config.h"
 #include "dynamics/registry.h"
@@ -54,6 +55,9 @@ typedef struct dynamics_ops {
     /* The field counts of the current state, counted where the state is;
      * NULL: from s->st. */
     void (*field_counts)(const sim_state *s, field_counts *c);
+    /* The PCP field counts (dynamics/cage_counts.h) of a kind with
+     * pcp_fields, counted where the state is; NULL: from s->st. */
+    void (*cage_counts)(const sim_state *s, cage_counts *c);
     /* The census (diag/census.h) of the current state, taken where the
      * state is; NULL: census_compute on s->st. */
     int (*census)(const sim_state *s, struct census_result *r, sm_error *err);
@@ -108,6 +112,8 @@ void sim_sync_sums(sim_state *s);
 /* The field counts (core/counts.h) of the state after the last sweep,
  * without sim_sync. */
 void sim_field_counts(const sim_state *s, field_counts *c);
+/* The same for the PCP fields of a kind with pcp_fields. */
+void sim_cage_counts(const sim_state *s, cage_counts *c);
 /* The snapshot of the state after the last sweep into h: without sim_sync
  * when sim_snapshot_in_place, else of s->st. */
 int sim_snapshot(const sim_state *s, struct h5out *h, unsigned fields, int compression, sm_error *err);
@@ -184,6 +190,9 @@ int sim_restore(sim_state *s, const ckpt_reader *r, sm_error *err);
  * restore_fields has done for it. */
 void sim_save_fields(const sim_state *s, ckpt_writer *w);
 int sim_restore_fields(sim_state *s, const ckpt_reader *r, sm_error *err);
+/* 1 when site record rec of sim.zjumps fits s (int16 or int32 counts of its
+ * lattice), else 0 with err set. */
+int sim_zjumps_record_ok(const sim_state *s, const ckpt_reader *r, const ckpt_record *rec, sm_error *err);
 /* Brings up to date what sim_save reads: the sums, and the fields unless
  * the kind writes them from where they are (save_fields). */
 void sim_sync_for_save(sim_state *s);

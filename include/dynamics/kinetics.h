@@ -71,6 +71,10 @@ double kinetics_bytes_per_site(int64_t sweeps);
  * uint32. Returns 0, or -1 when out of memory (the stamps are kept). */
 int kinetics_widen_stamps(kinetics *k, int64_t N);
 
+/* Stamps of width uint32 (wide) or uint16 in place of the current ones,
+ * whose values are lost unless they already have that width; the new ones
+ * are not set. Returns 0, or -1 when out of memory (the stamps are kept). */
+int kinetics_stamps_of_width(kinetics *k, int64_t N, int wide);
 /* The last completion's sweep of site a, or KIN_NO_STAMP. */
 static inline uint32_t kinetics_stamp(const kinetics *k, int64_t a)
 {

@@ -42,11 +42,14 @@ void decomp_free(decomp *d);
 /* Block start of piece i of n over L sites. */
 static inline int decomp_start(int i, int n, int L) { return (int)((int64_t)i * L / n); }
 
-/* The block of piece (cx, cy) as a committed datatype of bytes over the
- * global Ly x Lx arrays (or a file view of them), and this rank's owned
- * cells within its halo'd storage; the caller frees them. */
-MPI_Datatype decomp_global_block(const decomp *d, int cx, int cy);
-MPI_Datatype decomp_own_block(const decomp *d);
+/* The block of piece (cx, cy) as a committed datatype of elem over the
+ * global Ly x Lx arrays (or a file view of them); the caller frees it. */
+MPI_Datatype decomp_global_block(const decomp *d, int cx, int cy, MPI_Datatype elem);
+
+/* The owned cells of field f (0 level, 1 sigma, 2 phase) row by row into
+ * nx x ny bytes, and back. */
+void decomp_pack(const decomp *d, int f, int8_t *out);
+void decomp_unpack(decomp *d, int f, const int8_t *in);
 
 /* Rank 0's global arrays (level, sigma[, phase]; N sites each, NULL
  * elsewhere) to every block, and back; collective. */

@@ -20,7 +20,8 @@ enum { CMD_STOP = 0, CMD_SETUP = 1, CMD_SCATTER = 2, CMD_SWEEP = 3, CMD_FREE = 4
        /* the cage dynamics' */
        CMD_CAGE_SETUP = 16, CMD_CAGE_SCATTER = 17, CMD_CAGE_SWEEP = 18, CMD_CAGE_SUMS = 19,
        CMD_CAGE_GATHER = 20, CMD_CAGE_COUNT = 21, CMD_CAGE_CENSUS = 22, CMD_CAGE_SNAPSHOT = 23,
-       CMD_CAGE_FREE = 24 };
+       CMD_CAGE_FREE = 24, CMD_CAGE_PCP_COUNT = 25, CMD_CAGE_CKPT_WRITE = 26,
+       CMD_CAGE_CKPT_READ = 27, CMD_CAGE_TERMS = 28 };
 
 /* The ranks the lattice is split over. */
 MPI_Comm mpi_lattice_comm(void);

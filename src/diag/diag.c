@@ -44,12 +44,21 @@ static int due(const diag *d, const schedule_point *sp, int64_t k)
     return sp->measured && (sp->index + 1) % d->every == 0;
 }
 
+/* What d reads, as what the run must bring up to date for it. */
+static int needs_of(const diag *d)
+{
+    return d->reads == DIAG_READS_SUMS ? DIAG_NEEDS_SUMS
+           : d->reads == DIAG_READS_IN_PLACE ? DIAG_NEEDS_IN_PLACE
+                                             : DIAG_NEEDS_FIELDS;
+}
+
 int diag_set_needs_before(const diag_set *set, const schedule_point *sp)
 {
-    if (!sp->measured || sp->index != 0) return DIAG_NEEDS_NOTHING;
+    int need = DIAG_NEEDS_NOTHING;
+    if (!sp->measured || sp->index != 0) return need;
     for (int i = 0; i < set->n; i++)
-        if (set->d[i].ops->segment_begin) return DIAG_NEEDS_FIELDS;
-    return DIAG_NEEDS_NOTHING;
+        if (set->d[i].ops->segment_begin && needs_of(&set->d[i]) > need) need = needs_of(&set->d[i]);
+    return need;
 }
 
 int diag_set_needs_after(const diag_set *set, const diag_ctx *c, const schedule_point *sp, int64_t k)
@@ -58,11 +67,7 @@ int diag_set_needs_after(const diag_set *set, const diag_ctx *c, const schedule_
     int need = DIAG_NEEDS_NOTHING;
     for (int i = 0; i < set->n; i++) {
         const diag *d = &set->d[i];
-        if (last && d->ops->segment_end) return DIAG_NEEDS_FIELDS;
-        const int n = d->reads == DIAG_READS_SUMS       ? DIAG_NEEDS_SUMS
-                      : d->reads == DIAG_READS_IN_PLACE ? DIAG_NEEDS_IN_PLACE
-                                                        : DIAG_NEEDS_FIELDS;
-        if (due(d, sp, k) && n > need) need = n;
+        if (((last && d->ops->segment_end) || due(d, sp, k)) && needs_of(d) > need) need = needs_of(d);
     }
     return need;
 }

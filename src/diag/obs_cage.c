@@ -3,6 +3,7 @@
  * for a dynamics that keeps no kinetic bookkeeping. */
 #include "diag/obs_group.h"
 #include "dynamics/cage.h"
+#include "dynamics/dynamics.h"
 
 typedef struct {
     int trap_occupancy, paired_bonds, loop_completions, loop_undos, soft_matrix_jumps, z_msd;
@@ -50,29 +51,26 @@ static void cage_begin(void *st, const sim_state *s)
     c->mark_step = s->step;
 }
 
+/* Counts where the state is (sim_cage_counts: the blocks of a split
+ * lattice), so that measuring gathers nothing. <z^2> from the exact sum of
+ * squared jump counts: the same number however the lattice is cut. */
 static void cage_measure(void *st, const sim_state *s, double *row)
 {
     cage_group *c = st;
-    const lattice *lat = &s->lat;
-    const double N = (double)lat->N;
-    int64_t trap = 0;
-    double z2 = 0.0;
-    for (int64_t a = 0; a < lat->N; a++) {
-        trap += (s->st.phase[a] & 15) == CAGE_TRAP_LINE;
-        const double z = model_z(&s->st, a);
-        z2 += z * z;
-    }
+    const double N = (double)s->lat.N;
+    cage_counts n;
+    sim_cage_counts(s, &n);
     const kin_counters since = kinetics_diff(&s->kin->c, &c->mark);
     const int64_t sweeps = s->step - c->mark_step;
     const double per = sweeps > 0 ? 1.0 / ((double)sweeps * N) : 0.0;
-    row[c->trap_occupancy] = trap / N;
-    row[c->paired_bonds] = c->bonds ? (double)cage_count_paired(lat, &s->st) / (double)c->bonds : 0.0;
+    row[c->trap_occupancy] = (double)n.trap / N;
+    row[c->paired_bonds] = c->bonds ? (double)n.paired / (double)c->bonds : 0.0;
     for (int i = 0; i < KIN_NLOOPS; i++) {
         row[c->loop_completions + i] = (double)since.completions[i] * per;
         row[c->loop_undos + i] = (double)since.undos[i] * per;
     }
     row[c->soft_matrix_jumps] = sweeps > 0 ? (double)since.sm_jumps / (double)sweeps : 0.0;
-    row[c->z_msd] = z2 / N;
+    row[c->z_msd] = cage_counts_zsq(&n) * (s->st.n_z * s->st.n_z) / N;
     c->mark = s->kin->c;
     c->mark_step = s->step;
 }
@@ -83,4 +81,5 @@ const obs_group_ops OBS_GROUP_CAGE = {
     .layout = cage_layout,
     .begin = cage_begin,
     .measure = cage_measure,
+    .sums_only = 1,
 };

@@ -120,6 +120,7 @@ static int relax_init(diag *d, const diag_ctx *c, sm_error *err)
         return sm_fail(err, "out of memory"), DIAG_FAILED;
     }
     x->nseg = c->cfg->nseg;
+    d->reads = DIAG_READS_SUMS;   /* the kinetic counters, at segment ends */
     return DIAG_OK;
 }
 

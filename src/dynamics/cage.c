@@ -54,20 +54,6 @@ int64_t cage_moves_per_sweep(const lattice *lat)
     return lat->N + bonds;
 }
 
-int64_t cage_count_paired(const lattice *lat, const model_state *s)
-{
-    int64_t n = 0;
-    for (int y = 0; y < lat->Ly; y++)
-        for (int x = 0; x < lat->Lx; x++) {
-            const int64_t a = (int64_t)y * lat->Lx + x;
-            for (int d = DIR_PX; d <= DIR_PY; d++) {
-                const int64_t b = lattice_nbr_xy(lat, x, y, d);
-                n += b >= 0 && cage_paired(s->phase[a], s->sigma[a], s->phase[b], s->sigma[b], d);
-            }
-        }
-    return n;
-}
-
 /* Everything a pass adds up, so that one user-defined OpenMP reduction
  * covers it; all integers, so the sum does not depend on the thread count. */
 typedef struct {
@@ -726,27 +712,20 @@ static int64_t cage_updates(const sim_state *s) { return cage_of(s)->moves_per_s
 static void cage_save(const sim_state *s, ckpt_writer *w)
 {
     const kinetics *k = &cage_of(s)->kin;
-    const size_t N = (size_t)s->lat.N;
-    if (k->stamp16) ckpt_put(w, "kin.stamp", k->stamp16, N * sizeof *k->stamp16);
-    else ckpt_put(w, "kin.stamp", k->stamp32, N * sizeof *k->stamp32);
+    if (k->stamp16) ckpt_put_sites(w, "kin.stamp", k->stamp16, 2, s->lat.Lx, s->lat.Ly);
+    else ckpt_put_sites(w, "kin.stamp", k->stamp32, 4, s->lat.Lx, s->lat.Ly);
     ckpt_put(w, "kin.counters", &k->c, sizeof k->c);
 }
 
-/* Reads uint16 or uint32 stamps, whichever the checkpoint has, into the
- * width this run keeps: uint32 once the step is past what uint16 holds (a
- * valid stamp is below the step, so below that it fits in uint16). */
-static int restore_stamps(sim_state *s, const ckpt_reader *r, sm_error *err)
+/* A record of a checkpoint before the stamps were site records. */
+static int restore_stamps_record(sim_state *s, const ckpt_reader *r, const ckpt_record *rec, sm_error *err)
 {
     kinetics *k = &cage_of(s)->kin;
     const int64_t N = s->lat.N;
-    const ckpt_record *rec = ckpt_find(r, "kin.stamp", err);
-    if (!rec) return 1;
     const int wide = rec->size == (uint64_t)N * sizeof(uint32_t);
     if (!wide && rec->size != (uint64_t)N * sizeof(uint16_t))
         return sm_fail(err, "%s: checkpoint record kin.stamp has %llu bytes, not 2 or 4 per site", r->path,
                        (unsigned long long)rec->size);
-    if (s->step >= (int64_t)KIN_STAMP16_SWEEPS && kinetics_widen_stamps(k, N))
-        return sm_fail(err, "out of memory for the kinetic stamps of %lld sites", (long long)N);
     for (int64_t a = 0; a < N; a++) {
         uint32_t v;
         if (wide) {
@@ -756,10 +735,47 @@ static int restore_stamps(sim_state *s, const ckpt_reader *r, sm_error *err)
             memcpy(&n, (const unsigned char *)rec->data + 2 * a, sizeof n);
             v = n == 0xFFFF ? KIN_NO_STAMP : n;
         }
+        kinetics_set_stamp(k, a, v);
+    }
+    return 0;
+}
+
+/* Read at the record's width into stamps of that width, then widened when
+ * the run keeps uint32 ones. */
+static int restore_stamps_sites(sim_state *s, const ckpt_reader *r, const ckpt_record *rec, sm_error *err)
+{
+    kinetics *k = &cage_of(s)->kin;
+    const int64_t N = s->lat.N;
+    if ((rec->elem != 2 && rec->elem != 4) || rec->Lx != s->lat.Lx || rec->Ly != s->lat.Ly)
+        return sm_fail(err, "%s: checkpoint record kin.stamp is not 2 or 4 bytes a site of a %dx%d lattice",
+                       r->path, s->lat.Lx, s->lat.Ly);
+    const int keeps_wide = k->stamp32 != NULL;
+    if (kinetics_stamps_of_width(k, N, rec->elem == 4))
+        return sm_fail(err, "out of memory for the kinetic stamps of %lld sites", (long long)N);
+    void *stamps = rec->elem == 2 ? (void *)k->stamp16 : (void *)k->stamp32;
+    if (ckpt_get(r, "kin.stamp", stamps, (size_t)N * (size_t)rec->elem, err)) return 1;
+    if (keeps_wide && kinetics_widen_stamps(k, N))
+        return sm_fail(err, "out of memory for the kinetic stamps of %lld sites", (long long)N);
+    return 0;
+}
+
+/* Stamps of the width the run keeps: uint32 once the step is past what
+ * uint16 holds (a valid stamp is below the step, so below that it fits in
+ * uint16). */
+static int restore_stamps(sim_state *s, const ckpt_reader *r, sm_error *err)
+{
+    kinetics *k = &cage_of(s)->kin;
+    const int64_t N = s->lat.N;
+    const ckpt_record *rec = ckpt_find(r, "kin.stamp", err);
+    if (!rec) return 1;
+    if (s->step >= (int64_t)KIN_STAMP16_SWEEPS && kinetics_widen_stamps(k, N))
+        return sm_fail(err, "out of memory for the kinetic stamps of %lld sites", (long long)N);
+    if (rec->elem ? restore_stamps_sites(s, r, rec, err) : restore_stamps_record(s, r, rec, err)) return 1;
+    for (int64_t a = 0; a < N; a++) {
+        const uint32_t v = kinetics_stamp(k, a);
         if (v != KIN_NO_STAMP && v >= (uint64_t)s->step)
             return sm_fail(err, "%s: checkpoint has a kinetic stamp of sweep %lu at step %lld", r->path,
                            (unsigned long)v, (long long)s->step);
-        kinetics_set_stamp(k, a, v);
     }
     return 0;
 }

@@ -104,6 +104,12 @@ void sim_field_counts(const sim_state *s, field_counts *c)
     else field_counts_lattice(&s->lat, &s->st, c);
 }
 
+void sim_cage_counts(const sim_state *s, cage_counts *c)
+{
+    if (s->dyn->cage_counts) s->dyn->cage_counts(s, c);
+    else cage_counts_lattice(&s->lat, &s->st, c);
+}
+
 int sim_snapshot(const sim_state *s, h5out *h, unsigned fields, int compression, sm_error *err)
 {
     if (s->dyn->snapshot) return s->dyn->snapshot(s, h, fields, compression, err);
@@ -132,11 +138,15 @@ void sim_save_fields(const sim_state *s, ckpt_writer *w)
     const int Lx = s->lat.Lx, Ly = s->lat.Ly;
     ckpt_put_sites(w, "sim.level", s->st.level, 1, Lx, Ly);
     ckpt_put_sites(w, "sim.sigma", s->st.sigma, 1, Lx, Ly);
+    if (!s->st.phase) return;
+    ckpt_put_sites(w, "sim.phase", s->st.phase, 1, Lx, Ly);
+    /* as kept: int16, or int32 once widened */
+    if (s->st.zjumps) ckpt_put_sites(w, "sim.zjumps", s->st.zjumps, 2, Lx, Ly);
+    else ckpt_put_sites(w, "sim.zjumps", s->st.zjumps_wide, 4, Lx, Ly);
 }
 
 void sim_save(const sim_state *s, ckpt_writer *w)
 {
-    const size_t N = (size_t)s->lat.N;
     const int32_t dims[2] = {s->lat.Lx, s->lat.Ly};
     ckpt_put(w, "sim.dims", dims, sizeof dims);
     ckpt_put(w, "sim.dynamics", s->kind, strlen(s->kind));
@@ -145,12 +155,6 @@ void sim_save(const sim_state *s, ckpt_writer *w)
     ckpt_put(w, "sim.moves", &s->moves, sizeof s->moves);
     if (s->dyn->save_fields) s->dyn->save_fields(s, w);
     else sim_save_fields(s, w);
-    if (s->st.phase) {
-        ckpt_put_sites(w, "sim.phase", s->st.phase, 1, s->lat.Lx, s->lat.Ly);
-        /* as kept: int16, or int32 once widened */
-        if (s->st.zjumps) ckpt_put(w, "sim.zjumps", s->st.zjumps, N * sizeof *s->st.zjumps);
-        else ckpt_put(w, "sim.zjumps", s->st.zjumps_wide, N * sizeof *s->st.zjumps_wide);
-    }
     s->dyn->save(s, w);
 }
 
@@ -198,13 +202,11 @@ static int32_t record_zjump(const ckpt_record *rec, int w, int64_t a)
     return v;
 }
 
-/* int16 or int32 counts, whichever the checkpoint has; kept as int16 when
- * every count fits, else widened. */
-static int restore_zjumps(sim_state *s, const ckpt_reader *r, sm_error *err)
+/* A record of a checkpoint before the counts were site records: int16 or
+ * int32, kept as int16 when every count fits, else widened. */
+static int restore_zjumps_record(sim_state *s, const ckpt_reader *r, const ckpt_record *rec, sm_error *err)
 {
     const int64_t N = s->lat.N;
-    const ckpt_record *rec = ckpt_find(r, "sim.zjumps", err);
-    if (!rec) return 1;
     const int w = rec->size == (uint64_t)N * sizeof(int16_t) ? 2 : 4;
     if (rec->size != (uint64_t)N * (uint64_t)w)
         return sm_fail(err, "%s: checkpoint record sim.zjumps has %llu bytes, not 2 or 4 per site", r->path,
@@ -221,6 +223,28 @@ static int restore_zjumps(sim_state *s, const ckpt_reader *r, sm_error *err)
         else s->st.zjumps_wide[a] = record_zjump(rec, w, a);
     }
     return 0;
+}
+
+int sim_zjumps_record_ok(const sim_state *s, const ckpt_reader *r, const ckpt_record *rec, sm_error *err)
+{
+    if ((rec->elem == 2 || rec->elem == 4) && rec->Lx == s->lat.Lx && rec->Ly == s->lat.Ly) return 1;
+    sm_fail(err, "%s: checkpoint record sim.zjumps is not 2 or 4 bytes a site of a %dx%d lattice", r->path,
+            s->lat.Lx, s->lat.Ly);
+    return 0;
+}
+
+/* Read at the width the checkpoint has: int16, or int32 once widened (a
+ * state just set up holds int16 counts). */
+static int restore_zjumps(sim_state *s, const ckpt_reader *r, sm_error *err)
+{
+    const ckpt_record *rec = ckpt_find(r, "sim.zjumps", err);
+    if (!rec) return 1;
+    if (!rec->elem) return restore_zjumps_record(s, r, rec, err);
+    if (!sim_zjumps_record_ok(s, r, rec, err)) return 1;
+    if (rec->elem == 4 && model_state_widen_z(&s->st))
+        return sm_fail(err, "out of memory for the z jump counts of %lld sites", (long long)s->lat.N);
+    void *counts = rec->elem == 2 ? (void *)s->st.zjumps : (void *)s->st.zjumps_wide;
+    return ckpt_get(r, "sim.zjumps", counts, (size_t)s->lat.N * (size_t)rec->elem, err);
 }
 
 int sim_restore_fields(sim_state *s, const ckpt_reader *r, sm_error *err)

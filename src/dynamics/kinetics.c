@@ -117,6 +117,18 @@ int kinetics_widen_stamps(kinetics *k, int64_t N)
     return 0;
 }
 
+int kinetics_stamps_of_width(kinetics *k, int64_t N, int wide)
+{
+    if (wide ? k->stamp32 != NULL : k->stamp16 != NULL) return 0;
+    void *fresh = malloc((size_t)N * (wide ? sizeof(uint32_t) : sizeof(uint16_t)));
+    if (!fresh) return -1;
+    free(k->stamp16);
+    free(k->stamp32);
+    k->stamp16 = wide ? NULL : fresh;
+    k->stamp32 = wide ? fresh : NULL;
+    return 0;
+}
+
 void kinetics_free(kinetics *k)
 {
     free(k->stamp16);

@@ -25,6 +25,7 @@
  * kinetic counters into it, GATHER brings back level, sigma, phase, stamps
  * and z counts (sim_sync), so the diagnostics, checkpoints and output read
  * what the OpenMP run has. */
+#include <errno.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@
 #include "dynamics/cage.h"
 #include "dynamics/dynamics.h"
 #include "mpi/census_mpi.h"
+#include "mpi/ckpt_mpi.h"
 #include "mpi/decomp.h"
 #include "mpi/lattice_cmd.h"
 #include "mpi/session.h"
@@ -60,6 +62,7 @@ typedef struct cage_part {
     int32_t *ev, *ev_all;   /* events (x, y, sign) of this rank, of all */
     int64_t ev_cap, ev_all_cap;
     int *counts, *displs;   /* per rank, for the Allgatherv */
+    cage_counts *rank_counts;   /* per rank, for the PCP counts */
     energy_terms de;     /* changes since the last SUMS */
     move_stats ms;
     kin_counters kc;
@@ -80,6 +83,7 @@ static void part_free(cage_part *e)
     free(e->ev_all);
     free(e->counts);
     free(e->displs);
+    free(e->rank_counts);
     free(e);
 }
 
@@ -112,7 +116,8 @@ static cage_part *part_new(const cage_setup *su, sm_error *err)
     e->z = calloc((size_t)lb->nx * (size_t)lb->ny, sizeof *e->z);
     e->counts = calloc((size_t)ranks, sizeof *e->counts);
     e->displs = calloc((size_t)ranks, sizeof *e->displs);
-    ok = e->t && e->stamp && e->z && e->counts && e->displs &&
+    e->rank_counts = calloc((size_t)ranks, sizeof *e->rank_counts);
+    ok = e->t && e->stamp && e->z && e->counts && e->displs && e->rank_counts &&
          !kinetics_init_events(&e->k, &e->d.lat, lb->nx, lb->ny, &mine);
     MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm());
     if (!all) {
@@ -194,6 +199,13 @@ static void exchange_events(cage_part *e, int n)
                                                 b->gx0, b->gy0, b->nx, b->ny);
 }
 
+/* Collective: the halos of fields (DECOMP_*). */
+static void halo(cage_part *e, unsigned fields)
+{
+    MPI_Request rq[DECOMP_MAX_REQUESTS];
+    decomp_halo_end(decomp_halo_begin(&e->d, fields, rq), rq);
+}
+
 /* Colour pass `colour` of the block's edge (edges) or of its interior. */
 static void colour_part(cage_part *e, int colour, int edges, uint64_t step)
 {
@@ -244,21 +256,25 @@ static void part_sweep(cage_part *e, uint64_t step, double T)
 
 /* The integers SUMS adds over ranks: energy, moves, kinetic counters. */
 enum { SUM_WORDS = 4 + 2 * MOVES_MAX + sizeof(kin_counters) / sizeof(int64_t) };
+enum { WIDE_WORD = SUM_WORDS };   /* after them: ranks whose z counts left int16 */
 
 /* Collective: every rank's changes since the last SUMS, added into rank 0's
- * *de, *ms and *kc (NULL elsewhere). */
-static void part_sums(cage_part *e, energy_terms *de, move_stats *ms, kin_counters *kc)
+ * *de, *ms and *kc (NULL elsewhere); *wide (rank 0) set when a block's z
+ * counts have left the int16 range since the scatter. */
+static void part_sums(cage_part *e, energy_terms *de, move_stats *ms, kin_counters *kc, int *wide)
 {
-    int64_t mine[SUM_WORDS], all[SUM_WORDS];
+    int64_t mine[SUM_WORDS + 1], all[SUM_WORDS + 1];
     memcpy(mine, &e->de, sizeof e->de);
     memcpy(mine + 4, e->ms.proposed, sizeof e->ms.proposed);
     memcpy(mine + 4 + MOVES_MAX, e->ms.accepted, sizeof e->ms.accepted);
     memcpy(mine + 4 + 2 * MOVES_MAX, &e->kc, sizeof e->kc);
-    MPI_Reduce(mine, all, SUM_WORDS, MPI_INT64_T, MPI_SUM, 0, comm());
+    mine[WIDE_WORD] = e->z_wide;
+    MPI_Reduce(mine, all, SUM_WORDS + 1, MPI_INT64_T, MPI_SUM, 0, comm());
     memset(&e->de, 0, sizeof e->de);
     memset(&e->ms, 0, sizeof e->ms);
     memset(&e->kc, 0, sizeof e->kc);
     if (!de) return;   /* not rank 0 */
+    *wide |= all[WIDE_WORD] > 0;
     int64_t had[SUM_WORDS];
     memcpy(had, de, sizeof *de);
     memcpy(had + 4, ms->proposed, sizeof ms->proposed);
@@ -282,6 +298,22 @@ static void part_count(cage_part *e, field_counts *c)
     if (c) *c = all;
 }
 
+/* Collective: the PCP field counts of every block, added into rank 0's *c
+ * (NULL elsewhere). The bonds of a block's last row and column read the
+ * halo, which the sweep's last passes have left behind for phase. */
+static void part_pcp_count(cage_part *e, cage_counts *c)
+{
+    halo(e, DECOMP_PHASE | DECOMP_SIGMA);
+    cage_counts mine = {0, 0, 0, 0};
+    cage_counts_block(&e->b, e->z, &mine);
+    MPI_Gather(&mine, (int)sizeof mine, MPI_BYTE, e->rank_counts, (int)sizeof mine, MPI_BYTE, 0, comm());
+    if (!c) return;
+    int ranks;
+    MPI_Comm_size(comm(), &ranks);
+    *c = (cage_counts){0, 0, 0, 0};
+    for (int r = 0; r < ranks; r++) cage_counts_add(c, &e->rank_counts[r]);
+}
+
 /* Collective: rank 0's state s (NULL elsewhere) to the blocks: fields,
  * stamps, z counts; words is N words of scratch on rank 0. */
 static void part_scatter(cage_part *e, const sim_state *s, uint32_t *words)
@@ -299,9 +331,10 @@ static void part_scatter(cage_part *e, const sim_state *s, uint32_t *words)
 }
 
 /* Collective: the blocks back into rank 0's state s (NULL elsewhere); the
- * z counts widened where the OpenMP run's would have been. Exits when out
- * of memory for that, as kinetics_apply_jumps does. */
-static void part_gather(cage_part *e, sim_state *s, uint32_t *words)
+ * z counts widened where the OpenMP run's would have been (wide: rank 0
+ * knows they were, from a checkpoint). Exits when out of memory for that,
+ * as kinetics_apply_jumps does. */
+static void part_gather(cage_part *e, sim_state *s, uint32_t *words, int wide0)
 {
     int8_t *const none[3] = {NULL, NULL, NULL};
     int8_t *const global[3] = {s ? s->st.level : NULL, s ? s->st.sigma : NULL,
@@ -309,6 +342,7 @@ static void part_gather(cage_part *e, sim_state *s, uint32_t *words)
     decomp_gather(&e->d, s ? global : none);
     int wide;
     MPI_Reduce(&e->z_wide, &wide, 1, MPI_INT, MPI_MAX, 0, comm());
+    wide |= wide0;
     decomp_gather_words(&e->d, e->k.stamp32, e->b.stride, words);
     const int64_t N = s ? s->lat.N : 0;
     for (int64_t a = 0; a < N; a++) kinetics_set_stamp(s->kin, a, words[a]);
@@ -323,6 +357,87 @@ static void part_gather(cage_part *e, sim_state *s, uint32_t *words)
         if (s->st.zjumps) s->st.zjumps[a] = (int16_t)(int32_t)words[a];
         else s->st.zjumps_wide[a] = (int32_t)words[a];
     }
+}
+
+/* The site records of a cage run, numbered as ckpt_mpi_io.rec: the
+ * decomposition's three fields, then the z counts and the stamps. */
+enum { REC_PHASE = 2, REC_Z = 3, REC_STAMP = 4, NREC = 5 };
+static const char *const RECORDS[NREC] = {"sim.level", "sim.sigma", "sim.phase", "sim.zjumps", "kin.stamp"};
+
+/* The block's values of record io->rec, row by row, at the record's width. */
+static void part_pack(const cage_part *e, const ckpt_mpi_io *io, void *values)
+{
+    const cage_block *b = &e->b;
+    if (io->rec < REC_Z) {
+        decomp_pack(&e->d, io->rec, values);
+        return;
+    }
+    int16_t *v16 = values;
+    uint32_t *v32 = values;
+    for (int y = 0; y < b->ny; y++)
+        for (int x = 0; x < b->nx; x++) {
+            const int64_t i = (int64_t)y * b->nx + x;
+            const uint32_t v = io->rec == REC_Z ? (uint32_t)e->z[i] : e->k.stamp32[(int64_t)y * b->stride + x];
+            if (io->elem == 4) v32[i] = v;
+            else if (io->rec == REC_Z) v16[i] = (int16_t)(int32_t)v;
+            else v16[i] = (int16_t)(v == KIN_NO_STAMP ? 0xFFFF : v);
+        }
+}
+
+/* The other way; returns the number of values out of range (a phase past
+ * the cage, a stamp not before the checkpoint's step). */
+static int64_t part_unpack(cage_part *e, const ckpt_mpi_io *io, const void *values)
+{
+    const cage_block *b = &e->b;
+    int64_t bad = 0;
+    if (io->rec < REC_Z) {
+        decomp_unpack(&e->d, io->rec, values);
+        for (int y = 0; y < b->ny && io->rec == REC_PHASE; y++)
+            for (int x = 0; x < b->nx; x++) bad += b->phase[(int64_t)y * b->stride + x] >= NPHASE;
+        return bad;
+    }
+    const int16_t *v16 = values;
+    const uint32_t *v32 = values;
+    for (int y = 0; y < b->ny; y++)
+        for (int x = 0; x < b->nx; x++) {
+            const int64_t i = (int64_t)y * b->nx + x;
+            if (io->rec == REC_Z) {
+                e->z[i] = io->elem == 4 ? (int32_t)v32[i] : v16[i];
+                continue;
+            }
+            const uint32_t v = io->elem == 4 ? v32[i] : (uint16_t)v16[i] == 0xFFFF ? KIN_NO_STAMP : (uint16_t)v16[i];
+            e->k.stamp32[(int64_t)y * b->stride + x] = v;
+            bad += v != KIN_NO_STAMP && v >= (uint64_t)io->step;
+        }
+    if (io->rec == REC_Z) e->z_wide = 0;
+    return bad;
+}
+
+/* What a block transfer tells rank 0: the record's sites checksum and the
+ * values out of range. */
+typedef struct {
+    uint64_t hash;
+    int64_t invalid;
+} io_result;
+
+/* Collective: rank 0's *io (NULL elsewhere) to every rank, then the blocks'
+ * values of record io->rec written into or read from the file; 1 on every
+ * rank on failure, rank 0's *res filled. */
+static int part_io(cage_part *e, int write, const ckpt_mpi_io *io, io_result *res)
+{
+    ckpt_mpi_io mine;
+    ckpt_mpi_io_share(io, &mine, comm());
+    const level_block *b = &e->d.b;
+    void *values = malloc((size_t)b->nx * (size_t)b->ny * (size_t)mine.elem + 1);
+    if (values && write) part_pack(e, &mine, values);
+    uint64_t hash;
+    const int bad = write ? ckpt_mpi_write(&e->d, comm(), mine.elem, mine.path, mine.offset, values, &hash)
+                          : ckpt_mpi_read(&e->d, comm(), mine.elem, mine.path, mine.offset, values, &hash);
+    int64_t invalid = !bad && !write ? part_unpack(e, &mine, values) : 0, all = 0;
+    free(values);
+    MPI_Reduce(&invalid, &all, 1, MPI_INT64_T, MPI_SUM, 0, comm());
+    if (res) *res = (io_result){hash, all};
+    return bad;
 }
 
 /* ---- ranks 1..P-1 ------------------------------------------------------ */
@@ -340,9 +455,18 @@ void cage_mpi_serve(cage_part **e, const lat_cmd *c)
     }
     case CMD_CAGE_SCATTER: part_scatter(*e, NULL, NULL); break;
     case CMD_CAGE_SWEEP: part_sweep(*e, (uint64_t)c->step, c->T); break;
-    case CMD_CAGE_SUMS: part_sums(*e, NULL, NULL, NULL); break;
-    case CMD_CAGE_GATHER: part_gather(*e, NULL, NULL); break;
+    case CMD_CAGE_SUMS: part_sums(*e, NULL, NULL, NULL, NULL); break;
+    case CMD_CAGE_GATHER: part_gather(*e, NULL, NULL, 0); break;
     case CMD_CAGE_COUNT: part_count(*e, NULL); break;
+    case CMD_CAGE_PCP_COUNT: part_pcp_count(*e, NULL); break;
+    case CMD_CAGE_CKPT_WRITE:
+    case CMD_CAGE_CKPT_READ: part_io(*e, c->op == CMD_CAGE_CKPT_WRITE, NULL, NULL); break;
+    case CMD_CAGE_TERMS: {
+        int64_t bad;
+        energy_terms t;
+        decomp_state_terms(&(*e)->d, &bad, &t);
+        break;
+    }
     case CMD_CAGE_SNAPSHOT: {
         const snapshot_pcp pcp = {(*e)->z, model_n_z(&(*e)->p)};
         snapshot_mpi_serve(&(*e)->d, &pcp, comm());
@@ -369,8 +493,10 @@ typedef struct {
     int was_split;       /* split before the kind was set aside */
     int scattered;       /* the blocks hold rank 0's current state */
     int ahead;           /* SIM_SYNC_* bits of what is behind the blocks */
+    int z_wide;          /* the OpenMP run's z counts would be int32 by now */
+    int restored;        /* the last checkpoint was read by the blocks */
     /* commands sent (SOFTMATRIX_MPI_VERBOSE) */
-    int64_t sweeps, sums, counts, gathers, censuses, snapshots;
+    int64_t sweeps, sums, counts, gathers, censuses, snapshots, block_writes, block_reads;
 } cage_mpi;
 
 static cage_mpi *mpi_of(const sim_state *s) { return s->dyn_data; }
@@ -428,9 +554,10 @@ static void cm_free(sim_state *s)
         unsplit(m);
         if (getenv("SOFTMATRIX_MPI_VERBOSE"))
             fprintf(stderr, "softmatrix: cage dynamics: %lld split sweeps, %lld sums, %lld counts, "
-                    "%lld gathers, %lld censuses, %lld snapshots\n", (long long)m->sweeps,
-                    (long long)m->sums, (long long)m->counts, (long long)m->gathers, (long long)m->censuses,
-                    (long long)m->snapshots);
+                    "%lld gathers, %lld censuses, %lld snapshots, %lld block writes, %lld block reads\n",
+                    (long long)m->sweeps, (long long)m->sums, (long long)m->counts, (long long)m->gathers,
+                    (long long)m->censuses, (long long)m->snapshots, (long long)m->block_writes,
+                    (long long)m->block_reads);
     }
     SERIAL(s, DYNAMICS_CAGE.free(s));
     free(m);
@@ -492,7 +619,7 @@ static void gather(sim_state *s, cage_mpi *m)
 {
     uint32_t *w = scratch(s);
     command(CMD_CAGE_GATHER, 0, 0);
-    part_gather(m->part, s, w);
+    part_gather(m->part, s, w, m->z_wide);
     free(w);
     m->ahead &= ~SIM_SYNC_FIELDS;
     m->gathers++;
@@ -503,7 +630,7 @@ static void cm_sync(sim_state *s, int what)
     cage_mpi *m = mpi_of(s);
     if (m->ahead & SIM_SYNC_SUMS) {
         command(CMD_CAGE_SUMS, 0, 0);
-        part_sums(m->part, &s->e, &s->moves, &s->kin->c);
+        part_sums(m->part, &s->e, &s->moves, &s->kin->c, &m->z_wide);
         m->ahead &= ~SIM_SYNC_SUMS;
         m->sums++;
     }
@@ -552,6 +679,18 @@ static void cm_field_counts(const sim_state *s, field_counts *c)
     m->counts++;
 }
 
+static void cm_cage_counts(const sim_state *s, cage_counts *c)
+{
+    cage_mpi *m = mpi_of(s);
+    if (!(m->ahead & SIM_SYNC_FIELDS)) {
+        cage_counts_lattice(&s->lat, &s->st, c);
+        return;
+    }
+    command(CMD_CAGE_PCP_COUNT, 0, 0);
+    part_pcp_count(m->part, c);
+    m->counts++;
+}
+
 /* The blocks take the state again at the next sweep: it was changed
  * outside them (a checkpoint restored, the level dynamics' equilibration). */
 static void cm_reload(sim_state *s) { mpi_of(s)->scattered = 0; }
@@ -587,19 +726,123 @@ static int64_t cm_updates(const sim_state *s)
     return DYNAMICS_CAGE.updates_per_sweep(&v);
 }
 
-/* The stamps and counters of the global kinetics, current after sim_sync. */
-static void cm_save(const sim_state *s, ckpt_writer *w)
+/* Record rec of the blocks into w, elem bytes a site. */
+static void put_record(const sim_state *s, cage_mpi *m, ckpt_writer *w, int rec, int elem)
 {
-    const sim_state v = serial_view(s);
-    DYNAMICS_CAGE.save(&v, w);
+    ckpt_mpi_io io = {.rec = rec, .elem = elem};
+    if (ckpt_put_sites_begin(w, RECORDS[rec], elem, s->lat.Lx, s->lat.Ly, &io.offset)) return;
+    snprintf(io.path, sizeof io.path, "%s", w->tmp);
+    command(CMD_CAGE_CKPT_WRITE, 0, 0);
+    m->block_writes++;
+    io_result res;
+    if (part_io(m->part, 1, &io, &res)) {
+        ckpt_writer_fail(w, EIO);
+        return;
+    }
+    ckpt_put_sites_end(w, res.hash);
 }
 
+/* Record rec of r into the blocks, its checksum and values checked. */
+static int get_record(const sim_state *s, cage_mpi *m, const ckpt_reader *r, const ckpt_record *rec, int f,
+                      sm_error *err)
+{
+    ckpt_mpi_io io = {.offset = rec->offset, .step = s->step, .rec = f, .elem = rec->elem};
+    snprintf(io.path, sizeof io.path, "%s", r->path);
+    command(CMD_CAGE_CKPT_READ, 0, 0);
+    m->block_reads++;
+    io_result res;
+    if (part_io(m->part, 0, &io, &res)) return sm_fail(err, "%s: cannot read checkpoint record %s", r->path, RECORDS[f]);
+    if (res.hash != rec->sites_hash) return ckpt_sites_damaged(r->path, rec, err);
+    if (res.invalid && f == REC_STAMP)
+        return sm_fail(err, "%s: checkpoint has %lld kinetic stamps not before its step %lld", r->path,
+                       (long long)res.invalid, (long long)s->step);
+    if (res.invalid) return sm_fail(err, "%s: checkpoint has an invalid state at %lld sites", r->path, (long long)res.invalid);
+    return 0;
+}
+
+/* While the blocks hold the state, each writes its own part of every site
+ * record (level, sigma, phase, z counts at the OpenMP run's width);
+ * otherwise rank 0's arrays are current (sim_sync_for_save). */
+static void cm_save_fields(const sim_state *s, ckpt_writer *w)
+{
+    cage_mpi *m = mpi_of(s);
+    if (!m->part || !m->scattered) {
+        sim_save_fields(s, w);
+        return;
+    }
+    for (int rec = 0; rec < REC_Z; rec++) put_record(s, m, w, rec, 1);
+    put_record(s, m, w, REC_Z, m->z_wide || !s->st.zjumps ? 4 : 2);
+}
+
+/* The stamps (as the OpenMP run keeps them, uint16 or uint32) and the
+ * kinetic counters, after the fields. */
+static void cm_save(const sim_state *s, ckpt_writer *w)
+{
+    cage_mpi *m = mpi_of(s);
+    if (!m->part || !m->scattered) {
+        const sim_state v = serial_view(s);
+        DYNAMICS_CAGE.save(&v, w);
+        return;
+    }
+    put_record(s, m, w, REC_STAMP, s->kin->stamp16 ? 2 : 4);
+    ckpt_put(w, "kin.counters", &s->kin->c, sizeof s->kin->c);
+}
+
+/* The site records straight into the blocks, checked there (range, the
+ * energy sums); rank 0's arrays are left behind until something reads
+ * them (sim_sync). A checkpoint whose counts are not site records goes
+ * through rank 0's arrays. */
+static int cm_restore_fields(sim_state *s, const ckpt_reader *r, sm_error *err)
+{
+    cage_mpi *m = mpi_of(s);
+    const ckpt_record *rec[REC_STAMP];
+    m->restored = 0;
+    for (int f = 0; f < REC_STAMP; f++)
+        if (!(rec[f] = ckpt_find(r, RECORDS[f], err))) return 1;
+    if (!m->part || !rec[0]->elem || !rec[1]->elem || !rec[2]->elem || !rec[REC_Z]->elem) {
+        cm_reload(s);
+        return sim_restore_fields(s, r, err);
+    }
+    for (int f = 0; f < REC_Z; f++)
+        if (rec[f]->elem != 1 || rec[f]->Lx != s->lat.Lx || rec[f]->Ly != s->lat.Ly)
+            return sm_fail(err, "%s: checkpoint record %s is not one byte a site of a %dx%d lattice", r->path,
+                           RECORDS[f], s->lat.Lx, s->lat.Ly);
+    if (!sim_zjumps_record_ok(s, r, rec[REC_Z], err)) return 1;
+    for (int f = 0; f < REC_STAMP; f++)
+        if (get_record(s, m, r, rec[f], f, err)) return 1;
+    int64_t bad;
+    energy_terms t;
+    command(CMD_CAGE_TERMS, 0, 0);
+    decomp_state_terms(&m->part->d, &bad, &t);
+    if (bad) return sm_fail(err, "%s: checkpoint has an invalid state at %lld sites", r->path, (long long)bad);
+    if (memcmp(&t, &s->e, sizeof t) != 0)
+        return sm_fail(err, "%s: checkpoint energy sums disagree with its configuration", r->path);
+    m->z_wide = rec[REC_Z]->elem == 4;
+    m->scattered = m->restored = 1;
+    m->ahead = SIM_SYNC_FIELDS;
+    return 0;
+}
+
+/* The stamps into the blocks when the fields went there, the global
+ * kinetics' width as the OpenMP run's restore leaves its own. */
 static int cm_restore(sim_state *s, const ckpt_reader *r, sm_error *err)
 {
-    int rc;
-    SERIAL(s, rc = DYNAMICS_CAGE.restore(s, r, err));
-    cm_reload(s);
-    return rc;
+    cage_mpi *m = mpi_of(s);
+    if (!m->restored) {
+        int rc;
+        SERIAL(s, rc = DYNAMICS_CAGE.restore(s, r, err));
+        cm_reload(s);
+        return rc;
+    }
+    const ckpt_record *rec = ckpt_find(r, RECORDS[REC_STAMP], err);
+    if (!rec) return 1;
+    if ((rec->elem != 2 && rec->elem != 4) || rec->Lx != s->lat.Lx || rec->Ly != s->lat.Ly)
+        return sm_fail(err, "%s: checkpoint record kin.stamp is not 2 or 4 bytes a site of a %dx%d lattice",
+                       r->path, s->lat.Lx, s->lat.Ly);
+    if (get_record(s, m, r, rec, REC_STAMP, err)) return 1;
+    if ((rec->elem == 4 || s->step >= (int64_t)KIN_STAMP16_SWEEPS) && kinetics_widen_stamps(s->kin, s->lat.N))
+        return sm_fail(err, "out of memory for the kinetic stamps of %lld sites", (long long)s->lat.N);
+    return ckpt_get(r, "kin.counters", &s->kin->c, sizeof s->kin->c, err);
 }
 
 static double cm_bytes_per_site(const sm_config *cfg) { return DYNAMICS_CAGE.bytes_per_site_of(cfg); }
@@ -615,10 +858,13 @@ const dynamics_ops DYNAMICS_CAGE_MPI = {
     .sweep = cm_sweep,
     .sync = cm_sync,
     .field_counts = cm_field_counts,
+    .cage_counts = cm_cage_counts,
     .census = cm_census,
     .snapshot = cm_snapshot,
     .set_aside = cm_set_aside,
     .updates_per_sweep = cm_updates,
+    .save_fields = cm_save_fields,
+    .restore_fields = cm_restore_fields,
     .save = cm_save,
     .restore = cm_restore,
     .free = cm_free,

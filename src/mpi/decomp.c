@@ -180,8 +180,24 @@ int decomp_halo_begin(decomp *d, unsigned fields, MPI_Request rq[DECOMP_MAX_REQU
 
 void decomp_halo_end(int n, MPI_Request rq[DECOMP_MAX_REQUESTS]) { MPI_Waitall(n, rq, MPI_STATUSES_IGNORE); }
 
-MPI_Datatype decomp_global_block(const decomp *d, int cx, int cy) { return global_block(d, cx, cy, MPI_INT8_T); }
-MPI_Datatype decomp_own_block(const decomp *d) { return own_block(d, d->b.stride, MPI_INT8_T); }
+MPI_Datatype decomp_global_block(const decomp *d, int cx, int cy, MPI_Datatype elem)
+{
+    return global_block(d, cx, cy, elem);
+}
+
+void decomp_pack(const decomp *d, int f, int8_t *out)
+{
+    const level_block *b = &d->b;
+    const int8_t *own = d->store[f] + b->stride + 1;
+    for (int y = 0; y < b->ny; y++) memcpy(out + (int64_t)y * b->nx, own + (int64_t)y * b->stride, (size_t)b->nx);
+}
+
+void decomp_unpack(decomp *d, int f, const int8_t *in)
+{
+    const level_block *b = &d->b;
+    int8_t *own = d->store[f] + b->stride + 1;
+    for (int y = 0; y < b->ny; y++) memcpy(own + (int64_t)y * b->stride, in + (int64_t)y * b->nx, (size_t)b->nx);
+}
 
 void decomp_state_terms(decomp *d, int64_t *bad, energy_terms *e)
 {

@@ -36,14 +36,6 @@
 #include "mpi/session.h"
 #include "mpi/snapshot_mpi.h"
 
-/* What a CKPT_WRITE or CKPT_READ moves: field f of the blocks, the values
- * of a site record at offset of a file. */
-typedef struct {
-    uint64_t offset;
-    int f;
-    char path[4200];
-} lat_io;
-
 typedef struct {
     lattice lat;
     model_params p;
@@ -186,17 +178,21 @@ static void engine_count(lat_engine *e, field_counts *c)
     if (c) *c = all;
 }
 
-/* Collective: rank 0's *io (NULL elsewhere) to every rank, then the blocks'
- * field written into or read from the file; 1 on every rank on failure,
- * and rank 0's *io gets the record's sites checksum in its offset field. */
-static int engine_io(lat_engine *e, int write, lat_io *io)
+/* Collective: rank 0's *io (NULL elsewhere) to every rank, then field
+ * io->rec of the blocks written into or read from the file; 1 on every
+ * rank on failure, and rank 0's *io gets the record's sites checksum in its
+ * offset field. */
+static int engine_io(lat_engine *e, int write, ckpt_mpi_io *io)
 {
-    lat_io mine;
-    if (io) mine = *io;
-    MPI_Bcast(&mine, (int)sizeof mine, MPI_BYTE, 0, lattice_comm());
+    ckpt_mpi_io mine;
+    ckpt_mpi_io_share(io, &mine, lattice_comm());
+    int8_t *values = malloc((size_t)e->d.b.nx * (size_t)e->d.b.ny + 1);
+    if (values && write) decomp_pack(&e->d, mine.rec, values);
     uint64_t hash;
-    const int bad = write ? ckpt_mpi_write(&e->d, lattice_comm(), mine.f, mine.path, mine.offset, &hash)
-                          : ckpt_mpi_read(&e->d, lattice_comm(), mine.f, mine.path, mine.offset, &hash);
+    const int bad = write ? ckpt_mpi_write(&e->d, lattice_comm(), 1, mine.path, mine.offset, values, &hash)
+                          : ckpt_mpi_read(&e->d, lattice_comm(), 1, mine.path, mine.offset, values, &hash);
+    if (!bad && !write) decomp_unpack(&e->d, mine.rec, values);
+    free(values);
     if (io) io->offset = hash;
     return bad;
 }
@@ -413,7 +409,7 @@ static void lm_save_fields(const sim_state *s, ckpt_writer *w)
         return;
     }
     for (int f = 0; f < 2; f++) {
-        lat_io io = {0, f, ""};
+        ckpt_mpi_io io = {.rec = f, .elem = 1};
         if (ckpt_put_sites_begin(w, FIELD_RECORDS[f], 1, s->lat.Lx, s->lat.Ly, &io.offset)) return;
         snprintf(io.path, sizeof io.path, "%s", w->tmp);
         command((lat_cmd){CMD_CKPT_WRITE, 0, 0, 0}, 1);
@@ -441,7 +437,7 @@ static int lm_restore_fields(sim_state *s, const ckpt_reader *r, sm_error *err)
         if (rec[f]->elem != 1 || rec[f]->Lx != s->lat.Lx || rec[f]->Ly != s->lat.Ly)
             return sm_fail(err, "%s: checkpoint record %s is not one byte a site of a %dx%d lattice", r->path,
                            FIELD_RECORDS[f], s->lat.Lx, s->lat.Ly);
-        lat_io io = {rec[f]->offset, f, ""};
+        ckpt_mpi_io io = {.offset = rec[f]->offset, .rec = f, .elem = 1};
         snprintf(io.path, sizeof io.path, "%s", r->path);
         command((lat_cmd){CMD_CKPT_READ, 0, 0, 0}, 1);
         e->block_reads++;

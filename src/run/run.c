@@ -136,12 +136,17 @@ static void timed_sweep(run_state *rs, run_clock *clk)
 /* The diagnostics due after sweep k, on a state brought up to date as far
  * as they read it; between them the dynamics may keep it elsewhere
  * (sim_sync). */
+static void bring_up_to_date(run_state *rs, int need)
+{
+    if (need == DIAG_NEEDS_SUMS) sim_sync_sums(&rs->sim);
+    else if (need == DIAG_NEEDS_FIELDS) sim_sync(&rs->sim);
+}
+
 static int diags_after(run_state *rs, const schedule_point *sp, int64_t k, sm_error *err)
 {
     const int need = diag_set_needs_after(&rs->diags, &rs->ctx, sp, k);
     if (need == DIAG_NEEDS_NOTHING) return 0;
-    if (need == DIAG_NEEDS_SUMS) sim_sync_sums(&rs->sim);
-    else if (need == DIAG_NEEDS_FIELDS) sim_sync(&rs->sim);
+    bring_up_to_date(rs, need);
     return diag_set_after(&rs->diags, &rs->ctx, sp, k, err);
 }
 
@@ -251,7 +256,7 @@ static int run_schedule(run_state *rs, run_clock *clk, sm_error *err)
         }
         const schedule_point sp = config_schedule_point(cfg, k);
         sim_set_temperature(sim, sp.T);
-        if (diag_set_needs_before(&rs->diags, &sp)) sim_sync(sim);
+        bring_up_to_date(rs, diag_set_needs_before(&rs->diags, &sp));
         diag_set_before(&rs->diags, &rs->ctx, &sp);
         timed_sweep(rs, clk);
         if (diags_after(rs, &sp, k, err)) return SM_EXIT_RUNTIME;
