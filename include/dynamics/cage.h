@@ -99,11 +99,56 @@ typedef struct {
  * both blocks, each moving its own end; it is counted by the block of its
  * first (left or lower) site. Adds the move counts to *ms, the energy change
  * to *de and the kinetic counters to *kc; leaves the colour pass's
- * soft-matrix events in b->k (kinetics_take_events). */
+ * soft-matrix events in b->k (kinetics_take_events).
+ *
+ * One halo filled at the start of a sweep serves all three bond passes and
+ * colour 0: a site faces one neighbour, so it is in at most one paired
+ * bond of the four classes, and a pair jump keeps both sites facing as
+ * before; so a bond's pairing, and the phase its jump reads, are those at
+ * the start of the sweep whatever the other classes did. Bond passes move
+ * no level or sigma. Only colour 1 needs a new halo (of level and sigma). */
 void cage_block_bonds(const cage_block *b, int cls, uint64_t seed, uint64_t sweep, move_stats *ms);
 void cage_block_colour(const cage_block *b, int colour, const model_params *p, const cage_tables *t,
                        uint64_t seed, uint64_t sweep, energy_terms *de, move_stats *ms,
                        kin_counters *kc);
+
+/* A rectangle of block coordinates: x <= x' < x + nx, y <= y' < y + ny
+ * (empty when nx or ny <= 0); -1 is the halo cell before the first owned
+ * site. */
+typedef struct {
+    int x, y, nx, ny;
+} cage_rect;
+
+/* The same passes on part of a block: the bonds whose first (left or
+ * lower) site lies in part, a halo cell included, or the sites of the
+ * colour that do. Every random number belongs to a site or a bond, a site
+ * is in at most one bond of a pass, the sums are integers and the
+ * soft-matrix events bits in k's buffers at block coordinates, so a pass
+ * done part by part, in any order, over rectangles that cover
+ * cage_block_whole once is the whole pass, bit for bit. */
+void cage_block_bonds_part(const cage_block *b, int cls, cage_rect part, uint64_t seed, uint64_t sweep,
+                           move_stats *ms);
+void cage_block_colour_part(const cage_block *b, int colour, cage_rect part, const model_params *p,
+                            const cage_tables *t, uint64_t seed, uint64_t sweep, energy_terms *de,
+                            move_stats *ms, kin_counters *kc);
+
+/* The first sites of every bond of a block pass, halo cells included:
+ * (-1, -1) to (nx - 1, ny - 1). */
+cage_rect cage_block_whole(const cage_block *b);
+
+/* A pass: bond class 0 (both x classes), 2, 3, or a colour pass. */
+enum { CAGE_PASS_COLOUR = 4 };
+
+/* The part of a pass that neither reads a halo cell nor changes a site of
+ * the block's edge rows and columns (what a halo exchange sends), so that
+ * it may run while the halo travels: the bonds with both ends, the sites
+ * with all four neighbours, owned and off the edge. Empty for blocks
+ * thinner than 3 sites (4 along a bond). */
+cage_rect cage_block_interior(const cage_block *b, int pass);
+
+/* The rest of cage_block_whole around inner: up to 4 rectangles into
+ * edge (the whole when inner is empty); returns how many. */
+int cage_block_edges(const cage_block *b, cage_rect inner, cage_rect edge[4]);
 
 /* Words 0..2 of rng_draw(seed, sweep, RNG_STREAM_CAGE_SITE, colour, a0 +
  * 2i), i < n, into o0..o2 (n <= 64): through the AVX-512 or the AVX2

@@ -89,17 +89,32 @@ static void acc_add(cage_acc *o, const cage_acc *i)
  * open lattice) or a block with one halo cell on each side (halo = 1; a
  * neighbour across the block's edge is a halo cell, absent only at a global
  * open boundary). Sites are addressed by region coordinates (x, y): storage
- * index y * stride + x, random-number counter (gy0 + y) * Lx + gx0 + x. */
+ * index y * stride + x, random-number counter (gy0 + y) * Lx + gx0 + x. A
+ * pass makes only the moves of the sites, or of the bonds whose first site,
+ * lies in the window w; everything else about a move (its numbers, its
+ * neighbours, where its events and stamps go) is the region's. */
 typedef struct {
     cage_block b;
     int halo, open;
+    cage_rect w;
 } region;
 
-/* Small regions run serially: a parallel region costs more than the pass
+/* [*lo, *hi): the part of [w0, w0 + wn) inside [lo0, hi0). */
+static void clip(int w0, int wn, int lo0, int hi0, int *lo, int *hi)
+{
+    *lo = w0 > lo0 ? w0 : lo0;
+    *hi = w0 + wn < hi0 ? w0 + wn : hi0;
+}
+
+/* Small windows run serially: a parallel region costs more than the pass
  * (even with one thread), and the result is the same either way. */
 static int run_parallel(const region *r)
 {
-    return (int64_t)r->b.nx * r->b.ny >= CAGE_PARALLEL_MIN_SITES && omp_get_max_threads() > 1;
+    int x0, x1, y0, y1;
+    clip(r->w.x, r->w.nx, 0, r->b.nx, &x0, &x1);
+    clip(r->w.y, r->w.ny, 0, r->b.ny, &y0, &y1);
+    return x1 > x0 && y1 > y0 && (int64_t)(x1 - x0) * (y1 - y0) >= CAGE_PARALLEL_MIN_SITES &&
+           omp_get_max_threads() > 1;
 }
 
 static inline int wrap_index(int v, int L) { return v < 0 ? v + L : v >= L ? v - L : v; }
@@ -205,7 +220,8 @@ static void bond_row(const region *r, int cls, int y, uint64_t seed, uint64_t sw
     uint8_t *restrict phase = b->phase;
     const int8_t *restrict sigma = b->sigma;
     const int Lx = b->lat->Lx;
-    const bond_span s = row_span(r, cls, y);
+    bond_span s = row_span(r, cls, y);
+    clip(r->w.x, r->w.nx, s.xlo, s.xhi, &s.xlo, &s.xhi);
     const int d = s.d;
     const uint32_t ctr0 = (uint32_t)((int64_t)s.gy * Lx);
     /* a faces d and b faces back: the diagonal bits (phase & 0x30) of a
@@ -241,7 +257,8 @@ static void bond_row(const region *r, int cls, int y, uint64_t seed, uint64_t sw
     }
     /* the whole lattice's bond across the periodic edge along x */
     const int64_t a = s.a0 + Lx - 1;
-    const int64_t nb0 = d == 0 && !r->halo ? lattice_nbr_xy(b->lat, Lx - 1, y, d) : -1;
+    const int in_w = r->w.x <= Lx - 1 && Lx - 1 < r->w.x + r->w.nx;
+    const int64_t nb0 = d == 0 && !r->halo && in_w ? lattice_nbr_xy(b->lat, Lx - 1, y, d) : -1;
     if (nb0 >= 0 && cage_paired(phase[a], sigma[a], phase[nb0], sigma[nb0], d)) {
         prop++;
         pair_jump(phase, a, nb0, 1, 1, (Lx - 1) & 1, ctr0 + (uint32_t)(Lx - 1), seed, sweep, &accepted);
@@ -252,7 +269,8 @@ static void bond_row(const region *r, int cls, int y, uint64_t seed, uint64_t sw
 
 /* Bond class pass cls of a region: along x every row; along y every other
  * row, those whose first site's global row has the class's parity (in a
- * block, from its bottom halo row unless an open edge cuts it). */
+ * block, from its bottom halo row unless an open edge cuts it); only the
+ * rows of the window. */
 static void bond_pass(const region *r, int cls, uint64_t seed, uint64_t sweep, cage_acc *acc)
 {
     const cage_block *b = &r->b;
@@ -262,6 +280,8 @@ static void bond_pass(const region *r, int cls, uint64_t seed, uint64_t sweep, c
         y0 += (wrap_index(b->gy0 + y0, b->lat->Ly) & 1) != (cls & 1);
         step = 2;
     }
+    if (y0 < r->w.y) y0 += (r->w.y - y0 + step - 1) / step * step;
+    if (yend > r->w.y + r->w.ny) yend = r->w.y + r->w.ny;
     const int nrows = yend > y0 ? (yend - y0 + step - 1) / step : 0;
     cage_acc sum = {0};
     if (run_parallel(r)) {
@@ -455,14 +475,15 @@ static void site_row(const row_ctx *c, int colour, int y, uint64_t seed, uint64_
     const cage_block *b = &c->r->b;
     uint8_t *restrict phase = b->phase;
     const uint64_t thr_single = c->t->async, thr_trap = c->t->trap;
-    const int nx = b->nx;
+    int x0, nx;   /* the window's sites of the row: x0 <= x < nx */
+    clip(c->r->w.x, c->r->w.nx, 0, b->nx, &x0, &nx);
     const int64_t ctr_row = (int64_t)(b->gy0 + y) * b->lat->Lx + b->gx0;
     /* single jumps inside the loop: proposed, of them on the trap line,
      * accepted, of them on the trap line (in registers: an array indexed
      * by the trap bit would make every site wait on the last one's store) */
     int64_t in = 0, ntrap = 0, nok = 0, nok_trap = 0;
     uint32_t r0[CAGE_BLOCK], r1[CAGE_BLOCK], r2[CAGE_BLOCK];
-    for (int xb = (b->gx0 + b->gy0 + y + colour) & 1; xb < nx; xb += 2 * CAGE_BLOCK) {
+    for (int xb = x0 + ((b->gx0 + x0 + b->gy0 + y + colour) & 1); xb < nx; xb += 2 * CAGE_BLOCK) {
         const int n = (nx - xb + 1) / 2 < CAGE_BLOCK ? (nx - xb + 1) / 2 : CAGE_BLOCK;
         const int64_t a0 = (int64_t)y * b->stride + xb;
         cage_row_randoms(c->simd, seed, sweep, colour, ctr_row + xb, n, r0, r1, r2);
@@ -497,18 +518,20 @@ static void site_row(const row_ctx *c, int colour, int y, uint64_t seed, uint64_
     acc->acc[CAGE_MOVE_TRAP] += nok_trap;
 }
 
-/* One colour pass of a region, rows in parallel; its soft-matrix events
- * are left in the region's kinetics buffers. */
+/* One colour pass of a region's window, rows in parallel; its soft-matrix
+ * events are left in the region's kinetics buffers. */
 static void colour_pass(const region *r, int colour, const model_params *p, const cage_tables *t,
                         uint64_t seed, uint64_t sweep, cage_acc *acc)
 {
     const row_ctx rc = {r, p, t, (uint32_t)sweep, cage_simd_available()};
+    int y0, y1;
+    clip(r->w.y, r->w.ny, 0, r->b.ny, &y0, &y1);
     cage_acc sum = {0};
     if (run_parallel(r)) {
 #pragma omp parallel for schedule(static) reduction(cage_sum : sum)
-        for (int y = 0; y < r->b.ny; y++) site_row(&rc, colour, y, seed, sweep, &sum);
+        for (int y = y0; y < y1; y++) site_row(&rc, colour, y, seed, sweep, &sum);
     } else {
-        for (int y = 0; y < r->b.ny; y++) site_row(&rc, colour, y, seed, sweep, &sum);
+        for (int y = y0; y < y1; y++) site_row(&rc, colour, y, seed, sweep, &sum);
     }
     acc_add(acc, &sum);
 }
@@ -537,7 +560,7 @@ void cage_sweep(const lattice *lat, model_state *s, const model_params *p, const
                 kinetics *k, uint64_t seed, uint64_t sweep, energy_terms *de, move_stats *ms)
 {
     const region r = {{s->level, s->sigma, s->phase, k, lat->Lx, 0, 0, lat->Lx, lat->Ly, lat}, 0,
-                      lat->boundary == BOUNDARY_OPEN};
+                      lat->boundary == BOUNDARY_OPEN, {0, 0, lat->Lx, lat->Ly}};
     cage_acc tot = {0};
     /* both x classes in one pass (bond_row), then the two y classes */
     for (int cls = 0; cls < 4; cls += cls == 0 ? 2 : 1) bond_pass(&r, cls, seed, sweep, &tot);
@@ -549,15 +572,50 @@ void cage_sweep(const lattice *lat, model_state *s, const model_params *p, const
     commit(&tot, de, ms, &k->c);
 }
 
-static region block_region(const cage_block *b)
+static int rect_empty(cage_rect r) { return r.nx <= 0 || r.ny <= 0; }
+
+cage_rect cage_block_whole(const cage_block *b) { return (cage_rect){-1, -1, b->nx + 1, b->ny + 1}; }
+
+cage_rect cage_block_interior(const cage_block *b, int pass)
 {
-    const region r = {*b, 1, b->lat->boundary == BOUNDARY_OPEN};
+    /* a bond's partner is one site further along its direction */
+    const int along_x = pass == 0 || pass == 1, along_y = pass == 2 || pass == 3;
+    cage_rect r = {1, 1, b->nx - 2 - along_x, b->ny - 2 - along_y};
+    if (rect_empty(r)) r.nx = r.ny = 0;
     return r;
 }
 
-void cage_block_bonds(const cage_block *b, int cls, uint64_t seed, uint64_t sweep, move_stats *ms)
+int cage_block_edges(const cage_block *b, cage_rect inner, cage_rect edge[4])
 {
-    const region r = block_region(b);
+    const cage_rect w = cage_block_whole(b);
+    if (rect_empty(inner)) {
+        edge[0] = w;
+        return 1;
+    }
+    const int x1 = inner.x + inner.nx, y1 = inner.y + inner.ny;
+    const cage_rect all[4] = {
+        {w.x, w.y, w.nx, inner.y - w.y},                  /* below */
+        {w.x, y1, w.nx, w.y + w.ny - y1},                 /* above */
+        {w.x, inner.y, inner.x - w.x, inner.ny},          /* left */
+        {x1, inner.y, w.x + w.nx - x1, inner.ny},         /* right */
+    };
+    int n = 0;
+    for (int i = 0; i < 4; i++)
+        if (!rect_empty(all[i])) edge[n++] = all[i];
+    return n;
+}
+
+static region block_region(const cage_block *b, cage_rect part)
+{
+    const region r = {*b, 1, b->lat->boundary == BOUNDARY_OPEN, part};
+    return r;
+}
+
+void cage_block_bonds_part(const cage_block *b, int cls, cage_rect part, uint64_t seed, uint64_t sweep,
+                           move_stats *ms)
+{
+    if (rect_empty(part)) return;
+    const region r = block_region(b, part);
     cage_acc tot = {0};
     energy_terms de = {0};
     kin_counters kc;
@@ -566,14 +624,27 @@ void cage_block_bonds(const cage_block *b, int cls, uint64_t seed, uint64_t swee
     commit(&tot, &de, ms, &kc);
 }
 
+void cage_block_bonds(const cage_block *b, int cls, uint64_t seed, uint64_t sweep, move_stats *ms)
+{
+    cage_block_bonds_part(b, cls, cage_block_whole(b), seed, sweep, ms);
+}
+
+void cage_block_colour_part(const cage_block *b, int colour, cage_rect part, const model_params *p,
+                            const cage_tables *t, uint64_t seed, uint64_t sweep, energy_terms *de,
+                            move_stats *ms, kin_counters *kc)
+{
+    if (rect_empty(part)) return;
+    const region r = block_region(b, part);
+    cage_acc tot = {0};
+    colour_pass(&r, colour, p, t, seed, sweep, &tot);
+    commit(&tot, de, ms, kc);
+}
+
 void cage_block_colour(const cage_block *b, int colour, const model_params *p, const cage_tables *t,
                        uint64_t seed, uint64_t sweep, energy_terms *de, move_stats *ms,
                        kin_counters *kc)
 {
-    const region r = block_region(b);
-    cage_acc tot = {0};
-    colour_pass(&r, colour, p, t, seed, sweep, &tot);
-    commit(&tot, de, ms, kc);
+    cage_block_colour_part(b, colour, cage_block_whole(b), p, t, seed, sweep, de, ms, kc);
 }
 
 /* ----------------------------------------------------- the cage dynamics */

@@ -6,15 +6,17 @@
  * move; elsewhere it is the OpenMP cage dynamics. Either way the result is
  * bitwise that of the OpenMP binary.
  *
- * A sweep on every rank: for bond class 0 (both x classes), 2 and 3 the
- * phase halo (and, before class 0, the sigma halo) then the block's bonds;
- * for colour 0 and 1 the level and sigma halos, the block's colour pass,
- * then the pass's soft-matrix events: every rank's events (rare: arrivals at
- * level 8) go to every rank (MPI_Allgatherv), which adds to its own z counts
- * the part of each footprint inside its block, in the order of the events'
- * global index as kinetics_apply_jumps does. A bond across a block edge is
- * computed by both blocks from the same random numbers, each moving its own
- * end.
+ * A sweep on every rank: the halo of phase, sigma and level starts, the
+ * interiors of the three bond passes are updated while it travels, then
+ * their edges; colour 0's edge sites, then the halo of level and sigma
+ * starts and the interiors of colour 0 and 1 are updated while it travels,
+ * then colour 1's edge sites (cage_block_interior says what reads no halo);
+ * then the sweep's soft-matrix events: every rank's events (rare: arrivals
+ * at level 8) go to every rank (MPI_Allgatherv), which adds to its own z
+ * counts the part of each footprint inside its block, in the serial order
+ * (colour 0's, then colour 1's, each by global index) as
+ * kinetics_apply_jumps does. A bond across a block edge is computed by both
+ * blocks from the same random numbers, each moving its own end.
  *
  * Each block keeps its kinetic stamps (uint32) and its z counts (int32,
  * exact; whether the OpenMP run's int16 counts would have been widened is
@@ -144,24 +146,41 @@ static int32_t *room(int32_t **buf, int64_t *cap, int64_t n)
     return *buf = grown;
 }
 
+/* The serial order of the events of a sweep: colour 0's, then colour 1's
+ * (a site's colour is the parity of gx + gy), each row by row. */
 static int event_order(const void *pa, const void *pb)
 {
     const int32_t *a = pa, *b = pb;
+    const int ca = (a[0] + a[1]) & 1, cb = (b[0] + b[1]) & 1;
+    if (ca != cb) return ca - cb;
     return a[1] != b[1] ? (a[1] > b[1]) - (a[1] < b[1]) : (a[0] > b[0]) - (a[0] < b[0]);
 }
 
-/* Collective: the soft-matrix events of colour pass `colour` of every block
- * to every rank, each applied to the part of its footprint in this block. */
-static void exchange_events(cage_part *e, int colour)
+/* Colour pass `colour`'s soft-matrix events of this block, in global
+ * coordinates, appended to the sweep's *n_ev words at e->ev (the buffers
+ * hold one colour at a time). */
+static void take_events(cage_part *e, int colour, int *n_ev)
 {
     const cage_block *b = &e->b;
     const int n = (int)(3 * kinetics_event_count(&e->k, b->ny));
-    int32_t *ev = room(&e->ev, &e->ev_cap, n);
+    if (!n) return;
+    int32_t *ev = room(&e->ev, &e->ev_cap, *n_ev + n) + *n_ev;
     kinetics_take_events(&e->k, b->ny, (colour + b->gx0 + b->gy0) & 1, ev);
     for (int i = 0; i < n; i += 3) {
         ev[i] += b->gx0;
         ev[i + 1] += b->gy0;
     }
+    *n_ev += n;
+}
+
+/* Collective: the soft-matrix events of a sweep's colour passes (n words at
+ * e->ev) of every block to every rank, each applied to the part of its
+ * footprint in this block. z is read only between sweeps, so both colours
+ * travel together, once a sweep. */
+static void exchange_events(cage_part *e, int n)
+{
+    const cage_block *b = &e->b;
+    const int32_t *ev = e->ev;
     int ranks;
     MPI_Comm_size(comm(), &ranks);
     MPI_Allgather(&n, 1, MPI_INT, e->counts, 1, MPI_INT, comm());
@@ -173,7 +192,7 @@ static void exchange_events(cage_part *e, int colour)
     if (!total) return;
     int32_t *all = room(&e->ev_all, &e->ev_all_cap, total);
     MPI_Allgatherv(ev, n, MPI_INT32_T, all, e->counts, e->displs, MPI_INT32_T, comm());
-    /* the serial order (row by row): the same int32 saturation */
+    /* the serial order: the same int32 saturation and int16 widening */
     qsort(all, (size_t)(total / 3), 3 * sizeof *all, event_order);
     for (int64_t i = 0; i < total; i += 3)
         e->z_wide |= kinetics_apply_event_block(&e->k, b->lat, all[i], all[i + 1], all[i + 2], e->z,
@@ -187,20 +206,52 @@ static void halo(cage_part *e, unsigned fields)
     decomp_halo_end(decomp_halo_begin(&e->d, fields, rq), rq);
 }
 
-/* Collective: one cage sweep of every block, its sums added to the part's. */
+/* Colour pass `colour` of the block's edge (edges) or of its interior. */
+static void colour_part(cage_part *e, int colour, int edges, uint64_t step)
+{
+    const cage_rect in = cage_block_interior(&e->b, CAGE_PASS_COLOUR);
+    cage_rect part[4];
+    const int n = edges ? cage_block_edges(&e->b, in, part) : 1;
+    if (!edges) part[0] = in;
+    for (int i = 0; i < n; i++)
+        cage_block_colour_part(&e->b, colour, part[i], &e->p, e->t, e->seed, step, &e->de, &e->ms, &e->kc);
+}
+
+/* The three bond passes: their interiors while the halo's n requests rq
+ * travel, then their edges. */
+static void bonds_around_halo(cage_part *e, uint64_t step, int n, MPI_Request rq[])
+{
+    for (int cls = 0; cls < 4; cls += cls == 0 ? 2 : 1)
+        cage_block_bonds_part(&e->b, cls, cage_block_interior(&e->b, cls), e->seed, step, &e->ms);
+    decomp_halo_end(n, rq);
+    for (int cls = 0; cls < 4; cls += cls == 0 ? 2 : 1) {
+        cage_rect edge[4];
+        const int ne = cage_block_edges(&e->b, cage_block_interior(&e->b, cls), edge);
+        for (int i = 0; i < ne; i++) cage_block_bonds_part(&e->b, cls, edge[i], e->seed, step, &e->ms);
+    }
+}
+
+/* Collective: one cage sweep of every block, its sums added to the part's.
+ * Two halo exchanges, each travelling while the block's interior is
+ * updated: phase, sigma and level at the start serve the bond passes and
+ * colour 0 (cage_block_bonds); colour 0's edge sites, updated first, are
+ * sent while the interiors of colour 0 and 1 are, for colour 1's edge. */
 static void part_sweep(cage_part *e, uint64_t step, double T)
 {
     if (e->t->T != T) cage_tables_build(e->t, &e->p, T);
-    /* a bond pass reads phase and sigma; sigma last moved in a colour pass */
-    for (int cls = 0; cls < 4; cls += cls == 0 ? 2 : 1) {
-        halo(e, cls == 0 ? DECOMP_PHASE | DECOMP_SIGMA : DECOMP_PHASE);
-        cage_block_bonds(&e->b, cls, e->seed, step, &e->ms);
-    }
-    for (int colour = 0; colour < 2; colour++) {
-        halo(e, DECOMP_LEVEL | DECOMP_SIGMA);
-        cage_block_colour(&e->b, colour, &e->p, e->t, e->seed, step, &e->de, &e->ms, &e->kc);
-        exchange_events(e, colour);
-    }
+    MPI_Request rq[DECOMP_MAX_REQUESTS];
+    int n = decomp_halo_begin(&e->d, DECOMP_PHASE | DECOMP_SIGMA | DECOMP_LEVEL, rq);
+    bonds_around_halo(e, step, n, rq);
+    int n_ev = 0;
+    colour_part(e, 0, 1, step);
+    n = decomp_halo_begin(&e->d, DECOMP_LEVEL | DECOMP_SIGMA, rq);
+    colour_part(e, 0, 0, step);
+    take_events(e, 0, &n_ev);
+    colour_part(e, 1, 0, step);
+    decomp_halo_end(n, rq);
+    colour_part(e, 1, 1, step);
+    take_events(e, 1, &n_ev);
+    exchange_events(e, n_ev);
 }
 
 /* The integers SUMS adds over ranks: energy, moves, kinetic counters. */

@@ -785,12 +785,18 @@ static int64_t sweep_blocks(test_block *blk, int n, model_state *mirror, const l
     return events;
 }
 
+/* A sweep of n blocks, returning the number of soft-matrix events. */
+typedef int64_t (*blocks_sweep)(test_block *blk, int n, model_state *mirror, const lattice *lat,
+                                const model_params *p, const cage_tables *t, uint64_t seed, uint64_t sw,
+                                energy_terms *de, move_stats *ms, kin_counters *kc, int *wide);
+
 /* A hot lattice cut into px x py uneven blocks, swept block by block with
  * halos refreshed before each pass and the soft-matrix events exchanged,
  * equals cage_sweep bit for bit: fields, counts, stamps, sums. z0: the
  * counts to start from (near the int16 limit, the whole lattice's counts
  * are widened on the way, and the blocks must say so). */
-static void blocks_equal_whole(int Lx, int Ly, const char *boundary, int px, int py, int16_t z0)
+static void blocks_equal_whole_by(blocks_sweep sweep, int Lx, int Ly, const char *boundary, int px, int py,
+                                  int16_t z0)
 {
     char json[512];
     snprintf(json, sizeof json, "{\"lattice\": {\"Lx\": %d, \"Ly\": %d, \"boundary\": \"%s\"},"
@@ -826,7 +832,7 @@ static void blocks_equal_whole(int Lx, int Ly, const char *boundary, int px, int
     int64_t events = 0, near_edge = 0;
     for (int sw = 0; sw < 200; sw++) {
         cage_sweep(&s.lat, &s.st, &s.p, &t, s.kin, s.seed, (uint64_t)sw, &de, &ms);
-        events += sweep_blocks(blk, n, &m.st, &s.lat, &s.p, &t, s.seed, (uint64_t)sw, &bde, &bms, &kc, &wide);
+        events += sweep(blk, n, &m.st, &s.lat, &s.p, &t, s.seed, (uint64_t)sw, &bde, &bms, &kc, &wide);
     }
     for (int i = 0; i < n; i++) block_copy(&blk[i], &m.st, &s.lat, 0, 0);
     const size_t N = (size_t)s.lat.N;
@@ -860,12 +866,283 @@ static void blocks_equal_whole(int Lx, int Ly, const char *boundary, int px, int
     sim_free(&m);
 }
 
+static void blocks_equal_whole(int Lx, int Ly, const char *boundary, int px, int py, int16_t z0)
+{
+    blocks_equal_whole_by(sweep_blocks, Lx, Ly, boundary, px, py, z0);
+}
+
 static void test_blocks_equal_whole_sweep(void)
 {
     blocks_equal_whole(37, 29, "open", 3, 2, 0);
     blocks_equal_whole(36, 30, "periodic", 2, 3, INT16_MAX - 3);
     blocks_equal_whole(20, 18, "periodic", 1, 2, 0);   /* one block across x: its own x halo */
     blocks_equal_whole(21, 9, "open", 2, 1, INT16_MAX - 3);
+}
+
+/* ---- the split cage dynamics' own schedule (mpi/cage_mpi.c part_sweep) -- */
+
+/* The passes of a sweep in order: bond classes 0 (both x classes), 2, 3,
+ * colours 0 and 1. */
+static const int PASSES[5] = {0, 2, 3, CAGE_PASS_COLOUR, CAGE_PASS_COLOUR};
+
+enum { PART_WHOLE, PART_INTERIOR, PART_EDGES };
+
+/* Where a pass adds its sums. */
+typedef struct {
+    energy_terms *de;
+    move_stats *ms;
+    kin_counters *kc;
+} pass_sums;
+
+typedef struct {
+    const model_params *p;
+    const cage_tables *t;
+    uint64_t seed, sw;
+} pass_ctx;
+
+/* Pass i of PASSES on block b: the whole pass, its interior or its edges. */
+static void block_pass(const cage_block *b, int i, int which, const pass_ctx *c, const pass_sums *sum)
+{
+    const cage_rect in = cage_block_interior(b, PASSES[i]);
+    cage_rect part[4] = {cage_block_whole(b)};
+    int n = 1;
+    if (which == PART_INTERIOR) part[0] = in;
+    if (which == PART_EDGES) n = cage_block_edges(b, in, part);
+    for (int k = 0; k < n; k++) {
+        if (i < 3) cage_block_bonds_part(b, PASSES[i], part[k], c->seed, c->sw, sum->ms);
+        else cage_block_colour_part(b, i - 3, part[k], c->p, c->t, c->seed, c->sw, sum->de, sum->ms, sum->kc);
+    }
+}
+
+/* The colour pass's soft-matrix events of every block, as (colour, global
+ * index, sign), appended at ev[*m]. */
+static void take_block_events(test_block *blk, int n, const lattice *lat, int colour, int64_t (*ev)[3], int64_t *m)
+{
+    for (int i = 0; i < n; i++) {
+        const cage_block *b = &blk[i].b;
+        const int64_t c = kinetics_event_count(&blk[i].k, b->ny);
+        int32_t *one = malloc(sizeof *one * 3 * (size_t)(c + 1));
+        kinetics_take_events(&blk[i].k, b->ny, (colour + b->gx0 + b->gy0) & 1, one);
+        for (int64_t e = 0; e < c; e++, (*m)++) {
+            ev[*m][0] = colour;
+            ev[*m][1] = (int64_t)(b->gy0 + one[3 * e + 1]) * lat->Lx + b->gx0 + one[3 * e];
+            ev[*m][2] = one[3 * e + 2];
+        }
+        free(one);
+    }
+}
+
+static int sweep_event_order(const void *pa, const void *pb)
+{
+    const int64_t *a = pa, *b = pb;
+    return a[0] != b[0] ? (a[0] > b[0]) - (a[0] < b[0]) : (a[1] > b[1]) - (a[1] < b[1]);
+}
+
+/* One cage sweep of the blocks in part_sweep's order: one halo refresh for
+ * the three bond passes and colour 0, every pass's interior before its
+ * edges (the bond passes' interiors all first), colour 0's edges before the
+ * second refresh, the interiors of colour 0 and 1 after it, colour 1's
+ * edges last; the events of both colours applied once, in the serial order
+ * (colour 0's, then colour 1's, each by global index). */
+static int64_t sweep_blocks_overlapped(test_block *blk, int n, model_state *mirror, const lattice *lat,
+                                       const model_params *p, const cage_tables *t, uint64_t seed,
+                                       uint64_t sw, energy_terms *de, move_stats *ms, kin_counters *kc,
+                                       int *wide)
+{
+    const pass_ctx c = {p, t, seed, sw};
+    const pass_sums sum = {de, ms, kc};
+    refresh_halos(blk, n, mirror, lat);
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < 3; k++) block_pass(&blk[i].b, k, PART_INTERIOR, &c, &sum);
+        for (int k = 0; k < 3; k++) block_pass(&blk[i].b, k, PART_EDGES, &c, &sum);
+        block_pass(&blk[i].b, 3, PART_EDGES, &c, &sum);
+    }
+    refresh_halos(blk, n, mirror, lat);
+    int64_t total = 0;
+    for (int i = 0; i < n; i++) total += (int64_t)blk[i].b.nx * blk[i].b.ny;
+    int64_t (*ev)[3] = malloc(sizeof *ev * (size_t)total), m = 0;
+    for (int i = 0; i < n; i++) block_pass(&blk[i].b, 3, PART_INTERIOR, &c, &sum);
+    take_block_events(blk, n, lat, 0, ev, &m);
+    for (int i = 0; i < n; i++) {
+        block_pass(&blk[i].b, 4, PART_INTERIOR, &c, &sum);
+        block_pass(&blk[i].b, 4, PART_EDGES, &c, &sum);
+    }
+    take_block_events(blk, n, lat, 1, ev, &m);
+    qsort(ev, (size_t)m, sizeof *ev, sweep_event_order);
+    for (int64_t e = 0; e < m; e++)
+        for (int i = 0; i < n; i++) {
+            const cage_block *b = &blk[i].b;
+            *wide |= kinetics_apply_event_block(&blk[i].k, lat, (int)(ev[e][1] % lat->Lx),
+                                                (int)(ev[e][1] / lat->Lx), (int)ev[e][2], blk[i].z,
+                                                b->gx0, b->gy0, b->nx, b->ny);
+        }
+    free(ev);
+    return m;
+}
+
+static size_t block_cells(const test_block *t) { return (size_t)(t->b.nx + 2) * (size_t)(t->b.ny + 2); }
+
+/* to's cells, halo included, and stamps set to from's. */
+static void block_assign(test_block *to, const test_block *from)
+{
+    const size_t c = block_cells(from);
+    memcpy(to->lv, from->lv, c);
+    memcpy(to->sg, from->sg, c);
+    memcpy(to->ph, from->ph, c);
+    memcpy(to->stamp, from->stamp, c * sizeof *to->stamp);
+}
+
+/* Whether a and b hold the same cells, halo included, and stamps. */
+static int block_same(const test_block *a, const test_block *b)
+{
+    const size_t c = block_cells(a);
+    return !memcmp(a->lv, b->lv, c) && !memcmp(a->sg, b->sg, c) && !memcmp(a->ph, b->ph, c) &&
+           !memcmp(a->stamp, b->stamp, c * sizeof *a->stamp);
+}
+
+/* Whether a and b hold the same owned sites (edge: only the edge rows and
+ * columns, what a halo exchange sends) and stamps. */
+static int owned_same(const test_block *a, const test_block *b, int edge)
+{
+    const cage_block *k = &a->b;
+    for (int y = 0; y < k->ny; y++)
+        for (int x = 0; x < k->nx; x++) {
+            if (edge && x > 0 && x < k->nx - 1 && y > 0 && y < k->ny - 1) continue;
+            const int64_t i = (int64_t)y * k->stride + x;
+            if (k->level[i] != b->b.level[i] || k->sigma[i] != b->b.sigma[i] || k->phase[i] != b->b.phase[i] ||
+                a->k.stamp32[i] != b->k.stamp32[i])
+                return 0;
+        }
+    return 1;
+}
+
+/* Every halo cell changed, so that a pass that reads one goes otherwise. */
+static void poison_halo(test_block *t)
+{
+    const cage_block *b = &t->b;
+    for (int y = -1; y <= b->ny; y++)
+        for (int x = -1; x <= b->nx; x++) {
+            if (x >= 0 && x < b->nx && y >= 0 && y < b->ny) continue;
+            const int64_t i = (int64_t)y * b->stride + x;
+            b->level[i] = (int8_t)((b->level[i] + 6) % 10 - 1);
+            b->sigma[i] = (int8_t)-b->sigma[i];
+            b->phase[i] ^= 0x2F;
+        }
+}
+
+/* The soft-matrix events of a colour pass of block t (taken: the buffers
+ * cleared) into ev; returns how many ints. */
+static int64_t block_events(test_block *t, int colour, int32_t *ev)
+{
+    const int64_t n = 3 * kinetics_event_count(&t->k, t->b.ny);
+    kinetics_take_events(&t->k, t->b.ny, (colour + t->b.gx0 + t->b.gy0) & 1, ev);
+    return n;
+}
+
+typedef struct {
+    energy_terms de;
+    move_stats ms;
+    kin_counters kc;
+} sums_of;
+
+/* One block of the hot lattice g at (gx0, gy0), nx x ny, its halo never
+ * refreshed, swept pass by pass: whole (W); interior then edges (A); edges
+ * then interior (B) — equal in fields, stamps, sums and events; and its
+ * interior alone with the halo as it is (Q) and poisoned (P): equal, and
+ * no edge site changed. Adds the events and pair jumps seen. */
+static void parts_equal_whole(sim_state *g, const cage_tables *t, int gx0, int gy0, int nx, int ny,
+                              int64_t *events, int64_t *pairs)
+{
+    enum { W, A, B, Q, P, BEFORE, NB };
+    test_block k[NB];
+    for (int i = 0; i < NB; i++) block_init(&k[i], &g->lat, gx0, gy0, nx, ny);
+    block_copy(&k[W], &g->st, &g->lat, 1, 0);
+    block_copy(&k[W], &g->st, &g->lat, 1, 1);
+    for (size_t c = 0; c < block_cells(&k[W]); c++) k[W].stamp[c] = KIN_NO_STAMP;
+    block_assign(&k[A], &k[W]);
+    block_assign(&k[B], &k[W]);
+    int32_t *ev[NB];
+    for (int i = 0; i < NB; i++) ev[i] = malloc(sizeof *ev[i] * 3 * (size_t)nx * (size_t)ny);
+    int ok = 1;
+    for (int sw = 0; sw < 30 && ok; sw++)
+        for (int pass = 0; pass < 5 && ok; pass++) {
+            const pass_ctx c = {&g->p, t, g->seed, (uint64_t)sw};
+            sums_of sum[NB];
+            memset(sum, 0, sizeof sum);
+            pass_sums to[NB];
+            for (int i = 0; i < NB; i++) to[i] = (pass_sums){&sum[i].de, &sum[i].ms, &sum[i].kc};
+            block_assign(&k[Q], &k[W]);
+            block_assign(&k[P], &k[W]);
+            block_assign(&k[BEFORE], &k[W]);
+            poison_halo(&k[P]);
+            block_pass(&k[W].b, pass, PART_WHOLE, &c, &to[W]);
+            block_pass(&k[A].b, pass, PART_INTERIOR, &c, &to[A]);
+            block_pass(&k[A].b, pass, PART_EDGES, &c, &to[A]);
+            block_pass(&k[B].b, pass, PART_EDGES, &c, &to[B]);
+            block_pass(&k[B].b, pass, PART_INTERIOR, &c, &to[B]);
+            block_pass(&k[Q].b, pass, PART_INTERIOR, &c, &to[Q]);
+            block_pass(&k[P].b, pass, PART_INTERIOR, &c, &to[P]);
+            int64_t nev[NB] = {0};
+            for (int i = 0; i < BEFORE && pass >= 3; i++) nev[i] = block_events(&k[i], pass - 3, ev[i]);
+            *events += nev[W] / 3;
+            *pairs += sum[W].ms.accepted[CAGE_MOVE_PAIR];
+            for (int i = A; i <= B; i++)
+                ok &= block_same(&k[W], &k[i]) && !memcmp(&sum[W], &sum[i], sizeof sum[W]) &&
+                      nev[i] == nev[W] && !memcmp(ev[i], ev[W], sizeof *ev[W] * (size_t)nev[W]);
+            ok &= owned_same(&k[Q], &k[P], 0) && owned_same(&k[Q], &k[BEFORE], 1) &&
+                  !memcmp(&sum[Q], &sum[P], sizeof sum[Q]) && nev[Q] == nev[P] &&
+                  !memcmp(ev[Q], ev[P], sizeof *ev[Q] * (size_t)nev[Q]);
+            CHECK(ok, "%dx%d block at (%d, %d) of %s: sweep %d, pass %d", nx, ny, gx0, gy0,
+                  g->lat.boundary == BOUNDARY_OPEN ? "open" : "periodic", sw, pass);
+        }
+    for (int i = 0; i < NB; i++) {
+        free(ev[i]);
+        block_free(&k[i]);
+    }
+}
+
+/* A pass in parts is the whole pass, and its interior reads no halo and
+ * moves no edge site: blocks from 1 x 1 up, inside the lattice, at its open
+ * corners and across its periodic wrap. */
+static void test_block_parts_equal_whole_pass(void)
+{
+    static const int SIZES[][2] = {{1, 1}, {1, 4}, {4, 1}, {2, 2}, {2, 5}, {5, 2}, {3, 3},
+                                   {3, 7}, {7, 3}, {4, 4}, {6, 5}, {9, 8}, {12, 11}};
+    const int n = (int)(sizeof SIZES / sizeof *SIZES);
+    int64_t events = 0, pairs = 0;
+    for (int open = 0; open < 2; open++) {
+        char json[512];
+        snprintf(json, sizeof json, "{\"lattice\": {\"Lx\": %d, \"Ly\": %d, \"boundary\": \"%s\"},"
+                 " \"dynamics\": {\"kind\": \"cage\", \"trap_barrier\": 0, \"async_barrier\": 0},"
+                 " \"temperature\": 9, \"init\": {\"level\": 7}, \"run\": {\"seed\": 83}}",
+                 open ? 23 : 24, open ? 19 : 20, open ? "open" : "periodic");
+        sim_state g;
+        if (make_sim(&g, json)) {
+            CHECK(0, "set-up");
+            return;
+        }
+        for (int64_t a = 0; a < g.lat.N; a++) g.st.phase[a] = (uint8_t)(a * 37 % 64);
+        cage_tables t;
+        cage_tables_build(&t, &g.p, 9.0);
+        for (int i = 0; i < n; i++) {
+            const int nx = SIZES[i][0], ny = SIZES[i][1];
+            parts_equal_whole(&g, &t, 5, 4, nx, ny, &events, &pairs);
+            parts_equal_whole(&g, &t, 0, 0, nx, ny, &events, &pairs);
+            parts_equal_whole(&g, &t, g.lat.Lx - nx, g.lat.Ly - ny, nx, ny, &events, &pairs);
+        }
+        sim_free(&g);
+    }
+    CHECK(events > 100 && pairs > 100, "%lld events, %lld pair jumps", (long long)events, (long long)pairs);
+}
+
+static void test_blocks_overlapped_equal_whole_sweep(void)
+{
+    blocks_equal_whole_by(sweep_blocks_overlapped, 36, 30, "periodic", 2, 3, INT16_MAX - 3);
+    blocks_equal_whole_by(sweep_blocks_overlapped, 20, 18, "periodic", 1, 2, 0);
+    /* blocks of 1 to 3 sites across: no interior, or an interior of one row */
+    blocks_equal_whole_by(sweep_blocks_overlapped, 7, 60, "open", 3, 2, INT16_MAX - 3);
+    blocks_equal_whole_by(sweep_blocks_overlapped, 60, 5, "open", 2, 3, 0);
+    blocks_equal_whole_by(sweep_blocks_overlapped, 4, 80, "periodic", 2, 3, 0);
 }
 
 int main(void)
@@ -886,5 +1163,7 @@ int main(void)
     RUN(test_checkpoint_widths);
     RUN(test_trajectory_pinned);
     RUN(test_blocks_equal_whole_sweep);
+    RUN(test_block_parts_equal_whole_pass);
+    RUN(test_blocks_overlapped_equal_whole_sweep);
     return CHECK_REPORT();
 }
