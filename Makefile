@@ -125,16 +125,27 @@ include tests/exact/Makefile.inc
 run: deps all ## set up, build and run configs/default.json
 	$(BUILD)/softmatrix run configs/default.json --overwrite
 
-unit: all $(UNIT_BIN) $(EXACT_TEST_BIN) $(EXACT_BIN) ## C unit tests and exact-enumeration tests
-	@fail=0; for t in $(UNIT_BIN) $(EXACT_TEST_BIN); do echo "== $$t"; $$t || fail=1; done; exit $$fail
+# Each test program runs as a target of its own (run/<binary>), so that under -j
+# they run side by side and beside the builds still going: one at a time they took
+# a minute of `make test`.
+UNIT_RUN := $(addprefix run/,$(UNIT_BIN) $(EXACT_TEST_BIN))
+.PHONY: $(UNIT_RUN)
+$(UNIT_RUN): run/%: %
+	@echo "== $*"; $*
+
+unit: all $(EXACT_BIN) $(UNIT_RUN) ## C unit tests and exact-enumeration tests
 
 # C unit tests first, then the pytest suite (CLI, HDF5, physics); pytest's
-# closing line is the summary of the whole run. The builds use every core
-# (BUILD_JOBS): compiled one file at a time they took minutes of the run.
+# closing line is the summary of the whole run. Every build the suite needs
+# (the MPI binary of tests/test_mpi.py too) and every C test run in one make
+# on every core (BUILD_JOBS), each test's output kept together: run one build
+# after the other, each ended on one core compiling its slowest file while the
+# other waited. The slowest compiles, listed first, start first.
 BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+SLOW_OBJ   := obj/diag/census.o
 test: deps ## set up, then the whole test suite (what CI runs)
-	$(MAKE) -j$(BUILD_JOBS) unit
-	$(MAKE) -j$(BUILD_JOBS) sanitize-smoke
+	$(MAKE) -k -j$(BUILD_JOBS) --output-sync=target sanitize-smoke $(MPI_BUILD)/$(SLOW_OBJ) \
+	  $(BUILD)/$(SLOW_OBJ) mpi unit
 	$(PYTHON) -m pytest -q tests
 
 # Benchmark: tests/bench/*.c linked against the library; results
@@ -241,18 +252,25 @@ $(BUILD)/fuzz_replay: tests/fuzz/fuzz_config.c $(BUILD)/libsoftmatrix.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -DFUZZ_REPLAY $< $(BUILD)/libsoftmatrix.a -o $@ $(LDLIBS)
 
+# the slowest compile first (SLOW_OBJ), so that it is not the last one running
 sanitize-build: ## build under ASan/UBSan in build-san/
-	$(SAN_MAKE) all $(SAN_UNIT) $(SAN_BUILD)/fuzz_replay
+	$(SAN_MAKE) $(SAN_BUILD)/$(SLOW_OBJ) all $(SAN_UNIT) $(SAN_BUILD)/fuzz_replay
 
 # The short sanitized part of `make test` (under a minute): unit tests, the
-# fuzz regressions and configs/quick.json under ASan + UBSan.
-sanitize-smoke: sanitize-build ## short ASan/UBSan part of make test
-	@fail=0; for t in $(SAN_UNIT); do echo "== [asan] $$t"; $(SAN_ENV) $$t >/dev/null || fail=1; done; \
-	echo "== [asan] fuzz regressions"; $(SAN_ENV) $(SAN_BUILD)/fuzz_replay tests/fuzz/regressions/* >/dev/null || fail=1; \
-	echo "== [asan] configs/quick.json"; \
+# fuzz regressions and configs/quick.json under ASan + UBSan, each a target
+# of its own (san-run/...), side by side under -j.
+SAN_RUN := $(addprefix san-run/,$(SAN_UNIT)) san-run/fuzz-regressions san-run/quick
+.PHONY: $(SAN_RUN)
+$(filter san-run/$(SAN_BUILD)/%,$(SAN_RUN)): san-run/%: sanitize-build
+	@echo "== [asan] $*"; $(SAN_ENV) $* >/dev/null
+san-run/fuzz-regressions: sanitize-build
+	@echo "== [asan] fuzz regressions"; $(SAN_ENV) $(SAN_BUILD)/fuzz_replay tests/fuzz/regressions/* >/dev/null
+san-run/quick: sanitize-build
+	@echo "== [asan] configs/quick.json"; \
 	$(SAN_ENV) $(SAN_BUILD)/softmatrix run configs/quick.json --threads 2 --quiet --overwrite \
-	  --output $(SAN_BUILD)/quick.h5 || fail=1; \
-	exit $$fail
+	  --output $(SAN_BUILD)/quick.h5
+
+sanitize-smoke: $(SAN_RUN) ## short ASan/UBSan part of make test
 
 # Everything under the sanitizers: unit and exact tests, then the whole
 # pytest suite against build-san/softmatrix.

@@ -23,8 +23,12 @@ from test_pinned import pinned_config
 # make mpi's binary, also when the suite runs against another build of the
 # OpenMP one (SOFTMATRIX_BIN: the sanitized build-san/ has no MPI binary)
 MPI_BIN = ROOT / "build" / "softmatrix-mpi"
+# A job whose rank exits non-zero ends at once: by default mpirun waits a second
+# before it sends the ranks still running SIGTERM and another before SIGKILL,
+# 2 s of every failing run, the suite's bad-input and interrupt tests many.
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMP_WAIT_POLICY="passive", OMPI_MCA_rmaps_base_oversubscribe="1")
+           OMP_WAIT_POLICY="passive", OMPI_MCA_rmaps_base_oversubscribe="1",
+           OMPI_MCA_odls_base_sigkill_timeout="0")
 # no test may hang: a hung rank fails the test instead
 TIMEOUT = 300
 
@@ -275,13 +279,40 @@ CASES = [("level", "open", 23, 17), ("level", "periodic", 24, 20), ("level", "op
          ("level", "open", 41, 13)]
 
 
+@pytest.fixture(scope="module")
+def openmp_run(sm_bin, tmp_path_factory):
+    """openmp_run(key, make_config, *args): the OpenMP run of a config, made
+    once for every split run compared with it. make_config(directory) writes
+    the config, whose output is directory/run.h5; returns (directory, config,
+    stdout) with the OpenMP file in directory/serial.h5 and run.h5 free for
+    the split run (the path is part of the file)."""
+    runs = {}
+
+    def get(key, make_config, *args):
+        if key not in runs:
+            d = tmp_path_factory.mktemp("openmp")
+            cfg = make_config(d)
+            rc, out, err = run_sm("run", cfg, *args)
+            assert rc == 0, err
+            (d / "run.h5").rename(d / "serial.h5")
+            runs[key] = (d, cfg, out)
+        d = runs[key][0]
+        for f in d.glob("run.h5*"):   # left by an earlier split run that failed
+            f.unlink()
+        return runs[key]
+    return get
+
+
+def keep_split_output(d, name):
+    """The split run's file kept under a name of its own (the suite checks the
+    files left for H5MD conformance at its end), run.h5 free for the next."""
+    (d / "run.h5").rename(d / f"{name}.h5")
+
+
 @pytest.mark.parametrize("ranks,threads", [(2, 1), (3, 2), (4, 1)])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "_".join(map(str, c)))
-def test_split_lattice_equals_openmp_run(sm_bin, mpi_bin, tmp_path, case, ranks, threads):
-    cfg = lattice_config(tmp_path, *case)
-    rc, _, err = run_sm("run", cfg, "--threads", 2, "--quiet")
-    assert rc == 0, err
-    (tmp_path / "run.h5").rename(tmp_path / "serial.h5")
+def test_split_lattice_equals_openmp_run(sm_bin, mpi_bin, openmp_run, case, ranks, threads):
+    d, cfg, _ = openmp_run(("lattice", *case), lambda d: lattice_config(d, *case), "--threads", 2, "--quiet")
     p = subprocess.run(["mpirun", "-n", str(ranks), "--oversubscribe", "-x", "SOFTMATRIX_MPI_VERBOSE=1",
                         str(mpi_bin), "run", str(cfg), "--threads", str(threads), "--quiet"],
                        capture_output=True, text=True, timeout=TIMEOUT, env=ENV)
@@ -291,8 +322,9 @@ def test_split_lattice_equals_openmp_run(sm_bin, mpi_bin, tmp_path, case, ranks,
     if case[2] > 2 * case[3]:
         px, py = py, px
     assert f"lattice split over {px}x{py} ranks" in p.stderr
-    same, diff = same_h5(tmp_path / "serial.h5", tmp_path / "run.h5")
+    same, diff = same_h5(d / "serial.h5", d / "run.h5")
     assert same, diff
+    keep_split_output(d, f"split_{ranks}_{threads}")
 
 
 def sparse_config(tmp_path, kind):
@@ -713,13 +745,11 @@ CAGE_CASES = [("periodic", 26, 22, 2, 1), ("periodic", 26, 22, 4, 2), ("open", 2
 
 
 @pytest.mark.parametrize("case", CAGE_CASES, ids=lambda c: "_".join(map(str, c)))
-def test_split_cage_equals_openmp_run(sm_bin, mpi_bin, tmp_path, case):
+def test_split_cage_equals_openmp_run(sm_bin, mpi_bin, openmp_run, case):
     boundary, Lx, Ly, ranks, threads = case
-    cfg = hot_cage_config(tmp_path, boundary, Lx, Ly)
-    rc, out, err = run_sm("run", cfg, "--threads", 2)
-    assert rc == 0, err
-    (tmp_path / "run.h5").rename(tmp_path / "serial.h5")
-    with h5py.File(tmp_path / "serial.h5", "r") as f:
+    d, cfg, out = openmp_run(("hot cage", boundary, Lx, Ly), lambda d: hot_cage_config(d, boundary, Lx, Ly),
+                             "--threads", 2)
+    with h5py.File(d / "serial.h5", "r") as f:
         assert f["kinetics/soft_matrix_jumps"][:].min() > 0   # in every segment
         censuses = f["census/n_centres/step"].shape[0]
     p = subprocess.run(["mpirun", "-n", str(ranks), "--oversubscribe", "-x", "SOFTMATRIX_MPI_VERBOSE=1",
@@ -744,9 +774,10 @@ def test_split_cage_equals_openmp_run(sm_bin, mpi_bin, tmp_path, case):
     # small blocks gather for their censuses
     gathers = sum(int(n) for n in re.findall(r"cage dynamics: .* (\d+) gathers", p.stderr))
     assert gathers == 2 if on_blocks else 2 <= gathers <= censuses + 2, p.stderr
-    same, diff = same_h5(tmp_path / "serial.h5", tmp_path / "run.h5")
+    same, diff = same_h5(d / "serial.h5", d / "run.h5")
     assert same, diff
     assert without_timing(p.stdout) == without_timing(out)
+    keep_split_output(d, f"split_{ranks}_{threads}")
 
 
 def test_split_cage_checkpoint_resumes_with_2_and_without_mpi(sm_bin, mpi_bin, tmp_path):
