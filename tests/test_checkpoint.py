@@ -170,9 +170,13 @@ def work(sm_bin, tmp_path_factory):
 def interrupted(work):
     """<out>.ckpt and <out>.partial of a level run stopped by SIGTERM after
     its first periodic checkpoint: the material of the bad-input tests."""
-    out = work.dir / "base" / "r.h5"
+    return interrupt_once(work, "level")
+
+
+def interrupt_once(work, kind):
+    out = work.dir / f"base_{kind}" / "r.h5"
     out.parent.mkdir()
-    p = start(work.cfg["level"], out)
+    p = start(work.cfg[kind], out)
     wait_for_ckpt(p, out, EVERY)
     rc, err = stop(p, signal.SIGTERM)
     assert rc == 143, err
@@ -454,15 +458,8 @@ def test_checkpoint_has_site_records_and_format_2_still_resumes(work, interrupte
 
 @pytest.fixture(scope="module")
 def interrupted_cage(work):
-    """<out>.ckpt and <out>.partial of a cage run stopped by SIGTERM after its
-    first periodic checkpoint."""
-    out = work.dir / "base_cage" / "r.h5"
-    out.parent.mkdir()
-    p = start(work.cfg["cage"], out)
-    wait_for_ckpt(p, out, EVERY)
-    rc, err = stop(p, signal.SIGTERM)
-    assert rc == 143, err
-    return {s: side(out, s).read_bytes() for s in (".ckpt", ".partial")}
+    """The same of a cage run."""
+    return interrupt_once(work, "cage")
 
 
 def test_cage_checkpoint_site_records(work, interrupted_cage, tmp_path):
