@@ -30,9 +30,9 @@ typedef enum { DIAG_MEASURED = 0, DIAG_SCHEDULE = 1 } diag_clock;
 /* What a due diagnostic reads of the state (in measure, and in its
  * segment_begin and segment_end): the per-site fields (the default), or
  * only the energy sums, the move and kinetic counters, sim_field_counts,
- * sim_cage_counts and sim_census, which a lattice split over MPI ranks
- * gives without gathering its blocks, or nothing the run must bring up to
- * date: it goes through the dynamics to the state where it is
+ * the dynamics' cage_counts and sim_census, which a lattice split over MPI
+ * ranks gives without gathering its blocks, or nothing the run must bring
+ * up to date: it goes through the dynamics to the state where it is
  * (sim_snapshot). */
 typedef enum { DIAG_READS_FIELDS = 0, DIAG_READS_SUMS = 1, DIAG_READS_IN_PLACE = 2 } diag_reads;
 

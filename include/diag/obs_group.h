@@ -23,7 +23,7 @@ typedef struct obs_group_ops {
     /* Fills the group's columns of row. */
     void (*measure)(void *st, const sim_state *s, double *row);
     /* 1 when measure reads only the energy sums, the move and kinetic
-     * counters, sim_field_counts and sim_cage_counts, not the fields
+     * counters, sim_field_counts and the dynamics' cage_counts, not the fields
      * (diag/diag.h, DIAG_READS_SUMS). */
     int sums_only;
 } obs_group_ops;

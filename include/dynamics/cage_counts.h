@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include "dynamics/cage.h"
 
-typedef struct {
+typedef struct cage_counts {
     int64_t trap;              /* sites with phi on the trap line */
     int64_t paired;            /* SASC-paired bonds */
     uint64_t zsq_lo, zsq_hi;   /* sum over sites of zjumps^2, 128 bits */

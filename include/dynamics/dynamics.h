@@ -13,12 +13,12 @@
 #include <stdint.h>
 #include "core/counts.h"
 #include "core/state.h"
-#include "dynamics/cage_counts.h"
 #include "io/checkpoint.h"
 #include "io/config.h"
 #include "dynamics/registry.h"
 
 struct census_result;
+struct cage_counts;
 struct h5out;
 
 typedef struct dynamics_ops {
@@ -56,8 +56,9 @@ typedef struct dynamics_ops {
      * NULL: from s->st. */
     void (*field_counts)(const sim_state *s, field_counts *c);
     /* The PCP field counts (dynamics/cage_counts.h) of a kind with
-     * pcp_fields, counted where the state is; NULL: from s->st. */
-    void (*cage_counts)(const sim_state *s, cage_counts *c);
+     * pcp_fields, counted where the state is; NULL: cage_counts_lattice
+     * of s->st (diag/obs_cage.c). */
+    void (*cage_counts)(const sim_state *s, struct cage_counts *c);
     /* The census (diag/census.h) of the current state, taken where the
      * state is; NULL: census_compute on s->st. */
     int (*census)(const sim_state *s, struct census_result *r, sm_error *err);
@@ -112,8 +113,6 @@ void sim_sync_sums(sim_state *s);
 /* The field counts (core/counts.h) of the state after the last sweep,
  * without sim_sync. */
 void sim_field_counts(const sim_state *s, field_counts *c);
-/* The same for the PCP fields of a kind with pcp_fields. */
-void sim_cage_counts(const sim_state *s, cage_counts *c);
 /* The snapshot of the state after the last sweep into h: without sim_sync
  * when sim_snapshot_in_place, else of s->st. */
 int sim_snapshot(const sim_state *s, struct h5out *h, unsigned fields, int compression, sm_error *err);

@@ -3,6 +3,7 @@
  * for a dynamics that keeps no kinetic bookkeeping. */
 #include "diag/obs_group.h"
 #include "dynamics/cage.h"
+#include "dynamics/cage_counts.h"
 #include "dynamics/dynamics.h"
 
 typedef struct {
@@ -51,15 +52,16 @@ static void cage_begin(void *st, const sim_state *s)
     c->mark_step = s->step;
 }
 
-/* Counts where the state is (sim_cage_counts: the blocks of a split
- * lattice), so that measuring gathers nothing. <z^2> from the exact sum of
+/* Counts where the state is (the dynamics' cage_counts: the blocks of a
+ * split lattice), so that measuring gathers nothing. <z^2> from the exact sum of
  * squared jump counts: the same number however the lattice is cut. */
 static void cage_measure(void *st, const sim_state *s, double *row)
 {
     cage_group *c = st;
     const double N = (double)s->lat.N;
     cage_counts n;
-    sim_cage_counts(s, &n);
+    if (s->dyn->cage_counts) s->dyn->cage_counts(s, &n);
+    else cage_counts_lattice(&s->lat, &s->st, &n);
     const kin_counters since = kinetics_diff(&s->kin->c, &c->mark);
     const int64_t sweeps = s->step - c->mark_step;
     const double per = sweeps > 0 ? 1.0 / ((double)sweeps * N) : 0.0;

@@ -104,12 +104,6 @@ void sim_field_counts(const sim_state *s, field_counts *c)
     else field_counts_lattice(&s->lat, &s->st, c);
 }
 
-void sim_cage_counts(const sim_state *s, cage_counts *c)
-{
-    if (s->dyn->cage_counts) s->dyn->cage_counts(s, c);
-    else cage_counts_lattice(&s->lat, &s->st, c);
-}
-
 int sim_snapshot(const sim_state *s, h5out *h, unsigned fields, int compression, sm_error *err)
 {
     if (s->dyn->snapshot) return s->dyn->snapshot(s, h, fields, compression, err);

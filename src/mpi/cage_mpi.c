@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "dynamics/cage.h"
+#include "dynamics/cage_counts.h"
 #include "dynamics/dynamics.h"
 #include "mpi/census_mpi.h"
 #include "mpi/ckpt_mpi.h"
