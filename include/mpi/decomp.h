@@ -15,6 +15,7 @@
 #include <mpi.h>
 #include <stdint.h>
 #include "core/error.h"
+#include "dynamics/dynamics.h"
 #include "dynamics/level.h"
 
 /* The fields a halo exchange refreshes (bits). */
@@ -66,6 +67,11 @@ void decomp_gather_words(decomp *d, const uint32_t *own, int64_t stride, uint32_
 enum { DECOMP_MAX_REQUESTS = 8 * DECOMP_MAX_FIELDS };
 int decomp_halo_begin(decomp *d, unsigned fields, MPI_Request rq[DECOMP_MAX_REQUESTS]);
 void decomp_halo_end(int n, MPI_Request rq[DECOMP_MAX_REQUESTS]);
+
+/* Collective: rank 0's *fi (NULL elsewhere) to every rank of comm (the
+ * grid's ranks), and the level and sigma of every block set to the initial
+ * state (field_init_site: the serial rule per site). */
+void decomp_init_fields(decomp *d, MPI_Comm comm, const field_init *fi, uint64_t seed);
 
 /* Collective: rank 0 gets the number of sites whose level or sigma is out
  * of range and the energy terms of the whole lattice (an initial or

@@ -365,14 +365,11 @@ static void part_gather(cage_part *e, sim_state *s, uint32_t *words, int wide0)
  * phase 0, no stamps, no jumps. */
 static void part_init(cage_part *e, const field_init *fi)
 {
-    field_init mine;
-    if (fi) mine = *fi;
-    MPI_Bcast(&mine, (int)sizeof mine, MPI_BYTE, 0, comm());
+    decomp_init_fields(&e->d, comm(), fi, e->seed);
     const cage_block *b = &e->b;
     for (int y = 0; y < b->ny; y++)
         for (int x = 0; x < b->nx; x++) {
             const int64_t a = (int64_t)y * b->stride + x;
-            field_init_site(&mine, e->seed, b->lat->Lx, b->gx0 + x, b->gy0 + y, &b->level[a], &b->sigma[a]);
             b->phase[a] = 0;
             e->k.stamp32[a] = KIN_NO_STAMP;
             e->z[(int64_t)y * b->nx + x] = 0;

@@ -199,6 +199,19 @@ void decomp_unpack(decomp *d, int f, const int8_t *in)
     for (int y = 0; y < b->ny; y++) memcpy(own + (int64_t)y * b->stride, in + (int64_t)y * b->nx, (size_t)b->nx);
 }
 
+void decomp_init_fields(decomp *d, MPI_Comm comm, const field_init *fi, uint64_t seed)
+{
+    field_init mine;
+    if (fi) mine = *fi;
+    MPI_Bcast(&mine, (int)sizeof mine, MPI_BYTE, 0, comm);
+    const level_block *b = &d->b;
+    for (int y = 0; y < b->ny; y++)
+        for (int x = 0; x < b->nx; x++) {
+            const int64_t a = (int64_t)y * b->stride + x;
+            field_init_site(&mine, seed, d->Lx, b->gx0 + x, b->gy0 + y, &b->level[a], &b->sigma[a]);
+        }
+}
+
 void decomp_state_terms(decomp *d, int64_t *bad, energy_terms *e)
 {
     MPI_Request rq[DECOMP_MAX_REQUESTS];

@@ -201,15 +201,7 @@ static int engine_io(lat_engine *e, int write, ckpt_mpi_io *io)
  * set to the initial state. */
 static void engine_init(lat_engine *e, const field_init *fi)
 {
-    field_init mine;
-    if (fi) mine = *fi;
-    MPI_Bcast(&mine, (int)sizeof mine, MPI_BYTE, 0, lattice_comm());
-    const level_block *b = &e->d.b;
-    for (int y = 0; y < b->ny; y++)
-        for (int x = 0; x < b->nx; x++) {
-            const int64_t a = (int64_t)y * b->stride + x;
-            field_init_site(&mine, e->seed, b->lat->Lx, b->gx0 + x, b->gy0 + y, &b->level[a], &b->sigma[a]);
-        }
+    decomp_init_fields(&e->d, lattice_comm(), fi, e->seed);
 }
 
 /* ---- ranks 1..P-1 ------------------------------------------------------ */
