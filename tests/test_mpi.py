@@ -169,12 +169,13 @@ def test_sweep_groups_of_ranks_split_each_point(mpi_bin, serial_sweep, ranks, gr
                        timeout=TIMEOUT, env=ENV)
     assert p.returncode == 0, p.stderr
     assert_same_dirs(d / "serial", d / "out")
-    # split over the group's 2 ranks: the 6 level points, and for each of the
-    # 6 cage points its level-dynamics equilibration (the cage dynamics set
-    # aside) and the cage dynamics before and after it (the equilibrium
-    # reference, a lattice of its own, runs on the leader beside it)
-    assert p.stderr.count("level dynamics: 8x8 lattice split over 1x2 ranks") == 12, p.stderr
-    assert p.stderr.count("cage dynamics: 8x8 lattice split over 1x2 ranks") == 12, p.stderr
+    # split over the group's 2 ranks: the 6 level points, and each of the 6
+    # cage points, whose level-dynamics equilibration sweeps the cage
+    # dynamics' blocks (lent) and whose equilibrium check's reference splits a
+    # lattice of its own over the same ranks
+    assert p.stderr.count("level dynamics: 8x8 lattice split over 1x2 ranks") == 18, p.stderr
+    assert p.stderr.count(" (lent)\n") == 6, p.stderr
+    assert p.stderr.count("cage dynamics: 8x8 lattice split over 1x2 ranks") == 6, p.stderr
     leaders = {int(l.split(" on rank ")[1].split()[0]) for l in p.stderr.splitlines() if l.startswith("sweep:")}
     assert leaders == {1 + 2 * g for g in range(groups)}
     if ranks == 6:
@@ -414,17 +415,18 @@ def test_split_lattice_is_not_held_by_rank_0(mpi_bin, tmp_path):
 
 @not_under_asan
 def test_split_cage_lattice_is_not_held_by_rank_0(mpi_bin, tmp_path):
-    """The cage dynamics without a level-dynamics equilibration: the blocks
-    set up the initial state, count the observables and keep their stamps
-    and z counts; rank 0 allocates no copy of the 4096 x 2048 lattice (7
-    bytes a site: level, sigma, phase, int16 z, uint16 stamps: 60 MB), each
-    rank holds its half in its block (11 bytes a site with int32 z counts and
-    stamps: 46 MB). Peak RSS of the largest rank against a 64 x 32 run."""
+    """The cage dynamics: the blocks set up the initial state, lend their
+    level and sigma to the level-dynamics equilibration, count the
+    observables and keep their stamps and z counts; rank 0 allocates no copy
+    of the 4096 x 2048 lattice (7 bytes a site: level, sigma, phase, int16 z,
+    uint16 stamps: 60 MB), each rank holds its half in its block (11 bytes a
+    site with int32 z counts and stamps: 46 MB). Peak RSS of the largest rank
+    against a 64 x 32 run."""
     def cmd(Lx, Ly, name):
         c = small_config(tmp_path / f"{name}.h5", lattice={"Lx": Lx, "Ly": Ly, "boundary": "periodic"})
         c["dynamics"] = {"kind": "cage"}
         c["run"] = {"seed": 2, "equilibration_sweeps": 1, "sweeps": 2, "measure_every": 1,
-                    "equilibration_dynamics": "same"}
+                    "equilibration_dynamics": "level"}
         cfg = write_config(tmp_path / f"{name}.json", c)
         return ["mpirun", "-n", "2", MPI_BIN, "run", cfg, "--quiet"]
     held = peak_rss_mb(cmd(4096, 2048, "big")) - peak_rss_mb(cmd(64, 32, "small"))
@@ -433,9 +435,9 @@ def test_split_cage_lattice_is_not_held_by_rank_0(mpi_bin, tmp_path):
 
 def test_validate_under_mpirun_gives_one_ranks_memory(sm_bin, mpi_bin, tmp_path):
     """A lattice split over 2 ranks: validate (and the run's check before it
-    starts) counts one rank's block, half of the OpenMP binary's figure; a
-    cage run with a level-dynamics equilibration, which hands the lattice to
-    rank 0, the whole."""
+    starts) counts one rank's block, half of the OpenMP binary's figure, also
+    for a cage run with a level-dynamics equilibration (which sweeps the cage
+    dynamics' blocks where they are)."""
     def level_and_sigma(err):
         (mib,) = re.findall(r"level and sigma +([0-9.]+) MiB", err)
         return float(mib)
@@ -448,11 +450,8 @@ def test_validate_under_mpirun_gives_one_ranks_memory(sm_bin, mpi_bin, tmp_path)
         assert rc == 0 and level_and_sigma(serial) == 32.0, serial
         rc, _, err = mpirun(2, "validate", cfg)
         assert rc == 0, err
-        if kind == "level" or eq == "same":
-            assert "memory of each of 2 MPI ranks of a 4096 x 4096 run" in err, err
-            assert level_and_sigma(err) == 16.0, err
-        else:
-            assert "memory of a 4096 x 4096 run" in err and level_and_sigma(err) == 32.0, err
+        assert "memory of each of 2 MPI ranks of a 4096 x 4096 run" in err, err
+        assert level_and_sigma(err) == 16.0, err
 
 
 def census_config(tmp_path, Lx, Ly, boundary):
@@ -759,8 +758,13 @@ def test_split_cage_equals_openmp_run(sm_bin, mpi_bin, openmp_run, case):
     px, py = {2: (1, 2), 3: (1, 3), 4: (2, 2)}[ranks]
     if Lx > 2 * Ly:
         px, py = py, px
-    # split at the start and again after each level-dynamics equilibration
-    assert p.stderr.count(f"cage dynamics: {Lx}x{Ly} lattice split over {px}x{py} ranks") == 3, p.stderr
+    # split once; the level-dynamics equilibrations (the run's and the last
+    # segment's) sweep the cage dynamics' blocks where they are, and the
+    # equilibrium check's reference run splits a lattice of its own beside them
+    assert p.stderr.count(f"cage dynamics: {Lx}x{Ly} lattice split over {px}x{py} ranks") == 1, p.stderr
+    level = f"level dynamics: {Lx}x{Ly} lattice split over {px}x{py} ranks"
+    assert p.stderr.count(level) == 3 and p.stderr.count(" (lent)\n") == 2, p.stderr
+    assert re.findall(r"level dynamics: .* (\d+) gathers", p.stderr) == ["0"] * 3, p.stderr
     # every census taken on the blocks (blocks under 7 sites a side and periodic
     # lattices under 16 x 16 gather instead, census_mpi_blocks_ok)
     taken = sum(int(n) for n in re.findall(r"cage dynamics: .* gathers, (\d+) censuses", p.stderr))
@@ -769,11 +773,9 @@ def test_split_cage_equals_openmp_run(sm_bin, mpi_bin, openmp_run, case):
     on_blocks = min(Lx // px, Ly // py) >= 7 and (boundary == "open" or min(Lx, Ly) >= 16)
     assert taken == (censuses if on_blocks else 0) and censuses > 0, p.stderr
     # the blocks set up the initial state and count the observables (trap
-    # line, paired bonds, z counts): the gathers left hand the lattice to the
-    # level-dynamics equilibrations (the run's and the last segment's);
-    # small blocks gather for their censuses
+    # line, paired bonds, z counts): only small blocks gather, for their censuses
     gathers = sum(int(n) for n in re.findall(r"cage dynamics: .* (\d+) gathers", p.stderr))
-    assert gathers == 2 if on_blocks else 2 <= gathers <= censuses + 2, p.stderr
+    assert gathers == 0 if on_blocks else 0 < gathers <= censuses, p.stderr
     same, diff = same_h5(d / "serial.h5", d / "run.h5")
     assert same, diff
     assert without_timing(p.stdout) == without_timing(out)

@@ -30,6 +30,11 @@ typedef struct sim_state {
     /* per-site kinetic bookkeeping (loop completions, soft-matrix jumps):
      * NULL unless the dynamics keeps it; diagnostics that need it decline */
     struct kinetics *kin;
+    /* What the configured kind lends the level dynamics that sweeps in its
+     * place (dynamics.h: set_aside), so that the state need not move: the
+     * blocks of a lattice split over MPI ranks (mpi/lattice_cmd.h); NULL
+     * otherwise. */
+    void *lent;
 } sim_state;
 
 #endif

@@ -67,13 +67,19 @@ typedef struct dynamics_ops {
      * after sim_sync. */
     int (*snapshot)(const sim_state *s, struct h5out *h, unsigned fields, int compression,
                     sm_error *err);
-    /* Another kind takes over the shared state for a while (the level
-     * dynamics' equilibration, sim_level_swap_in): with aside 1, after
-     * sim_sync, the kind lets go of what it keeps elsewhere (a split
-     * lattice's blocks and ranks, which the other kind may then split its
-     * own over); with aside 0 it takes the state, changed, back. NULL:
-     * nothing to do. */
+    /* The level dynamics takes over the state for a while (its
+     * equilibration, sim_level_swap_in). With aside 1, after
+     * sim_sync_sums, the kind either lends what it keeps elsewhere
+     * (s->lent: a split lattice's blocks, which the level dynamics then
+     * sweeps where they are) or brings s->st up to date and lets go of it
+     * (its ranks, which the level dynamics may split its own blocks over);
+     * with aside 0 it takes the state, changed or not, back and ends the
+     * loan (s->lent NULL). NULL: s->st is always current. */
     void (*set_aside)(sim_state *s, int aside);
+    /* After a loan, where the blocks are: what sim_level_swap_out does to
+     * s->st otherwise (PCP phases drawn afresh at s->step, no kinetic
+     * stamps). */
+    void (*restart_pcp)(sim_state *s);
     int64_t (*updates_per_sweep)(const sim_state *s);
     /* The checkpoint records of level and sigma, written and read (and the
      * restored state checked) where the fields are: the blocks of a lattice
@@ -150,6 +156,9 @@ int sim_level_swap_in(sim_state *s, const sm_config *cfg, level_swap *sw, sm_err
  * completion (tau_i intervals start afresh), move counters as they were
  * before the swap; the cumulative kinetic counters continue. */
 void sim_level_swap_out(sim_state *s, const level_swap *sw);
+/* The uniform PCP phase that site a gets at step from the level dynamics'
+ * hand-back (the equilibrium distribution: H does not depend on it). */
+uint8_t sim_fresh_phase(uint64_t seed, int64_t step, int64_t a);
 /* 1 when schedule segment seg's own equilibration sweeps run with the level
  * dynamics: run.equilibrate_each_segment, run.equilibration_dynamics
  * "level", a kind other than level, a hold (T_from == T_to; ramps never)

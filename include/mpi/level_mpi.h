@@ -7,11 +7,11 @@
  * point of one rank, the transition command's samplers) it is the OpenMP
  * level sweep. Either way the result is bitwise that of the OpenMP binary.
  *
- * Rank 0 runs the subcommand and keeps a global copy of the state, brought
- * up to date when the run reads it (sim_sync): diagnostics, output and
- * checkpoints are the serial code's, unchanged, except snapshots, which
- * every rank writes from its block (mpi/snapshot_mpi.h). The other ranks
- * serve rank 0's commands until STOP. */
+ * Rank 0 runs the subcommand; the blocks hold the state and set it up,
+ * count the observables, take the census and write snapshots and
+ * checkpoints themselves, and rank 0's global copy of the state is made
+ * only for what still reads it (sim_sync). The other ranks serve rank 0's
+ * commands until STOP. */
 #ifndef SM_MPI_LEVEL_MPI_H
 #define SM_MPI_LEVEL_MPI_H
 

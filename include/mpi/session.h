@@ -12,7 +12,7 @@ typedef struct {
     int rank, size;
     int saved_stdout, saved_stderr;   /* a muted rank's own streams, else -1 */
     long pid;                         /* the process that initialised MPI */
-    int lattice_busy;                 /* a lattice is split over the ranks */
+    unsigned lattice_busy;            /* the engines (MPI_ENGINE_*) of lattices split over the ranks */
     /* The ranks a lattice of this process is split over, whose rank 0 drives
      * it: MPI_COMM_WORLD, or a sweep's group of ranks for one point at a
      * time (mpi/farm.h); lattice_rank is this process's rank in it. */
@@ -43,16 +43,23 @@ int mpi_main(int argc, char **argv, const mpi_roles *roles);
 /* The session of this process, or NULL when MPI is not in use. */
 const mpi_session *mpi_session_get(void);
 
+/* The engines that serve a split lattice on the other ranks, side by side
+ * (mpi_lattice_serve keeps one part of each): a lattice of each kind may
+ * be split at once - the level dynamics' reference run of an equilibrium
+ * check beside the cage run it checks. */
+enum { MPI_ENGINE_LEVEL = 1, MPI_ENGINE_CAGE = 2 };
+
 /* The lattice communicator's rank 0's claim on the other ranks for one
- * split lattice (mpi/level_mpi.c): 1 when granted, 0 when it must run
- * alone - no MPI, one rank in it, a forked child (sweep points of one rank
- * each), inside an OpenMP region (the transition command's samplers), or
- * another lattice already split. */
-int mpi_session_claim_lattice(void);
-/* The ranks a lattice claimed now would be split over: 1 when it would run
- * alone (for the memory a run needs here, before it claims them). */
-int mpi_session_lattice_ranks(void);
-void mpi_session_release_lattice(void);
+ * split lattice of engine (mpi/level_mpi.c, mpi/cage_mpi.c): 1 when
+ * granted, 0 when it must run alone - no MPI, one rank in it, a forked
+ * child (sweep points of one rank each), inside an OpenMP region (the
+ * transition command's samplers), or a lattice of that engine already
+ * split. */
+int mpi_session_claim_lattice(unsigned engine);
+/* The ranks a lattice of engine claimed now would be split over: 1 when it
+ * would run alone (for the memory a run needs here, before it claims them). */
+int mpi_session_lattice_ranks(unsigned engine);
+void mpi_session_release_lattice(unsigned engine);
 
 /* Splits lattices over comm from now on (a sweep's group of ranks, mpi/farm.c). */
 void mpi_session_set_lattice_comm(MPI_Comm comm);

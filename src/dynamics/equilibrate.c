@@ -5,14 +5,17 @@
 #include "dynamics/dynamics.h"
 #include "dynamics/kinetics.h"
 
-/* Uniform phases, one draw per site addressed like every other random
- * number, so the state does not depend on threads. */
+/* One draw per site addressed like every other random number, so the
+ * state depends neither on threads nor on where the site is kept. */
+uint8_t sim_fresh_phase(uint64_t seed, int64_t step, int64_t a)
+{
+    const rng_block r = rng_draw(seed, (uint64_t)step, RNG_STREAM_PHASE, 0, (uint32_t)a);
+    return (uint8_t)(r.v[0] % NPHASE);
+}
+
 static void draw_phases(sim_state *s)
 {
-    for (int64_t a = 0; a < s->lat.N; a++) {
-        const rng_block r = rng_draw(s->seed, (uint64_t)s->step, RNG_STREAM_PHASE, 0, (uint32_t)a);
-        s->st.phase[a] = (uint8_t)(r.v[0] % NPHASE);
-    }
+    for (int64_t a = 0; a < s->lat.N; a++) s->st.phase[a] = sim_fresh_phase(s->seed, s->step, a);
 }
 
 /* Levels changed under the level dynamics without loops: no interval of
@@ -44,9 +47,10 @@ int sim_level_swap_in(sim_state *s, const sm_config *cfg, level_swap *sw, sm_err
     const dynamics_kind *level = dynamics_at(dynamics_index("level"));
     if (!level) return sm_fail(err, "%s: the level dynamics is not registered", cfg->source);
     /* what the configured kind keeps elsewhere (a split lattice's blocks)
-     * is what the level dynamics starts from */
-    sim_sync(s);
+     * is what the level dynamics starts from, lent or in s->st */
+    sim_sync_sums(s);
     if (s->dyn->set_aside) s->dyn->set_aside(s, 1);
+    else sim_sync(s);
     *sw = (level_swap){s->dyn, s->kind, s->dyn_data, s->kin, s->moves};
     s->dyn = level->ops;
     s->kind = level->name;
@@ -60,11 +64,16 @@ int sim_level_swap_in(sim_state *s, const sm_config *cfg, level_swap *sw, sm_err
 
 void sim_level_swap_out(sim_state *s, const level_swap *sw)
 {
-    sim_sync(s);
+    const int lent = s->lent != NULL;   /* the blocks stay where they are */
+    if (lent) sim_sync_sums(s);
+    else sim_sync(s);
     s->dyn->free(s);
     restore_kind(s, sw);
-    draw_phases(s);
-    restart_kinetics(s);
+    if (lent) s->dyn->restart_pcp(s);
+    else {
+        draw_phases(s);
+        restart_kinetics(s);
+    }
     if (s->dyn->set_aside) s->dyn->set_aside(s, 0);
 }
 

@@ -20,11 +20,12 @@
  *
  * Each block keeps its kinetic stamps (uint32) and its z counts (int32,
  * exact; whether the OpenMP run's int16 counts would have been widened is
- * kept as a flag) between sweeps. Rank 0 keeps the global state and the
- * global kinetics: SUMS adds every rank's energy changes, move counts and
- * kinetic counters into it, GATHER brings back level, sigma, phase, stamps
- * and z counts (sim_sync), so the diagnostics, checkpoints and output read
- * what the OpenMP run has. */
+ * kept as a flag) between sweeps. Rank 0 keeps the global kinetic
+ * counters: SUMS adds every rank's energy changes, move counts and kinetic
+ * counters into them. The blocks set up, count, write and read the state
+ * themselves; GATHER (sim_sync) brings level, sigma, phase, stamps and z
+ * counts into a copy on rank 0 only for what still reads it there. The
+ * level dynamics' equilibrations sweep these blocks, lent (lattice_loan). */
 #include <errno.h>
 #include <omp.h>
 #include <stdio.h>
@@ -377,6 +378,24 @@ static void part_init(cage_part *e, const field_init *fi)
     e->z_wide = 0;
 }
 
+/* Each block as the level dynamics hands a lattice back at step
+ * (sim_level_swap_out): phases drawn afresh, no stamps; the z counts stay. */
+static void part_restart(cage_part *e, int64_t step)
+{
+    const cage_block *b = &e->b;
+    for (int y = 0; y < b->ny; y++)
+        for (int x = 0; x < b->nx; x++) {
+            const int64_t a = (int64_t)y * b->stride + x;
+            b->phase[a] = sim_fresh_phase(e->seed, step, (int64_t)(b->gy0 + y) * b->lat->Lx + b->gx0 + x);
+            e->k.stamp32[a] = KIN_NO_STAMP;
+        }
+}
+
+lattice_loan cage_mpi_loan(cage_part *e)
+{
+    return (lattice_loan){&e->d, {e->z, model_n_z(&e->p)}};
+}
+
 /* The site records of a cage run, numbered as ckpt_mpi_io.rec: the
  * decomposition's three fields, then the z counts and the stamps. */
 enum { REC_PHASE = 2, REC_Z = 3, REC_STAMP = 4, NREC = 5 };
@@ -480,6 +499,7 @@ void cage_mpi_serve(cage_part **e, const lat_cmd *c)
     case CMD_CAGE_CKPT_WRITE:
     case CMD_CAGE_CKPT_READ: part_io(*e, c->op == CMD_CAGE_CKPT_WRITE, NULL, NULL); break;
     case CMD_CAGE_INIT: part_init(*e, NULL); break;
+    case CMD_CAGE_RESTART: part_restart(*e, c->step); break;
     case CMD_CAGE_TERMS: {
         int64_t bad;
         energy_terms t;
@@ -509,7 +529,7 @@ void cage_mpi_serve(cage_part **e, const lat_cmd *c)
 typedef struct {
     void *serial;        /* DYNAMICS_CAGE's dyn_data */
     cage_part *part;     /* NULL: the lattice is not split */
-    int was_split;       /* split before the kind was set aside */
+    lattice_loan loan;   /* the part lent to the level dynamics (s->lent) */
     int scattered;       /* the blocks hold rank 0's current state */
     int ahead;           /* SIM_SYNC_* bits of what is behind the blocks */
     int z_wide;          /* the OpenMP run's z counts would be int32 by now */
@@ -545,7 +565,7 @@ static int split_claimed(sim_state *s, cage_mpi *m, sm_error *err)
     MPI_Bcast((void *)&su, (int)sizeof su, MPI_BYTE, 0, comm());
     m->part = part_new(&su, err);
     if (!m->part) {
-        mpi_session_release_lattice();
+        mpi_session_release_lattice(MPI_ENGINE_CAGE);
         return 1;
     }
     if (getenv("SOFTMATRIX_MPI_VERBOSE"))
@@ -555,12 +575,6 @@ static int split_claimed(sim_state *s, cage_mpi *m, sm_error *err)
     return 0;
 }
 
-/* Splits the lattice over the ranks when it may. */
-static int split(sim_state *s, cage_mpi *m, sm_error *err)
-{
-    return mpi_session_claim_lattice() ? split_claimed(s, m, err) : 0;
-}
-
 /* Gives the other ranks back (the blocks are behind nothing: sim_sync). */
 static void unsplit(cage_mpi *m)
 {
@@ -568,7 +582,7 @@ static void unsplit(cage_mpi *m)
     command(CMD_CAGE_FREE, 0, 0);
     part_free(m->part);
     m->part = NULL;
-    mpi_session_release_lattice();
+    mpi_session_release_lattice(MPI_ENGINE_CAGE);
 }
 
 static void cm_free(sim_state *s)
@@ -593,15 +607,15 @@ static void cm_free(sim_state *s)
  * the lattice nor its stamps until something reads them (global_state). */
 static int cm_init(sim_state *s, const sm_config *cfg, sm_error *err)
 {
-    const int claimed = mpi_session_claim_lattice();
+    const int claimed = mpi_session_claim_lattice(MPI_ENGINE_CAGE);
     if ((claimed ? cage_init_deferred : DYNAMICS_CAGE.init)(s, cfg, err)) {
-        if (claimed) mpi_session_release_lattice();
+        if (claimed) mpi_session_release_lattice(MPI_ENGINE_CAGE);
         return 1;
     }
     cage_mpi *m = calloc(1, sizeof *m);
     if (!m) {
         DYNAMICS_CAGE.free(s);
-        if (claimed) mpi_session_release_lattice();
+        if (claimed) mpi_session_release_lattice(MPI_ENGINE_CAGE);
         return sm_fail(err, "out of memory for the cage dynamics");
     }
     m->serial = s->dyn_data;
@@ -618,8 +632,9 @@ static int cm_init(sim_state *s, const sm_config *cfg, sm_error *err)
 static void global_state(sim_state *s)
 {
     sm_error err;
-    if ((s->st.level || (!model_state_init(&s->st, s->lat.N, &err) && !model_state_init_pcp(&s->st, &s->p, &err))) &&
-        !kinetics_init_sites(s->kin, &s->lat, &err))
+    /* the level dynamics' gather during a loan allocates level and sigma only */
+    if ((s->st.level || !model_state_init(&s->st, s->lat.N, &err)) &&
+        (s->st.phase || !model_state_init_pcp(&s->st, &s->p, &err)) && !kinetics_init_sites(s->kin, &s->lat, &err))
         return;
     fprintf(stderr, "softmatrix: out of memory for rank 0's copy of the %dx%d lattice and its kinetics: %s; "
             "docs/mpi.md\n", s->lat.Lx, s->lat.Ly, err.msg);
@@ -658,6 +673,17 @@ static uint32_t *scratch(const sim_state *s)
     return w;
 }
 
+/* Rank 0's state into the blocks unless they hold it already. */
+static void scatter(sim_state *s, cage_mpi *m)
+{
+    if (m->scattered) return;
+    uint32_t *w = scratch(s);
+    command(CMD_CAGE_SCATTER, 0, 0);
+    part_scatter(m->part, s, w);
+    free(w);
+    m->scattered = 1;
+}
+
 static void cm_sweep(sim_state *s)
 {
     cage_mpi *m = mpi_of(s);
@@ -667,13 +693,7 @@ static void cm_sweep(sim_state *s)
     }
     /* the global stamps widen when the OpenMP run's do */
     kinetics_before_sweep(s->kin, s->lat.N, (uint64_t)s->step);
-    if (!m->scattered) {
-        uint32_t *w = scratch(s);
-        command(CMD_CAGE_SCATTER, 0, 0);
-        part_scatter(m->part, s, w);
-        free(w);
-        m->scattered = 1;
-    }
+    scatter(s, m);
     command(CMD_CAGE_SWEEP, s->step, s->T);
     part_sweep(m->part, (uint64_t)s->step, s->T);
     m->sweeps++;
@@ -758,24 +778,32 @@ static void cm_cage_counts(const sim_state *s, cage_counts *c)
 }
 
 /* The blocks take the state again at the next sweep: it was changed
- * outside them (a checkpoint restored, the level dynamics' equilibration). */
+ * outside them (a checkpoint restored through rank 0's arrays). */
 static void cm_reload(sim_state *s) { mpi_of(s)->scattered = 0; }
 
-/* Set aside, the ranks go to the level dynamics' own split; back, the
- * lattice is split again (or, should that fail, swept on rank 0 alone:
- * the same results). */
+/* Set aside, a split lattice's blocks are lent to the level dynamics,
+ * which sweeps their level and sigma where they are: the lattice never
+ * moves to rank 0 for it. Unsplit, s->st is the state already. */
 static void cm_set_aside(sim_state *s, int aside)
 {
     cage_mpi *m = mpi_of(s);
+    if (!m->part) return;
     if (aside) {
-        m->was_split = m->part != NULL;
-        unsplit(m);
+        scatter(s, m);
+        m->loan = cage_mpi_loan(m->part);
+        s->lent = &m->loan;
         return;
     }
-    sm_error err;
-    if (m->was_split && split(s, m, &err) && getenv("SOFTMATRIX_MPI_VERBOSE"))
-        fprintf(stderr, "softmatrix: cage dynamics: not split again: %s\n", err.msg);
-    cm_reload(s);
+    s->lent = NULL;
+    m->ahead |= SIM_SYNC_FIELDS;
+}
+
+/* The blocks as the level dynamics hands them back (part_restart). */
+static void cm_restart_pcp(sim_state *s)
+{
+    cage_mpi *m = mpi_of(s);
+    command(CMD_CAGE_RESTART, s->step, 0);
+    part_restart(m->part, s->step);
 }
 
 /* s as the OpenMP cage dynamics keeps it, for the ops that only read it. */
@@ -912,30 +940,20 @@ static int cm_restore(sim_state *s, const ckpt_reader *r, sm_error *err)
     return ckpt_get(r, "kin.counters", &s->kin->c, sizeof s->kin->c, err);
 }
 
-/* A level-dynamics equilibration hands the lattice to rank 0, from whose
- * copy the level dynamics takes it (the run's own, or a segment's). */
-static int hands_over(const sm_config *cfg)
-{
-    if (cfg->equilibration_dynamics == EQ_DYNAMICS_LEVEL && cfg->equilibration_sweeps > 0) return 1;
-    for (int i = 0; i < cfg->nseg; i++)
-        if (sim_segment_equilibrates_level(cfg, i)) return 1;
-    return 0;
-}
-
-static int split_all_along(const sm_config *cfg) { return mpi_session_lattice_ranks() > 1 && !hands_over(cfg); }
-
-/* One rank's block when the lattice stays split; else rank 0's copy, the
- * whole lattice. */
+/* One rank's block when the lattice is split (its level-dynamics
+ * equilibrations borrow the same blocks); else the whole lattice. */
 static double cm_memory_share(const sm_config *cfg)
 {
-    return split_all_along(cfg) ? 1.0 / mpi_session_lattice_ranks() : 1.0;
+    (void)cfg;
+    return 1.0 / mpi_session_lattice_ranks(MPI_ENGINE_CAGE);
 }
 
 /* A block keeps int32 z counts (2 bytes a site beyond the int16 ones of
  * the shared state) and uint32 stamps beside its event bits. */
 static double cm_bytes_per_site(const sm_config *cfg)
 {
-    return split_all_along(cfg) ? 2.0 + 4.0 + 2.0 / 16.0 : DYNAMICS_CAGE.bytes_per_site_of(cfg);
+    return mpi_session_lattice_ranks(MPI_ENGINE_CAGE) > 1 ? 2.0 + 4.0 + 2.0 / 16.0
+                                                          : DYNAMICS_CAGE.bytes_per_site_of(cfg);
 }
 
 const dynamics_ops DYNAMICS_CAGE_MPI = {
@@ -955,6 +973,7 @@ const dynamics_ops DYNAMICS_CAGE_MPI = {
     .census = cm_census,
     .snapshot = cm_snapshot,
     .set_aside = cm_set_aside,
+    .restart_pcp = cm_restart_pcp,
     .updates_per_sweep = cm_updates,
     .save_fields = cm_save_fields,
     .restore_fields = cm_restore_fields,

@@ -15,8 +15,10 @@
  * (mpi/census_mpi.h), SNAPSHOT has every rank write its block of the
  * snapshot frames into the output file collectively (mpi/snapshot_mpi.h),
  * GATHER the blocks into rank 0's global arrays (sim_sync: the census of
- * blocks too small for their own, a kind that takes over the state), which
- * the serial code then reads (docs/mpi.md says what that costs).
+ * blocks too small for their own), which the serial code then reads
+ * (docs/mpi.md says what that costs). In a cage run's level-dynamics
+ * equilibration the blocks are the cage dynamics' own, lent
+ * (lattice_loan): SETUP copies their description instead of making blocks.
  * Checkpoints are written and read by the blocks themselves (CKPT_WRITE,
  * CKPT_READ, TERMS; mpi/ckpt_mpi.h), and so is the initial state (INIT):
  * rank 0's global arrays are allocated and written only by a GATHER. */
@@ -41,11 +43,14 @@ typedef struct {
     model_params p;
     uint64_t seed;
     int threads;
+    int borrow;      /* sweep the blocks the cage part lends (lattice_loan) */
 } lat_setup;
 
 /* One rank's part: its block and the tables for the current T. */
 typedef struct {
-    decomp d;
+    decomp d;        /* its own, or a copy of a lattice_loan's */
+    snapshot_pcp pcp;   /* borrowed: the lender's phase and z, for snapshots */
+    int borrowed;
     level_tables *t;
     model_params p;
     uint64_t seed;
@@ -88,19 +93,32 @@ static level_tables *tables_new(void)
 
 static void engine_free(lat_engine *e)
 {
-    decomp_free(&e->d);
+    if (e->borrowed) memset(&e->d, 0, sizeof e->d);   /* the lender's to free */
+    else decomp_free(&e->d);
+    e->borrowed = 0;
     free(e->t);
     e->t = NULL;
 }
 
-/* Collective: the block decomposition of setup's lattice on every rank. */
-static int engine_setup(lat_engine *e, const lat_setup *su, sm_error *err)
+/* The loan's blocks as this engine's: a copy of the lender's description,
+ * whose storage, grid and datatypes both then use. */
+static void engine_borrow(lat_engine *e, const lattice_loan *loan)
+{
+    e->d = *loan->d;
+    e->pcp = loan->pcp;
+    e->borrowed = 1;
+}
+
+/* Collective: the block decomposition of setup's lattice on every rank, or
+ * the blocks of loan (su->borrow; the same grid on every rank). */
+static int engine_setup(lat_engine *e, const lat_setup *su, const lattice_loan *loan, sm_error *err)
 {
     e->p = su->p;
     e->seed = su->seed;
     memset(&e->de, 0, sizeof e->de);
     memset(&e->ms, 0, sizeof e->ms);
-    if (decomp_init(&e->d, lattice_comm(), &su->lat, 2, err)) return 1;   /* the same on every rank */
+    if (su->borrow) engine_borrow(e, loan);
+    else if (decomp_init(&e->d, lattice_comm(), &su->lat, 2, err)) return 1;   /* the same on every rank */
     e->t = tables_new();
     int ok = e->t != NULL, all;
     MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, lattice_comm());
@@ -224,7 +242,8 @@ int mpi_lattice_serve(void)
             MPI_Bcast(&su, (int)sizeof su, MPI_BYTE, 0, lattice_comm());
             omp_set_num_threads(su.threads);
             sm_error err;   /* rank 0 reports the same failure */
-            if (engine_setup(&e, &su, &err)) memset(&e, 0, sizeof e);
+            const lattice_loan loan = su.borrow ? cage_mpi_loan(cage) : (lattice_loan){NULL, {NULL, 0}};
+            if (engine_setup(&e, &su, &loan, &err)) memset(&e, 0, sizeof e);
             break;
         }
         case CMD_SCATTER: decomp_scatter(&e.d, none); break;
@@ -246,7 +265,7 @@ int mpi_lattice_serve(void)
             decomp_state_terms(&e.d, &bad, &t);
             break;
         }
-        case CMD_SNAPSHOT: snapshot_mpi_serve(&e.d, NULL, lattice_comm()); break;
+        case CMD_SNAPSHOT: snapshot_mpi_serve(&e.d, e.borrowed ? &e.pcp : NULL, lattice_comm()); break;
         case CMD_FREE: engine_free(&e); break;
         default:
             engine_free(&e);
@@ -266,6 +285,10 @@ void mpi_lattice_stop(int code)
 
 static lat_engine *engine_of(const sim_state *s) { return s->dyn_data; }
 
+/* Split over the ranks when it may: over the blocks a kind set aside lends
+ * (s->lent), which then hold the state (none of it is on rank 0), or
+ * blocks of its own, which take rank 0's state at the first sweep unless
+ * they set themselves up (lm_init_fields). */
 static int lm_init(sim_state *s, const sm_config *cfg, sm_error *err)
 {
     (void)cfg;
@@ -274,26 +297,32 @@ static int lm_init(sim_state *s, const sm_config *cfg, sm_error *err)
     s->dyn_data = e;
     e->p = s->p;
     e->seed = s->seed;
-    if (!mpi_session_claim_lattice()) {   /* alone: the OpenMP level sweep */
+    const lattice_loan *loan = s->lent;
+    if (!mpi_session_claim_lattice(MPI_ENGINE_LEVEL)) {   /* alone: the OpenMP level sweep */
         if ((e->t = tables_new())) return 0;
         free(e);
         s->dyn_data = NULL;
         return sm_fail(err, "out of memory for the level tables");
     }
-    const lat_setup su = {s->lat, s->p, s->seed, omp_get_max_threads()};
+    const lat_setup su = {s->lat, s->p, s->seed, omp_get_max_threads(), loan != NULL};
     command((lat_cmd){CMD_SETUP, 0, 0, 0}, 1);
     MPI_Bcast((void *)&su, (int)sizeof su, MPI_BYTE, 0, lattice_comm());
-    if (engine_setup(e, &su, err)) {
-        mpi_session_release_lattice();
+    if (engine_setup(e, &su, loan, err)) {
+        mpi_session_release_lattice(MPI_ENGINE_LEVEL);
         free(e);
         s->dyn_data = NULL;
         return 1;
     }
     e->split = 1;
+    if (loan) {
+        e->scattered = 1;
+        e->ahead = SIM_SYNC_FIELDS;
+    }
     /* for tests and for a first look at a new machine (docs/mpi.md) */
     if (getenv("SOFTMATRIX_MPI_VERBOSE"))
         fprintf(stderr, "softmatrix: level dynamics: %dx%d lattice split over %dx%d ranks, rank 0's "
-                "block %dx%d\n", s->lat.Lx, s->lat.Ly, e->d.px, e->d.py, e->d.b.nx, e->d.b.ny);
+                "block %dx%d%s\n", s->lat.Lx, s->lat.Ly, e->d.px, e->d.py, e->d.b.nx, e->d.b.ny,
+                loan ? " (lent)" : "");
     return 0;
 }
 
@@ -471,14 +500,15 @@ static int lm_snapshot(const sim_state *s, h5out *h, unsigned fields, int compre
     lat_engine *e = engine_of(s);
     /* Rank 0's arrays when the lattice is not split, and when the level
      * dynamics stands in for a kind with PCP fields (its equilibration of a
-     * cage run): the blocks hold no phase or z. */
-    if (!e->split || !e->scattered || s->st.phase) {
+     * cage run) on blocks of its own, which hold no phase or z. */
+    if (!e->split || !e->scattered || (s->st.phase && !e->borrowed)) {
         if (e->split && (e->ahead & SIM_SYNC_FIELDS)) engine_gather(e, s);
         return h5out_snapshot(h, fields, s->lat.Lx, s->lat.Ly, &s->st, s->step, compression, err);
     }
     command((lat_cmd){CMD_SNAPSHOT, 0, 0, 0}, 1);
     e->snapshots++;
-    return snapshot_mpi_write(&e->d, NULL, lattice_comm(), h, fields, compression, s->step, err);
+    return snapshot_mpi_write(&e->d, e->borrowed ? &e->pcp : NULL, lattice_comm(), h, fields, compression,
+                              s->step, err);
 }
 
 /* A split lattice's rank 0 holds its block (and nothing of the rest: the
@@ -487,7 +517,7 @@ static int lm_snapshot(const sim_state *s, h5out *h, unsigned fields, int compre
 static double lm_memory_share(const sm_config *cfg)
 {
     (void)cfg;
-    return 1.0 / mpi_session_lattice_ranks();
+    return 1.0 / mpi_session_lattice_ranks(MPI_ENGINE_LEVEL);
 }
 
 static int64_t lm_updates(const sim_state *s) { return s->lat.N; }
@@ -509,7 +539,7 @@ static void lm_free(sim_state *s)
     if (!e) return;
     if (e->split) {
         command((lat_cmd){CMD_FREE, 0, 0, 0}, 1);
-        mpi_session_release_lattice();
+        mpi_session_release_lattice(MPI_ENGINE_LEVEL);
         if (getenv("SOFTMATRIX_MPI_VERBOSE"))
             fprintf(stderr, "softmatrix: level dynamics: %lld split sweeps, %lld sums, %lld counts, "
                     "%lld gathers, %lld censuses, %lld snapshots, %lld block writes, %lld block reads\n",

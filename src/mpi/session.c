@@ -17,25 +17,25 @@ static mpi_session *the_session;
 
 const mpi_session *mpi_session_get(void) { return the_session; }
 
-int mpi_session_lattice_ranks(void)
+int mpi_session_lattice_ranks(unsigned engine)
 {
     const mpi_session *s = the_session;
     if (!s || s->lattice_size == 1 || s->lattice_rank != 0 || s->pid != (long)getpid() ||
-        omp_in_parallel() || s->lattice_busy)
+        omp_in_parallel() || (s->lattice_busy & engine))
         return 1;
     return s->lattice_size;
 }
 
-int mpi_session_claim_lattice(void)
+int mpi_session_claim_lattice(unsigned engine)
 {
-    if (mpi_session_lattice_ranks() == 1) return 0;
-    the_session->lattice_busy = 1;
+    if (mpi_session_lattice_ranks(engine) == 1) return 0;
+    the_session->lattice_busy |= engine;
     return 1;
 }
 
-void mpi_session_release_lattice(void)
+void mpi_session_release_lattice(unsigned engine)
 {
-    if (the_session) the_session->lattice_busy = 0;
+    if (the_session) the_session->lattice_busy &= ~engine;
 }
 
 void mpi_session_set_lattice_comm(MPI_Comm comm)
