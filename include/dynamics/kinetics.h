@@ -19,6 +19,9 @@
  * are 9 completion kinds; tau_i needs a completion of loop i + 1 after loop
  * i, so i runs over 0..7 (no loop follows level 8). */
 enum { KIN_NLOOPS = NLEVELS - 1, KIN_NTAU = NLEVELS - 2 };
+/* The soft-matrix footprint's radius: |dx| + |dy| <= KIN_SM_RADIUS
+ * (docs/model.md section 11), so an event reaches no farther along x or y. */
+enum { KIN_SM_RADIUS = 8 };
 
 typedef struct {
     int64_t completions[KIN_NLOOPS]; /* upward loop crossings, by the level reached */

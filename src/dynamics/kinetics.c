@@ -6,8 +6,6 @@
 #include <string.h>
 #include "dynamics/kinetics.h"
 
-enum { SM_RADIUS = 8 };
-
 static int wrap(int v, int L)
 {
     v %= L;
@@ -19,16 +17,16 @@ static int wrap(int v, int L)
  * a site is still one site of the footprint, so offsets are deduplicated. */
 static int build_footprint(kinetics *k, const lattice *lat, sm_error *err)
 {
-    const int cap = 2 * SM_RADIUS * SM_RADIUS + 2 * SM_RADIUS + 1;
+    const int cap = 2 * KIN_SM_RADIUS * KIN_SM_RADIUS + 2 * KIN_SM_RADIUS + 1;
     k->fp_dx = malloc(sizeof *k->fp_dx * (size_t)cap);
     k->fp_dy = malloc(sizeof *k->fp_dy * (size_t)cap);
     if (!k->fp_dx || !k->fp_dy) return sm_fail(err, "kinetics: out of memory");
     const int periodic = lat->boundary == BOUNDARY_PERIODIC;
     k->nfp = 0;
-    for (int dy = -SM_RADIUS; dy <= SM_RADIUS; dy++)
-        for (int dx = -SM_RADIUS; dx <= SM_RADIUS; dx++) {
+    for (int dy = -KIN_SM_RADIUS; dy <= KIN_SM_RADIUS; dy++)
+        for (int dx = -KIN_SM_RADIUS; dx <= KIN_SM_RADIUS; dx++) {
             const int r = abs(dx) + abs(dy);
-            if (r > SM_RADIUS || (r == SM_RADIUS && (dx == 0 || dy == 0))) continue;
+            if (r > KIN_SM_RADIUS || (r == KIN_SM_RADIUS && (dx == 0 || dy == 0))) continue;
             const int ox = periodic ? wrap(dx, lat->Lx) : dx;
             const int oy = periodic ? wrap(dy, lat->Ly) : dy;
             int dup = 0;

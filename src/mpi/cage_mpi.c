@@ -11,9 +11,9 @@
  * their edges; colour 0's edge sites, then the halo of level and sigma
  * starts and the interiors of colour 0 and 1 are updated while it travels,
  * then colour 1's edge sites (cage_block_interior says what reads no halo);
- * then the sweep's soft-matrix events: every rank's events (rare: arrivals
- * at level 8) go to every rank (MPI_Allgatherv), which adds to its own z
- * counts the part of each footprint inside its block, in the serial order
+ * then the sweep's soft-matrix events (rare: arrivals at level 8) go to
+ * the ranks whose blocks their footprints reach (mpi/cage_events.h), each
+ * of which adds to its own z counts the part inside its block, in the serial order
  * (colour 0's, then colour 1's, each by global index) as
  * kinetics_apply_jumps does. A bond across a block edge is computed by both
  * blocks from the same random numbers, each moving its own end.
@@ -34,6 +34,7 @@
 #include "dynamics/cage.h"
 #include "dynamics/cage_counts.h"
 #include "dynamics/dynamics.h"
+#include "mpi/cage_events.h"
 #include "mpi/census_mpi.h"
 #include "mpi/ckpt_mpi.h"
 #include "mpi/decomp.h"
@@ -61,9 +62,9 @@ typedef struct cage_part {
     int32_t *z;          /* nx x ny */
     int z_wide;          /* a count left the int16 range since the scatter */
     kinetics k;          /* the block's event buffers and the footprint */
-    int32_t *ev, *ev_all;   /* events (x, y, sign) of this rank, of all */
-    int64_t ev_cap, ev_all_cap;
-    int *counts, *displs;   /* per rank, for the Allgatherv */
+    int32_t *ev;         /* events (x, y, sign) of this block's sweep */
+    int64_t ev_cap;
+    event_routes routes; /* the ranks they reach, and those that reach it */
     cage_counts *rank_counts;   /* per rank, for the PCP counts */
     energy_terms de;     /* changes since the last SUMS */
     move_stats ms;
@@ -82,9 +83,7 @@ static void part_free(cage_part *e)
     free(e->stamp);
     free(e->z);
     free(e->ev);
-    free(e->ev_all);
-    free(e->counts);
-    free(e->displs);
+    event_routes_free(&e->routes);
     free(e->rank_counts);
     free(e);
 }
@@ -116,11 +115,9 @@ static cage_part *part_new(const cage_setup *su, sm_error *err)
     e->t = malloc(sizeof *e->t);
     e->stamp = malloc(sizeof *e->stamp * (size_t)block_cells(&e->d));
     e->z = calloc((size_t)lb->nx * (size_t)lb->ny, sizeof *e->z);
-    e->counts = calloc((size_t)ranks, sizeof *e->counts);
-    e->displs = calloc((size_t)ranks, sizeof *e->displs);
     e->rank_counts = calloc((size_t)ranks, sizeof *e->rank_counts);
-    ok = e->t && e->stamp && e->z && e->counts && e->displs && e->rank_counts &&
-         !kinetics_init_events(&e->k, &e->d.lat, lb->nx, lb->ny, &mine);
+    ok = e->t && e->stamp && e->z && e->rank_counts && !kinetics_init_events(&e->k, &e->d.lat, lb->nx, lb->ny, &mine) &&
+         !event_routes_init(&e->routes, &e->d, &mine);
     MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm());
     if (!all) {
         part_free(e);
@@ -176,25 +173,16 @@ static void take_events(cage_part *e, int colour, int *n_ev)
 }
 
 /* Collective: the soft-matrix events of a sweep's colour passes (n words at
- * e->ev) of every block to every rank, each applied to the part of its
- * footprint in this block. z is read only between sweeps, so both colours
- * travel together, once a sweep. */
+ * e->ev) to the blocks they reach (mpi/cage_events.h), and those that reach
+ * this block applied to the part of their footprints in it. z is read only
+ * between sweeps, so both colours travel together, once a sweep. */
 static void exchange_events(cage_part *e, int n)
 {
     const cage_block *b = &e->b;
-    const int32_t *ev = e->ev;
-    int ranks;
-    MPI_Comm_size(comm(), &ranks);
-    MPI_Allgather(&n, 1, MPI_INT, e->counts, 1, MPI_INT, comm());
-    int64_t total = 0;
-    for (int r = 0; r < ranks; r++) {
-        e->displs[r] = (int)total;
-        total += e->counts[r];
-    }
-    if (!total) return;
-    int32_t *all = room(&e->ev_all, &e->ev_all_cap, total);
-    MPI_Allgatherv(ev, n, MPI_INT32_T, all, e->counts, e->displs, MPI_INT32_T, comm());
-    /* the serial order: the same int32 saturation and int16 widening */
+    const int64_t total = event_routes_exchange(&e->routes, &e->d, e->ev, n);
+    int32_t *all = e->routes.in;
+    /* the serial order of the events that change this block's counts: the
+     * same int32 saturation and int16 widening as the whole lattice's */
     qsort(all, (size_t)(total / 3), 3 * sizeof *all, event_order);
     for (int64_t i = 0; i < total; i += 3)
         e->z_wide |= kinetics_apply_event_block(&e->k, b->lat, all[i], all[i + 1], all[i + 2], e->z,
