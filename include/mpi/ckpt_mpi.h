@@ -41,4 +41,27 @@ int ckpt_mpi_write(const decomp *d, MPI_Comm comm, int elem, const char *path, u
 int ckpt_mpi_read(const decomp *d, MPI_Comm comm, int elem, const char *path, uint64_t offset, void *values,
                   uint64_t *hash);
 
+/* How a kind's block turns into the packed values of its record io->rec
+ * (nx x ny, io->elem bytes each) and back; unpack returns the number of
+ * values out of range. */
+typedef struct {
+    void (*pack)(const void *part, const ckpt_mpi_io *io, void *values);
+    int64_t (*unpack)(void *part, const ckpt_mpi_io *io, const void *values);
+    void *part;
+} ckpt_mpi_block;
+
+/* What a block transfer tells rank 0: the record's sites checksum and the
+ * values out of range on all ranks. */
+typedef struct {
+    uint64_t hash;
+    int64_t invalid;
+} ckpt_mpi_result;
+
+/* Collective over comm: rank 0's *io (NULL elsewhere) to every rank, then
+ * each block's values of record io->rec written into or read from the file
+ * (ckpt_mpi_write, ckpt_mpi_read); 1 on every rank on failure, rank 0's
+ * *res (NULL elsewhere) filled. */
+int ckpt_mpi_move(const decomp *d, MPI_Comm comm, int write, const ckpt_mpi_io *io, const ckpt_mpi_block *b,
+                  ckpt_mpi_result *res);
+
 #endif

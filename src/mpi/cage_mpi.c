@@ -390,8 +390,9 @@ enum { REC_PHASE = 2, REC_Z = 3, REC_STAMP = 4, NREC = 5 };
 static const char *const RECORDS[NREC] = {"sim.level", "sim.sigma", "sim.phase", "sim.zjumps", "kin.stamp"};
 
 /* The block's values of record io->rec, row by row, at the record's width. */
-static void part_pack(const cage_part *e, const ckpt_mpi_io *io, void *values)
+static void part_pack(const void *part, const ckpt_mpi_io *io, void *values)
 {
+    const cage_part *e = part;
     const cage_block *b = &e->b;
     if (io->rec < REC_Z) {
         decomp_pack(&e->d, io->rec, values);
@@ -411,8 +412,9 @@ static void part_pack(const cage_part *e, const ckpt_mpi_io *io, void *values)
 
 /* The other way; returns the number of values out of range (a phase past
  * the cage, a stamp not before the checkpoint's step). */
-static int64_t part_unpack(cage_part *e, const ckpt_mpi_io *io, const void *values)
+static int64_t part_unpack(void *part, const ckpt_mpi_io *io, const void *values)
 {
+    cage_part *e = part;
     const cage_block *b = &e->b;
     int64_t bad = 0;
     if (io->rec < REC_Z) {
@@ -438,31 +440,12 @@ static int64_t part_unpack(cage_part *e, const ckpt_mpi_io *io, const void *valu
     return bad;
 }
 
-/* What a block transfer tells rank 0: the record's sites checksum and the
- * values out of range. */
-typedef struct {
-    uint64_t hash;
-    int64_t invalid;
-} io_result;
-
-/* Collective: rank 0's *io (NULL elsewhere) to every rank, then the blocks'
- * values of record io->rec written into or read from the file; 1 on every
- * rank on failure, rank 0's *res filled. */
-static int part_io(cage_part *e, int write, const ckpt_mpi_io *io, io_result *res)
+/* Collective: record io->rec of the blocks written into or read from the
+ * file (ckpt_mpi_move). */
+static int part_io(cage_part *e, int write, const ckpt_mpi_io *io, ckpt_mpi_result *res)
 {
-    ckpt_mpi_io mine;
-    ckpt_mpi_io_share(io, &mine, comm());
-    const level_block *b = &e->d.b;
-    void *values = malloc((size_t)b->nx * (size_t)b->ny * (size_t)mine.elem + 1);
-    if (values && write) part_pack(e, &mine, values);
-    uint64_t hash;
-    const int bad = write ? ckpt_mpi_write(&e->d, comm(), mine.elem, mine.path, mine.offset, values, &hash)
-                          : ckpt_mpi_read(&e->d, comm(), mine.elem, mine.path, mine.offset, values, &hash);
-    int64_t invalid = !bad && !write ? part_unpack(e, &mine, values) : 0, all = 0;
-    free(values);
-    MPI_Reduce(&invalid, &all, 1, MPI_INT64_T, MPI_SUM, 0, comm());
-    if (res) *res = (io_result){hash, all};
-    return bad;
+    const ckpt_mpi_block b = {part_pack, part_unpack, e};
+    return ckpt_mpi_move(&e->d, comm(), write, io, &b, res);
 }
 
 /* ---- ranks 1..P-1 ------------------------------------------------------ */
@@ -816,7 +799,7 @@ static void put_record(const sim_state *s, cage_mpi *m, ckpt_writer *w, int rec,
     snprintf(io.path, sizeof io.path, "%s", w->tmp);
     command(CMD_CAGE_CKPT_WRITE, 0, 0);
     m->block_writes++;
-    io_result res;
+    ckpt_mpi_result res;
     if (part_io(m->part, 1, &io, &res)) {
         ckpt_writer_fail(w, EIO);
         return;
@@ -832,7 +815,7 @@ static int get_record(const sim_state *s, cage_mpi *m, const ckpt_reader *r, con
     snprintf(io.path, sizeof io.path, "%s", r->path);
     command(CMD_CAGE_CKPT_READ, 0, 0);
     m->block_reads++;
-    io_result res;
+    ckpt_mpi_result res;
     if (part_io(m->part, 0, &io, &res)) return sm_fail(err, "%s: cannot read checkpoint record %s", r->path, RECORDS[f]);
     if (res.hash != rec->sites_hash) return ckpt_sites_damaged(r->path, rec, err);
     if (res.invalid && f == REC_STAMP)

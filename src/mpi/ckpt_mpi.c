@@ -102,3 +102,20 @@ int ckpt_mpi_read(const decomp *d, MPI_Comm comm, int elem, const char *path, ui
     *hash = sum_on_rank_0(ok ? block_part(d, elem, values) : 0, comm);
     return !ok;
 }
+
+int ckpt_mpi_move(const decomp *d, MPI_Comm comm, int write, const ckpt_mpi_io *io, const ckpt_mpi_block *b,
+                  ckpt_mpi_result *res)
+{
+    ckpt_mpi_io mine;
+    ckpt_mpi_io_share(io, &mine, comm);
+    void *values = malloc((size_t)d->b.nx * (size_t)d->b.ny * (size_t)mine.elem + 1);
+    if (values && write) b->pack(b->part, &mine, values);
+    uint64_t hash;
+    const int bad = write ? ckpt_mpi_write(d, comm, mine.elem, mine.path, mine.offset, values, &hash)
+                          : ckpt_mpi_read(d, comm, mine.elem, mine.path, mine.offset, values, &hash);
+    int64_t invalid = !bad && !write ? b->unpack(b->part, &mine, values) : 0, all = 0;
+    free(values);
+    MPI_Reduce(&invalid, &all, 1, MPI_INT64_T, MPI_SUM, 0, comm);
+    if (res) *res = (ckpt_mpi_result){hash, all};
+    return bad;
+}

@@ -196,22 +196,26 @@ static void engine_count(lat_engine *e, field_counts *c)
     if (c) *c = all;
 }
 
-/* Collective: rank 0's *io (NULL elsewhere) to every rank, then field
- * io->rec of the blocks written into or read from the file; 1 on every
- * rank on failure, and rank 0's *io gets the record's sites checksum in its
- * offset field. */
-static int engine_io(lat_engine *e, int write, ckpt_mpi_io *io)
+static void engine_pack(const void *part, const ckpt_mpi_io *io, void *values)
 {
-    ckpt_mpi_io mine;
-    ckpt_mpi_io_share(io, &mine, lattice_comm());
-    int8_t *values = malloc((size_t)e->d.b.nx * (size_t)e->d.b.ny + 1);
-    if (values && write) decomp_pack(&e->d, mine.rec, values);
-    uint64_t hash;
-    const int bad = write ? ckpt_mpi_write(&e->d, lattice_comm(), 1, mine.path, mine.offset, values, &hash)
-                          : ckpt_mpi_read(&e->d, lattice_comm(), 1, mine.path, mine.offset, values, &hash);
-    if (!bad && !write) decomp_unpack(&e->d, mine.rec, values);
-    free(values);
-    if (io) io->offset = hash;
+    decomp_pack(&((const lat_engine *)part)->d, io->rec, values);
+}
+
+/* Nothing out of range here: decomp_state_terms checks the whole state. */
+static int64_t engine_unpack(void *part, const ckpt_mpi_io *io, const void *values)
+{
+    decomp_unpack(&((lat_engine *)part)->d, io->rec, values);
+    return 0;
+}
+
+/* Collective: field io->rec of the blocks written into or read from the
+ * file (ckpt_mpi_move); rank 0's *hash gets the record's sites checksum. */
+static int engine_io(lat_engine *e, int write, const ckpt_mpi_io *io, uint64_t *hash)
+{
+    const ckpt_mpi_block b = {engine_pack, engine_unpack, e};
+    ckpt_mpi_result res;
+    const int bad = ckpt_mpi_move(&e->d, lattice_comm(), write, io, &b, &res);
+    if (hash) *hash = res.hash;
     return bad;
 }
 
@@ -257,7 +261,7 @@ int mpi_lattice_serve(void)
             break;
         }
         case CMD_CKPT_WRITE:
-        case CMD_CKPT_READ: engine_io(&e, c.op == CMD_CKPT_WRITE, NULL); break;
+        case CMD_CKPT_READ: engine_io(&e, c.op == CMD_CKPT_WRITE, NULL, NULL); break;
         case CMD_INIT: engine_init(&e, NULL); break;
         case CMD_TERMS: {
             int64_t bad;
@@ -435,11 +439,12 @@ static void lm_save_fields(const sim_state *s, ckpt_writer *w)
         snprintf(io.path, sizeof io.path, "%s", w->tmp);
         command((lat_cmd){CMD_CKPT_WRITE, 0, 0, 0}, 1);
         e->block_writes++;
-        if (engine_io(e, 1, &io)) {
+        uint64_t hash;
+        if (engine_io(e, 1, &io, &hash)) {
             ckpt_writer_fail(w, EIO);
             return;
         }
-        ckpt_put_sites_end(w, io.offset);
+        ckpt_put_sites_end(w, hash);
     }
 }
 
@@ -462,8 +467,10 @@ static int lm_restore_fields(sim_state *s, const ckpt_reader *r, sm_error *err)
         snprintf(io.path, sizeof io.path, "%s", r->path);
         command((lat_cmd){CMD_CKPT_READ, 0, 0, 0}, 1);
         e->block_reads++;
-        if (engine_io(e, 0, &io)) return sm_fail(err, "%s: cannot read checkpoint record %s", r->path, FIELD_RECORDS[f]);
-        if (io.offset != rec[f]->sites_hash) return ckpt_sites_damaged(r->path, rec[f], err);
+        uint64_t hash;
+        if (engine_io(e, 0, &io, &hash))
+            return sm_fail(err, "%s: cannot read checkpoint record %s", r->path, FIELD_RECORDS[f]);
+        if (hash != rec[f]->sites_hash) return ckpt_sites_damaged(r->path, rec[f], err);
     }
     int64_t bad;
     energy_terms t;
