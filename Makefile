@@ -28,7 +28,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HEADERS  := $(wildcard include/*/*.h)
 DEPFLAGS  = -MMD -MP -MF $(@:%=%.d)
 
-.PHONY: all deps run test unit bench clean help docs man install python-install mpi
+.PHONY: all deps run test unit bench clean help docs man install python-install mpi mpi-check
 
 all: $(BUILD)/softmatrix ## build build/softmatrix (the default)
 
@@ -69,9 +69,15 @@ MPI_CFLAGS  = $(filter-out -I/usr/include/hdf5/serial,$(CFLAGS)) -DSM_WITH_MPI -
 MPI_LDLIBS  = -L/usr/lib/x86_64-linux-gnu/hdf5/openmpi -lhdf5 -lcjson -lm
 MPI_OBJ    := $(patsubst src/%.c,$(MPI_BUILD)/obj/%.o,$(wildcard src/*/*.c) src/main.c)
 
-$(MPI_BUILD)/obj/%.o: src/%.c
+$(MPI_BUILD)/obj/%.o: src/%.c | mpi-check
 	@mkdir -p $(@D)
 	$(MPICC) $(MPI_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+# One line instead of a compiler's cascade when Open MPI or the parallel
+# HDF5 is missing (make deps installs both).
+mpi-check:
+	@command -v $(MPICC) >/dev/null || { echo "make mpi: $(MPICC) not found: the MPI build needs Open MPI (make deps installs libopenmpi-dev and openmpi-bin; docs/mpi.md)" >&2; exit 1; }
+	@test -f /usr/include/hdf5/openmpi/hdf5.h || { echo "make mpi: /usr/include/hdf5/openmpi/hdf5.h not found: the MPI build needs the parallel HDF5 (make deps installs libhdf5-openmpi-dev; docs/mpi.md)" >&2; exit 1; }
 
 $(BUILD)/softmatrix-mpi: $(MPI_OBJ)
 	$(MPICC) $(MPI_CFLAGS) $^ -o $@ $(MPI_LDLIBS)

@@ -246,6 +246,17 @@ def test_bad_input_one_line_from_rank_0(mpi_bin, tmp_path, args, code, needle):
     assert not (tmp_path / "out" / "index.h5").exists()
 
 
+def test_mpi_build_without_open_mpi_says_so_in_one_line(tmp_path):
+    """make mpi where mpicc is missing: one line naming it and what installs
+    it, a non-zero exit, nothing built."""
+    p = subprocess.run(["make", "--no-print-directory", "mpi", "MPICC=no-such-mpicc", f"BUILD={tmp_path / 'b'}"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert p.returncode != 0
+    lines = [l for l in p.stderr.splitlines() if l.startswith("make mpi:")]
+    assert len(lines) == 1 and "no-such-mpicc not found" in lines[0] and "make deps" in lines[0], p.stderr
+    assert not (tmp_path / "b").exists()
+
+
 def test_sweep_index_locked_releases_workers(mpi_bin, tmp_path):
     """rank 0 fails after the workers are waiting (index busy): all leave."""
     cfg = sweep_config(tmp_path, tmp_path / "out")
