@@ -1,4 +1,4 @@
-/* The soft-matrix events of a split cage sweep (mpi/cage_mpi.c) go to the
+/* The soft-matrix events of a split cage sweep (mpi/cage_part.c) go to the
  * ranks whose blocks their footprints reach, and to no other: a footprint
  * lies within KIN_SM_RADIUS of its site along x and along y, so a block at
  * least that many sites a side hears from its (up to 8) grid neighbours

@@ -1,28 +1,12 @@
 /* The cage dynamics of one lattice split over MPI ranks (docs/mpi.md). In
  * the MPI build the registry's "cage" kind is DYNAMICS_CAGE_MPI: on rank 0
- * of several it splits the lattice into the level dynamics' blocks
- * (mpi/decomp.h, with the phase field) and has every rank sweep its own
- * with cage_block_bonds and cage_block_colour, the one definition of every
- * move; elsewhere it is the OpenMP cage dynamics. Either way the result is
- * bitwise that of the OpenMP binary.
+ * of several it splits the lattice into blocks (mpi/cage_part.h) and
+ * commands every rank to sweep its own; elsewhere it is the OpenMP cage
+ * dynamics. Either way the result is bitwise that of the OpenMP binary.
  *
- * A sweep on every rank: the halo of phase, sigma and level starts, the
- * interiors of the three bond passes are updated while it travels, then
- * their edges; colour 0's edge sites, then the halo of level and sigma
- * starts and the interiors of colour 0 and 1 are updated while it travels,
- * then colour 1's edge sites (cage_block_interior says what reads no halo);
- * then the sweep's soft-matrix events (rare: arrivals at level 8) go to
- * the ranks whose blocks their footprints reach (mpi/cage_events.h), each
- * of which adds to its own z counts the part inside its block, in the serial order
- * (colour 0's, then colour 1's, each by global index) as
- * kinetics_apply_jumps does. A bond across a block edge is computed by both
- * blocks from the same random numbers, each moving its own end.
- *
- * Each block keeps its kinetic stamps (uint32) and its z counts (int32,
- * exact; whether the OpenMP run's int16 counts would have been widened is
- * kept as a flag) between sweeps. Rank 0 keeps the global kinetic
- * counters: SUMS adds every rank's energy changes, move counts and kinetic
- * counters into them. The blocks set up, count, write and read the state
+ * Rank 0 keeps the cage dynamics' tables and its global kinetic counters:
+ * SUMS adds every rank's energy changes, move counts and kinetic counters
+ * into them. The blocks set up, count, write and read the state
  * themselves; GATHER (sim_sync) brings level, sigma, phase, stamps and z
  * counts into a copy on rank 0 only for what still reads it there. The
  * level dynamics' equilibrations sweep these blocks, lent (lattice_loan). */
@@ -31,469 +15,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "dynamics/cage.h"
-#include "dynamics/cage_counts.h"
-#include "dynamics/dynamics.h"
-#include "mpi/cage_events.h"
+#include "mpi/cage_part.h"
 #include "mpi/census_mpi.h"
-#include "mpi/ckpt_mpi.h"
-#include "mpi/decomp.h"
-#include "mpi/lattice_cmd.h"
 #include "mpi/session.h"
 #include "mpi/snapshot_mpi.h"
 
 extern const dynamics_ops DYNAMICS_CAGE;
 
-typedef struct {
-    lattice lat;
-    model_params p;
-    uint64_t seed;
-    int threads;
-} cage_setup;
-
-/* One rank's part of the split lattice. */
-typedef struct cage_part {
-    decomp d;            /* level, sigma, phase with halo */
-    cage_block b;        /* the block as the kernel reads it */
-    cage_tables *t;
-    model_params p;
-    uint64_t seed;
-    uint32_t *stamp;     /* with halo, as the fields (the halo unused) */
-    int32_t *z;          /* nx x ny */
-    int z_wide;          /* a count left the int16 range since the scatter */
-    kinetics k;          /* the block's event buffers and the footprint */
-    int32_t *ev;         /* events (x, y, sign) of this block's sweep */
-    int64_t ev_cap;
-    event_routes routes; /* the ranks they reach, and those that reach it */
-    cage_counts *rank_counts;   /* per rank, for the PCP counts */
-    energy_terms de;     /* changes since the last SUMS */
-    move_stats ms;
-    kin_counters kc;
-} cage_part;
-
 static MPI_Comm comm(void) { return mpi_lattice_comm(); }
-
-static void part_free(cage_part *e)
-{
-    if (!e) return;
-    e->k.stamp32 = NULL;   /* the part's own, below */
-    kinetics_free(&e->k);
-    decomp_free(&e->d);
-    free(e->t);
-    free(e->stamp);
-    free(e->z);
-    free(e->ev);
-    event_routes_free(&e->routes);
-    free(e->rank_counts);
-    free(e);
-}
-
-static int64_t block_cells(const decomp *d) { return (int64_t)d->b.stride * (d->b.ny + 2); }
-
-/* Collective: the block decomposition of su's lattice and this rank's part;
- * NULL (the same message on every rank) when it cannot be made. */
-static cage_part *part_new(const cage_setup *su, sm_error *err)
-{
-    cage_part *e = calloc(1, sizeof *e);
-    int ok = e != NULL, all;
-    MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, comm());
-    if (!ok) {
-        free(e);
-        sm_fail(err, "out of memory for the cage dynamics' block");
-        return NULL;
-    }
-    e->p = su->p;
-    e->seed = su->seed;
-    if (decomp_init(&e->d, comm(), &su->lat, 3, err)) {   /* the same on every rank */
-        free(e);
-        return NULL;
-    }
-    const level_block *lb = &e->d.b;
-    int ranks;
-    MPI_Comm_size(comm(), &ranks);
-    sm_error mine;
-    e->t = malloc(sizeof *e->t);
-    e->stamp = malloc(sizeof *e->stamp * (size_t)block_cells(&e->d));
-    e->z = calloc((size_t)lb->nx * (size_t)lb->ny, sizeof *e->z);
-    e->rank_counts = calloc((size_t)ranks, sizeof *e->rank_counts);
-    ok = e->t && e->stamp && e->z && e->rank_counts && !kinetics_init_events(&e->k, &e->d.lat, lb->nx, lb->ny, &mine) &&
-         !event_routes_init(&e->routes, &e->d, &mine);
-    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm());
-    if (!all) {
-        part_free(e);
-        sm_fail(err, "out of memory for the cage dynamics' block");
-        return NULL;
-    }
-    e->t->T = -1.0;
-    e->k.stamp32 = e->stamp + lb->stride + 1;
-    e->b = (cage_block){lb->level, lb->sigma, (uint8_t *)e->d.store[2] + lb->stride + 1, &e->k,
-                        lb->stride, lb->gx0, lb->gy0, lb->nx, lb->ny, &e->d.lat};
-    return e;
-}
-
-/* Room for n int32 in *buf (no shrinking); exits when out of memory, as a
- * sweep cannot report an error. */
-static int32_t *room(int32_t **buf, int64_t *cap, int64_t n)
-{
-    if (n <= *cap) return *buf;
-    int32_t *grown = realloc(*buf, sizeof *grown * (size_t)n);
-    if (!grown) {
-        fprintf(stderr, "softmatrix: out of memory for %lld soft-matrix events\n", (long long)n / 3);
-        MPI_Abort(comm(), SM_EXIT_RUNTIME);
-    }
-    *cap = n;
-    return *buf = grown;
-}
-
-/* The serial order of the events of a sweep: colour 0's, then colour 1's
- * (a site's colour is the parity of gx + gy), each row by row. */
-static int event_order(const void *pa, const void *pb)
-{
-    const int32_t *a = pa, *b = pb;
-    const int ca = (a[0] + a[1]) & 1, cb = (b[0] + b[1]) & 1;
-    if (ca != cb) return ca - cb;
-    return a[1] != b[1] ? (a[1] > b[1]) - (a[1] < b[1]) : (a[0] > b[0]) - (a[0] < b[0]);
-}
-
-/* Colour pass `colour`'s soft-matrix events of this block, in global
- * coordinates, appended to the sweep's *n_ev words at e->ev (the buffers
- * hold one colour at a time). */
-static void take_events(cage_part *e, int colour, int *n_ev)
-{
-    const cage_block *b = &e->b;
-    const int n = (int)(3 * kinetics_event_count(&e->k, b->ny));
-    if (!n) return;
-    int32_t *ev = room(&e->ev, &e->ev_cap, *n_ev + n) + *n_ev;
-    kinetics_take_events(&e->k, b->ny, (colour + b->gx0 + b->gy0) & 1, ev);
-    for (int i = 0; i < n; i += 3) {
-        ev[i] += b->gx0;
-        ev[i + 1] += b->gy0;
-    }
-    *n_ev += n;
-}
-
-/* Collective: the soft-matrix events of a sweep's colour passes (n words at
- * e->ev) to the blocks they reach (mpi/cage_events.h), and those that reach
- * this block applied to the part of their footprints in it. z is read only
- * between sweeps, so both colours travel together, once a sweep. */
-static void exchange_events(cage_part *e, int n)
-{
-    const cage_block *b = &e->b;
-    const int64_t total = event_routes_exchange(&e->routes, &e->d, e->ev, n);
-    int32_t *all = e->routes.in;
-    /* the serial order of the events that change this block's counts: the
-     * same int32 saturation and int16 widening as the whole lattice's */
-    qsort(all, (size_t)(total / 3), 3 * sizeof *all, event_order);
-    for (int64_t i = 0; i < total; i += 3)
-        e->z_wide |= kinetics_apply_event_block(&e->k, b->lat, all[i], all[i + 1], all[i + 2], e->z,
-                                                b->gx0, b->gy0, b->nx, b->ny);
-}
-
-/* Collective: the halos of fields (DECOMP_*). */
-static void halo(cage_part *e, unsigned fields)
-{
-    MPI_Request rq[DECOMP_MAX_REQUESTS];
-    decomp_halo_end(decomp_halo_begin(&e->d, fields, rq), rq);
-}
-
-/* Colour pass `colour` of the block's edge (edges) or of its interior. */
-static void colour_part(cage_part *e, int colour, int edges, uint64_t step)
-{
-    const cage_rect in = cage_block_interior(&e->b, CAGE_PASS_COLOUR);
-    cage_rect part[4];
-    const int n = edges ? cage_block_edges(&e->b, in, part) : 1;
-    if (!edges) part[0] = in;
-    for (int i = 0; i < n; i++)
-        cage_block_colour_part(&e->b, colour, part[i], &e->p, e->t, e->seed, step, &e->de, &e->ms, &e->kc);
-}
-
-/* The three bond passes: their interiors while the halo's n requests rq
- * travel, then their edges. */
-static void bonds_around_halo(cage_part *e, uint64_t step, int n, MPI_Request rq[])
-{
-    for (int cls = 0; cls < 4; cls += cls == 0 ? 2 : 1)
-        cage_block_bonds_part(&e->b, cls, cage_block_interior(&e->b, cls), e->seed, step, &e->ms);
-    decomp_halo_end(n, rq);
-    for (int cls = 0; cls < 4; cls += cls == 0 ? 2 : 1) {
-        cage_rect edge[4];
-        const int ne = cage_block_edges(&e->b, cage_block_interior(&e->b, cls), edge);
-        for (int i = 0; i < ne; i++) cage_block_bonds_part(&e->b, cls, edge[i], e->seed, step, &e->ms);
-    }
-}
-
-/* Collective: one cage sweep of every block, its sums added to the part's.
- * Two halo exchanges, each travelling while the block's interior is
- * updated: phase, sigma and level at the start serve the bond passes and
- * colour 0 (cage_block_bonds); colour 0's edge sites, updated first, are
- * sent while the interiors of colour 0 and 1 are, for colour 1's edge. */
-static void part_sweep(cage_part *e, uint64_t step, double T)
-{
-    if (e->t->T != T) cage_tables_build(e->t, &e->p, T);
-    MPI_Request rq[DECOMP_MAX_REQUESTS];
-    int n = decomp_halo_begin(&e->d, DECOMP_PHASE | DECOMP_SIGMA | DECOMP_LEVEL, rq);
-    bonds_around_halo(e, step, n, rq);
-    int n_ev = 0;
-    colour_part(e, 0, 1, step);
-    n = decomp_halo_begin(&e->d, DECOMP_LEVEL | DECOMP_SIGMA, rq);
-    colour_part(e, 0, 0, step);
-    take_events(e, 0, &n_ev);
-    colour_part(e, 1, 0, step);
-    decomp_halo_end(n, rq);
-    colour_part(e, 1, 1, step);
-    take_events(e, 1, &n_ev);
-    exchange_events(e, n_ev);
-}
-
-/* The integers SUMS adds over ranks: energy, moves, kinetic counters. */
-enum { SUM_WORDS = 4 + 2 * MOVES_MAX + sizeof(kin_counters) / sizeof(int64_t) };
-enum { WIDE_WORD = SUM_WORDS };   /* after them: ranks whose z counts left int16 */
-
-/* Collective: every rank's changes since the last SUMS, added into rank 0's
- * *de, *ms and *kc (NULL elsewhere); *wide (rank 0) set when a block's z
- * counts have left the int16 range since the scatter. */
-static void part_sums(cage_part *e, energy_terms *de, move_stats *ms, kin_counters *kc, int *wide)
-{
-    int64_t mine[SUM_WORDS + 1], all[SUM_WORDS + 1];
-    memcpy(mine, &e->de, sizeof e->de);
-    memcpy(mine + 4, e->ms.proposed, sizeof e->ms.proposed);
-    memcpy(mine + 4 + MOVES_MAX, e->ms.accepted, sizeof e->ms.accepted);
-    memcpy(mine + 4 + 2 * MOVES_MAX, &e->kc, sizeof e->kc);
-    mine[WIDE_WORD] = e->z_wide;
-    MPI_Reduce(mine, all, SUM_WORDS + 1, MPI_INT64_T, MPI_SUM, 0, comm());
-    memset(&e->de, 0, sizeof e->de);
-    memset(&e->ms, 0, sizeof e->ms);
-    memset(&e->kc, 0, sizeof e->kc);
-    if (!de) return;   /* not rank 0 */
-    *wide |= all[WIDE_WORD] > 0;
-    int64_t had[SUM_WORDS];
-    memcpy(had, de, sizeof *de);
-    memcpy(had + 4, ms->proposed, sizeof ms->proposed);
-    memcpy(had + 4 + MOVES_MAX, ms->accepted, sizeof ms->accepted);
-    memcpy(had + 4 + 2 * MOVES_MAX, kc, sizeof *kc);
-    /* unsigned: the uint64 tau_sumsq wraps as the OpenMP sum does */
-    for (int i = 0; i < SUM_WORDS; i++) had[i] = (int64_t)((uint64_t)had[i] + (uint64_t)all[i]);
-    memcpy(de, had, sizeof *de);
-    memcpy(ms->proposed, had + 4, sizeof ms->proposed);
-    memcpy(ms->accepted, had + 4 + MOVES_MAX, sizeof ms->accepted);
-    memcpy(kc, had + 4 + 2 * MOVES_MAX, sizeof *kc);
-}
-
-/* Collective: the field counts of every block into rank 0's *c. */
-static void part_count(cage_part *e, field_counts *c)
-{
-    const level_block *b = &e->d.b;
-    field_counts mine = {{0}, 0}, all;
-    field_counts_block(b->level, b->sigma, b->stride, b->nx, b->ny, (b->gx0 + b->gy0) & 1, &mine);
-    MPI_Reduce(&mine, &all, NLEVELS + 1, MPI_INT64_T, MPI_SUM, 0, comm());
-    if (c) *c = all;
-}
-
-/* Collective: the PCP field counts of every block, added into rank 0's *c
- * (NULL elsewhere). The bonds of a block's last row and column read the
- * halo, which the sweep's last passes have left behind for phase. */
-static void part_pcp_count(cage_part *e, cage_counts *c)
-{
-    halo(e, DECOMP_PHASE | DECOMP_SIGMA);
-    cage_counts mine = {0, 0, 0, 0};
-    cage_counts_block(&e->b, e->z, &mine);
-    MPI_Gather(&mine, (int)sizeof mine, MPI_BYTE, e->rank_counts, (int)sizeof mine, MPI_BYTE, 0, comm());
-    if (!c) return;
-    int ranks;
-    MPI_Comm_size(comm(), &ranks);
-    *c = (cage_counts){0, 0, 0, 0};
-    for (int r = 0; r < ranks; r++) cage_counts_add(c, &e->rank_counts[r]);
-}
-
-/* Collective: rank 0's state s (NULL elsewhere) to the blocks: fields,
- * stamps, z counts; words is N words of scratch on rank 0. */
-static void part_scatter(cage_part *e, const sim_state *s, uint32_t *words)
-{
-    int8_t *const none[3] = {NULL, NULL, NULL};
-    int8_t *const global[3] = {s ? s->st.level : NULL, s ? s->st.sigma : NULL,
-                               s ? (int8_t *)s->st.phase : NULL};
-    decomp_scatter(&e->d, s ? global : none);
-    const int64_t N = s ? s->lat.N : 0;
-    for (int64_t a = 0; a < N; a++) words[a] = kinetics_stamp(s->kin, a);
-    decomp_scatter_words(&e->d, e->k.stamp32, e->b.stride, words);
-    for (int64_t a = 0; a < N; a++) words[a] = (uint32_t)model_zjumps(&s->st, a);
-    decomp_scatter_words(&e->d, (uint32_t *)e->z, e->b.nx, words);
-    e->z_wide = 0;
-}
-
-/* Collective: the blocks back into rank 0's state s (NULL elsewhere); the
- * z counts widened where the OpenMP run's would have been (wide: rank 0
- * knows they were, from a checkpoint). Exits when out of memory for that,
- * as kinetics_apply_jumps does. */
-static void part_gather(cage_part *e, sim_state *s, uint32_t *words, int wide0)
-{
-    int8_t *const none[3] = {NULL, NULL, NULL};
-    int8_t *const global[3] = {s ? s->st.level : NULL, s ? s->st.sigma : NULL,
-                               s ? (int8_t *)s->st.phase : NULL};
-    decomp_gather(&e->d, s ? global : none);
-    int wide;
-    MPI_Reduce(&e->z_wide, &wide, 1, MPI_INT, MPI_MAX, 0, comm());
-    wide |= wide0;
-    decomp_gather_words(&e->d, e->k.stamp32, e->b.stride, words);
-    const int64_t N = s ? s->lat.N : 0;
-    for (int64_t a = 0; a < N; a++) kinetics_set_stamp(s->kin, a, words[a]);
-    decomp_gather_words(&e->d, (const uint32_t *)e->z, e->b.nx, words);
-    if (!s) return;
-    if (wide && s->st.zjumps && model_state_widen_z(&s->st)) {
-        fprintf(stderr, "softmatrix: out of memory widening the z jump counts of %lld sites to 32 bits\n",
-                (long long)N);
-        MPI_Abort(comm(), SM_EXIT_RUNTIME);
-    }
-    for (int64_t a = 0; a < N; a++) {
-        if (s->st.zjumps) s->st.zjumps[a] = (int16_t)(int32_t)words[a];
-        else s->st.zjumps_wide[a] = (int32_t)words[a];
-    }
-}
-
-/* Collective: rank 0's *fi (NULL elsewhere) to every rank, and each block
- * set to the initial state: level and sigma by the serial rule per site,
- * phase 0, no stamps, no jumps. */
-static void part_init(cage_part *e, const field_init *fi)
-{
-    decomp_init_fields(&e->d, comm(), fi, e->seed);
-    const cage_block *b = &e->b;
-    for (int y = 0; y < b->ny; y++)
-        for (int x = 0; x < b->nx; x++) {
-            const int64_t a = (int64_t)y * b->stride + x;
-            b->phase[a] = 0;
-            e->k.stamp32[a] = KIN_NO_STAMP;
-            e->z[(int64_t)y * b->nx + x] = 0;
-        }
-    e->z_wide = 0;
-}
-
-/* Each block as the level dynamics hands a lattice back at step
- * (sim_level_swap_out): phases drawn afresh, no stamps; the z counts stay. */
-static void part_restart(cage_part *e, int64_t step)
-{
-    const cage_block *b = &e->b;
-    for (int y = 0; y < b->ny; y++)
-        for (int x = 0; x < b->nx; x++) {
-            const int64_t a = (int64_t)y * b->stride + x;
-            b->phase[a] = sim_fresh_phase(e->seed, step, (int64_t)(b->gy0 + y) * b->lat->Lx + b->gx0 + x);
-            e->k.stamp32[a] = KIN_NO_STAMP;
-        }
-}
-
-lattice_loan cage_mpi_loan(cage_part *e)
-{
-    return (lattice_loan){&e->d, {e->z, model_n_z(&e->p)}};
-}
-
-/* The site records of a cage run, numbered as ckpt_mpi_io.rec: the
- * decomposition's three fields, then the z counts and the stamps. */
-enum { REC_PHASE = 2, REC_Z = 3, REC_STAMP = 4, NREC = 5 };
-static const char *const RECORDS[NREC] = {"sim.level", "sim.sigma", "sim.phase", "sim.zjumps", "kin.stamp"};
-
-/* The block's values of record io->rec, row by row, at the record's width. */
-static void part_pack(const void *part, const ckpt_mpi_io *io, void *values)
-{
-    const cage_part *e = part;
-    const cage_block *b = &e->b;
-    if (io->rec < REC_Z) {
-        decomp_pack(&e->d, io->rec, values);
-        return;
-    }
-    int16_t *v16 = values;
-    uint32_t *v32 = values;
-    for (int y = 0; y < b->ny; y++)
-        for (int x = 0; x < b->nx; x++) {
-            const int64_t i = (int64_t)y * b->nx + x;
-            const uint32_t v = io->rec == REC_Z ? (uint32_t)e->z[i] : e->k.stamp32[(int64_t)y * b->stride + x];
-            if (io->elem == 4) v32[i] = v;
-            else if (io->rec == REC_Z) v16[i] = (int16_t)(int32_t)v;
-            else v16[i] = (int16_t)(v == KIN_NO_STAMP ? 0xFFFF : v);
-        }
-}
-
-/* The other way; returns the number of values out of range (a phase past
- * the cage, a stamp not before the checkpoint's step). */
-static int64_t part_unpack(void *part, const ckpt_mpi_io *io, const void *values)
-{
-    cage_part *e = part;
-    const cage_block *b = &e->b;
-    int64_t bad = 0;
-    if (io->rec < REC_Z) {
-        decomp_unpack(&e->d, io->rec, values);
-        for (int y = 0; y < b->ny && io->rec == REC_PHASE; y++)
-            for (int x = 0; x < b->nx; x++) bad += b->phase[(int64_t)y * b->stride + x] >= NPHASE;
-        return bad;
-    }
-    const int16_t *v16 = values;
-    const uint32_t *v32 = values;
-    for (int y = 0; y < b->ny; y++)
-        for (int x = 0; x < b->nx; x++) {
-            const int64_t i = (int64_t)y * b->nx + x;
-            if (io->rec == REC_Z) {
-                e->z[i] = io->elem == 4 ? (int32_t)v32[i] : v16[i];
-                continue;
-            }
-            const uint32_t v = io->elem == 4 ? v32[i] : (uint16_t)v16[i] == 0xFFFF ? KIN_NO_STAMP : (uint16_t)v16[i];
-            e->k.stamp32[(int64_t)y * b->stride + x] = v;
-            bad += v != KIN_NO_STAMP && v >= (uint64_t)io->step;
-        }
-    if (io->rec == REC_Z) e->z_wide = 0;
-    return bad;
-}
-
-/* Collective: record io->rec of the blocks written into or read from the
- * file (ckpt_mpi_move). */
-static int part_io(cage_part *e, int write, const ckpt_mpi_io *io, ckpt_mpi_result *res)
-{
-    const ckpt_mpi_block b = {part_pack, part_unpack, e};
-    return ckpt_mpi_move(&e->d, comm(), write, io, &b, res);
-}
-
-/* ---- ranks 1..P-1 ------------------------------------------------------ */
-
-void cage_mpi_serve(cage_part **e, const lat_cmd *c)
-{
-    switch (c->op) {
-    case CMD_CAGE_SETUP: {
-        cage_setup su;
-        MPI_Bcast(&su, (int)sizeof su, MPI_BYTE, 0, comm());
-        omp_set_num_threads(su.threads);
-        sm_error err;   /* rank 0 reports the same failure */
-        *e = part_new(&su, &err);
-        break;
-    }
-    case CMD_CAGE_SCATTER: part_scatter(*e, NULL, NULL); break;
-    case CMD_CAGE_SWEEP: part_sweep(*e, (uint64_t)c->step, c->T); break;
-    case CMD_CAGE_SUMS: part_sums(*e, NULL, NULL, NULL, NULL); break;
-    case CMD_CAGE_GATHER: part_gather(*e, NULL, NULL, 0); break;
-    case CMD_CAGE_COUNT: part_count(*e, NULL); break;
-    case CMD_CAGE_PCP_COUNT: part_pcp_count(*e, NULL); break;
-    case CMD_CAGE_CKPT_WRITE:
-    case CMD_CAGE_CKPT_READ: part_io(*e, c->op == CMD_CAGE_CKPT_WRITE, NULL, NULL); break;
-    case CMD_CAGE_INIT: part_init(*e, NULL); break;
-    case CMD_CAGE_RESTART: part_restart(*e, c->step); break;
-    case CMD_CAGE_TERMS: {
-        int64_t bad;
-        energy_terms t;
-        decomp_state_terms(&(*e)->d, &bad, &t);
-        break;
-    }
-    case CMD_CAGE_SNAPSHOT: {
-        const snapshot_pcp pcp = {(*e)->z, model_n_z(&(*e)->p)};
-        snapshot_mpi_serve(&(*e)->d, &pcp, comm());
-        break;
-    }
-    case CMD_CAGE_CENSUS: {
-        sm_error err;   /* rank 0 reports the same failure */
-        census_mpi_take(&(*e)->d, NULL, &err);
-        break;
-    }
-    default:
-        part_free(*e);
-        *e = NULL;
-    }
-}
-
-/* ---- rank 0: the dynamics kind ------------------------------------------ */
 
 /* Rank 0's data: the OpenMP cage dynamics' own (its tables, the global
  * kinetics, its checkpoint records), and the part when split. */
@@ -534,7 +63,7 @@ static int split_claimed(sim_state *s, cage_mpi *m, sm_error *err)
     const cage_setup su = {s->lat, s->p, s->seed, omp_get_max_threads()};
     command(CMD_CAGE_SETUP, 0, 0);
     MPI_Bcast((void *)&su, (int)sizeof su, MPI_BYTE, 0, comm());
-    m->part = part_new(&su, err);
+    m->part = cage_part_new(&su, err);
     if (!m->part) {
         mpi_session_release_lattice(MPI_ENGINE_CAGE);
         return 1;
@@ -551,7 +80,7 @@ static void unsplit(cage_mpi *m)
 {
     if (!m->part) return;
     command(CMD_CAGE_FREE, 0, 0);
-    part_free(m->part);
+    cage_part_free(m->part);
     m->part = NULL;
     mpi_session_release_lattice(MPI_ENGINE_CAGE);
 }
@@ -620,7 +149,7 @@ static int cm_init_fields(sim_state *s, const sm_config *cfg)
     if (!m->part) return 0;
     const field_init fi = field_init_of(cfg);
     command(CMD_CAGE_INIT, 0, 0);
-    part_init(m->part, &fi);
+    cage_part_init(m->part, &fi);
     int64_t bad;
     command(CMD_CAGE_TERMS, 0, 0);
     decomp_state_terms(&m->part->d, &bad, &s->e);
@@ -650,7 +179,7 @@ static void scatter(sim_state *s, cage_mpi *m)
     if (m->scattered) return;
     uint32_t *w = scratch(s);
     command(CMD_CAGE_SCATTER, 0, 0);
-    part_scatter(m->part, s, w);
+    cage_part_scatter(m->part, s, w);
     free(w);
     m->scattered = 1;
 }
@@ -666,7 +195,7 @@ static void cm_sweep(sim_state *s)
     kinetics_before_sweep(s->kin, s->lat.N, (uint64_t)s->step);
     scatter(s, m);
     command(CMD_CAGE_SWEEP, s->step, s->T);
-    part_sweep(m->part, (uint64_t)s->step, s->T);
+    cage_part_sweep(m->part, (uint64_t)s->step, s->T);
     m->sweeps++;
     m->ahead = SIM_SYNC_SUMS | SIM_SYNC_FIELDS;
 }
@@ -676,7 +205,7 @@ static void gather(sim_state *s, cage_mpi *m)
     global_state(s);
     uint32_t *w = scratch(s);
     command(CMD_CAGE_GATHER, 0, 0);
-    part_gather(m->part, s, w, m->z_wide);
+    cage_part_gather(m->part, s, w, m->z_wide);
     free(w);
     m->ahead &= ~SIM_SYNC_FIELDS;
     m->gathers++;
@@ -687,7 +216,7 @@ static void cm_sync(sim_state *s, int what)
     cage_mpi *m = mpi_of(s);
     if (m->ahead & SIM_SYNC_SUMS) {
         command(CMD_CAGE_SUMS, 0, 0);
-        part_sums(m->part, &s->e, &s->moves, &s->kin->c, &m->z_wide);
+        cage_part_sums(m->part, &s->e, &s->moves, &s->kin->c, &m->z_wide);
         m->ahead &= ~SIM_SYNC_SUMS;
         m->sums++;
     }
@@ -732,7 +261,7 @@ static void cm_field_counts(const sim_state *s, field_counts *c)
         return;
     }
     command(CMD_CAGE_COUNT, 0, 0);
-    part_count(m->part, c);
+    cage_part_count(m->part, c);
     m->counts++;
 }
 
@@ -744,7 +273,7 @@ static void cm_cage_counts(const sim_state *s, cage_counts *c)
         return;
     }
     command(CMD_CAGE_PCP_COUNT, 0, 0);
-    part_pcp_count(m->part, c);
+    cage_part_pcp_count(m->part, c);
     m->counts++;
 }
 
@@ -769,12 +298,12 @@ static void cm_set_aside(sim_state *s, int aside)
     m->ahead |= SIM_SYNC_FIELDS;
 }
 
-/* The blocks as the level dynamics hands them back (part_restart). */
+/* The blocks as the level dynamics hands them back (cage_part_restart). */
 static void cm_restart_pcp(sim_state *s)
 {
     cage_mpi *m = mpi_of(s);
     command(CMD_CAGE_RESTART, s->step, 0);
-    part_restart(m->part, s->step);
+    cage_part_restart(m->part, s->step);
 }
 
 /* s as the OpenMP cage dynamics keeps it, for the ops that only read it. */
@@ -795,12 +324,12 @@ static int64_t cm_updates(const sim_state *s)
 static void put_record(const sim_state *s, cage_mpi *m, ckpt_writer *w, int rec, int elem)
 {
     ckpt_mpi_io io = {.rec = rec, .elem = elem};
-    if (ckpt_put_sites_begin(w, RECORDS[rec], elem, s->lat.Lx, s->lat.Ly, &io.offset)) return;
+    if (ckpt_put_sites_begin(w, CAGE_RECORDS[rec], elem, s->lat.Lx, s->lat.Ly, &io.offset)) return;
     snprintf(io.path, sizeof io.path, "%s", w->tmp);
     command(CMD_CAGE_CKPT_WRITE, 0, 0);
     m->block_writes++;
     ckpt_mpi_result res;
-    if (part_io(m->part, 1, &io, &res)) {
+    if (cage_part_io(m->part, 1, &io, &res)) {
         ckpt_writer_fail(w, EIO);
         return;
     }
@@ -816,9 +345,9 @@ static int get_record(const sim_state *s, cage_mpi *m, const ckpt_reader *r, con
     command(CMD_CAGE_CKPT_READ, 0, 0);
     m->block_reads++;
     ckpt_mpi_result res;
-    if (part_io(m->part, 0, &io, &res)) return sm_fail(err, "%s: cannot read checkpoint record %s", r->path, RECORDS[f]);
+    if (cage_part_io(m->part, 0, &io, &res)) return sm_fail(err, "%s: cannot read checkpoint record %s", r->path, CAGE_RECORDS[f]);
     if (res.hash != rec->sites_hash) return ckpt_sites_damaged(r->path, rec, err);
-    if (res.invalid && f == REC_STAMP)
+    if (res.invalid && f == CAGE_REC_STAMP)
         return sm_fail(err, "%s: checkpoint has %lld kinetic stamps not before its step %lld", r->path,
                        (long long)res.invalid, (long long)s->step);
     if (res.invalid) return sm_fail(err, "%s: checkpoint has an invalid state at %lld sites", r->path, (long long)res.invalid);
@@ -835,8 +364,8 @@ static void cm_save_fields(const sim_state *s, ckpt_writer *w)
         sim_save_fields(s, w);
         return;
     }
-    for (int rec = 0; rec < REC_Z; rec++) put_record(s, m, w, rec, 1);
-    put_record(s, m, w, REC_Z, m->z_wide || !s->st.zjumps ? 4 : 2);
+    for (int rec = 0; rec < CAGE_REC_Z; rec++) put_record(s, m, w, rec, 1);
+    put_record(s, m, w, CAGE_REC_Z, m->z_wide || !s->st.zjumps ? 4 : 2);
 }
 
 /* The stamps (as the OpenMP run keeps them, uint16 or uint32) and the
@@ -849,7 +378,7 @@ static void cm_save(const sim_state *s, ckpt_writer *w)
         DYNAMICS_CAGE.save(&v, w);
         return;
     }
-    put_record(s, m, w, REC_STAMP, s->kin->stamp_wide ? 4 : 2);
+    put_record(s, m, w, CAGE_REC_STAMP, s->kin->stamp_wide ? 4 : 2);
     ckpt_put(w, "kin.counters", &s->kin->c, sizeof s->kin->c);
 }
 
@@ -860,21 +389,21 @@ static void cm_save(const sim_state *s, ckpt_writer *w)
 static int cm_restore_fields(sim_state *s, const ckpt_reader *r, sm_error *err)
 {
     cage_mpi *m = mpi_of(s);
-    const ckpt_record *rec[REC_STAMP];
+    const ckpt_record *rec[CAGE_REC_STAMP];
     m->restored = 0;
-    for (int f = 0; f < REC_STAMP; f++)
-        if (!(rec[f] = ckpt_find(r, RECORDS[f], err))) return 1;
-    if (!m->part || !rec[0]->elem || !rec[1]->elem || !rec[2]->elem || !rec[REC_Z]->elem) {
+    for (int f = 0; f < CAGE_REC_STAMP; f++)
+        if (!(rec[f] = ckpt_find(r, CAGE_RECORDS[f], err))) return 1;
+    if (!m->part || !rec[0]->elem || !rec[1]->elem || !rec[2]->elem || !rec[CAGE_REC_Z]->elem) {
         cm_reload(s);
         global_state(s);
         return sim_restore_fields(s, r, err);
     }
-    for (int f = 0; f < REC_Z; f++)
+    for (int f = 0; f < CAGE_REC_Z; f++)
         if (rec[f]->elem != 1 || rec[f]->Lx != s->lat.Lx || rec[f]->Ly != s->lat.Ly)
             return sm_fail(err, "%s: checkpoint record %s is not one byte a site of a %dx%d lattice", r->path,
-                           RECORDS[f], s->lat.Lx, s->lat.Ly);
-    if (!sim_zjumps_record_ok(s, r, rec[REC_Z], err)) return 1;
-    for (int f = 0; f < REC_STAMP; f++)
+                           CAGE_RECORDS[f], s->lat.Lx, s->lat.Ly);
+    if (!sim_zjumps_record_ok(s, r, rec[CAGE_REC_Z], err)) return 1;
+    for (int f = 0; f < CAGE_REC_STAMP; f++)
         if (get_record(s, m, r, rec[f], f, err)) return 1;
     int64_t bad;
     energy_terms t;
@@ -883,7 +412,7 @@ static int cm_restore_fields(sim_state *s, const ckpt_reader *r, sm_error *err)
     if (bad) return sm_fail(err, "%s: checkpoint has an invalid state at %lld sites", r->path, (long long)bad);
     if (memcmp(&t, &s->e, sizeof t) != 0)
         return sm_fail(err, "%s: checkpoint energy sums disagree with its configuration", r->path);
-    m->z_wide = rec[REC_Z]->elem == 4;
+    m->z_wide = rec[CAGE_REC_Z]->elem == 4;
     m->scattered = m->restored = 1;
     m->ahead = SIM_SYNC_FIELDS;
     return 0;
@@ -900,12 +429,12 @@ static int cm_restore(sim_state *s, const ckpt_reader *r, sm_error *err)
         cm_reload(s);
         return rc;
     }
-    const ckpt_record *rec = ckpt_find(r, RECORDS[REC_STAMP], err);
+    const ckpt_record *rec = ckpt_find(r, CAGE_RECORDS[CAGE_REC_STAMP], err);
     if (!rec) return 1;
     if ((rec->elem != 2 && rec->elem != 4) || rec->Lx != s->lat.Lx || rec->Ly != s->lat.Ly)
         return sm_fail(err, "%s: checkpoint record kin.stamp is not 2 or 4 bytes a site of a %dx%d lattice",
                        r->path, s->lat.Lx, s->lat.Ly);
-    if (get_record(s, m, r, rec, REC_STAMP, err)) return 1;
+    if (get_record(s, m, r, rec, CAGE_REC_STAMP, err)) return 1;
     if ((rec->elem == 4 || s->step >= (int64_t)KIN_STAMP16_SWEEPS) && kinetics_widen_stamps(s->kin, s->lat.N))
         return sm_fail(err, "out of memory for the kinetic stamps of %lld sites", (long long)s->lat.N);
     return ckpt_get(r, "kin.counters", &s->kin->c, sizeof s->kin->c, err);

@@ -879,7 +879,7 @@ static void test_blocks_equal_whole_sweep(void)
     blocks_equal_whole(21, 9, "open", 2, 1, INT16_MAX - 3);
 }
 
-/* ---- the split cage dynamics' own schedule (mpi/cage_mpi.c part_sweep) -- */
+/* ---- the split cage dynamics' own schedule (mpi/cage_part.c cage_part_sweep) -- */
 
 /* The passes of a sweep in order: bond classes 0 (both x classes), 2, 3,
  * colours 0 and 1. */
