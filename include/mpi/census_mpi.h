@@ -22,7 +22,8 @@ bool census_mpi_blocks_ok(const decomp *d);
 
 /* Collective over d's ranks: the census of the blocks' state into *r on
  * rank 0 (r is NULL elsewhere), equal to census_compute on the gathered
- * lattice. Fails on every rank together (out of memory on one of them). */
+ * lattice. Out of memory for a block's window fails every rank together;
+ * later (its pieces, a merge of the join) it fails rank 0's census. */
 int census_mpi_take(decomp *d, census_result *r, sm_error *err);
 
 #endif

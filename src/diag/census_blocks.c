@@ -147,8 +147,8 @@ int census_block_part(const census_grid *g, int cx, int cy, const int8_t *level,
 
 /* ------------------------------------------------------------- joining */
 
-/* The union-find over the edge pieces of one set: node = a block's piece,
- * link_x/y its displacement from its parent in periods. */
+/* The union-find over the edge pieces of one set of the whole lattice,
+ * link_x/y a piece's displacement from its parent in periods. */
 typedef struct {
     int64_t *parent, *size;
     int32_t *link_x, *link_y;
@@ -197,11 +197,11 @@ static void join_link(piece_join *J, int64_t a, int64_t b, int wx, int wy)
     }
 }
 
-/* One block's record of one set, read from its packed part. */
+/* A rectangle's record of one set, read from its packed numbers. */
 typedef struct {
     int64_t ncomp, largest, nlab;
     const census_packed *hist, *size, *edge[4];
-    int64_t base;   /* its first node */
+    int64_t base;   /* its first node in a union-find */
 } piece_view;
 
 static const census_packed *piece_read(const census_packed *p, int nx, int ny, piece_view *v)
@@ -227,7 +227,7 @@ static void join_seam(piece_join *J, const piece_view *a, int ea, const piece_vi
             join_link(J, a->base + a->edge[ea][j], b->base + b->edge[eb][j], wx, wy);
 }
 
-/* Flag f on the root of each piece with a site on edge e of block v. */
+/* Flag f on the root of each piece with a site on edge e of v. */
 static void mark_edge(piece_join *J, const piece_view *v, int e, int n, int f)
 {
     for (int j = 0; j < n; j++)

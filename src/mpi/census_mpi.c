@@ -122,25 +122,36 @@ static void window_exchange(const decomp *d, int8_t *win[2], int ww)
 }
 
 /* This rank's part: its window filled and exchanged, its clusters and
- * the record of its block's component pieces. */
-static int block_part(decomp *d, census_result *part, census_packed **packed, int64_t *len, sm_error *err)
+ * the record of its block's component pieces (*rec NULL, err set, when
+ * out of memory for them: the join then carries the failure to rank 0).
+ * *buf gets room for the records it takes in along the join's tree (cap
+ * numbers). Returns 1, on every rank, when a rank has no room for its
+ * window or that buffer: nothing was exchanged. */
+static int block_part(decomp *d, census_result *part, census_packed **rec, int64_t *len, int64_t cap,
+                      census_packed **buf, sm_error *err)
 {
     const int M = CENSUS_WINDOW_MARGIN, ww = d->b.nx + 2 * M, wh = d->b.ny + 2 * M;
     int8_t *win[2] = {malloc((size_t)ww * (size_t)wh), malloc((size_t)ww * (size_t)wh)};
-    int ok = win[0] && win[1], all;
+    *buf = malloc(sizeof **buf * (size_t)cap);
+    int ok = win[0] && win[1] && *buf, all;
     MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, d->cart);
-    int rc = 1;
     if (all) {
         window_fill(d, win, ww, wh);
         window_exchange(d, win, ww);
         const census_grid g = grid_of(d);
-        rc = census_block_part(&g, d->cx, d->cy, win[0], win[1], part, packed, len, err);
-    } else if (!ok) {
+        if (census_block_part(&g, d->cx, d->cy, win[0], win[1], part, rec, len, err)) *rec = NULL;
+    } else if (ok) {
+        sm_fail(err, "census: another rank is out of memory for its block's window");
+    } else {
         sm_fail(err, "census: out of memory for a %d x %d block's window", ww, wh);
     }
     free(win[0]);
     free(win[1]);
-    return rc;
+    if (!all) {
+        free(*buf);
+        *buf = NULL;
+    }
+    return !all;
 }
 
 static int rank_at(const decomp *d, int cx, int cy)
@@ -198,55 +209,32 @@ static int64_t join_cap(const decomp *d, const census_grid *g)
 }
 
 /* The blocks' records joined along the tree: the rank of block (0, 0)
- * ends with the record of the whole lattice in *rec, NULL when a rank
- * failed on the way (the others all end with NULL); 1 when this rank
- * has no room to take in its partners' records (every rank then fails
- * before the tree starts). */
-static int join_tree(decomp *d, census_packed **rec, int64_t *len, sm_error *err)
+ * ends with the record of the whole lattice in *rec, NULL (err set) when
+ * a rank failed on the way; the others end with NULL. */
+static void join_tree(decomp *d, const census_grid *g, census_packed **rec, int64_t *len, census_packed *buf,
+                      sm_error *err)
 {
-    const census_grid g = grid_of(d);
-    const int64_t cap = join_cap(d, &g);
-    census_packed *buf = malloc(sizeof *buf * (size_t)cap);
-    int ok = buf != NULL, all;
-    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, d->cart);
-    if (!all) {
-        free(buf);
-        return ok ? sm_fail(err, "census: another rank has no room for the blocks' components (out of memory)")
-                  : sm_fail(err, "census: out of memory for the components of %lld numbers", (long long)cap);
-    }
     bool on = true;
-    for (int s = 1; on && s < d->px; s *= 2) on = join_step(d, &g, 0, s, rec, len, buf, err);
-    for (int s = 1; on && d->cx == 0 && s < d->py; s *= 2) on = join_step(d, &g, 1, s, rec, len, buf, err);
-    free(buf);
-    return 0;
+    for (int s = 1; on && s < d->px; s *= 2) on = join_step(d, g, 0, s, rec, len, buf, err);
+    for (int s = 1; on && d->cx == 0 && s < d->py; s *= 2) on = join_step(d, g, 1, s, rec, len, buf, err);
 }
 
+/* A failure after the window exchange reaches rank 0 along the join's
+ * tree and fails its census, whose caller then stops every rank; the
+ * other ranks' results are not read. */
 int census_mpi_take(decomp *d, census_result *r, sm_error *err)
 {
-    census_result part;
-    memset(&part, 0, sizeof part);
-    census_packed *rec = NULL;
-    int64_t len = 0;
-    int ok = !block_part(d, &part, &rec, &len, err), all;
-    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, d->cart);
-    if (!all) {
-        free(rec);
-        return ok ? sm_fail(err, "census: another rank's block failed (out of memory)") : 1;
-    }
-    census_result sum;
-    MPI_Reduce(&part, &sum, (int)(sizeof part / sizeof(int64_t)), MPI_INT64_T, MPI_SUM, 0, d->cart);
-    if (join_tree(d, &rec, &len, err)) {
-        free(rec);
-        return 1;
-    }
-    /* the rank of block (0, 0) holds the whole lattice's record, unless a
-     * rank failed on the way; every rank fails with it */
     const census_grid g = grid_of(d);
+    census_result part, sum;
+    memset(&part, 0, sizeof part);
+    census_packed *rec = NULL, *buf = NULL;
+    int64_t len = 0;
+    if (block_part(d, &part, &rec, &len, join_cap(d, &g), &buf, err)) return 1;
+    MPI_Reduce(&part, &sum, (int)(sizeof part / sizeof(int64_t)), MPI_INT64_T, MPI_SUM, 0, d->cart);
+    join_tree(d, &g, &rec, &len, buf, err);
+    free(buf);
     int rc = 0;
     if (d->cx == 0 && d->cy == 0) rc = rec ? census_join_whole(&g, rec, &sum, err) : 1;
-    ok = !rc;
-    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, d->cart);
-    if (!all && ok) rc = sm_fail(err, "census: joining the blocks' components failed on another rank");
     if (!rc && r) *r = sum;
     free(rec);
     return rc;
