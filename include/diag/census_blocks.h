@@ -11,9 +11,9 @@
  * block's edge are kept, with a label per edge site: O(block perimeter).
  *
  * Joining: the cluster fields and n_sites_ge are sums over blocks; the
- * components are joined along a tree over the grid. Two neighbouring
- * rectangles of blocks that share a whole side merge their records into
- * the record of their union (census_rect_merge): the components that meet
+ * components are joined along a tree over the grid (census_tree_step). Two
+ * neighbouring rectangles of blocks that share a whole side merge their
+ * records into the record of their union (census_rect_merge): the components that meet
  * across the seam become one, and only those touching the union's outer
  * edge are kept as pieces, so a record stays O(perimeter of its
  * rectangle). Rectangles never wrap, so no displacement is needed until
@@ -83,13 +83,15 @@ int census_rect_merge(const census_grid *g, const census_rect *ra, const census_
                       const census_rect *rb, const census_packed *b, census_packed **out, int64_t *len,
                       sm_error *err);
 
-/* The join's tree over the grid, which the MPI census follows too: along
- * x, at steps s = 1, 2, 4, ... < px, the rectangle of the blocks of row cy
- * from column cx (a multiple of 2 s) takes in the one from cx + s; then
- * the rows of whole width, held by the blocks of column 0, along y the
- * same way. At step s along axis (0: x, 1: y), the block (cx, cy) that
- * holds rectangle *into takes in *from; false when it takes in nothing
- * then (it sends its own or is done). */
+/* The join's tree over the grid, which the MPI census follows too, in
+ * rounds s = 1, 2, 4, ... while s < px or s < py: the rectangles of s x s
+ * blocks (cut back by the grid's edges), held by their lower left blocks,
+ * merge in pairs along x (axis 0) into 2s x s, then in pairs along y
+ * (axis 1) into 2s x 2s, so that the records grow in both directions and
+ * what rank 0 takes in over all rounds is O(perimeter of the lattice). At
+ * round s along axis, block (cx, cy), holding rectangle *into, takes in
+ * *from; false when it takes in nothing then (it sends its own, which the
+ * holder of *into takes in, or waits, or is done). */
 bool census_tree_step(const census_grid *g, int axis, int s, int cx, int cy, census_rect *into,
                       census_rect *from);
 

@@ -447,18 +447,22 @@ int census_rect_merge(const census_grid *g, const census_rect *ra, const census_
     return 0;
 }
 
+static int min_int(int a, int b) { return a < b ? a : b; }
+
 bool census_tree_step(const census_grid *g, int axis, int s, int cx, int cy, census_rect *into,
                       census_rect *from)
 {
     if (axis == 0) {
-        if (cx % (2 * s) || cx + s >= g->px) return false;
-        *into = (census_rect){cx, cx + s, cy, cy + 1};
-        *from = (census_rect){cx + s, cx + 2 * s < g->px ? cx + 2 * s : g->px, cy, cy + 1};
+        if (cx % (2 * s) || cy % s || cx + s >= g->px) return false;
+        const int y1 = min_int(cy + s, g->py);
+        *into = (census_rect){cx, cx + s, cy, y1};
+        *from = (census_rect){cx + s, min_int(cx + 2 * s, g->px), cy, y1};
         return true;
     }
-    if (cx || cy % (2 * s) || cy + s >= g->py) return false;
-    *into = (census_rect){0, g->px, cy, cy + s};
-    *from = (census_rect){0, g->px, cy + s, cy + 2 * s < g->py ? cy + 2 * s : g->py};
+    if (cx % (2 * s) || cy % (2 * s) || cy + s >= g->py) return false;
+    const int x1 = min_int(cx + 2 * s, g->px);
+    *into = (census_rect){cx, x1, cy, cy + s};
+    *from = (census_rect){cx, x1, cy + s, min_int(cy + 2 * s, g->py)};
     return true;
 }
 
@@ -491,15 +495,13 @@ int census_join_blocks(const census_grid *g, const census_packed *const *packed,
     for (int b = 0; b < nb; b++) rec[b] = (census_packed *)packed[b];
     int rc = 0;
     census_rect into, from;
-    for (int s = 1; !rc && s < g->px; s *= 2)
-        for (int cy = 0; !rc && cy < g->py; cy++)
-            for (int cx = 0; !rc && cx < g->px; cx++)
-                if (census_tree_step(g, 0, s, cx, cy, &into, &from))
-                    rc = merge_into(g, &into, &from, rec, owned, cy * g->px + cx, cy * g->px + cx + s, err);
-    for (int s = 1; !rc && s < g->py; s *= 2)
-        for (int cy = 0; !rc && cy < g->py; cy++)
-            if (census_tree_step(g, 1, s, 0, cy, &into, &from))
-                rc = merge_into(g, &into, &from, rec, owned, cy * g->px, (cy + s) * g->px, err);
+    for (int s = 1; !rc && (s < g->px || s < g->py); s *= 2)
+        for (int axis = 0; axis < 2; axis++)
+            for (int cy = 0; !rc && cy < g->py; cy++)
+                for (int cx = 0; !rc && cx < g->px; cx++)
+                    if (census_tree_step(g, axis, s, cx, cy, &into, &from))
+                        rc = merge_into(g, &into, &from, rec, owned, cy * g->px + cx,
+                                        axis ? (cy + s) * g->px + cx : cy * g->px + cx + s, err);
     if (!rc) rc = census_join_whole(g, rec[0], r, err);
     for (int b = 0; b < nb; b++)
         if (owned[b]) free(rec[b]);

@@ -161,7 +161,7 @@ static int rank_at(const decomp *d, int cx, int cy)
     return r;
 }
 
-/* Step s along axis of the join's tree (census_tree_step) for this rank,
+/* Round s along axis of the join's tree (census_tree_step) for this rank,
  * holding *rec: it takes in its partner's record (into buf, room for the
  * largest it will take in) or sends its own. A rank whose record is lost
  * (NULL: out of memory merging) sends an empty one, so that the failure
@@ -172,7 +172,7 @@ static bool join_step(decomp *d, const census_grid *g, int axis, int s, census_p
 {
     census_rect into, from;
     if (census_tree_step(g, axis, s, d->cx, d->cy, &into, &from)) {
-        const int src = axis ? rank_at(d, 0, d->cy + s) : rank_at(d, d->cx + s, d->cy);
+        const int src = axis ? rank_at(d, d->cx, d->cy + s) : rank_at(d, d->cx + s, d->cy);
         MPI_Status st;
         int n;
         MPI_Recv(buf, (int)census_record_cap(g, &from), MPI_INT64_T, src, JOIN_RECORD, d->cart, &st);
@@ -187,7 +187,7 @@ static bool join_step(decomp *d, const census_grid *g, int axis, int s, census_p
         return true;
     }
     if ((axis ? d->cy : d->cx) % (2 * s) == s) {
-        const int dst = axis ? rank_at(d, 0, d->cy - s) : rank_at(d, d->cx - s, d->cy);
+        const int dst = axis ? rank_at(d, d->cx, d->cy - s) : rank_at(d, d->cx - s, d->cy);
         MPI_Send(*rec, *rec ? (int)*len : 0, MPI_INT64_T, dst, JOIN_RECORD, d->cart);
         free(*rec);
         *rec = NULL;
@@ -201,8 +201,8 @@ static int64_t join_cap(const decomp *d, const census_grid *g)
 {
     int64_t cap = 1;
     census_rect into, from;
-    for (int axis = 0; axis < 2; axis++)
-        for (int s = 1; s < (axis ? d->py : d->px); s *= 2)
+    for (int s = 1; s < d->px || s < d->py; s *= 2)
+        for (int axis = 0; axis < 2; axis++)
             if (census_tree_step(g, axis, s, d->cx, d->cy, &into, &from) && census_record_cap(g, &from) > cap)
                 cap = census_record_cap(g, &from);
     return cap;
@@ -215,8 +215,10 @@ static void join_tree(decomp *d, const census_grid *g, census_packed **rec, int6
                       sm_error *err)
 {
     bool on = true;
-    for (int s = 1; on && s < d->px; s *= 2) on = join_step(d, g, 0, s, rec, len, buf, err);
-    for (int s = 1; on && d->cx == 0 && s < d->py; s *= 2) on = join_step(d, g, 1, s, rec, len, buf, err);
+    for (int s = 1; on && (s < d->px || s < d->py); s *= 2) {
+        if (s < d->px) on = join_step(d, g, 0, s, rec, len, buf, err);
+        if (on && s < d->py) on = join_step(d, g, 1, s, rec, len, buf, err);
+    }
 }
 
 /* A failure after the window exchange reaches rank 0 along the join's
