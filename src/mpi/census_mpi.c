@@ -141,9 +141,10 @@ static int block_part(decomp *d, census_result *part, census_packed **rec, int64
         const census_grid g = grid_of(d);
         if (census_block_part(&g, d->cx, d->cy, win[0], win[1], part, rec, len, err)) *rec = NULL;
     } else if (ok) {
-        sm_fail(err, "census: another rank is out of memory for its block's window");
+        sm_fail(err, "census: another rank is out of memory for its block's window or the join's records");
     } else {
-        sm_fail(err, "census: out of memory for a %d x %d block's window", ww, wh);
+        sm_fail(err, "census: out of memory for a %d x %d block's window or %lld numbers of the join's records",
+                ww, wh, (long long)cap);
     }
     free(win[0]);
     free(win[1]);
