@@ -465,11 +465,14 @@ def test_validate_under_mpirun_gives_one_ranks_memory(sm_bin, mpi_bin, tmp_path)
         assert level_and_sigma(err) == 16.0, err
 
 
-def census_config(tmp_path, Lx, Ly, boundary):
+def census_config(tmp_path, Lx, Ly, boundary, hot=False):
     """A census every 2nd of 24 measured sweeps and nothing else that reads
-    the fields."""
+    the fields. hot: levels 7 and 8 (from level 8 at T = 9), whose
+    footprints read sites up to the window's margin, 7 sites away."""
     cfg = small_config(tmp_path / "run.h5", lattice={"Lx": Lx, "Ly": Ly, "boundary": boundary})
-    cfg["temperature"] = 3.0
+    cfg["temperature"] = 9.0 if hot else 3.0
+    if hot:
+        cfg["init"] = {"level": 8, "sigma": "random"}
     cfg["run"] = {"seed": 5, "equilibration_sweeps": 5, "sweeps": 24, "measure_every": 3,
                   "census_every": 2}
     return write_config(tmp_path / "census.json", cfg)
@@ -479,18 +482,25 @@ def without_timing(out):
     return [l for l in out.splitlines() if not l.startswith("timing:")]
 
 
-@pytest.mark.parametrize("ranks,Lx,Ly,boundary,threads", [
-    (2, 40, 34, "open", 1),       # 1x2 blocks
-    (3, 38, 34, "periodic", 1),   # 1x3, uneven
-    (4, 40, 34, "periodic", 2),   # 2x2
-    (4, 37, 29, "open", 1),       # 2x2, uneven both ways
-    (3, 64, 20, "open", 1),       # 3x1, uneven
-    (2, 64, 20, "periodic", 2),   # 2x1
+@pytest.mark.parametrize("ranks,Lx,Ly,boundary,threads,hot", [
+    (2, 40, 34, "open", 1, False),       # 1x2 blocks
+    (3, 38, 34, "periodic", 1, False),   # 1x3, uneven
+    (4, 40, 34, "periodic", 2, False),   # 2x2
+    (4, 37, 29, "open", 1, False),       # 2x2, uneven both ways
+    (3, 64, 20, "open", 1, False),       # 3x1, uneven
+    (2, 64, 20, "periodic", 2, False),   # 2x1
+    # blocks under the window's margin (7 sites), at levels 7 and 8: the
+    # margin comes hop by hop from the neighbours' neighbours (rows and
+    # columns of several blocks, round a periodic lattice, corners), and
+    # the join's tree has steps with a rectangle left over
+    (5, 20, 30, "open", 1, True),       # 1x5, 20 x 6: 2 hops along y
+    (3, 16, 18, "periodic", 2, True),   # 1x3, 16 x 6: 2 hops along y, across the wrap
+    (9, 16, 16, "periodic", 1, True),   # 3x3, 5 or 6 a side: 2 hops along x and y
 ])
-def test_census_on_the_blocks(sm_bin, mpi_bin, tmp_path, ranks, Lx, Ly, boundary, threads):
+def test_census_on_the_blocks(sm_bin, mpi_bin, tmp_path, ranks, Lx, Ly, boundary, threads, hot):
     """The census of a split lattice is taken on its blocks, with no gather,
     and is the OpenMP binary's in every field (file and printed table)."""
-    cfg = census_config(tmp_path, Lx, Ly, boundary)
+    cfg = census_config(tmp_path, Lx, Ly, boundary, hot)
     rc, serial_out, err = run_sm("run", cfg, "--threads", threads)
     assert rc == 0, err
     (tmp_path / "run.h5").rename(tmp_path / "serial.h5")
@@ -504,11 +514,11 @@ def test_census_on_the_blocks(sm_bin, mpi_bin, tmp_path, ranks, Lx, Ly, boundary
     assert same, diff
 
 
-def test_census_of_blocks_too_small_gathers(sm_bin, mpi_bin, tmp_path):
-    """Blocks under 7 sites a side (6 rows here) cannot hold the margin the
-    census reads: the lattice is gathered for each census instead, with the
-    same result."""
-    cfg = census_config(tmp_path, 30, 18, "open")
+def test_census_of_a_narrow_periodic_lattice_gathers(sm_bin, mpi_bin, tmp_path):
+    """A periodic lattice under 16 sites a side wraps footprints onto
+    themselves, which only the census of the whole lattice enumerates: it
+    is gathered for each census instead, with the same result."""
+    cfg = census_config(tmp_path, 12, 30, "periodic")
     rc, serial_out, err = run_sm("run", cfg)
     assert rc == 0, err
     (tmp_path / "run.h5").rename(tmp_path / "serial.h5")
@@ -776,15 +786,16 @@ def test_split_cage_equals_openmp_run(sm_bin, mpi_bin, openmp_run, case):
     level = f"level dynamics: {Lx}x{Ly} lattice split over {px}x{py} ranks"
     assert p.stderr.count(level) == 3 and p.stderr.count(" (lent)\n") == 2, p.stderr
     assert re.findall(r"level dynamics: .* (\d+) gathers", p.stderr) == ["0"] * 3, p.stderr
-    # every census taken on the blocks (blocks under 7 sites a side and periodic
-    # lattices under 16 x 16 gather instead, census_mpi_blocks_ok)
+    # every census taken on the blocks (periodic lattices under 16 sites a
+    # side gather instead, census_mpi_blocks_ok)
     taken = sum(int(n) for n in re.findall(r"cage dynamics: .* gathers, (\d+) censuses", p.stderr))
     # snapshots (phase and z included) written by every rank from its block
     assert sum(int(n) for n in re.findall(r"cage dynamics: .* censuses, (\d+) snapshots", p.stderr)) > 0
-    on_blocks = min(Lx // px, Ly // py) >= 7 and (boundary == "open" or min(Lx, Ly) >= 16)
+    on_blocks = boundary == "open" or min(Lx, Ly) >= 16
     assert taken == (censuses if on_blocks else 0) and censuses > 0, p.stderr
     # the blocks set up the initial state and count the observables (trap
-    # line, paired bonds, z counts): only small blocks gather, for their censuses
+    # line, paired bonds, z counts): only narrow periodic lattices gather, for
+    # their censuses
     gathers = sum(int(n) for n in re.findall(r"cage dynamics: .* (\d+) gathers", p.stderr))
     assert gathers == 0 if on_blocks else 0 < gathers <= censuses, p.stderr
     same, diff = same_h5(d / "serial.h5", d / "run.h5")

@@ -238,7 +238,7 @@ static int cm_snapshot(const sim_state *s, h5out *h, unsigned fields, int compre
 
 /* On the blocks while they are ahead of rank 0's arrays (the census reads
  * level and sigma only, which the blocks hold as the level dynamics' do),
- * unless they are too small for the margin it reads. */
+ * unless the lattice is periodic and under 16 sites a side. */
 static int cm_census(const sim_state *s, census_result *r, sm_error *err)
 {
     cage_mpi *m = mpi_of(s);

@@ -15,7 +15,7 @@
  * (mpi/census_mpi.h), SNAPSHOT has every rank write its block of the
  * snapshot frames into the output file collectively (mpi/snapshot_mpi.h),
  * GATHER the blocks into rank 0's global arrays (sim_sync: the census of
- * blocks too small for their own), which the serial code then reads
+ * a periodic lattice under 16 a side), which the serial code then reads
  * (docs/mpi.md says what that costs). In a cage run's level-dynamics
  * equilibration the blocks are the cage dynamics' own, lent
  * (lattice_loan): SETUP copies their description instead of making blocks.
@@ -391,9 +391,9 @@ static void lm_sync(sim_state *s, int what)
     if (what == SIM_SYNC_FIELDS && (e->ahead & SIM_SYNC_FIELDS)) engine_gather(e, s);
 }
 
-/* On the blocks while they are ahead of rank 0's arrays, unless they are
- * too small to hold the margin the census reads (then gathered: a small
- * lattice). */
+/* On the blocks while they are ahead of rank 0's arrays, unless the
+ * lattice is periodic and under 16 sites a side (then gathered: fewer
+ * sites than the join's record of its edges would hold). */
 static int lm_census(const sim_state *s, census_result *r, sm_error *err)
 {
     lat_engine *e = engine_of(s);

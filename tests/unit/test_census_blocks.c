@@ -2,7 +2,9 @@
  * in one process: every block's part from its window of a random global
  * state, the parts summed and joined, must equal census_compute on the
  * whole lattice in every field, for many grids (uneven blocks, one or
- * several blocks a side), open and periodic, fields of every density (a
+ * several blocks a side, blocks narrower than the window's margin down to
+ * one site, whose windows reach past their neighbours), open and periodic,
+ * joined along the tree over the grid, fields of every density (a
  * uniform random field, where the low sets percolate and the high ones do
  * not, a smooth one with large clusters and winding components, and one of
  * a few levels). */
@@ -88,45 +90,74 @@ static void check_grid(const census_grid *g, const int8_t *level, const int8_t *
     free(packed); free(wl); free(ws);
 }
 
+/* Every grid of pieces[] x pieces[] blocks the lattice splits into (the
+ * ones census_grid_blocks_ok accepts), three fields each; returns the
+ * grids checked. */
+static int check_lattice(int Lx, int Ly, boundary_kind bc, const int *pieces, int npieces, uint64_t seed)
+{
+    int grids = 0;
+    int8_t *level = malloc((size_t)Lx * Ly), *sigma = malloc((size_t)Lx * Ly);
+    for (int kind = 0; kind < 3; kind++) {
+        fill(level, sigma, Lx, Ly, kind, seed + (unsigned)kind);
+        const census_input in = {.Lx = Lx, .Ly = Ly, .boundary = bc, .level = level, .sigma = sigma};
+        census_result want;
+        sm_error err;
+        CHECK(census_compute(&in, NULL, &want, &err) == 0, "%s", err.msg);
+        for (int a = 0; a < npieces; a++)
+            for (int b = 0; b < npieces; b++) {
+                const census_grid g = {Lx, Ly, bc, pieces[a], pieces[b]};
+                if (pieces[a] > Lx || pieces[b] > Ly || !census_grid_blocks_ok(&g)) continue;
+                check_grid(&g, level, sigma, &want, (const char *[]){"uniform", "smooth", "few levels"}[kind]);
+                grids++;
+            }
+    }
+    free(level); free(sigma);
+    return grids;
+}
+
 static void test_blocks_equal_whole(void)
 {
     static const int sizes[][2] = {{40, 34}, {37, 29}, {64, 20}, {16, 16}, {17, 25}, {70, 33}, {9, 40}};
+    static const int pieces[] = {1, 2, 3, 4, 5};
     int grids = 0;
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
-        for (int kind = 0; kind < 3; kind++)
-            for (int bc = 0; bc < 2; bc++) {
-                const int Lx = sizes[s][0], Ly = sizes[s][1];
-                int8_t *level = malloc((size_t)Lx * Ly), *sigma = malloc((size_t)Lx * Ly);
-                fill(level, sigma, Lx, Ly, kind, 1234u + 77u * (unsigned)s + (unsigned)kind);
-                const census_input in = {.Lx = Lx, .Ly = Ly, .boundary = bc ? BOUNDARY_PERIODIC : BOUNDARY_OPEN,
-                                         .level = level, .sigma = sigma};
-                census_result want;
-                sm_error err;
-                CHECK(census_compute(&in, NULL, &want, &err) == 0, "%s", err.msg);
-                for (int px = 1; px <= 5; px++)
-                    for (int py = 1; py <= 5; py++) {
-                        const census_grid g = {Lx, Ly, in.boundary, px, py};
-                        if (!census_grid_blocks_ok(&g)) continue;
-                        check_grid(&g, level, sigma, &want, (const char *[]){"uniform", "smooth", "few levels"}[kind]);
-                        grids++;
-                    }
-                free(level); free(sigma);
-            }
-    CHECK(grids > 100, "only %d grids checked", grids);
+        for (int bc = 0; bc < 2; bc++)
+            grids += check_lattice(sizes[s][0], sizes[s][1], bc ? BOUNDARY_PERIODIC : BOUNDARY_OPEN, pieces, 5,
+                                   1234u + 77u * (unsigned)s);
+    CHECK(grids > 900, "only %d grids checked", grids);
+}
+
+/* Blocks under the margin, down to one site a side: their windows take
+ * sites of blocks two and more away, and of the block itself round a
+ * periodic lattice; grids of 3 to 12 blocks a side, whose trees have
+ * rectangles left without a partner at some steps. */
+static void test_tiny_blocks_equal_whole(void)
+{
+    static const int sizes[][3] = {{16, 16, 1}, {19, 17, 1}, {12, 30, 0}, {23, 9, 0}};
+    static const int pieces[] = {1, 3, 7, 12};
+    int grids = 0;
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+        for (int bc = 0; bc <= sizes[s][2]; bc++)
+            grids += check_lattice(sizes[s][0], sizes[s][1], bc ? BOUNDARY_PERIODIC : BOUNDARY_OPEN, pieces, 4,
+                                   99u + 31u * (unsigned)s);
+    CHECK(grids > 80, "only %d grids checked", grids);
 }
 
 /* Where the blocks cannot take the census alone. */
 static void test_blocks_ok(void)
 {
     CHECK(census_grid_blocks_ok(&(census_grid){40, 34, BOUNDARY_OPEN, 4, 4}), "10 x 8 blocks");
-    CHECK(!census_grid_blocks_ok(&(census_grid){40, 34, BOUNDARY_OPEN, 5, 5}), "8 x 6 blocks");
+    CHECK(census_grid_blocks_ok(&(census_grid){40, 34, BOUNDARY_OPEN, 40, 34}), "1 x 1 blocks");
+    CHECK(census_grid_blocks_ok(&(census_grid){16, 4000, BOUNDARY_PERIODIC, 16, 8}), "periodic, 1 x 500 blocks");
     CHECK(!census_grid_blocks_ok(&(census_grid){15, 40, BOUNDARY_PERIODIC, 1, 2}), "periodic 15 wide");
     CHECK(census_grid_blocks_ok(&(census_grid){15, 40, BOUNDARY_OPEN, 1, 2}), "open 15 wide");
+    CHECK(!census_grid_blocks_ok(&(census_grid){15, 40, BOUNDARY_OPEN, 16, 2}), "more blocks than sites");
 }
 
 int main(void)
 {
     RUN(test_blocks_equal_whole);
+    RUN(test_tiny_blocks_equal_whole);
     RUN(test_blocks_ok);
     return CHECK_REPORT();
 }
