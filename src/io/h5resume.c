@@ -248,7 +248,14 @@ typedef struct {
     void *stored, *decoded;
     size_t cap, row_bytes;
     hsize_t strip, Lx, Ly;
+    int64_t copied;
 } chunk_copy;
+
+/* What became of the snapshot frames, which SOFTMATRIX_RESUME_VERBOSE has
+ * the copy print: chunks copied as stored, frames decoded and encoded. */
+typedef struct {
+    int64_t chunks, frames;
+} copy_tally;
 
 /* Rows [y, y + rows) of frame `at` of value dataset d, decoded into buf. */
 static int read_strip(hid_t d, int i, hsize_t at, hsize_t y, hsize_t rows, hsize_t Lx, void *buf)
@@ -267,19 +274,16 @@ static int read_strip(hid_t d, int i, hsize_t at, hsize_t y, hsize_t rows, hsize
 
 /* Frame `at` of field i, from old value dataset d into the new file a
  * chunk (a strip of rows) at a time: its bytes as stored, still
- * compressed, with the mask of the filters its writer skipped. Each strip
- * is read back from the new file into the value checksum, so that what
- * the checkpoint's checksum verifies is the copy itself. */
-static int copy_frame_chunks(const resume_args *a, h5out *h, int i, hid_t d, hsize_t at,
-                             chunk_copy *c, sm_error *err)
+ * compressed, with the mask of the filters its writer skipped. */
+static int copy_stored(const resume_args *a, h5out *h, int i, hid_t d, hsize_t at, chunk_copy *c,
+                       sm_error *err)
 {
-    snap_field *f = &h->snap[i];
     const hsize_t dims[4] = {at + 1, c->Ly, c->Lx, 3};
     errno = 0;
-    if (H5Dset_extent(f->value, dims) < 0)
+    if (H5Dset_extent(h->snap[i].value, dims) < 0)
         return sm_fail(err, "%s: snapshot write failed: %s", h->path, h5o_io_cause(errno)), H5OUT_FAILED;
     for (hsize_t y = 0; y < c->Ly; y += c->strip) {
-        const hsize_t off[4] = {at, y, 0, 0}, rows = c->Ly - y < c->strip ? c->Ly - y : c->strip;
+        const hsize_t off[4] = {at, y, 0, 0};
         hsize_t bytes = 0;
         uint32_t mask = 0;
         if (H5Dget_chunk_storage_size(d, off, &bytes) < 0 || bytes == 0 || bytes > c->cap ||
@@ -288,8 +292,30 @@ static int copy_frame_chunks(const resume_args *a, h5out *h, int i, hid_t d, hsi
                            a->partial, (unsigned long long)at, SNAP_FIELD_NAMES[i],
                            (unsigned long long)y), H5OUT_DAMAGED;
         errno = 0;
-        if (H5Dwrite_chunk(f->value, H5P_DEFAULT, mask, off, (size_t)bytes, c->stored) < 0)
+        if (H5Dwrite_chunk(h->snap[i].value, H5P_DEFAULT, mask, off, (size_t)bytes, c->stored) < 0)
             return sm_fail(err, "%s: snapshot write failed: %s", h->path, h5o_io_cause(errno)), H5OUT_FAILED;
+        c->copied++;
+    }
+    return 0;
+}
+
+/* Frame `at` of field i read back from the new file, a strip at a time,
+ * into its value checksum: what the checkpoint's checksum then verifies is
+ * the copy itself, decoded as any reader will decode it. */
+static int hash_copied(const resume_args *a, h5out *h, int i, hsize_t at, chunk_copy *c,
+                       sm_error *err)
+{
+    snap_field *f = &h->snap[i];
+    /* HDF5 1.10 remembers the last chunk it looked up with the filter mask
+     * it had before H5Dwrite_chunk replaced it, and would decode that chunk
+     * with the wrong filters; a dataset opened afresh looks it up again */
+    char p[96];
+    snprintf(p, sizeof p, "/snapshots/%s/value", SNAP_FIELD_NAMES[i]);
+    H5Dclose(f->value);
+    if ((f->value = H5Dopen2(h->file, p, H5P_DEFAULT)) < 0)
+        return sm_fail(err, "%s: cannot reopen %s", h->path, p), H5OUT_FAILED;
+    for (hsize_t y = 0; y < c->Ly; y += c->strip) {
+        const hsize_t rows = c->Ly - y < c->strip ? c->Ly - y : c->strip;
         /* a chunk that does not decode was damaged in the old file */
         if (read_strip(f->value, i, at, y, rows, c->Lx, c->decoded))
             return sm_fail(err, "%s: snapshot %llu of /snapshots/%s does not decode (rows from %llu)",
@@ -302,11 +328,11 @@ static int copy_frame_chunks(const resume_args *a, h5out *h, int i, hid_t d, hsi
 
 /* Rows [0, rows) of field i, whose old datasets are d[3], chunk by chunk. */
 static int copy_chunks(const resume_args *a, h5out *h, int i, const hid_t *d, hsize_t rows,
-                       sm_error *err)
+                       copy_tally *t, sm_error *err)
 {
     const sm_config *cfg = a->cfg;
     chunk_copy c = {NULL, NULL, 0, h5o_snapshot_site_bytes(i) * (size_t)cfg->Lx,
-                    h5o_snapshot_strip_rows(i, cfg->Lx, cfg->Ly), (hsize_t)cfg->Lx, (hsize_t)cfg->Ly};
+                    h5o_snapshot_strip_rows(i, cfg->Lx, cfg->Ly), (hsize_t)cfg->Lx, (hsize_t)cfg->Ly, 0};
     const size_t chunk = c.row_bytes * (size_t)c.strip;
     c.cap = chunk + chunk / 16 + 4096; /* deflate's worst case adds far less */
     c.stored = malloc(c.cap);
@@ -327,7 +353,8 @@ static int copy_chunks(const resume_args *a, h5out *h, int i, const hid_t *d, hs
             h5o_append_rows(f->time, H5T_NATIVE_DOUBLE, 1, NULL, at, 1, &time))
             rc = (sm_fail(err, "%s: snapshot write failed: %s", h->path, h5o_io_cause(errno)), H5OUT_FAILED);
         else
-            rc = copy_frame_chunks(a, h, i, d[2], at, &c, err);
+            rc = copy_stored(a, h, i, d[2], at, &c, err);
+        if (!rc) rc = hash_copied(a, h, i, at, &c, err);
         if (rc) break;
         f->n++;
         sm_hash_add(&f->hash[0], &step, sizeof step);
@@ -335,13 +362,14 @@ static int copy_chunks(const resume_args *a, h5out *h, int i, const hid_t *d, hs
     }
     free(c.stored);
     free(c.decoded);
+    t->chunks += c.copied;
     return rc;
 }
 
 /* Rows [0, rows) of field i a whole frame at a time, decoded and encoded
  * again: for old datasets stored otherwise than the new ones. */
 static int copy_frames(const resume_args *a, h5out *h, int i, const hid_t *d, hsize_t rows,
-                       sm_error *err)
+                       copy_tally *t, sm_error *err)
 {
     const sm_config *cfg = a->cfg;
     const int rank = h5o_snapshot_rank(i);
@@ -359,13 +387,15 @@ static int copy_frames(const resume_args *a, h5out *h, int i, const hid_t *d, hs
                           (unsigned long long)at, SNAP_FIELD_NAMES[i]), H5OUT_DAMAGED);
         else if (h5o_snapshot_write(h, i, cfg->Lx, cfg->Ly, cfg->compression, step, time, frame, err))
             rc = H5OUT_FAILED;
+        else
+            t->frames++;
     }
     free(frame);
     return rc;
 }
 
 static int copy_snapshots(hid_t f, const resume_args *a, h5out *h, int i, const h5out_count *k,
-                          sm_error *err)
+                          copy_tally *t, sm_error *err)
 {
     const sm_config *cfg = a->cfg;
     const int rank = h5o_snapshot_rank(i);
@@ -381,8 +411,8 @@ static int copy_snapshots(hid_t f, const resume_args *a, h5out *h, int i, const 
         h5o_snapshot_create(h, i, cfg->Lx, cfg->Ly, cfg->compression, err))
         rc = H5OUT_FAILED;
     if (!rc && rows > 0)
-        rc = same_storage(d[2], h->snap[i].value) ? copy_chunks(a, h, i, d, rows, err)
-                                                  : copy_frames(a, h, i, d, rows, err);
+        rc = same_storage(d[2], h->snap[i].value) ? copy_chunks(a, h, i, d, rows, t, err)
+                                                  : copy_frames(a, h, i, d, rows, t, err);
     close3(d);
     return rc;
 }
@@ -405,9 +435,10 @@ static int copy_all(const resume_args *a, sm_error *err)
         return H5OUT_FAILED;
     }
     int rc = 0;
+    copy_tally tally = {0, 0};
     for (int i = 0; i < a->nkeep && !rc; i++) {
         const int snap = snap_index(a->keep[i].path);
-        rc = snap >= 0 ? copy_snapshots(f, a, h, snap, &a->keep[i], err)
+        rc = snap >= 0 ? copy_snapshots(f, a, h, snap, &a->keep[i], &tally, err)
                        : copy_series(f, a, h, &a->keep[i], err);
     }
     H5Fclose(f);
@@ -427,7 +458,11 @@ static int copy_all(const resume_args *a, sm_error *err)
     const int fd = open(fresh, O_RDONLY);
     const int bad = fd < 0 || fsync(fd) != 0;
     if (fd >= 0) close(fd);
-    return bad ? (sm_fail(err, "%s: cannot sync: %s", fresh, strerror(errno)), H5OUT_FAILED) : 0;
+    if (bad) return sm_fail(err, "%s: cannot sync: %s", fresh, strerror(errno)), H5OUT_FAILED;
+    if (getenv("SOFTMATRIX_RESUME_VERBOSE"))
+        fprintf(stderr, "softmatrix: %s: %lld snapshot chunks copied as stored, %lld frames decoded and encoded again\n",
+                a->partial, (long long)tally.chunks, (long long)tally.frames);
+    return 0;
 }
 
 /* Runs copy_all in a child and returns its result, err its message. */
