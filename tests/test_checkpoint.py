@@ -657,12 +657,13 @@ CHUNKS = {"level": 1, "sigma": 1, "pcp": 2}   # chunks of a frame of each field 
 def chunked_config(d, compression):
     """1024 x 352 sites: a frame of pcp (12 bytes a site, 4.3 MB) is stored
     in strips of 341 rows, two chunks (the second holds 11 rows), a frame of
-    level or sigma in one chunk. A snapshot every 20 sweeps, a checkpoint
-    every 25; about a second of run."""
+    level or sigma in one chunk. A snapshot every 12 sweeps, a checkpoint
+    every 25: the first checkpoint keeps two frames. A few tenths of a
+    second of run."""
     out = d / f"chunked{compression}.unused.h5"
     c = small_config(out, lattice={"Lx": 1024, "Ly": 352, "boundary": "periodic"},
-                     run={"seed": 11, "equilibration_sweeps": 0, "sweeps": 160, "measure_every": 5,
-                          "snapshot_every": 20, "checkpoint_every": 25},
+                     run={"seed": 11, "equilibration_sweeps": 0, "sweeps": 60, "measure_every": 5,
+                          "snapshot_every": 12, "checkpoint_every": 25},
                      output={"path": str(out), "compression": compression, "snapshot_fields": list(CHUNKS)})
     return write_config(d / f"chunked{compression}.json", c)
 
@@ -704,11 +705,13 @@ def resume_counting(cfg, out):
 
 
 def same_h5(a, b):
-    """h5diff finds no difference (but in the wall-clock /summary/timing)."""
-    p = subprocess.run(["h5diff", "--exclude-path", "/summary/timing", str(a), str(b)],
+    """h5diff finds no difference in any object or attribute, but the
+    wall-clock /summary/timing and the /xdmf views of the snapshots (slow
+    to read, and nothing but the frames compared already)."""
+    p = subprocess.run(["h5diff", "--exclude-path", "/summary/timing", "--exclude-path", "/xdmf", str(a), str(b)],
                        capture_output=True, text=True)
     assert p.returncode in (0, 1), p.stderr
-    return p.returncode == 0
+    return p.returncode == 0, p.stdout[-1500:]
 
 
 def stored_chunks(path, frame):
@@ -728,9 +731,10 @@ def test_frames_of_several_chunks_are_copied_as_stored(work, tmp_path, compressi
     out = tmp_path / "r.h5"
     place(files, out)
     assert resume_counting(cfg, out) == (frames * sum(CHUNKS.values()), 0)
-    data = assert_identical(out, ref)
-    assert data["snapshots/pcp/value"].shape == (160 // 20, 352, 1024, 3)
-    assert same_h5(out, ref)
+    same, diff = same_h5(out, ref)
+    assert same, diff
+    with h5py.File(out, "r") as f:
+        assert f["snapshots/pcp/value"].shape == (60 // 12, 352, 1024, 3)
     for frame in range(frames):
         assert stored_chunks(out, frame) == stored_chunks(ref, frame)
 
@@ -751,7 +755,8 @@ def test_chunk_stored_without_its_filters_keeps_its_mask(work, tmp_path):
         assert np.array_equal(f["snapshots/pcp/value"][0], before)
     assert resume_counting(cfg, out) == (frames * sum(CHUNKS.values()), 0)
     assert stored_chunks(out, 0)[0] == ((0, 0, 0, 0), 0b11, plain)
-    assert_identical(out, ref)
+    same, diff = same_h5(out, ref)
+    assert same, diff
 
 
 def test_frames_stored_otherwise_are_copied_frame_by_frame(work, tmp_path):
@@ -767,4 +772,5 @@ def test_frames_stored_otherwise_are_copied_frame_by_frame(work, tmp_path):
         f.create_dataset("snapshots/pcp/value", data=values, maxshape=(None, 352, 1024, 3),
                          chunks=(1, 64, 1024, 3), compression="gzip")
     assert resume_counting(cfg, out) == (frames * (CHUNKS["level"] + CHUNKS["sigma"]), frames)
-    assert_identical(out, ref)
+    same, diff = same_h5(out, ref)
+    assert same, diff
