@@ -658,11 +658,11 @@ def chunked_config(d, compression):
     """1024 x 352 sites: a frame of pcp (12 bytes a site, 4.3 MB) is stored
     in strips of 341 rows, two chunks (the second holds 11 rows), a frame of
     level or sigma in one chunk. A snapshot every 12 sweeps, a checkpoint
-    every 25: the first checkpoint keeps two frames. A few tenths of a
-    second of run."""
+    every 25: a stop after the first checkpoint keeps two frames or more.
+    Half a second of run."""
     out = d / f"chunked{compression}.unused.h5"
     c = small_config(out, lattice={"Lx": 1024, "Ly": 352, "boundary": "periodic"},
-                     run={"seed": 11, "equilibration_sweeps": 0, "sweeps": 60, "measure_every": 5,
+                     run={"seed": 11, "equilibration_sweeps": 0, "sweeps": 84, "measure_every": 5,
                           "snapshot_every": 12, "checkpoint_every": 25},
                      output={"path": str(out), "compression": compression, "snapshot_fields": list(CHUNKS)})
     return write_config(d / f"chunked{compression}.json", c)
@@ -734,7 +734,7 @@ def test_frames_of_several_chunks_are_copied_as_stored(work, tmp_path, compressi
     same, diff = same_h5(out, ref)
     assert same, diff
     with h5py.File(out, "r") as f:
-        assert f["snapshots/pcp/value"].shape == (60 // 12, 352, 1024, 3)
+        assert f["snapshots/pcp/value"].shape == (84 // 12, 352, 1024, 3)
     for frame in range(frames):
         assert stored_chunks(out, frame) == stored_chunks(ref, frame)
 
