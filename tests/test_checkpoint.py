@@ -12,6 +12,7 @@ Interruptions are timed by polling the checkpoint's header (the step, an i64
 at byte 16) rather than by sleeping, so a slow machine only moves the point of
 interruption, which the equality must not depend on."""
 import os
+import re
 import resource
 import shlex
 import signal
@@ -646,3 +647,140 @@ def test_stale_checkpoint_is_gone_once_a_new_run_starts(work, interrupted, tmp_p
     rc, _, err = run_sm("run", work.cfg["level"], "--output", out, "--resume", *extra)
     assert rc == 2 and "r.h5.ckpt: no checkpoint to resume from" in one_line(err)
     assert side(out, ".partial").exists() and not out.exists()
+
+
+# --- 7. snapshot frames of several chunks, copied as stored ----------------------------
+
+CHUNKS = {"level": 1, "sigma": 1, "pcp": 2}   # chunks of a frame of each field below
+
+
+def chunked_config(d, compression):
+    """1024 x 352 sites: a frame of pcp (12 bytes a site, 4.3 MB) is stored
+    in strips of 341 rows, two chunks (the second holds 11 rows), a frame of
+    level or sigma in one chunk. A snapshot every 12 sweeps, a checkpoint
+    every 25: a stop after the first checkpoint keeps two frames or more.
+    Half a second of run."""
+    out = d / f"chunked{compression}.unused.h5"
+    c = small_config(out, lattice={"Lx": 1024, "Ly": 352, "boundary": "periodic"},
+                     run={"seed": 11, "equilibration_sweeps": 0, "sweeps": 84, "measure_every": 5,
+                          "snapshot_every": 12, "checkpoint_every": 25},
+                     output={"path": str(out), "compression": compression, "snapshot_fields": list(CHUNKS)})
+    return write_config(d / f"chunked{compression}.json", c)
+
+
+def chunked_run(work, compression):
+    """(config, uninterrupted output, {.ckpt, .partial} of the run stopped
+    after its first checkpoint, frames each field had then), made once."""
+    cache = work.__dict__.setdefault("chunked", {})
+    if compression not in cache:
+        cfg = chunked_config(work.dir, compression)
+        ref = work.dir / f"chunked{compression}_ref.h5"
+        rc, _, err = run_sm("run", cfg, "--output", ref, "--quiet")
+        assert rc == 0, err
+        out = work.dir / f"chunked{compression}" / "r.h5"
+        out.parent.mkdir()
+        p = start(cfg, out)
+        wait_for_ckpt(p, out, 25)
+        rc, err = stop(p, signal.SIGTERM)
+        assert rc == 143, err
+        with h5py.File(ref, "r") as f:
+            frames = int(np.sum(f["snapshots/pcp/step"][()] <= ckpt_step(out)))
+        assert frames >= 1
+        cache[compression] = cfg, ref, {s: side(out, s).read_bytes() for s in (".ckpt", ".partial")}, frames
+    return cache[compression]
+
+
+def resume_counting(cfg, out):
+    """--resume, which must verify the partial file, not rebuild it: (chunks
+    copied as stored, frames decoded and encoded again)."""
+    p = subprocess.run([str(BIN), "run", str(cfg), "--output", str(out), "--resume", "--quiet"],
+                       capture_output=True, text=True, timeout=600,
+                       env=dict(ENV, SOFTMATRIX_RESUME_VERBOSE="1"))
+    assert p.returncode == 0 and "rebuilding" not in p.stderr, p.stderr
+    m = re.search(r"\.partial: (\d+) snapshot chunks copied as stored, (\d+) frames decoded and encoded again",
+                  p.stderr)
+    assert m, p.stderr
+    finished_cleanly(out)
+    return int(m[1]), int(m[2])
+
+
+def same_h5(a, b):
+    """h5diff finds no difference in any object or attribute, but the
+    wall-clock /summary/timing and the /xdmf views of the snapshots (slow
+    to read, and nothing but the frames compared already)."""
+    p = subprocess.run(["h5diff", "--exclude-path", "/summary/timing", "--exclude-path", "/xdmf", str(a), str(b)],
+                       capture_output=True, text=True)
+    assert p.returncode in (0, 1), p.stderr
+    return p.returncode == 0, p.stdout[-1500:]
+
+
+def stored_chunks(path, frame):
+    """(offset, filter mask, bytes as stored) of each chunk of a pcp frame."""
+    with h5py.File(path, "r") as f:
+        d = f["snapshots/pcp/value"]
+        offsets = [(frame, y, 0, 0) for y in range(0, d.shape[1], d.chunks[1])]
+        return [(o, *d.id.read_direct_chunk(o)) for o in offsets]
+
+
+@pytest.mark.parametrize("compression", [0, 1], ids=["uncompressed", "compressed"])
+def test_frames_of_several_chunks_are_copied_as_stored(work, tmp_path, compression):
+    """Every kept frame goes over a chunk at a time, none decoded and encoded
+    again; the result equals the uninterrupted run's bit for bit, its pcp
+    chunks byte for byte as stored."""
+    cfg, ref, files, frames = chunked_run(work, compression)
+    out = tmp_path / "r.h5"
+    place(files, out)
+    assert resume_counting(cfg, out) == (frames * sum(CHUNKS.values()), 0)
+    same, diff = same_h5(out, ref)
+    assert same, diff
+    with h5py.File(out, "r") as f:
+        assert f["snapshots/pcp/value"].shape == (84 // 12, 352, 1024, 3)
+    for frame in range(frames):
+        assert stored_chunks(out, frame) == stored_chunks(ref, frame)
+
+
+def test_chunks_stored_without_their_filters_keep_their_mask(work, tmp_path):
+    """Chunks that their writer stored with the filters skipped (the mask
+    HDF5 records when an optional filter fails) are copied with that mask,
+    and the resumed file decodes them as the partial file did: here the
+    level frame's one chunk and the pcp frame's last, an edge chunk that
+    holds 11 rows of its 341 (HDF5 1.10 mistook the mask of the chunk it
+    had written last)."""
+    cfg, ref, files, frames = chunked_run(work, 1)
+    out = tmp_path / "r.h5"
+    place(files, out)
+    plain = {}
+    with h5py.File(side(out, ".partial"), "r+") as f:
+        for name, y in (("level", 0), ("pcp", 341)):
+            d = f[f"snapshots/{name}/value"]
+            chunk = np.zeros((1, *d.chunks[1:]), d.dtype)   # rows past the frame: never read
+            chunk[:, :d.shape[1] - y] = d[0:1, y:y + d.chunks[1]]
+            offset = (0, y, 0, 0)[:d.ndim]
+            plain[name] = offset, chunk.tobytes()
+            d.id.write_direct_chunk(offset, plain[name][1], filter_mask=0b11)   # shuffle and deflate skipped
+    with h5py.File(side(out, ".partial"), "r") as f, h5py.File(ref, "r") as r:
+        for name in plain:
+            assert np.array_equal(f[f"snapshots/{name}/value"][0], r[f"snapshots/{name}/value"][0])
+    assert resume_counting(cfg, out) == (frames * sum(CHUNKS.values()), 0)
+    with h5py.File(out, "r") as f:
+        for name, (offset, data) in plain.items():
+            assert f[f"snapshots/{name}/value"].id.read_direct_chunk(offset) == (0b11, data), name
+    same, diff = same_h5(out, ref)
+    assert same, diff
+
+
+def test_frames_stored_otherwise_are_copied_frame_by_frame(work, tmp_path):
+    """A partial file whose pcp frames another writer chunked otherwise (here
+    strips of 64 rows, compressed): those are decoded and encoded again, the
+    others still copied as stored; the result is the same."""
+    cfg, ref, files, frames = chunked_run(work, 0)
+    out = tmp_path / "r.h5"
+    place(files, out)
+    with h5py.File(side(out, ".partial"), "r+") as f:
+        values = f["snapshots/pcp/value"][()]
+        del f["snapshots/pcp/value"]
+        f.create_dataset("snapshots/pcp/value", data=values, maxshape=(None, 352, 1024, 3),
+                         chunks=(1, 64, 1024, 3), compression="gzip")
+    assert resume_counting(cfg, out) == (frames * (CHUNKS["level"] + CHUNKS["sigma"]), frames)
+    same, diff = same_h5(out, ref)
+    assert same, diff

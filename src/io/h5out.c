@@ -233,9 +233,8 @@ static int describe_value(hid_t value, const h5out_meta *m, const char *columns)
            (columns && h5md_attr_string(value, "columns", columns));
 }
 
-/* Appends n rows (each `inner` elements) to an extendible dataset. */
-static int append_rows(hid_t d, hid_t memtype, int rank, const hsize_t *inner, hsize_t at,
-                       hsize_t n, const void *buf)
+int h5o_append_rows(hid_t d, hid_t memtype, int rank, const hsize_t *inner, hsize_t at,
+                    hsize_t n, const void *buf)
 {
     hsize_t dims[4], start[4] = {at, 0, 0, 0}, count[4];
     dims[0] = at + n;
@@ -297,10 +296,10 @@ int h5o_series_write(h5out *h, series *s, const int64_t *step, const double *tim
 {
     hsize_t inner = (hsize_t)s->width;
     errno = 0;
-    if (append_rows(s->step, H5T_NATIVE_INT64, 1, NULL, s->n, (hsize_t)nrows, step) ||
-        append_rows(s->time, H5T_NATIVE_DOUBLE, 1, NULL, s->n, (hsize_t)nrows, time) ||
-        append_rows(s->value, H5T_NATIVE_DOUBLE, s->width > 1 ? 2 : 1, &inner, s->n,
-                    (hsize_t)nrows, values))
+    if (h5o_append_rows(s->step, H5T_NATIVE_INT64, 1, NULL, s->n, (hsize_t)nrows, step) ||
+        h5o_append_rows(s->time, H5T_NATIVE_DOUBLE, 1, NULL, s->n, (hsize_t)nrows, time) ||
+        h5o_append_rows(s->value, H5T_NATIVE_DOUBLE, s->width > 1 ? 2 : 1, &inner, s->n,
+                            (hsize_t)nrows, values))
         return sm_fail(err, "%s: write to %s failed: %s", h->path, s->path, h5o_io_cause(errno));
     s->n += (hsize_t)nrows;
     sm_hash_add(&s->hash[0], step, sizeof *step * (size_t)nrows);
@@ -431,9 +430,9 @@ int h5o_snapshot_write(h5out *h, int i, int Lx, int Ly, int compression, int64_t
     const hsize_t inner[3] = {(hsize_t)Ly, (hsize_t)Lx, 3};
     if (f->group < 0 && h5o_snapshot_create(h, i, Lx, Ly, compression, err)) return 1;
     errno = 0;
-    if (append_rows(f->step, H5T_NATIVE_INT64, 1, NULL, f->n, 1, &step) ||
-        append_rows(f->time, H5T_NATIVE_DOUBLE, 1, NULL, f->n, 1, &time) ||
-        append_rows(f->value, k->mtype(), k->rank, inner, f->n, 1, frame))
+    if (h5o_append_rows(f->step, H5T_NATIVE_INT64, 1, NULL, f->n, 1, &step) ||
+        h5o_append_rows(f->time, H5T_NATIVE_DOUBLE, 1, NULL, f->n, 1, &time) ||
+        h5o_append_rows(f->value, k->mtype(), k->rank, inner, f->n, 1, frame))
         return sm_fail(err, "%s: snapshot write failed: %s", h->path, h5o_io_cause(errno));
     f->n++;
     const size_t bytes = h5o_snapshot_site_bytes(i) * (size_t)Lx * (size_t)Ly;

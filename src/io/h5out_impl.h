@@ -71,6 +71,11 @@ hid_t h5o_file_access(void);
 /* Closes every dataset and the file (h stays allocated). */
 int h5o_close_file(h5out *h, sm_error *err);
 
+/* Appends rows [at, at + n) to extendible dataset d, each of `inner` (its
+ * other rank - 1 dimensions) elements of memtype. */
+int h5o_append_rows(hid_t d, hid_t memtype, int rank, const hsize_t *inner, hsize_t at,
+                    hsize_t n, const void *buf);
+
 /* Rank of dataset d (1..4, else -1), its extent in dims. */
 int h5o_dataset_dims(hid_t d, hsize_t dims[4]);
 

@@ -200,33 +200,219 @@ static int copy_series(hid_t f, const resume_args *a, h5out *h, const h5out_coun
     return rc;
 }
 
-static int copy_snapshots(hid_t f, const resume_args *a, h5out *h, int i, const h5out_count *k,
-                          sm_error *err)
+/* --- snapshots: their chunks as stored, else frame by frame ---------------- */
+
+/* Do creation property lists a and b hold the same filters, in the same
+ * order, with the same flags and parameters? */
+static int same_filters(hid_t a, hid_t b)
+{
+    const int n = H5Pget_nfilters(a);
+    if (n < 0 || n != H5Pget_nfilters(b)) return 0;
+    for (unsigned j = 0; j < (unsigned)n; j++) {
+        enum { NCD = 8 };
+        unsigned fa, fb, ca[NCD] = {0}, cb[NCD] = {0}, conf;
+        size_t na = NCD, nb = NCD;
+        const H5Z_filter_t ia = H5Pget_filter2(a, j, &fa, &na, ca, 0, NULL, &conf);
+        const H5Z_filter_t ib = H5Pget_filter2(b, j, &fb, &nb, cb, 0, NULL, &conf);
+        if (ia < 0 || ia != ib || fa != fb || na != nb || na > NCD || memcmp(ca, cb, sizeof ca))
+            return 0;
+    }
+    return 1;
+}
+
+/* Can the chunks of the old file's value dataset d go into the new file's
+ * dataset v as they are stored? Only when both hold the same type in
+ * chunks of the same shape through the same filters; a partial file that
+ * another version of the writer chunked or filtered otherwise has to be
+ * decoded and encoded again, frame by frame. */
+static int same_storage(hid_t d, hid_t v)
+{
+    const hid_t td = H5Dget_type(d), tv = H5Dget_type(v);
+    const hid_t pd = H5Dget_create_plist(d), pv = H5Dget_create_plist(v);
+    hsize_t cd[4] = {0, 0, 0, 0}, cv[4] = {0, 0, 0, 0};
+    int same = td >= 0 && tv >= 0 && pd >= 0 && pv >= 0 && H5Tequal(td, tv) > 0 &&
+               H5Pget_layout(pd) == H5D_CHUNKED && H5Pget_layout(pv) == H5D_CHUNKED;
+    same = same && H5Pget_chunk(pd, 4, cd) == H5Pget_chunk(pv, 4, cv) && !memcmp(cd, cv, sizeof cd) &&
+           same_filters(pd, pv);
+    if (td >= 0) H5Tclose(td);
+    if (tv >= 0) H5Tclose(tv);
+    if (pd >= 0) H5Pclose(pd);
+    if (pv >= 0) H5Pclose(pv);
+    return same;
+}
+
+/* What copying a field chunk by chunk holds: one chunk as stored (at most
+ * cap bytes: a frame's strip plus what compression may add) and the same
+ * strip decoded, for the checksum. */
+typedef struct {
+    void *stored, *decoded;
+    size_t cap, row_bytes;
+    hsize_t strip, Lx, Ly;
+    int64_t copied;
+} chunk_copy;
+
+/* What became of the snapshot frames, which SOFTMATRIX_RESUME_VERBOSE has
+ * the copy print: chunks copied as stored, frames decoded and encoded. */
+typedef struct {
+    int64_t chunks, frames;
+} copy_tally;
+
+/* Rows [y, y + rows) of frame `at` of value dataset d, decoded into buf. */
+static int read_strip(hid_t d, int i, hsize_t at, hsize_t y, hsize_t rows, hsize_t Lx, void *buf)
+{
+    const int rank = h5o_snapshot_rank(i);
+    const hsize_t start[4] = {at, y, 0, 0}, count[4] = {1, rows, Lx, 3};
+    const hid_t fs = H5Dget_space(d);
+    if (fs < 0) return 1;
+    herr_t rc = H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+    const hid_t ms = H5Screate_simple(rank, count, NULL);
+    if (rc >= 0) rc = ms < 0 ? -1 : H5Dread(d, h5o_snapshot_memtype(i), ms, fs, H5P_DEFAULT, buf);
+    if (ms >= 0) H5Sclose(ms);
+    H5Sclose(fs);
+    return rc < 0;
+}
+
+/* Frame `at` of field i, from old value dataset d into the new file a
+ * chunk (a strip of rows) at a time: its bytes as stored, still
+ * compressed, with the mask of the filters its writer skipped. */
+static int copy_stored(const resume_args *a, h5out *h, int i, hid_t d, hsize_t at, chunk_copy *c,
+                       sm_error *err)
+{
+    const hsize_t dims[4] = {at + 1, c->Ly, c->Lx, 3};
+    errno = 0;
+    if (H5Dset_extent(h->snap[i].value, dims) < 0)
+        return sm_fail(err, "%s: snapshot write failed: %s", h->path, h5o_io_cause(errno)), H5OUT_FAILED;
+    for (hsize_t y = 0; y < c->Ly; y += c->strip) {
+        const hsize_t off[4] = {at, y, 0, 0};
+        hsize_t bytes = 0;
+        uint32_t mask = 0;
+        if (H5Dget_chunk_storage_size(d, off, &bytes) < 0 || bytes == 0 || bytes > c->cap ||
+            H5Dread_chunk(d, H5P_DEFAULT, off, &mask, c->stored) < 0)
+            return sm_fail(err, "%s: cannot read snapshot %llu of /snapshots/%s (rows from %llu)",
+                           a->partial, (unsigned long long)at, SNAP_FIELD_NAMES[i],
+                           (unsigned long long)y), H5OUT_DAMAGED;
+        errno = 0;
+        if (H5Dwrite_chunk(h->snap[i].value, H5P_DEFAULT, mask, off, (size_t)bytes, c->stored) < 0)
+            return sm_fail(err, "%s: snapshot write failed: %s", h->path, h5o_io_cause(errno)), H5OUT_FAILED;
+        c->copied++;
+    }
+    return 0;
+}
+
+/* Frame `at` of field i read back from the new file, a strip at a time,
+ * into its value checksum: what the checkpoint's checksum then verifies is
+ * the copy itself, decoded as any reader will decode it. */
+static int hash_copied(const resume_args *a, h5out *h, int i, hsize_t at, chunk_copy *c,
+                       sm_error *err)
+{
+    snap_field *f = &h->snap[i];
+    /* HDF5 1.10 remembers the last chunk it looked up with the filter mask
+     * it had before H5Dwrite_chunk replaced it, and would decode that chunk
+     * with the wrong filters; a dataset opened afresh looks it up again */
+    char p[96];
+    snprintf(p, sizeof p, "/snapshots/%s/value", SNAP_FIELD_NAMES[i]);
+    H5Dclose(f->value);
+    if ((f->value = H5Dopen2(h->file, p, H5P_DEFAULT)) < 0)
+        return sm_fail(err, "%s: cannot reopen %s", h->path, p), H5OUT_FAILED;
+    for (hsize_t y = 0; y < c->Ly; y += c->strip) {
+        const hsize_t rows = c->Ly - y < c->strip ? c->Ly - y : c->strip;
+        /* a chunk that does not decode was damaged in the old file */
+        if (read_strip(f->value, i, at, y, rows, c->Lx, c->decoded))
+            return sm_fail(err, "%s: snapshot %llu of /snapshots/%s does not decode (rows from %llu)",
+                           a->partial, (unsigned long long)at, SNAP_FIELD_NAMES[i],
+                           (unsigned long long)y), H5OUT_DAMAGED;
+        sm_hash_add(&f->hash[2], c->decoded, c->row_bytes * (size_t)rows);
+    }
+    return 0;
+}
+
+/* Rows [0, rows) of field i, whose old datasets are d[3], chunk by chunk. */
+static int copy_chunks(const resume_args *a, h5out *h, int i, const hid_t *d, hsize_t rows,
+                       copy_tally *t, sm_error *err)
+{
+    const sm_config *cfg = a->cfg;
+    chunk_copy c = {NULL, NULL, 0, h5o_snapshot_site_bytes(i) * (size_t)cfg->Lx,
+                    h5o_snapshot_strip_rows(i, cfg->Lx, cfg->Ly), (hsize_t)cfg->Lx, (hsize_t)cfg->Ly, 0};
+    const size_t chunk = c.row_bytes * (size_t)c.strip;
+    c.cap = chunk + chunk / 16 + 4096; /* deflate's worst case adds far less */
+    c.stored = malloc(c.cap);
+    c.decoded = malloc(chunk);
+    snap_field *f = &h->snap[i];
+    int rc = c.stored && c.decoded ? 0 : (sm_fail(err, "%s: out of memory", a->partial), H5OUT_FAILED);
+    for (hsize_t at = 0; at < rows && !rc; at++) {
+        int64_t step;
+        double time;
+        if (read_rows(d[0], H5T_NATIVE_INT64, 1, NULL, at, 1, &step) ||
+            read_rows(d[1], H5T_NATIVE_DOUBLE, 1, NULL, at, 1, &time)) {
+            rc = (sm_fail(err, "%s: cannot read the step of snapshot %llu of /snapshots/%s", a->partial,
+                          (unsigned long long)at, SNAP_FIELD_NAMES[i]), H5OUT_DAMAGED);
+            break;
+        }
+        errno = 0;
+        if (h5o_append_rows(f->step, H5T_NATIVE_INT64, 1, NULL, at, 1, &step) ||
+            h5o_append_rows(f->time, H5T_NATIVE_DOUBLE, 1, NULL, at, 1, &time))
+            rc = (sm_fail(err, "%s: snapshot write failed: %s", h->path, h5o_io_cause(errno)), H5OUT_FAILED);
+        else
+            rc = copy_stored(a, h, i, d[2], at, &c, err);
+        if (!rc) rc = hash_copied(a, h, i, at, &c, err);
+        if (rc) break;
+        f->n++;
+        sm_hash_add(&f->hash[0], &step, sizeof step);
+        sm_hash_add(&f->hash[1], &time, sizeof time);
+    }
+    free(c.stored);
+    free(c.decoded);
+    t->chunks += c.copied;
+    return rc;
+}
+
+/* Rows [0, rows) of field i a whole frame at a time, decoded and encoded
+ * again: for old datasets stored otherwise than the new ones. */
+static int copy_frames(const resume_args *a, h5out *h, int i, const hid_t *d, hsize_t rows,
+                       copy_tally *t, sm_error *err)
 {
     const sm_config *cfg = a->cfg;
     const int rank = h5o_snapshot_rank(i);
-    const hsize_t inner[3] = {(hsize_t)cfg->Ly, (hsize_t)cfg->Lx, 3}, rows = (hsize_t)k->rows;
+    const hsize_t inner[3] = {(hsize_t)cfg->Ly, (hsize_t)cfg->Lx, 3};
     const hid_t mt = h5o_snapshot_memtype(i);
-    hid_t d[3] = {-1, -1, -1};
-    if (k->rows < 0) return sm_fail(err, "%s: bad row count for %s", a->partial, k->path), H5OUT_DAMAGED;
-    d[0] = open_checked(f, a, k->path, "step", 1, NULL, rows, err);
-    if (d[0] >= 0) d[1] = open_checked(f, a, k->path, "time", 1, NULL, rows, err);
-    if (d[1] >= 0) d[2] = open_checked(f, a, k->path, "value", rank, inner, rows, err);
-    int rc = d[2] < 0 ? H5OUT_DAMAGED : 0;
-    void *frame = malloc(H5Tget_size(mt) * inner[0] * inner[1] * (rank == 4 ? 3 : 1));
-    if (!rc && !frame) rc = (sm_fail(err, "%s: out of memory", a->partial), H5OUT_FAILED);
+    void *frame = malloc(h5o_snapshot_site_bytes(i) * inner[0] * inner[1]);
+    int rc = frame ? 0 : (sm_fail(err, "%s: out of memory", a->partial), H5OUT_FAILED);
     for (hsize_t at = 0; at < rows && !rc; at++) {
         int64_t step;
         double time;
         if (read_rows(d[0], H5T_NATIVE_INT64, 1, NULL, at, 1, &step) ||
             read_rows(d[1], H5T_NATIVE_DOUBLE, 1, NULL, at, 1, &time) ||
             read_rows(d[2], mt, rank, inner, at, 1, frame))
-            rc = (sm_fail(err, "%s: cannot read snapshot %llu of %s", a->partial,
-                          (unsigned long long)at, k->path), H5OUT_DAMAGED);
+            rc = (sm_fail(err, "%s: cannot read snapshot %llu of /snapshots/%s", a->partial,
+                          (unsigned long long)at, SNAP_FIELD_NAMES[i]), H5OUT_DAMAGED);
         else if (h5o_snapshot_write(h, i, cfg->Lx, cfg->Ly, cfg->compression, step, time, frame, err))
             rc = H5OUT_FAILED;
+        else
+            t->frames++;
     }
     free(frame);
+    return rc;
+}
+
+static int copy_snapshots(hid_t f, const resume_args *a, h5out *h, int i, const h5out_count *k,
+                          copy_tally *t, sm_error *err)
+{
+    const sm_config *cfg = a->cfg;
+    const int rank = h5o_snapshot_rank(i);
+    const hsize_t inner[3] = {(hsize_t)cfg->Ly, (hsize_t)cfg->Lx, 3}, rows = (hsize_t)k->rows;
+    hid_t d[3] = {-1, -1, -1};
+    if (k->rows < 0) return sm_fail(err, "%s: bad row count for %s", a->partial, k->path), H5OUT_DAMAGED;
+    d[0] = open_checked(f, a, k->path, "step", 1, NULL, rows, err);
+    if (d[0] >= 0) d[1] = open_checked(f, a, k->path, "time", 1, NULL, rows, err);
+    if (d[1] >= 0) d[2] = open_checked(f, a, k->path, "value", rank, inner, rows, err);
+    int rc = d[2] < 0 ? H5OUT_DAMAGED : 0;
+    /* a field the checkpoint holds no frame of is not created, as in the run */
+    if (!rc && rows > 0 && h->snap[i].group < 0 &&
+        h5o_snapshot_create(h, i, cfg->Lx, cfg->Ly, cfg->compression, err))
+        rc = H5OUT_FAILED;
+    if (!rc && rows > 0)
+        rc = same_storage(d[2], h->snap[i].value) ? copy_chunks(a, h, i, d, rows, t, err)
+                                                  : copy_frames(a, h, i, d, rows, t, err);
     close3(d);
     return rc;
 }
@@ -249,9 +435,10 @@ static int copy_all(const resume_args *a, sm_error *err)
         return H5OUT_FAILED;
     }
     int rc = 0;
+    copy_tally tally = {0, 0};
     for (int i = 0; i < a->nkeep && !rc; i++) {
         const int snap = snap_index(a->keep[i].path);
-        rc = snap >= 0 ? copy_snapshots(f, a, h, snap, &a->keep[i], err)
+        rc = snap >= 0 ? copy_snapshots(f, a, h, snap, &a->keep[i], &tally, err)
                        : copy_series(f, a, h, &a->keep[i], err);
     }
     H5Fclose(f);
@@ -271,7 +458,11 @@ static int copy_all(const resume_args *a, sm_error *err)
     const int fd = open(fresh, O_RDONLY);
     const int bad = fd < 0 || fsync(fd) != 0;
     if (fd >= 0) close(fd);
-    return bad ? (sm_fail(err, "%s: cannot sync: %s", fresh, strerror(errno)), H5OUT_FAILED) : 0;
+    if (bad) return sm_fail(err, "%s: cannot sync: %s", fresh, strerror(errno)), H5OUT_FAILED;
+    if (getenv("SOFTMATRIX_RESUME_VERBOSE"))
+        fprintf(stderr, "softmatrix: %s: %lld snapshot chunks copied as stored, %lld frames decoded and encoded again\n",
+                a->partial, (long long)tally.chunks, (long long)tally.frames);
+    return 0;
 }
 
 /* Runs copy_all in a child and returns its result, err its message. */
