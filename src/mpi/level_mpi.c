@@ -303,9 +303,11 @@ static int lm_init(sim_state *s, const sm_config *cfg, sm_error *err)
     e->seed = s->seed;
     const lattice_loan *loan = s->lent;
     if (!mpi_session_claim_lattice(MPI_ENGINE_LEVEL)) {   /* alone: the OpenMP level sweep */
-        if ((e->t = tables_new())) return 0;
+        /* s->st is not the state when blocks are lent: nothing to sweep alone */
+        if (!loan && (e->t = tables_new())) return 0;
         free(e);
         s->dyn_data = NULL;
+        if (loan) return sm_fail(err, "the level dynamics cannot claim the ranks of the blocks lent to it");
         return sm_fail(err, "out of memory for the level tables");
     }
     const lat_setup su = {s->lat, s->p, s->seed, omp_get_max_threads(), loan != NULL};
