@@ -134,10 +134,15 @@ run: deps all ## set up, build and run configs/default.json
 # Each test program runs as a target of its own (run/<binary>), so that under -j
 # they run side by side and beside the builds still going: one at a time they took
 # a minute of `make test`.
+# They wait as the program's own threads do (src/run/threads.c: idle threads
+# sleep after a short spin): two OpenMP programs side by side on two cores,
+# each spinning while its partner waits behind the other, took minutes
+# instead of seconds.
+QUIET_WAITS := GOMP_SPINCOUNT=100 KMP_BLOCKTIME=0
 UNIT_RUN := $(addprefix run/,$(UNIT_BIN) $(EXACT_TEST_BIN))
 .PHONY: $(UNIT_RUN)
 $(UNIT_RUN): run/%: %
-	@echo "== $*"; $*
+	@echo "== $*"; $(QUIET_WAITS) $*
 
 unit: all $(EXACT_BIN) $(UNIT_RUN) ## C unit tests and exact-enumeration tests
 
@@ -268,7 +273,7 @@ sanitize-build: ## build under ASan/UBSan in build-san/
 SAN_RUN := $(addprefix san-run/,$(SAN_UNIT)) san-run/fuzz-regressions san-run/quick
 .PHONY: $(SAN_RUN)
 $(filter san-run/$(SAN_BUILD)/%,$(SAN_RUN)): san-run/%: sanitize-build
-	@echo "== [asan] $*"; $(SAN_ENV) $* >/dev/null
+	@echo "== [asan] $*"; $(SAN_ENV) $(QUIET_WAITS) $* >/dev/null
 san-run/fuzz-regressions: sanitize-build
 	@echo "== [asan] fuzz regressions"; $(SAN_ENV) $(SAN_BUILD)/fuzz_replay tests/fuzz/regressions/* >/dev/null
 san-run/quick: sanitize-build
