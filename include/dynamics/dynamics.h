@@ -196,6 +196,13 @@ int sim_restore(sim_state *s, const ckpt_reader *r, sm_error *err);
  * and into s->st, the restored fields checked (in range, the energy sums
  * those of the configuration): what a kind without save_fields and
  * restore_fields has done for it. */
+/* The checkpoint's site records (ckpt_put_sites), one name each, numbered
+ * as the split lattices' blocks move them (ckpt_mpi_io.rec): level, sigma,
+ * phase, z jump counts, kinetic stamps (the cage dynamics'); and the
+ * kinetic counters' record. */
+enum { SIM_REC_LEVEL, SIM_REC_SIGMA, SIM_REC_PHASE, SIM_REC_Z, SIM_REC_STAMP, SIM_NREC };
+extern const char *const SIM_SITE_RECORDS[SIM_NREC];
+#define SIM_KIN_COUNTERS_RECORD "kin.counters"
 void sim_save_fields(const sim_state *s, ckpt_writer *w);
 int sim_restore_fields(sim_state *s, const ckpt_reader *r, sm_error *err);
 /* 1 when site record rec of sim.zjumps fits s (int16 or int32 counts of its

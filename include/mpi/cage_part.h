@@ -59,11 +59,6 @@ typedef struct cage_part {
     kin_counters kc;
 } cage_part;
 
-/* The site records of a cage run, numbered as ckpt_mpi_io.rec: the
- * decomposition's three fields, then the z counts and the stamps. */
-enum { CAGE_REC_PHASE = 2, CAGE_REC_Z = 3, CAGE_REC_STAMP = 4, CAGE_NREC = 5 };
-extern const char *const CAGE_RECORDS[CAGE_NREC];
-
 /* Collective: the block decomposition of su's lattice and this rank's part;
  * NULL (the same message on every rank) when it cannot be made. */
 cage_part *cage_part_new(const cage_setup *su, sm_error *err);

@@ -31,6 +31,14 @@ MPI_Comm mpi_lattice_comm(void);
  * (busy: a lattice is split, so the next command comes within a sweep). */
 lat_cmd mpi_lattice_command(lat_cmd c, int busy);
 
+/* The commands a split lattice's rank 0 sent, which
+ * SOFTMATRIX_MPI_VERBOSE prints when the lattice is freed (for tests and a
+ * first look at a new machine, docs/mpi.md). */
+typedef struct {
+    int64_t sweeps, sums, counts, gathers, censuses, snapshots, block_writes, block_reads;
+} lattice_tally;
+void mpi_lattice_tally_print(const char *kind, const lattice_tally *t);
+
 /* Ranks other than 0: carry out cage command c (CMD_CAGE_*) on this rank's
  * part *e of the split lattice, created by SETUP and freed by FREE. */
 struct cage_part;

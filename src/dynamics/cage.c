@@ -717,9 +717,9 @@ static int64_t cage_updates(const sim_state *s) { return cage_of(s)->moves_per_s
 static void cage_save(const sim_state *s, ckpt_writer *w)
 {
     const kinetics *k = &cage_of(s)->kin;
-    if (k->stamp16) ckpt_put_sites(w, "kin.stamp", k->stamp16, 2, s->lat.Lx, s->lat.Ly);
-    else ckpt_put_sites(w, "kin.stamp", k->stamp32, 4, s->lat.Lx, s->lat.Ly);
-    ckpt_put(w, "kin.counters", &k->c, sizeof k->c);
+    if (k->stamp16) ckpt_put_sites(w, SIM_SITE_RECORDS[SIM_REC_STAMP], k->stamp16, 2, s->lat.Lx, s->lat.Ly);
+    else ckpt_put_sites(w, SIM_SITE_RECORDS[SIM_REC_STAMP], k->stamp32, 4, s->lat.Lx, s->lat.Ly);
+    ckpt_put(w, SIM_KIN_COUNTERS_RECORD, &k->c, sizeof k->c);
 }
 
 /* A record of a checkpoint before the stamps were site records. */
@@ -758,7 +758,7 @@ static int restore_stamps_sites(sim_state *s, const ckpt_reader *r, const ckpt_r
     if (kinetics_stamps_of_width(k, N, rec->elem == 4))
         return sm_fail(err, "out of memory for the kinetic stamps of %lld sites", (long long)N);
     void *stamps = rec->elem == 2 ? (void *)k->stamp16 : (void *)k->stamp32;
-    if (ckpt_get(r, "kin.stamp", stamps, (size_t)N * (size_t)rec->elem, err)) return 1;
+    if (ckpt_get(r, SIM_SITE_RECORDS[SIM_REC_STAMP], stamps, (size_t)N * (size_t)rec->elem, err)) return 1;
     if (keeps_wide && kinetics_widen_stamps(k, N))
         return sm_fail(err, "out of memory for the kinetic stamps of %lld sites", (long long)N);
     return 0;
@@ -771,7 +771,7 @@ static int restore_stamps(sim_state *s, const ckpt_reader *r, sm_error *err)
 {
     kinetics *k = &cage_of(s)->kin;
     const int64_t N = s->lat.N;
-    const ckpt_record *rec = ckpt_find(r, "kin.stamp", err);
+    const ckpt_record *rec = ckpt_find(r, SIM_SITE_RECORDS[SIM_REC_STAMP], err);
     if (!rec) return 1;
     if (s->step >= (int64_t)KIN_STAMP16_SWEEPS && kinetics_widen_stamps(k, N))
         return sm_fail(err, "out of memory for the kinetic stamps of %lld sites", (long long)N);
@@ -788,7 +788,7 @@ static int restore_stamps(sim_state *s, const ckpt_reader *r, sm_error *err)
 static int cage_restore(sim_state *s, const ckpt_reader *r, sm_error *err)
 {
     kinetics *k = &cage_of(s)->kin;
-    return restore_stamps(s, r, err) || ckpt_get(r, "kin.counters", &k->c, sizeof k->c, err);
+    return restore_stamps(s, r, err) || ckpt_get(r, SIM_KIN_COUNTERS_RECORD, &k->c, sizeof k->c, err);
 }
 
 static double cage_bytes_per_site(const sm_config *cfg) { return kinetics_bytes_per_site(run_sweeps(cfg)); }

@@ -127,16 +127,18 @@ int sim_census(const sim_state *s, struct census_result *r, sm_error *err)
     return s->dyn->census(s, r, err);
 }
 
+const char *const SIM_SITE_RECORDS[SIM_NREC] = {"sim.level", "sim.sigma", "sim.phase", "sim.zjumps", "kin.stamp"};
+
 void sim_save_fields(const sim_state *s, ckpt_writer *w)
 {
     const int Lx = s->lat.Lx, Ly = s->lat.Ly;
-    ckpt_put_sites(w, "sim.level", s->st.level, 1, Lx, Ly);
-    ckpt_put_sites(w, "sim.sigma", s->st.sigma, 1, Lx, Ly);
+    ckpt_put_sites(w, SIM_SITE_RECORDS[SIM_REC_LEVEL], s->st.level, 1, Lx, Ly);
+    ckpt_put_sites(w, SIM_SITE_RECORDS[SIM_REC_SIGMA], s->st.sigma, 1, Lx, Ly);
     if (!s->st.phase) return;
-    ckpt_put_sites(w, "sim.phase", s->st.phase, 1, Lx, Ly);
+    ckpt_put_sites(w, SIM_SITE_RECORDS[SIM_REC_PHASE], s->st.phase, 1, Lx, Ly);
     /* as kept: int16, or int32 once widened */
-    if (s->st.zjumps) ckpt_put_sites(w, "sim.zjumps", s->st.zjumps, 2, Lx, Ly);
-    else ckpt_put_sites(w, "sim.zjumps", s->st.zjumps_wide, 4, Lx, Ly);
+    if (s->st.zjumps) ckpt_put_sites(w, SIM_SITE_RECORDS[SIM_REC_Z], s->st.zjumps, 2, Lx, Ly);
+    else ckpt_put_sites(w, SIM_SITE_RECORDS[SIM_REC_Z], s->st.zjumps_wide, 4, Lx, Ly);
 }
 
 void sim_save(const sim_state *s, ckpt_writer *w)
@@ -231,21 +233,22 @@ int sim_zjumps_record_ok(const sim_state *s, const ckpt_reader *r, const ckpt_re
  * state just set up holds int16 counts). */
 static int restore_zjumps(sim_state *s, const ckpt_reader *r, sm_error *err)
 {
-    const ckpt_record *rec = ckpt_find(r, "sim.zjumps", err);
+    const ckpt_record *rec = ckpt_find(r, SIM_SITE_RECORDS[SIM_REC_Z], err);
     if (!rec) return 1;
     if (!rec->elem) return restore_zjumps_record(s, r, rec, err);
     if (!sim_zjumps_record_ok(s, r, rec, err)) return 1;
     if (rec->elem == 4 && model_state_widen_z(&s->st))
         return sm_fail(err, "out of memory for the z jump counts of %lld sites", (long long)s->lat.N);
     void *counts = rec->elem == 2 ? (void *)s->st.zjumps : (void *)s->st.zjumps_wide;
-    return ckpt_get(r, "sim.zjumps", counts, (size_t)s->lat.N * (size_t)rec->elem, err);
+    return ckpt_get(r, SIM_SITE_RECORDS[SIM_REC_Z], counts, (size_t)s->lat.N * (size_t)rec->elem, err);
 }
 
 int sim_restore_fields(sim_state *s, const ckpt_reader *r, sm_error *err)
 {
     const size_t N = (size_t)s->lat.N;
-    if (ckpt_get(r, "sim.level", s->st.level, N, err) || ckpt_get(r, "sim.sigma", s->st.sigma, N, err) ||
-        (s->st.phase && (ckpt_get(r, "sim.phase", s->st.phase, N, err) || restore_zjumps(s, r, err))))
+    if (ckpt_get(r, SIM_SITE_RECORDS[SIM_REC_LEVEL], s->st.level, N, err) ||
+        ckpt_get(r, SIM_SITE_RECORDS[SIM_REC_SIGMA], s->st.sigma, N, err) ||
+        (s->st.phase && (ckpt_get(r, SIM_SITE_RECORDS[SIM_REC_PHASE], s->st.phase, N, err) || restore_zjumps(s, r, err))))
         return 1;
     return check_fields(s, r, err);
 }

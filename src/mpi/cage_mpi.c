@@ -34,8 +34,7 @@ typedef struct {
     int ahead;           /* SIM_SYNC_* bits of what is behind the blocks */
     int z_wide;          /* the OpenMP run's z counts would be int32 by now */
     int restored;        /* the last checkpoint was read by the blocks */
-    /* commands sent (SOFTMATRIX_MPI_VERBOSE) */
-    int64_t sweeps, sums, counts, gathers, censuses, snapshots, block_writes, block_reads;
+    lattice_tally n;      /* rank 0: commands sent */
 } cage_mpi;
 
 static cage_mpi *mpi_of(const sim_state *s) { return s->dyn_data; }
@@ -91,12 +90,7 @@ static void cm_free(sim_state *s)
     if (!m) return;
     if (m->part) {
         unsplit(m);
-        if (getenv("SOFTMATRIX_MPI_VERBOSE"))
-            fprintf(stderr, "softmatrix: cage dynamics: %lld split sweeps, %lld sums, %lld counts, "
-                    "%lld gathers, %lld censuses, %lld snapshots, %lld block writes, %lld block reads\n",
-                    (long long)m->sweeps, (long long)m->sums, (long long)m->counts, (long long)m->gathers,
-                    (long long)m->censuses, (long long)m->snapshots, (long long)m->block_writes,
-                    (long long)m->block_reads);
+        mpi_lattice_tally_print("cage", &m->n);
     }
     SERIAL(s, DYNAMICS_CAGE.free(s));
     free(m);
@@ -196,7 +190,7 @@ static void cm_sweep(sim_state *s)
     scatter(s, m);
     command(CMD_CAGE_SWEEP, s->step, s->T);
     cage_part_sweep(m->part, (uint64_t)s->step, s->T);
-    m->sweeps++;
+    m->n.sweeps++;
     m->ahead = SIM_SYNC_SUMS | SIM_SYNC_FIELDS;
 }
 
@@ -208,7 +202,7 @@ static void gather(sim_state *s, cage_mpi *m)
     cage_part_gather(m->part, s, w, m->z_wide);
     free(w);
     m->ahead &= ~SIM_SYNC_FIELDS;
-    m->gathers++;
+    m->n.gathers++;
 }
 
 static void cm_sync(sim_state *s, int what)
@@ -218,7 +212,7 @@ static void cm_sync(sim_state *s, int what)
         command(CMD_CAGE_SUMS, 0, 0);
         cage_part_sums(m->part, &s->e, &s->moves, &s->kin->c, &m->z_wide);
         m->ahead &= ~SIM_SYNC_SUMS;
-        m->sums++;
+        m->n.sums++;
     }
     if (what == SIM_SYNC_FIELDS && (m->ahead & SIM_SYNC_FIELDS)) gather(s, m);
 }
@@ -231,7 +225,7 @@ static int cm_snapshot(const sim_state *s, h5out *h, unsigned fields, int compre
     if (!m->part || !(m->ahead & SIM_SYNC_FIELDS))
         return h5out_snapshot(h, fields, s->lat.Lx, s->lat.Ly, &s->st, s->step, compression, err);
     command(CMD_CAGE_SNAPSHOT, 0, 0);
-    m->snapshots++;
+    m->n.snapshots++;
     const snapshot_pcp pcp = {m->part->z, s->st.n_z};
     return snapshot_mpi_write(&m->part->d, &pcp, comm(), h, fields, compression, s->step, err);
 }
@@ -245,7 +239,7 @@ static int cm_census(const sim_state *s, census_result *r, sm_error *err)
     if (m->part && (m->ahead & SIM_SYNC_FIELDS)) {
         if (census_mpi_blocks_ok(&m->part->d)) {
             command(CMD_CAGE_CENSUS, 0, 0);
-            m->censuses++;
+            m->n.censuses++;
             return census_mpi_take(&m->part->d, r, err);
         }
         gather((sim_state *)s, m);   /* rank 0's copy, which a const state still reaches */
@@ -262,7 +256,7 @@ static void cm_field_counts(const sim_state *s, field_counts *c)
     }
     command(CMD_CAGE_COUNT, 0, 0);
     cage_part_count(m->part, c);
-    m->counts++;
+    m->n.counts++;
 }
 
 static void cm_cage_counts(const sim_state *s, cage_counts *c)
@@ -274,7 +268,7 @@ static void cm_cage_counts(const sim_state *s, cage_counts *c)
     }
     command(CMD_CAGE_PCP_COUNT, 0, 0);
     cage_part_pcp_count(m->part, c);
-    m->counts++;
+    m->n.counts++;
 }
 
 /* The blocks take the state again at the next sweep: it was changed
@@ -324,10 +318,10 @@ static int64_t cm_updates(const sim_state *s)
 static void put_record(const sim_state *s, cage_mpi *m, ckpt_writer *w, int rec, int elem)
 {
     ckpt_mpi_io io = {.rec = rec, .elem = elem};
-    if (ckpt_put_sites_begin(w, CAGE_RECORDS[rec], elem, s->lat.Lx, s->lat.Ly, &io.offset)) return;
+    if (ckpt_put_sites_begin(w, SIM_SITE_RECORDS[rec], elem, s->lat.Lx, s->lat.Ly, &io.offset)) return;
     snprintf(io.path, sizeof io.path, "%s", w->tmp);
     command(CMD_CAGE_CKPT_WRITE, 0, 0);
-    m->block_writes++;
+    m->n.block_writes++;
     ckpt_mpi_result res;
     if (cage_part_io(m->part, 1, &io, &res)) {
         ckpt_writer_fail(w, EIO);
@@ -343,11 +337,11 @@ static int get_record(const sim_state *s, cage_mpi *m, const ckpt_reader *r, con
     ckpt_mpi_io io = {.offset = rec->offset, .step = s->step, .rec = f, .elem = rec->elem};
     snprintf(io.path, sizeof io.path, "%s", r->path);
     command(CMD_CAGE_CKPT_READ, 0, 0);
-    m->block_reads++;
+    m->n.block_reads++;
     ckpt_mpi_result res;
-    if (cage_part_io(m->part, 0, &io, &res)) return sm_fail(err, "%s: cannot read checkpoint record %s", r->path, CAGE_RECORDS[f]);
+    if (cage_part_io(m->part, 0, &io, &res)) return sm_fail(err, "%s: cannot read checkpoint record %s", r->path, SIM_SITE_RECORDS[f]);
     if (res.hash != rec->sites_hash) return ckpt_sites_damaged(r->path, rec, err);
-    if (res.invalid && f == CAGE_REC_STAMP)
+    if (res.invalid && f == SIM_REC_STAMP)
         return sm_fail(err, "%s: checkpoint has %lld kinetic stamps not before its step %lld", r->path,
                        (long long)res.invalid, (long long)s->step);
     if (res.invalid) return sm_fail(err, "%s: checkpoint has an invalid state at %lld sites", r->path, (long long)res.invalid);
@@ -364,8 +358,8 @@ static void cm_save_fields(const sim_state *s, ckpt_writer *w)
         sim_save_fields(s, w);
         return;
     }
-    for (int rec = 0; rec < CAGE_REC_Z; rec++) put_record(s, m, w, rec, 1);
-    put_record(s, m, w, CAGE_REC_Z, m->z_wide || !s->st.zjumps ? 4 : 2);
+    for (int rec = 0; rec < SIM_REC_Z; rec++) put_record(s, m, w, rec, 1);
+    put_record(s, m, w, SIM_REC_Z, m->z_wide || !s->st.zjumps ? 4 : 2);
 }
 
 /* The stamps (as the OpenMP run keeps them, uint16 or uint32) and the
@@ -378,8 +372,8 @@ static void cm_save(const sim_state *s, ckpt_writer *w)
         DYNAMICS_CAGE.save(&v, w);
         return;
     }
-    put_record(s, m, w, CAGE_REC_STAMP, s->kin->stamp_wide ? 4 : 2);
-    ckpt_put(w, "kin.counters", &s->kin->c, sizeof s->kin->c);
+    put_record(s, m, w, SIM_REC_STAMP, s->kin->stamp_wide ? 4 : 2);
+    ckpt_put(w, SIM_KIN_COUNTERS_RECORD, &s->kin->c, sizeof s->kin->c);
 }
 
 /* The site records straight into the blocks, checked there (range, the
@@ -389,21 +383,21 @@ static void cm_save(const sim_state *s, ckpt_writer *w)
 static int cm_restore_fields(sim_state *s, const ckpt_reader *r, sm_error *err)
 {
     cage_mpi *m = mpi_of(s);
-    const ckpt_record *rec[CAGE_REC_STAMP];
+    const ckpt_record *rec[SIM_REC_STAMP];
     m->restored = 0;
-    for (int f = 0; f < CAGE_REC_STAMP; f++)
-        if (!(rec[f] = ckpt_find(r, CAGE_RECORDS[f], err))) return 1;
-    if (!m->part || !rec[0]->elem || !rec[1]->elem || !rec[2]->elem || !rec[CAGE_REC_Z]->elem) {
+    for (int f = 0; f < SIM_REC_STAMP; f++)
+        if (!(rec[f] = ckpt_find(r, SIM_SITE_RECORDS[f], err))) return 1;
+    if (!m->part || !rec[0]->elem || !rec[1]->elem || !rec[2]->elem || !rec[SIM_REC_Z]->elem) {
         cm_reload(s);
         global_state(s);
         return sim_restore_fields(s, r, err);
     }
-    for (int f = 0; f < CAGE_REC_Z; f++)
+    for (int f = 0; f < SIM_REC_Z; f++)
         if (rec[f]->elem != 1 || rec[f]->Lx != s->lat.Lx || rec[f]->Ly != s->lat.Ly)
             return sm_fail(err, "%s: checkpoint record %s is not one byte a site of a %dx%d lattice", r->path,
-                           CAGE_RECORDS[f], s->lat.Lx, s->lat.Ly);
-    if (!sim_zjumps_record_ok(s, r, rec[CAGE_REC_Z], err)) return 1;
-    for (int f = 0; f < CAGE_REC_STAMP; f++)
+                           SIM_SITE_RECORDS[f], s->lat.Lx, s->lat.Ly);
+    if (!sim_zjumps_record_ok(s, r, rec[SIM_REC_Z], err)) return 1;
+    for (int f = 0; f < SIM_REC_STAMP; f++)
         if (get_record(s, m, r, rec[f], f, err)) return 1;
     int64_t bad;
     energy_terms t;
@@ -412,7 +406,7 @@ static int cm_restore_fields(sim_state *s, const ckpt_reader *r, sm_error *err)
     if (bad) return sm_fail(err, "%s: checkpoint has an invalid state at %lld sites", r->path, (long long)bad);
     if (memcmp(&t, &s->e, sizeof t) != 0)
         return sm_fail(err, "%s: checkpoint energy sums disagree with its configuration", r->path);
-    m->z_wide = rec[CAGE_REC_Z]->elem == 4;
+    m->z_wide = rec[SIM_REC_Z]->elem == 4;
     m->scattered = m->restored = 1;
     m->ahead = SIM_SYNC_FIELDS;
     return 0;
@@ -429,15 +423,15 @@ static int cm_restore(sim_state *s, const ckpt_reader *r, sm_error *err)
         cm_reload(s);
         return rc;
     }
-    const ckpt_record *rec = ckpt_find(r, CAGE_RECORDS[CAGE_REC_STAMP], err);
+    const ckpt_record *rec = ckpt_find(r, SIM_SITE_RECORDS[SIM_REC_STAMP], err);
     if (!rec) return 1;
     if ((rec->elem != 2 && rec->elem != 4) || rec->Lx != s->lat.Lx || rec->Ly != s->lat.Ly)
         return sm_fail(err, "%s: checkpoint record kin.stamp is not 2 or 4 bytes a site of a %dx%d lattice",
                        r->path, s->lat.Lx, s->lat.Ly);
-    if (get_record(s, m, r, rec, CAGE_REC_STAMP, err)) return 1;
+    if (get_record(s, m, r, rec, SIM_REC_STAMP, err)) return 1;
     if ((rec->elem == 4 || s->step >= (int64_t)KIN_STAMP16_SWEEPS) && kinetics_widen_stamps(s->kin, s->lat.N))
         return sm_fail(err, "out of memory for the kinetic stamps of %lld sites", (long long)s->lat.N);
-    return ckpt_get(r, "kin.counters", &s->kin->c, sizeof s->kin->c, err);
+    return ckpt_get(r, SIM_KIN_COUNTERS_RECORD, &s->kin->c, sizeof s->kin->c, err);
 }
 
 /* One rank's block when the lattice is split (its level-dynamics

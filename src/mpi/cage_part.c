@@ -7,8 +7,6 @@
 #include "mpi/census_mpi.h"
 #include "mpi/snapshot_mpi.h"
 
-const char *const CAGE_RECORDS[CAGE_NREC] = {"sim.level", "sim.sigma", "sim.phase", "sim.zjumps", "kin.stamp"};
-
 
 
 static MPI_Comm comm(void) { return mpi_lattice_comm(); }
@@ -330,7 +328,7 @@ static void part_pack(const void *part, const ckpt_mpi_io *io, void *values)
 {
     const cage_part *e = part;
     const cage_block *b = &e->b;
-    if (io->rec < CAGE_REC_Z) {
+    if (io->rec < SIM_REC_Z) {
         decomp_pack(&e->d, io->rec, values);
         return;
     }
@@ -339,9 +337,9 @@ static void part_pack(const void *part, const ckpt_mpi_io *io, void *values)
     for (int y = 0; y < b->ny; y++)
         for (int x = 0; x < b->nx; x++) {
             const int64_t i = (int64_t)y * b->nx + x;
-            const uint32_t v = io->rec == CAGE_REC_Z ? (uint32_t)e->z[i] : e->k.stamp32[(int64_t)y * b->stride + x];
+            const uint32_t v = io->rec == SIM_REC_Z ? (uint32_t)e->z[i] : e->k.stamp32[(int64_t)y * b->stride + x];
             if (io->elem == 4) v32[i] = v;
-            else if (io->rec == CAGE_REC_Z) v16[i] = (int16_t)(int32_t)v;
+            else if (io->rec == SIM_REC_Z) v16[i] = (int16_t)(int32_t)v;
             else v16[i] = (int16_t)(v == KIN_NO_STAMP ? 0xFFFF : v);
         }
 }
@@ -353,9 +351,9 @@ static int64_t part_unpack(void *part, const ckpt_mpi_io *io, const void *values
     cage_part *e = part;
     const cage_block *b = &e->b;
     int64_t bad = 0;
-    if (io->rec < CAGE_REC_Z) {
+    if (io->rec < SIM_REC_Z) {
         decomp_unpack(&e->d, io->rec, values);
-        for (int y = 0; y < b->ny && io->rec == CAGE_REC_PHASE; y++)
+        for (int y = 0; y < b->ny && io->rec == SIM_REC_PHASE; y++)
             for (int x = 0; x < b->nx; x++) bad += b->phase[(int64_t)y * b->stride + x] >= NPHASE;
         return bad;
     }
@@ -364,7 +362,7 @@ static int64_t part_unpack(void *part, const ckpt_mpi_io *io, const void *values
     for (int y = 0; y < b->ny; y++)
         for (int x = 0; x < b->nx; x++) {
             const int64_t i = (int64_t)y * b->nx + x;
-            if (io->rec == CAGE_REC_Z) {
+            if (io->rec == SIM_REC_Z) {
                 e->z[i] = io->elem == 4 ? (int32_t)v32[i] : v16[i];
                 continue;
             }
@@ -372,7 +370,7 @@ static int64_t part_unpack(void *part, const ckpt_mpi_io *io, const void *values
             e->k.stamp32[(int64_t)y * b->stride + x] = v;
             bad += v != KIN_NO_STAMP && v >= (uint64_t)io->step;
         }
-    if (io->rec == CAGE_REC_Z) e->z_wide = 0;
+    if (io->rec == SIM_REC_Z) e->z_wide = 0;
     return bad;
 }
 

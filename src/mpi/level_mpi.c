@@ -59,8 +59,7 @@ typedef struct {
     int ahead;       /* rank 0: SIM_SYNC_* bits of what is behind the blocks */
     energy_terms de; /* this rank's changes since the last SUMS */
     move_stats ms;
-    /* rank 0: commands sent (SOFTMATRIX_MPI_VERBOSE) */
-    int64_t sweeps, sums, counts, gathers, censuses, snapshots, block_writes, block_reads;
+    lattice_tally n;   /* rank 0: commands sent */
 } lat_engine;
 
 /* The ranks the lattice is split over (mpi/session.h). */
@@ -79,6 +78,15 @@ lat_cmd mpi_lattice_command(lat_cmd c, int busy)
 }
 
 static lat_cmd command(lat_cmd c, int busy) { return mpi_lattice_command(c, busy); }
+
+void mpi_lattice_tally_print(const char *kind, const lattice_tally *t)
+{
+    if (!getenv("SOFTMATRIX_MPI_VERBOSE")) return;
+    fprintf(stderr, "softmatrix: %s dynamics: %lld split sweeps, %lld sums, %lld counts, %lld gathers, "
+            "%lld censuses, %lld snapshots, %lld block writes, %lld block reads\n", kind, (long long)t->sweeps,
+            (long long)t->sums, (long long)t->counts, (long long)t->gathers, (long long)t->censuses,
+            (long long)t->snapshots, (long long)t->block_writes, (long long)t->block_reads);
+}
 
 static level_tables *tables_new(void)
 {
@@ -353,7 +361,7 @@ static void lm_sweep(sim_state *s)
     }
     command((lat_cmd){CMD_SWEEP, 0, s->step, s->T}, 1);
     engine_sweep(e, (uint64_t)s->step, s->T);
-    e->sweeps++;
+    e->n.sweeps++;
     e->ahead = SIM_SYNC_SUMS | SIM_SYNC_FIELDS;
 }
 
@@ -378,7 +386,7 @@ static void engine_gather(lat_engine *e, const sim_state *s)
     command((lat_cmd){CMD_GATHER, 0, 0, 0}, 1);
     decomp_gather(&e->d, global);
     e->ahead &= ~SIM_SYNC_FIELDS;
-    e->gathers++;
+    e->n.gathers++;
 }
 
 static void lm_sync(sim_state *s, int what)
@@ -388,7 +396,7 @@ static void lm_sync(sim_state *s, int what)
         command((lat_cmd){CMD_SUMS, 0, 0, 0}, 1);
         engine_sums(e, &s->e, &s->moves);
         e->ahead &= ~SIM_SYNC_SUMS;
-        e->sums++;
+        e->n.sums++;
     }
     if (what == SIM_SYNC_FIELDS && (e->ahead & SIM_SYNC_FIELDS)) engine_gather(e, s);
 }
@@ -402,7 +410,7 @@ static int lm_census(const sim_state *s, census_result *r, sm_error *err)
     if (e->ahead & SIM_SYNC_FIELDS) {
         if (census_mpi_blocks_ok(&e->d)) {
             command((lat_cmd){CMD_CENSUS, 0, 0, 0}, 1);
-            e->censuses++;
+            e->n.censuses++;
             return census_mpi_take(&e->d, r, err);
         }
         engine_gather(e, s);
@@ -421,10 +429,8 @@ static void lm_field_counts(const sim_state *s, field_counts *c)
     }
     command((lat_cmd){CMD_COUNT, 0, 0, 0}, 1);
     engine_count(e, c);
-    e->counts++;
+    e->n.counts++;
 }
-
-static const char *const FIELD_RECORDS[2] = {"sim.level", "sim.sigma"};
 
 /* Rank 0's stream holds the rest of the file; each field's values go from
  * the blocks straight into their site record. */
@@ -437,10 +443,10 @@ static void lm_save_fields(const sim_state *s, ckpt_writer *w)
     }
     for (int f = 0; f < 2; f++) {
         ckpt_mpi_io io = {.rec = f, .elem = 1};
-        if (ckpt_put_sites_begin(w, FIELD_RECORDS[f], 1, s->lat.Lx, s->lat.Ly, &io.offset)) return;
+        if (ckpt_put_sites_begin(w, SIM_SITE_RECORDS[f], 1, s->lat.Lx, s->lat.Ly, &io.offset)) return;
         snprintf(io.path, sizeof io.path, "%s", w->tmp);
         command((lat_cmd){CMD_CKPT_WRITE, 0, 0, 0}, 1);
-        e->block_writes++;
+        e->n.block_writes++;
         uint64_t hash;
         if (engine_io(e, 1, &io, &hash)) {
             ckpt_writer_fail(w, EIO);
@@ -459,19 +465,19 @@ static int lm_restore_fields(sim_state *s, const ckpt_reader *r, sm_error *err)
     lat_engine *e = engine_of(s);
     const ckpt_record *rec[2];
     for (int f = 0; f < 2; f++)
-        if (!(rec[f] = ckpt_find(r, FIELD_RECORDS[f], err))) return 1;
+        if (!(rec[f] = ckpt_find(r, SIM_SITE_RECORDS[f], err))) return 1;
     if (!e->split || !rec[0]->elem || !rec[1]->elem) return sim_restore_fields(s, r, err);
     for (int f = 0; f < 2; f++) {
         if (rec[f]->elem != 1 || rec[f]->Lx != s->lat.Lx || rec[f]->Ly != s->lat.Ly)
             return sm_fail(err, "%s: checkpoint record %s is not one byte a site of a %dx%d lattice", r->path,
-                           FIELD_RECORDS[f], s->lat.Lx, s->lat.Ly);
+                           SIM_SITE_RECORDS[f], s->lat.Lx, s->lat.Ly);
         ckpt_mpi_io io = {.offset = rec[f]->offset, .rec = f, .elem = 1};
         snprintf(io.path, sizeof io.path, "%s", r->path);
         command((lat_cmd){CMD_CKPT_READ, 0, 0, 0}, 1);
-        e->block_reads++;
+        e->n.block_reads++;
         uint64_t hash;
         if (engine_io(e, 0, &io, &hash))
-            return sm_fail(err, "%s: cannot read checkpoint record %s", r->path, FIELD_RECORDS[f]);
+            return sm_fail(err, "%s: cannot read checkpoint record %s", r->path, SIM_SITE_RECORDS[f]);
         if (hash != rec[f]->sites_hash) return ckpt_sites_damaged(r->path, rec[f], err);
     }
     int64_t bad;
@@ -515,7 +521,7 @@ static int lm_snapshot(const sim_state *s, h5out *h, unsigned fields, int compre
         return h5out_snapshot(h, fields, s->lat.Lx, s->lat.Ly, &s->st, s->step, compression, err);
     }
     command((lat_cmd){CMD_SNAPSHOT, 0, 0, 0}, 1);
-    e->snapshots++;
+    e->n.snapshots++;
     return snapshot_mpi_write(&e->d, e->borrowed ? &e->pcp : NULL, lattice_comm(), h, fields, compression,
                               s->step, err);
 }
@@ -549,12 +555,7 @@ static void lm_free(sim_state *s)
     if (e->split) {
         command((lat_cmd){CMD_FREE, 0, 0, 0}, 1);
         mpi_session_release_lattice(MPI_ENGINE_LEVEL);
-        if (getenv("SOFTMATRIX_MPI_VERBOSE"))
-            fprintf(stderr, "softmatrix: level dynamics: %lld split sweeps, %lld sums, %lld counts, "
-                    "%lld gathers, %lld censuses, %lld snapshots, %lld block writes, %lld block reads\n",
-                    (long long)e->sweeps, (long long)e->sums, (long long)e->counts, (long long)e->gathers,
-                    (long long)e->censuses, (long long)e->snapshots, (long long)e->block_writes,
-                    (long long)e->block_reads);
+        mpi_lattice_tally_print("level", &e->n);
     }
     engine_free(e);
     free(e);
